@@ -1,0 +1,237 @@
+"""The multimodal dataset container, seeded stratified splits and train-only scaling.
+
+METHODS.md §1: every statistic (standardisation, noise scale) is fitted on the train
+split only and applied unchanged to validation and test.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+MIN_PER_CLASS = 3  # one sample for each of train / validation / test
+
+
+@dataclass
+class MultimodalDataset:
+    """Named modalities as float32 arrays ``(N, T, D)`` with integer labels.
+
+    ``extras`` holds per-sample ground truth a loader knows (e.g. the severity of
+    the corruption applied to each modality, ``(N, M)``).
+    """
+
+    modalities: Dict[str, np.ndarray]
+    labels: np.ndarray
+    class_names: List[str]
+    name: str = "dataset"
+    extras: Dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        labels = np.asarray(self.labels)
+        if labels.ndim != 1:
+            raise ValueError(f"labels must be one-dimensional, got shape {labels.shape}")
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+        self.labels = labels.astype(np.int64)
+        if not self.modalities:
+            raise ValueError("the dataset has no modality")
+        fixed = {}
+        for name, arr in self.modalities.items():
+            arr = np.asarray(arr)
+            if not np.issubdtype(arr.dtype, np.number):
+                raise ValueError(f"modality '{name}' is not numeric (dtype {arr.dtype})")
+            if arr.ndim == 2:
+                arr = arr[:, None, :]  # (N, D) -> (N, 1, D)
+            if arr.ndim != 3:
+                raise ValueError(
+                    f"modality '{name}' must have shape (N, D) or (N, T, D), got {arr.shape}"
+                )
+            if arr.shape[0] != len(labels):
+                raise ValueError(
+                    f"modality '{name}' has {arr.shape[0]} rows, labels have {len(labels)}"
+                )
+            if arr.shape[1] == 0 or arr.shape[2] == 0:
+                raise ValueError(f"modality '{name}' is empty: shape {arr.shape}")
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                rows = np.unique(np.nonzero(bad)[0])
+                raise ValueError(
+                    f"modality '{name}' has {int(bad.sum())} NaN/Inf values "
+                    f"(first rows: {rows[:5].tolist()})"
+                )
+            fixed[name] = arr.astype(np.float32, copy=False)
+        self.modalities = fixed
+        present = np.unique(self.labels)
+        if len(present) < 2:
+            raise ValueError(f"labels contain a single class ({present.tolist()}); need at least 2")
+        if self.labels.min() < 0 or self.labels.max() >= len(self.class_names):
+            raise ValueError(
+                f"labels range {self.labels.min()}..{self.labels.max()} does not fit "
+                f"{len(self.class_names)} class names"
+            )
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.labels)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def modality_names(self) -> List[str]:
+        return list(self.modalities)
+
+    def shapes(self) -> Dict[str, tuple]:
+        """``{name: (T, D)}`` for every modality."""
+        return {k: tuple(v.shape[1:]) for k, v in self.modalities.items()}
+
+    def select(self, views: Sequence[str]) -> "MultimodalDataset":
+        missing = [v for v in views if v not in self.modalities]
+        if missing:
+            raise ValueError(
+                f"unknown view(s) {missing}; this dataset has {self.modality_names}"
+            )
+        if not views:
+            raise ValueError("select at least one view")
+        return MultimodalDataset(
+            {v: self.modalities[v] for v in views}, self.labels, self.class_names,
+            self.name, dict(self.extras),
+        )
+
+    def subset(self, index: np.ndarray) -> "MultimodalDataset":
+        return MultimodalDataset(
+            {k: v[index] for k, v in self.modalities.items()}, self.labels[index],
+            self.class_names, self.name, {k: v[index] for k, v in self.extras.items()},
+        )
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Fractions of a seeded, stratified train / validation / test split."""
+
+    val_fraction: float = 0.15
+    test_fraction: float = 0.2
+    seed: int = 0
+    train_size: Optional[int] = None  # cap on training rows (stratified subsample)
+
+
+def check_class_counts(labels: np.ndarray, class_names: Sequence[str]) -> None:
+    counts = np.bincount(labels, minlength=len(class_names))
+    small = [(class_names[c], int(n)) for c, n in enumerate(counts) if 0 < n < MIN_PER_CLASS]
+    if small:
+        desc = ", ".join(f"'{c}' has {n}" for c, n in small)
+        raise ValueError(
+            f"too few samples per class for a train/validation/test split: {desc} "
+            f"(need at least {MIN_PER_CLASS})"
+        )
+
+
+def split_indices(labels: np.ndarray, cfg: SplitConfig, class_names: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+    """Seeded stratified split; returns ``{'train','val','test'}`` index arrays."""
+    if not 0 < cfg.test_fraction < 1 or not 0 < cfg.val_fraction < 1 or cfg.test_fraction + cfg.val_fraction >= 1:
+        raise ValueError(
+            f"split fractions must be in (0, 1) and sum below 1, got val={cfg.val_fraction}, test={cfg.test_fraction}"
+        )
+    names = list(class_names) or [str(c) for c in range(int(labels.max()) + 1)]
+    check_class_counts(labels, names)
+    idx = np.arange(len(labels))
+    n_classes = len(np.unique(labels))
+    n_test = max(int(round(cfg.test_fraction * len(labels))), n_classes)
+    n_val = max(int(round(cfg.val_fraction * len(labels))), n_classes)
+    if len(labels) - n_test - n_val < n_classes:
+        raise ValueError(
+            f"{len(labels)} samples are too few to split into train/validation/test "
+            f"with {n_classes} classes"
+        )
+    rest, test = train_test_split(idx, test_size=n_test, stratify=labels, random_state=cfg.seed)
+    train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=cfg.seed + 1)
+    if cfg.train_size is not None and cfg.train_size < len(train):
+        if cfg.train_size < n_classes:
+            raise ValueError(f"train_size {cfg.train_size} is smaller than the {n_classes} classes")
+        train, _ = train_test_split(train, train_size=cfg.train_size, stratify=labels[train], random_state=cfg.seed + 2)
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+@dataclass
+class ModalityStats:
+    """Per-feature train statistics of one modality (over samples and timesteps)."""
+
+    mean: torch.Tensor  # (D,)
+    std: torch.Tensor  # (D,)
+
+
+@dataclass
+class Split:
+    """One split as tensors: ``xs[name]`` is ``(N, T, D)``; ``y`` is ``(N,)``."""
+
+    xs: Dict[str, torch.Tensor]
+    y: torch.Tensor
+    index: np.ndarray
+    extras: Dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def take(self, rows) -> "Split":
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        return Split({k: v[rows] for k, v in self.xs.items()}, self.y[rows],
+                     self.index[rows.numpy()], {k: v[rows.numpy()] for k, v in self.extras.items()})
+
+
+@dataclass
+class PreparedData:
+    """Standardised splits plus the train statistics that produced them.
+
+    After standardisation every modality has train mean 0 and sd 1, so ``stats``
+    (kept for the corruption functions) are zeros and ones; ``raw_stats`` keeps the
+    original scale for display.
+    """
+
+    train: Split
+    val: Split
+    test: Split
+    stats: Dict[str, ModalityStats]
+    raw_stats: Dict[str, ModalityStats]
+    class_names: List[str]
+    name: str
+
+    @property
+    def modality_names(self) -> List[str]:
+        return list(self.train.xs)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def shapes(self) -> Dict[str, tuple]:
+        return {k: tuple(v.shape[1:]) for k, v in self.train.xs.items()}
+
+
+def fit_stats(x: np.ndarray) -> ModalityStats:
+    """Mean and sd per feature over samples and timesteps of ``x`` ``(N, T, D)``."""
+    flat = x.reshape(-1, x.shape[-1])  # (N*T, D)
+    mean = flat.mean(axis=0)
+    std = flat.std(axis=0)
+    std = np.where(std < 1e-8, 1.0, std)  # constant features: leave their scale alone
+    return ModalityStats(torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32))
+
+
+def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig()) -> PreparedData:
+    """Split ``ds`` and standardise every modality with train-split statistics."""
+    parts = split_indices(ds.labels, cfg, ds.class_names)
+    raw = {k: fit_stats(v[parts["train"]]) for k, v in ds.modalities.items()}
+
+    def make(rows: np.ndarray) -> Split:
+        xs = {}
+        for k, v in ds.modalities.items():
+            t = torch.as_tensor(v[rows])
+            xs[k] = (t - raw[k].mean) / raw[k].std
+        return Split(xs, torch.as_tensor(ds.labels[rows]), rows, {k: e[rows] for k, e in ds.extras.items()})
+
+    unit = {k: ModalityStats(torch.zeros_like(s.mean), torch.ones_like(s.std)) for k, s in raw.items()}
+    return PreparedData(make(parts["train"]), make(parts["val"]), make(parts["test"]), unit, raw,
+                        list(ds.class_names), ds.name)

@@ -1,0 +1,120 @@
+"""Shared figure builders (Playground and the other pages)."""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+PALETTE = qualitative.Plotly
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A figure that says why there is nothing to draw (never an empty canvas)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=220)
+    return fig
+
+
+def training_curves(history: pd.DataFrame) -> go.Figure:
+    """Loss (left) and validation accuracy (right) per epoch."""
+    if history is None or history.empty:
+        return empty_figure("no epoch finished yet")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "validation accuracy"))
+    fig.add_trace(go.Scatter(x=history["epoch"], y=history["train_loss"], name="train loss", mode="lines+markers"), 1, 1)
+    fig.add_trace(go.Scatter(x=history["epoch"], y=history["val_loss"], name="validation loss", mode="lines+markers"), 1, 1)
+    fig.add_trace(go.Scatter(x=history["epoch"], y=history["val_accuracy"], name="validation accuracy",
+                             mode="lines+markers"), 1, 2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_layout(height=300, margin=dict(t=40, b=40), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix") -> go.Figure:
+    """Rows: true class; columns: predicted class; cell text is the count."""
+    cm = np.asarray(cm)
+    fig = go.Figure(go.Heatmap(z=cm, x=list(class_names), y=list(class_names), colorscale="Blues",
+                               text=cm, texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>"))
+    fig.update_layout(title=title, height=380, xaxis_title="predicted", yaxis_title="true",
+                      yaxis_autorange="reversed", margin=dict(t=40))
+    return fig
+
+
+def line_with_band(fig: go.Figure, x, mean, sd, name: str, i: int, row=None, col=None, dash=None,
+                   showlegend: bool = True) -> None:
+    """Add a mean line with a ±1 sd band (no band where ``sd`` is all zero or NaN)."""
+    x, mean, sd = np.asarray(x), np.asarray(mean, dtype=float), np.nan_to_num(np.asarray(sd, dtype=float))
+    kw = dict(row=row, col=col) if row is not None else {}
+    if np.any(sd > 0):
+        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + sd, (mean - sd)[::-1]]),
+                                 fill="toself", fillcolor=_rgba(color(i), 0.18), line=dict(width=0),
+                                 hoverinfo="skip", showlegend=False, legendgroup=name), **kw)
+    fig.add_trace(go.Scatter(x=x, y=mean, name=name, mode="lines+markers", legendgroup=name, showlegend=showlegend,
+                             line=dict(color=color(i), dash=dash)), **kw)
+
+
+def robustness_figure(df: pd.DataFrame, marks: Optional[Mapping[str, float]] = None, group: str = "condition",
+                      title: str = "accuracy under noise") -> go.Figure:
+    """Accuracy vs noise level per ``group`` (mean ± sd over seeds); ``marks`` puts a
+    marker at the current level of each group (the sliders' setting)."""
+    if df is None or df.empty:
+        return empty_figure("no robustness data")
+    fig = go.Figure()
+    stats = df.groupby([group, "level"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
+    for i, (name, part) in enumerate(stats.groupby(group, sort=False)):
+        line_with_band(fig, part["level"], part["mean"], part["std"], str(name), i)
+        if marks and name in marks:
+            lv = marks[name]
+            y = float(np.interp(lv, part["level"], part["mean"]))
+            fig.add_trace(go.Scatter(x=[lv], y=[y], mode="markers", marker=dict(size=14, symbol="x", color=color(i)),
+                                     name=f"{name}: current", showlegend=False,
+                                     hovertemplate=f"{name} now at level %{{x}}<extra></extra>"))
+    noise = df["noise"].iloc[0] if "noise" in df else "noise"
+    fig.update_layout(title=title, xaxis_title=f"{noise} level", yaxis_title="test accuracy", height=360,
+                      yaxis_range=[0, 1.02], margin=dict(t=40))
+    return fig
+
+
+def probability_bars(probs: Sequence[float], class_names: Sequence[str], true_class: int,
+                     title: str = "predicted probabilities") -> go.Figure:
+    colors = [color(2) if i == true_class else color(0) for i in range(len(class_names))]
+    fig = go.Figure(go.Bar(x=list(class_names), y=list(probs), marker_color=colors))
+    fig.update_layout(title=title + " (green = true class)", yaxis_range=[0, 1], height=280, margin=dict(t=40))
+    return fig
+
+
+def contribution_bars(contrib: pd.DataFrame, title: str = "modality contribution") -> go.Figure:
+    """Bars of ``contribution`` per ``modality`` (drop in the predicted class's probability)."""
+    if contrib is None or contrib.empty:
+        return empty_figure("no contributions")
+    fig = go.Figure(go.Bar(x=contrib["modality"], y=contrib["contribution"],
+                           marker_color=[color(i) for i in range(len(contrib))]))
+    fig.update_layout(title=title, yaxis_title="p(pred) − p(pred | modality dropped)", height=280, margin=dict(t=40))
+    return fig
+
+
+def gate_heatmap(gate: np.ndarray, row_names: Sequence[str], title: str = "gate values",
+                 x_title: str = "channel", zmin: float = 0.0, zmax: float = 1.0) -> go.Figure:
+    """A ``(rows, channels)`` heatmap, e.g. a gated fusion's ``z`` per modality."""
+    gate = np.asarray(gate)
+    fig = go.Figure(go.Heatmap(z=gate, y=list(row_names), colorscale="Viridis", zmin=zmin, zmax=zmax,
+                               colorbar=dict(title="value")))
+    fig.update_layout(title=title, xaxis_title=x_title, height=120 + 40 * len(row_names), margin=dict(t=40))
+    return fig

@@ -1,0 +1,55 @@
+"""The one forward contract every fusion operator follows.
+
+``forward(hs)`` takes one tensor per modality, ``(B, T_m, d_m)`` token sequences
+(a vector is ``T_m = 1``), and returns ``FusionOutput(fused, extras)``: the fused
+vector ``(B, out_dim)`` and a dict of named intermediates for the figures (gates,
+attention weights). Nothing is stashed on ``self``.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, NamedTuple, Sequence
+
+import torch
+from torch import nn
+
+from ..registry import Registry
+
+FUSIONS: Registry = Registry("fusion operator")
+
+
+class FusionOutput(NamedTuple):
+    fused: torch.Tensor  # (B, out_dim)
+    extras: Dict[str, torch.Tensor]
+
+
+class Fusion(nn.Module):
+    """Base class: subclasses set ``self.out_dim`` and implement ``fuse``."""
+
+    out_dim: int
+
+    def __init__(self, in_dims: Sequence[int], names: Sequence[str]) -> None:
+        super().__init__()
+        if len(in_dims) != len(names) or not in_dims:
+            raise ValueError(f"need one input size per modality, got {list(in_dims)} for {list(names)}")
+        self.in_dims: List[int] = list(in_dims)
+        self.names: List[str] = list(names)
+
+    def forward(self, hs: Sequence[torch.Tensor]) -> FusionOutput:
+        if len(hs) != len(self.in_dims):
+            raise ValueError(f"{type(self).__name__} expects {len(self.in_dims)} modalities, got {len(hs)}")
+        for name, h, d in zip(self.names, hs, self.in_dims):
+            if h.ndim != 3 or h.shape[-1] != d:
+                raise ValueError(f"modality '{name}' should be (B, T, {d}), got {tuple(h.shape)}")
+        return self.fuse(list(hs))
+
+    def fuse(self, hs: List[torch.Tensor]) -> FusionOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def pool(h: torch.Tensor) -> torch.Tensor:
+    """Mean over time: ``(B, T, d) -> (B, d)``."""
+    return h.mean(dim=1)
+
+
+def create_fusion(name: str, in_dims: Sequence[int], names: Sequence[str], **options) -> Fusion:
+    return FUSIONS.create(name, in_dims, names, **options)

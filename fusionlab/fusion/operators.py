@@ -1,0 +1,147 @@
+"""Feature-level fusion operators (METHODS.md §2; seed 002 and seed 003 §4.5)."""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import List, Optional
+
+import torch
+from torch import nn
+
+from .base import FUSIONS, Fusion, FusionOutput, pool
+
+
+@FUSIONS.register("sum", "sum_m W_m h_m: project each modality to a common size, then add")
+class SumFusion(Fusion):
+    def __init__(self, in_dims, names, dim: int = 64, **_):
+        super().__init__(in_dims, names)
+        self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims)
+        self.out_dim = dim
+
+    def fuse(self, hs):
+        terms = torch.stack([p(pool(h)) for p, h in zip(self.proj, hs)], dim=1)  # (B, M, dim)
+        return FusionOutput(terms.sum(dim=1), {"term_norm": terms.norm(dim=-1)})
+
+
+@FUSIONS.register("concat", "[h_1; ...; h_M]: concatenation, no parameters")
+class ConcatFusion(Fusion):
+    def __init__(self, in_dims, names, **_):
+        super().__init__(in_dims, names)
+        self.out_dim = sum(in_dims)
+
+    def fuse(self, hs):
+        return FusionOutput(torch.cat([pool(h) for h in hs], dim=-1), {})
+
+
+def product_pair(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Seed 002 product fusion: ``[a * b ; a * reversed(b)]``, ``(B, n) x (B, n) -> (B, 2n)``."""
+    return torch.cat([a * b, a * b.flip(-1)], dim=-1)
+
+
+@FUSIONS.register("product", "[a*b ; a*reverse(b)] for every pair of modalities")
+class ProductFusion(Fusion):
+    """For unequal sizes (or ``project=True``) each modality is first projected to ``dim``.
+
+    For ``M > 2`` the pairwise products of every pair ``m < k`` are concatenated [choice].
+    """
+
+    def __init__(self, in_dims, names, dim: int = 64, project: Optional[bool] = None, **_):
+        super().__init__(in_dims, names)
+        if len(in_dims) < 2:
+            raise ValueError("product fusion needs at least two modalities")
+        project = project if project is not None else len(set(in_dims)) > 1
+        self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims) if project else None
+        n = dim if project else in_dims[0]
+        self.pairs = list(itertools.combinations(range(len(in_dims)), 2))
+        self.out_dim = 2 * n * len(self.pairs)
+
+    def fuse(self, hs):
+        vs = [pool(h) for h in hs]
+        if self.proj is not None:
+            vs = [p(v) for p, v in zip(self.proj, vs)]
+        return FusionOutput(torch.cat([product_pair(vs[i], vs[j]) for i, j in self.pairs], dim=-1), {})
+
+
+@FUSIONS.register("tensor", "vec(outer product of [h_m; 1]): Tensor Fusion Network")
+class TensorFusion(Fusion):
+    """``append_one=False`` gives seed 002's plain outer product.
+
+    ``dim``: project each modality to this size first; ``None`` projects only when
+    the outer product would exceed ``max_out`` values [choice], keeping it tractable.
+    """
+
+    def __init__(self, in_dims, names, dim: Optional[int] = None, append_one: bool = True,
+                 max_out: int = 8192, **_):
+        super().__init__(in_dims, names)
+        extra = 1 if append_one else 0
+        if dim is None and math.prod(d + extra for d in in_dims) > max_out:
+            dim = max(2, int(max_out ** (1 / len(in_dims))) - extra)
+        self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims) if dim else None
+        sizes = [dim] * len(in_dims) if dim else list(in_dims)
+        self.append_one = append_one
+        self.out_dim = math.prod(s + extra for s in sizes)
+
+    def fuse(self, hs):
+        vs = [pool(h) for h in hs]
+        if self.proj is not None:
+            vs = [p(v) for p, v in zip(self.proj, vs)]
+        if self.append_one:
+            vs = [torch.cat([v, torch.ones_like(v[:, :1])], dim=-1) for v in vs]
+        out = vs[0]
+        for v in vs[1:]:
+            out = (out.unsqueeze(-1) * v.unsqueeze(1)).flatten(1)  # (B, a) x (B, b) -> (B, a*b)
+        return FusionOutput(out, {})
+
+
+@FUSIONS.register("gated", "sum_m z_m * tanh(W_m h_m), z = sigmoid(W_z [h_1..h_M]) (GMU)")
+class GatedFusion(Fusion):
+    def __init__(self, in_dims, names, dim: int = 64, **_):
+        super().__init__(in_dims, names)
+        self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims)
+        self.gate = nn.Linear(sum(in_dims), dim * len(in_dims))
+        self.dim = dim
+        self.out_dim = dim
+
+    def fuse(self, hs):
+        vs = [pool(h) for h in hs]
+        cand = torch.stack([torch.tanh(p(v)) for p, v in zip(self.proj, vs)], dim=1)  # (B, M, dim)
+        z = torch.sigmoid(self.gate(torch.cat(vs, dim=-1))).view(-1, len(vs), self.dim)  # (B, M, dim)
+        return FusionOutput((z * cand).sum(dim=1), {"gate": z})
+
+
+@FUSIONS.register("cross_attention", "each modality's tokens attend to the other modalities' tokens")
+class CrossAttentionFusion(Fusion):
+    def __init__(self, in_dims, names, dim: int = 64, heads: int = 4, **_):
+        super().__init__(in_dims, names)
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by heads {heads}")
+        self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims)
+        self.modality_embedding = nn.Parameter(torch.zeros(len(in_dims), dim))
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm = nn.LayerNorm(dim)
+        self.out_dim = dim * len(in_dims)
+
+    def fuse(self, hs):
+        toks = [p(h) + e for p, h, e in zip(self.proj, hs, self.modality_embedding)]  # (B, T_m, dim)
+        pooled, extras = [], {}
+        for m, q in enumerate(toks):
+            others = [t for k, t in enumerate(toks) if k != m] or [q]
+            kv = torch.cat(others, dim=1)  # (B, sum T_k, dim)
+            out, w = self.attn(q, kv, kv, need_weights=True, average_attn_weights=True)
+            pooled.append(pool(self.norm(q + out)))
+            extras[f"attention/{self.names[m]}"] = w  # (B, T_m, sum T_k)
+        return FusionOutput(torch.cat(pooled, dim=-1), extras)
+
+
+@FUSIONS.register("concat_mlp", "concatenation followed by a 2-layer MLP (seed 003 baseline)")
+class ConcatMLPFusion(Fusion):
+    """``hidden`` can be set so the parameter count matches another method's."""
+
+    def __init__(self, in_dims, names, dim: int = 64, hidden: Optional[int] = None, **_):
+        super().__init__(in_dims, names)
+        hidden = hidden or dim
+        self.mlp = nn.Sequential(nn.Linear(sum(in_dims), hidden), nn.ReLU(), nn.Linear(hidden, dim))
+        self.out_dim = dim
+
+    def fuse(self, hs):
+        return FusionOutput(self.mlp(torch.cat([pool(h) for h in hs], dim=-1)), {})

@@ -1,0 +1,122 @@
+"""Encoders + optional refiner + fusion operator + head, as one ``nn.Module``.
+
+The seed 002 model is ``ModelConfig(encoder="identity", head_hidden=32)``:
+precomputed embeddings, fused vector -> Linear(32) -> ReLU -> Linear(C).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
+
+import torch
+from torch import nn
+
+from .fusion import create_fusion
+from .refiners import REFINERS
+
+ENCODERS = ("mlp", "identity")
+TEMPORAL = ("mean", "transformer")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a fusion model; ``asdict()`` goes into results and cache keys."""
+
+    fusion: str = "concat"
+    encoder: str = "mlp"  # mlp | identity
+    enc_dim: int = 64
+    temporal: str = "mean"  # mean | transformer (for sequences, T > 1)
+    fusion_dim: int = 64
+    head_hidden: int = 64
+    dropout: float = 0.1
+    fusion_options: Dict[str, Any] = field(default_factory=dict)
+    refiner: Optional[str] = None
+    refiner_options: Dict[str, Any] = field(default_factory=dict)
+
+
+class ModelOutput(NamedTuple):
+    logits: torch.Tensor  # (B, C)
+    extras: Dict[str, torch.Tensor]
+
+
+class Encoder(nn.Module):
+    """Per-token MLP (or identity), optionally followed by a small transformer over time."""
+
+    def __init__(self, t: int, d: int, cfg: ModelConfig) -> None:
+        super().__init__()
+        if cfg.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder '{cfg.encoder}'; choose one of {ENCODERS}")
+        if cfg.temporal not in TEMPORAL:
+            raise ValueError(f"unknown temporal model '{cfg.temporal}'; choose one of {TEMPORAL}")
+        if cfg.encoder == "identity":
+            self.net: nn.Module = nn.Identity()
+            self.out_dim = d
+        else:
+            self.net = nn.Sequential(nn.Linear(d, cfg.enc_dim), nn.ReLU(), nn.Dropout(cfg.dropout),
+                                     nn.Linear(cfg.enc_dim, cfg.enc_dim))
+            self.out_dim = cfg.enc_dim
+        self.temporal: Optional[nn.Module] = None
+        if cfg.temporal == "transformer" and t > 1:
+            heads = 4 if self.out_dim % 4 == 0 else 1
+            layer = nn.TransformerEncoderLayer(self.out_dim, heads, 2 * self.out_dim, cfg.dropout,
+                                               batch_first=True)
+            self.temporal = nn.TransformerEncoder(layer, num_layers=1, enable_nested_tensor=False)
+            self.position = nn.Parameter(torch.zeros(t, self.out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.net(x)  # (B, T, out_dim)
+        if self.temporal is not None:
+            h = self.temporal(h + self.position)
+        return h
+
+
+class FusionModel(nn.Module):
+    def __init__(self, shapes: Mapping[str, Tuple[int, int]], n_classes: int, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.names = list(shapes)
+        self.shapes = dict(shapes)
+        self.refiner = REFINERS.create(cfg.refiner, dict(shapes), **cfg.refiner_options) if cfg.refiner else None
+        self.encoders = nn.ModuleDict({k: Encoder(t, d, cfg) for k, (t, d) in shapes.items()})
+        dims = [self.encoders[k].out_dim for k in self.names]
+        self.fusion = create_fusion(cfg.fusion, dims, self.names, dim=cfg.fusion_dim, **cfg.fusion_options)
+        self.head = nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
+                                  nn.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
+
+    def forward(self, xs: Mapping[str, torch.Tensor]) -> ModelOutput:
+        missing = [k for k in self.names if k not in xs]
+        if missing:
+            raise ValueError(f"inputs lack modalities {missing}; the model needs {self.names}")
+        extras: Dict[str, torch.Tensor] = {}
+        if self.refiner is not None:
+            xs, ref_extras = self.refiner(dict(xs))
+            extras.update(ref_extras)
+        hs = [self.encoders[k](xs[k]) for k in self.names]
+        fused = self.fusion(hs)
+        extras.update(fused.extras)
+        return ModelOutput(self.head(fused.fused), extras)
+
+    def extra_loss(self, xs, y, output: ModelOutput) -> Optional[torch.Tensor]:
+        if self.refiner is not None and hasattr(self.refiner, "extra_loss"):
+            return self.refiner.extra_loss(self, xs, y, output)
+        return None
+
+
+@contextmanager
+def seeded(seed: int):
+    """Run a block with torch's RNG seeded, restoring the global state afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def build_model(shapes: Mapping[str, Tuple[int, int]], n_classes: int, cfg: ModelConfig = ModelConfig(),
+                seed: int = 0) -> FusionModel:
+    """A model whose initialisation depends only on ``seed``."""
+    with seeded(seed):
+        return FusionModel(shapes, n_classes, cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,157 @@
+"""Corruptions, registered by name (METHODS.md §1).
+
+Every corruption has the signature ``f(x, level, generator, stats, **options)``:
+``x`` is ``(B, T, D)``, ``level`` a float or a per-sample tensor ``(B,)``,
+``generator`` a ``torch.Generator`` (never the global RNG), ``stats`` the modality's
+train statistics. It returns a tensor of ``x``'s shape; where the level is 0 the
+rows are returned unchanged, bit for bit.
+
+| name       | formula                                                     |
+|------------|-------------------------------------------------------------|
+| gaussian   | ``x + level * s * eps``                                     |
+| mix        | ``(1 - a) x + a n``, ``n ~ N(mu, s)`` (seed 002 [choice])    |
+| additive   | ``x + a n`` (the other reading of seed 002)                 |
+| timestep   | a fraction ``level`` of timesteps (or entries): ``(1-w) x + w n`` |
+| drop       | the modality replaced by the train mean (zeros after scaling) |
+"""
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional, Union
+
+import torch
+
+from .data.dataset import ModalityStats
+from .registry import Registry
+
+CORRUPTIONS: Registry = Registry("corruption")
+Level = Union[float, torch.Tensor]
+
+
+def _per_sample(level: Level, x: torch.Tensor) -> torch.Tensor:
+    """Level as a ``(B, 1, 1)`` tensor broadcastable against ``x`` ``(B, T, D)``."""
+    lv = torch.as_tensor(level, dtype=x.dtype)
+    if lv.ndim == 0:
+        lv = lv.expand(x.shape[0])
+    if lv.shape != (x.shape[0],):
+        raise ValueError(f"level has shape {tuple(lv.shape)}; expected a float or ({x.shape[0]},)")
+    return lv.view(-1, 1, 1)
+
+
+def _keep_clean(x: torch.Tensor, lv: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    return torch.where(lv == 0, x, out)
+
+
+def _draw(x: torch.Tensor, stats: ModalityStats, generator: torch.Generator) -> torch.Tensor:
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    return stats.mean + stats.std * eps  # n ~ N(mu, s), per feature
+
+
+def _is_zero(level: Level) -> bool:
+    return not isinstance(level, torch.Tensor) and float(level) == 0.0
+
+
+@CORRUPTIONS.register("gaussian", "x + level * s * eps")
+def gaussian(x, level, generator, stats, **_):
+    if _is_zero(level):
+        return x
+    lv = _per_sample(level, x)
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    return _keep_clean(x, lv, x + lv * stats.std * eps)
+
+
+@CORRUPTIONS.register("mix", "(1 - a) x + a n, n ~ N(mu, s)")
+def mix(x, level, generator, stats, **_):
+    if _is_zero(level):
+        return x
+    lv = _per_sample(level, x)
+    if (lv < 0).any() or (lv > 1).any():
+        raise ValueError("mix level (alpha) must lie in [0, 1]")
+    return _keep_clean(x, lv, (1 - lv) * x + lv * _draw(x, stats, generator))
+
+
+@CORRUPTIONS.register("additive", "x + a n, n ~ N(mu, s)")
+def additive(x, level, generator, stats, **_):
+    if _is_zero(level):
+        return x
+    lv = _per_sample(level, x)
+    return _keep_clean(x, lv, x + lv * _draw(x, stats, generator))
+
+
+@CORRUPTIONS.register("timestep", "a fraction of timesteps (or entries) mixed toward noise")
+def timestep(x, level, generator, stats, weight: float = 1.0, granularity: str = "auto", **_):
+    """``level`` is the noise ratio; ``weight`` the noise weight ``w`` (1 replaces)."""
+    if _is_zero(level):
+        return x
+    lv = _per_sample(level, x)
+    if (lv < 0).any() or (lv > 1).any():
+        raise ValueError("timestep noise ratio must lie in [0, 1]")
+    if not 0 <= weight <= 1:
+        raise ValueError(f"noise weight must lie in [0, 1], got {weight}")
+    b, t, d = x.shape
+    if granularity == "auto":
+        granularity = "timestep" if t > 1 else "entry"
+    if granularity not in ("timestep", "entry"):
+        raise ValueError(f"granularity must be 'timestep', 'entry' or 'auto', got '{granularity}'")
+    units = t if granularity == "timestep" else t * d
+    scores = torch.rand((b, units), generator=generator)
+    ranks = scores.argsort(dim=1).argsort(dim=1)  # a random rank per unit, per sample
+    k = torch.round(lv.view(-1, 1) * units)  # (B, 1) units to corrupt
+    chosen = ranks < k  # (B, units)
+    mask = chosen.view(b, t, 1) if granularity == "timestep" else chosen.view(b, t, d)
+    noisy = (1 - weight) * x + weight * _draw(x, stats, generator)
+    return torch.where(mask, noisy, x)
+
+
+@CORRUPTIONS.register("drop", "the whole modality replaced by its train mean")
+def drop(x, level, generator, stats, **_):
+    if _is_zero(level):
+        return x
+    lv = _per_sample(level, x)
+    return _keep_clean(x, lv, stats.mean.expand_as(x).to(x.dtype))
+
+
+def corrupt(name: str, x: torch.Tensor, level: Level, generator: torch.Generator,
+            stats: ModalityStats, **options) -> torch.Tensor:
+    """Apply the registered corruption ``name``."""
+    if x.ndim != 3:
+        raise ValueError(f"corruptions take (B, T, D) tensors, got shape {tuple(x.shape)}")
+    return CORRUPTIONS.get(name)(x, level, generator, stats, **options)
+
+
+def corrupt_modalities(xs: Mapping[str, torch.Tensor], levels: Mapping[str, Level], name: str,
+                       seed: int, stats: Mapping[str, ModalityStats], **options) -> Dict[str, torch.Tensor]:
+    """Corrupt each modality of ``xs`` at its level in ``levels`` (missing = clean).
+
+    One generator seeded by ``seed`` serves all modalities in a fixed order, so the
+    same call always draws the same noise.
+    """
+    unknown = set(levels) - set(xs)
+    if unknown:
+        raise ValueError(f"noise levels name unknown modalities {sorted(unknown)}; have {list(xs)}")
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for k, x in xs.items():
+        lv = levels.get(k, 0.0)
+        out[k] = corrupt(name, x, lv, gen, stats[k], **options)
+    return out
+
+
+def sample_levels(n: int, max_level: float, generator: torch.Generator, p_clean: float = 0.0,
+                  min_level: float = 0.0) -> torch.Tensor:
+    """Per-sample severities ``U(min, max)`` with a fraction ``p_clean`` set to 0; ``(n,)``."""
+    if not 0 <= p_clean <= 1:
+        raise ValueError(f"p_clean must lie in [0, 1], got {p_clean}")
+    lv = min_level + (max_level - min_level) * torch.rand(n, generator=generator)
+    clean = torch.rand(n, generator=generator) < p_clean
+    return torch.where(clean, torch.zeros_like(lv), lv)
+
+
+def level_range(name: str) -> tuple[float, float]:
+    """The natural slider range of a corruption's level."""
+    return {"gaussian": (0.0, 3.0), "additive": (0.0, 3.0)}.get(name, (0.0, 1.0))
+
+
+def default_levels(name: str, n: int = 9, top: Optional[float] = None) -> list[float]:
+    lo, hi = level_range(name)
+    hi = top if top is not None else (0.95 if hi == 1.0 and name == "mix" else hi)
+    return [round(lo + (hi - lo) * i / (n - 1), 4) for i in range(n)]

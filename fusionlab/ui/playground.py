@@ -1,0 +1,82 @@
+"""Controls and session state of the Playground page."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Dict, Optional
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from ..data import PreparedData
+from ..fusion import FUSIONS
+from ..models import ModelConfig
+from ..noise import CORRUPTIONS, level_range
+from ..train import TrainConfig
+
+KEY = "playground"
+
+FORMULAS = {
+    "sum": r"f = \sum_m W_m h_m",
+    "concat": r"f = [h_1; h_2; \dots; h_M]",
+    "product": r"F_j = a_j b_j,\quad F_{n+j} = a_j\, b_{n+1-j}\quad (j = 1..n)",
+    "tensor": r"f = \mathrm{vec}\Big(\bigotimes_m \begin{bmatrix} h_m \\ 1 \end{bmatrix}\Big)",
+    "gated": r"h'_m = \tanh(W_m h_m),\; z = \sigma(W_z[h_1;\dots;h_M]),\; f = \sum_m z_m \odot h'_m",
+    "cross_attention": r"\tilde h_m = \mathrm{LN}\big(P_m + \mathrm{MHA}(P_m, P_{\neq m}, P_{\neq m})\big),\; f = [\overline{\tilde h_1};\dots;\overline{\tilde h_M}]",
+    "concat_mlp": r"f = W_2\,\mathrm{ReLU}(W_1 [h_1;\dots;h_M])",
+}
+SOURCES = {
+    "product": "seed 002 (fusion complexity vs robustness), 'Product Fusion'",
+    "tensor": "Zadeh et al. 2017, Tensor Fusion Network; seed 002 uses the outer product without the appended 1",
+    "gated": "Arevalo et al. 2017, Gated Multimodal Unit; seed 003 §4.5 'Sigmoid+Tanh gate'",
+    "cross_attention": "seed 003 §4.5 cross-attention baseline",
+    "concat_mlp": "seed 003 §4.5 'Concat+MLP'",
+}
+
+
+@dataclass
+class PlaygroundRun:
+    """A trained model and everything the page draws from it (one user's, in session_state)."""
+
+    model: torch.nn.Module
+    data: PreparedData
+    history: pd.DataFrame
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    best_epoch: int
+    robustness: Dict[str, pd.DataFrame]
+
+    def config(self) -> dict:
+        return {"dataset": self.data.name, "views": self.data.modality_names,
+                "model": asdict(self.model_cfg), "train": asdict(self.train_cfg)}
+
+
+def model_controls() -> tuple[ModelConfig, TrainConfig]:
+    c1, c2, c3 = st.columns(3)
+    fusion = c1.selectbox("fusion operator", FUSIONS.names(), key=f"{KEY}-fusion",
+                          format_func=lambda n: f"{n} — {FUSIONS.doc(n)}")
+    epochs = c2.slider("epochs", 1, 100, 20, key=f"{KEY}-epochs")
+    seed = c3.number_input("seed", 0, 10_000, 0, key=f"{KEY}-seed")
+    return ModelConfig(fusion=fusion), TrainConfig(epochs=int(epochs), seed=int(seed))
+
+
+def formula_expander(fusion: str) -> None:
+    with st.expander(f"How '{fusion}' fuses — formula and source"):
+        st.latex(FORMULAS.get(fusion, r"\text{see METHODS.md}"))
+        st.markdown(f"`h_m` is modality *m*'s encoded feature vector (mean over time for sequences). "
+                    f"{FUSIONS.doc(fusion)}.  \nSource: {SOURCES.get(fusion, 'common baseline')}.")
+
+
+def noise_controls(names: list[str]) -> tuple[str, Dict[str, float]]:
+    noise = st.selectbox("noise type", CORRUPTIONS.names(), key=f"{KEY}-noise",
+                         help="gaussian: x + level·s·ε; mix: (1−α)x + αn; additive: x + αn; "
+                              "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed")
+    lo, hi = level_range(noise)
+    cols = st.columns(len(names))
+    levels = {k: float(c.slider(f"noise on {k}", lo, hi, lo, (hi - lo) / 20, key=f"{KEY}-lv-{noise}-{k}"))
+              for c, k in zip(cols, names)}
+    return noise, levels
+
+
+def current_run() -> Optional[PlaygroundRun]:
+    return st.session_state.get(f"{KEY}-run")
