@@ -1,0 +1,25 @@
+"""Shared fixtures: small datasets, and one torch thread so tests run side by side."""
+import pytest
+import torch
+
+from fusionlab.data import SyntheticConfig, load_dataset, make_synthetic, prepare
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def uci_small():
+    """uci-digits pix+mor, standardised (the real default dataset)."""
+    return prepare(load_dataset("uci-digits", views=["pix", "mor"]))
+
+
+@pytest.fixture(scope="session")
+def synth():
+    """A small 3-modality synthetic vector dataset, prepared."""
+    return prepare(make_synthetic(SyntheticConfig(n_samples=300, n_modalities=3, dim=8, seed=0)))
+
+
+@pytest.fixture(scope="session")
+def synth_seq():
+    """A small 3-modality synthetic sequence dataset (T=5), prepared."""
+    return prepare(make_synthetic(SyntheticConfig(n_samples=240, n_modalities=3, dim=6, seq_len=5, seed=1)))
