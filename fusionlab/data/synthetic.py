@@ -9,6 +9,11 @@ Label rules:
   the others carry the latent of a *different* class and extra noise, so they
   contradict the trusted one and are less reliable.
 
+Optional XOR coding (``xor_modalities``, rules ``linear`` and ``conflict``): the listed
+modalities hide their signal behind a random per-sample sign, so they stay
+informative but a linear read-out sees nothing; a modality that is hard to learn
+(seed 001's "dual suppression" setting).
+
 Optional per-sample corruption: a fraction of samples get Gaussian noise of a
 severity drawn per sample; the severities come back as ``extras['severity']``
 ``(N, M)``, the ground truth for reliability experiments.
@@ -40,6 +45,7 @@ class SyntheticConfig:
     corrupt_max: float = 3.0
     corrupt_modality: Optional[int] = None  # None: each corrupted sample picks one at random
     seed: int = 0
+    xor_modalities: Tuple[int, ...] = ()  # 0-based indices of XOR-coded (hard to learn) modalities
 
 
 def _validate(cfg: SyntheticConfig) -> Tuple[float, ...]:
@@ -54,6 +60,11 @@ def _validate(cfg: SyntheticConfig) -> Tuple[float, ...]:
         raise ValueError(f"informativeness has {len(info)} values for {cfg.n_modalities} modalities")
     if any(not 0 <= v <= 1 for v in info):
         raise ValueError(f"informativeness values must lie in [0, 1], got {info}")
+    bad = [i for i in cfg.xor_modalities if not 0 <= i < cfg.n_modalities]
+    if bad:
+        raise ValueError(f"xor_modalities {bad} are not modality indices 0..{cfg.n_modalities - 1}")
+    if cfg.xor_modalities and cfg.rule == "dot":
+        raise ValueError("xor_modalities works with the 'linear' and 'conflict' rules, not 'dot'")
     if not 0 <= cfg.corrupt_fraction <= 1:
         raise ValueError(f"corrupt_fraction must lie in [0, 1], got {cfg.corrupt_fraction}")
     return tuple(float(v) for v in info)
@@ -66,6 +77,15 @@ def _observe(signal: np.ndarray, info: float, rng: np.random.Generator, seq_len:
     envelope = 1.0 + 0.3 * np.sin(np.linspace(0, np.pi, seq_len))[None, :, None]  # (1, T, 1)
     noise = rng.standard_normal((n, seq_len, d))
     return (info * signal[:, None, :] * envelope + np.sqrt(1 - info**2) * noise).astype(np.float32)
+
+
+def _xor_code(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Feature 0 becomes a carrier ``g ~ N(0, 1)`` per sample; the others are multiplied by
+    ``sign(g)``. Every feature's class mean is then 0, yet ``x * sign(g)`` recovers the signal."""
+    g = rng.standard_normal((x.shape[0], 1, 1)).astype(np.float32)  # (N, 1, 1)
+    out = x * np.sign(g)
+    out[:, :, :1] = g
+    return out
 
 
 @DATASETS.register("synthetic", "Synthetic modalities with known informativeness and label rule")
@@ -96,6 +116,8 @@ def make_synthetic(cfg: Optional[SyntheticConfig] = None, **overrides) -> Multim
                 zc = protos[other] + rng.standard_normal((n, cfg.latent_dim))
                 zi = np.where((trusted == i)[:, None], z, zc)
             x = _observe(zi @ proj, info[i], rng, cfg.seq_len)
+            if i in cfg.xor_modalities:
+                x = _xor_code(x, rng)
             if cfg.rule == "conflict":
                 x = x + (trusted != i)[:, None, None] * 0.8 * rng.standard_normal(x.shape).astype(np.float32)
             mods[f"m{i + 1}"] = x
