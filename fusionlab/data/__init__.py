@@ -4,6 +4,7 @@ from .dataset import (ModalityStats, MultimodalDataset, PreparedData, Split, Spl
 from .loaders import DATASETS, UCI_DEFAULT_VIEWS, UCI_VIEWS, load_dataset, load_uci_digits
 from .synthetic import RULES, SyntheticConfig, make_synthetic
 from .files import load_file
+from . import cliplike  # noqa: F401  (registers the 'clip-like' dataset, seed 002)
 
 __all__ = [
     "DATASETS", "ModalityStats", "MultimodalDataset", "PreparedData", "RULES", "Split", "SplitConfig",

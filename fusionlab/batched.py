@@ -1,0 +1,244 @@
+"""Batched multi-seed training: S independent seeds of one architecture in one pass.
+
+Seed 002 (fusion complexity vs robustness) trains twenty initialisations and data
+shuffles per setting. Training them one after another spends most of the time in
+Python and in tiny matrix products; here the S models' parameters are stacked along
+a leading seed axis (``torch.func.stack_module_state``) and every step runs all
+seeds at once with ``vmap(functional_call)``, so each layer is one batched matrix
+product ``(S, B, F) @ (S, F, H)``.
+
+Each seed keeps what ``fit()`` would give it:
+
+- its initialisation: the model ``build_model(shapes, C, cfg, seed=s)``;
+- its batch order: ``batch_order`` drawn from ``torch.Generator().manual_seed(s)``;
+- AdamW (element-wise, so one optimiser over the stacked tensors updates every
+  seed exactly as its own optimiser would);
+- its best-validation epoch (strictly better accuracy), and its own patience.
+
+Parameter-free fusions (``concat``, ``product`` of equal sizes, ``tensor`` without
+projection) with identity encoders are computed once for the whole split; only the
+head is then trained per seed. Dropout must be 0 (the seed 002 model has none), so
+the result matches the sequential ``fit()`` of the same seed within float rounding.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, stack_module_state, vmap
+
+from .data.dataset import PreparedData
+from .models import FusionModel, ModelConfig, build_model
+from .train import EpochInfo, TrainConfig, batch_order
+
+Inputs = Dict[str, torch.Tensor]
+Callback = Callable[[EpochInfo], Optional[bool]]
+
+
+def _fusion_is_fixed(model: FusionModel) -> bool:
+    """True when everything before the head is a fixed function (no parameters, no encoders)."""
+    return (model.refiner is None and model.cfg.encoder == "identity" and model.cfg.temporal == "mean"
+            and not any(True for _ in model.fusion.parameters()))
+
+
+def _check(models: Sequence[FusionModel]) -> None:
+    cfg = models[0].cfg
+    if cfg.dropout != 0:
+        raise ValueError(f"batched training needs dropout 0 (got {cfg.dropout}): seeds would share the dropout RNG")
+    if cfg.refiner is not None:
+        raise ValueError(f"batched training does not support refiners (got '{cfg.refiner}')")
+
+
+@torch.no_grad()
+def fixed_features(model: FusionModel, xs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The fused vector ``(N, F)`` of a parameter-free fusion, computed once for all seeds."""
+    hs = [model.encoders[k](xs[k]) for k in model.names]
+    return model.fusion(hs).fused
+
+
+class SeedStack:
+    """S copies of one architecture as stacked parameters; a forward for all seeds at once."""
+
+    def __init__(self, models: Sequence[FusionModel]) -> None:
+        if not models:
+            raise ValueError("need at least one seed")
+        _check(models)
+        self.base = models[0]
+        self.fixed = _fusion_is_fixed(self.base)
+        parts = [m.head if self.fixed else m for m in models]
+        params, buffers = stack_module_state(parts)
+        self.params: Dict[str, torch.Tensor] = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+        self.buffers = buffers
+        self.module = self.base.head if self.fixed else self.base
+        self.prefix = "head." if self.fixed else ""
+        self.n_seeds = len(models)
+
+    def inputs(self, xs: Mapping[str, torch.Tensor]):
+        """What the stacked module eats: fused features ``(N, F)`` or the modality dict."""
+        return fixed_features(self.base, xs) if self.fixed else dict(xs)
+
+    def _head_logits(self, params: Mapping[str, torch.Tensor], x: torch.Tensor, shared: bool) -> torch.Tensor:
+        """The head's Linear/ReLU stack as batched matrix products (the fast path).
+
+        Weights are stacked ``nn.Linear`` weights ``(S, out, in)``; ``x`` is ``(S, B, in)``
+        or, when ``shared``, ``(B, in)`` multiplied by all seeds in one ``mm``.
+        """
+        for name, layer in self.module.named_children():
+            if isinstance(layer, torch.nn.Linear):
+                w, b = params[f"{name}.weight"], params[f"{name}.bias"]  # (S, out, in), (S, out)
+                if shared:
+                    s, o, i = w.shape
+                    flat = w.permute(2, 0, 1).reshape(i, s * o)  # (in, S*out)
+                    x = (x @ flat).view(-1, s, o).transpose(0, 1) + b.unsqueeze(1)  # (S, B, out)
+                    shared = False
+                else:
+                    x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))  # (S, B, out)
+            elif isinstance(layer, torch.nn.ReLU):
+                x = torch.relu(x)
+            elif not (isinstance(layer, torch.nn.Dropout) and layer.p == 0):
+                raise ValueError(f"the batched head supports Linear, ReLU and Dropout(0), not {type(layer).__name__}")
+        return x
+
+    def _one(self, params, buffers, x):
+        out = functional_call(self.module, (params, buffers), (x,))
+        return out if isinstance(out, torch.Tensor) else out.logits
+
+    def logits(self, params: Mapping[str, torch.Tensor], x, shared: bool) -> torch.Tensor:
+        """``(S, B, C)`` logits; ``x`` is per seed ``(S, B, ...)`` or, when ``shared``, one ``(B, ...)``."""
+        if self.fixed:
+            return self._head_logits(params, x, shared)
+        return vmap(self._one, in_dims=(0, 0, None if shared else 0))(dict(params), self.buffers, x)
+
+    def state_dict_of(self, params: Mapping[str, torch.Tensor], i: int) -> Dict[str, torch.Tensor]:
+        """Seed ``i``'s parameters under the full model's names."""
+        return {self.prefix + k: v[i].detach().clone() for k, v in params.items()}
+
+
+def gather(x, rows: torch.Tensor):
+    """Rows per seed: ``rows`` ``(S, B)`` -> ``(S, B, ...)`` for a tensor or a dict of tensors."""
+    if isinstance(x, dict):
+        return {k: gather(v, rows) for k, v in x.items()}
+    s, b = rows.shape
+    return x.index_select(0, rows.reshape(-1)).view(s, b, *x.shape[1:])  # (S*B, ...) -> (S, B, ...)
+
+
+def make_optimizer(params: Sequence[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the stacked tensors (fused kernel where available)."""
+    try:
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    except (RuntimeError, TypeError):  # pragma: no cover - older torch without a fused CPU kernel
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+
+
+@dataclass
+class BatchedFit:
+    """The outcome of ``batched_fit``: per seed, the best-validation weights and the history."""
+
+    seeds: List[int]
+    stack: SeedStack
+    best_params: Dict[str, torch.Tensor]  # stacked, (S, ...)
+    history: pd.DataFrame  # seed, epoch, train_loss, val_loss, val_accuracy
+    best_epoch: np.ndarray  # (S,)
+    best_val_accuracy: np.ndarray  # (S,)
+    stopped_by_user: bool
+    seconds: float
+
+    @torch.no_grad()
+    def predict(self, xs: Mapping[str, torch.Tensor], batch_size: int = 4096) -> torch.Tensor:
+        """Logits ``(S, N, C)`` of every seed's best model on the same inputs."""
+        feats = self.stack.inputs(xs)
+        n = len(next(iter(xs.values())))
+        outs = []
+        for i in range(0, n, batch_size):
+            part = feats[i:i + batch_size] if torch.is_tensor(feats) else {k: v[i:i + batch_size] for k, v in feats.items()}
+            outs.append(self.stack.logits(self.best_params, part, shared=True))
+        return torch.cat(outs, dim=1)
+
+    def model(self, i: int) -> FusionModel:
+        """Seed ``i``'s best model as an ordinary ``FusionModel``."""
+        base = self.stack.base
+        model = build_model(base.shapes, base.head[-1].out_features, base.cfg, seed=self.seeds[i])
+        state = model.state_dict()
+        state.update(self.stack.state_dict_of(self.best_params, i))
+        model.load_state_dict(state)
+        return model.eval()
+
+
+def _epoch_rows(cfg: TrainConfig, n: int, gens: Sequence[torch.Generator]) -> List[torch.Tensor]:
+    """Every seed's batch order for one epoch, as one ``(S, B_j)`` tensor per step."""
+    orders = [batch_order(n, cfg.batch_size, g) for g in gens]
+    return [torch.stack([o[j] for o in orders]) for j in range(len(orders[0]))]
+
+
+def _val_scores(stack: SeedStack, params, x, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        logits = stack.logits(params, x, shared=True)  # (S, N, C)
+        loss = F.cross_entropy(logits.transpose(1, 2), y.expand(len(logits), -1), reduction="none").mean(1)
+        acc = (logits.argmax(-1) == y).float().mean(1)
+    return loss, acc
+
+
+def batched_fit(data: PreparedData, model_cfg: ModelConfig, train_cfg: TrainConfig, seeds: Sequence[int],
+                callback: Optional[Callback] = None) -> BatchedFit:
+    """Train one model per seed in ``seeds`` at once; ``train_cfg.seed`` is ignored.
+
+    ``callback(info)`` runs after every epoch with the seeds' mean losses and
+    accuracy; returning ``False`` stops all seeds (each keeps its best epoch so far).
+    """
+    if train_cfg.epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {train_cfg.epochs}")
+    seeds = [int(s) for s in seeds]
+    t0 = time.perf_counter()
+    models = [build_model(data.shapes(), data.n_classes, model_cfg, seed=s) for s in seeds]
+    stack = SeedStack(models)
+    params = stack.params
+    opt = make_optimizer(list(params.values()), train_cfg)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    x_tr, y_tr = stack.inputs(data.train.xs), data.train.y
+    x_val, y_val = stack.inputs(data.val.xs), data.val.y
+    S = len(seeds)
+    best = {k: v.detach().clone() for k, v in params.items()}
+    best_acc = torch.full((S,), -1.0)
+    best_epoch = torch.zeros(S, dtype=torch.long)
+    stale = torch.zeros(S, dtype=torch.long)
+    active = torch.ones(S, dtype=torch.bool)
+    rows, stopped_by_user = [], False
+    for epoch in range(1, train_cfg.epochs + 1):
+        te = time.perf_counter()
+        total = torch.zeros(S)
+        for idx in _epoch_rows(train_cfg, len(y_tr), gens):
+            logits = stack.logits(params, gather(x_tr, idx), shared=False)  # (S, B, C)
+            loss = F.cross_entropy(logits.transpose(1, 2), y_tr[idx], reduction="none").mean(1)  # (S,)
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()  # seeds are independent: each gets its own gradient
+            opt.step()
+            total += loss.detach() * idx.shape[1]
+        val_loss, val_acc = _val_scores(stack, params, x_val, y_val)
+        better = active & (val_acc > best_acc)
+        best_acc = torch.where(better, val_acc, best_acc)
+        best_epoch = torch.where(better, torch.full_like(best_epoch, epoch), best_epoch)
+        with torch.no_grad():
+            for k, v in params.items():
+                mask = better.view(-1, *([1] * (v.ndim - 1)))
+                best[k] = torch.where(mask, v.detach(), best[k])
+        stale = torch.where(better, torch.zeros_like(stale), stale + 1)
+        if train_cfg.patience is not None:
+            active &= stale < train_cfg.patience
+        train_loss = total / len(y_tr)
+        for i, s in enumerate(seeds):
+            rows.append({"seed": s, "epoch": epoch, "train_loss": float(train_loss[i]),
+                         "val_loss": float(val_loss[i]), "val_accuracy": float(val_acc[i])})
+        info = EpochInfo(epoch, train_cfg.epochs, float(train_loss.mean()), float(val_loss.mean()),
+                         float(val_acc.mean()), time.perf_counter() - te)
+        if callback is not None and callback(info) is False:
+            stopped_by_user = True
+            break
+        if not active.any():
+            break
+    return BatchedFit(seeds, stack, best, pd.DataFrame(rows), best_epoch.numpy(), best_acc.numpy(),
+                      stopped_by_user, time.perf_counter() - t0)

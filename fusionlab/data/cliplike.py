@@ -1,0 +1,62 @@
+"""``clip-like``: two synthetic 768-d embeddings that share latent structure (seed 002).
+
+Seed 002 trains on CLIP text and image embeddings of tweets with a human sentiment
+label ("real"), and on a synthetic label, the sign of the two embeddings' dot
+product ("dot", §3). We have no tweets, so this loader makes a stand-in whose
+structure is known:
+
+- a shared latent ``z ~ N(0, I_k)``; each modality is ``x_m = A_m z + σ ε_m`` with
+  its own random mixing ``A_m`` (768 × k, unit signal variance per feature) and
+  private noise, so the two embeddings share content but not coordinates;
+- ``label="real"`` [choice]: a non-trivial latent rule, ``s = u·z + (v·z)² − 1 +
+  0.5·(w·z)·(t·z)``, thresholded at its median (balanced classes), with a fraction
+  ``label_noise`` of labels flipped — like sentiment, learnable from either
+  modality but never perfectly;
+- ``label="dot"``: ``y = 1[<x_1, x_2> > 0]`` on the embeddings themselves. The
+  embeddings have mean 0 and roughly unit sd per feature, so train-split
+  standardisation leaves the product structure intact.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .dataset import MultimodalDataset
+from .loaders import DATASETS
+
+CLIP_LABELS = ("real", "dot")
+
+
+def _real_label(z: np.ndarray, rng: np.random.Generator, label_noise: float) -> np.ndarray:
+    k = z.shape[1]
+    u, v, w, t = (rng.standard_normal(k) / np.sqrt(k) for _ in range(4))
+    score = z @ u + (z @ v) ** 2 - 1.0 + 0.5 * (z @ w) * (z @ t)
+    y = (score > np.median(score)).astype(np.int64)
+    flip = rng.random(len(y)) < label_noise
+    return np.where(flip, 1 - y, y)
+
+
+@DATASETS.register("clip-like", "two synthetic 768-d embeddings sharing a latent; 'real' or 'dot' label (seed 002)")
+def load_clip_like(label: str = "real", n_samples: int = 6000, dim: int = 768, latent_dim: int = 64,
+                   noise: float = 0.5, label_noise: float = 0.1, seed: int = 0) -> MultimodalDataset:
+    """Modalities ``text`` and ``image``, ``(N, dim)`` each; see the module docstring."""
+    if label not in CLIP_LABELS:
+        raise ValueError(f"unknown clip-like label '{label}'; choose one of {CLIP_LABELS}")
+    if n_samples < 20 or dim < 2 or latent_dim < 1:
+        raise ValueError(f"clip-like needs n_samples >= 20, dim >= 2, latent_dim >= 1; "
+                         f"got n_samples={n_samples}, dim={dim}, latent_dim={latent_dim}")
+    if not 0 <= label_noise < 0.5:
+        raise ValueError(f"label_noise must lie in [0, 0.5), got {label_noise}")
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n_samples, latent_dim))  # (N, k) shared content
+    scale = 1.0 / np.sqrt(latent_dim)
+    mods = {}
+    for name in ("text", "image"):
+        mix = rng.standard_normal((latent_dim, dim)) * scale  # (k, D)
+        x = (z @ mix + noise * rng.standard_normal((n_samples, dim))) / np.sqrt(1.0 + noise**2)
+        mods[name] = x.astype(np.float32)  # (N, D), mean 0, sd ~1 per feature
+    if label == "dot":
+        y = (np.sum(mods["text"].astype(np.float64) * mods["image"], axis=1) > 0).astype(np.int64)
+    else:
+        y = _real_label(z, rng, label_noise)
+    names = ["negative", "positive"] if label == "real" else ["<x1,x2> <= 0", "<x1,x2> > 0"]
+    return MultimodalDataset(mods, y, names, f"clip-like ({label})")
