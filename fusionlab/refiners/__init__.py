@@ -10,3 +10,4 @@ from ..registry import Registry
 REFINERS: Registry = Registry("refiner")
 
 __all__ = ["REFINERS"]
+from . import vgmr  # noqa: E402,F401  (registers "vgmr")

@@ -1,0 +1,133 @@
+"""Controlled comparison, cost and ablation of VGMR (seed 003 §4.3 and §4.5, Table 7).
+
+- ``comparison_configs``: the backbone, ``sum``, ``tensor``, ``concat_mlp`` and ``gated``
+  (both sized to VGMR's parameter count by ``match_size``), ``cross_attention`` and VGMR;
+- ``train_epoch_seconds`` / ``infer_ms_per_batch``: the cost columns of Table 7
+  (also used by ``benchmarks/vgmr_overhead.py``);
+- ``controlled_comparison``: ``method, accuracy, macro_f1, params, train_s_per_epoch,
+  infer_ms_per_batch``;
+- ``ablation_table``: the §4.3 rows (``refiners.vgmr.ABLATIONS``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, replace
+from typing import Callable, Dict, Mapping
+
+import pandas as pd
+import torch
+
+from ..data.dataset import PreparedData, Split
+from ..models import ModelConfig, build_model, count_parameters, seeded
+from ..refiners.vgmr import ABLATIONS, VGMRConfig
+from ..train import TrainConfig, _loss, batch_order, evaluate, fit
+from .gates import Progress, backbone_config
+
+
+def match_size(count: Callable[[int], int], target: int, lo: int = 1, hi: int = 4096) -> int:
+    """The size in ``[lo, hi]`` whose parameter count ``count(size)`` is closest to ``target``.
+
+    ``count`` must grow with the size (binary search, then the better neighbour).
+    """
+    if lo > hi:
+        raise ValueError(f"empty size range [{lo}, {hi}]")
+    a, b = lo, hi
+    while a < b:
+        mid = (a + b) // 2
+        if count(mid) < target:
+            a = mid + 1
+        else:
+            b = mid
+    return min({max(lo, a - 1), a}, key=lambda s: (abs(count(s) - target), s))
+
+
+def _params(data: PreparedData, cfg: ModelConfig) -> int:
+    return count_parameters(build_model(data.shapes(), data.n_classes, cfg, seed=0))
+
+
+def comparison_configs(data: PreparedData, backbone: str = "concat",
+                       vgmr: VGMRConfig = VGMRConfig()) -> Dict[str, ModelConfig]:
+    """The §4.5 methods on one backbone; ``concat_mlp`` and ``gated`` are parameter-matched to VGMR."""
+    base = backbone_config(backbone)
+    target = _params(data, backbone_config(backbone, vgmr))
+    plain = dict(encoder="identity")
+    hidden = match_size(lambda h: _params(data, ModelConfig(fusion="concat_mlp", fusion_options={"hidden": h}, **plain)),
+                        target)
+    dim = match_size(lambda h: _params(data, ModelConfig(fusion="gated", fusion_dim=h, **plain)), target)
+    return {backbone: base,
+            "sum": ModelConfig(fusion="sum", **plain),
+            "tensor": ModelConfig(fusion="tensor", **plain),
+            "concat_mlp": ModelConfig(fusion="concat_mlp", fusion_options={"hidden": hidden}, **plain),
+            "gated": ModelConfig(fusion="gated", fusion_dim=dim, **plain),
+            "cross_attention": ModelConfig(fusion="cross_attention", **plain),
+            "vgmr": backbone_config(backbone, vgmr)}
+
+
+def train_epoch_seconds(model: torch.nn.Module, data: PreparedData, cfg: TrainConfig = TrainConfig()) -> float:
+    """Wall time of one training epoch (the loss ``fit`` uses, extra losses included; no validation)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    tr = data.train
+    model.train()
+    with seeded(cfg.seed):
+        t0 = time.perf_counter()
+        for idx in batch_order(len(tr), cfg.batch_size, gen):
+            loss = _loss(model, {k: v[idx] for k, v in tr.xs.items()}, tr.y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        seconds = time.perf_counter() - t0
+    model.eval()
+    return seconds
+
+
+@torch.no_grad()
+def infer_ms_per_batch(model: torch.nn.Module, split: Split, batch_size: int = 64, repeats: int = 20) -> float:
+    """Median latency (ms) of one forward pass on a batch of ``batch_size`` rows, eval mode."""
+    model.eval()
+    xs = {k: v[:batch_size] for k, v in split.xs.items()}
+    model(xs)  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model(xs)
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(pd.Series(times).median())
+
+
+def _train_row(data: PreparedData, cfg: ModelConfig, train_cfg: TrainConfig) -> dict:
+    model = build_model(data.shapes(), data.n_classes, cfg, seed=train_cfg.seed)
+    result = fit(model, data, train_cfg)
+    m = evaluate(result.model, data.test)
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "params": count_parameters(result.model),
+            "train_s_per_epoch": float(result.history["seconds"].median()),
+            "infer_ms_per_batch": infer_ms_per_batch(result.model, data.test, train_cfg.batch_size)}
+
+
+def controlled_comparison(data: PreparedData, configs: Mapping[str, ModelConfig], train_cfg: TrainConfig = TrainConfig(),
+                          progress: Progress = None) -> pd.DataFrame:
+    """§4.5: ``method, accuracy, macro_f1, params, train_s_per_epoch, infer_ms_per_batch``.
+
+    ``train_s_per_epoch`` is the median epoch time of ``fit`` (validation pass included).
+    """
+    rows = []
+    for j, (name, cfg) in enumerate(configs.items()):
+        if progress is not None:
+            progress(j / len(configs), f"training {name} ({j + 1}/{len(configs)})")
+        rows.append({"method": name, **_train_row(data, cfg, train_cfg)})
+    return pd.DataFrame(rows)
+
+
+def ablation_table(data: PreparedData, backbone: str = "concat", vgmr: VGMRConfig = VGMRConfig(),
+                   train_cfg: TrainConfig = TrainConfig(), progress: Progress = None) -> pd.DataFrame:
+    """§4.3: ``condition, accuracy, macro_f1, params`` plus the switches of each row."""
+    rows = []
+    for j, (name, switches) in enumerate(ABLATIONS.items()):
+        if progress is not None:
+            progress(j / len(ABLATIONS), f"training {name} ({j + 1}/{len(ABLATIONS)})")
+        cfg = replace(vgmr, **switches)
+        row = _train_row(data, backbone_config(backbone, cfg), train_cfg)
+        flags = {k: v for k, v in asdict(cfg).items() if k.startswith("use_")}
+        rows.append({"condition": name, "accuracy": row["accuracy"], "macro_f1": row["macro_f1"],
+                     "params": row["params"], **flags})
+    return pd.DataFrame(rows)
