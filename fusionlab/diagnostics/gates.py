@@ -246,3 +246,23 @@ def heavy_noise_finding(rob: pd.DataFrame, method: str = "vgmr", baseline: str =
                      f"{baseline} {b['mean']:.3f} ± {np.nan_to_num(b['std']):.3f} — {method} {word} the {baseline} "
                      f"backbone (difference {gap:+.3f}{note}).")
     return "\n".join(f"- {line}" for line in lines)
+
+
+def sample_table(model: torch.nn.Module, data: PreparedData, split: str = "test") -> pd.DataFrame:
+    """One row per sample: ``index, label, pred, correct`` and per modality ``<m>_global_value``,
+    ``<m>_gate`` (mean ``G``) — what the page's click-to-pick scatter draws."""
+    part = getattr(data, split)
+    out = predict(model, part.xs)
+    pred = out.logits.argmax(1).numpy()
+    y = part.y.numpy()
+    df = pd.DataFrame({"index": np.arange(len(y)), "label": y, "pred": pred, "correct": pred == y})
+    for k in data.modality_names:
+        stats = _per_sample(out.extras, k)
+        df[f"{k}_global_value"] = stats["global_value"]
+        df[f"{k}_gate"] = stats["gate"]
+    return df
+
+
+def gate_range(cfg: VGMRConfig) -> Tuple[float, float]:
+    """The open interval ``G_eff`` lies in: ``rho + (1 - rho)(1 -+ lambda)``."""
+    return cfg.rho + (1 - cfg.rho) * (1 - cfg.lambda_amp), cfg.rho + (1 - cfg.rho) * (1 + cfg.lambda_amp)

@@ -1,0 +1,153 @@
+"""Controls, presets and session state of the Gates & values page (VGMR, seed 003)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from ..data import MultimodalDataset, PreparedData
+from ..diagnostics.gates import BACKBONES, VGMR_SYNTHETIC
+from ..refiners.vgmr import VGMRConfig
+from ..train import TrainConfig
+from .widgets import cached_synthetic, cached_uci, describe_dataset
+
+KEY = "gates_values"
+DATASETS = {"synthetic": "synthetic: 3 sequences (T=8), m1 informative, m2/m3 weak",
+            "uci-digits": "uci-digits: pix as 16 image rows × 15, plus fou and mor"}
+UCI_VIEWS = ("pix", "fou", "mor")
+PAPER = "Before Fusion, Ask What to Keep: Contextual Calibration of Multimodal Signals (seed 003, VGMR)"
+FORMULAS = [
+    r"P_m = \phi_m(X_m),\qquad s_m = \psi_m\big([\operatorname{mean}_t P_m;\ \max_t P_m]\big)",
+    r"a_{mn} = s_m \odot s_n,\quad \delta_{mn} = |s_m - s_n|,\quad c_m = \tfrac{1}{M-1}\textstyle\sum_{n\ne m} s_n,"
+    r"\quad z_m = [s_m; \{s_n\}; \{a_{mn}\}; \{\delta_{mn}\}; c_m]",
+    r"u_m = E_m(z_m),\qquad v_g = \sigma(w_m^\top u_m + b_m),\qquad v_c = \sigma(W_m u_m + b'_m)",
+    r"G = \sigma\big(A_m(X_m) + B_m(P_m) + C_m(v_g - \tfrac12) + D_m(v_c - \tfrac12)\big)",
+    r"G_{amp} = 1 + \lambda(2G - 1),\qquad G_{eff} = \rho + (1-\rho)\,G_{amp},"
+    r"\qquad \tilde X_m = \mathrm{Dropout}(\mathrm{LN}(G_{eff} \odot X_m))",
+    r"L = L_{task} + \beta \sum_m \big[(\bar v_{g,m} - \hat\Delta_m)^2 + (\bar v_{c,m} - \hat\Delta_m)^2\big]"
+    r" + \gamma \sum_m \mathrm{relu}(\kappa - \mathrm{sd}(v_{g,m})),\quad \hat\Delta_m = \sigma(\Delta_m/\tau)",
+]
+
+
+@dataclass
+class GatesRun:
+    """A trained VGMR model and what the page computed from it (one user's, in session_state)."""
+
+    model: torch.nn.Module
+    data: PreparedData
+    history: pd.DataFrame
+    vgmr: VGMRConfig
+    backbone: str
+    train_cfg: TrainConfig
+    best_epoch: int
+    samples: Optional[pd.DataFrame] = None
+    tables: Dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def current_run() -> Optional[GatesRun]:
+    return st.session_state.get(f"{KEY}-run")
+
+
+def formula_expander() -> None:
+    with st.expander("VGMR — formulas and source"):
+        for f in FORMULAS:
+            st.latex(f)
+        st.markdown(
+            f"Source: *{PAPER}*; the paper's equations were lost in extraction, so this follows the "
+            "reconstruction in METHODS.md §3. Choices: `G_eff = ρ + (1−ρ)·G_amp`; the value target is "
+            "`σ(Δ/τ)` with `Δ_m` the batch loss increase when modality *m* is dropped (zeros, no gradient, eval "
+            "mode); the anti-collapse term is `relu(κ − sd(v_g))`. `G_eff` lies in "
+            "(ρ+(1−ρ)(1−λ), ρ+(1−ρ)(1+λ)): with the paper's λ = 0.5, ρ = 0.2 that is (0.6, 1.4).")
+
+
+def _defaults(values: Dict[str, object]) -> None:
+    """Initial widget values, set once through session_state (so presets can change them without warnings)."""
+    for k, v in values.items():
+        st.session_state.setdefault(k, v)
+
+
+def _set(values: Dict[str, object]) -> None:
+    for k, v in values.items():
+        st.session_state[k] = v
+
+
+def _noise_values(names: List[str], ratios: Dict[str, float], weight: float = 1.0) -> Dict[str, object]:
+    out: Dict[str, object] = {}
+    for k in names:
+        out[f"{KEY}-ratio-{k}"] = float(ratios.get(k, 0.0))
+        out[f"{KEY}-weight-{k}"] = float(weight)
+    return out
+
+
+def presets(names: List[str]) -> None:
+    """Buttons that set the controls to a paper setting in one click."""
+    c1, c2, c3, c4 = st.columns(4)
+    first = names[0] if names else ""
+    c1.button("Paper §4.4: λ 0.5, ρ 0.2, 30% of the first modality's timesteps noised", key=f"{KEY}-p-paper",
+              on_click=_set, args=({f"{KEY}-lambda": 0.5, f"{KEY}-rho": 0.2,
+                                    **_noise_values(names, {first: 0.3})},))
+    c2.button("Neutral gate (λ = 0: G_eff = 1, only LayerNorm)", key=f"{KEY}-p-neutral",
+              on_click=_set, args=({f"{KEY}-lambda": 0.0, f"{KEY}-rho": 0.2},))
+    c3.button("Heavy noise on every modality (ratio 0.8)", key=f"{KEY}-p-heavy",
+              on_click=_set, args=(_noise_values(names, {k: 0.8 for k in names}),))
+    c4.button("Clean inputs", key=f"{KEY}-p-clean", on_click=_set, args=(_noise_values(names, {}),))
+
+
+def data_controls() -> Optional[MultimodalDataset]:
+    name = st.selectbox("dataset", list(DATASETS), format_func=DATASETS.get, key=f"{KEY}-dataset")
+    try:
+        ds = cached_synthetic(VGMR_SYNTHETIC) if name == "synthetic" else cached_uci(UCI_VIEWS, True)
+    except ValueError as exc:
+        st.error(f"Cannot load {name}: {exc}")
+        return None
+    st.markdown(describe_dataset(ds))
+    return ds
+
+
+def model_controls() -> Tuple[str, VGMRConfig, TrainConfig]:
+    c1, c2, c3, c4, c5 = st.columns(5)
+    backbone = c1.selectbox("backbone", BACKBONES, key=f"{KEY}-backbone",
+                            help="concat: pool over time, concatenate, MLP head; transformer: tokens of all "
+                                 "modalities with a modality embedding, one encoder layer, mean-pool")
+    _defaults({f"{KEY}-lambda": VGMRConfig.lambda_amp, f"{KEY}-rho": VGMRConfig.rho})
+    lam = c2.slider("amplification λ", 0.0, 1.0, step=0.05, key=f"{KEY}-lambda")
+    rho = c3.slider("residual retention ρ", 0.0, 1.0, step=0.05, key=f"{KEY}-rho")
+    epochs = c4.slider("epochs", 1, 60, 20, key=f"{KEY}-epochs")
+    seed = c5.number_input("seed", 0, 10_000, 0, key=f"{KEY}-seed")
+    return backbone, VGMRConfig(lambda_amp=float(lam), rho=float(rho)), TrainConfig(epochs=int(epochs), seed=int(seed))
+
+
+def noise_sliders(names: List[str]) -> Dict[str, Tuple[float, float]]:
+    """Per modality: noise ratio (fraction of timesteps, or entries for vectors) and noise weight."""
+    _defaults(_noise_values(names, {}))
+    cols = st.columns(len(names))
+    out = {}
+    for c, k in zip(cols, names):
+        with c:
+            ratio = st.slider(f"{k}: noise ratio", 0.0, 1.0, step=0.05, key=f"{KEY}-ratio-{k}",
+                              help="fraction of this modality's timesteps (entries if T = 1) mixed toward noise")
+            weight = st.slider(f"{k}: noise weight", 0.0, 1.0, step=0.05, key=f"{KEY}-weight-{k}",
+                               help="x ← (1 − w)·x + w·n on the chosen timesteps; 1 replaces them with noise")
+        out[k] = (float(ratio), float(weight))
+    return out
+
+
+def pick_from_chart() -> None:
+    """``on_select`` callback of the sample scatter: the clicked point becomes the sample index."""
+    event = st.session_state.get(f"{KEY}-scatter")
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points:
+        idx = points[0].get("customdata")
+        idx = idx[0] if isinstance(idx, (list, tuple)) else idx
+        if idx is not None:
+            st.session_state[f"{KEY}-sample"] = int(idx)
+
+
+def sample_picker(n: int) -> int:
+    if st.session_state.get(f"{KEY}-sample", 0) >= n:
+        st.session_state[f"{KEY}-sample"] = 0
+    return int(st.number_input("test sample index (or click a point in the scatter)", 0, n - 1, step=1,
+                               key=f"{KEY}-sample"))
