@@ -1,0 +1,189 @@
+"""Frozen per-modality experts for decision-level fusion (METHODS.md §5, seed 000).
+
+One scikit-learn classifier per modality (``logreg`` by default, a small ``mlp`` as an
+option), trained on the train rows only and then frozen. Their logits and
+probabilities are computed once per split and cached in an :class:`ExpertBank`, so
+the reliability permutation test re-fuses cached outputs and never runs an expert
+again.
+
+**[choice]** The learned quality scores and the ``moe`` router must be fitted on
+train rows whose expert outputs look like test outputs; an expert's predictions on
+its own training rows are nearly always correct. The bank therefore also keeps
+*out-of-fold* train outputs (``oof_folds`` stratified folds, a fresh copy of the
+expert per fold); ``oof_folds=0`` uses the in-sample outputs instead.
+
+Also here: the "making quality matter" corruption (issue 5, point 5) that corrupts a
+fraction of one modality's rows, train and test alike, with a per-sample severity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Dict, List
+
+import numpy as np
+import torch
+from scipy.special import log_softmax, softmax
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neural_network import MLPClassifier
+
+from ..data.dataset import ModalityStats, MultimodalDataset, PreparedData, Split, fit_stats
+from ..noise import corrupt, sample_levels
+from ..registry import Registry
+
+EXPERTS: Registry = Registry("expert")
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    """Which classifier each modality gets, and how train outputs are produced."""
+
+    kind: str = "logreg"
+    C: float = 1.0
+    hidden: int = 32
+    max_iter: int = 500
+    oof_folds: int = 5  # out-of-fold train outputs for the learned scores / router; 0 = in-sample
+    seed: int = 0
+
+
+@EXPERTS.register("logreg", "multinomial logistic regression")
+def make_logreg(cfg: ExpertConfig):
+    return LogisticRegression(C=cfg.C, max_iter=cfg.max_iter)
+
+
+@EXPERTS.register("mlp", "one-hidden-layer MLP (ReLU)")
+def make_mlp(cfg: ExpertConfig):
+    return MLPClassifier(hidden_layer_sizes=(cfg.hidden,), max_iter=cfg.max_iter, random_state=cfg.seed,
+                         alpha=1e-3)
+
+
+def flatten(x: torch.Tensor) -> np.ndarray:
+    """``(N, T, D)`` -> ``(N, T*D)`` float64 array for scikit-learn."""
+    arr = x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return arr.reshape(arr.shape[0], -1).astype(np.float64)  # (N, T*D)
+
+
+def expert_logits(model, x: np.ndarray, n_classes: int) -> np.ndarray:
+    """Pre-softmax scores ``(N, C)`` of a fitted expert, on all ``n_classes`` columns.
+
+    Classes the expert never saw get a very low logit. For the MLP the forward pass
+    is written out from ``coefs_`` (scikit-learn exposes no decision function).
+    """
+    if isinstance(model, MLPClassifier):
+        a = x
+        for i, (w, b) in enumerate(zip(model.coefs_, model.intercepts_)):
+            a = a @ w + b
+            if i < len(model.coefs_) - 1:
+                a = np.maximum(a, 0.0)
+        raw = a if a.shape[1] > 1 else np.hstack([np.zeros_like(a), a])
+    else:
+        raw = model.decision_function(x)
+        raw = raw[:, None] if raw.ndim == 1 else raw
+        raw = np.hstack([np.zeros_like(raw), raw]) if raw.shape[1] == 1 else raw
+    out = np.full((x.shape[0], n_classes), -1e9)
+    out[:, model.classes_] = raw
+    return out
+
+
+@dataclass
+class ExpertBank:
+    """Frozen experts and their cached outputs: ``logits[split]`` is ``(N, M, C)``."""
+
+    names: List[str]
+    models: Dict[str, object]
+    logits: Dict[str, np.ndarray]
+    y: Dict[str, np.ndarray]
+    x: Dict[str, Dict[str, np.ndarray]]  # split -> modality -> (N, T*D)
+    clean: Dict[str, np.ndarray]  # split -> (N, M) bool: row not corrupted by point 5
+    cfg: ExpertConfig
+    n_classes: int
+    severity: Dict[str, np.ndarray] = field(default_factory=dict)  # split -> (N, M) point-5 levels
+
+    def probs(self, split: str) -> np.ndarray:
+        return softmax(self.logits[split], axis=-1)  # (N, M, C)
+
+    def log_probs(self, split: str) -> np.ndarray:
+        return log_softmax(self.logits[split], axis=-1)
+
+    def correct(self, split: str) -> np.ndarray:
+        """``1[expert m is correct]`` per row, ``(N, M)`` (uses that split's labels)."""
+        return (self.logits[split].argmax(-1) == self.y[split][:, None]).astype(float)
+
+
+def _oof_logits(proto, x: np.ndarray, y: np.ndarray, cfg: ExpertConfig, n_classes: int) -> np.ndarray:
+    folds, counts = cfg.oof_folds, np.bincount(y)
+    if folds < 2 or counts[counts > 0].min() < folds:
+        raise ValueError(f"out-of-fold experts need at least {cfg.oof_folds} train rows per class; "
+                         f"class counts are {counts.tolist()} (set oof_folds=0)")
+    out = np.zeros((len(y), n_classes))
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=cfg.seed).split(x, y):
+        out[te] = expert_logits(clone(proto).fit(x[tr], y[tr]), x[te], n_classes)
+    return out
+
+
+def fit_experts(data: PreparedData, cfg: ExpertConfig = ExpertConfig()) -> ExpertBank:
+    """Fit one expert per modality on ``data.train`` and cache train / test outputs."""
+    names, c = data.modality_names, data.n_classes
+    xs = {s: {k: flatten(getattr(data, s).xs[k]) for k in names} for s in SPLITS}
+    ys = {s: getattr(data, s).y.numpy() for s in SPLITS}
+    models, logits = {}, {s: [] for s in SPLITS}
+    for k in names:
+        proto = EXPERTS.create(cfg.kind, cfg)
+        models[k] = clone(proto).fit(xs["train"][k], ys["train"])
+        logits["test"].append(expert_logits(models[k], xs["test"][k], c))
+        logits["train"].append(_oof_logits(proto, xs["train"][k], ys["train"], cfg, c) if cfg.oof_folds
+                               else expert_logits(models[k], xs["train"][k], c))
+    severity = {s: np.stack([getattr(data, s).extras.get(f"severity_{k}", np.zeros(len(ys[s]))) for k in names], 1)
+                for s in SPLITS}
+    return ExpertBank(names, models, {s: np.stack(v, axis=1) for s, v in logits.items()}, ys, xs,
+                      {s: severity[s] == 0 for s in SPLITS}, cfg, c, severity)  # logits (N, M, C)
+
+
+@dataclass(frozen=True)
+class RowCorruption:
+    """Point 5: corrupt a ``fraction`` of one modality's rows, severity ``U(min, max)`` each."""
+
+    modality: str = ""
+    fraction: float = 0.0
+    noise: str = "mix"
+    max_level: float = 1.0
+    min_level: float = 0.3
+    seed: int = 0
+
+
+def corrupt_rows(data: PreparedData, cfg: RowCorruption) -> PreparedData:
+    """Corrupt ``cfg.fraction`` of ``cfg.modality``'s rows in every split (train and test alike).
+
+    The drawn levels go to ``split.extras['severity_<modality>']`` (0 = clean). One
+    ``torch.Generator`` seeded by ``cfg.seed`` serves the splits in a fixed order.
+    """
+    if not cfg.modality or cfg.fraction == 0:
+        return data
+    if cfg.modality not in data.modality_names:
+        raise ValueError(f"cannot corrupt modality '{cfg.modality}'; this dataset has {data.modality_names}")
+    if not 0 <= cfg.fraction <= 1:
+        raise ValueError(f"corrupted fraction must lie in [0, 1], got {cfg.fraction}")
+    gen = torch.Generator().manual_seed(cfg.seed)
+    parts = {}
+    for s in ("train", "val", "test"):
+        part: Split = getattr(data, s)
+        lv = sample_levels(len(part), cfg.max_level, gen, p_clean=1 - cfg.fraction, min_level=cfg.min_level)
+        xs = dict(part.xs)
+        xs[cfg.modality] = corrupt(cfg.noise, part.xs[cfg.modality], lv, gen, data.stats[cfg.modality])
+        extras = {**part.extras, f"severity_{cfg.modality}": lv.numpy()}
+        parts[s] = Split(xs, part.y, part.index, extras)
+    return replace(data, **parts)
+
+
+def fold_data(ds: MultimodalDataset, train: np.ndarray, test: np.ndarray) -> PreparedData:
+    """Standardise with ``train`` rows' statistics; ``test`` is a stratified fold (no validation rows)."""
+    raw: Dict[str, ModalityStats] = {k: fit_stats(v[train]) for k, v in ds.modalities.items()}
+
+    def make(rows: np.ndarray) -> Split:
+        xs = {k: (torch.as_tensor(v[rows]) - raw[k].mean) / raw[k].std for k, v in ds.modalities.items()}
+        return Split(xs, torch.as_tensor(ds.labels[rows]), rows, {k: e[rows] for k, e in ds.extras.items()})
+
+    unit = {k: ModalityStats(torch.zeros_like(s.mean), torch.ones_like(s.std)) for k, s in raw.items()}
+    return PreparedData(make(train), make(train[:0]), make(test), unit, raw, list(ds.class_names), ds.name)

@@ -1,0 +1,96 @@
+"""One call for the whole reliability permutation diagnostic, and its repetition.
+
+METHODS.md §5 (seed 000): experts -> quality scores -> broken-Q test, on one seeded
+split, or repeated over seeds x stratified folds (scikit-learn ``StratifiedKFold``)
+with mean ± sd per (score, rule). The page and the CLI both call these.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold
+
+from ..data.dataset import MultimodalDataset, PreparedData, SplitConfig, prepare
+from .experts import ExpertBank, ExpertConfig, RowCorruption, corrupt_rows, fit_experts, fold_data
+from .permutation import PermutationConfig, PermutationResult, run_scores
+from .quality import QUALITY, QualityConfig, Scored, real_scores, score
+
+SUMMARY_COLUMNS = ["metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean", "f1_broken_mean",
+                   "f1_delta", "f1_p_value", "accuracy", "oracle_headroom", "rho", "competitiveness"]
+
+
+@dataclass(frozen=True)
+class DiagnosticConfig:
+    """Everything one run of the diagnostic needs; ``seed`` seeds every part."""
+
+    scores: tuple = field(default_factory=lambda: tuple(real_scores()))
+    expert: ExpertConfig = ExpertConfig()
+    quality: QualityConfig = QualityConfig()
+    permutation: PermutationConfig = PermutationConfig()
+    corruption: RowCorruption = RowCorruption()
+    seed: int = 0
+
+    def seeded(self, seed: int) -> "DiagnosticConfig":
+        return replace(self, seed=seed, expert=replace(self.expert, seed=seed),
+                       quality=replace(self.quality, seed=seed),
+                       permutation=replace(self.permutation, seed=seed),
+                       corruption=replace(self.corruption, seed=seed))
+
+    def record(self) -> dict:
+        return asdict(self)
+
+
+def check_scores(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in QUALITY]
+    if unknown:
+        raise ValueError(f"unknown quality score(s) {unknown}; choose from {QUALITY.names()}")
+    if not names:
+        raise ValueError("choose at least one quality score")
+
+
+def build_bank(data: PreparedData, cfg: DiagnosticConfig) -> ExpertBank:
+    """Apply the point-5 corruption (if any), then fit and freeze the experts."""
+    return fit_experts(corrupt_rows(data, cfg.corruption), cfg.expert)
+
+
+def score_bank(bank: ExpertBank, names: Sequence[str], cfg: QualityConfig) -> list[Scored]:
+    check_scores(names)
+    return [score(n, bank, cfg) for n in names]
+
+
+def diagnose(data: PreparedData, cfg: DiagnosticConfig) -> PermutationResult:
+    """Experts, scores and the broken-Q test on one prepared split."""
+    bank = build_bank(data, cfg)
+    return run_scores(bank, score_bank(bank, cfg.scores, cfg.quality), cfg.permutation)
+
+
+def repeated(ds: MultimodalDataset, cfg: DiagnosticConfig, seeds: Sequence[int], folds: int = 0) -> pd.DataFrame:
+    """Every (seed, fold) run's table, with ``seed`` and ``fold`` columns.
+
+    ``folds >= 2``: seeded ``StratifiedKFold`` (each fold the test rows once); otherwise one
+    seeded train / validation / test split per seed.
+    """
+    if not seeds:
+        raise ValueError("give at least one seed")
+    tables = []
+    for s in seeds:
+        c = cfg.seeded(int(s))
+        if folds >= 2:
+            splitter = StratifiedKFold(folds, shuffle=True, random_state=int(s))
+            parts = [fold_data(ds, np.sort(tr), np.sort(te)) for tr, te in splitter.split(ds.labels, ds.labels)]
+        else:
+            parts = [prepare(ds, SplitConfig(seed=int(s)))]
+        for f, data in enumerate(parts):
+            tables.append(diagnose(data, c).table.assign(seed=int(s), fold=f))
+    return pd.concat(tables, ignore_index=True)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean over runs per (score, rule) plus ``<column>_sd`` and ``runs``."""
+    keys = ["score", "rule", "control"]
+    g = runs.groupby(keys, sort=False)[SUMMARY_COLUMNS]
+    out = g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_sd")).reset_index()
+    return out.assign(runs=runs.groupby(keys, sort=False).size().to_numpy())
