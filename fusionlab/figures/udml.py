@@ -1,0 +1,96 @@
+"""Figures of the Uncertainty-weighting page (seed 001, UDML): data in, ``go.Figure`` out.
+
+(a) ``estimator_figure``: the noise estimate against the injected intensity, per modality;
+(b) ``weights_figure``: per-sample weights against the true injected noise;
+(c) ``alpha_figure``: the dependency alpha per modality;
+(d) ``robustness_methods_figure``: accuracy vs noise level per method, mean ± sd over seeds.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import color, empty_figure, line_with_band
+
+LABELS = {"udml": "UDML: predicted intensity ŝ", "udml_no_alpha": "UDML w/o α: predicted intensity ŝ",
+          "pe": "PE: mean variance σ²"}
+
+
+def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Sequence[str] = ("udml", "pe"),
+                     marks: Optional[Mapping[str, float]] = None) -> go.Figure:
+    """One panel per method: mean ± sd (over test samples) of the estimate at each injected
+    intensity, one line per modality, Spearman ρ (mean over seeds) in the legend.
+    ``marks``: the current slider intensity per modality, drawn as dotted lines."""
+    methods = [m for m in methods if m in set(response.get("method", []))]
+    if response is None or response.empty or not methods:
+        return empty_figure("no estimator to show: train UDML and PE first")
+    fig = make_subplots(rows=1, cols=len(methods), subplot_titles=[LABELS.get(m, m) for m in methods])
+    mods = list(dict.fromkeys(response["modality"]))
+    for c, meth in enumerate(methods, start=1):
+        part = response[response["method"] == meth]
+        stats = part.groupby(["modality", "injected"], sort=False)["predicted"].agg(["mean", "std"]).reset_index()
+        for i, mod in enumerate(mods):
+            s = stats[stats["modality"] == mod]
+            rho = spear.loc[(spear["method"] == meth) & (spear["modality"] == mod), "spearman"].mean()
+            line_with_band(fig, s["injected"], s["mean"], s["std"], f"{meth} {mod} (ρ={rho:.2f})", i, row=1, col=c)
+        for i, mod in enumerate(mods):
+            if marks and mod in marks:
+                fig.add_vline(x=marks[mod], line=dict(color=color(i), dash="dot"), row=1, col=c)
+    fig.update_xaxes(title_text="injected intensity t (1 = clean)")
+    fig.update_yaxes(title_text="estimate", col=1)
+    fig.update_layout(height=380, margin=dict(t=50), legend=dict(orientation="h", y=-0.25),
+                      title="(a) does the estimate rise with the injected noise? (ρ: Spearman, per sample)")
+    return fig
+
+
+def weights_figure(weights: pd.DataFrame, title: str = "(b) per-sample weights vs injected noise") -> go.Figure:
+    """Scatter of each sample's weight against its modality's injected level, coloured by modality."""
+    if weights is None or weights.empty:
+        return empty_figure("no weights to show")
+    fig = go.Figure()
+    for i, (mod, part) in enumerate(weights.groupby("modality", sort=False)):
+        fig.add_trace(go.Scatter(x=part["injected"], y=part["weight"], mode="markers", name=str(mod),
+                                 marker=dict(color=color(i), size=5, opacity=0.55),
+                                 hovertemplate=f"{mod}<br>noise %{{x:.2f}} sd<br>weight %{{y:.2f}}<extra></extra>"))
+    fig.add_hline(y=1.0, line=dict(color="grey", dash="dash"), annotation_text="equal share")
+    fig.update_layout(title=title, xaxis_title="injected gaussian noise (train sd)",
+                      yaxis_title="weight w_m (sums to M per sample)", height=380, margin=dict(t=50))
+    return fig
+
+
+def alpha_figure(alpha: pd.DataFrame) -> go.Figure:
+    """Bars of the dependency α per modality, grouped by method, with the sd over seeds."""
+    if alpha is None or alpha.empty:
+        return empty_figure("no dependency α measured yet")
+    stats = alpha.groupby(["method", "modality"], sort=False)["alpha"].agg(["mean", "std"]).reset_index()
+    fig = go.Figure()
+    for i, (mod, part) in enumerate(stats.groupby("modality", sort=False)):
+        fig.add_trace(go.Bar(x=part["method"], y=part["mean"], name=str(mod), marker_color=color(i),
+                             error_y=dict(type="data", array=part["std"].fillna(0).to_numpy())))
+    fig.update_layout(title="(c) dependency α per modality (logit size with the others zeroed)", barmode="group",
+                      yaxis_title="α (running mean over training)", height=340, margin=dict(t=50))
+    return fig
+
+
+def robustness_methods_figure(rob: pd.DataFrame, marks: Optional[Mapping[str, float]] = None) -> go.Figure:
+    """One panel per noise condition (each modality alone, all); one line per method with a
+    ±1 sd band over seeds. ``marks``: current slider level per modality (dotted line)."""
+    if rob is None or rob.empty:
+        return empty_figure("no robustness data")
+    conds = list(dict.fromkeys(rob["condition"]))
+    fig = make_subplots(rows=1, cols=len(conds), subplot_titles=[f"noise on {c}" for c in conds], shared_yaxes=True)
+    for c, cond in enumerate(conds, start=1):
+        part = rob[rob["condition"] == cond]
+        stats = part.groupby(["method", "level"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
+        for i, (meth, s) in enumerate(stats.groupby("method", sort=False)):
+            line_with_band(fig, s["level"], s["mean"], s["std"], str(meth), i, row=1, col=c, showlegend=c == 1)
+        if marks and cond in marks:
+            fig.add_vline(x=marks[cond], line=dict(color="grey", dash="dot"), row=1, col=c)
+    fig.update_xaxes(title_text="gaussian level (train sd)")
+    fig.update_yaxes(title_text="test accuracy", col=1)
+    fig.update_layout(title="(d) accuracy vs noise level (mean ± sd over seeds)", height=380, margin=dict(t=60),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig

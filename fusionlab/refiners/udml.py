@@ -1,0 +1,221 @@
+"""UDML — noise-aware uncertainty weighting with modality-dependency compensation.
+
+Seed 001, "Unbiased Dynamic Multimodal Fusion" (CVPR 2026, arXiv 2603.19681); the
+details follow METHODS.md §4, which records the authors' public training code.
+
+- Probabilistic encoders: ``mu_m``, ``log sigma^2_m`` per token; ``z = mu + eps sigma``
+  in training, ``z = mu`` at evaluation.
+- Noise-intensity predictor ``s_m = exp(1/2 f_m(pool(sigma_m).detach()))`` with
+  ``f_m``: Linear -> Dropout(0.1) -> Linear(1), trained by ``MSE(s_m, t_m)``.
+- ``KL(N(mu, sigma^2) || N(0, t_m))`` summed over dimensions, mean over the batch.
+- Dependency ``alpha_m``: the fusion head with every other modality zeroed,
+  ``sum_c mean_batch |logit_c|``, a running (cumulative) mean over training steps;
+  ``alpha_mode="accuracy"`` uses the accuracy drop when ``m`` is zeroed instead.
+- Weights ``w_m = M (1/(s_m^2 alpha_m)) / sum_k 1/(s_k^2 alpha_k)`` per sample (they sum
+  to M), applied as ``h_m <- h_m + w_m h_m`` before fusion.
+- Progressive schedule (``fit_udml`` in ``udml_train``): weights fixed to 1 in
+  training until ``weights_on`` is set; at evaluation they are always computed.
+
+[choice, ours] The weights use ``s_m`` and ``sigma^2`` detached, so the predictor
+learns only from its own MSE and the task loss cannot teach it to mis-report noise.
+[choice, ours] ``alpha`` is measured on the unweighted features ``h_m``.
+
+Methods (``METHODS`` registry): ``static`` (weights 1), ``pe`` (weights from mean
+``sigma^2``, KL to N(0, 1), no noise supervision, no alpha), ``udml_no_alpha`` and
+``udml``. Everything a figure or the loss needs comes back in ``ModelOutput.extras``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..fusion import create_fusion, pool
+from ..registry import Registry
+
+ALPHA_MODES = ("logit", "accuracy")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    weighting: str  # none | variance | intensity
+    noise_supervision: bool  # KL to N(0, t) and MSE on the predicted intensity
+    use_alpha: bool
+
+
+METHODS: Registry = Registry("udml method")
+METHODS.register("static", "static fusion: all weights 1")(MethodSpec("none", False, False))
+METHODS.register("pe", "probabilistic-embedding dynamic fusion: weights from mean sigma^2")(
+    MethodSpec("variance", False, False))
+METHODS.register("udml_no_alpha", "noise-aware estimator only (no dependency alpha)")(
+    MethodSpec("intensity", True, False))
+METHODS.register("udml", "noise-aware estimator and dependency alpha (full UDML)")(
+    MethodSpec("intensity", True, True))
+
+
+@dataclass
+class UDMLConfig:
+    """Architecture and loss weights; ``asdict()`` goes into results files."""
+
+    method: str = "udml"
+    enc_dim: int = 32
+    head_hidden: int = 32
+    dropout: float = 0.1
+    fusion: str = "concat"
+    gamma: float = 3.0  # weight of the unimodal cross-entropies
+    beta: float = 1e-4  # weight of the KL term
+    mse_weight: float = 0.1
+    alpha_mode: str = "logit"  # logit | accuracy
+    alpha_floor: float = 1e-2  # keeps 1/alpha finite (accuracy mode can measure 0)
+
+
+class ProbEncoder(nn.Module):
+    """Per-token MLP trunk with a mean and a log-variance head: ``(B, T, D) -> 2 x (B, T, d)``."""
+
+    def __init__(self, d_in: int, d: int, dropout: float) -> None:
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(d_in, d), nn.ReLU(), nn.Dropout(dropout))
+        self.mu = nn.Linear(d, d)
+        self.logvar = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(x)
+        return self.mu(h), self.logvar(h).clamp(-10.0, 10.0)
+
+
+def normalised_weights(uncertainty: torch.Tensor) -> torch.Tensor:
+    """``M * (1/u_m) / sum_k (1/u_k)`` per row of ``uncertainty`` ``(B, M)``; rows sum to M."""
+    inv = 1.0 / uncertainty.clamp_min(1e-8)
+    return uncertainty.shape[1] * inv / inv.sum(dim=1, keepdim=True)
+
+
+def kl_to_prior(mu: torch.Tensor, logvar: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``KL(N(mu, e^logvar) || N(0, t))`` per sample, summed over all but the batch dim; ``(B,)``."""
+    t = t.view(-1, *([1] * (mu.ndim - 1)))  # (B, 1, 1)
+    var = logvar.exp()
+    kl = 0.5 * ((var + mu**2) / t - 1.0 - logvar + torch.log(t))
+    return kl.flatten(1).sum(dim=1)
+
+
+class UDMLModel(nn.Module):
+    """Probabilistic encoders -> per-sample weights -> fusion -> head, plus unimodal heads."""
+
+    def __init__(self, shapes: Mapping[str, Tuple[int, int]], n_classes: int, cfg: UDMLConfig = UDMLConfig()) -> None:
+        super().__init__()
+        self.spec: MethodSpec = METHODS.get(cfg.method)
+        if cfg.alpha_mode not in ALPHA_MODES:
+            raise ValueError(f"unknown alpha_mode '{cfg.alpha_mode}'; choose one of {ALPHA_MODES}")
+        self.cfg, self.names, self.n_classes = cfg, list(shapes), n_classes
+        d = cfg.enc_dim
+        self.encoders = nn.ModuleDict({k: ProbEncoder(shapes[k][1], d, cfg.dropout) for k in self.names})
+        self.predictors = nn.ModuleDict({k: nn.Sequential(nn.Linear(d, d), nn.Dropout(0.1), nn.Linear(d, 1))
+                                         for k in self.names})
+        self.unimodal = nn.ModuleDict({k: nn.Linear(d, n_classes) for k in self.names})
+        self.fusion = create_fusion(cfg.fusion, [d] * len(self.names), self.names, dim=d)
+        self.head = nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
+                                  nn.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
+        m = len(self.names)
+        self.register_buffer("alpha_sum", torch.zeros(m))
+        self.register_buffer("alpha_count", torch.zeros((), dtype=torch.long))
+        self.register_buffer("weights_on", torch.tensor(True))
+
+    # -- dependency alpha -------------------------------------------------
+    @property
+    def alpha(self) -> torch.Tensor:
+        """Running mean of the dependency per modality ``(M,)``; ones before any step."""
+        if int(self.alpha_count) == 0:
+            return torch.ones(len(self.names))
+        return (self.alpha_sum / self.alpha_count).clamp_min(self.cfg.alpha_floor)
+
+    def _classify(self, hs: List[torch.Tensor]) -> torch.Tensor:
+        return self.head(self.fusion(hs).fused)
+
+    @torch.no_grad()
+    def _probe(self, hs: List[torch.Tensor]) -> torch.Tensor:
+        """Logits with only modality m kept (logit mode) or m zeroed (accuracy mode): ``(B, M, C)``."""
+        keep = self.cfg.alpha_mode == "logit"
+        out = []
+        for m in range(len(hs)):
+            masked = [h if (k == m) == keep else torch.zeros_like(h) for k, h in enumerate(hs)]
+            out.append(self._classify(masked))
+        return torch.stack(out, dim=1)
+
+    @torch.no_grad()
+    def update_alpha(self, probe: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        """Add one training step's dependency measurement to the running mean."""
+        if self.cfg.alpha_mode == "logit":
+            step = probe.abs().mean(dim=0).sum(dim=-1)  # (M,)
+        else:
+            full = (logits.argmax(-1) == y).float().mean()
+            step = (full - (probe.argmax(-1) == y[:, None]).float().mean(dim=0)).clamp_min(0.0)
+        self.alpha_sum += step
+        self.alpha_count += 1
+
+    # -- forward ----------------------------------------------------------
+    def _uncertainty(self, intensity: torch.Tensor, variance: torch.Tensor) -> Optional[torch.Tensor]:
+        if self.spec.weighting == "variance":
+            return variance.detach()
+        if self.spec.weighting == "intensity":
+            u = intensity.detach() ** 2
+            return u * self.alpha[None, :] if self.spec.use_alpha else u
+        return None
+
+    def forward(self, xs: Mapping[str, torch.Tensor]):
+        from ..models import ModelOutput  # lazy: fusionlab.models imports fusionlab.refiners
+
+        missing = [k for k in self.names if k not in xs]
+        if missing:
+            raise ValueError(f"inputs lack modalities {missing}; the model needs {self.names}")
+        extras: Dict[str, torch.Tensor] = {}
+        hs, intensity, variance = [], [], []
+        for k in self.names:
+            mu, logvar = self.encoders[k](xs[k])  # (B, T, d) each
+            sigma = (0.5 * logvar).exp()
+            z = mu + torch.randn_like(mu) * sigma if self.training else mu
+            s_hat = torch.exp(0.5 * self.predictors[k](pool(sigma).detach()).squeeze(-1))  # (B,)
+            hs.append(z)
+            intensity.append(s_hat)
+            variance.append(sigma.pow(2).flatten(1).mean(dim=1))  # (B,)
+            extras[f"mu/{k}"], extras[f"logvar/{k}"] = mu, logvar
+            extras[f"unimodal/{k}"] = self.unimodal[k](pool(z))
+        intensity_t, variance_t = torch.stack(intensity, 1), torch.stack(variance, 1)  # (B, M)
+        u = self._uncertainty(intensity_t, variance_t)
+        use = u is not None and (not self.training or bool(self.weights_on))
+        w = normalised_weights(u) if use else torch.ones_like(intensity_t)
+        if self.training:
+            extras["probe"] = self._probe(hs)
+        weighted = [h + w[:, m, None, None] * h for m, h in enumerate(hs)]  # h_m <- h_m + w_m h_m
+        extras.update(intensity=intensity_t, variance=variance_t, weights=w,
+                      alpha=self.alpha[None, :].expand(len(w), -1).clone())
+        return ModelOutput(self._classify(weighted), extras)
+
+
+def udml_loss(model: UDMLModel, output, y: torch.Tensor, t: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, float]]:
+    """``CE(fused) + gamma sum CE(unimodal) + beta KL + mse_weight MSE``; ``t`` is ``(B, M)``.
+
+    Methods without noise supervision use the prior N(0, 1) and no MSE. Also
+    updates the running alpha from ``output.extras['probe']`` when the method uses it.
+    """
+    cfg, spec, ex = model.cfg, model.spec, output.extras
+    if t.shape != (len(y), len(model.names)):
+        raise ValueError(f"intensity labels t have shape {tuple(t.shape)}; expected ({len(y)}, {len(model.names)})")
+    ce = F.cross_entropy(output.logits, y)
+    uni = sum(F.cross_entropy(ex[f"unimodal/{k}"], y) for k in model.names)
+    prior = t if spec.noise_supervision else torch.ones_like(t)
+    kl = sum(kl_to_prior(ex[f"mu/{k}"], ex[f"logvar/{k}"], prior[:, m]).mean() for m, k in enumerate(model.names))
+    mse = F.mse_loss(ex["intensity"], t) if spec.noise_supervision else torch.zeros(())
+    if "probe" in ex:  # measured for every method (figure c); only udml uses it
+        model.update_alpha(ex["probe"], output.logits, y)
+    total = ce + cfg.gamma * uni + cfg.beta * kl + cfg.mse_weight * mse
+    return total, {k: float(v.detach()) for k, v in (("ce", ce), ("unimodal", uni), ("kl", kl), ("mse", mse))}
+
+
+def build_udml(shapes: Mapping[str, Tuple[int, int]], n_classes: int, cfg: UDMLConfig = UDMLConfig(),
+               seed: int = 0) -> UDMLModel:
+    """A UDML-family model whose initialisation depends only on ``seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return UDMLModel(shapes, n_classes, cfg)

@@ -1,0 +1,41 @@
+"""AppTest of the Uncertainty-weighting page: presets, tiny training, a slider redraw."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_uncertainty_weighting.py")
+
+
+def test_page_trains_and_redraws_on_a_slider():
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    assert not at.exception
+    assert any("No models yet" in i.value for i in at.info)
+    at.button(key="udml-preset-dual suppression").click().run()
+    assert at.session_state["udml-hard"] == "m2" and at.session_state["udml-info2"] == 0.9
+    at.slider(key="udml-epochs").set_value(3)
+    at.slider(key="udml-seeds").set_value(1)
+    at.number_input(key="udml-n").set_value(200)
+    at.button(key="udml-train").click().run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == [f"{m} accuracy" for m in ("static", "pe", "udml_no_alpha", "udml")]
+    charts = len(at.get("plotly_chart"))
+    assert charts >= 4
+    before = [m.value for m in at.metric]
+    at.slider(key="udml-lv-m2").set_value(3.0).run()
+    at.slider(key="udml-lv-m1").set_value(3.0).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == charts
+    assert [m.value for m in at.metric] != before
+    assert any("Does the paper" in s.value for s in at.subheader)
+    assert sum(("holds here" in md.value) or ("does not hold" in md.value) for md in at.markdown) >= 5
+
+
+def test_bad_views_show_an_error_not_a_traceback():
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    at.selectbox(key="udml-dataset").set_value("uci-digits").run()
+    at.multiselect(key="udml-views").set_value(["pix"]).run()
+    at.button(key="udml-train").click().run()
+    assert not at.exception
+    assert any("two views" in e.value for e in at.error)

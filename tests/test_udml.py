@@ -1,0 +1,213 @@
+"""UDML (seed 001): model, training noise, schedule, diagnostics, figures and the CLI twin."""
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from fusionlab.cli import main
+from fusionlab.data import SplitConfig, SyntheticConfig, make_synthetic, prepare
+from fusionlab.diagnostics import udml as diag
+from fusionlab.figures import udml as figs
+from fusionlab.refiners.udml import METHODS, UDMLConfig, build_udml, kl_to_prior, udml_loss
+from fusionlab.refiners.udml_train import (UDMLTrainConfig, add_intensity_noise, draw_intensities, fit_udml,
+                                           train_study)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare(make_synthetic(SyntheticConfig(n_samples=200, n_modalities=2, dim=6, seed=3,
+                                                  informativeness=(0.5, 0.9), xor_modalities=(1,))))
+
+
+@pytest.fixture(scope="module")
+def study(data):
+    return train_study(data, UDMLConfig(enc_dim=8, head_hidden=8), UDMLTrainConfig(epochs=3, clean_epochs=1,
+                       weight_delay=0), seeds=(0, 1))
+
+
+def _batch(data, n=16):
+    return {k: v[:n] for k, v in data.train.xs.items()}
+
+
+def test_methods_registered():
+    assert set(METHODS.names()) == {"static", "pe", "udml_no_alpha", "udml"}
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_forward_returns_named_extras_and_weights_sum_to_m(data, method):
+    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(method=method, enc_dim=8), seed=0).eval()
+    out = model(_batch(data))
+    m = len(data.modality_names)
+    for key in ("intensity", "variance", "weights", "alpha"):
+        assert out.extras[key].shape == (16, m), key
+    for k in data.modality_names:
+        assert out.extras[f"mu/{k}"].shape == out.extras[f"logvar/{k}"].shape == (16, 1, 8)
+    torch.testing.assert_close(out.extras["weights"].sum(dim=1), torch.full((16,), float(m)))
+    assert [k for k, v in vars(model).items() if torch.is_tensor(v)] == []  # nothing stashed on self
+
+
+def test_static_weights_are_one_and_dynamic_ones_are_not(data):
+    xs = add_intensity_noise(_batch(data), torch.tensor([[1.0, 11.0]] * 16), torch.Generator().manual_seed(0),
+                             data.stats, 0.3)
+    static = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="static"), seed=0).eval()
+    assert torch.equal(static(xs).extras["weights"], torch.ones(16, 2))
+    pe = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="pe"), seed=0).eval()
+    assert not torch.allclose(pe(xs).extras["weights"], torch.ones(16, 2))
+
+
+def test_schedule_keeps_training_weights_at_one_until_e1_plus_delay(data):
+    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="udml", enc_dim=8), seed=0)
+    seen = []
+
+    def cb(info):
+        model.train()
+        seen.append((info.epoch, bool(model.weights_on), model(_batch(data)).extras["weights"].clone()))
+
+    fit_udml(model, data, UDMLTrainConfig(epochs=5, clean_epochs=1, weight_delay=2, batch_size=64), cb)
+    for epoch, on, w in seen:
+        assert on == (epoch > 3)
+        assert torch.equal(w, torch.ones_like(w)) == (not on)
+    model.eval()
+    model.weights_on.fill_(False)  # evaluation always computes the weights
+    assert not torch.equal(model(_batch(data)).extras["weights"], torch.ones(16, 2))
+
+
+def test_intensity_one_is_clean_and_half_the_rows_are_clean(data):
+    xs = _batch(data)
+    same = add_intensity_noise(xs, torch.ones(16, 2), torch.Generator().manual_seed(0), data.stats, 0.3)
+    assert all(torch.equal(same[k], xs[k]) for k in xs)
+    t = draw_intensities(4000, 2, torch.Generator().manual_seed(1), 11, 0.5)
+    assert t.min() == 1 and t.max() == 11 and torch.equal(t, t.round())
+    all_clean = (t == 1).all(dim=1).float().mean()
+    assert 0.45 < all_clean < 0.6  # half reset, plus the rare rows that drew 1 twice
+    with pytest.raises(ValueError, match="intensity labels"):
+        add_intensity_noise(xs, torch.ones(16, 3), torch.Generator(), data.stats, 0.3)
+
+
+def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
+    t = torch.tensor([1.0, 4.0, 11.0])
+    mu = torch.zeros(3, 2, 5)
+    logvar = torch.log(t).view(3, 1, 1).expand(3, 2, 5)
+    torch.testing.assert_close(kl_to_prior(mu, logvar, t), torch.zeros(3))
+    assert (kl_to_prior(mu + 0.5, logvar, t) > 0).all()
+    assert (kl_to_prior(mu, logvar + 0.3, t) > 0).all()
+
+
+def test_predictor_learns_only_from_its_own_loss(data):
+    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="udml", enc_dim=8), seed=0).train()
+    out = model(_batch(data))
+    torch.nn.functional.mse_loss(out.extras["intensity"], torch.full((16, 2), 3.0)).backward()
+    assert all(p.grad is None or not p.grad.any() for p in model.encoders.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in model.predictors.parameters())
+    model.zero_grad(set_to_none=True)
+    out = model(_batch(data))
+    loss, _ = udml_loss(model, out, data.train.y[:16], torch.ones(16, 2))
+    (loss - 0.1 * torch.nn.functional.mse_loss(out.extras["intensity"], torch.ones(16, 2))).backward()
+    assert all(p.grad is None or not p.grad.any() for p in model.predictors.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in model.encoders.parameters())
+
+
+def test_alpha_is_a_running_mean_in_both_modes(data, study):
+    for (method, _), model in study.models.items():
+        assert int(model.alpha_count) > 0 and (model.alpha > 0).all(), method
+    acc_model = build_udml(data.shapes(), data.n_classes, UDMLConfig(alpha_mode="accuracy", enc_dim=8), seed=0)
+    fit_udml(acc_model, data, UDMLTrainConfig(epochs=1, clean_epochs=0))
+    assert (acc_model.alpha >= acc_model.cfg.alpha_floor).all()
+    with pytest.raises(ValueError, match="alpha_mode"):
+        build_udml(data.shapes(), data.n_classes, UDMLConfig(alpha_mode="dropout"))
+
+
+def test_same_seed_same_numbers(data, study):
+    again = train_study(data, UDMLConfig(enc_dim=8, head_hidden=8), UDMLTrainConfig(epochs=3, clean_epochs=1,
+                        weight_delay=0), seeds=(0, 1))
+    pd.testing.assert_frame_equal(diag.accuracy_table(study), diag.accuracy_table(again))
+    pd.testing.assert_frame_equal(diag.alpha_table(study), diag.alpha_table(again))
+
+
+def test_diagnostics_tables(study, data):
+    resp = diag.study_response(study)
+    assert set(resp["method"]) == {"pe", "udml_no_alpha", "udml"}
+    assert sorted(resp["injected"].unique()) == list(range(1, 12))
+    spear = diag.spearman_table(resp)
+    assert spear["spearman"].between(-1, 1).all()
+    levels = diag.per_sample_levels(len(data.test), {"m1": 2.0}, 0)
+    w = diag.sample_weights(study, "udml", 0, levels)
+    np.testing.assert_allclose(w.groupby("row")["weight"].sum(), 2.0, rtol=1e-5)
+    assert w.loc[w["modality"] == "m2", "injected"].eq(0).all() and w["injected"].le(2.0).all()
+    rob = diag.robustness_table(study, [0.0, 1.0])
+    assert set(rob["condition"]) == {"m1", "m2", "all"} and rob["accuracy"].between(0, 1).all()
+
+
+def _response(method, slope):
+    t = np.repeat(np.arange(1, 12), 5)
+    return pd.DataFrame({"method": method, "modality": "m1", "injected": t, "predicted": slope * t, "seed": 0})
+
+
+def test_monotonicity_finding_follows_the_numbers():
+    up, down = _response("udml", 1.0), _response("pe", -1.0)
+    spear = diag.spearman_table(pd.concat([up, down]))
+    assert spear.set_index("method")["spearman"].to_dict() == pytest.approx({"udml": 1.0, "pe": -1.0})
+    assert diag.monotonicity_finding(spear).holds is True
+    both = diag.spearman_table(pd.concat([up, _response("pe", 2.0)]))
+    f = diag.monotonicity_finding(both)
+    assert f.holds is False and "does not hold" in f.detail
+
+
+def test_suppression_findings_follow_the_numbers():
+    acc = pd.DataFrame({"method": ["static", "pe", "udml"], "seed": 0, "clean": [0.8, 0.7, 0.85],
+                        "noisy": [0.6, 0.65, 0.5], "weight/m2": [1.0, 0.6, 1.2]})
+    res = {f.claim: f.holds for f in diag.suppression_findings(acc, "m2")}
+    assert res["PE falls below static fusion (clean test)"] is True
+    assert res["PE falls below static fusion (test with training-like random noise)"] is False
+    assert res["UDML does not fall below static fusion (test with training-like random noise)"] is False
+    assert res["PE suppresses the hard modality 'm2' on clean inputs; UDML less so"] is True
+
+
+def test_figures_draw_data_and_say_when_empty(study, data):
+    resp = diag.study_response(study)
+    spear = diag.spearman_table(resp)
+    levels = diag.per_sample_levels(len(data.test), {"m1": 1.0, "m2": 1.0}, 0)
+    built = [figs.estimator_figure(resp, spear), figs.weights_figure(diag.sample_weights(study, "udml", 0, levels)),
+             figs.alpha_figure(diag.alpha_table(study)),
+             figs.robustness_methods_figure(diag.robustness_table(study, [0.0, 1.0]))]
+    for f in built:
+        assert isinstance(f, go.Figure) and len(f.data) > 0
+    assert "ρ=" in "".join(t.name for t in built[0].data if t.name)
+    assert figs.weights_figure(pd.DataFrame()).layout.annotations
+
+
+def test_xor_modality_is_informative_but_not_linearly(data):
+    ds = make_synthetic(SyntheticConfig(n_samples=2000, n_modalities=2, informativeness=(0.9, 0.9), xor_modalities=(1,)))
+    y = ds.labels
+    gap = lambda x: np.abs(x[y == 0].mean(axis=(0, 1)) - x[y == 1].mean(axis=(0, 1)))[1:].max()
+    assert gap(ds.modalities["m1"]) > 0.5 and gap(ds.modalities["m2"]) < 0.15
+    x2 = ds.modalities["m2"]
+    decoded = x2 * np.sign(x2[:, :, :1])
+    assert gap(decoded) > 0.5
+    with pytest.raises(ValueError, match="xor_modalities"):
+        make_synthetic(SyntheticConfig(n_modalities=2, xor_modalities=(2,)))
+
+
+def test_cli_writes_every_file_with_the_right_columns(tmp_path):
+    out = tmp_path / "run"
+    assert main(["udml", "--dataset", "synthetic", "--samples", "200", "--epochs", "2", "--seeds", "1",
+                 "--clean-epochs", "1", "--out", str(out)]) == 0
+    est = pd.read_csv(out / "estimator.csv")
+    assert {"method", "modality", "injected", "predicted"} <= set(est.columns)
+    assert {"method", "seed", "row", "modality", "injected", "weight"} <= set(pd.read_csv(out / "weights.csv").columns)
+    assert {"method", "seed", "condition", "level", "accuracy"} <= set(pd.read_csv(out / "robustness.csv").columns)
+    alpha = json.loads((out / "alpha.json").read_text())
+    assert set(alpha["alpha"]) == set(METHODS.names())
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["spearman"]) == {"pe", "udml_no_alpha", "udml"}
+    assert set(summary["spearman"]["udml"]) == {"m1", "m2"}
+    assert {"clean", "noisy"} <= set(summary["accuracy"]["static"])
+    assert summary["findings"] and all("holds" in f for f in summary["findings"])
+
+
+def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
+    assert main(["udml", "--hard", "m7", "--out", str(tmp_path / "x")]) == 2
+    assert "--hard" in capsys.readouterr().err
