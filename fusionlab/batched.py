@@ -149,7 +149,7 @@ class BatchedFit:
     seconds: float
 
     @torch.no_grad()
-    def predict(self, xs: Mapping[str, torch.Tensor], batch_size: int = 4096) -> torch.Tensor:
+    def predict(self, xs: Mapping[str, torch.Tensor], batch_size: int = 512) -> torch.Tensor:
         """Logits ``(S, N, C)`` of every seed's best model on the same inputs."""
         feats = self.stack.inputs(xs)
         n = len(next(iter(xs.values())))
@@ -157,6 +157,22 @@ class BatchedFit:
         for i in range(0, n, batch_size):
             part = feats[i:i + batch_size] if torch.is_tensor(feats) else {k: v[i:i + batch_size] for k, v in feats.items()}
             outs.append(self.stack.logits(self.best_params, part, shared=True))
+        return torch.cat(outs, dim=1)
+
+    @torch.no_grad()
+    def predict_each(self, xs: Sequence[Mapping[str, torch.Tensor]], batch_size: int = 256) -> torch.Tensor:
+        """Logits ``(S, N, C)`` with seed ``i``'s model on its own inputs ``xs[i]`` (e.g. its own noise draw)."""
+        if len(xs) != len(self.seeds):
+            raise ValueError(f"need one input dict per seed ({len(self.seeds)}), got {len(xs)}")
+        n = len(next(iter(xs[0].values())))
+        outs = []
+        for i in range(0, n, batch_size):
+            parts = [{k: v[i:i + batch_size] for k, v in x.items()} for x in xs]
+            if self.stack.fixed:
+                stacked = torch.stack([fixed_features(self.stack.base, p) for p in parts])  # (S, B, F)
+            else:
+                stacked = {k: torch.stack([p[k] for p in parts]) for k in parts[0]}  # (S, B, T, D)
+            outs.append(self.stack.logits(self.best_params, stacked, shared=False))
         return torch.cat(outs, dim=1)
 
     def model(self, i: int) -> FusionModel:

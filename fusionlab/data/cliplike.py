@@ -36,8 +36,8 @@ def _real_label(z: np.ndarray, rng: np.random.Generator, label_noise: float) -> 
 
 
 @DATASETS.register("clip-like", "two synthetic 768-d embeddings sharing a latent; 'real' or 'dot' label (seed 002)")
-def load_clip_like(label: str = "real", n_samples: int = 6000, dim: int = 768, latent_dim: int = 64,
-                   noise: float = 0.5, label_noise: float = 0.1, seed: int = 0) -> MultimodalDataset:
+def load_clip_like(label: str = "real", n_samples: int = 6000, dim: int = 768, latent_dim: int = 16,
+                   noise: float = 0.1, label_noise: float = 0.1, seed: int = 0) -> MultimodalDataset:
     """Modalities ``text`` and ``image``, ``(N, dim)`` each; see the module docstring."""
     if label not in CLIP_LABELS:
         raise ValueError(f"unknown clip-like label '{label}'; choose one of {CLIP_LABELS}")

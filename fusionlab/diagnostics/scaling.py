@@ -1,0 +1,308 @@
+"""Seed 002's protocol: data-scaling curves over many seeds, ROC, and robustness per modality.
+
+"Encoding domain insights into multi-modal fusion: improved performance at the cost
+of robustness" (seed 002) trains fusion -> Linear(32) -> ReLU -> Linear(C) with
+AdamW (lr 1e-3, weight decay 0, up to 100 epochs) on training sets that double from
+32 samples upward, twenty initialisations and shuffles per setting, and keeps each
+model's best-validation epoch. It then corrupts each modality alone and both at once
+with noise scaled by alpha in [0, 0.95] (``mix``: (1 − α)x + αn, or ``additive``:
+x + αn, n ~ N(μ_m, s_m); METHODS.md §1 [choice]).
+
+Choices made here:
+- one stratified train / validation / test split; for training size ``n`` a seeded
+  stratified subsample of the train split (the same rows for every seed: seeds vary
+  initialisation and shuffle); validation and test sets are fixed;
+- ``tensor`` projects each modality to ``fusion_dim`` (64) before the outer product:
+  768 × 768 = 589,824 features would need 19 M head weights per seed; seed 002's
+  plain outer product (no appended 1) is the default (``tensor_append_one=False``);
+- ROC curves are interpolated per seed on a fixed false-positive grid (micro-averaged
+  one-vs-rest for more than two classes) so seeds can be averaged;
+- robustness is measured on the test set at one training size (the largest by
+  default), with noise drawn per seed (generator seeded by the seed).
+
+The two findings are judged by ``findings`` from the numbers, see there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import label_binarize
+
+from ..batched import BatchedFit, batched_fit
+from ..data.dataset import PreparedData
+from ..models import ModelConfig, build_model, count_parameters
+from ..noise import corrupt_modalities
+from ..train import EpochInfo, TrainConfig
+
+ALL = "all"
+DEFAULT_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+FPR_GRID = np.linspace(0.0, 1.0, 101)
+Progress = Callable[[float, str], Optional[bool]]
+
+
+@dataclass
+class ScalingConfig:
+    """One seed-002 study; ``asdict()`` goes into results files."""
+
+    fusions: Tuple[str, ...] = ("concat", "product", "tensor")
+    sizes: Optional[Tuple[int, ...]] = None  # None: doubling from 32 to the largest available
+    n_seeds: int = 20
+    first_seed: int = 0
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    head_hidden: int = 32
+    fusion_dim: int = 64
+    tensor_append_one: bool = False
+    noise: str = "mix"
+    levels: Tuple[float, ...] = DEFAULT_LEVELS
+    robust_size: Optional[int] = None  # None: the largest size
+
+    def seeds(self) -> List[int]:
+        return list(range(self.first_seed, self.first_seed + self.n_seeds))
+
+
+@dataclass
+class ScalingResult:
+    """Tidy tables of one study (see ``run_scaling``)."""
+
+    scores: pd.DataFrame  # fusion, label, size, seed, val_accuracy, test_accuracy, test_auc, best_epoch, params
+    roc: pd.DataFrame  # fusion, size, seed, fpr, tpr
+    robustness: pd.DataFrame  # fusion, condition, noise, level, accuracy, seed
+    params: pd.DataFrame  # fusion, params
+    chance: float  # majority-class rate of the test set
+    robust_size: int
+    stopped: bool = False
+    config: Dict = field(default_factory=dict)
+
+
+def doubling_sizes(n_max: int, start: int = 32) -> List[int]:
+    """``start, 2·start, ...`` up to ``n_max``; ``n_max`` itself is appended when it is not a doubling."""
+    if n_max < start:
+        raise ValueError(f"the train split has {n_max} samples, fewer than the smallest size {start}")
+    sizes = [start]
+    while sizes[-1] * 2 <= n_max:
+        sizes.append(sizes[-1] * 2)
+    return sizes
+
+
+def parse_sizes(text: str) -> List[int]:
+    """``'32-4096'`` (doubling range) or ``'32,64,100'`` (explicit list)."""
+    try:
+        if "-" in text:
+            lo, hi = (int(t) for t in text.split("-", 1))
+            sizes = [s for s in doubling_sizes(hi, lo)]
+        else:
+            sizes = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError as exc:
+        raise ValueError(f"sizes must look like '32-4096' or '32,64,128', got '{text}' ({exc})") from None
+    if not sizes or min(sizes) < 2:
+        raise ValueError(f"sizes must be at least 2, got '{text}'")
+    return sorted(set(sizes))
+
+
+def check_sizes(sizes: Sequence[int], n_train: int, n_classes: int) -> List[int]:
+    bad = [s for s in sizes if s > n_train or s < n_classes]
+    if bad:
+        raise ValueError(f"training sizes {bad} do not fit: the train split has {n_train} samples "
+                         f"and {n_classes} classes")
+    return sorted(set(int(s) for s in sizes))
+
+
+def model_config(cfg: ScalingConfig, fusion: str) -> ModelConfig:
+    opts = {"append_one": cfg.tensor_append_one} if fusion == "tensor" else {}
+    return ModelConfig(fusion=fusion, encoder="identity", head_hidden=cfg.head_hidden, dropout=0.0,
+                       fusion_dim=cfg.fusion_dim, fusion_options=opts)
+
+
+def train_config(cfg: ScalingConfig) -> TrainConfig:
+    return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                       patience=None, seed=cfg.first_seed)
+
+
+def subsample(data: PreparedData, n: int, seed: int = 0) -> PreparedData:
+    """``data`` with a stratified subsample of ``n`` training rows (validation and test unchanged)."""
+    tr = data.train
+    if n >= len(tr):
+        return data
+    rows, _ = train_test_split(np.arange(len(tr)), train_size=n, stratify=tr.y.numpy(), random_state=seed)
+    return PreparedData(tr.take(np.sort(rows)), data.val, data.test, data.stats, data.raw_stats,
+                        data.class_names, data.name)
+
+
+def roc_rows(y: np.ndarray, probs: np.ndarray) -> Tuple[np.ndarray, float]:
+    """TPR on ``FPR_GRID`` and AUC (binary, or micro-averaged one-vs-rest)."""
+    n_classes = probs.shape[1]
+    if n_classes == 2:
+        truth, score = y, probs[:, 1]
+    else:
+        truth, score = label_binarize(y, classes=list(range(n_classes))).ravel(), probs.ravel()
+    if len(np.unique(truth)) < 2:
+        return np.full_like(FPR_GRID, np.nan), float("nan")
+    fpr, tpr, _ = roc_curve(truth, score)
+    return np.interp(FPR_GRID, fpr, tpr), float(roc_auc_score(truth, score))
+
+
+def _evaluate(fit: BatchedFit, data: PreparedData, fusion: str, label: str, size: int, params: int):
+    probs = torch.softmax(fit.predict(data.test.xs), dim=-1).numpy()  # (S, N, C)
+    y = data.test.y.numpy()
+    scores, rocs = [], []
+    for i, s in enumerate(fit.seeds):
+        tpr, auc = roc_rows(y, probs[i])
+        scores.append({"fusion": fusion, "label": label, "size": size, "seed": s,
+                       "val_accuracy": float(fit.best_val_accuracy[i]),
+                       "test_accuracy": float((probs[i].argmax(1) == y).mean()), "test_auc": auc,
+                       "best_epoch": int(fit.best_epoch[i]), "params": params})
+        rocs.append(pd.DataFrame({"fusion": fusion, "size": size, "seed": s, "fpr": FPR_GRID, "tpr": tpr}))
+    return scores, rocs
+
+
+def robustness_rows(fit: BatchedFit, data: PreparedData, fusion: str, noise: str,
+                    levels: Sequence[float]) -> pd.DataFrame:
+    """Test accuracy of every seed's best model with noise on each modality alone and on all.
+
+    The noise for seed ``s`` is drawn from a generator seeded by ``s`` (as the
+    Playground's ``robustness_curve`` does for a model trained with seed ``s``).
+    """
+    names = data.modality_names
+    conditions = names + ([ALL] if len(names) > 1 else [])
+    y = data.test.y
+    rows = []
+    for cond in conditions:
+        targets = names if cond == ALL else [cond]
+        for lv in levels:
+            xs = [corrupt_modalities(data.test.xs, {k: lv for k in targets}, noise, s, data.stats) for s in fit.seeds]
+            acc = (fit.predict_each(xs).argmax(-1) == y).float().mean(1)  # (S,)
+            rows += [{"fusion": fusion, "condition": cond, "noise": noise, "level": float(lv),
+                      "accuracy": float(a), "seed": s} for s, a in zip(fit.seeds, acc)]
+    return pd.DataFrame(rows)
+
+
+def run_scaling(data: PreparedData, cfg: ScalingConfig = ScalingConfig(), label: str = "",
+                progress: Optional[Progress] = None) -> ScalingResult:
+    """Train every fusion at every size with ``cfg.n_seeds`` seeds (batched), then score.
+
+    ``progress(fraction, message)`` is called after every epoch; returning ``False``
+    stops the study (the result holds the settings finished so far, ``stopped=True``).
+    """
+    sizes = check_sizes(cfg.sizes or doubling_sizes(len(data.train)), len(data.train), data.n_classes)
+    robust_size = cfg.robust_size or sizes[-1]
+    if robust_size not in sizes:
+        raise ValueError(f"robustness size {robust_size} is not one of the training sizes {sizes}")
+    if cfg.n_seeds < 1:
+        raise ValueError(f"need at least one seed, got {cfg.n_seeds}")
+    tcfg = train_config(cfg)
+    units = [(f, n) for f in cfg.fusions for n in sizes]
+    scores, rocs, robust, params, stopped = [], [], [], [], False
+    for u, (fusion, n) in enumerate(units):
+        mcfg = model_config(cfg, fusion)
+        n_params = count_parameters(build_model(data.shapes(), data.n_classes, mcfg, seed=cfg.first_seed))
+        if n == sizes[0]:
+            params.append({"fusion": fusion, "params": n_params})
+
+        def callback(info: EpochInfo, u=u, fusion=fusion, n=n) -> Optional[bool]:
+            if progress is None:
+                return None
+            return progress((u + info.epoch / info.epochs) / len(units),
+                            f"{fusion}, n={n}: epoch {info.epoch}/{info.epochs}, "
+                            f"mean validation accuracy {info.val_accuracy:.3f}")
+
+        fit = batched_fit(subsample(data, n, cfg.first_seed), mcfg, tcfg, cfg.seeds(), callback)
+        if fit.stopped_by_user:
+            stopped = True
+            break
+        s, r = _evaluate(fit, data, fusion, label, n, n_params)
+        scores += s
+        rocs += r
+        if n == robust_size:
+            robust.append(robustness_rows(fit, data, fusion, cfg.noise, cfg.levels))
+    chance = float(np.bincount(data.test.y.numpy()).max() / len(data.test))
+    return ScalingResult(pd.DataFrame(scores), pd.concat(rocs, ignore_index=True) if rocs else pd.DataFrame(),
+                         pd.concat(robust, ignore_index=True) if robust else pd.DataFrame(),
+                         pd.DataFrame(params), chance, robust_size, stopped)
+
+
+@dataclass
+class Finding:
+    """One of the paper's findings, judged from the numbers: ``holds`` is None when it cannot be judged."""
+
+    claim: str
+    holds: Optional[bool]
+    text: str
+
+
+def _size_reaching(curve: pd.Series, target: float) -> Optional[int]:
+    reached = curve[curve >= target]
+    return int(reached.index.min()) if len(reached) else None
+
+
+def data_efficiency_finding(scores: pd.DataFrame, chance: float, a: str = "product", b: str = "concat") -> Finding:
+    """Did ``a`` reach a given accuracy from less training data than ``b``?
+
+    The target is half-way from chance to the best mean test accuracy any fusion
+    reached; the finding holds when ``a`` reaches it at a smaller size than ``b``.
+    """
+    claim = f"{a} learns the task from less data than {b}"
+    if scores.empty or not {a, b} <= set(scores["fusion"]):
+        return Finding(claim, None, f"Cannot judge: the study needs both {a} and {b}.")
+    curves = scores.groupby(["fusion", "size"])["test_accuracy"].mean()
+    target = chance + 0.5 * (curves.max() - chance)
+    na, nb = _size_reaching(curves[a], target), _size_reaching(curves[b], target)
+    top = int(scores["size"].max())
+    desc = lambda f, n: f"{f} reached it at n = {n}" if n else f"{f} never did (up to n = {top})"  # noqa: E731
+    mean_a, mean_b = curves[a].mean(), curves[b].mean()
+    detail = (f"Target: mean test accuracy {target:.3f} (half-way from chance {chance:.3f} to the best mean "
+              f"{curves.max():.3f}); {desc(a, na)}, {desc(b, nb)}. Averaged over the sizes, {a} scored "
+              f"{mean_a:.3f} and {b} {mean_b:.3f}.")
+    if na is None:
+        return Finding(claim, False, f"Does not hold: {a} never reached the target. {detail}")
+    holds = nb is None or na < nb
+    verdict = "Holds" if holds else "Does not hold"
+    return Finding(claim, holds, f"{verdict}: {detail}")
+
+
+def degradation(robustness: pd.DataFrame, chance: float) -> pd.DataFrame:
+    """Per fusion, condition and seed: the share of the clean above-chance accuracy lost,
+    averaged over the noise levels above 0 (0 = unaffected, 1 = down to chance)."""
+    df = robustness
+    clean = df[df["level"] == 0].set_index(["fusion", "condition", "seed"])["accuracy"].rename("clean")
+    noisy = df[df["level"] > 0].join(clean, on=["fusion", "condition", "seed"])
+    margin = (noisy["clean"] - chance).where(lambda m: m > 0.02)
+    noisy = noisy.assign(lost=(noisy["clean"] - noisy["accuracy"]) / margin)
+    return noisy.groupby(["fusion", "condition", "seed"], as_index=False)["lost"].mean()
+
+
+def robustness_finding(robustness: pd.DataFrame, chance: float, a: str = "product", b: str = "concat") -> Finding:
+    """Did ``a`` degrade faster under noise than ``b``? Judged per noise condition on
+    ``degradation``; holds when ``a`` lost more in most conditions."""
+    claim = f"{a} degrades faster under noise than {b}"
+    if robustness.empty or not {a, b} <= set(robustness["fusion"]) or not (robustness["level"] > 0).any():
+        return Finding(claim, None, f"Cannot judge: robustness needs both {a} and {b} and a noise level above 0.")
+    lost = degradation(robustness, chance).groupby(["condition", "fusion"])["lost"].mean().unstack("fusion")
+    lost = lost[[a, b]].dropna()
+    if lost.empty:
+        return Finding(claim, None, "Cannot judge: a fusion is at chance on clean data.")
+    faster = lost[a] > lost[b]
+    parts = [f"noise on {c}: {a} lost {r[a]:.0%}, {b} {r[b]:.0%}" for c, r in lost.iterrows()]
+    holds = bool(faster.sum() * 2 > len(lost))
+    verdict = "Holds" if holds else "Does not hold"
+    return Finding(claim, holds, f"{verdict} ({a} lost more in {int(faster.sum())} of {len(lost)} conditions). "
+                   f"Share of the clean above-chance accuracy lost, averaged over noise levels: "
+                   + "; ".join(parts) + ".")
+
+
+def findings(result: ScalingResult) -> List[Finding]:
+    """The paper's two findings (product vs concat), each judged from ``result``."""
+    out = [data_efficiency_finding(result.scores, result.chance),
+           robustness_finding(result.robustness, result.chance)]
+    labels = set(result.scores["label"]) if not result.scores.empty else set()
+    if labels and labels != {"dot"}:
+        out[0].text += f" (The paper makes this claim for the dot task; this run's label is {', '.join(sorted(labels))}.)"
+    return out

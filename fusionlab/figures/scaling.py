@@ -1,0 +1,93 @@
+"""Figures of the fusion-complexity study (seed 002): data in, ``go.Figure`` out.
+
+Accuracy vs training size (log2 axis) with ±1 sd bands, ROC curves per fusion,
+robustness per noise condition with seed bands, and parameter counts.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import color, empty_figure, line_with_band
+
+
+def _order(df: pd.DataFrame, fusions: Optional[Sequence[str]]) -> list:
+    present = list(dict.fromkeys(df["fusion"]))
+    return [f for f in (fusions or present) if f in present]
+
+
+def accuracy_vs_size(scores: pd.DataFrame, metric: str = "test_accuracy", chance: Optional[float] = None,
+                     fusions: Optional[Sequence[str]] = None) -> go.Figure:
+    """Mean ``metric`` over seeds vs training size per fusion, ±1 sd band; log2 x-axis."""
+    if scores is None or scores.empty:
+        return empty_figure("no scaling results yet")
+    fig = go.Figure()
+    stats = scores.groupby(["fusion", "size"])[metric].agg(["mean", "std", "count"]).reset_index()
+    for i, f in enumerate(_order(scores, fusions)):
+        part = stats[stats["fusion"] == f].sort_values("size")
+        line_with_band(fig, part["size"], part["mean"], part["std"], f, i)
+    sizes = sorted(scores["size"].unique())
+    if chance is not None:
+        fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text="chance (majority class)")
+    n = int(stats["count"].max())
+    fig.update_xaxes(type="log", tickvals=sizes, ticktext=[str(s) for s in sizes], title="training samples (log2)")
+    fig.update_layout(title=f"{metric.replace('_', ' ')} vs training size (mean ± 1 sd over {n} seeds)",
+                      yaxis_title=metric.replace("_", " "), height=380, margin=dict(t=50))
+    return fig
+
+
+def roc_figure(roc: pd.DataFrame, size: int, fusions: Optional[Sequence[str]] = None) -> go.Figure:
+    """Mean ROC curve over seeds per fusion at training size ``size`` (band: ±1 sd of TPR)."""
+    part = roc[roc["size"] == size] if roc is not None and not roc.empty else pd.DataFrame()
+    if part.empty:
+        return empty_figure(f"no ROC curves at n = {size}")
+    fig = go.Figure()
+    stats = part.groupby(["fusion", "fpr"])["tpr"].agg(["mean", "std"]).reset_index()
+    for i, f in enumerate(_order(part, fusions)):
+        s = stats[stats["fusion"] == f]
+        line_with_band(fig, s["fpr"], s["mean"], s["std"], f, i)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"),
+                             name="chance", hoverinfo="skip"))
+    fig.update_layout(title=f"ROC on the test set, n = {size} training samples (mean ± 1 sd over seeds)",
+                      xaxis_title="false-positive rate", yaxis_title="true-positive rate", height=380,
+                      xaxis_range=[0, 1], yaxis_range=[0, 1.02], margin=dict(t=50))
+    return fig
+
+
+def robustness_grid(robustness: pd.DataFrame, size: Optional[int] = None,
+                    fusions: Optional[Sequence[str]] = None) -> go.Figure:
+    """Accuracy vs noise level, one panel per condition (each modality alone, all), one line per fusion."""
+    if robustness is None or robustness.empty:
+        return empty_figure("no robustness results")
+    conditions = list(dict.fromkeys(robustness["condition"]))
+    fig = make_subplots(rows=1, cols=len(conditions), shared_yaxes=True,
+                        subplot_titles=[f"noise on {c}" if c != "all" else "noise on all" for c in conditions])
+    stats = robustness.groupby(["condition", "fusion", "level"])["accuracy"].agg(["mean", "std"]).reset_index()
+    for j, cond in enumerate(conditions, start=1):
+        for i, f in enumerate(_order(robustness, fusions)):
+            s = stats[(stats["condition"] == cond) & (stats["fusion"] == f)]
+            line_with_band(fig, s["level"], s["mean"], s["std"], f, i, row=1, col=j, showlegend=j == 1)
+    noise = robustness["noise"].iloc[0]
+    fig.update_xaxes(title_text=f"{noise} level α")
+    fig.update_yaxes(title_text="test accuracy", row=1, col=1)
+    at = f" (models trained on n = {size})" if size else ""
+    fig.update_layout(title=f"robustness: accuracy under noise, mean ± 1 sd over seeds{at}", height=380,
+                      margin=dict(t=70))
+    return fig
+
+
+def params_bars(params: pd.DataFrame, fusions: Optional[Sequence[str]] = None) -> go.Figure:
+    """Trainable parameters per fusion (per seed's model)."""
+    if params is None or params.empty:
+        return empty_figure("no parameter counts")
+    order = _order(params, fusions)
+    p = params.set_index("fusion").loc[order, "params"]
+    fig = go.Figure(go.Bar(x=order, y=p.values, marker_color=[color(i) for i in range(len(order))],
+                           text=[f"{v:,}" for v in p.values], textposition="outside"))
+    fig.update_layout(title="trainable parameters per model", yaxis_title="parameters", height=320,
+                      yaxis_range=[0, float(np.max(p.values)) * 1.2], margin=dict(t=50))
+    return fig
