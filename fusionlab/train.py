@@ -84,13 +84,12 @@ def metrics_from_probs(y: np.ndarray, probs: np.ndarray) -> Dict[str, float]:
     n_classes = probs.shape[1]
     out = {"accuracy": float(accuracy_score(y, pred)),
            "macro_f1": float(f1_score(y, pred, average="macro", labels=list(range(n_classes)), zero_division=0))}
-    try:
-        if n_classes == 2:
-            out["roc_auc"] = float(roc_auc_score(y, probs[:, 1]))
-        else:
-            out["roc_auc"] = float(roc_auc_score(y, probs, multi_class="ovr", labels=list(range(n_classes))))
-    except ValueError:
+    if len(np.unique(y)) < n_classes:  # ROC-AUC is undefined for a class absent from y
         out["roc_auc"] = float("nan")
+    elif n_classes == 2:
+        out["roc_auc"] = float(roc_auc_score(y, probs[:, 1]))
+    else:
+        out["roc_auc"] = float(roc_auc_score(y, probs, multi_class="ovr", labels=list(range(n_classes))))
     return out
 
 

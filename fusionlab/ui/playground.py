@@ -53,7 +53,7 @@ class PlaygroundRun:
 
 def model_controls() -> tuple[ModelConfig, TrainConfig]:
     c1, c2, c3 = st.columns(3)
-    fusion = c1.selectbox("fusion operator", FUSIONS.names(), key=f"{KEY}-fusion",
+    fusion = c1.selectbox("fusion operator", FUSIONS.names(), index=FUSIONS.names().index("concat"), key=f"{KEY}-fusion",
                           format_func=lambda n: f"{n} — {FUSIONS.doc(n)}")
     epochs = c2.slider("epochs", 1, 100, 20, key=f"{KEY}-epochs")
     seed = c3.number_input("seed", 0, 10_000, 0, key=f"{KEY}-seed")

@@ -1,0 +1,90 @@
+"""One test in a real headless Chromium (Debian's, driven by Playwright).
+
+Starts ``streamlit run app.py`` on a free port, opens the Playground, trains a tiny
+model, drags a noise slider with the keyboard, and checks that the accuracy shown
+changed and that no exception element is on the page.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                                 "(scripts/setup.sh --browser installs it)")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1800})
+        pg.set_default_timeout(90_000)
+        yield pg
+        browser.close()
+
+
+def _accuracy(pg) -> str:
+    return pg.locator('[data-testid="stMetricValue"]').first.inner_text()
+
+
+def test_playground_trains_and_answers_noise_slider(server, page, tmp_path):
+    page.goto(server)  # as a user does: the home page first, then the sidebar
+    page.get_by_text("a laboratory for multimodal fusion").wait_for()
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Playground").click()
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Corrupt the test set").wait_for()
+    page.locator('[data-testid="stMetricValue"]').first.wait_for()
+    clean = _accuracy(page)
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "Playground" in nav and "Home" in nav, nav
+    sliders = page.get_by_role("slider")  # epochs, then one noise slider per modality
+    noise_slider = sliders.nth(sliders.count() - 2)  # the first modality's noise slider (pix)
+    noise_slider.focus()
+    page.keyboard.press("End")
+    page.wait_for_function(
+        "clean => { const e = document.querySelector('[data-testid=\"stMetricValue\"]'); return e && e.innerText !== clean; }",
+        arg=clean, timeout=60_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=os.environ.get("FUSIONLAB_SCREENSHOT", str(tmp_path / "playground.png")), full_page=True)
+    assert _accuracy(page) != clean
+    assert page.locator('[data-testid="stException"]').count() == 0

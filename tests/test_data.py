@@ -1,0 +1,176 @@
+"""Loaders, splits, scaling and strict file validation."""
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fusionlab.data import (DATASETS, MultimodalDataset, SplitConfig, SyntheticConfig, load_dataset, load_file,
+                            make_synthetic, prepare, split_indices)
+from fusionlab.data.loaders import UCI_VIEWS, _read_view, uci_directory
+
+
+def test_uci_digits_shapes_and_views():
+    ds = load_dataset("uci-digits", views=list(UCI_VIEWS))
+    assert ds.n_samples == 2000 and ds.n_classes == 10
+    assert {k: d for k, (t, d) in ds.shapes().items()} == UCI_VIEWS
+    assert np.bincount(ds.labels).tolist() == [200] * 10
+    assert load_dataset("uci-digits", views=["pix"], pix_as_sequence=True).shapes()["pix"] == (16, 15)
+
+
+def test_uci_digits_views_stay_aligned_with_labels_after_shuffle():
+    ds = load_dataset("uci-digits", views=["pix", "mor"])
+    raw_pix, raw_y = _read_view(uci_directory() / "mfeat-pix.csv")
+    raw_mor, _ = _read_view(uci_directory() / "mfeat-mor.csv")
+    assert not np.array_equal(ds.labels, raw_y)  # it was shuffled
+    for i in range(0, 2000, 97):
+        j = np.nonzero((raw_pix == ds.modalities["pix"][i, 0]).all(axis=1))[0]
+        assert len(j) >= 1
+        assert raw_y[j[0]] == ds.labels[i]
+        assert np.array_equal(raw_mor[j[0]], ds.modalities["mor"][i, 0])
+
+
+def test_unknown_view_is_named():
+    with pytest.raises(ValueError, match="zzz"):
+        load_dataset("uci-digits", views=["pix", "zzz"])
+
+
+def test_split_is_stratified_disjoint_and_seeded():
+    y = np.repeat(np.arange(4), 50)
+    a, b = split_indices(y, SplitConfig(seed=0)), split_indices(y, SplitConfig(seed=0))
+    c = split_indices(y, SplitConfig(seed=1))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["test"], c["test"])
+    parts = [set(v) for v in a.values()]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    assert sum(len(p) for p in parts) == 200
+    counts = np.bincount(y[a["test"]])
+    assert counts.max() - counts.min() <= 1
+
+
+def test_standardisation_uses_train_statistics_only():
+    ds = make_synthetic(SyntheticConfig(n_samples=400, seed=0))
+    shifted = ds.subset(np.arange(400))
+    data = prepare(ds, SplitConfig(seed=0))
+    test_rows = data.test.index
+    shifted.modalities["m1"][test_rows] += 1000.0  # test rows change; train statistics must not
+    data2 = prepare(shifted, SplitConfig(seed=0))
+    assert np.allclose(data.train.xs["m1"], data2.train.xs["m1"])
+    assert np.allclose(data.train.xs["m1"].mean(dim=(0, 1)), 0, atol=1e-4)
+    assert (data2.test.xs["m1"].mean() - data.test.xs["m1"].mean()) > 10
+
+
+def test_tiny_dataset_of_32_samples_splits():
+    ds = make_synthetic(SyntheticConfig(n_samples=32, seed=0))
+    data = prepare(ds)
+    assert len(data.train) + len(data.val) + len(data.test) == 32
+    assert min(len(data.train), len(data.val), len(data.test)) >= 2
+
+
+@pytest.mark.parametrize("rule", ["linear", "dot", "conflict"])
+def test_synthetic_rules(rule):
+    ds = make_synthetic(SyntheticConfig(n_samples=200, seq_len=3, rule=rule, corrupt_fraction=0.5, seed=2))
+    assert ds.shapes() == {f"m{i}": (3, 16) for i in (1, 2, 3)}
+    assert ds.extras["severity"].shape == (200, 3)
+    assert (ds.extras["severity"] > 0).any(axis=1).mean() == pytest.approx(0.5, abs=0.12)
+    assert set(np.unique(ds.labels)) == {0, 1}
+
+
+def test_synthetic_dot_label_is_sign_of_dot_product():
+    ds = make_synthetic(SyntheticConfig(n_samples=300, rule="dot", informativeness=(1.0, 1.0, 0.0), seed=0))
+    dot = (ds.modalities["m1"][:, 0] * ds.modalities["m2"][:, 0]).sum(1)
+    assert np.array_equal(ds.labels, (dot > 0).astype(int))
+
+
+def test_synthetic_informativeness_orders_unimodal_accuracy():
+    from sklearn.linear_model import LogisticRegression
+    ds = make_synthetic(SyntheticConfig(n_samples=800, informativeness=(0.95, 0.1), n_modalities=2, seed=0))
+    acc = [LogisticRegression(max_iter=500).fit(ds.modalities[k][:600, 0], ds.labels[:600])
+           .score(ds.modalities[k][600:, 0], ds.labels[600:]) for k in ("m1", "m2")]
+    assert acc[0] > acc[1]
+
+
+def _npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _good(n=30):
+    rng = np.random.default_rng(0)
+    return dict(a=rng.normal(size=(n, 4)), b=rng.normal(size=(n, 3, 2)), labels=np.arange(n) % 3)
+
+
+def test_npz_roundtrip():
+    ds = load_file(_npz(**_good()), filename="x.npz")
+    assert ds.shapes() == {"a": (1, 4), "b": (3, 2)} and ds.n_classes == 3
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda d: d.update(a=d["a"][:-1]), "modality 'a' has 29 rows, labels have 30"),
+    (lambda d: d["a"].__setitem__((3, 1), np.nan), "'a' has 1 NaN/Inf"),
+    (lambda d: d["b"].__setitem__((0, 0, 0), np.inf), "'b' has 1 NaN/Inf"),
+    (lambda d: d.update(labels=np.zeros(30, int)), "single class"),
+    (lambda d: d.update(labels=np.r_[np.zeros(28, int), 1, 1]), "too few samples per class"),
+    (lambda d: d.pop("labels"), "no 'labels'"),
+    (lambda d: d.update(a=np.array(["x"] * 30)), "'a' is not numeric"),
+    (lambda d: d.update(a=np.zeros((30, 2, 2, 2))), r"'a' must have shape"),
+])
+def test_npz_bad_files_name_the_problem(change, match):
+    d = _good()
+    change(d)
+    with pytest.raises(ValueError, match=match):
+        load_file(_npz(**d), filename="bad.npz")
+
+
+def test_npz_refuses_pickled_objects():
+    d = _good()
+    d["a"] = np.array([object()] * 30, dtype=object)
+    with pytest.raises(ValueError, match="pickle"):
+        load_file(_npz(**d), filename="bad.npz")
+
+
+def test_garbage_and_unknown_types():
+    with pytest.raises(ValueError, match="npz"):
+        load_file(b"not a zip", filename="x.npz")
+    with pytest.raises(ValueError, match="unsupported"):
+        load_file(b"abc", filename="x.txt")
+
+
+def _frame(n=30):
+    rng = np.random.default_rng(1)
+    return pd.DataFrame({"audio__f0": rng.normal(size=n), "audio__f1": rng.normal(size=n),
+                         "text__t0": rng.normal(size=n), "labels": np.where(np.arange(n) % 2, "cat", "dog")})
+
+
+def test_csv_and_parquet_roundtrip(tmp_path):
+    df = _frame()
+    df.to_csv(tmp_path / "f.csv", index=False)
+    df.to_parquet(tmp_path / "f.parquet")
+    for f in ("f.csv", "f.parquet"):
+        ds = load_file(tmp_path / f)
+        assert ds.shapes() == {"audio": (1, 2), "text": (1, 1)}
+        assert ds.class_names == ["cat", "dog"]
+
+
+def test_csv_non_numeric_column_is_named():
+    df = _frame()
+    df["text__t0"] = "word"
+    with pytest.raises(ValueError, match="text__t0"):
+        load_file(df.to_csv(index=False).encode(), filename="f.csv")
+
+
+def test_csv_nan_is_named():
+    df = _frame()
+    df.loc[4, "audio__f1"] = np.nan
+    with pytest.raises(ValueError, match="'audio' has 1 NaN"):
+        load_file(df.to_csv(index=False).encode(), filename="f.csv")
+
+
+def test_dataset_rejects_mismatched_rows_directly():
+    with pytest.raises(ValueError, match="modality 'pix' has 1999 rows, labels have 2000"):
+        MultimodalDataset({"pix": np.zeros((1999, 3))}, np.arange(2000) % 2, ["a", "b"])
+
+
+def test_registry_lists_builtins():
+    assert {"uci-digits", "synthetic", "file"} <= set(DATASETS.names())

@@ -1,0 +1,88 @@
+"""Models and training: determinism, checkpointing, callbacks, metrics."""
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+
+from fusionlab.fusion import FUSIONS
+from fusionlab.models import ModelConfig, build_model, count_parameters
+from fusionlab.train import TrainConfig, evaluate, fit, metrics_from_probs
+
+FAST = TrainConfig(epochs=3, batch_size=32, seed=0)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS.names())
+@pytest.mark.parametrize("temporal", ["mean", "transformer"])
+def test_every_fusion_trains_on_sequences(synth_seq, fusion, temporal):
+    cfg = ModelConfig(fusion=fusion, temporal=temporal, enc_dim=16, fusion_dim=16, head_hidden=16)
+    model = build_model(synth_seq.shapes(), synth_seq.n_classes, cfg, seed=0)
+    res = fit(model, synth_seq, TrainConfig(epochs=1, batch_size=64))
+    assert len(res.history) == 1 and np.isfinite(res.history["train_loss"]).all()
+    assert 0 <= evaluate(model, synth_seq.test)["accuracy"] <= 1
+
+
+def test_same_seed_same_history_and_weights(synth):
+    runs = []
+    for _ in range(2):
+        m = build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=3)
+        runs.append((fit(m, synth, FAST), m))
+    assert runs[0][0].history.drop(columns="seconds").equals(runs[1][0].history.drop(columns="seconds"))
+    for a, b in zip(runs[0][1].parameters(), runs[1][1].parameters()):
+        assert torch.equal(a, b)
+
+
+def test_different_seeds_differ(synth):
+    a = build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=0)
+    b = build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=1)
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_global_rng_untouched(synth):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fit(build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=0), synth, FAST)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_best_validation_checkpoint_is_restored(synth):
+    m = build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=0)
+    res = fit(m, synth, TrainConfig(epochs=8, seed=0, patience=None))
+    assert res.best_val_accuracy == pytest.approx(res.history["val_accuracy"].max())
+    assert evaluate(m, synth.val)["accuracy"] == pytest.approx(res.best_val_accuracy)
+    assert res.history.loc[res.history["epoch"] == res.best_epoch, "val_accuracy"].item() == res.best_val_accuracy
+
+
+def test_learns_above_chance(synth):
+    m = build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=0)
+    fit(m, synth, TrainConfig(epochs=10, seed=0))
+    assert evaluate(m, synth.test)["accuracy"] > 0.75
+
+
+def test_callback_false_stops_and_patience_stops(synth):
+    seen = []
+    m = build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=0)
+    res = fit(m, synth, TrainConfig(epochs=10), callback=lambda info: seen.append(info.epoch) or info.epoch < 2)
+    assert res.stopped_by_user and seen == [1, 2] and len(res.history) == 2
+    res = fit(build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=0), synth,
+              TrainConfig(epochs=50, patience=1, lr=0.0))
+    assert res.stopped_early and len(res.history) == 2
+
+
+def test_metrics_match_sklearn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 100)
+    p = rng.dirichlet(np.ones(4), 100)
+    m = metrics_from_probs(y, p)
+    assert m["accuracy"] == accuracy_score(y, p.argmax(1))
+    assert m["macro_f1"] == pytest.approx(f1_score(y, p.argmax(1), average="macro"))
+    assert np.isnan(metrics_from_probs(np.zeros(10, int), rng.dirichlet(np.ones(3), 10))["roc_auc"])
+
+
+def test_zero_epochs_is_refused(synth):
+    with pytest.raises(ValueError, match="epochs"):
+        fit(build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=0), synth, TrainConfig(epochs=0))
+
+
+def test_parameter_count_positive(synth):
+    assert count_parameters(build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=0)) > 0
