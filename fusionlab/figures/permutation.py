@@ -1,0 +1,94 @@
+"""Figures of the Reliability permutation page (seed 000): data in, ``go.Figure`` out.
+
+Positive controls (scores named ``control-*``) are labelled as controls in every title,
+legend and hover text.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import color, empty_figure
+
+
+def label(score: str) -> str:
+    """A score's display name; controls say so."""
+    return f"{score} (POSITIVE CONTROL)" if str(score).startswith("control-") else str(score)
+
+
+def permutation_histograms(null: pd.DataFrame, table: pd.DataFrame, score: str, cols: int = 3) -> go.Figure:
+    """Per rule: histogram of the metric under K permutations of ``Q``, the clean value marked."""
+    part = null[null["score"] == score] if null is not None and not null.empty else pd.DataFrame()
+    if part.empty:
+        return empty_figure(f"no permutation results for '{score}'")
+    rules = list(dict.fromkeys(part["rule"]))
+    stats = table[table["score"] == score].set_index("rule")
+    rows = math.ceil(len(rules) / cols)
+    titles = [f"{r}: Δ={stats.loc[r, 'delta']:+.3f}, p={stats.loc[r, 'p_value']:.3f}" for r in rules]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles)
+    for i, r in enumerate(rules):
+        d = part[part["rule"] == r]
+        rc = dict(row=i // cols + 1, col=i % cols + 1)
+        fig.add_trace(go.Histogram(x=d["balanced_accuracy"], nbinsx=30, marker_color=color(i), opacity=0.75,
+                                   name=r, showlegend=False,
+                                   hovertemplate="broken-Q balanced accuracy %{x}<br>%{y} permutations<extra></extra>"),
+                      **rc)
+        fig.add_vline(x=float(d["metric_clean"].iloc[0]), line=dict(color="black", width=2, dash="dash"), **rc)
+    fig.update_layout(title=f"{label(score)}: balanced accuracy with permuted Q (dashed line = clean Q)",
+                      height=260 * rows + 60, margin=dict(t=80), bargap=0.05)
+    fig.update_xaxes(title_text="balanced accuracy", tickformat=".3f")
+    return fig
+
+
+def q_vs_correct(df: pd.DataFrame) -> go.Figure:
+    """Box per modality of ``Q`` on test rows, split by whether that modality's expert was right."""
+    if df is None or df.empty:
+        return empty_figure("no quality scores to show")
+    fig = go.Figure()
+    for i, (ok, name) in enumerate([(True, "expert correct"), (False, "expert wrong")]):
+        d = df[df["correct"] == ok]
+        fig.add_trace(go.Box(x=d["modality"], y=d["q"], name=name, marker_color=color(2 if ok else 1),
+                             boxpoints="outliers"))
+    score = df["score"].iloc[0]
+    fig.update_layout(title=f"{label(score)}: Q against expert correctness (test rows)", boxmode="group",
+                      yaxis_title="Q (scaled to [0, 1])", xaxis_title="modality", yaxis_range=[-0.05, 1.05],
+                      height=340, margin=dict(t=50), legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def rho_delta_summary(table: pd.DataFrame, alpha: float = 0.05) -> go.Figure:
+    """ρ (x) against Δ_perm (y) per (score, rule); filled markers where p ≤ alpha; error bars if ``delta_sd``."""
+    if table is None or table.empty:
+        return empty_figure("no results")
+    fig = go.Figure()
+    for i, (rule, d) in enumerate(table.groupby("rule", sort=False)):
+        sig = d["p_value"] <= alpha
+        err = dict(type="data", array=d["delta_sd"], visible=True) if "delta_sd" in d else None
+        fig.add_trace(go.Scatter(
+            x=d["rho"], y=d["delta"], mode="markers", name=rule, error_y=err,
+            marker=dict(size=12, color=color(i), symbol=np.where(sig, "circle", "circle-open"), line=dict(width=2)),
+            text=[label(s) for s in d["score"]], customdata=np.stack([d["p_value"], d["oracle_headroom"]], 1),
+            hovertemplate="%{text}<br>ρ=%{x:.3f}<br>Δ_perm=%{y:+.4f}<br>p=%{customdata[0]:.3f}"
+                          "<br>oracle headroom=%{customdata[1]:.3f}<extra>" + rule + "</extra>"))
+    fig.add_hline(y=0, line=dict(color="grey", dash="dot"))
+    fig.update_layout(title=f"Δ_perm against ρ = mean corr(Q, expert correct); filled: p ≤ {alpha}",
+                      xaxis_title="ρ", yaxis_title="Δ_perm (balanced accuracy)", height=380, margin=dict(t=50))
+    return fig
+
+
+def delta_bars(summary: pd.DataFrame) -> go.Figure:
+    """Mean Δ_perm ± sd per score and rule over repeated runs."""
+    if summary is None or summary.empty:
+        return empty_figure("no repeated runs yet")
+    fig = go.Figure()
+    for i, (rule, d) in enumerate(summary.groupby("rule", sort=False)):
+        fig.add_trace(go.Bar(x=[label(s) for s in d["score"]], y=d["delta"], name=rule, marker_color=color(i),
+                             error_y=dict(type="data", array=d.get("delta_sd"), visible="delta_sd" in d)))
+    runs = int(summary["runs"].iloc[0]) if "runs" in summary else 1
+    fig.update_layout(title=f"Δ_perm, mean ± sd over {runs} runs (seeds × folds)", barmode="group",
+                      yaxis_title="Δ_perm (balanced accuracy)", height=360, margin=dict(t=50))
+    return fig

@@ -1,0 +1,139 @@
+"""Reliability permutation diagnostic (METHODS.md §5, seed 000): rules, broken-Q test, metrics, CLI."""
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import balanced_accuracy_score, f1_score
+
+from fusionlab.cli import main
+from fusionlab.diagnostics.experts import ExpertConfig, fit_experts
+from fusionlab.diagnostics.permutation import (RULES, PermutationConfig, _null_metrics, broken_q_test,
+                                               confusion_counts, decide, fit_router, metrics_from_counts,
+                                               p_value, permutation_indices)
+from fusionlab.diagnostics.permutation_runs import DiagnosticConfig, repeated, summarise
+from fusionlab.diagnostics.quality import QualityConfig, real_scores, score
+
+K = 60
+
+
+@pytest.fixture(scope="module")
+def bank(synth):
+    return fit_experts(synth, ExpertConfig(oof_folds=3))
+
+
+@pytest.fixture(scope="module")
+def aligned(bank):
+    s = score("control-aligned", bank, QualityConfig(fidelity=1.0))
+    return broken_q_test(s, bank.y["train"], bank.y["test"], bank.n_classes, PermutationConfig(permutations=K))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vectorised_metrics_equal_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    c = int(rng.integers(2, 8))
+    y = rng.integers(0, c - 1, 50)  # the last class never occurs in y ...
+    pred = rng.integers(0, c, (7, 50))  # ... but may be predicted
+    pred[0] = y  # and one perfect row
+    got = metrics_from_counts(confusion_counts(y, pred, c))
+    for k in range(len(pred)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn warns about the class absent from y
+            assert got["balanced_accuracy"][k] == pytest.approx(balanced_accuracy_score(y, pred[k]), abs=1e-12)
+            assert got["macro_f1"][k] == pytest.approx(f1_score(y, pred[k], average="macro"), abs=1e-12)
+
+
+@pytest.mark.parametrize("name", real_scores())
+def test_noq_ignores_q(bank, name):
+    res = broken_q_test(score(name, bank), bank.y["train"], bank.y["test"], bank.n_classes,
+                        PermutationConfig(permutations=K))
+    noq = res.table.set_index("rule").loc["noq"]
+    assert noq["delta"] == 0.0 and noq["f1_delta"] == 0.0
+    assert noq["p_value"] == 1.0 and noq["f1_p_value"] == 1.0
+
+
+def test_aligned_control_at_fidelity_one_gains(aligned):
+    t = aligned.table.set_index("rule")
+    for rule in ("weighted", "route"):
+        assert t.loc[rule, "delta"] > 0
+        assert t.loc[rule, "p_value"] <= 0.05
+    assert t.loc["route", "oracle_headroom"] == pytest.approx(0.0)  # perfect Q routes to a correct expert
+
+
+def test_smallest_p_is_one_over_k_plus_one(aligned):
+    assert p_value(np.zeros(K), 1.0) == 1 / (K + 1)
+    assert p_value(np.ones(K), 1.0) == 1.0
+    assert (aligned.table["p_value"] >= 1 / (K + 1)).all()
+    assert aligned.table.set_index("rule").loc["route", "p_value"] == 1 / (K + 1)
+
+
+def test_vectorised_equals_loop_and_chunking(bank):
+    s = score("max-prob", bank)
+    probs, q, y = bank.probs("test"), s.q["test"], bank.y["test"]
+    router = fit_router(s.logits["train"], s.q["train"], bank.y["train"])
+    for rule in RULES.names():
+        a = _null_metrics(rule, probs, q, y, router, PermutationConfig(permutations=25, chunk=25), 10)
+        b = _null_metrics(rule, probs, q, y, router, PermutationConfig(permutations=25, chunk=4), 10)
+        perms = permutation_indices(len(y), q.shape[1], PermutationConfig(permutations=25))
+        loop = []
+        for k in range(25):
+            broken = np.stack([q[perms[k, j], j] for j in range(q.shape[1])], 1)
+            loop.append(balanced_accuracy_score(y, decide(rule, probs, broken[:, None], router, PermutationConfig())[0]))
+        np.testing.assert_array_equal(a["balanced_accuracy"], b["balanced_accuracy"])
+        np.testing.assert_allclose(a["balanced_accuracy"], loop, atol=1e-12)
+
+
+def test_joint_shares_one_permutation():
+    ind = permutation_indices(30, 3, PermutationConfig(permutations=5))
+    joint = permutation_indices(30, 3, PermutationConfig(permutations=5, joint=True))
+    assert (joint[:, 0] == joint[:, 1]).all() and (joint[:, 1] == joint[:, 2]).all()
+    assert not (ind[:, 0] == ind[:, 1]).all()
+    assert (np.sort(ind, -1) == np.arange(30)).all()  # every row is a permutation
+
+
+@pytest.mark.parametrize("rule", RULES.names())
+def test_rule_weights_are_a_distribution(bank, rule):
+    s = score("energy", bank)
+    router = fit_router(s.logits["train"], s.q["train"], bank.y["train"])
+    q = np.concatenate([s.q["test"], np.zeros((2, s.q["test"].shape[1]))])[:, None]  # (N, 1, M), rows of Q = 0
+    w = RULES.get(rule).weights(q, router, PermutationConfig())
+    assert (w >= 0).all()
+    np.testing.assert_allclose(w.sum(-1), 1.0)
+
+
+def test_router_and_scores_never_see_test_labels(bank):
+    scrambled = replace(bank, y={**bank.y, "test": (bank.y["test"] + 1) % bank.n_classes})  # every label wrong
+    assert (scrambled.y["test"] != bank.y["test"]).all()
+    for name in real_scores():
+        a, b = score(name, bank), score(name, scrambled)
+        np.testing.assert_array_equal(a.q["test"], b.q["test"])
+        ra = fit_router(a.logits["train"], a.q["train"], bank.y["train"])
+        rb = fit_router(b.logits["train"], b.q["train"], scrambled.y["train"])
+        np.testing.assert_array_equal(ra.weights(a.q["test"]), rb.weights(b.q["test"]))
+    # the test has teeth: a control, which uses test labels on purpose, does change
+    assert not np.array_equal(score("control-aligned", bank).q["test"], score("control-aligned", scrambled).q["test"])
+
+
+def test_repetition_over_folds(synth):
+    from fusionlab.data import MultimodalDataset
+    ds = MultimodalDataset({k: v.numpy() for k, v in synth.train.xs.items()}, synth.train.y.numpy(), synth.class_names)
+    cfg = DiagnosticConfig(scores=("max-prob",), expert=ExpertConfig(oof_folds=3),
+                           permutation=PermutationConfig(permutations=20))
+    runs = repeated(ds, cfg, [0, 1], folds=2)
+    assert set(zip(runs["seed"], runs["fold"])) == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    summary = summarise(runs)
+    assert len(summary) == len(RULES.names()) and (summary["runs"] == 4).all()
+    assert {"delta_sd", "p_value_sd", "rho_sd"} <= set(summary.columns)
+
+
+def test_cli_writes_table_with_controls(tmp_path):
+    args = ["permutation", "--dataset", "synthetic", "--samples", "300", "--permutations", "20",
+            "--scores", "max-prob", "--control", "aligned", "--fidelity", "1", "--out", str(tmp_path)]
+    assert main(args) == 0
+    df = pd.read_csv(tmp_path / "permutation.csv")
+    assert list(df.columns[:8]) == ["score", "rule", "metric_clean", "metric_broken_mean", "delta", "p_value",
+                                    "oracle_headroom", "rho"]
+    assert set(df["score"]) == {"max-prob", "control-aligned"}
+    assert len(df) == 2 * len(RULES.names())
+    assert main(args[:-2] + ["--corrupt", "nope", "--out", str(tmp_path)]) == 2
