@@ -22,17 +22,18 @@ def sample_heatmaps(x: np.ndarray, g_eff: np.ndarray, diff: np.ndarray, name: st
     """Three ``(T, D)`` heatmaps of one modality of one sample: input, ``G_eff``, ``X~ - X``."""
     if x.size == 0:
         return empty_figure(f"modality '{name}' has no features")
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.09,
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.11,
                         subplot_titles=(f"{name}: input X", f"{name}: effective gate G_eff", f"{name}: X̃ − X"))
     span = float(np.max(np.abs(x))) or 1.0
     dspan = float(np.max(np.abs(diff))) or 1.0
     hover = "timestep %{y}<br>channel %{x}<br>%{z:.3f}<extra></extra>"
-    fig.add_trace(go.Heatmap(z=x, colorscale="RdBu_r", zmid=0, zmin=-span, zmax=span, hovertemplate=hover,
-                             colorbar=dict(x=0.26, len=0.9, thickness=10)), 1, 1)
-    fig.add_trace(go.Heatmap(z=g_eff, colorscale="Viridis", zmin=gate_range[0], zmax=gate_range[1],
-                             hovertemplate=hover, colorbar=dict(x=0.63, len=0.9, thickness=10)), 1, 2)
-    fig.add_trace(go.Heatmap(z=diff, colorscale="RdBu_r", zmid=0, zmin=-dspan, zmax=dspan, hovertemplate=hover,
-                             colorbar=dict(x=1.0, len=0.9, thickness=10)), 1, 3)
+    panels = [dict(z=x, colorscale="RdBu_r", zmid=0, zmin=-span, zmax=span),
+              dict(z=g_eff, colorscale="Viridis", zmin=gate_range[0], zmax=gate_range[1]),
+              dict(z=diff, colorscale="RdBu_r", zmid=0, zmin=-dspan, zmax=dspan)]
+    for c, kw in enumerate(panels, start=1):
+        right = fig.get_subplot(1, c).xaxis.domain[1]
+        fig.add_trace(go.Heatmap(hovertemplate=hover, colorbar=dict(x=right + 0.005, xanchor="left", len=0.9,
+                                                                    thickness=10), **kw), 1, c)
     fig.update_xaxes(title_text="channel")
     fig.update_yaxes(title_text="timestep", autorange="reversed", col=1)
     fig.update_yaxes(autorange="reversed")
@@ -47,7 +48,7 @@ def value_bars(v_g: Mapping[str, float], title: str = "global value v_g per moda
     names = list(v_g)
     fig = go.Figure(go.Bar(x=names, y=[v_g[k] for k in names], marker_color=[color(i) for i in range(len(names))],
                            text=[f"{v_g[k]:.3f}" for k in names], textposition="outside"))
-    fig.add_hline(y=0.5, line_dash="dot", annotation_text="0.5 (centred value 0)")
+    fig.add_hline(y=0.5, line_dash="dot", annotation_text="0.5 = centred value 0", annotation_position="bottom right")
     fig.update_layout(title=title, yaxis_range=[0, 1.1], height=280, margin=dict(t=40, b=30))
     return fig
 

@@ -156,10 +156,13 @@ class VGMR(nn.Module):
             logits = logits + self.gate_v[name](torch.cat(vs, dim=-1)).unsqueeze(1)  # (B, 1, D) over time
         return torch.sigmoid(logits)
 
+    def amplify(self, g: torch.Tensor) -> torch.Tensor:
+        """``G_amp = 1 + lambda (2G - 1)``: exactly 1 at ``lambda = 0``, in ``(1 - lambda, 1 + lambda)``."""
+        return 1 + self.cfg.lambda_amp * (2 * g - 1)
+
     def effective_gate(self, g: torch.Tensor) -> torch.Tensor:
-        """``G_eff = rho + (1 - rho) (1 + lambda (2G - 1))``."""
-        c = self.cfg
-        return c.rho + (1 - c.rho) * (1 + c.lambda_amp * (2 * g - 1))
+        """``G_eff = rho + (1 - rho) G_amp`` [choice]."""
+        return self.cfg.rho + (1 - self.cfg.rho) * self.amplify(g)
 
     def values(self, ps: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Global values ``(B, M)`` and channel values ``(B, M, d)`` from projections ``(B, T_m, d)``."""

@@ -1,0 +1,153 @@
+"""VGMR (seed 003, METHODS.md §3): gate algebra, shapes, gradients, ablation switches, determinism."""
+from dataclasses import replace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fusionlab.models import ModelConfig, build_model, seeded
+from fusionlab.refiners import REFINERS
+from fusionlab.refiners.vgmr import ABLATIONS, PARTS, VGMRConfig, key, stack_part
+from fusionlab.train import TrainConfig, fit
+
+SHAPES = {"a": (5, 6), "b": (1, 4), "c": (3, 6)}  # sequences and a vector
+
+
+def _inputs(b=7, seed=0, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return {k: scale * torch.randn(b, t, d, generator=g) for k, (t, d) in SHAPES.items()}
+
+
+def _refiner(seed=0, **options):
+    with seeded(seed):
+        return REFINERS.create("vgmr", SHAPES, **options)
+
+
+def test_registered_and_output_shapes_equal_input_shapes():
+    assert "vgmr" in REFINERS
+    ref = _refiner(d=8)
+    xs = _inputs()
+    out, extras = ref(xs)
+    for k, x in xs.items():
+        assert out[k].shape == x.shape
+        assert extras[key("G", k)].shape == x.shape and extras[key("G_eff", k)].shape == x.shape
+        assert extras[key("X_refined", k)].shape == x.shape
+        assert extras[key("v_g", k)].shape == (7,) and extras[key("v_c", k)].shape == (7, 8)
+    assert set(stack_part(extras, "G", list(SHAPES))) == set(SHAPES)
+    assert {p for p in PARTS} == {k.split("/")[1] for k in extras}
+
+
+def test_lambda_zero_makes_the_amplified_gate_exactly_one():
+    ref = _refiner(lambda_amp=0.0, rho=0.0)
+    g = torch.rand(4, 3, 6)
+    assert torch.equal(ref.amplify(g), torch.ones_like(g))
+    _, extras = ref.eval()(_inputs())
+    for k in SHAPES:
+        assert torch.equal(extras[key("G_eff", k)], torch.ones(extras[key("G_eff", k)].shape))
+
+
+@pytest.mark.parametrize("lam,rho", [(0.5, 0.2), (1.0, 0.0), (0.3, 0.7)])
+def test_effective_gate_stays_in_its_open_interval(lam, rho):
+    ref = _refiner(lambda_amp=lam, rho=rho).eval()
+    _, extras = ref(_inputs(b=16))
+    lo, hi = rho + (1 - rho) * (1 - lam), rho + (1 - rho) * (1 + lam)
+    for k in SHAPES:
+        g = extras[key("G_eff", k)]
+        assert (g > lo).all() and (g < hi).all()
+        v = extras[key("v_g", k)]
+        assert (v > 0).all() and (v < 1).all()
+
+
+def test_refined_is_layernorm_of_gated_input_in_eval_mode():
+    ref = _refiner().eval()
+    xs = _inputs()
+    out, extras = ref(xs)
+    for k, x in xs.items():
+        d = x.shape[-1]
+        expected = F.layer_norm(extras[key("G_eff", k)] * x, (d,), ref.norm[k].weight, ref.norm[k].bias)
+        assert torch.allclose(out[k], expected, atol=1e-6)
+
+
+def _model(seed=0, **options):
+    cfg = ModelConfig(fusion="concat", encoder="identity", refiner="vgmr", refiner_options=options)
+    return build_model(SHAPES, 3, cfg, seed=seed)
+
+
+def test_gradients_reach_every_parameter_with_the_value_and_regulariser_terms():
+    model = _model(d=8).train()
+    xs, y = _inputs(b=12), torch.arange(12) % 3
+    out = model(xs)
+    extra = model.extra_loss(xs, y, out)
+    assert extra.ndim == 0 and torch.isfinite(extra)
+    (F.cross_entropy(out.logits, y) + extra).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+    assert model.training, "the value target's eval-mode pass must restore training mode"
+
+
+def test_loss_increase_has_one_entry_per_modality_and_no_gradient():
+    model = _model().train()
+    xs, y = _inputs(b=9), torch.arange(9) % 3
+    delta = model.refiner.loss_increase(model, xs, y)
+    assert delta.shape == (3,) and not delta.requires_grad and torch.isfinite(delta).all()
+
+
+@pytest.mark.parametrize("part,flag", [("v_g", "use_global_value"), ("v_c", "use_channel_value")])
+def test_value_switches_remove_their_term_from_the_gate(part, flag):
+    xs = _inputs(b=4)
+    for on in (True, False):
+        ref = _refiner(**{flag: on}).eval()
+        ps = [ref.proj[k](xs[k]) for k in ref.names]
+        v_g, v_c = ref.values(ps)
+        g1 = ref.gate("a", xs["a"], ps[0], v_g[:, 0], v_c[:, 0])
+        moved = (v_g[:, 0] * 0 + 0.99, v_c[:, 0]) if part == "v_g" else (v_g[:, 0], v_c[:, 0] * 0 + 0.01)
+        g2 = ref.gate("a", xs["a"], ps[0], *moved)
+        assert torch.equal(g1, g2) != on, f"{flag}={on}"
+
+
+@pytest.mark.parametrize("part,flag", [("agreement", "use_agreement"), ("discrepancy", "use_discrepancy")])
+def test_evidence_switches_remove_their_term_from_the_value_input(part, flag):
+    s = torch.randn(4, 3, 8)
+    for on in (True, False):
+        ref = _refiner(d=8, **{flag: on})
+        parts = ref.evidence(s)
+        z1 = ref.interaction_input(parts)
+        z2 = ref.interaction_input({**parts, part: torch.randn_like(parts[part])})
+        assert z1.shape[-1] == ref.interaction_dim()
+        assert torch.equal(z1, z2) != on, f"{flag}={on}"
+
+
+def test_every_ablation_row_builds_and_runs():
+    for name, switches in ABLATIONS.items():
+        ref = _refiner(**switches).eval()
+        out, _ = ref(_inputs(b=3))
+        assert all(torch.isfinite(v).all() for v in out.values()), name
+    assert len(ABLATIONS) == 7  # full + the six of §4.3
+
+
+def test_same_seed_same_numbers(synth_seq):
+    cfg = ModelConfig(fusion="concat", encoder="identity", refiner="vgmr", refiner_options={"d": 8})
+    tcfg = TrainConfig(epochs=2, seed=3, patience=None)
+    runs = [fit(build_model(synth_seq.shapes(), synth_seq.n_classes, cfg, seed=s), synth_seq, replace(tcfg, seed=s))
+            for s in (3, 3, 4)]
+    xs = synth_seq.test.xs
+    outs = [r.model(xs).logits for r in runs]
+    assert torch.equal(outs[0], outs[1])
+    assert not torch.equal(outs[0], outs[2])
+    assert runs[0].history["train_loss"].tolist() == runs[1].history["train_loss"].tolist()
+
+
+def test_bad_input_names_the_thing():
+    with pytest.raises(ValueError, match="at least 2"):
+        REFINERS.create("vgmr", {"a": (2, 3)})
+    with pytest.raises(ValueError, match="lamda"):
+        REFINERS.create("vgmr", SHAPES, lamda=0.5)
+    with pytest.raises(ValueError, match="'b'.*\\(B, T, 4\\)"):
+        _refiner()({**_inputs(), "b": torch.randn(2, 1, 5)})
+    assert VGMRConfig().lambda_amp == 0.5 and VGMRConfig().rho == 0.2
+
+
+def test_transformer_backbone_runs_with_vgmr():
+    cfg = ModelConfig(fusion="transformer", encoder="identity", refiner="vgmr")
+    model = build_model(SHAPES, 3, cfg, seed=0).eval()
+    assert model(_inputs(b=5)).logits.shape == (5, 3)
