@@ -8,6 +8,7 @@ from fusionlab.data import SplitConfig, prepare
 from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, findings, per_sample_levels, robustness_table,
                                        sample_weights, spearman_table, study_response)
 from fusionlab.figures import udml as fig
+from fusionlab.refiners.udml import METHODS
 from fusionlab.refiners.udml_train import level_to_intensity, train_study
 from fusionlab.ui.training import live_training, train_buttons
 from fusionlab.ui.udml import (KEY, UDMLRun, controls, current_run, formula_expander, load, noise_sliders,
@@ -37,7 +38,7 @@ if start:
         data = prepare(ds, SplitConfig(seed=0))
         study = live_training(KEY, lambda cb: train_study(data, settings.model_cfg, settings.train_cfg,
                                                           settings.methods, settings.seeds, cb),
-                              label=f"{len(settings.methods)} methods × {len(settings.seeds)} seeds")
+                              label=f"{len(settings.methods or METHODS.names())} methods × {len(settings.seeds)} seeds")
         store_run(UDMLRun(study, robustness_table(study), settings.hard))
     except ValueError as exc:
         st.error(f"Cannot train: {exc}")

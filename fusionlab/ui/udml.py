@@ -66,6 +66,13 @@ def _k(name: str) -> str:
     return f"{KEY}-{name}"
 
 
+def _init(name: str, default) -> str:
+    """The widget key of ``name``, with its default set once in session_state (presets overwrite it)."""
+    key = _k(name)
+    st.session_state.setdefault(key, default)
+    return key
+
+
 def apply_preset(name: str) -> None:
     for k, v in PRESETS[name].items():
         st.session_state[_k(k)] = v
@@ -80,16 +87,16 @@ def preset_buttons() -> None:
 
 def _data_controls() -> tuple:
     c1, c2 = st.columns([1, 3])
-    dataset = c1.selectbox("dataset", DATASETS, key=_k("dataset"))
+    dataset = c1.selectbox("dataset", DATASETS, key=_init("dataset", "synthetic"))
     if dataset == "uci-digits":
-        views = c2.multiselect("two views", ["fou", "fac", "kar", "pix", "zer", "mor"], default=["pix", "fou"],
-                               key=_k("views"), max_selections=2)
+        views = c2.multiselect("two views", ["fou", "fac", "kar", "pix", "zer", "mor"],
+                               key=_init("views", ["pix", "fou"]), max_selections=2)
         return dataset, None, tuple(views), None
     a, b, c, d = c2.columns(4)
-    n = a.number_input("samples", 200, 5000, 1200, step=100, key=_k("n"))
-    i1 = b.slider("informativeness m1", 0.1, 1.0, 0.45, 0.05, key=_k("info1"))
-    i2 = c.slider("informativeness m2", 0.1, 1.0, 0.9, 0.05, key=_k("info2"))
-    hard = d.selectbox("hard (XOR-coded) modality", HARD_CHOICES, index=2, key=_k("hard"),
+    n = a.number_input("samples", 200, 5000, step=100, key=_init("n", 1200))
+    i1 = b.slider("informativeness m1", 0.1, 1.0, step=0.05, key=_init("info1", 0.45))
+    i2 = c.slider("informativeness m2", 0.1, 1.0, step=0.05, key=_init("info2", 0.9))
+    hard = d.selectbox("hard (XOR-coded) modality", HARD_CHOICES, key=_init("hard", "m2"),
                        help="its signal hides behind a random per-sample sign: informative, but harder to learn")
     xor = () if hard == "none" else (HARD_CHOICES.index(hard) - 1,)
     cfg = SyntheticConfig(n_samples=int(n), n_modalities=2, dim=16, informativeness=(float(i1), float(i2)),
@@ -99,18 +106,18 @@ def _data_controls() -> tuple:
 
 def _train_controls() -> tuple[UDMLConfig, UDMLTrainConfig, tuple, tuple]:
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.slider("epochs", 2, 80, 25, key=_k("epochs"))
-    e1 = c2.slider("clean epochs E₁", 0, 10, 2, key=_k("e1"))
-    delay = c3.slider("weights fixed to 1 for … more epochs", 0, 20, 10, key=_k("delay"))
-    seeds = c4.slider("seeds", 1, 3, 3, key=_k("seeds"))
+    epochs = c1.slider("epochs", 2, 80, key=_init("epochs", 25))
+    e1 = c2.slider("clean epochs E₁", 0, 10, key=_init("e1", 2))
+    delay = c3.slider("weights fixed to 1 for … more epochs", 0, 20, key=_init("delay", 10))
+    seeds = c4.slider("seeds", 1, 3, key=_init("seeds", 3))
     c5, c6, c7, c8 = st.columns(4)
-    gamma = c5.slider("γ (unimodal CE weight)", 0.0, 5.0, 3.0, 0.5, key=_k("gamma"))
-    beta = c6.select_slider("β (KL weight)", [1e-5, 1e-4, 1e-3, 1e-2], 1e-3, key=_k("beta"))
-    mode = c7.selectbox("dependency α", ALPHA_MODES, key=_k("alpha-mode"),
+    gamma = c5.slider("γ (unimodal CE weight)", 0.0, 5.0, step=0.5, key=_init("gamma", 3.0))
+    beta = c6.select_slider("β (KL weight)", [1e-5, 1e-4, 1e-3, 1e-2], key=_init("beta", 1e-3))
+    mode = c7.selectbox("dependency α", ALPHA_MODES, key=_init("alpha-mode", "logit"),
                         help="logit: logit size with the other modalities zeroed (authors' code); "
                              "accuracy: accuracy drop when the modality is zeroed")
-    scale = c8.slider("noise per intensity step (train sd)", 0.1, 1.0, 0.3, 0.05, key=_k("scale"))
-    methods = st.multiselect("methods", METHODS.names(), default=METHODS.names(), key=_k("methods"),
+    scale = c8.slider("noise per intensity step (train sd)", 0.1, 1.0, step=0.05, key=_init("scale", 0.3))
+    methods = st.multiselect("methods", METHODS.names(), key=_init("methods", METHODS.names()),
                              format_func=lambda n: f"{n} — {METHODS.doc(n)}")
     mcfg = UDMLConfig(gamma=float(gamma), beta=float(beta), alpha_mode=mode)
     tcfg = UDMLTrainConfig(epochs=int(epochs), clean_epochs=int(e1), weight_delay=int(delay), level_scale=float(scale))
@@ -148,8 +155,8 @@ def formula_expander() -> None:
 def noise_sliders(names: list[str]) -> Dict[str, float]:
     lo, hi = level_range("gaussian")
     cols = st.columns(len(names))
-    return {k: float(c.slider(f"max test noise on {k} (train sd)", lo, hi, 1.5 if i == 0 else 0.0, 0.1,
-                              key=_k(f"lv-{k}"))) for i, (c, k) in enumerate(zip(cols, names))}
+    return {k: float(c.slider(f"max test noise on {k} (train sd)", lo, hi, step=0.1,
+                              key=_init(f"lv-{k}", 1.5 if i == 0 else 0.0))) for i, (c, k) in enumerate(zip(cols, names))}
 
 
 def current_run() -> Optional[UDMLRun]:
