@@ -58,9 +58,16 @@ def page(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1800})
-        pg.set_default_timeout(90_000)
+        pg.set_default_timeout(240_000)  # generous: a loaded 2-core machine is slow
         yield pg
         browser.close()
+
+
+def _open_playground(pg, server) -> None:
+    pg.goto(server)  # as a user does: the home page first, then the sidebar
+    pg.get_by_text("a laboratory for multimodal fusion").wait_for()
+    pg.locator('[data-testid="stSidebarNav"]').get_by_text("Playground").click()
+    pg.get_by_role("button", name="Train").wait_for()
 
 
 def _accuracy(pg) -> str:
@@ -68,9 +75,7 @@ def _accuracy(pg) -> str:
 
 
 def test_playground_trains_and_answers_noise_slider(server, page, tmp_path):
-    page.goto(server)  # as a user does: the home page first, then the sidebar
-    page.get_by_text("a laboratory for multimodal fusion").wait_for()
-    page.locator('[data-testid="stSidebarNav"]').get_by_text("Playground").click()
+    _open_playground(page, server)
     page.get_by_role("button", name="Train").click()
     page.get_by_text("Corrupt the test set").wait_for()
     page.locator('[data-testid="stMetricValue"]').first.wait_for()
@@ -83,8 +88,36 @@ def test_playground_trains_and_answers_noise_slider(server, page, tmp_path):
     page.keyboard.press("End")
     page.wait_for_function(
         "clean => { const e = document.querySelector('[data-testid=\"stMetricValue\"]'); return e && e.innerText !== clean; }",
-        arg=clean, timeout=60_000)
+        arg=clean)
     page.wait_for_timeout(500)
     page.screenshot(path=os.environ.get("FUSIONLAB_SCREENSHOT", str(tmp_path / "playground.png")), full_page=True)
     assert _accuracy(page) != clean
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_second_tab_does_not_see_the_first_tabs_model(server, page):
+    """Models live in the session: a new tab starts with none (runs after the training test)."""
+    other = page.context.browser.new_page()
+    other.set_default_timeout(240_000)
+    try:
+        _open_playground(other, server)
+        other.get_by_text("No model yet").wait_for()
+        assert other.get_by_text("Corrupt the test set").count() == 0
+    finally:
+        other.close()
+
+
+def test_stop_interrupts_training(server, page):
+    _open_playground(page, server)
+    epochs = page.get_by_role("slider").first
+    epochs.focus()
+    page.keyboard.press("End")  # 100 epochs: long enough to stop
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="Train").click()
+    page.wait_for_function("() => { const m = document.body.innerText.match(/epoch (\\d+)\\/100/);"
+                           " return m && Number(m[1]) >= 2; }")
+    # the page's own Stop (the status widget in the header has one too)
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+    page.get_by_text("Training stopped by you").wait_for()
+    assert page.get_by_text("epoch 100/100").count() == 0
     assert page.locator('[data-testid="stException"]').count() == 0

@@ -47,7 +47,7 @@ def apply_preset(name: str, modalities: List[str]) -> None:
 
 
 def preset_buttons(modalities: List[str]) -> None:
-    cols = st.columns(len(PRESETS))
+    cols = st.columns(2) + st.columns(2)
     for c, name in zip(cols, PRESETS):
         c.button(name, key=f"{KEY}-preset-{name}", on_click=apply_preset, args=(name, modalities),
                  width="stretch")

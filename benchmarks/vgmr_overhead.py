@@ -1,0 +1,79 @@
+"""VGMR's cost over the plain backbone, measured side by side in one run (seed 003 §4.5, Table 7).
+
+The paper's VGMR costs 2.35x the concat backbone's training time per epoch and 3.3x its
+inference latency per batch; ours should stay at or below 2x on both. Both models see
+the same prepared data, batch size, optimiser and thread setting; epochs and inference
+batches alternate between the two models so machine load hits both alike. Reported:
+median seconds per training epoch (value-supervision pass included, no validation) and
+median milliseconds per inference batch (eval mode, no gradient), and their ratios.
+
+    python benchmarks/vgmr_overhead.py                       # synthetic sequences, concat backbone
+    python benchmarks/vgmr_overhead.py --dataset uci-digits  # pix as 16 rows + fou + mor
+    python benchmarks/vgmr_overhead.py --backbone transformer
+    python benchmarks/vgmr_overhead.py --quick               # fewer repeats
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import torch
+
+from fusionlab.data import SplitConfig, load_dataset, prepare
+from fusionlab.diagnostics.gates import BACKBONES, VGMR_SYNTHETIC, backbone_config
+from fusionlab.diagnostics.vgmr_compare import infer_ms_per_batch, train_epoch_seconds
+from fusionlab.models import build_model, count_parameters
+from fusionlab.refiners.vgmr import VGMRConfig
+from fusionlab.train import TrainConfig
+
+
+def load(name: str):
+    if name == "synthetic":
+        return load_dataset("synthetic", cfg=VGMR_SYNTHETIC)
+    return load_dataset("uci-digits", views=["pix", "fou", "mor"], pix_as_sequence=True)
+
+
+def measure(data, backbone: str, batch_size: int, epochs: int, repeats: int) -> dict:
+    models = {"plain": build_model(data.shapes(), data.n_classes, backbone_config(backbone), seed=0),
+              "vgmr": build_model(data.shapes(), data.n_classes, backbone_config(backbone, VGMRConfig()), seed=0)}
+    cfg = TrainConfig(batch_size=batch_size, seed=0)
+    train = {k: [] for k in models}
+    infer = {k: [] for k in models}
+    for e in range(epochs):  # alternate so that load on the shared machine hits both alike
+        for k, m in models.items():
+            train[k].append(train_epoch_seconds(m, data, TrainConfig(batch_size=batch_size, seed=e)))
+    for _ in range(repeats):
+        for k, m in models.items():
+            infer[k].append(infer_ms_per_batch(m, data.test, cfg.batch_size, repeats=20))
+    med = {f"{k}_{what}": statistics.median(v[k]) for what, v in (("train_s", train), ("infer_ms", infer))
+           for k in models}
+    med.update(params_plain=count_parameters(models["plain"]), params_vgmr=count_parameters(models["vgmr"]))
+    return med
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="synthetic", choices=["synthetic", "uci-digits"])
+    ap.add_argument("--backbone", default="concat", choices=BACKBONES)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=8, help="training epochs timed per model")
+    ap.add_argument("--repeats", type=int, default=10, help="inference timing rounds per model")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="3 epochs and 4 inference rounds")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    epochs, repeats = (3, 4) if args.quick else (args.epochs, args.repeats)
+    data = prepare(load(args.dataset), SplitConfig(seed=0))
+    r = measure(data, args.backbone, args.batch_size, epochs, repeats)
+    shapes = ", ".join(f"{k} {t}x{d}" for k, (t, d) in data.shapes().items())
+    print(f"data: {data.name} ({shapes}); {len(data.train)} training rows; batch {args.batch_size}; "
+          f"{args.threads} thread(s); backbone '{args.backbone}'")
+    print(f"parameters: plain {r['params_plain']:,}, VGMR {r['params_vgmr']:,}")
+    print(f"train s/epoch : plain {r['plain_train_s']:.4f}  VGMR {r['vgmr_train_s']:.4f}  "
+          f"ratio {r['vgmr_train_s'] / r['plain_train_s']:.2f}x  (paper 2.35x, target <= 2x)")
+    print(f"infer ms/batch: plain {r['plain_infer_ms']:.3f}  VGMR {r['vgmr_infer_ms']:.3f}  "
+          f"ratio {r['vgmr_infer_ms'] / r['plain_infer_ms']:.2f}x  (paper 3.3x, target <= 2x)")
+
+
+if __name__ == "__main__":
+    main()
