@@ -9,7 +9,7 @@ from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, findings, p
                                        sample_weights, spearman_table, study_response)
 from fusionlab.figures import udml as fig
 from fusionlab.refiners.udml import METHODS
-from fusionlab.refiners.udml_train import level_to_intensity, train_study
+from fusionlab.refiners.udml_train import intensity_to_level, level_to_intensity, train_study
 from fusionlab.ui.training import live_training, train_buttons
 from fusionlab.ui.udml import (KEY, UDMLRun, controls, current_run, formula_expander, load, noise_sliders,
                                preset_buttons, store_run)
@@ -60,7 +60,8 @@ def noise_view(run: UDMLRun) -> None:
     st.subheader("Corrupt the test set")
     st.markdown("Each test sample gets gaussian noise of a random level between 0 and the slider's value, "
                 "per modality. Everything below is re-evaluated on the frozen models at once.")
-    max_levels = noise_sliders(study.data.modality_names)
+    max_levels = noise_sliders(study.data.modality_names,
+                               intensity_to_level(float(study.train_cfg.max_intensity), study.train_cfg))
     levels = per_sample_levels(len(study.data.test), max_levels, 0)
     try:
         acc = accuracy_table(study, levels)
@@ -75,8 +76,7 @@ def noise_view(run: UDMLRun) -> None:
     for c, (meth, r) in zip(cols, means.iterrows()):
         delta = None if static is None or meth == "static" else f"{r['mean'] - static:+.3f} vs static"
         c.metric(f"{meth} accuracy", f"{r['mean']:.3f}", delta=delta, help=f"mean over seeds, sd {r['std']:.3f}")
-    scale = study.train_cfg.level_scale
-    marks = {k: level_to_intensity(v, scale) for k, v in max_levels.items()}
+    marks = {k: level_to_intensity(v, study.train_cfg) for k, v in max_levels.items()}
     st.plotly_chart(fig.estimator_figure(resp, spear, marks=marks), key=f"{KEY}-estimator")
     st.caption("Other modalities carry the slider noise while one modality's intensity runs from 1 to 11; "
                "dotted lines: each slider's maximum as an intensity.")

@@ -115,6 +115,39 @@ def test_router_and_scores_never_see_test_labels(bank):
     assert not np.array_equal(score("control-aligned", bank).q["test"], score("control-aligned", scrambled).q["test"])
 
 
+def test_broken_q_test_fits_the_router_on_train_rows_only(bank, monkeypatch):
+    """The moe router inside the whole pipeline sees train logits, train Q and train labels, never test ones."""
+    from fusionlab.diagnostics import permutation as perm
+    seen = []
+    real_fit = perm.fit_router
+
+    def spy(logits, q, y, *args, **kwargs):
+        seen.append((logits, q, y))
+        return real_fit(logits, q, y, *args, **kwargs)
+
+    monkeypatch.setattr(perm, "fit_router", spy)
+    s = score("correctness", bank)
+    perm.run_scores(bank, [s], PermutationConfig(permutations=5))
+    assert len(seen) == 1
+    logits, q, y = seen[0]
+    assert len(y) == len(bank.y["train"]) != len(bank.y["test"])
+    np.testing.assert_array_equal(y, bank.y["train"])
+    np.testing.assert_array_equal(logits, s.logits["train"])
+    np.testing.assert_array_equal(q, s.q["train"])
+
+
+def test_rho_counts_an_undefined_correlation_as_zero(bank):
+    """A constant Q says nothing about correctness: rho averages it in as 0, over all M modalities."""
+    from fusionlab.diagnostics.permutation import context
+    s = score("control-aligned", bank, QualityConfig(fidelity=1.0))
+    full = context(s, bank.y["test"])["rho"]
+    flat = replace(s, q={**s.q, "test": np.concatenate([s.q["test"][:, :1], np.ones_like(s.q["test"][:, 1:])], 1)})
+    m = s.q["test"].shape[1]
+    one = np.corrcoef(s.q["test"][:, 0], bank.correct("test")[:, 0])[0, 1]
+    assert context(flat, bank.y["test"])["rho"] == pytest.approx(one / m)
+    assert full > context(flat, bank.y["test"])["rho"]
+
+
 def test_repetition_over_folds(synth):
     from fusionlab.data import MultimodalDataset
     ds = MultimodalDataset({k: v.numpy() for k, v in synth.train.xs.items()}, synth.train.y.numpy(), synth.class_names)

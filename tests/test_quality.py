@@ -109,3 +109,25 @@ def test_expert_logits_match_predict_proba(synth, kind):
     x = flatten(synth.test.xs[name])
     np.testing.assert_allclose(softmax(expert_logits(b.models[name], x, b.n_classes), -1),
                                b.models[name].predict_proba(x), atol=1e-8)
+
+
+def test_generator_corruption_is_excluded_from_the_clean_rows_the_pca_fits():
+    """Rows the synthetic generator corrupted are not 'clean', also after selecting views."""
+    from fusionlab.data import SyntheticConfig, make_synthetic, prepare
+    ds = make_synthetic(SyntheticConfig(n_samples=300, n_modalities=3, dim=8, seed=0, corrupt_fraction=0.5))
+    data = prepare(ds.select(["m3", "m1"]))
+    bank = fit_experts(data, ExpertConfig(oof_folds=3))
+    for j, k in enumerate(bank.names):
+        hit = data.train.extras[f"severity_{k}"] > 0
+        assert hit.any()
+        np.testing.assert_array_equal(bank.clean["train"][:, j], ~hit)
+
+
+def test_pca_errors_of_train_rows_are_out_of_fold(bank):
+    """In-sample PCA errors are biased low; out-of-fold train errors sit near the test errors."""
+    from fusionlab.diagnostics.quality import _fit_pca, _recon_error, pca_errors
+    cfg = QualityConfig()
+    err = pca_errors(bank, cfg)
+    for j, k in enumerate(bank.names):
+        insample = _recon_error(_fit_pca(bank.x["train"][k], cfg), bank.x["train"][k]).mean()
+        assert err["train"][:, j].mean() > insample

@@ -51,7 +51,7 @@ def test_forward_returns_named_extras_and_weights_sum_to_m(data, method):
 
 def test_static_weights_are_one_and_dynamic_ones_are_not(data):
     xs = add_intensity_noise(_batch(data), torch.tensor([[1.0, 11.0]] * 16), torch.Generator().manual_seed(0),
-                             data.stats, 0.3)
+                             data.stats, UDMLTrainConfig())
     static = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="static"), seed=0).eval()
     assert torch.equal(static(xs).extras["weights"], torch.ones(16, 2))
     pe = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="pe"), seed=0).eval()
@@ -77,14 +77,43 @@ def test_schedule_keeps_training_weights_at_one_until_e1_plus_delay(data):
 
 def test_intensity_one_is_clean_and_half_the_rows_are_clean(data):
     xs = _batch(data)
-    same = add_intensity_noise(xs, torch.ones(16, 2), torch.Generator().manual_seed(0), data.stats, 0.3)
+    same = add_intensity_noise(xs, torch.ones(16, 2), torch.Generator().manual_seed(0), data.stats, UDMLTrainConfig())
     assert all(torch.equal(same[k], xs[k]) for k in xs)
     t = draw_intensities(4000, 2, torch.Generator().manual_seed(1), 11, 0.5)
     assert t.min() == 1 and t.max() == 11 and torch.equal(t, t.round())
     all_clean = (t == 1).all(dim=1).float().mean()
     assert 0.45 < all_clean < 0.6  # half reset, plus the rare rows that drew 1 twice
     with pytest.raises(ValueError, match="intensity labels"):
-        add_intensity_noise(xs, torch.ones(16, 3), torch.Generator(), data.stats, 0.3)
+        add_intensity_noise(xs, torch.ones(16, 3), torch.Generator(), data.stats, UDMLTrainConfig())
+
+
+@pytest.mark.parametrize("mapping, expected_sd", [("paper", lambda t: t if t > 1 else 0.0),
+                                                   ("linear", lambda t: 0.3 * (t - 1))])
+def test_intensity_noise_has_the_mapped_scale(data, mapping, expected_sd):
+    """METHODS.md §4: intensity t adds noise of sd t train sd (t = 1 clean); 'linear' is the option."""
+    cfg = UDMLTrainConfig(intensity_map=mapping, level_scale=1.0 if mapping == "paper" else 0.3)
+    xs = {k: v.repeat(20, 1, 1) for k, v in data.train.xs.items()}  # enough entries for a stable sd
+    n = len(next(iter(xs.values())))
+    for t in (1.0, 2.0, 6.0, 11.0):
+        noisy = add_intensity_noise(xs, torch.full((n, 2), t), torch.Generator().manual_seed(0), data.stats, cfg)
+        for k in xs:
+            sd = ((noisy[k] - xs[k]) / data.stats[k].std).std().item()
+            assert sd == pytest.approx(expected_sd(t), rel=0.05, abs=1e-6), (mapping, t, k)
+    with pytest.raises(ValueError, match="intensity map"):
+        add_intensity_noise(xs, torch.full((n, 2), 3.0), torch.Generator(), data.stats,
+                            UDMLTrainConfig(intensity_map="cubic"))
+
+
+def test_weights_follow_the_formula(data):
+    """w_m = M (1/(s_m^2 a_m)) / sum_k 1/(s_k^2 a_k) for udml; without alpha for udml_no_alpha."""
+    for method, use_alpha in (("udml", True), ("udml_no_alpha", False)):
+        model = build_udml(data.shapes(), data.n_classes, UDMLConfig(method=method, enc_dim=8), seed=0).eval()
+        model.alpha_sum.copy_(torch.tensor([0.5, 2.0]))
+        model.alpha_count.fill_(1)
+        out = model(_batch(data))
+        s, a = out.extras["intensity"], out.extras["alpha"]
+        inv = 1.0 / (s ** 2 * (a if use_alpha else torch.ones_like(a)))
+        torch.testing.assert_close(out.extras["weights"], 2 * inv / inv.sum(dim=1, keepdim=True))
 
 
 def test_kl_is_zero_at_the_prior_and_positive_elsewhere():

@@ -92,6 +92,27 @@ def test_loss_increase_has_one_entry_per_modality_and_no_gradient():
     assert delta.shape == (3,) and not delta.requires_grad and torch.isfinite(delta).all()
 
 
+def test_value_target_and_extra_loss_follow_the_formulas():
+    """Delta_m = CE(m zeroed) - CE(all) in eval mode; extra = beta L_value + gamma L_reg (METHODS.md §3.8)."""
+    model = _model(d=8, beta=0.7, gamma=0.3, tau=0.5, kappa=0.4).train()
+    xs, y = _inputs(b=10), torch.arange(10) % 3
+    model.eval()
+    with torch.no_grad():
+        base = F.cross_entropy(model(xs).logits, y)
+        expected = torch.stack([F.cross_entropy(model({**xs, k: torch.zeros_like(xs[k])}).logits, y) - base
+                                for k in SHAPES])
+    model.train()
+    torch.testing.assert_close(model.refiner.loss_increase(model, xs, y), expected)
+    with seeded(1):
+        out = model(xs)
+    v_g = torch.stack([out.extras[key("v_g", k)] for k in SHAPES], 1)  # (B, M)
+    v_c = torch.stack([out.extras[key("v_c", k)].mean(-1) for k in SHAPES], 1)
+    target = torch.sigmoid(expected / 0.5)
+    l_value = ((v_g.mean(0) - target) ** 2 + (v_c.mean(0) - target) ** 2).sum()
+    l_reg = torch.relu(0.4 - v_g.std(0)).sum()
+    torch.testing.assert_close(model.extra_loss(xs, y, out), 0.7 * l_value + 0.3 * l_reg)
+
+
 @pytest.mark.parametrize("part,flag", [("v_g", "use_global_value"), ("v_c", "use_channel_value")])
 def test_value_switches_remove_their_term_from_the_gate(part, flag):
     xs = _inputs(b=4)

@@ -17,10 +17,9 @@ from ..data import SplitConfig, SyntheticConfig, load_dataset, prepare
 from ..diagnostics.udml import (accuracy_table, alpha_table, findings, per_sample_levels, robustness_table,
                                 sample_weights, spearman_table, study_response)
 from ..refiners.udml import ALPHA_MODES, METHODS, UDMLConfig
-from ..refiners.udml_train import UDMLTrainConfig, train_study
+from ..refiners.udml_train import INTENSITY_MAPS, UDMLTrainConfig, intensity_to_level, train_study
 from ._common import add_data_args, csv_list, float_list, load_from_args, out_dir, write_csv, write_json
 
-MAX_TEST_LEVEL = 3.0  # weights.csv: each test sample's level ~ U(0, 3) train sd per modality
 
 
 def add_parser(sub) -> None:
@@ -38,7 +37,10 @@ def add_parser(sub) -> None:
     p.add_argument("--gamma", type=float, default=3.0, help="weight of the unimodal cross-entropies")
     p.add_argument("--beta", type=float, default=1e-3, help="weight of the KL term")
     p.add_argument("--alpha-mode", default="logit", choices=ALPHA_MODES)
-    p.add_argument("--level-scale", type=float, default=0.3, help="gaussian level (train sd) per intensity step")
+    p.add_argument("--intensity-map", default="paper", choices=INTENSITY_MAPS,
+                   help="training noise of intensity t: 'paper' sd t for t >= 2 (t = 1 clean), 'linear' sd scale*(t-1)")
+    p.add_argument("--level-scale", type=float, default=None,
+                   help="train sd per unit of intensity (default 1 for 'paper', 0.3 for 'linear')")
     p.add_argument("--methods", type=csv_list, default=None, help=f"subset of {','.join(METHODS.names())}")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_udml)
@@ -84,12 +86,14 @@ def run_udml(args) -> int:
     data = prepare(ds, SplitConfig(seed=args.seed))
     mcfg = UDMLConfig(gamma=args.gamma, beta=args.beta, alpha_mode=args.alpha_mode)
     tcfg = UDMLTrainConfig(epochs=args.epochs, clean_epochs=args.clean_epochs, weight_delay=args.weight_delay,
-                           level_scale=args.level_scale)
+                           intensity_map=args.intensity_map,
+                           level_scale=args.level_scale or (1.0 if args.intensity_map == "paper" else 0.3))
     seeds = tuple(range(args.seed, args.seed + args.seeds))
     study = train_study(data, mcfg, tcfg, args.methods or METHODS.names(), seeds)
     resp = study_response(study)
     spear = spearman_table(resp)
-    levels = per_sample_levels(len(data.test), {k: MAX_TEST_LEVEL for k in data.modality_names}, args.seed)
+    top = float(intensity_to_level(float(tcfg.max_intensity), tcfg))  # weights.csv: level ~ U(0, top) per sample
+    levels = per_sample_levels(len(data.test), {k: top for k in data.modality_names}, args.seed)
     weights = pd.concat([sample_weights(study, m, s, levels) for m, s in study.models], ignore_index=True)
     alpha = alpha_table(study)
     acc = accuracy_table(study)

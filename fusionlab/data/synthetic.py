@@ -16,7 +16,9 @@ informative but a linear read-out sees nothing; a modality that is hard to learn
 
 Optional per-sample corruption: a fraction of samples get Gaussian noise of a
 severity drawn per sample; the severities come back as ``extras['severity']``
-``(N, M)``, the ground truth for reliability experiments.
+``(N, M)`` and per modality as ``extras['severity_<name>']`` ``(N,)``, the ground
+truth for reliability experiments. [choice] The noise scale is each modality's sd
+over all generated rows: a property of the generator, fixed before any split.
 """
 from __future__ import annotations
 
@@ -134,5 +136,7 @@ def make_synthetic(cfg: Optional[SyntheticConfig] = None, **overrides) -> Multim
             sd = mods[key].std(axis=(0, 1), keepdims=True)
             mods[key] = mods[key] + (severity[:, i][:, None, None] * sd * rng.standard_normal(mods[key].shape)).astype(np.float32)
     extras["severity"] = severity
+    for i, key in enumerate(mods):  # by name too, so it survives ``select`` and reaches the experts' clean mask
+        extras[f"severity_{key}"] = severity[:, i].copy()
     return MultimodalDataset(mods, y.astype(np.int64), [f"class {c}" for c in range(n_classes)],
                              f"synthetic-{cfg.rule}", extras)

@@ -172,7 +172,9 @@ def corrupt_rows(data: PreparedData, cfg: RowCorruption) -> PreparedData:
         lv = sample_levels(len(part), cfg.max_level, gen, p_clean=1 - cfg.fraction, min_level=cfg.min_level)
         xs = dict(part.xs)
         xs[cfg.modality] = corrupt(cfg.noise, part.xs[cfg.modality], lv, gen, data.stats[cfg.modality])
-        extras = {**part.extras, f"severity_{cfg.modality}": lv.numpy()}
+        before = part.extras.get(f"severity_{cfg.modality}")  # e.g. the synthetic generator's own corruption
+        sev = lv.numpy() if before is None else np.maximum(before, lv.numpy())
+        extras = {**part.extras, f"severity_{cfg.modality}": sev}
         parts[s] = Split(xs, part.y, part.index, extras)
     return replace(data, **parts)
 

@@ -205,12 +205,17 @@ def _null_metrics(rule, probs, q, y, router, cfg, n_classes) -> Dict[str, np.nda
 
 
 def context(scored: Scored, y: np.ndarray) -> Dict[str, float]:
-    """Oracle accuracy, ρ = mean_m corr(Q_m, 1[expert m correct]) and competitiveness on test rows."""
+    """Oracle accuracy, ρ = mean_m corr(Q_m, 1[expert m correct]) and competitiveness on test rows.
+
+    [choice] Where a correlation is undefined (``Q_m`` constant, or expert ``m`` always
+    right or always wrong) it counts as 0 — such a ``Q_m`` says nothing about
+    correctness — so ρ is always a mean over all M modalities.
+    """
     logits, q = scored.logits["test"], scored.q["test"]
     correct = (logits.argmax(-1) == y[:, None]).astype(float)  # (N, M)
     with np.errstate(invalid="ignore", divide="ignore"):
         cors = [np.corrcoef(q[:, j], correct[:, j])[0, 1] for j in range(q.shape[1])]
-    cors = [c for c in cors if np.isfinite(c)]
+    cors = [c if np.isfinite(c) else 0.0 for c in cors]
     p_true = np.sort(softmax(logits, -1)[np.arange(len(y)), :, y], axis=1)  # (N, M) ascending
     comp = float((p_true[:, -1] - p_true[:, -2]).mean()) if q.shape[1] > 1 else float("nan")
     return {"oracle_accuracy": float(correct.max(1).mean()), "rho": float(np.mean(cors)) if cors else float("nan"),

@@ -4,7 +4,8 @@ Three families, none of which sees a test label:
 
 * ``pca-recon`` — signal-derived and label-free: reconstruction error of ``x_m`` under a
   PCA fitted on the *clean* train rows (enough components for ``pca_variance`` of the
-  variance, at most ``D - 1``); low error means high quality.
+  variance, at most ``D - 1``; out-of-fold for the train rows themselves); low error
+  means high quality.
 * ``max-prob`` and ``energy`` — confidence of the expert: ``max_c p_m(c | x)`` and
   ``log sum_c exp(logit_c)``.
 * ``correctness`` — a learned correctness predictor per modality: a logistic regression
@@ -35,7 +36,7 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -45,6 +46,7 @@ from .experts import SPLITS, ExpertBank
 QUALITY: Registry = Registry("quality score")
 CONTROLS = ("control-corruption", "control-aligned")
 WRONG_LOGIT = 10.0
+PCA_FOLDS = 5  # out-of-fold PCA errors of the train rows
 
 
 @dataclass(frozen=True)
@@ -77,19 +79,37 @@ def _scaled(bank: ExpertBank, name: str, raw: Dict[str, np.ndarray]) -> Scored:
     return Scored(name, q, dict(bank.logits))
 
 
+def _fit_pca(x: np.ndarray, cfg: QualityConfig) -> PCA:
+    """A PCA with enough components for ``cfg.pca_variance`` of the variance (at most ``D - 1``)."""
+    full = PCA(random_state=cfg.seed).fit(x)
+    n = int(np.searchsorted(np.cumsum(full.explained_variance_ratio_), cfg.pca_variance) + 1)
+    return PCA(n_components=max(1, min(n, x.shape[1] - 1, len(x) - 1)), random_state=cfg.seed).fit(x)
+
+
+def _recon_error(pca: PCA, x: np.ndarray) -> np.ndarray:
+    return ((x - pca.inverse_transform(pca.transform(x))) ** 2).mean(axis=1)
+
+
 def pca_errors(bank: ExpertBank, cfg: QualityConfig) -> Dict[str, np.ndarray]:
-    """Reconstruction MSE per row and modality, ``(N, M)``, PCA fitted on clean train rows."""
+    """Reconstruction MSE per row and modality, ``(N, M)``, PCA fitted on clean train rows.
+
+    Test rows use the PCA of all clean train rows. [choice] Train rows get out-of-fold
+    errors (``PCA_FOLDS`` folds; each row's error under a PCA fitted without it), so the
+    train errors that set the q05/q95 scaling and train the correctness predictor are
+    not biased low against the test errors.
+    """
     out = {s: np.zeros((len(bank.y[s]), len(bank.names))) for s in SPLITS}
     for j, k in enumerate(bank.names):
-        xtr = bank.x["train"][k][bank.clean["train"][:, j]]
-        if len(xtr) < 2:
-            raise ValueError(f"modality '{k}' has {len(xtr)} clean train rows; PCA needs at least 2")
-        full = PCA(random_state=cfg.seed).fit(xtr)
-        n = int(np.searchsorted(np.cumsum(full.explained_variance_ratio_), cfg.pca_variance) + 1)
-        pca = PCA(n_components=max(1, min(n, xtr.shape[1] - 1, len(xtr) - 1)), random_state=cfg.seed).fit(xtr)
+        xall, clean = bank.x["train"][k], bank.clean["train"][:, j]
+        if clean.sum() < 2 * PCA_FOLDS:
+            raise ValueError(f"modality '{k}' has {int(clean.sum())} clean train rows; the PCA quality score "
+                             f"needs at least {2 * PCA_FOLDS}")
+        pca = _fit_pca(xall[clean], cfg)
         for s in SPLITS:
-            x = bank.x[s][k]
-            out[s][:, j] = ((x - pca.inverse_transform(pca.transform(x))) ** 2).mean(axis=1)
+            if s != "train":
+                out[s][:, j] = _recon_error(pca, bank.x[s][k])
+        for rest, fold in KFold(PCA_FOLDS, shuffle=True, random_state=cfg.seed).split(xall):
+            out["train"][fold, j] = _recon_error(_fit_pca(xall[rest][clean[rest]], cfg), xall[fold])
     return out
 
 

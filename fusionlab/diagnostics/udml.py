@@ -45,7 +45,7 @@ def estimator_response(study: UDMLStudy, method: str, seed: int, levels: Optiona
     frames = []
     for m, k in enumerate(model.names):
         for t in range(1, tc.max_intensity + 1):
-            lv = {**levels, k: intensity_to_level(float(t), tc.level_scale)}
+            lv = {**levels, k: intensity_to_level(float(t), tc)}
             xs = corrupt_modalities(part.xs, lv, NOISE, seed, data.stats)  # same draws, scaled by t
             pred = predict(model, xs).extras[key][:, m].numpy()
             frames.append(pd.DataFrame({"method": method, "modality": k, "injected": t, "predicted": pred, "seed": seed}))
@@ -107,7 +107,7 @@ def random_noise_inputs(study: UDMLStudy, seed: int, split: str = "test") -> Dic
     part = getattr(data, split)
     gen = torch.Generator().manual_seed(10_000 + seed)
     t = draw_intensities(len(part), len(data.modality_names), gen, tc.max_intensity, tc.p_clean)
-    return add_intensity_noise(part.xs, t, gen, data.stats, tc.level_scale)
+    return add_intensity_noise(part.xs, t, gen, data.stats, tc)
 
 
 def accuracy_table(study: UDMLStudy, levels: Optional[Mapping[str, Level]] = None, split: str = "test") -> pd.DataFrame:
@@ -131,7 +131,8 @@ def robustness_table(study: UDMLStudy, levels=None) -> pd.DataFrame:
 
     Columns ``method, seed, condition, noise, level, accuracy``.
     """
-    levels = list(levels) if levels is not None else default_levels(NOISE, 7)
+    top = float(intensity_to_level(float(study.train_cfg.max_intensity), study.train_cfg))
+    levels = list(levels) if levels is not None else default_levels(NOISE, 7, top=max(top, 1.0))
     frames = []
     for (meth, s), model in study.models.items():
         df = robustness_curve(model, study.data, NOISE, levels, seed=s, fusion=meth)

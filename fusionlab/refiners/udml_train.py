@@ -4,9 +4,11 @@ Seed 001 (UDML, arXiv 2603.19681) as METHODS.md §4 records the authors' code:
 every training sample gets an intensity label ``t_m in {1..11}`` per modality,
 independently; a random half of the samples is reset to ``t = 1`` for all
 modalities; Gaussian noise of the label's scale is added. [choice] ``t = 1`` means
-clean input (the code adds noise of scale ``t`` for every label), and intensity
-``t`` is the gaussian corruption of level ``level_scale * (t - 1)`` train sd, so the
-default ``level_scale = 0.3`` spans the 0..3 sd of the gaussian sliders.
+clean input (the code adds noise of scale ``t`` for every label): with the default
+``intensity_map = "paper"`` intensity ``t >= 2`` is the gaussian corruption of level
+``level_scale * t`` train sd (``level_scale = 1``: noise sd ``t``, as METHODS.md §4
+fixes) and ``t = 1`` is level 0. ``intensity_map = "linear"`` is a gentler option a
+user may pick: level ``level_scale * (t - 1)``, continuous at ``t = 1``.
 
 Progressive schedule: clean data for the first ``clean_epochs`` (E1) epochs, then
 noisy data; the weights stay 1 in training until epoch ``E1 + weight_delay``; at
@@ -43,17 +45,35 @@ class UDMLTrainConfig:
     clean_epochs: int = 3  # E1: clean data before the noise starts
     weight_delay: int = 10  # training weights fixed to 1 until epoch E1 + weight_delay
     max_intensity: int = 11
-    level_scale: float = 0.3  # gaussian level (train sd) per intensity step
+    level_scale: float = 1.0  # gaussian level (train sd) per unit of intensity
     p_clean: float = 0.5  # fraction of samples reset to t = 1 in every modality
+    intensity_map: str = "paper"  # "paper": level = scale * t for t >= 2; "linear": scale * (t - 1)
 
 
-def intensity_to_level(t, scale: float):
-    """Gaussian level (train sd) of intensity ``t``; ``t = 1`` is level 0 (clean)."""
-    return (t - 1) * scale
+INTENSITY_MAPS = ("paper", "linear")
 
 
-def level_to_intensity(level, scale: float):
-    return 1 + level / scale
+def _check_map(mapping: str) -> None:
+    if mapping not in INTENSITY_MAPS:
+        raise ValueError(f"unknown intensity map '{mapping}'; choose one of {', '.join(INTENSITY_MAPS)}")
+
+
+def intensity_to_level(t, cfg: "UDMLTrainConfig"):
+    """Gaussian level (train sd) of intensity ``t`` (a float or a tensor); ``t = 1`` is level 0 (clean)."""
+    _check_map(cfg.intensity_map)
+    if cfg.intensity_map == "linear":
+        return (t - 1) * cfg.level_scale
+    if isinstance(t, torch.Tensor):
+        return torch.where(t > 1, t * cfg.level_scale, torch.zeros_like(t))
+    return t * cfg.level_scale if t > 1 else 0.0
+
+
+def level_to_intensity(level: float, cfg: "UDMLTrainConfig") -> float:
+    """The intensity whose noise has gaussian ``level`` (for marking slider settings on the t axis)."""
+    _check_map(cfg.intensity_map)
+    if cfg.intensity_map == "linear":
+        return 1 + level / cfg.level_scale
+    return max(1.0, level / cfg.level_scale)
 
 
 def draw_intensities(n: int, m: int, generator: torch.Generator, max_intensity: int = 11,
@@ -67,12 +87,12 @@ def draw_intensities(n: int, m: int, generator: torch.Generator, max_intensity: 
 
 
 def add_intensity_noise(xs: Mapping[str, torch.Tensor], t: torch.Tensor, generator: torch.Generator,
-                        stats: Mapping[str, ModalityStats], scale: float) -> Dict[str, torch.Tensor]:
-    """Gaussian noise at each sample's label: modality ``m`` gets level ``scale (t[:, m] - 1)``."""
+                        stats: Mapping[str, ModalityStats], cfg: "UDMLTrainConfig") -> Dict[str, torch.Tensor]:
+    """Gaussian noise at each sample's label: modality ``m`` gets level ``intensity_to_level(t[:, m])``."""
     names = list(xs)
     if t.shape != (len(next(iter(xs.values()))), len(names)):
         raise ValueError(f"intensity labels have shape {tuple(t.shape)}; expected (B, {len(names)}) for {names}")
-    return {k: corrupt(NOISE, x, intensity_to_level(t[:, m], scale), generator, stats[k])
+    return {k: corrupt(NOISE, x, intensity_to_level(t[:, m], cfg), generator, stats[k])
             for m, (k, x) in enumerate(xs.items())}
 
 
@@ -86,7 +106,7 @@ def _epoch(model: UDMLModel, data: PreparedData, cfg: UDMLTrainConfig, epoch: in
         xs = {k: tr.xs[k][idx] for k in model.names}
         if epoch > cfg.clean_epochs:
             t = draw_intensities(len(idx), len(model.names), noise_gen, cfg.max_intensity, cfg.p_clean)
-            xs = add_intensity_noise(xs, t, noise_gen, data.stats, cfg.level_scale)
+            xs = add_intensity_noise(xs, t, noise_gen, data.stats, cfg)
         else:
             t = torch.ones(len(idx), len(model.names))
         loss, _ = udml_loss(model, model(xs), tr.y[idx], t)
@@ -103,6 +123,9 @@ def fit_udml(model: UDMLModel, data: PreparedData, cfg: UDMLTrainConfig = UDMLTr
     """Train with AdamW under the progressive schedule; ``callback`` returning False stops."""
     if cfg.epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {cfg.epochs}")
+    _check_map(cfg.intensity_map)
+    if cfg.level_scale <= 0:
+        raise ValueError(f"level_scale must be positive, got {cfg.level_scale}")
     missing = [k for k in model.names if k not in data.train.xs]
     if missing:
         raise ValueError(f"the data lack modalities {missing}; the model needs {model.names}")

@@ -10,7 +10,7 @@ import streamlit as st
 from ..data import MultimodalDataset, SyntheticConfig
 from ..noise import level_range
 from ..refiners.udml import ALPHA_MODES, METHODS, UDMLConfig
-from ..refiners.udml_train import UDMLStudy, UDMLTrainConfig
+from ..refiners.udml_train import INTENSITY_MAPS, UDMLStudy, UDMLTrainConfig
 from .widgets import cached_synthetic, cached_uci
 
 KEY = "udml"
@@ -116,11 +116,16 @@ def _train_controls() -> tuple[UDMLConfig, UDMLTrainConfig, tuple, tuple]:
     mode = c7.selectbox("dependency α", ALPHA_MODES, key=_init("alpha-mode", "logit"),
                         help="logit: logit size with the other modalities zeroed (authors' code); "
                              "accuracy: accuracy drop when the modality is zeroed")
-    scale = c8.slider("noise per intensity step (train sd)", 0.1, 1.0, step=0.05, key=_init("scale", 0.3))
+    imap = c8.selectbox("training noise per intensity t", INTENSITY_MAPS, key=_init("imap", "paper"),
+                        format_func=lambda m: {"paper": "paper: sd t (t ≥ 2), t = 1 clean",
+                                               "linear": "linear: sd 0.3·(t − 1)"}[m],
+                        help="METHODS.md §4: the authors' code adds noise of scale t (train sd); 'linear' is a "
+                             "gentler option whose intensity 11 is 3 sd")
     methods = st.multiselect("methods", METHODS.names(), key=_init("methods", METHODS.names()),
                              format_func=lambda n: f"{n} — {METHODS.doc(n)}")
     mcfg = UDMLConfig(gamma=float(gamma), beta=float(beta), alpha_mode=mode)
-    tcfg = UDMLTrainConfig(epochs=int(epochs), clean_epochs=int(e1), weight_delay=int(delay), level_scale=float(scale))
+    tcfg = UDMLTrainConfig(epochs=int(epochs), clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap,
+                            level_scale=1.0 if imap == "paper" else 0.3)
     return mcfg, tcfg, tuple(range(int(seeds))), tuple(methods)
 
 
@@ -143,8 +148,9 @@ def formula_expander() -> None:
         for f in FORMULAS:
             st.latex(f)
         st.markdown(
-            "`t_m ∈ {1..11}` is the injected noise intensity of modality *m* (1 = clean; intensity *t* adds "
-            "gaussian noise of (t−1)·step train sd); a random half of the training samples stays clean. Data are "
+            "`t_m ∈ {1..11}` is the injected noise intensity of modality *m* (1 = clean; intensity *t* ≥ 2 adds "
+            "gaussian noise of sd *t* train sd, as the authors' code does; the 'linear' option uses 0.3·(t−1)); "
+            "a random half of the training samples stays clean. Data are "
             "clean for the first E₁ epochs, and the weights stay 1 in training until epoch E₁+10. "
             "**PE** uses the mean variance σ² in place of ŝ²α, with no noise supervision (KL to N(0, 1)); "
             "**static** keeps all weights at 1.  \n"
@@ -152,8 +158,9 @@ def formula_expander() -> None:
             "authors' public code as recorded in METHODS.md §4.")
 
 
-def noise_sliders(names: list[str]) -> Dict[str, float]:
-    lo, hi = level_range("gaussian")
+def noise_sliders(names: list[str], top: float) -> Dict[str, float]:
+    """One "max test noise" slider per modality, from 0 to ``top`` (the training noise's largest level)."""
+    lo, hi = level_range("gaussian")[0], max(level_range("gaussian")[1], float(top))
     cols = st.columns(len(names))
     return {k: float(c.slider(f"max test noise on {k} (train sd)", lo, hi, step=0.1,
                               key=_init(f"lv-{k}", 1.5 if i == 0 else 0.0))) for i, (c, k) in enumerate(zip(cols, names))}
