@@ -34,4 +34,4 @@ st.table(
         ],
     }
 )
-st.caption("Pages appear in the sidebar as they are built. All computation lives in the `fusionlab` package.")
+st.caption("Every page has a command-line twin that writes the same tables; all computation lives in the `fusionlab` package.")

@@ -87,11 +87,12 @@ def test_intensity_one_is_clean_and_half_the_rows_are_clean(data):
         add_intensity_noise(xs, torch.ones(16, 3), torch.Generator(), data.stats, UDMLTrainConfig())
 
 
-@pytest.mark.parametrize("mapping, expected_sd", [("paper", lambda t: t if t > 1 else 0.0),
+@pytest.mark.parametrize("mapping, expected_sd", [("variance", lambda t: t ** 0.5 if t > 1 else 0.0),
+                                                   ("sd", lambda t: t if t > 1 else 0.0),
                                                    ("linear", lambda t: 0.3 * (t - 1))])
 def test_intensity_noise_has_the_mapped_scale(data, mapping, expected_sd):
-    """METHODS.md §4: intensity t adds noise of sd t train sd (t = 1 clean); 'linear' is the option."""
-    cfg = UDMLTrainConfig(intensity_map=mapping, level_scale=1.0 if mapping == "paper" else 0.3)
+    """METHODS.md §4: intensity t adds noise N(0, t) in train sd (t = 1 clean); 'sd' and 'linear' are options."""
+    cfg = UDMLTrainConfig(intensity_map=mapping, level_scale=0.3 if mapping == "linear" else 1.0)
     xs = {k: v.repeat(20, 1, 1) for k, v in data.train.xs.items()}  # enough entries for a stable sd
     n = len(next(iter(xs.values())))
     for t in (1.0, 2.0, 6.0, 11.0):

@@ -37,10 +37,11 @@ def add_parser(sub) -> None:
     p.add_argument("--gamma", type=float, default=3.0, help="weight of the unimodal cross-entropies")
     p.add_argument("--beta", type=float, default=1e-3, help="weight of the KL term")
     p.add_argument("--alpha-mode", default="logit", choices=ALPHA_MODES)
-    p.add_argument("--intensity-map", default="paper", choices=INTENSITY_MAPS,
-                   help="training noise of intensity t: 'paper' sd t for t >= 2 (t = 1 clean), 'linear' sd scale*(t-1)")
+    p.add_argument("--intensity-map", default="variance", choices=INTENSITY_MAPS,
+                   help="training noise of intensity t >= 2 (t = 1 clean): 'variance' sd sqrt(t), 'sd' sd t, "
+                        "'linear' sd scale*(t-1)")
     p.add_argument("--level-scale", type=float, default=None,
-                   help="train sd per unit of intensity (default 1 for 'paper', 0.3 for 'linear')")
+                   help="multiplies every noise sd (default 1; 0.3 for 'linear')")
     p.add_argument("--methods", type=csv_list, default=None, help=f"subset of {','.join(METHODS.names())}")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_udml)
@@ -87,7 +88,7 @@ def run_udml(args) -> int:
     mcfg = UDMLConfig(gamma=args.gamma, beta=args.beta, alpha_mode=args.alpha_mode)
     tcfg = UDMLTrainConfig(epochs=args.epochs, clean_epochs=args.clean_epochs, weight_delay=args.weight_delay,
                            intensity_map=args.intensity_map,
-                           level_scale=args.level_scale or (1.0 if args.intensity_map == "paper" else 0.3))
+                           level_scale=args.level_scale or (0.3 if args.intensity_map == "linear" else 1.0))
     seeds = tuple(range(args.seed, args.seed + args.seeds))
     study = train_study(data, mcfg, tcfg, args.methods or METHODS.names(), seeds)
     resp = study_response(study)

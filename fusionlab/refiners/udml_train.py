@@ -4,11 +4,13 @@ Seed 001 (UDML, arXiv 2603.19681) as METHODS.md §4 records the authors' code:
 every training sample gets an intensity label ``t_m in {1..11}`` per modality,
 independently; a random half of the samples is reset to ``t = 1`` for all
 modalities; Gaussian noise of the label's scale is added. [choice] ``t = 1`` means
-clean input (the code adds noise of scale ``t`` for every label): with the default
-``intensity_map = "paper"`` intensity ``t >= 2`` is the gaussian corruption of level
-``level_scale * t`` train sd (``level_scale = 1``: noise sd ``t``, as METHODS.md §4
-fixes) and ``t = 1`` is level 0. ``intensity_map = "linear"`` is a gentler option a
-user may pick: level ``level_scale * (t - 1)``, continuous at ``t = 1``.
+clean input (the code adds noise of scale ``t`` for every label). METHODS.md §4 writes
+the noise as ``N(0, t_m)`` in train-sd units, the same notation as the KL prior
+``N(0, t)`` whose second argument is a variance; so by default
+(``intensity_map = "variance"``) intensity ``t >= 2`` adds gaussian noise of variance
+``t`` (sd ``level_scale * sqrt(t)``: 1.4 to 3.3 train sd for t = 2..11) and ``t = 1``
+is level 0. The other readings are options: ``"sd"`` (noise sd ``level_scale * t``,
+up to 11 train sd) and ``"linear"`` (sd ``level_scale * (t - 1)``).
 
 Progressive schedule: clean data for the first ``clean_epochs`` (E1) epochs, then
 noisy data; the weights stay 1 in training until epoch ``E1 + weight_delay``; at
@@ -45,12 +47,12 @@ class UDMLTrainConfig:
     clean_epochs: int = 3  # E1: clean data before the noise starts
     weight_delay: int = 10  # training weights fixed to 1 until epoch E1 + weight_delay
     max_intensity: int = 11
-    level_scale: float = 1.0  # gaussian level (train sd) per unit of intensity
+    level_scale: float = 1.0  # multiplies the gaussian level (train sd) of every intensity
     p_clean: float = 0.5  # fraction of samples reset to t = 1 in every modality
-    intensity_map: str = "paper"  # "paper": level = scale * t for t >= 2; "linear": scale * (t - 1)
+    intensity_map: str = "variance"  # variance: sd sqrt(t); sd: sd t (t >= 2, t = 1 clean); linear: sd t - 1
 
 
-INTENSITY_MAPS = ("paper", "linear")
+INTENSITY_MAPS = ("variance", "sd", "linear")
 
 
 def _check_map(mapping: str) -> None:
@@ -59,21 +61,24 @@ def _check_map(mapping: str) -> None:
 
 
 def intensity_to_level(t, cfg: "UDMLTrainConfig"):
-    """Gaussian level (train sd) of intensity ``t`` (a float or a tensor); ``t = 1`` is level 0 (clean)."""
+    """Gaussian level (noise sd in train sd) of intensity ``t`` (a float or a tensor); ``t = 1`` is level 0."""
     _check_map(cfg.intensity_map)
+    tt = torch.as_tensor(t, dtype=torch.float32)
     if cfg.intensity_map == "linear":
-        return (t - 1) * cfg.level_scale
-    if isinstance(t, torch.Tensor):
-        return torch.where(t > 1, t * cfg.level_scale, torch.zeros_like(t))
-    return t * cfg.level_scale if t > 1 else 0.0
+        level = (tt - 1) * cfg.level_scale
+    else:
+        sd = tt.clamp_min(0).sqrt() if cfg.intensity_map == "variance" else tt
+        level = torch.where(tt > 1, sd * cfg.level_scale, torch.zeros_like(tt))
+    return level if isinstance(t, torch.Tensor) else float(level)
 
 
 def level_to_intensity(level: float, cfg: "UDMLTrainConfig") -> float:
     """The intensity whose noise has gaussian ``level`` (for marking slider settings on the t axis)."""
     _check_map(cfg.intensity_map)
+    u = level / cfg.level_scale
     if cfg.intensity_map == "linear":
-        return 1 + level / cfg.level_scale
-    return max(1.0, level / cfg.level_scale)
+        return 1 + u
+    return max(1.0, u * u if cfg.intensity_map == "variance" else u)
 
 
 def draw_intensities(n: int, m: int, generator: torch.Generator, max_intensity: int = 11,

@@ -21,11 +21,11 @@ HARD_CHOICES = ("none", "m1", "m2")
 PRESETS: Dict[str, Dict[str, object]] = {
     "dual suppression": {
         "dataset": "synthetic", "n": 1200, "info1": 0.45, "info2": 0.9, "hard": "m2", "epochs": 25, "e1": 2,
-        "delay": 10, "seeds": 3, "gamma": 3.0, "beta": 1e-3, "alpha-mode": "logit", "scale": 0.3,
+        "delay": 10, "seeds": 3, "gamma": 3.0, "beta": 1e-3, "alpha-mode": "logit", "imap": "variance",
     },
     "paper-like (two real views)": {
         "dataset": "uci-digits", "views": ["pix", "fou"], "epochs": 30, "e1": 3, "delay": 10, "seeds": 3,
-        "gamma": 3.0, "beta": 1e-4, "alpha-mode": "logit", "scale": 0.3,
+        "gamma": 3.0, "beta": 1e-4, "alpha-mode": "logit", "imap": "variance",
     },
 }
 
@@ -116,16 +116,17 @@ def _train_controls() -> tuple[UDMLConfig, UDMLTrainConfig, tuple, tuple]:
     mode = c7.selectbox("dependency α", ALPHA_MODES, key=_init("alpha-mode", "logit"),
                         help="logit: logit size with the other modalities zeroed (authors' code); "
                              "accuracy: accuracy drop when the modality is zeroed")
-    imap = c8.selectbox("training noise per intensity t", INTENSITY_MAPS, key=_init("imap", "paper"),
-                        format_func=lambda m: {"paper": "paper: sd t (t ≥ 2), t = 1 clean",
-                                               "linear": "linear: sd 0.3·(t − 1)"}[m],
-                        help="METHODS.md §4: the authors' code adds noise of scale t (train sd); 'linear' is a "
-                             "gentler option whose intensity 11 is 3 sd")
+    imap = c8.selectbox("training noise of intensity t", INTENSITY_MAPS, key=_init("imap", "variance"),
+                        format_func=lambda m: {"variance": "variance t: sd √t (t ≥ 2)", "sd": "sd t (t ≥ 2)",
+                                               "linear": "sd 0.3·(t − 1)"}[m],
+                        help="METHODS.md §4: noise N(0, t) in train sd, t = 1 clean. 'variance' reads t as the "
+                             "variance (as in the KL prior N(0, t)); 'sd' as the standard deviation (up to 11 sd); "
+                             "'linear' is a gentler ramp")
     methods = st.multiselect("methods", METHODS.names(), key=_init("methods", METHODS.names()),
                              format_func=lambda n: f"{n} — {METHODS.doc(n)}")
     mcfg = UDMLConfig(gamma=float(gamma), beta=float(beta), alpha_mode=mode)
     tcfg = UDMLTrainConfig(epochs=int(epochs), clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap,
-                            level_scale=1.0 if imap == "paper" else 0.3)
+                            level_scale=0.3 if imap == "linear" else 1.0)
     return mcfg, tcfg, tuple(range(int(seeds))), tuple(methods)
 
 
@@ -149,7 +150,8 @@ def formula_expander() -> None:
             st.latex(f)
         st.markdown(
             "`t_m ∈ {1..11}` is the injected noise intensity of modality *m* (1 = clean; intensity *t* ≥ 2 adds "
-            "gaussian noise of sd *t* train sd, as the authors' code does; the 'linear' option uses 0.3·(t−1)); "
+            "gaussian noise of variance *t*, i.e. sd √t train sd — the options read *t* as the sd, or ramp it as "
+            "0.3·(t−1)); "
             "a random half of the training samples stays clean. Data are "
             "clean for the first E₁ epochs, and the weights stay 1 in training until epoch E₁+10. "
             "**PE** uses the mean variance σ² in place of ŝ²α, with no noise supervision (KL to N(0, 1)); "
