@@ -13,7 +13,8 @@ from fusionlab.diagnostics import modality_contributions, noisy_predictions, rob
 from fusionlab.models import build_model, count_parameters
 from fusionlab.noise import default_levels
 from fusionlab.train import fit, metrics_from_probs
-from fusionlab.ui.playground import KEY, PlaygroundRun, current_run, formula_expander, model_controls, noise_controls
+from fusionlab.ui.playground import (KEY, PlaygroundRun, current_marks, current_run, formula_expander, model_controls,
+                                     noise_controls)
 from fusionlab.ui.training import live_training, train_buttons
 from fusionlab.ui.widgets import dataset_controls, describe_dataset
 
@@ -84,11 +85,9 @@ def noise_view(run: PlaygroundRun) -> None:
     left, right = st.columns(2)
     cm = confusion_matrix(y, probs.argmax(1), labels=list(range(run.data.n_classes)))
     left.plotly_chart(figures.confusion_matrix_figure(cm, run.data.class_names), key=f"{KEY}-cm")
-    marks = dict(levels)
-    if len(set(levels.values())) == 1 and len(levels) > 1:
-        marks["all"] = next(iter(levels.values()))
-    right.plotly_chart(figures.robustness_figure(run.robustness[noise], marks=marks,
-                                                 title="accuracy vs noise (× = current slider)"), key=f"{KEY}-rob")
+    right.plotly_chart(figures.robustness_figure(run.robustness[noise], marks=current_marks(levels),
+                                                 current=m["accuracy"],
+                                                 title="accuracy vs noise (× = current setting)"), key=f"{KEY}-rob")
     st.subheader("One test sample")
     i = int(st.number_input("test sample index", 0, len(y) - 1, 0, key=f"{KEY}-sample"))
     one = {k: v[i:i + 1] for k, v in xs.items()}

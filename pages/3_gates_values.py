@@ -47,7 +47,7 @@ if start and ds is not None:
 
 run = ui.current_run()
 if run is None:
-    st.info("No model yet: press **Train VGMR** above (about 10–20 s on the synthetic data).")
+    st.info("No model yet: press **Train VGMR** above (the progress bar shows the epochs; Stop keeps no half-trained model).")
     st.stop()
 if run.samples is None:
     run.samples = sample_table(run.model, run.data)
@@ -78,10 +78,12 @@ def sample_fragment(run: ui.GatesRun) -> None:
         show_error(exc, "This sample")
         return
     cls = run.data.class_names
-    st.markdown(f"Sample **{idx}**: true class **{cls[view.label]}**, predicted **{cls[view.pred]}** "
+    lo, hi = gate_range(run.vgmr)
+    scale = (f"the full range of `G_eff` ({lo:.2f}–{hi:.2f})" if hi - lo > 1e-9 else
+             f"λ = 0 makes `G_eff` exactly {lo:.2f} (neutral) everywhere, so the gate heatmap is flat")
+    st.markdown(f"Sample **{idx}**: true label **{cls[view.label]}**, predicted **{cls[view.pred]}** "
                 f"(p = {view.probs[view.pred]:.2f}, {'correct' if view.pred == view.label else 'wrong'}) "
-                f"under the current noise. Gate colour scale: the full range of `G_eff` "
-                f"({gate_range(run.vgmr)[0]:.2f}–{gate_range(run.vgmr)[1]:.2f}).")
+                f"under the current noise. Gate colour scale: {scale}.")
     a, b = st.columns(2)
     a.plotly_chart(vfig.value_bars(view.v_g), key=f"{KEY}-vg")
     b.plotly_chart(vfig.channel_value_strip(view.v_c), key=f"{KEY}-vc")
@@ -90,7 +92,8 @@ def sample_fragment(run: ui.GatesRun) -> None:
         title = f"{k} — noise ratio {ratio:g}, weight {weight:g}; mean G_eff {view.g_eff[k].mean():.3f}"
         st.plotly_chart(vfig.sample_heatmaps(view.x[k], view.g_eff[k], view.diff[k], k, gate_range(run.vgmr), title),
                         key=f"{KEY}-heat-{k}")
-    st.caption(f"Drag the sliders of **{first}** (the informative modality on the synthetic data) and watch its "
+    hint = " (the informative modality of the synthetic data)" if run.data.name.startswith("synthetic") else ""
+    st.caption(f"Drag the sliders of **{first}**{hint} and watch its "
                "noised timesteps in the input heatmap and what the gate does on them.")
 
 

@@ -72,8 +72,10 @@ def verdict(table) -> None:
                    f"(all p > {ALPHA} or Δ ≤ 0), while the oracle headroom reaches {head:.3f}. ρ per score: {rho_txt}.")
     else:
         pairs = ", ".join(f"{r.score}/{r.rule} (Δ={r.delta:+.3f}, p={r.p_value:.3f})" for r in gains.itertuples())
+        tracked = ", ".join(f"{k} (ρ = {rho[k]:.2f})" for k in dict.fromkeys(gains["score"]))
         st.warning(f"Paper's finding **does not hold** for {len(gains)} of {len(real)} real score × rule pairs: "
-                   f"{pairs}. ρ per score: {rho_txt} — these scores do track expert correctness here.")
+                   f"{pairs}. The scores behind them track expert correctness here: {tracked}. "
+                   f"ρ of every score: {rho_txt}.")
     ctl = table[table["control"]]
     if not ctl.empty:
         g = ctl[(ctl["p_value"] <= ALPHA) & (ctl["delta"] > 0)]

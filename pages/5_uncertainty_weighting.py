@@ -29,6 +29,13 @@ preset_buttons()
 with st.container(border=True):
     settings = controls()
     formula_expander()
+    tc = settings.train_cfg
+    if tc.epochs <= tc.clean_epochs + tc.weight_delay:
+        st.warning(f"With {tc.epochs} epochs, E₁ = {tc.clean_epochs} and a delay of {tc.weight_delay}, the weights "
+                   "stay 1 for the whole training: the dynamic methods train exactly like static fusion (their "
+                   f"weights only act at evaluation). Use more than {tc.clean_epochs + tc.weight_delay} epochs.")
+    if not settings.methods:
+        st.info("No method picked: all four will be trained.")
     start, _ = train_buttons(KEY)
 
 if start:

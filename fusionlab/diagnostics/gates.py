@@ -159,6 +159,7 @@ def gate_finding(stats: pd.DataFrame, tol: float = 0.005) -> str:
                      ("the gate fell" if fell else "the gate did not fall")]
             verdict = f"{parts[0]} and {parts[1]}: the paper's finding does NOT hold here"
         lines.append(f"corrupting **{d['modality']}**: {nums} — {verdict}.")
+    lines.append(f"(a change smaller than ±{tol:g} counts as no change)")
     return "\n".join(f"- {line}" for line in lines)
 
 

@@ -268,13 +268,18 @@ def data_efficiency_finding(scores: pd.DataFrame, chance: float, a: str = "produ
     return Finding(claim, holds, f"{verdict}: {detail}")
 
 
+MIN_MARGIN = 0.05  # clean accuracy above chance needed to judge degradation
+
+
 def degradation(robustness: pd.DataFrame, chance: float) -> pd.DataFrame:
     """Per fusion, condition and seed: the share of the clean above-chance accuracy lost,
-    averaged over the noise levels above 0 (0 = unaffected, 1 = down to chance)."""
+    averaged over the noise levels above 0 (0 = unaffected, 1 = down to chance). Seeds whose
+    clean accuracy is within ``MIN_MARGIN`` of chance are left out (a ratio of noise over
+    almost nothing)."""
     df = robustness
     clean = df[df["level"] == 0].set_index(["fusion", "condition", "seed"])["accuracy"].rename("clean")
     noisy = df[df["level"] > 0].join(clean, on=["fusion", "condition", "seed"])
-    margin = (noisy["clean"] - chance).where(lambda m: m > 0.02)
+    margin = (noisy["clean"] - chance).where(lambda m: m > MIN_MARGIN)
     noisy = noisy.assign(lost=(noisy["clean"] - noisy["accuracy"]) / margin)
     return noisy.groupby(["fusion", "condition", "seed"], as_index=False)["lost"].mean()
 
@@ -288,7 +293,8 @@ def robustness_finding(robustness: pd.DataFrame, chance: float, a: str = "produc
     lost = degradation(robustness, chance).groupby(["condition", "fusion"])["lost"].mean().unstack("fusion")
     lost = lost[[a, b]].dropna()
     if lost.empty:
-        return Finding(claim, None, "Cannot judge: a fusion is at chance on clean data.")
+        return Finding(claim, None, f"Cannot judge: a fusion is within {MIN_MARGIN:.2f} of chance on clean data, "
+                                    "so there is no accuracy for noise to take away.")
     faster = lost[a] > lost[b]
     parts = [f"noise on {c}: {a} lost {r[a]:.0%}, {b} {r[b]:.0%}" for c, r in lost.iterrows()]
     holds = bool(faster.sum() * 2 > len(lost))

@@ -53,7 +53,8 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], title: s
     fig = go.Figure(go.Heatmap(z=cm, x=list(class_names), y=list(class_names), colorscale="Blues",
                                text=cm, texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>"))
     fig.update_layout(title=title, height=380, xaxis_title="predicted", yaxis_title="true",
-                      yaxis_autorange="reversed", margin=dict(t=40))
+                      yaxis_autorange="reversed", margin=dict(t=40),
+                      xaxis=dict(type="category", dtick=1), yaxis_type="category")
     return fig
 
 
@@ -71,21 +72,30 @@ def line_with_band(fig: go.Figure, x, mean, sd, name: str, i: int, row=None, col
 
 
 def robustness_figure(df: pd.DataFrame, marks: Optional[Mapping[str, float]] = None, group: str = "condition",
-                      title: str = "accuracy under noise") -> go.Figure:
-    """Accuracy vs noise level per ``group`` (mean ± sd over seeds); ``marks`` puts a
-    marker at the current level of each group (the sliders' setting)."""
+                      title: str = "accuracy under noise", current: Optional[float] = None) -> go.Figure:
+    """Accuracy vs noise level per ``group`` (mean ± sd over seeds).
+
+    ``marks`` puts a marker at the current level of each named group (the sliders'
+    setting), at the curve's value there; with ``current`` (the accuracy measured at
+    the sliders' setting) the marker sits at that measured accuracy instead, and with
+    ``current`` but no matching group a dotted line shows it.
+    """
     if df is None or df.empty:
         return empty_figure("no robustness data")
     fig = go.Figure()
     stats = df.groupby([group, "level"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
+    marked = False
     for i, (name, part) in enumerate(stats.groupby(group, sort=False)):
         line_with_band(fig, part["level"], part["mean"], part["std"], str(name), i)
         if marks and name in marks:
-            lv = marks[name]
-            y = float(np.interp(lv, part["level"], part["mean"]))
+            lv, marked = marks[name], True
+            y = current if current is not None else float(np.interp(lv, part["level"], part["mean"]))
             fig.add_trace(go.Scatter(x=[lv], y=[y], mode="markers", marker=dict(size=14, symbol="x", color=color(i)),
                                      name=f"{name}: current", showlegend=False,
-                                     hovertemplate=f"{name} now at level %{{x}}<extra></extra>"))
+                                     hovertemplate=f"{name} now: level %{{x}}, accuracy %{{y:.3f}}<extra></extra>"))
+    if current is not None and not marked:
+        fig.add_hline(y=current, line_dash="dot", line_color="grey",
+                      annotation_text=f"current setting: {current:.3f}", annotation_position="bottom left")
     noise = df["noise"].iloc[0] if "noise" in df else "noise"
     fig.update_layout(title=title, xaxis_title=f"{noise} level", yaxis_title="test accuracy", height=360,
                       yaxis_range=[0, 1.02], margin=dict(t=40))
@@ -96,7 +106,8 @@ def probability_bars(probs: Sequence[float], class_names: Sequence[str], true_cl
                      title: str = "predicted probabilities") -> go.Figure:
     colors = [color(2) if i == true_class else color(0) for i in range(len(class_names))]
     fig = go.Figure(go.Bar(x=list(class_names), y=list(probs), marker_color=colors))
-    fig.update_layout(title=title + " (green = true class)", yaxis_range=[0, 1], height=280, margin=dict(t=40))
+    fig.update_layout(title=title + " (green = true class)", yaxis_range=[0, 1], height=280, margin=dict(t=40),
+                      xaxis_title="class", yaxis_title="probability", xaxis_type="category")
     return fig
 
 
@@ -106,7 +117,7 @@ def contribution_bars(contrib: pd.DataFrame, title: str = "modality contribution
         return empty_figure("no contributions")
     fig = go.Figure(go.Bar(x=contrib["modality"], y=contrib["contribution"],
                            marker_color=[color(i) for i in range(len(contrib))]))
-    fig.update_layout(title=title, yaxis_title="p(pred) − p(pred | modality dropped)", height=280, margin=dict(t=40))
+    fig.update_layout(title=title, yaxis_title="probability lost", height=300, margin=dict(t=60))
     return fig
 
 

@@ -37,7 +37,15 @@ def permutation_histograms(null: pd.DataFrame, table: pd.DataFrame, score: str, 
                                    name=r, showlegend=False,
                                    hovertemplate="broken-Q balanced accuracy %{x}<br>%{y} permutations<extra></extra>"),
                       **rc)
-        fig.add_vline(x=float(d["metric_clean"].iloc[0]), line=dict(color="black", width=2, dash="dash"), **rc)
+        clean = float(d["metric_clean"].iloc[0])
+        fig.add_vline(x=clean, line=dict(color="black", width=2, dash="dash"), **rc)
+        lo, hi = min(d["balanced_accuracy"].min(), clean), max(d["balanced_accuracy"].max(), clean)
+        if hi - lo < 1e-3:  # every permutation gives the same value: one thin bar, not a block over [0, 1]
+            fig.update_xaxes(range=[lo - 0.01, hi + 0.01], **rc)
+            fig.update_traces(xbins=dict(start=lo - 0.0005, end=hi + 0.0005, size=0.001), selector=dict(name=r))
+            fig.add_annotation(text="Q ignored: all permutations equal", showarrow=False, x=0.5, y=1.0,
+                               xref=f"x{i + 1 if i else ''} domain", yref=f"y{i + 1 if i else ''} domain",
+                               font=dict(size=11, color="grey"))
     fig.update_layout(title=f"{label(score)}: balanced accuracy with permuted Q (dashed line = clean Q)",
                       height=260 * rows + 60, margin=dict(t=80), bargap=0.05)
     fig.update_xaxes(title_text="balanced accuracy", tickformat=".3f")
@@ -89,6 +97,6 @@ def delta_bars(summary: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Bar(x=[label(s) for s in d["score"]], y=d["delta"], name=rule, marker_color=color(i),
                              error_y=dict(type="data", array=d.get("delta_sd"), visible="delta_sd" in d)))
     runs = int(summary["runs"].iloc[0]) if "runs" in summary else 1
-    fig.update_layout(title=f"Δ_perm, mean ± sd over {runs} runs (seeds × folds)", barmode="group",
+    fig.update_layout(title=f"Δ_perm, mean ± sd over {runs} run{'s' if runs != 1 else ''} (seeds × folds)", barmode="group",
                       yaxis_title="Δ_perm (balanced accuracy)", height=360, margin=dict(t=50))
     return fig

@@ -35,7 +35,7 @@ def accuracy_vs_size(scores: pd.DataFrame, metric: str = "test_accuracy", chance
         fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text="chance (majority class)")
     n = int(stats["count"].max())
     fig.update_xaxes(type="log", tickvals=sizes, ticktext=[str(s) for s in sizes], title="training samples (log2)")
-    fig.update_layout(title=f"{metric.replace('_', ' ')} vs training size (mean ± 1 sd over {n} seeds)",
+    fig.update_layout(title=f"{metric.replace('_', ' ')} vs training size (mean ± 1 sd over {n} seed{'s' if n != 1 else ''})",
                       yaxis_title=metric.replace("_", " "), height=380, margin=dict(t=50))
     return fig
 

@@ -18,6 +18,7 @@ from ..diagnostics.experts import EXPERTS, ExpertBank, ExpertConfig, RowCorrupti
 from ..diagnostics.permutation import PermutationConfig, PermutationResult, q_vs_correct, run_scores
 from ..diagnostics.permutation_runs import DiagnosticConfig, build_bank, score_bank
 from ..diagnostics.quality import CONTROLS, QualityConfig, real_scores, score
+from .widgets import init_state
 
 KEY = "permutation"
 NONE = "none"
@@ -64,10 +65,11 @@ def expert_controls() -> tuple[ExpertConfig, int]:
 def control_controls() -> tuple[str, QualityConfig]:
     """Positive-control picker and its knobs; returns the control name (or NONE) and its config."""
     c1, c2, c3 = st.columns(3)
-    control = c1.radio("positive control (uses test labels on purpose)", [NONE, *CONTROLS], key=f"{KEY}-control")
-    fidelity = c2.slider("control-aligned: fidelity", 0.0, 1.0, 1.0, 0.05, key=f"{KEY}-fidelity",
+    control = c1.radio("positive control (uses test labels on purpose)", [NONE, *CONTROLS],
+                       key=init_state(f"{KEY}-control", NONE))
+    fidelity = c2.slider("control-aligned: fidelity", 0.0, 1.0, step=0.05, key=init_state(f"{KEY}-fidelity", 1.0),
                          help="0: Q is random; 1: Q = 1[expert correct]", disabled=control != "control-aligned")
-    rate = c3.slider("control-corruption: rate k", 0.0, 1.0, 0.3, 0.05, key=f"{KEY}-rate",
+    rate = c3.slider("control-corruption: rate k", 0.0, 1.0, step=0.05, key=init_state(f"{KEY}-rate", 0.3),
                      help="share of test rows where one expert is made confidently wrong and gets Q = 0",
                      disabled=control != "control-corruption")
     return control, QualityConfig(fidelity=float(fidelity), rate=float(rate))
@@ -76,10 +78,12 @@ def control_controls() -> tuple[str, QualityConfig]:
 def corruption_controls(modalities: List[str], seed: int) -> RowCorruption:
     """Point 5: corrupt a fraction of one modality's rows (train and test alike)."""
     c1, c2, c3 = st.columns(3)
-    mod = c1.selectbox("corrupt modality (train and test rows)", [NONE, *modalities], key=f"{KEY}-corrupt-mod")
-    frac = c2.slider("fraction of its rows corrupted", 0.0, 1.0, 0.5, 0.05, key=f"{KEY}-corrupt-frac",
+    mod = c1.selectbox("corrupt modality (train and test rows)", [NONE, *modalities],
+                       key=init_state(f"{KEY}-corrupt-mod", NONE))
+    frac = c2.slider("fraction of its rows corrupted", 0.0, 1.0, step=0.05, key=init_state(f"{KEY}-corrupt-frac", 0.5),
                      disabled=mod == NONE)
-    top = c3.slider("max severity (mix α, per row ~ U(0.3·max, max))", 0.1, 1.0, 1.0, 0.05, key=f"{KEY}-corrupt-max",
+    top = c3.slider("max severity (mix α, per row ~ U(0.3·max, max))", 0.1, 1.0, step=0.05,
+                    key=init_state(f"{KEY}-corrupt-max", 1.0),
                     disabled=mod == NONE)
     if mod == NONE:
         return RowCorruption(seed=seed)

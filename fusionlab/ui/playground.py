@@ -80,3 +80,14 @@ def noise_controls(names: list[str]) -> tuple[str, Dict[str, float]]:
 
 def current_run() -> Optional[PlaygroundRun]:
     return st.session_state.get(f"{KEY}-run")
+
+
+def current_marks(levels: Dict[str, float]) -> Dict[str, float]:
+    """Which robustness curve the sliders' setting lies on: the one noisy modality's, or
+    ``all`` when every modality has the same level; none (empty) for a mixed setting."""
+    noisy = {k: v for k, v in levels.items() if v > 0}
+    if len(noisy) == 1:
+        return noisy
+    if len(levels) > 1 and len(noisy) == len(levels) and len(set(noisy.values())) == 1:
+        return {"all": next(iter(noisy.values()))}
+    return {}

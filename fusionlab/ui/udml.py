@@ -11,7 +11,7 @@ from ..data import MultimodalDataset, SyntheticConfig
 from ..noise import level_range
 from ..refiners.udml import ALPHA_MODES, METHODS, UDMLConfig
 from ..refiners.udml_train import INTENSITY_MAPS, UDMLStudy, UDMLTrainConfig
-from .widgets import cached_synthetic, cached_uci
+from .widgets import cached_synthetic, cached_uci, init_state
 
 KEY = "udml"
 DATASETS = ("synthetic", "uci-digits")
@@ -68,9 +68,7 @@ def _k(name: str) -> str:
 
 def _init(name: str, default) -> str:
     """The widget key of ``name``, with its default set once in session_state (presets overwrite it)."""
-    key = _k(name)
-    st.session_state.setdefault(key, default)
-    return key
+    return init_state(_k(name), default)
 
 
 def apply_preset(name: str) -> None:
@@ -153,7 +151,7 @@ def formula_expander() -> None:
             "gaussian noise of variance *t*, i.e. sd √t train sd — the options read *t* as the sd, or ramp it as "
             "0.3·(t−1)); "
             "a random half of the training samples stays clean. Data are "
-            "clean for the first E₁ epochs, and the weights stay 1 in training until epoch E₁+10. "
+            "clean for the first E₁ epochs, and the weights stay 1 in training until epoch E₁ + delay (the slider; 10 in the authors' code). "
             "**PE** uses the mean variance σ² in place of ŝ²α, with no noise supervision (KL to N(0, 1)); "
             "**static** keeps all weights at 1.  \n"
             "Source: *Unbiased Dynamic Multimodal Fusion* (UDML), CVPR 2026, arXiv 2603.19681; details from the "

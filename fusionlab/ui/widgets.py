@@ -78,3 +78,13 @@ def dataset_controls(key: str, datasets: Sequence[str] = (), allow_sequence: boo
 def describe_dataset(ds: MultimodalDataset) -> str:
     shapes = ", ".join(f"{k} {t}×{d}" if t > 1 else f"{k} {d}" for k, (t, d) in ds.shapes().items())
     return f"**{ds.name}**: {ds.n_samples} samples, {ds.n_classes} classes; modalities {shapes}"
+
+
+def init_state(key: str, default) -> str:
+    """Return widget ``key`` after setting its default once in session_state.
+
+    Widgets that presets set must take their default this way (not as a ``value=``
+    argument), or Streamlit warns that the value came from two places.
+    """
+    st.session_state.setdefault(key, default)
+    return key

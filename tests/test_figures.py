@@ -1,0 +1,46 @@
+"""Figure builders: markers sit at measured values, degenerate nulls stay readable."""
+import numpy as np
+import pandas as pd
+
+from fusionlab.figures import robustness_figure
+from fusionlab.figures.permutation import permutation_histograms
+from fusionlab.ui.playground import current_marks
+
+
+def _curve():
+    # a step-like curve (as 'drop' gives): interpolation between grid points would be wrong
+    return pd.DataFrame({"condition": ["pix"] * 3, "noise": "drop", "level": [0.0, 0.5, 1.0],
+                         "accuracy": [0.98, 0.37, 0.37], "seed": 0})
+
+
+def test_current_marker_sits_at_the_measured_accuracy():
+    fig = robustness_figure(_curve(), marks={"pix": 0.05}, current=0.37)
+    marker = [t for t in fig.data if t.name == "pix: current"][0]
+    assert marker.x == (0.05,) and marker.y == (0.37,)
+    interp = [t for t in robustness_figure(_curve(), marks={"pix": 0.05}).data if t.name == "pix: current"][0]
+    assert interp.y[0] > 0.9  # without the measured value, the curve's own (interpolated) value
+
+
+def test_mixed_setting_draws_a_line_not_a_marker():
+    fig = robustness_figure(_curve(), marks={}, current=0.5)
+    assert not [t for t in fig.data if t.name and t.name.endswith(": current")]
+    assert any(s.y0 == 0.5 for s in fig.layout.shapes)
+
+
+def test_current_marks_names_the_curve_the_setting_lies_on():
+    assert current_marks({"pix": 0.3, "mor": 0.0}) == {"pix": 0.3}
+    assert current_marks({"pix": 0.3, "mor": 0.3}) == {"all": 0.3}
+    assert current_marks({"pix": 0.3, "mor": 0.1}) == {}
+    assert current_marks({"pix": 0.0, "mor": 0.0}) == {}
+
+
+def test_a_null_with_no_spread_gets_a_narrow_axis():
+    rng = np.random.default_rng(0)
+    null = pd.DataFrame({"score": "s", "rule": ["noq"] * 40 + ["route"] * 40, "k": list(range(40)) * 2,
+                         "metric_clean": [0.95] * 40 + [0.9] * 40,
+                         "balanced_accuracy": [0.95] * 40 + list(rng.normal(0.85, 0.01, 40))})
+    table = pd.DataFrame({"score": "s", "rule": ["noq", "route"], "delta": [0.0, 0.05], "p_value": [1.0, 0.02]})
+    fig = permutation_histograms(null, table, "s")
+    lo, hi = fig.layout.xaxis.range
+    assert lo < 0.95 < hi and hi - lo < 0.05
+    assert fig.layout.xaxis2.range is None  # a real spread keeps the automatic range
