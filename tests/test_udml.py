@@ -196,6 +196,15 @@ def test_suppression_findings_follow_the_numbers():
     assert res["PE suppresses the hard modality 'm2' on clean inputs; UDML less so"] is True
 
 
+def test_a_gap_within_the_seed_spread_is_not_judged():
+    acc = pd.DataFrame({"method": ["static", "static", "pe", "pe", "udml", "udml"], "seed": [0, 1] * 3,
+                        "clean": [0.80, 0.90, 0.84, 0.84, 0.60, 0.62], "noisy": [0.5] * 6})
+    res = {f.claim: f for f in diag.suppression_findings(acc)}
+    tie = res["PE falls below static fusion (clean test)"]
+    assert tie.holds is None and "cannot tell" in tie.detail  # 0.84 vs 0.85 with a seed sd of 0.05
+    assert res["UDML does not fall below static fusion (clean test)"].holds is False
+
+
 def test_figures_draw_data_and_say_when_empty(study, data):
     resp = diag.study_response(study)
     spear = diag.spearman_table(resp)

@@ -111,6 +111,6 @@ def run_udml(args) -> int:
     for meth, a in result["accuracy"].items():
         print(f"accuracy {meth}: clean {a['clean']:.3f} ± {a['clean_sd']:.3f}, noisy {a['noisy']:.3f} ± {a['noisy_sd']:.3f}")
     for f in result["findings"]:
-        print(f"[{'holds' if f['holds'] else 'does not hold' if f['holds'] is False else 'n/a'}] {f['claim']}")
+        print(f"[{'holds' if f['holds'] else 'does not hold' if f['holds'] is False else 'cannot tell'}] {f['claim']}")
     print(f"-> {out}")
     return 0

@@ -143,7 +143,7 @@ def robustness_table(study: UDMLStudy, levels=None) -> pd.DataFrame:
 @dataclass
 class Finding:
     claim: str
-    holds: Optional[bool]  # None: cannot be judged with these methods
+    holds: Optional[bool]  # None: cannot be judged (methods missing, or a gap within the seed spread)
     detail: str
 
 
@@ -195,16 +195,12 @@ def suppression_findings(acc: pd.DataFrame, hard: Optional[str] = None) -> List[
     for col, what in (("clean", "clean test"), ("noisy", "test with training-like random noise")):
         s, p, u = (_mean_acc(acc, m, col) for m in ("static", "pe", "udml"))
         spread = max(s[1], p[1], u[1])
-        pe_below = p[0] < s[0]
-        note = " (the gap is within the seed spread)" if abs(p[0] - s[0]) <= spread else ""
-        out.append(Finding(f"PE falls below static fusion ({what})", pe_below,
-                           f"{'holds' if pe_below else 'does not hold'} here: static {_fmt(*s)}, "
-                           f"PE {_fmt(*p)}{note}."))
-        u_ok = u[0] >= s[0]
-        note = " (the gap is within the seed spread)" if abs(u[0] - s[0]) <= spread else ""
-        out.append(Finding(f"UDML does not fall below static fusion ({what})", u_ok,
-                           f"{'holds' if u_ok else 'does not hold'} here: static {_fmt(*s)}, "
-                           f"UDML {_fmt(*u)}{note}."))
+        for claim, name, m, holds in ((f"PE falls below static fusion ({what})", "PE", p, p[0] < s[0]),
+                                      (f"UDML does not fall below static fusion ({what})", "UDML", u, u[0] >= s[0])):
+            tie = spread > 0 and abs(m[0] - s[0]) <= spread  # a gap no larger than the seeds' own spread
+            verdict = ("cannot tell here (the gap is within the seed spread)" if tie else
+                       "holds here" if holds else "does not hold here")
+            out.append(Finding(claim, None if tie else holds, f"{verdict}: static {_fmt(*s)}, {name} {_fmt(*m)}."))
     col = f"weight/{hard}"
     if hard is not None and col in acc:
         p, u = _mean_acc(acc, "pe", col), _mean_acc(acc, "udml", col)
