@@ -9,7 +9,7 @@ from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, findings, p
                                        sample_weights, spearman_table, study_response)
 from fusionlab.figures import udml as fig
 from fusionlab.refiners.udml import METHODS
-from fusionlab.refiners.udml_train import intensity_to_level, level_to_intensity, train_study
+from fusionlab.refiners.udml_train import level_to_intensity, max_level, train_study
 from fusionlab.ui.training import live_training, train_buttons
 from fusionlab.ui.udml import (KEY, UDMLRun, controls, current_run, formula_expander, load, noise_sliders,
                                preset_buttons, store_run)
@@ -67,8 +67,7 @@ def noise_view(run: UDMLRun) -> None:
     st.subheader("Corrupt the test set")
     st.markdown("Each test sample gets gaussian noise of a random level between 0 and the slider's value, "
                 "per modality. Everything below is re-evaluated on the frozen models at once.")
-    max_levels = noise_sliders(study.data.modality_names,
-                               intensity_to_level(float(study.train_cfg.max_intensity), study.train_cfg))
+    max_levels = noise_sliders(study.data.modality_names, max_level(study.train_cfg))
     levels = per_sample_levels(len(study.data.test), max_levels, 0)
     try:
         acc = accuracy_table(study, levels)

@@ -17,7 +17,7 @@ from ..data import SplitConfig, SyntheticConfig, load_dataset, prepare
 from ..diagnostics.udml import (accuracy_table, alpha_table, findings, per_sample_levels, robustness_table,
                                 sample_weights, spearman_table, study_response)
 from ..refiners.udml import ALPHA_MODES, METHODS, UDMLConfig
-from ..refiners.udml_train import INTENSITY_MAPS, UDMLTrainConfig, intensity_to_level, train_study
+from ..refiners.udml_train import INTENSITY_MAPS, UDMLTrainConfig, default_level_scale, max_level, train_study
 from ._common import add_data_args, csv_list, float_list, load_from_args, out_dir, write_csv, write_json
 
 
@@ -88,12 +88,13 @@ def run_udml(args) -> int:
     mcfg = UDMLConfig(gamma=args.gamma, beta=args.beta, alpha_mode=args.alpha_mode)
     tcfg = UDMLTrainConfig(epochs=args.epochs, clean_epochs=args.clean_epochs, weight_delay=args.weight_delay,
                            intensity_map=args.intensity_map,
-                           level_scale=args.level_scale or (0.3 if args.intensity_map == "linear" else 1.0))
+                           level_scale=(default_level_scale(args.intensity_map) if args.level_scale is None
+                                        else args.level_scale))
     seeds = tuple(range(args.seed, args.seed + args.seeds))
     study = train_study(data, mcfg, tcfg, args.methods or METHODS.names(), seeds)
     resp = study_response(study)
     spear = spearman_table(resp)
-    top = float(intensity_to_level(float(tcfg.max_intensity), tcfg))  # weights.csv: level ~ U(0, top) per sample
+    top = max_level(tcfg)  # weights.csv: level ~ U(0, top) per sample
     levels = per_sample_levels(len(data.test), {k: top for k in data.modality_names}, args.seed)
     weights = pd.concat([sample_weights(study, m, s, levels) for m, s in study.models], ignore_index=True)
     alpha = alpha_table(study)

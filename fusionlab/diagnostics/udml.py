@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 
 from ..noise import Level, corrupt_modalities, default_levels
 from ..refiners.udml import METHODS
-from ..refiners.udml_train import UDMLStudy, add_intensity_noise, draw_intensities, intensity_to_level
+from ..refiners.udml_train import UDMLStudy, add_intensity_noise, draw_intensities, intensity_to_level, max_level
 from ..train import evaluate, predict
 from .robustness import robustness_curve
 
@@ -131,9 +131,9 @@ def robustness_table(study: UDMLStudy, levels=None) -> pd.DataFrame:
 
     Columns ``method, seed, condition, noise, level, accuracy``.
     """
-    top = float(intensity_to_level(float(study.train_cfg.max_intensity), study.train_cfg))
-    levels = list(levels) if levels is not None else default_levels(NOISE, 7, top=max(top, 1.0))
-    frames = []
+    if levels is None:
+        levels = default_levels(NOISE, 7, top=max(max_level(study.train_cfg), 1.0))
+    levels, frames = list(levels), []
     for (meth, s), model in study.models.items():
         df = robustness_curve(model, study.data, NOISE, levels, seed=s, fusion=meth)
         frames.append(df.rename(columns={"fusion": "method"})[["method", "seed", "condition", "noise", "level", "accuracy"]])

@@ -72,6 +72,17 @@ def intensity_to_level(t, cfg: "UDMLTrainConfig"):
     return level if isinstance(t, torch.Tensor) else float(level)
 
 
+def default_level_scale(mapping: str) -> float:
+    """``level_scale`` when the user gives none: 1 (the readings of N(0, t)); 0.3 for the linear ramp."""
+    _check_map(mapping)
+    return 0.3 if mapping == "linear" else 1.0
+
+
+def max_level(cfg: "UDMLTrainConfig") -> float:
+    """The gaussian level of the largest training intensity (the top of the test-noise range)."""
+    return float(intensity_to_level(float(cfg.max_intensity), cfg))
+
+
 def level_to_intensity(level: float, cfg: "UDMLTrainConfig") -> float:
     """The intensity whose noise has gaussian ``level`` (for marking slider settings on the t axis)."""
     _check_map(cfg.intensity_map)

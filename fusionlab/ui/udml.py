@@ -10,7 +10,7 @@ import streamlit as st
 from ..data import MultimodalDataset, SyntheticConfig
 from ..noise import level_range
 from ..refiners.udml import ALPHA_MODES, METHODS, UDMLConfig
-from ..refiners.udml_train import INTENSITY_MAPS, UDMLStudy, UDMLTrainConfig
+from ..refiners.udml_train import INTENSITY_MAPS, UDMLStudy, UDMLTrainConfig, default_level_scale
 from .widgets import cached_synthetic, cached_uci, init_state
 
 KEY = "udml"
@@ -124,7 +124,7 @@ def _train_controls() -> tuple[UDMLConfig, UDMLTrainConfig, tuple, tuple]:
                              format_func=lambda n: f"{n} — {METHODS.doc(n)}")
     mcfg = UDMLConfig(gamma=float(gamma), beta=float(beta), alpha_mode=mode)
     tcfg = UDMLTrainConfig(epochs=int(epochs), clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap,
-                            level_scale=0.3 if imap == "linear" else 1.0)
+                            level_scale=default_level_scale(imap))
     return mcfg, tcfg, tuple(range(int(seeds))), tuple(methods)
 
 
