@@ -24,6 +24,9 @@ if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ pyproject.toml -n
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   touch "$stamp"
 fi
+# numba compiles the permutation kernels once and caches them beside the source (__pycache__);
+# doing it here keeps that one-off pause out of the first dashboard run. Instant when cached.
+.venv/bin/python -c "from fusionlab.diagnostics.permutation import warm_kernels; warm_kernels()"
 
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; else SUDO=none; fi

@@ -5,13 +5,14 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import softmax
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from fusionlab.cli import main
 from fusionlab.diagnostics.experts import ExpertConfig, fit_experts
-from fusionlab.diagnostics.permutation import (RULES, PermutationConfig, _null_metrics, broken_q_test,
+from fusionlab.diagnostics.permutation import (RULES, PermutationConfig, Router, _null_metrics, broken_q_test,
                                                confusion_counts, decide, fit_router, metrics_from_counts,
-                                               p_value, permutation_indices)
+                                               p_value, permutation_indices, weights)
 from fusionlab.diagnostics.permutation_runs import DiagnosticConfig, repeated, summarise
 from fusionlab.diagnostics.quality import QualityConfig, real_scores, score
 
@@ -96,10 +97,42 @@ def test_joint_shares_one_permutation():
 def test_rule_weights_are_a_distribution(bank, rule):
     s = score("energy", bank)
     router = fit_router(s.logits["train"], s.q["train"], bank.y["train"])
-    q = np.concatenate([s.q["test"], np.zeros((2, s.q["test"].shape[1]))])[:, None]  # (N, 1, M), rows of Q = 0
-    w = RULES.get(rule).weights(q, router, PermutationConfig())
-    assert (w >= 0).all()
+    q = np.concatenate([s.q["test"], np.zeros((2, s.q["test"].shape[1]))])  # (N, M), two rows of Q = 0
+    w = weights(rule, q, router)
+    assert w.shape == q.shape and (w >= 0).all()
     np.testing.assert_allclose(w.sum(-1), 1.0)
+
+
+def _reference_weights(rule, q, router, tau):
+    """METHODS.md §5's weights, written out in numpy, independent of the compiled kernel."""
+    m = q.shape[1]
+    if rule == "noq":
+        return np.full(q.shape, 1 / m)
+    if rule == "weighted":
+        tot = q.sum(1, keepdims=True)
+        return np.where(tot > 0, q / np.where(tot > 0, tot, 1), 1 / m)
+    if rule == "softmax":
+        return softmax(q / tau, axis=1)
+    if rule == "route":
+        top = (q == q.max(1, keepdims=True)).astype(float)
+        return top / top.sum(1, keepdims=True)
+    return softmax(np.concatenate([np.ones_like(q), q], 1) @ router.W.T + router.b, axis=1)
+
+
+@pytest.mark.parametrize("rule", RULES.names())
+def test_rule_weights_and_decisions_match_the_formulas(rule):
+    rng = np.random.default_rng(3)
+    n, m, c = 300, 3, 6
+    q = rng.uniform(size=(n, m))
+    q[:20] = 0.0  # all-zero rows: weighted falls back to uniform
+    q[20:40, :2] = 1.0  # ties at the top: route shares the weight
+    router = Router(rng.normal(size=(m, 2 * m)), rng.normal(size=m))
+    ref = _reference_weights(rule, q, router, 0.1)
+    np.testing.assert_allclose(weights(rule, q, router), ref, rtol=1e-12, atol=1e-15)
+    probs = softmax(rng.normal(size=(n, m, c)), -1)
+    src = probs if RULES.get(rule).space == "prob" else np.log(probs)
+    expect = np.einsum("nm,nmc->nc", ref, src).argmax(1)
+    np.testing.assert_array_equal(decide(rule, probs, q[:, None], router, PermutationConfig())[0], expect)
 
 
 def test_router_and_scores_never_see_test_labels(bank):

@@ -24,7 +24,7 @@ train prediction, on the experts' out-of-fold train outputs).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Dict, Optional
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score
 
 from ..registry import Registry
+from . import refuse
 from .experts import ExpertBank
 from .quality import Scored
 
@@ -56,51 +57,46 @@ class Router:
     b: np.ndarray
 
     def weights(self, q: np.ndarray) -> np.ndarray:
-        feats = np.concatenate([np.ones_like(q), q], axis=-1)  # (..., N, 2M): [mask; Q]
-        return softmax(feats @ self.W.T + self.b, axis=-1)  # (..., N, M)
+        """Gate weights ``(N, M)`` for quality ``q`` ``(N, M)``."""
+        return weights("moe", q, self)
 
 
 @dataclass(frozen=True)
 class Rule:
-    weights: Callable  # (q (..., M), router, cfg) -> weights (..., M) over modalities
+    code: int  # the rule's branch in :func:`.refuse.rule_weights`
     space: str  # "prob": mix posteriors; "log": mix log-posteriors
 
 
-def _noq(q, router, cfg):
-    return np.full(q.shape, 1.0 / q.shape[-1])
-
-
-def _msum(a):
-    return sum(a[..., j] for j in range(a.shape[-1]))[..., None]  # sum over the short last axis, fast
-
-
-def _weighted(q, router, cfg):
-    total = _msum(q)
-    zero = total == 0  # q >= 0: all zero, so the row becomes uniform
-    return (q + zero / q.shape[-1]) / (total + zero)
-
-
-def _softmax(q, router, cfg):
-    return softmax(q / cfg.tau, axis=-1)
-
-
-def _route(q, router, cfg):
-    top = (q == q.max(-1, keepdims=True)).astype(float)  # the highest Q; ties share the weight
-    return top / _msum(top)
-
-
-def _moe(q, router, cfg):
-    return router.weights(q)
-
-
-for _name, _fn, _space, _doc in [
-    ("noq", _noq, "prob", "plain mean of posteriors; ignores Q"),
-    ("weighted", _weighted, "prob", "posteriors weighted by Q normalised per row"),
-    ("softmax", _softmax, "prob", "posteriors weighted by softmax(Q / tau)"),
-    ("route", _route, "prob", "the expert with the highest Q"),
-    ("moe", _moe, "log", "router trained on train rows mixes log-posteriors"),
+for _name, _code, _space, _doc in [
+    ("noq", refuse.NOQ, "prob", "plain mean of posteriors; ignores Q"),
+    ("weighted", refuse.WEIGHTED, "prob", "posteriors weighted by Q normalised per row"),
+    ("softmax", refuse.SOFTMAX, "prob", "posteriors weighted by softmax(Q / tau)"),
+    ("route", refuse.ROUTE, "prob", "the expert with the highest Q"),
+    ("moe", refuse.MOE, "log", "router trained on train rows mixes log-posteriors"),
 ]:
-    RULES.register(_name, _doc)(Rule(_fn, _space))
+    RULES.register(_name, _doc)(Rule(_code, _space))
+
+
+def _kernel_args(rule: str, probs: np.ndarray, router: Optional[Router], cfg: PermutationConfig):
+    """The compiled kernels' rule arguments: code, class scores ``(C, M, N)``, tau, W, b."""
+    r: Rule = RULES.get(rule)
+    m = probs.shape[1]
+    if r.code == refuse.MOE and router is None:
+        raise ValueError("the 'moe' rule needs a router fitted on train rows")
+    W, b = (router.W, router.b) if r.code == refuse.MOE else (np.zeros((m, 2 * m)), np.zeros(m))
+    src = probs if r.space == "prob" else np.log(np.clip(probs, 1e-300, None))
+    S = np.ascontiguousarray(np.asarray(src, dtype=np.float64).transpose(2, 1, 0))
+    return r.code, S, float(cfg.tau), np.ascontiguousarray(W, np.float64), np.ascontiguousarray(b, np.float64)
+
+
+def weights(rule: str, q: np.ndarray, router: Optional[Router] = None,
+            cfg: PermutationConfig = PermutationConfig()) -> np.ndarray:
+    """A rule's fusion weights ``(N, M)`` over modalities for quality ``q`` ``(N, M)``."""
+    q = np.asarray(q, dtype=np.float64)
+    code, _, tau, W, b = _kernel_args(rule, np.zeros((1, q.shape[1], 1)), router, cfg)
+    qT, out = np.ascontiguousarray(q.T), np.empty((q.shape[1], len(q)))
+    refuse.rule_weights(code, qT, len(q), tau, W, b, out)
+    return out.T
 
 
 def fit_router(logits: np.ndarray, q: np.ndarray, y: np.ndarray, seed: int = 0, l2: float = 1e-3) -> Router:
@@ -128,26 +124,13 @@ def fit_router(logits: np.ndarray, q: np.ndarray, y: np.ndarray, seed: int = 0, 
     return Router(W.detach().numpy(), b.detach().numpy())
 
 
-def fused_scores(rule: str, probs: np.ndarray, q: np.ndarray, router: Optional[Router],
-                 cfg: PermutationConfig) -> np.ndarray:
-    """Fused class scores ``(N, K, C)`` for ``K`` quality arrays ``q`` ``(N, K, M)``; ``probs`` ``(N, M, C)``."""
-    r: Rule = RULES.get(rule)
-    w = r.weights(q, router, cfg)  # (N, K, M)
-    src = probs if r.space == "prob" else np.log(np.clip(probs, 1e-300, None))
-    return np.matmul(w, src)  # (N, K, M) @ (N, M, C) -> (N, K, C)
-
-
 def decide(rule: str, probs: np.ndarray, q: np.ndarray, router: Optional[Router],
            cfg: PermutationConfig) -> np.ndarray:
-    """Fused decisions ``(K, N)`` (argmax class) for ``K`` quality arrays ``q`` ``(N, K, M)``."""
-    return fused_scores(rule, probs, q, router, cfg).argmax(-1).T
-
-
-def permuted_q(q: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``out[n, k, m] = q[idx[k, m, n], m]``: ``q`` ``(N, M)``, ``idx`` ``(K, M, N)`` -> ``(N, K, M)``."""
-    m = q.shape[1]
-    flat = idx * m + np.arange(m)[None, :, None]  # (K, M, N) positions in q.ravel()
-    return np.take(q.ravel(), flat.transpose(2, 0, 1))  # (N, K, M)
+    """Fused decisions ``(K, N)`` (argmax class, first on ties) for ``K`` quality arrays ``q`` ``(N, K, M)``;
+    ``probs`` ``(N, M, C)``."""
+    code, S, tau, W, b = _kernel_args(rule, probs, router, cfg)
+    Q = np.ascontiguousarray(np.asarray(q, dtype=np.float64).transpose(1, 2, 0))  # (K, M, N)
+    return refuse.decisions(code, S, Q, tau, W, b)
 
 
 def confusion_counts(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -174,18 +157,28 @@ def metrics_from_counts(cm: np.ndarray) -> Dict[str, np.ndarray]:
 
 
 def permutation_chunks(n: int, m: int, cfg: PermutationConfig):
-    """Yield ``(k, M, N)`` row indices, ``cfg.chunk`` permutations at a time; independent per
-    modality or one shared (``joint``) permutation. The draws do not depend on the chunk size."""
+    """Yield ``(k, M or 1, N)`` int32 row indices, ``cfg.chunk`` permutations at a time; independent per
+    modality, or one shared permutation (middle axis 1) when ``joint``.
+
+    Uniform draws from ``numpy.random.default_rng(seed)`` drive a Fisher-Yates shuffle, so the draws
+    do not depend on the chunk size. The yielded array is a buffer reused by the next chunk: copy
+    it to keep it.
+    """
     rng = np.random.default_rng(cfg.seed)
+    mp = 1 if cfg.joint else m
+    size = min(cfg.chunk, cfg.permutations)
+    u, perms = np.empty((size * mp, n)), np.empty((size * mp, n), np.int32)  # reused: no page faults per chunk
     for start in range(0, cfg.permutations, cfg.chunk):
         k = min(cfg.chunk, cfg.permutations - start)
-        perms = rng.permuted(np.broadcast_to(np.arange(n), (k, 1 if cfg.joint else m, n)), axis=-1)
-        yield np.broadcast_to(perms, (k, m, n))
+        rng.random(out=u[:k * mp])
+        refuse.shuffles(u[:k * mp], perms[:k * mp])
+        yield perms[:k * mp].reshape(k, mp, n)
 
 
 def permutation_indices(n: int, m: int, cfg: PermutationConfig) -> np.ndarray:
     """All ``(K, M, N)`` permutations of :func:`permutation_chunks` at once."""
-    return np.concatenate(list(permutation_chunks(n, m, cfg)))
+    perms = np.concatenate([p.copy() for p in permutation_chunks(n, m, cfg)])
+    return np.broadcast_to(perms, (len(perms), m, n))
 
 
 def p_value(null: np.ndarray, clean: float) -> float:
@@ -196,12 +189,28 @@ def p_value(null: np.ndarray, clean: float) -> float:
 def _null_metrics(rule, probs, q, y, router, cfg, n_classes) -> Dict[str, np.ndarray]:
     """Metrics of the ``K`` re-fusions with permuted ``Q``, computed in chunks of permutations."""
     n, m = q.shape
+    code, S, tau, W, b = _kernel_args(rule, probs, router, cfg)
+    qT, y = np.ascontiguousarray(np.asarray(q, dtype=np.float64).T), np.asarray(y, dtype=np.int64)
+    if S.shape[0] > n_classes or len(y) != n or (len(y) and not 0 <= y.min() <= y.max() < n_classes):
+        raise ValueError(f"{S.shape[0]} expert classes and labels in [{y.min()}, {y.max()}] do not fit "
+                         f"{n_classes} classes, or {len(y)} labels for {n} rows")
     out = {"balanced_accuracy": [], "macro_f1": []}
-    for idx in permutation_chunks(n, m, cfg):  # (k, M, N)
-        pred = decide(rule, probs, permuted_q(q, idx), router, cfg)  # (k, N)
-        for key, v in metrics_from_counts(confusion_counts(y, pred, n_classes)).items():
+    for perms in permutation_chunks(n, m, cfg):  # (k, M or 1, N)
+        cm = refuse.null_confusions(code, S, qT, y, perms, tau, W, b, n_classes)  # (k, C, C)
+        for key, v in metrics_from_counts(cm).items():
             out[key].append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def warm_kernels() -> None:
+    """Compile (or load from numba's cache) every kernel the test uses, on a tiny input."""
+    rng = np.random.default_rng(0)
+    probs, q, y = softmax(rng.normal(size=(8, 2, 3)), -1), rng.uniform(size=(8, 2)), np.arange(8) % 3
+    router = Router(np.zeros((2, 4)), np.zeros(2))
+    for rule in RULES.names():
+        decide(rule, probs, q[:, None], router, PermutationConfig())
+        _null_metrics(rule, probs, q, y, router, PermutationConfig(permutations=2), 3)
+    weights("weighted", q)
 
 
 def context(scored: Scored, y: np.ndarray) -> Dict[str, float]:
