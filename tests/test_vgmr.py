@@ -62,10 +62,17 @@ def test_refined_is_layernorm_of_gated_input_in_eval_mode():
     ref = _refiner().eval()
     xs = _inputs()
     out, extras = ref(xs)
-    for k, x in xs.items():
+    for i, (k, x) in enumerate(xs.items()):
         d = x.shape[-1]
-        expected = F.layer_norm(extras[key("G_eff", k)] * x, (d,), ref.norm[k].weight, ref.norm[k].bias)
-        assert torch.allclose(out[k], expected, atol=1e-6)
+        with torch.no_grad():  # make each modality's affine visible: padded modalities must not mix in
+            ref.norm_weight[i, :d] = torch.linspace(0.5, 2.0, d)
+            ref.norm_bias[i, :d] = torch.linspace(-1.0, 1.0, d)
+    out, extras = ref(xs)
+    for i, (k, x) in enumerate(xs.items()):
+        d = x.shape[-1]
+        expected = F.layer_norm(extras[key("G_eff", k)] * x, (d,), torch.linspace(0.5, 2.0, d),
+                                torch.linspace(-1.0, 1.0, d))
+        assert torch.allclose(out[k], expected, atol=1e-5)
 
 
 def _model(seed=0, **options):
@@ -118,17 +125,18 @@ def test_value_switches_remove_their_term_from_the_gate(part, flag):
     xs = _inputs(b=4)
     for on in (True, False):
         ref = _refiner(**{flag: on}).eval()
-        ps = [ref.proj[k](xs[k]) for k in ref.names]
-        v_g, v_c = ref.values(ps)
-        g1 = ref.gate("a", xs["a"], ps[0], v_g[:, 0], v_c[:, 0])
-        moved = (v_g[:, 0] * 0 + 0.99, v_c[:, 0]) if part == "v_g" else (v_g[:, 0], v_c[:, 0] * 0 + 0.01)
-        g2 = ref.gate("a", xs["a"], ps[0], *moved)
+        x = ref.stack(xs)
+        p = ref.project(x)
+        v_g, v_c = ref.values(p)
+        g1 = ref.gate(x, p, v_g, v_c)
+        moved = (v_g * 0 + 0.99, v_c) if part == "v_g" else (v_g, v_c * 0 + 0.01)
+        g2 = ref.gate(x, p, *moved)
         assert torch.equal(g1, g2) != on, f"{flag}={on}"
 
 
 @pytest.mark.parametrize("part,flag", [("agreement", "use_agreement"), ("discrepancy", "use_discrepancy")])
 def test_evidence_switches_remove_their_term_from_the_value_input(part, flag):
-    s = torch.randn(4, 3, 8)
+    s = torch.randn(3, 4, 8)  # (M, B, d)
     for on in (True, False):
         ref = _refiner(d=8, **{flag: on})
         parts = ref.evidence(s)
@@ -163,7 +171,7 @@ def test_bad_input_names_the_thing():
         REFINERS.create("vgmr", {"a": (2, 3)})
     with pytest.raises(ValueError, match="lamda"):
         REFINERS.create("vgmr", SHAPES, lamda=0.5)
-    with pytest.raises(ValueError, match="'b'.*\\(B, T, 4\\)"):
+    with pytest.raises(ValueError, match="'b'.*\\(B, 1, 4\\)"):
         _refiner()({**_inputs(), "b": torch.randn(2, 1, 5)})
     assert VGMRConfig().lambda_amp == 0.5 and VGMRConfig().rho == 0.2
 
@@ -172,3 +180,58 @@ def test_transformer_backbone_runs_with_vgmr():
     cfg = ModelConfig(fusion="transformer", encoder="identity", refiner="vgmr")
     model = build_model(SHAPES, 3, cfg, seed=0).eval()
     assert model(_inputs(b=5)).logits.shape == (5, 3)
+
+
+def _padded_region(ref):
+    """Boolean masks of the padded (unused) entries of every stacked per-modality weight."""
+    ds = [d for _, d in ref.shapes.values()]
+    out = {}
+    for name, p in ref.named_parameters():
+        mask = torch.zeros_like(p, dtype=torch.bool)
+        for i, d in enumerate(ds):
+            if name == "proj_weight":
+                mask[i, d:] = True
+            elif name == "gate_x_weight":
+                mask[i, d:] = True
+                mask[i, :, d:] = True
+            elif name in ("gate_p_weight", "gate_v_weight"):
+                mask[i, :, d:] = True
+            elif name in ("gate_x_bias", "norm_weight", "norm_bias"):
+                mask[i, d:] = True
+        if mask.any():
+            out[name] = mask
+    return out
+
+
+def test_padding_never_leaks_into_a_modality():
+    """Modalities of different sizes share stacked weights; the padding must change nothing."""
+    ref = _refiner(d=8).eval()
+    xs = _inputs()
+    out1, ex1 = ref(xs)
+    regions = _padded_region(ref)
+    assert set(regions) >= {"proj_weight", "gate_x_weight", "gate_p_weight", "norm_weight"}
+    with torch.no_grad():
+        for name, mask in regions.items():
+            p = dict(ref.named_parameters())[name]
+            assert (p[mask] == 0).all(), f"{name}: padding is not zero at initialisation"
+            p[mask] = 10 * torch.randn(int(mask.sum()))  # junk where no modality should look
+    out2, ex2 = ref(xs)
+    for k in SHAPES:
+        torch.testing.assert_close(out1[k], out2[k])
+        torch.testing.assert_close(ex1[key("v_c", k)], ex2[key("v_c", k)])
+    x = ref.stack(xs)
+    p = ref.project(x)
+    junk = p.clone()
+    junk[1, :, 1:] = 1e3  # modality 'b' has one timestep; the other four are padding
+    for a, b in zip(ref.values(p), ref.values(junk)):
+        torch.testing.assert_close(a, b)
+
+
+def test_padded_weights_get_no_gradient():
+    model = _model(d=8).train()
+    xs, y = _inputs(b=12), torch.arange(12) % 3
+    out = model(xs)
+    (F.cross_entropy(out.logits, y) + model.extra_loss(xs, y, out)).backward()
+    params = dict(model.refiner.named_parameters())
+    for name, mask in _padded_region(model.refiner).items():
+        assert (params[name].grad[mask] == 0).all(), name

@@ -19,9 +19,9 @@ Loss (§3.8): ``beta * L_value + gamma * L_reg`` is added to the task loss by ``
 sd_batch(v_g))`` **[choice]**. A dropped modality is all zeros, i.e. its train mean after
 standardisation (the ``drop`` corruption).
 
-Implementation: the parts whose sizes do not depend on ``D_m`` (summary MLP, value
-encoder, value heads) keep modality-specific weights but run for all modalities in one
-batched matmul (``StackedLinear``) to keep the overhead small. The ablation switches
+Implementation: every weight is modality-specific, but all modalities run in one batched
+matmul per step (stacked ``(M, B, T, D)``, zero-padded where sizes differ; see
+:class:`VGMR`), which keeps the overhead over a small backbone down. The ablation switches
 (§4.3) remove a term from the gate (``use_global_value``, ``use_channel_value``) or from
 ``z_m`` (``use_agreement``, ``use_discrepancy``); ``ABLATIONS`` names the six rows.
 """
@@ -85,17 +85,22 @@ def make_config(options: Mapping) -> VGMRConfig:
     return cfg
 
 
+def _uniform(shape, fan_in: int) -> torch.Tensor:
+    """``nn.Linear``'s default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = fan_in ** -0.5
+    return torch.empty(shape).uniform_(-bound, bound)
+
+
 class StackedLinear(nn.Module):
-    """``M`` modality-specific linear maps applied in one batched matmul: ``(B, M, i) -> (B, M, o)``."""
+    """``M`` modality-specific linear maps in one batched matmul: ``(M, B, i) -> (M, B, o)``."""
 
     def __init__(self, m: int, d_in: int, d_out: int) -> None:
         super().__init__()
-        bound = d_in ** -0.5
-        self.weight = nn.Parameter(torch.empty(m, d_in, d_out).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(m, d_out).uniform_(-bound, bound))
+        self.weight = nn.Parameter(_uniform((m, d_in, d_out), d_in))
+        self.bias = nn.Parameter(_uniform((m, d_out), d_in))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("bmi,mio->bmo", x, self.weight) + self.bias
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
 
 
 class StackedMLP(nn.Sequential):
@@ -105,8 +110,27 @@ class StackedMLP(nn.Sequential):
         super().__init__(StackedLinear(m, d_in, hidden), nn.ReLU(), StackedLinear(m, hidden, d_out))
 
 
+def _padded(blocks: List[torch.Tensor], rows: int, cols: int) -> torch.Tensor:
+    """Stack per-modality ``(r_m, c_m)`` blocks into ``(M, rows, cols)``, zero outside each block."""
+    out = torch.zeros(len(blocks), rows, cols)
+    for i, b in enumerate(blocks):
+        out[i, :b.shape[0], :b.shape[1]] = b
+    return out
+
+
 @REFINERS.register("vgmr", "Value-Gated Modality Refiner (seed 003): value-conditioned gate on each input")
 class VGMR(nn.Module):
+    """All modalities run through every step at once, stacked modality-first as ``(M, B, T, D)``.
+
+    Modalities of different sizes are zero-padded to the largest ``T`` and ``D``; the
+    per-modality weights are zero outside each modality's block (and stay zero: no
+    gradient reaches them), pooling over time and LayerNorm over channels are masked
+    to the real timesteps and channels, and the outputs are sliced back. So every
+    modality computes exactly its own ``T_m x D_m`` refiner, with ~40 tensor operations
+    per forward whatever ``M`` is (one set per modality took ~200, and VGMR's cost over
+    a small backbone was all operation overhead).
+    """
+
     def __init__(self, shapes: Mapping[str, Tuple[int, int]], **options) -> None:
         super().__init__()
         self.cfg = cfg = make_config(options)
@@ -114,46 +138,93 @@ class VGMR(nn.Module):
         m, d = len(self.names), cfg.d
         if m < 2:
             raise ValueError(f"VGMR compares modalities with each other and needs at least 2; got {self.names}")
-        self.shapes = {k: tuple(v) for k, v in shapes.items()}
-        dims = {k: int(v[1]) for k, v in shapes.items()}
+        self.shapes = {k: (int(v[0]), int(v[1])) for k, v in shapes.items()}
+        ts, ds = [t for t, _ in self.shapes.values()], [c for _, c in self.shapes.values()]
+        self.T, self.D = max(ts), max(ds)
+        self.ragged_t, self.ragged_d = len(set(ts)) > 1, len(set(ds)) > 1
         self.register_buffer("others", torch.tensor([[n for n in range(m) if n != i] for i in range(m)]),
                              persistent=False)  # (M, M-1)
-        self.proj = nn.ModuleDict({k: nn.Linear(dims[k], d) for k in self.names})  # phi_m
+        t_mask = torch.tensor([[1.0 if t < tm else 0.0 for t in range(self.T)] for tm in ts])
+        d_mask = torch.tensor([[1.0 if c < dm else 0.0 for c in range(self.D)] for dm in ds])
+        self.register_buffer("t_mask", t_mask.view(m, 1, self.T, 1), persistent=False)
+        self.register_buffer("d_mask", d_mask.view(m, 1, 1, self.D), persistent=False)
+        self.register_buffer("t_len", torch.tensor(ts, dtype=torch.float32).view(m, 1, 1), persistent=False)
+        self.register_buffer("d_len", torch.tensor(ds, dtype=torch.float32).view(m, 1, 1, 1), persistent=False)
+        n_value = int(cfg.use_global_value) + d * int(cfg.use_channel_value)
+        # phi_m, and the gate's A_m (affine, per timestep), B_m (per timestep), [C_m, D_m] (broadcast over time)
+        self.proj_weight = nn.Parameter(_padded([_uniform((c, d), c) for c in ds], self.D, d))
+        self.proj_bias = nn.Parameter(torch.stack([_uniform((d,), c) for c in ds]))
+        self.gate_x_weight = nn.Parameter(_padded([_uniform((c, c), c) for c in ds], self.D, self.D))
+        self.gate_x_bias = nn.Parameter(_padded([_uniform((1, c), c) for c in ds], 1, self.D).squeeze(1))
+        self.gate_p_weight = nn.Parameter(_padded([_uniform((d, c), d) for c in ds], d, self.D))
+        self.gate_v_weight = nn.Parameter(_padded([_uniform((n_value, c), n_value) for c in ds], n_value, self.D)) \
+            if n_value else None
         self.summary = StackedMLP(m, 2 * d, d, d)  # psi_m
         self.value_encoder = StackedMLP(m, self.interaction_dim(), d, d)  # E_m
         self.value_head = StackedLinear(m, d, 1 + d)  # [w_m ; W_m]
-        self.gate_x = nn.ModuleDict({k: nn.Linear(dims[k], dims[k]) for k in self.names})  # A_m
-        self.gate_p = nn.ModuleDict({k: nn.Linear(d, dims[k], bias=False) for k in self.names})  # B_m
-        n_value = int(cfg.use_global_value) + d * int(cfg.use_channel_value)
-        self.gate_v = nn.ModuleDict({k: nn.Linear(n_value, dims[k], bias=False) for k in self.names}) \
-            if n_value else None  # [C_m, D_m]
-        self.norm = nn.ModuleDict({k: nn.LayerNorm(dims[k]) for k in self.names})
+        self.norm_weight = nn.Parameter(_padded([torch.ones(1, c) for c in ds], 1, self.D).squeeze(1))
+        self.norm_bias = nn.Parameter(torch.zeros(m, self.D))
         self.drop = nn.Dropout(cfg.dropout)
 
     def interaction_dim(self) -> int:
         m, c = len(self.names), self.cfg
         return self.cfg.d * (2 + (m - 1) * (1 + int(c.use_agreement) + int(c.use_discrepancy)))
 
+    def stack(self, xs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Inputs as one ``(M, B, T, D)`` tensor, each modality zero-padded to ``T x D``."""
+        parts = []
+        for k in self.names:
+            t, d = self.shapes[k]
+            if k not in xs or xs[k].ndim != 3 or xs[k].shape[1:] != (t, d):
+                got = tuple(xs[k].shape) if k in xs else "nothing"
+                raise ValueError(f"VGMR: modality '{k}' should be (B, {t}, {d}), got {got}")
+            parts.append(F.pad(xs[k], (0, self.D - d, 0, self.T - t)) if (t, d) != (self.T, self.D) else xs[k])
+        return torch.stack(parts)
+
+    def unstack(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``(M, B, T, D)`` -> ``{modality: (B, T_m, D_m)}`` (views)."""
+        return {k: x[i, :, :t, :d] for i, (k, (t, d)) in enumerate(self.shapes.items())}
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """``P_m = phi_m(X_m)``: ``(M, B, T, D)`` -> ``(M, B, T, d)``."""
+        m, b = x.shape[:2]
+        return torch.baddbmm(self.proj_bias.unsqueeze(1), x.reshape(m, -1, self.D), self.proj_weight).view(
+            m, b, self.T, -1)
+
     def evidence(self, s: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Cross-modal evidence from summaries ``s`` ``(B, M, d)``; every part is ``(B, M, ., d)``."""
-        others = s[:, self.others]  # (B, M, M-1, d): the non-target summaries, in a fixed order
-        target = s.unsqueeze(2)  # (B, M, 1, d)
+        """Cross-modal evidence from summaries ``s`` ``(M, B, d)``; every part is ``(M, ., B, d)``."""
+        others = s[self.others]  # (M, M-1, B, d): the non-target summaries, in a fixed order
+        target = s.unsqueeze(1)  # (M, 1, B, d)
         return {"summary": target, "others": others, "agreement": target * others,
-                "discrepancy": (target - others).abs(), "context": others.mean(dim=2, keepdim=True)}
+                "discrepancy": (target - others).abs(), "context": others.mean(dim=1, keepdim=True)}
 
     def interaction_input(self, parts: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """``z_m = [s_m; {s_n}; {a_mn}; {delta_mn}; c_m]`` with switched-off parts left out: ``(B, M, k)``."""
+        """``z_m = [s_m; {s_n}; {a_mn}; {delta_mn}; c_m]`` with switched-off parts left out: ``(M, B, k)``."""
         use = {"summary": True, "others": True, "agreement": self.cfg.use_agreement,
                "discrepancy": self.cfg.use_discrepancy, "context": True}
-        return torch.cat([parts[p].flatten(2) for p in use if use[p]], dim=-1)
+        return torch.cat([parts[p].transpose(1, 2).flatten(2) for p in use if use[p]], dim=-1)
 
-    def gate(self, name: str, x: torch.Tensor, p: torch.Tensor, v_g: torch.Tensor, v_c: torch.Tensor) -> torch.Tensor:
-        """``G = sigmoid(A(X) + B(P) + C(v_g - 1/2) + D(v_c - 1/2))``: ``(B, T, D)``."""
-        logits = self.gate_x[name](x) + self.gate_p[name](p)  # (B, T, D)
-        if self.gate_v is not None:
+    def values(self, p: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Global values ``(M, B)`` and channel values ``(M, B, d)`` from projections ``(M, B, T, d)``."""
+        if self.ragged_t:  # mean and max over each modality's own timesteps
+            mean = (p * self.t_mask).sum(2) / self.t_len
+            top = p.masked_fill(self.t_mask == 0, float("-inf")).amax(2)
+        else:
+            mean, top = p.mean(2), p.amax(2)
+        s = self.summary(torch.cat([mean, top], dim=-1))  # (M, B, d)
+        u = self.value_encoder(self.interaction_input(self.evidence(s)))  # (M, B, d)
+        v = torch.sigmoid(self.value_head(u))  # (M, B, 1 + d)
+        return v[..., 0], v[..., 1:]
+
+    def gate(self, x: torch.Tensor, p: torch.Tensor, v_g: torch.Tensor, v_c: torch.Tensor) -> torch.Tensor:
+        """``G = sigmoid(A(X) + B(P) + C(v_g - 1/2) + D(v_c - 1/2))``: ``(M, B, T, D)``."""
+        m, b = x.shape[:2]
+        logits = torch.baddbmm(self.gate_x_bias.unsqueeze(1), x.reshape(m, -1, self.D), self.gate_x_weight)
+        logits = torch.baddbmm(logits, p.reshape(m, -1, p.shape[-1]), self.gate_p_weight).view(m, b, self.T, self.D)
+        if self.gate_v_weight is not None:
             vs = ([v_g.unsqueeze(-1) - 0.5] if self.cfg.use_global_value else []) + \
                  ([v_c - 0.5] if self.cfg.use_channel_value else [])
-            logits = logits + self.gate_v[name](torch.cat(vs, dim=-1)).unsqueeze(1)  # (B, 1, D) over time
+            logits = logits + torch.bmm(torch.cat(vs, dim=-1), self.gate_v_weight).unsqueeze(2)  # over time
         return torch.sigmoid(logits)
 
     def amplify(self, g: torch.Tensor) -> torch.Tensor:
@@ -164,29 +235,29 @@ class VGMR(nn.Module):
         """``G_eff = rho + (1 - rho) G_amp`` [choice]."""
         return self.cfg.rho + (1 - self.cfg.rho) * self.amplify(g)
 
-    def values(self, ps: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Global values ``(B, M)`` and channel values ``(B, M, d)`` from projections ``(B, T_m, d)``."""
-        pooled = torch.stack([torch.cat([p.mean(1), p.amax(1)], dim=-1) for p in ps], dim=1)  # (B, M, 2d)
-        s = self.summary(pooled)  # (B, M, d)
-        u = self.value_encoder(self.interaction_input(self.evidence(s)))  # (B, M, d)
-        v = torch.sigmoid(self.value_head(u))  # (B, M, 1 + d)
-        return v[..., 0], v[..., 1:]
+    def norm(self, y: torch.Tensor) -> torch.Tensor:
+        """LayerNorm over each modality's own channels, with its own affine: ``(M, B, T, D)``."""
+        if self.ragged_d:
+            mean = (y * self.d_mask).sum(-1, keepdim=True) / self.d_len
+            centred = (y - mean) * self.d_mask
+            y = centred * torch.rsqrt((centred ** 2).sum(-1, keepdim=True) / self.d_len + 1e-5)
+        else:
+            y = F.layer_norm(y, (self.D,))
+        return y * self.norm_weight.unsqueeze(1).unsqueeze(1) + self.norm_bias.unsqueeze(1).unsqueeze(1)
 
     def forward(self, xs: Mapping[str, torch.Tensor]):
-        for k in self.names:
-            t, d = self.shapes[k]
-            if k not in xs or xs[k].ndim != 3 or xs[k].shape[-1] != d:
-                got = tuple(xs[k].shape) if k in xs else "nothing"
-                raise ValueError(f"VGMR: modality '{k}' should be (B, T, {d}), got {got}")
-        ps = [self.proj[k](xs[k]) for k in self.names]  # (B, T_m, d)
-        v_g, v_c = self.values(ps)
+        x = self.stack(xs)  # (M, B, T, D)
+        p = self.project(x)
+        v_g, v_c = self.values(p)
+        g = self.gate(x, p, v_g, v_c)
+        g_eff = self.effective_gate(g)
+        out = self.drop(self.norm(g_eff * x))
+        parts = {"G": self.unstack(g), "G_eff": self.unstack(g_eff), "X_refined": self.unstack(out)}
         refined, extras = dict(xs), {}
         for i, k in enumerate(self.names):
-            g = self.gate(k, xs[k], ps[i], v_g[:, i], v_c[:, i])
-            g_eff = self.effective_gate(g)
-            refined[k] = self.drop(self.norm[k](g_eff * xs[k]))
-            extras.update({key("v_g", k): v_g[:, i], key("v_c", k): v_c[:, i], key("G", k): g,
-                           key("G_eff", k): g_eff, key("X_refined", k): refined[k]})
+            refined[k] = parts["X_refined"][k]
+            extras.update({key("v_g", k): v_g[i], key("v_c", k): v_c[i],
+                           **{key(part, k): v[k] for part, v in parts.items()}})
         return refined, extras
 
     @torch.no_grad()
