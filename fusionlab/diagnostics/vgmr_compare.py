@@ -20,7 +20,7 @@ import torch
 from ..data.dataset import PreparedData, Split
 from ..models import ModelConfig, build_model, count_parameters, seeded
 from ..refiners.vgmr import ABLATIONS, VGMRConfig
-from ..train import TrainConfig, _loss, batch_order, evaluate, fit
+from ..train import TrainConfig, _loss, batch_order, evaluate, fit, make_optimizer
 from .gates import Progress, backbone_config
 
 
@@ -65,7 +65,7 @@ def comparison_configs(data: PreparedData, backbone: str = "concat",
 
 def train_epoch_seconds(model: torch.nn.Module, data: PreparedData, cfg: TrainConfig = TrainConfig()) -> float:
     """Wall time of one training epoch (the loss ``fit`` uses, extra losses included; no validation)."""
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model.parameters(), cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
     tr = data.train
     model.train()

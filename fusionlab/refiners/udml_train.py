@@ -31,7 +31,7 @@ import torch
 from ..data.dataset import ModalityStats, PreparedData
 from ..models import seeded
 from ..noise import corrupt
-from ..train import Callback, EpochInfo, FitResult, batch_order, evaluate
+from ..train import Callback, EpochInfo, FitResult, batch_order, evaluate, make_optimizer
 from .udml import METHODS, UDMLConfig, UDMLModel, build_udml, udml_loss
 
 NOISE = "gaussian"
@@ -145,7 +145,7 @@ def fit_udml(model: UDMLModel, data: PreparedData, cfg: UDMLTrainConfig = UDMLTr
     missing = [k for k in model.names if k not in data.train.xs]
     if missing:
         raise ValueError(f"the data lack modalities {missing}; the model needs {model.names}")
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model.parameters(), cfg)
     order_gen = torch.Generator().manual_seed(cfg.seed)
     noise_gen = torch.Generator().manual_seed(cfg.seed + 1_000_003)
     rows: List[dict] = []
