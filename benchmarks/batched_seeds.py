@@ -50,10 +50,12 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="5 seeds, 10 epochs")
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--threads", type=int, default=1, help="torch threads for both runs (the machine is shared)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads for both runs and for the torch.mm reference (0: torch's default, all cores)")
     p.add_argument("--fusion", default="concat")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     seeds = args.seeds or (5 if args.quick else 20)
     epochs = args.epochs or (10 if args.quick else 100)
     ds = load_dataset("clip-like", label="dot", n_samples=3400)

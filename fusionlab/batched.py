@@ -17,7 +17,8 @@ Each seed keeps what ``fit()`` would give it:
 
 Parameter-free fusions (``concat``, ``product`` of equal sizes, ``tensor`` without
 projection) with identity encoders are computed once for the whole split; only the
-head is then trained per seed. Dropout must be 0 (the seed 002 model has none), so
+head is then trained per seed, with its backward written out
+(:meth:`SeedStack.head_gradients`) and each step's rows gathered into reused buffers. Dropout must be 0 (the seed 002 model has none), so
 the result matches the sequential ``fit()`` of the same seed within float rounding.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .data.dataset import PreparedData
 from .models import FusionModel, ModelConfig, build_model
-from .train import EpochInfo, TrainConfig, batch_order
+from .train import EpochInfo, TrainConfig, batch_order, make_optimizer
 
 Inputs = Dict[str, torch.Tensor]
 Callback = Callable[[EpochInfo], Optional[bool]]
@@ -82,13 +83,22 @@ class SeedStack:
         """What the stacked module eats: fused features ``(N, F)`` or the modality dict."""
         return fixed_features(self.base, xs) if self.fixed else dict(xs)
 
+    def _layers(self) -> List[Tuple[str, torch.nn.Module]]:
+        layers = []
+        for name, layer in self.module.named_children():
+            if isinstance(layer, (torch.nn.Linear, torch.nn.ReLU)):
+                layers.append((name, layer))
+            elif not (isinstance(layer, torch.nn.Dropout) and layer.p == 0):
+                raise ValueError(f"the batched head supports Linear, ReLU and Dropout(0), not {type(layer).__name__}")
+        return layers
+
     def _head_logits(self, params: Mapping[str, torch.Tensor], x: torch.Tensor, shared: bool) -> torch.Tensor:
         """The head's Linear/ReLU stack as batched matrix products (the fast path).
 
         Weights are stacked ``nn.Linear`` weights ``(S, out, in)``; ``x`` is ``(S, B, in)``
         or, when ``shared``, ``(B, in)`` multiplied by all seeds in one ``mm``.
         """
-        for name, layer in self.module.named_children():
+        for name, layer in self._layers():
             if isinstance(layer, torch.nn.Linear):
                 w, b = params[f"{name}.weight"], params[f"{name}.bias"]  # (S, out, in), (S, out)
                 if shared:
@@ -98,11 +108,46 @@ class SeedStack:
                     shared = False
                 else:
                     x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))  # (S, B, out)
-            elif isinstance(layer, torch.nn.ReLU):
+            else:
                 x = torch.relu(x)
-            elif not (isinstance(layer, torch.nn.Dropout) and layer.p == 0):
-                raise ValueError(f"the batched head supports Linear, ReLU and Dropout(0), not {type(layer).__name__}")
         return x
+
+    @torch.no_grad()
+    def head_gradients(self, params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-seed mean cross-entropy ``(S,)`` of the head on ``x`` ``(S, B, in)``, labels ``y`` ``(S, B)``;
+        the gradients of its sum are written to every parameter's ``.grad``.
+
+        Back-propagation written out for the Linear/ReLU stack: every gradient is one
+        batched product already in the parameter's ``(S, out, in)`` layout, no gradient is
+        formed for the input (it has none), and autograd's graph, transposed copies and
+        accumulation buffers are skipped: about a quarter less time than autograd's
+        forward + backward on seed 002's head (checked equal to autograd by a test).
+        """
+        layers = self._layers()
+        acts = [x]  # input of every layer
+        for name, layer in layers:
+            if isinstance(layer, torch.nn.Linear):
+                w, b = params[f"{name}.weight"], params[f"{name}.bias"]
+                x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+            else:
+                x = torch.relu(x)
+            acts.append(x)
+        logp = torch.log_softmax(x, dim=-1)  # (S, B, C)
+        loss = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(1)  # (S,)
+        grad = logp.exp_()  # d(sum_s mean_b CE)/d logits = (softmax - onehot) / B
+        grad.scatter_add_(-1, y.unsqueeze(-1), torch.full(y.shape + (1,), -1.0))
+        grad.div_(y.shape[1])
+        for j in range(len(layers) - 1, -1, -1):
+            name, layer = layers[j]
+            if isinstance(layer, torch.nn.ReLU):
+                grad = grad * (acts[j + 1] > 0)
+                continue
+            w = params[f"{name}.weight"]
+            w.grad = torch.bmm(grad.transpose(1, 2), acts[j])  # (S, out, B) @ (S, B, in)
+            params[f"{name}.bias"].grad = grad.sum(1)
+            if j > 0:
+                grad = torch.bmm(grad, w)  # (S, B, in)
+        return loss
 
     def _one(self, params, buffers, x):
         out = functional_call(self.module, (params, buffers), (x,))
@@ -119,20 +164,22 @@ class SeedStack:
         return {self.prefix + k: v[i].detach().clone() for k, v in params.items()}
 
 
-def gather(x, rows: torch.Tensor):
-    """Rows per seed: ``rows`` ``(S, B)`` -> ``(S, B, ...)`` for a tensor or a dict of tensors."""
+def gather(x, rows: torch.Tensor, buffer: Optional[dict] = None, name: str = ""):
+    """Rows per seed: ``rows`` ``(S, B)`` -> ``(S, B, ...)`` for a tensor or a dict of tensors.
+
+    With ``buffer`` (a dict), the rows land in tensors kept there, one per name and size, and
+    reused by the next call of the same size, which overwrites the result.
+    """
     if isinstance(x, dict):
-        return {k: gather(v, rows) for k, v in x.items()}
+        return {k: gather(v, rows, buffer, k) for k, v in x.items()}
     s, b = rows.shape
-    return x.index_select(0, rows.reshape(-1)).view(s, b, *x.shape[1:])  # (S*B, ...) -> (S, B, ...)
-
-
-def make_optimizer(params: Sequence[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW over the stacked tensors (fused kernel where available)."""
-    try:
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    except (RuntimeError, TypeError):  # pragma: no cover - older torch without a fused CPU kernel
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    flat = rows.reshape(-1)
+    if buffer is None:
+        return x.index_select(0, flat).view(s, b, *x.shape[1:])  # (S*B, ...) -> (S, B, ...)
+    out = buffer.get((name, s * b))
+    if out is None:
+        out = buffer[(name, s * b)] = torch.empty((s * b, *x.shape[1:]), dtype=x.dtype)
+    return torch.index_select(x, 0, flat, out=out).view(s, b, *x.shape[1:])
 
 
 @dataclass
@@ -216,6 +263,7 @@ def batched_fit(data: PreparedData, model_cfg: ModelConfig, train_cfg: TrainConf
     opt = make_optimizer(list(params.values()), train_cfg)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     x_tr, y_tr = stack.inputs(data.train.xs), data.train.y
+    buffer = {}  # gathered batches are written into reused tensors (no allocation per step)
     x_val, y_val = stack.inputs(data.val.xs), data.val.y
     S = len(seeds)
     best = {k: v.detach().clone() for k, v in params.items()}
@@ -228,10 +276,14 @@ def batched_fit(data: PreparedData, model_cfg: ModelConfig, train_cfg: TrainConf
         te = time.perf_counter()
         total = torch.zeros(S)
         for idx in _epoch_rows(train_cfg, len(y_tr), gens):
-            logits = stack.logits(params, gather(x_tr, idx), shared=False)  # (S, B, C)
-            loss = F.cross_entropy(logits.transpose(1, 2), y_tr[idx], reduction="none").mean(1)  # (S,)
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()  # seeds are independent: each gets its own gradient
+            xb = gather(x_tr, idx, buffer)
+            if stack.fixed:  # hand-written backward of the head (see SeedStack.head_gradients)
+                loss = stack.head_gradients(params, xb, y_tr[idx])
+            else:
+                logits = stack.logits(params, xb, shared=False)  # (S, B, C)
+                loss = F.cross_entropy(logits.transpose(1, 2), y_tr[idx], reduction="none").mean(1)  # (S,)
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()  # seeds are independent: each gets its own gradient
             opt.step()
             total += loss.detach() * idx.shape[1]
         val_loss, val_acc = _val_scores(stack, params, x_val, y_val)

@@ -74,3 +74,22 @@ def test_dropout_is_refused(dot_data):
     mcfg.dropout = 0.1
     with pytest.raises(ValueError, match="dropout"):
         batched_fit(dot_data, mcfg, tcfg, SEEDS)
+
+
+def test_hand_written_head_gradients_equal_autograd(dot_data):
+    import torch.nn.functional as F
+    from fusionlab.batched import SeedStack
+    cfg = ModelConfig(fusion="concat", encoder="identity", head_hidden=16, dropout=0.0)
+    stack = SeedStack([build_model(dot_data.shapes(), dot_data.n_classes, cfg, seed=s) for s in range(3)])
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 11, stack.inputs(dot_data.train.xs).shape[1], generator=g)
+    y = torch.randint(0, dot_data.n_classes, (3, 11), generator=g)
+    params = stack.params
+    logits = stack.logits(params, x, shared=False)
+    loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(1)
+    expected = torch.autograd.grad(loss.sum(), list(params.values()))
+    got = stack.head_gradients(params, x, y)
+    torch.testing.assert_close(got, loss.detach())
+    for (name, p), e in zip(params.items(), expected):
+        torch.testing.assert_close(p.grad, e, msg=name)
+        assert p.grad.abs().sum() > 0
