@@ -58,6 +58,10 @@ def test_heavy_noise_finding_compares_the_heaviest_level():
     assert "vgmr beat" in text and "+0.200" in text
     flipped = pd.DataFrame(rows).replace({"method": {"vgmr": "concat", "concat": "vgmr"}})
     assert "did not beat" in heavy_noise_finding(flipped)
+    noisy = pd.DataFrame(rows)  # seeds 0.6 +- 0.3 apart: a 0.1 gap is inside the spread
+    noisy.loc[(noisy["level"] == 1.0) & (noisy["method"] == "vgmr"), "accuracy"] = [0.2, 0.8]
+    text = heavy_noise_finding(noisy)
+    assert "cannot be told apart" in text and "beat" not in text
 
 
 def test_sample_view_corrupts_only_the_asked_modality(trained, synth_seq):

@@ -235,3 +235,17 @@ def test_padded_weights_get_no_gradient():
     params = dict(model.refiner.named_parameters())
     for name, mask in _padded_region(model.refiner).items():
         assert (params[name].grad[mask] == 0).all(), name
+
+
+def test_value_rows_computes_the_target_on_the_first_rows_only():
+    model = _model(d=8).train()
+    xs, y = _inputs(b=12), torch.arange(12) % 3
+    full = model.refiner.loss_increase(model, xs, y)
+    model.refiner.cfg = replace(model.refiner.cfg, value_rows=5)
+    part = model.refiner.loss_increase(model, xs, y)
+    model.refiner.cfg = replace(model.refiner.cfg, value_rows=0)
+    head = model.refiner.loss_increase(model, {k: v[:5] for k, v in xs.items()}, y[:5])
+    torch.testing.assert_close(part, head)
+    assert not torch.allclose(part, full)
+    with pytest.raises(ValueError, match="value_rows"):
+        REFINERS.create("vgmr", SHAPES, value_rows=-1)

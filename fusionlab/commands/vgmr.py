@@ -31,6 +31,8 @@ def _common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lambda-amp", type=float, default=VGMRConfig.lambda_amp, help="VGMR amplification lambda")
     p.add_argument("--rho", type=float, default=VGMRConfig.rho, help="VGMR residual retention rho")
+    p.add_argument("--value-rows", type=int, default=VGMRConfig.value_rows,
+                   help="rows of each batch the value target is computed on (0: all; fewer is cheaper, noisier)")
     p.add_argument("--out", required=True, help="output directory")
 
 
@@ -68,7 +70,7 @@ def _setup(args):
     if args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
     data = prepare(load_sequence_data(args), SplitConfig(seed=args.seed))
-    vcfg = VGMRConfig(lambda_amp=args.lambda_amp, rho=args.rho)
+    vcfg = VGMRConfig(lambda_amp=args.lambda_amp, rho=args.rho, value_rows=args.value_rows)
     return data, vcfg, TrainConfig(epochs=args.epochs, seed=args.seed)
 
 

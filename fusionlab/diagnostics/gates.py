@@ -239,13 +239,14 @@ def heavy_noise_finding(rob: pd.DataFrame, method: str = "vgmr", baseline: str =
         a, b = at.loc[method], at.loc[baseline]
         gap = a["mean"] - b["mean"]
         spread = max(float(np.nan_to_num(a["std"])), float(np.nan_to_num(b["std"])))
-        word = "beat" if gap > 0 else "did not beat"
-        note = ", within one seed sd" if abs(gap) <= spread else ""
+        if abs(gap) <= spread:  # a gap inside the seed spread is no evidence either way
+            verdict = f"{method} and the {baseline} backbone cannot be told apart (difference {gap:+.3f}, within one seed sd)"
+        else:
+            verdict = f"{method} {'beat' if gap > 0 else 'did not beat'} the {baseline} backbone (difference {gap:+.3f})"
         fixed = part["weight"].iloc[0] if kind == "ratio" else part["ratio"].iloc[0]
         other = "weight" if kind == "ratio" else "ratio"
         lines.append(f"noise {kind} {top:g} ({other} {fixed:g}): {method} {a['mean']:.3f} ± {np.nan_to_num(a['std']):.3f} vs "
-                     f"{baseline} {b['mean']:.3f} ± {np.nan_to_num(b['std']):.3f} — {method} {word} the {baseline} "
-                     f"backbone (difference {gap:+.3f}{note}).")
+                     f"{baseline} {b['mean']:.3f} ± {np.nan_to_num(b['std']):.3f} — {verdict}.")
     return "\n".join(f"- {line}" for line in lines)
 
 

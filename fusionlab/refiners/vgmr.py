@@ -52,6 +52,7 @@ class VGMRConfig:
     gamma: float = 0.1  # weight of L_reg
     tau: float = 0.25  # temperature of the value target sigmoid(Delta / tau)
     kappa: float = 0.05  # minimum batch sd of v_g before L_reg penalises
+    value_rows: int = 0  # rows of each batch the value target Delta is computed on (0: all of them)
     use_global_value: bool = True  # C_m(v_g - 1/2) in the gate
     use_channel_value: bool = True  # D_m(v_c - 1/2) in the gate
     use_agreement: bool = True  # {a_mn} in z_m
@@ -80,8 +81,8 @@ def make_config(options: Mapping) -> VGMRConfig:
     if unknown:
         raise ValueError(f"unknown VGMR option(s) {unknown}; known: {sorted(known)}")
     cfg = VGMRConfig(**options)
-    if cfg.d < 1 or not 0 <= cfg.lambda_amp <= 1 or not 0 <= cfg.rho <= 1 or cfg.tau <= 0:
-        raise ValueError(f"VGMR needs d >= 1, lambda in [0, 1], rho in [0, 1], tau > 0; got {cfg}")
+    if cfg.d < 1 or not 0 <= cfg.lambda_amp <= 1 or not 0 <= cfg.rho <= 1 or cfg.tau <= 0 or cfg.value_rows < 0:
+        raise ValueError(f"VGMR needs d >= 1, lambda in [0, 1], rho in [0, 1], tau > 0, value_rows >= 0; got {cfg}")
     return cfg
 
 
@@ -262,7 +263,14 @@ class VGMR(nn.Module):
 
     @torch.no_grad()
     def loss_increase(self, model: nn.Module, xs: Mapping[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        """``Delta_m = L_task(m dropped) - L_task(all)`` for every modality, ``(M,)``, in eval mode."""
+        """``Delta_m = L_task(m dropped) - L_task(all)`` for every modality, ``(M,)``, in eval mode.
+
+        With ``value_rows = n > 0``, on the batch's first ``n`` rows only (batches are shuffled,
+        so a random subset): the pass costs ``M + 1`` forwards of ``n`` rows, not of the batch.
+        """
+        n = self.cfg.value_rows
+        if 0 < n < len(y):
+            xs, y = {k: v[:n] for k, v in xs.items()}, y[:n]
         m, b = len(self.names), len(y)
         stacked = {}
         for i, k in enumerate(self.names):
