@@ -52,7 +52,9 @@ if run is None:
 if run.samples is None:
     run.samples = sample_table(run.model, run.data)
 acc = float(run.samples["correct"].mean())
-st.caption(f"VGMR (λ = {run.vgmr.lambda_amp}, ρ = {run.vgmr.rho}) on the {run.backbone} backbone, {run.data.name}; "
+rows = f"{run.vgmr.value_rows} rows" if run.vgmr.value_rows else "all rows"
+st.caption(f"VGMR (λ = {run.vgmr.lambda_amp}, ρ = {run.vgmr.rho}, value target on {rows} of each batch) on the "
+           f"{run.backbone} backbone, {run.data.name}; "
            f"{count_parameters(run.model):,} parameters; best validation epoch {run.best_epoch}; "
            f"clean test accuracy {acc:.3f} on {len(run.samples)} samples.")
 with st.expander("Training curves"):

@@ -119,7 +119,13 @@ def model_controls() -> Tuple[str, VGMRConfig, TrainConfig]:
     rho = c3.slider("residual retention ρ", 0.0, 1.0, step=0.05, key=f"{KEY}-rho")
     epochs = c4.slider("epochs", 1, 60, 20, key=f"{KEY}-epochs")
     seed = c5.number_input("seed", 0, 10_000, 0, key=f"{KEY}-seed")
-    return backbone, VGMRConfig(lambda_amp=float(lam), rho=float(rho)), TrainConfig(epochs=int(epochs), seed=int(seed))
+    rows = st.columns([2, 3])[0].selectbox(
+        "value target computed on", [0, 32, 16, 8], key=f"{KEY}-value-rows",
+        format_func=lambda n: "all rows of each batch (METHODS)" if n == 0 else f"{n} rows of each batch",
+        help="The value target Δ re-runs the model once per modality, without that modality, on every batch: "
+             "about half of VGMR's training time. Fewer rows make it cheaper and noisier.")
+    vgmr = VGMRConfig(lambda_amp=float(lam), rho=float(rho), value_rows=int(rows))
+    return backbone, vgmr, TrainConfig(epochs=int(epochs), seed=int(seed))
 
 
 def noise_sliders(names: List[str]) -> Dict[str, Tuple[float, float]]:
