@@ -44,3 +44,16 @@ def test_a_null_with_no_spread_gets_a_narrow_axis():
     lo, hi = fig.layout.xaxis.range
     assert lo < 0.95 < hi and hi - lo < 0.05
     assert fig.layout.xaxis2.range is None  # a real spread keeps the automatic range
+
+
+def test_bands_stay_inside_the_quantitys_range():
+    import plotly.graph_objects as go
+    from fusionlab.figures.common import line_with_band
+    fig = go.Figure()
+    line_with_band(fig, [0, 1, 2], [0.05, 0.5, 0.97], [0.2, 0.1, 0.2], "acc", 0)  # an accuracy: [0, 1]
+    band = np.asarray(fig.data[0].y, dtype=float)
+    assert band.min() == 0.0 and band.max() == 1.0
+    fig = go.Figure()
+    line_with_band(fig, [1, 2], [0.1, 5.0], [0.5, 3.0], "variance", 0, lo=0.0, hi=None)  # >= 0, unbounded
+    band = np.asarray(fig.data[0].y, dtype=float)
+    assert band.min() == 0.0 and band.max() == 8.0

@@ -59,12 +59,14 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], title: s
 
 
 def line_with_band(fig: go.Figure, x, mean, sd, name: str, i: int, row=None, col=None, dash=None,
-                   showlegend: bool = True) -> None:
-    """Add a mean line with a ±1 sd band (no band where ``sd`` is all zero or NaN)."""
+                   showlegend: bool = True, lo: Optional[float] = 0.0, hi: Optional[float] = 1.0) -> None:
+    """Add a mean line with a ±1 sd band (no band where ``sd`` is all zero or NaN), the band clipped
+    to the quantity's range ``[lo, hi]`` (default: an accuracy or rate in [0, 1]; ``None``: open)."""
     x, mean, sd = np.asarray(x), np.asarray(mean, dtype=float), np.nan_to_num(np.asarray(sd, dtype=float))
     kw = dict(row=row, col=col) if row is not None else {}
     if np.any(sd > 0):
-        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + sd, (mean - sd)[::-1]]),
+        upper, lower = np.clip(mean + sd, lo, hi), np.clip(mean - sd, lo, hi)
+        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([upper, lower[::-1]]),
                                  fill="toself", fillcolor=_rgba(color(i), 0.18), line=dict(width=0),
                                  hoverinfo="skip", showlegend=False, legendgroup=name), **kw)
     fig.add_trace(go.Scatter(x=x, y=mean, name=name, mode="lines+markers", legendgroup=name, showlegend=showlegend,

@@ -35,7 +35,8 @@ def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Seque
         for i, mod in enumerate(mods):
             s = stats[stats["modality"] == mod]
             rho = spear.loc[(spear["method"] == meth) & (spear["modality"] == mod), "spearman"].mean()
-            line_with_band(fig, s["injected"], s["mean"], s["std"], f"{meth} {mod} (ρ={rho:.2f})", i, row=1, col=c)
+            line_with_band(fig, s["injected"], s["mean"], s["std"], f"{meth} {mod} (ρ={rho:.2f})", i, row=1, col=c,
+                           lo=0.0, hi=None)  # variance estimates: never negative, unbounded above
         for i, mod in enumerate(mods):
             if marks and mod in marks:
                 fig.add_vline(x=marks[mod], line=dict(color=color(i), dash="dot"), row=1, col=c)
