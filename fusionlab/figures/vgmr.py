@@ -36,20 +36,21 @@ def sample_heatmaps(x: np.ndarray, g_eff: np.ndarray, diff: np.ndarray, name: st
                                                                     thickness=10), **kw), 1, c)
     fig.update_xaxes(title_text="channel")
     fig.update_yaxes(title_text="timestep", autorange="reversed", col=1)
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", dtick=1 if x.shape[0] <= 20 else None)  # whole timesteps only (T = 1: "0")
     fig.update_layout(title=title or None, height=250 + 6 * min(x.shape[0], 20), margin=dict(t=60, b=40, l=50, r=20))
     return fig
 
 
-def value_bars(v_g: Mapping[str, float], title: str = "global value v_g per modality") -> go.Figure:
+def value_bars(v_g: Mapping[str, float],
+               title: str = "global value v_g per modality (dotted: 0.5, where the gate's value term is 0)") -> go.Figure:
     """One bar per modality, in (0, 1); 0.5 (the centre of the gate's input) marked."""
     if not v_g:
         return empty_figure("no values")
     names = list(v_g)
     fig = go.Figure(go.Bar(x=names, y=[v_g[k] for k in names], marker_color=[color(i) for i in range(len(names))],
                            text=[f"{v_g[k]:.3f}" for k in names], textposition="outside"))
-    fig.add_hline(y=0.5, line_dash="dot", annotation_text="0.5 = centred value 0", annotation_position="bottom right")
-    fig.update_layout(title=title, yaxis_range=[0, 1.1], height=280, margin=dict(t=40, b=30))
+    fig.add_hline(y=0.5, line_dash="dot")  # explained in the title: an annotation here collided with bar labels
+    fig.update_layout(title=dict(text=title, font_size=13), yaxis_range=[0, 1.12], height=280, margin=dict(t=40, b=30))
     return fig
 
 
