@@ -14,6 +14,18 @@ from fusionlab.ui.training import train_buttons
 from fusionlab.ui.widgets import dataset_controls, describe_dataset
 
 ALPHA = 0.05
+TABLE_COLUMNS = {  # short headers so the table fits the page; the full meaning on hover
+    "metric_clean": ("BA clean", "balanced accuracy of the fused decision with the real Q"),
+    "metric_broken_mean": ("BA broken", "mean balanced accuracy over the K permutations of Q"),
+    "delta": ("Δ_perm", "clean minus mean broken balanced accuracy"),
+    "p_value": ("p", "(1 + #{broken >= clean}) / (K + 1)"),
+    "f1_clean": ("F1 clean", "macro-F1 with the real Q"),
+    "f1_delta": ("F1 Δ", "clean minus mean broken macro-F1"),
+    "f1_p_value": ("F1 p", "permutation p-value of macro-F1"),
+    "oracle_headroom": ("headroom", "oracle accuracy (a correct expert if any exists) minus the rule's accuracy"),
+    "rho": ("ρ", "mean over modalities of corr(Q_m, expert m correct)"),
+    "competitiveness": ("compet.", "top-1 minus top-2 true-class confidence among the experts"),
+}
 
 st.title("Reliability permutation")
 st.markdown(
@@ -105,10 +117,9 @@ def diagnostic_view(base: Base) -> None:
     shown = table.assign(score=[figs.label(s) for s in table["score"]])
     st.dataframe(shown[["score", "rule", "metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean",
                         "f1_delta", "f1_p_value", "oracle_headroom", "rho", "competitiveness"]],
-                 hide_index=True, key=f"{KEY}-table",
-                 column_config={c: st.column_config.NumberColumn(format="%.4f") for c in
-                                ["metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean", "f1_delta",
-                                 "f1_p_value", "oracle_headroom", "rho", "competitiveness"]})
+                 hide_index=True, key=f"{KEY}-table", width="stretch",
+                 column_config={c: st.column_config.NumberColumn(label, format="%.3f", help=tip)
+                                for c, (label, tip) in TABLE_COLUMNS.items()})
     options = list(dict.fromkeys(table["score"]))
     pick = st.selectbox("score to inspect", options, index=len(options) - 1, key=f"{KEY}-inspect",
                         format_func=figs.label)
