@@ -32,7 +32,8 @@ def accuracy_vs_size(scores: pd.DataFrame, metric: str = "test_accuracy", chance
         line_with_band(fig, part["size"], part["mean"], part["std"], f, i)
     sizes = sorted(scores["size"].unique())
     if chance is not None:
-        fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text="chance (majority class)")
+        fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text="chance (majority class)",
+                      annotation_position="bottom right", annotation_font_color="grey")  # below: bands rise above
     n = int(stats["count"].max())
     fig.update_xaxes(type="log", tickvals=sizes, ticktext=[str(s) for s in sizes], title="training samples (log2)")
     fig.update_layout(title=f"{metric.replace('_', ' ')} vs training size (mean ± 1 sd over {n} seed{'s' if n != 1 else ''})",
