@@ -20,6 +20,8 @@ TABLE_COLUMNS = {  # short headers so the table fits the page; the full meaning 
     "delta": ("Δ_perm", "clean minus mean broken balanced accuracy"),
     "p_value": ("p", "(1 + #{broken >= clean}) / (K + 1)"),
     "f1_clean": ("F1 clean", "macro-F1 with the real Q"),
+    "f1_broken_mean": ("F1 broken", "mean macro-F1 over the K permutations of Q"),
+    "accuracy": ("accuracy", "plain accuracy of the fused decision with the real Q"),
     "f1_delta": ("F1 Δ", "clean minus mean broken macro-F1"),
     "f1_p_value": ("F1 p", "permutation p-value of macro-F1"),
     "oracle_headroom": ("headroom", "oracle accuracy (a correct expert if any exists) minus the rule's accuracy"),
@@ -121,13 +123,27 @@ def diagnostic_view(base: Base) -> None:
                  column_config={c: st.column_config.NumberColumn(label, format="%.3f", help=tip)
                                 for c, (label, tip) in TABLE_COLUMNS.items()})
     options = list(dict.fromkeys(table["score"]))
-    pick = st.selectbox("score to inspect", options, index=len(options) - 1, key=f"{KEY}-inspect",
-                        format_func=figs.label)
+    # keyed by the options: when a control joins the table, the picker moves to it (the last option)
+    pick = st.selectbox("score to inspect", options, index=len(options) - 1, format_func=figs.label,
+                        key=f"{KEY}-inspect-{'-'.join(options)}")
     st.plotly_chart(figs.permutation_histograms(result.null, table, pick), key=f"{KEY}-hist")
     left, right = st.columns(2)
     left.plotly_chart(figs.q_vs_correct(qc[qc["score"] == pick]), key=f"{KEY}-qbox")
     right.plotly_chart(figs.rho_delta_summary(table), key=f"{KEY}-summary")
     repeat_view(base, control, qcfg, corruption, pcfg)
+
+
+def repeat_columns(summary) -> dict:
+    """The main table's short headers for the repeat summary: means, then ``± sd`` companions."""
+    config = {}
+    for c in summary.columns:
+        base = c[:-3] if c.endswith("_sd") else c
+        if base in TABLE_COLUMNS:
+            label, tip = TABLE_COLUMNS[base]
+            sd = base != c
+            config[c] = st.column_config.NumberColumn(f"{label} sd" if sd else label, format="%.3f",
+                                                      help=f"sd over runs of: {tip}" if sd else f"mean over runs: {tip}")
+    return config
 
 
 def repeat_view(base, control, qcfg, corruption, pcfg) -> None:
@@ -149,7 +165,7 @@ def repeat_view(base, control, qcfg, corruption, pcfg) -> None:
         if summary is not None:
             st.plotly_chart(figs.delta_bars(summary), key=f"{KEY}-rep-bars")
             st.dataframe(summary.assign(score=[figs.label(s) for s in summary["score"]]), hide_index=True,
-                         key=f"{KEY}-rep-table")
+                         key=f"{KEY}-rep-table", width="stretch", column_config=repeat_columns(summary))
 
 
 diagnostic_view(base)

@@ -67,7 +67,7 @@ def line_with_band(fig: go.Figure, x, mean, sd, name: str, i: int, row=None, col
     if np.any(sd > 0):
         upper, lower = np.clip(mean + sd, lo, hi), np.clip(mean - sd, lo, hi)
         fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([upper, lower[::-1]]),
-                                 fill="toself", fillcolor=_rgba(color(i), 0.18), line=dict(width=0),
+                                 mode="lines", fill="toself", fillcolor=_rgba(color(i), 0.18), line=dict(width=0),
                                  hoverinfo="skip", showlegend=False, legendgroup=name), **kw)
     fig.add_trace(go.Scatter(x=x, y=mean, name=name, mode="lines+markers", legendgroup=name, showlegend=showlegend,
                              line=dict(color=color(i), dash=dash)), **kw)

@@ -43,9 +43,10 @@ def permutation_histograms(null: pd.DataFrame, table: pd.DataFrame, score: str, 
         if hi - lo < 1e-3:  # every permutation gives the same value: one thin bar, not a block over [0, 1]
             fig.update_xaxes(range=[lo - 0.01, hi + 0.01], **rc)
             fig.update_traces(xbins=dict(start=lo - 0.0005, end=hi + 0.0005, size=0.001), selector=dict(name=r))
-            fig.add_annotation(text="Q ignored: all permutations equal", showarrow=False, x=0.5, y=1.0,
+            fig.add_annotation(text="Q ignored: all permutations equal", showarrow=False, x=0.02, y=0.98,
+                               xanchor="left", yanchor="top", bgcolor="rgba(255,255,255,0.85)",
                                xref=f"x{i + 1 if i else ''} domain", yref=f"y{i + 1 if i else ''} domain",
-                               font=dict(size=11, color="grey"))
+                               font=dict(size=11, color="grey"))  # top left: the single bar sits mid-panel
     fig.update_layout(title=f"{label(score)}: balanced accuracy with permuted Q (dashed line = clean Q)",
                       height=260 * rows + 60, margin=dict(t=80), bargap=0.05)
     fig.update_xaxes(title_text="balanced accuracy", tickformat=".3f")
@@ -62,9 +63,10 @@ def q_vs_correct(df: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Box(x=d["modality"], y=d["q"], name=name, marker_color=color(2 if ok else 1),
                              boxpoints="outliers"))
     score = df["score"].iloc[0]
-    fig.update_layout(title=f"{label(score)}: Q against expert correctness (test rows)", boxmode="group",
+    fig.update_layout(title=dict(text=f"{label(score)}<br><sup>Q against expert correctness (test rows)</sup>",
+                                 font_size=14), boxmode="group",
                       yaxis_title="Q (scaled to [0, 1])", xaxis_title="modality", yaxis_range=[-0.05, 1.05],
-                      height=340, margin=dict(t=50), legend=dict(orientation="h", y=-0.2))
+                      height=340, margin=dict(t=60), legend=dict(orientation="h", y=-0.2))
     return fig
 
 

@@ -72,8 +72,8 @@ def dataset_controls() -> Tuple[Optional[MultimodalDataset], str]:
 
 def study_controls() -> ScalingConfig:
     c1, c2 = st.columns([2, 1])
-    fusions = c1.multiselect("fusions", FUSIONS.names(), key=f"{KEY}-fusions",
-                             format_func=lambda f: f"{f} — {FUSIONS.doc(f)}")
+    fusions = c1.multiselect("fusions", FUSIONS.names(), key=f"{KEY}-fusions",  # short chips: long ones were clipped
+                             help="  \n".join(f"**{f}**: {FUSIONS.doc(f)}" for f in FUSIONS.names()))
     noise = c2.selectbox("noise", NOISE_CHOICES, key=f"{KEY}-noise",
                          help="mix: (1 − α)x + αn; additive: x + αn; n ~ N(μ, s) of the modality's train split")
     c3, c4, c5 = st.columns(3)

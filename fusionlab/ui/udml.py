@@ -1,6 +1,7 @@
 """Controls, presets and session state of the Uncertainty-weighting page (seed 001, UDML)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Dict, Optional
 
@@ -161,6 +162,7 @@ def formula_expander() -> None:
 def noise_sliders(names: list[str], top: float) -> Dict[str, float]:
     """One "max test noise" slider per modality, from 0 to ``top`` (the training noise's largest level)."""
     lo, hi = level_range("gaussian")[0], max(level_range("gaussian")[1], float(top))
+    hi = math.ceil(round(hi * 10, 6)) / 10  # a whole number of 0.1 steps, so the slider can reach its maximum
     cols = st.columns(len(names))
     return {k: float(c.slider(f"max test noise on {k} (train sd)", lo, hi, step=0.1,
                               key=_init(f"lv-{k}", 1.5 if i == 0 else 0.0))) for i, (c, k) in enumerate(zip(cols, names))}
