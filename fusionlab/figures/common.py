@@ -97,7 +97,7 @@ def robustness_figure(df: pd.DataFrame, marks: Optional[Mapping[str, float]] = N
                                      hovertemplate=f"{name} now: level %{{x}}, accuracy %{{y:.3f}}<extra></extra>"))
     if current is not None and not marked:
         fig.add_hline(y=current, line_dash="dot", line_color="grey",
-                      annotation_text=f"current setting: {current:.3f}", annotation_position="bottom left")
+                      annotation_text=f"current setting: {current:.3f}", annotation_position="bottom right")  # curves start high at the left
     noise = df["noise"].iloc[0] if "noise" in df else "noise"
     fig.update_layout(title=title, xaxis_title=f"{noise} level", yaxis_title="test accuracy", height=360,
                       yaxis_range=[0, 1.02], margin=dict(t=40))
