@@ -44,6 +44,8 @@ def test_a_null_with_no_spread_gets_a_narrow_axis():
     lo, hi = fig.layout.xaxis.range
     assert lo < 0.95 < hi and hi - lo < 0.05
     assert fig.layout.xaxis2.range is None  # a real spread keeps the automatic range
+    titles = [a.text for a in fig.layout.annotations]
+    assert "Q ignored" in titles[0] and "Q ignored" not in titles[1]
 
 
 def test_bands_stay_inside_the_quantitys_range():

@@ -28,7 +28,13 @@ def permutation_histograms(null: pd.DataFrame, table: pd.DataFrame, score: str, 
     rules = list(dict.fromkeys(part["rule"]))
     stats = table[table["score"] == score].set_index("rule")
     rows = math.ceil(len(rules) / cols)
-    titles = [f"{r}: Δ={stats.loc[r, 'delta']:+.3f}, p={stats.loc[r, 'p_value']:.3f}" for r in rules]
+    def flat(r) -> bool:  # every permutation gives the clean value: Q is ignored
+        v = part.loc[part["rule"] == r, "balanced_accuracy"]
+        clean = float(part.loc[part["rule"] == r, "metric_clean"].iloc[0])
+        return max(v.max(), clean) - min(v.min(), clean) < 1e-3
+
+    titles = [f"{r}: Δ={stats.loc[r, 'delta']:+.3f}, p={stats.loc[r, 'p_value']:.3f}"
+              + (" (Q ignored)" if flat(r) else "") for r in rules]  # in the title: a note on the panel hid the bar
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles)
     for i, r in enumerate(rules):
         d = part[part["rule"] == r]
@@ -39,14 +45,10 @@ def permutation_histograms(null: pd.DataFrame, table: pd.DataFrame, score: str, 
                       **rc)
         clean = float(d["metric_clean"].iloc[0])
         fig.add_vline(x=clean, line=dict(color="black", width=2, dash="dash"), **rc)
-        lo, hi = min(d["balanced_accuracy"].min(), clean), max(d["balanced_accuracy"].max(), clean)
-        if hi - lo < 1e-3:  # every permutation gives the same value: one thin bar, not a block over [0, 1]
+        if flat(r):  # every permutation gives the same value: one thin bar, not a block over [0, 1]
+            lo, hi = min(d["balanced_accuracy"].min(), clean), max(d["balanced_accuracy"].max(), clean)
             fig.update_xaxes(range=[lo - 0.01, hi + 0.01], **rc)
             fig.update_traces(xbins=dict(start=lo - 0.0005, end=hi + 0.0005, size=0.001), selector=dict(name=r))
-            fig.add_annotation(text="Q ignored: all permutations equal", showarrow=False, x=0.02, y=0.98,
-                               xanchor="left", yanchor="top", bgcolor="rgba(255,255,255,0.85)",
-                               xref=f"x{i + 1 if i else ''} domain", yref=f"y{i + 1 if i else ''} domain",
-                               font=dict(size=11, color="grey"))  # top left: the single bar sits mid-panel
     fig.update_layout(title=f"{label(score)}: balanced accuracy with permuted Q (dashed line = clean Q)",
                       height=260 * rows + 60, margin=dict(t=80), bargap=0.05)
     fig.update_xaxes(title_text="balanced accuracy", tickformat=".3f")
