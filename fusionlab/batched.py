@@ -18,8 +18,8 @@ Each seed keeps what ``fit()`` would give it:
 Parameter-free fusions (``concat``, ``product`` of equal sizes, ``tensor`` without
 projection) with identity encoders are computed once for the whole split; only the
 head is then trained per seed, with its backward written out
-(:meth:`SeedStack.head_gradients`) and each step's rows gathered into reused buffers. Dropout must be 0 (the seed 002 model has none), so
-the result matches the sequential ``fit()`` of the same seed within float rounding.
+(:meth:`SeedStack.head_gradients`) and each step's rows gathered into reused buffers.
+Dropout must be 0 (the seed 002 model has none), so the result matches the sequential ``fit()`` of the same seed within float rounding.
 """
 from __future__ import annotations
 
@@ -92,11 +92,13 @@ class SeedStack:
                 raise ValueError(f"the batched head supports Linear, ReLU and Dropout(0), not {type(layer).__name__}")
         return layers
 
-    def _head_logits(self, params: Mapping[str, torch.Tensor], x: torch.Tensor, shared: bool) -> torch.Tensor:
+    def _head_logits(self, params: Mapping[str, torch.Tensor], x: torch.Tensor, shared: bool,
+                     acts: Optional[list] = None) -> torch.Tensor:
         """The head's Linear/ReLU stack as batched matrix products (the fast path).
 
         Weights are stacked ``nn.Linear`` weights ``(S, out, in)``; ``x`` is ``(S, B, in)``
-        or, when ``shared``, ``(B, in)`` multiplied by all seeds in one ``mm``.
+        or, when ``shared``, ``(B, in)`` multiplied by all seeds in one ``mm``. ``acts``, if
+        given, receives every layer's output (what the hand-written backward needs).
         """
         for name, layer in self._layers():
             if isinstance(layer, torch.nn.Linear):
@@ -110,6 +112,8 @@ class SeedStack:
                     x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))  # (S, B, out)
             else:
                 x = torch.relu(x)
+            if acts is not None:
+                acts.append(x)
         return x
 
     @torch.no_grad()
@@ -124,15 +128,8 @@ class SeedStack:
         forward + backward on seed 002's head (checked equal to autograd by a test).
         """
         layers = self._layers()
-        acts = [x]  # input of every layer
-        for name, layer in layers:
-            if isinstance(layer, torch.nn.Linear):
-                w, b = params[f"{name}.weight"], params[f"{name}.bias"]
-                x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
-            else:
-                x = torch.relu(x)
-            acts.append(x)
-        logp = torch.log_softmax(x, dim=-1)  # (S, B, C)
+        acts = [x]  # input of every layer, then each layer's output
+        logp = torch.log_softmax(self._head_logits(params, x, False, acts), dim=-1)  # (S, B, C)
         loss = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1).mean(1)  # (S,)
         grad = logp.exp_()  # d(sum_s mean_b CE)/d logits = (softmax - onehot) / B
         grad.scatter_add_(-1, y.unsqueeze(-1), torch.full(y.shape + (1,), -1.0))

@@ -77,23 +77,26 @@ for _name, _code, _space, _doc in [
     RULES.register(_name, _doc)(Rule(_code, _space))
 
 
-def _kernel_args(rule: str, probs: np.ndarray, router: Optional[Router], cfg: PermutationConfig):
-    """The compiled kernels' rule arguments: code, class scores ``(C, M, N)``, tau, W, b."""
-    r: Rule = RULES.get(rule)
-    m = probs.shape[1]
-    if r.code == refuse.MOE and router is None:
+def _rule_args(rule: str, m: int, router: Optional[Router], cfg: PermutationConfig):
+    """The compiled kernels' rule arguments for ``m`` modalities: code, tau, W, b."""
+    code = RULES.get(rule).code
+    if code == refuse.MOE and router is None:
         raise ValueError("the 'moe' rule needs a router fitted on train rows")
-    W, b = (router.W, router.b) if r.code == refuse.MOE else (np.zeros((m, 2 * m)), np.zeros(m))
-    src = probs if r.space == "prob" else np.log(np.clip(probs, 1e-300, None))
-    S = np.ascontiguousarray(np.asarray(src, dtype=np.float64).transpose(2, 1, 0))
-    return r.code, S, float(cfg.tau), np.ascontiguousarray(W, np.float64), np.ascontiguousarray(b, np.float64)
+    W, b = (router.W, router.b) if code == refuse.MOE else (np.zeros((m, 2 * m)), np.zeros(m))
+    return code, float(cfg.tau), np.ascontiguousarray(W, np.float64), np.ascontiguousarray(b, np.float64)
+
+
+def _class_scores(rule: str, probs: np.ndarray) -> np.ndarray:
+    """What the rule mixes, class-major for the kernels: posteriors or log-posteriors ``(C, M, N)``."""
+    src = probs if RULES.get(rule).space == "prob" else np.log(np.clip(probs, 1e-300, None))
+    return np.ascontiguousarray(np.asarray(src, dtype=np.float64).transpose(2, 1, 0))
 
 
 def weights(rule: str, q: np.ndarray, router: Optional[Router] = None,
             cfg: PermutationConfig = PermutationConfig()) -> np.ndarray:
     """A rule's fusion weights ``(N, M)`` over modalities for quality ``q`` ``(N, M)``."""
     q = np.asarray(q, dtype=np.float64)
-    code, _, tau, W, b = _kernel_args(rule, np.zeros((1, q.shape[1], 1)), router, cfg)
+    code, tau, W, b = _rule_args(rule, q.shape[1], router, cfg)
     qT, out = np.ascontiguousarray(q.T), np.empty((q.shape[1], len(q)))
     refuse.rule_weights(code, qT, len(q), tau, W, b, out)
     return out.T
@@ -128,7 +131,8 @@ def decide(rule: str, probs: np.ndarray, q: np.ndarray, router: Optional[Router]
            cfg: PermutationConfig) -> np.ndarray:
     """Fused decisions ``(K, N)`` (argmax class, first on ties) for ``K`` quality arrays ``q`` ``(N, K, M)``;
     ``probs`` ``(N, M, C)``."""
-    code, S, tau, W, b = _kernel_args(rule, probs, router, cfg)
+    code, tau, W, b = _rule_args(rule, probs.shape[1], router, cfg)
+    S = _class_scores(rule, probs)
     Q = np.ascontiguousarray(np.asarray(q, dtype=np.float64).transpose(1, 2, 0))  # (K, M, N)
     return refuse.decisions(code, S, Q, tau, W, b)
 
@@ -189,7 +193,8 @@ def p_value(null: np.ndarray, clean: float) -> float:
 def _null_metrics(rule, probs, q, y, router, cfg, n_classes) -> Dict[str, np.ndarray]:
     """Metrics of the ``K`` re-fusions with permuted ``Q``, computed in chunks of permutations."""
     n, m = q.shape
-    code, S, tau, W, b = _kernel_args(rule, probs, router, cfg)
+    code, tau, W, b = _rule_args(rule, m, router, cfg)
+    S = _class_scores(rule, probs)
     qT, y = np.ascontiguousarray(np.asarray(q, dtype=np.float64).T), np.asarray(y, dtype=np.int64)
     if S.shape[0] > n_classes or len(y) != n or (len(y) and not 0 <= y.min() <= y.max() < n_classes):
         raise ValueError(f"{S.shape[0]} expert classes and labels in [{y.min()}, {y.max()}] do not fit "
