@@ -8,7 +8,10 @@ median seconds per training epoch (value-supervision pass included, no validatio
 median milliseconds per inference batch (eval mode, no gradient), and their ratios; and
 how much of VGMR's epoch goes to the value target (METHODS §3.9: per batch, the whole model
 runs again, without gradient, on the batch with each modality dropped in turn, i.e. on
-(M + 1) x B rows), which sets a floor under the training ratio that no refiner speed-up removes.
+(M + 1) x B rows), which sets a floor under the training ratio that no refiner speed-up removes:
+the floor is measured by running the *plain* backbone's forward on those (M + 1) x B rows per
+batch, i.e. the value pass with a refiner that costs nothing. Forward FLOPs per sample
+(``torch.utils.flop_counter``; matrix products only) show how much arithmetic VGMR adds.
 
     python benchmarks/vgmr_overhead.py                       # synthetic sequences, concat backbone
     python benchmarks/vgmr_overhead.py --dataset uci-digits  # pix as 16 rows + fou + mor
@@ -23,19 +26,42 @@ import statistics
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from fusionlab.data import SplitConfig, load_dataset, prepare
 from fusionlab.diagnostics.gates import BACKBONES, VGMR_SYNTHETIC, backbone_config
 from fusionlab.diagnostics.vgmr_compare import infer_ms_per_batch, train_epoch_seconds
 from fusionlab.models import build_model, count_parameters
-from fusionlab.refiners.vgmr import VGMRConfig
-from fusionlab.train import TrainConfig
+from fusionlab.refiners.vgmr import VGMRConfig, dropped_copies
+from fusionlab.train import TrainConfig, batch_order
 
 
 def load(name: str):
     if name == "synthetic":
         return load_dataset("synthetic", cfg=VGMR_SYNTHETIC)
     return load_dataset("uci-digits", views=["pix", "fou", "mor"], pix_as_sequence=True)
+
+
+@torch.no_grad()
+def free_refiner_value_pass_seconds(model, data, batch_size: int, value_rows: int, seed: int) -> float:
+    """One epoch of the value target's pass with the plain backbone alone (eval mode, no gradient)."""
+    model.eval()
+    names, tr = list(data.shapes()), data.train
+    gen = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    for idx in batch_order(len(tr), batch_size, gen):
+        idx = idx[:value_rows] if value_rows else idx
+        model(dropped_copies({k: tr.xs[k][idx] for k in names}, names))
+    return time.perf_counter() - t0
+
+
+@torch.no_grad()
+def forward_flops_per_sample(model, data, rows: int = 64) -> float:
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model({k: v[:rows] for k, v in data.train.xs.items()})
+    return counter.get_total_flops() / rows
 
 
 def measure(data, backbone: str, batch_size: int, epochs: int, repeats: int, value_rows: int = 0) -> dict:
@@ -61,13 +87,16 @@ def measure(data, backbone: str, batch_size: int, epochs: int, repeats: int, val
             value_s.append(0.0)
             train[k].append(train_epoch_seconds(m, data, TrainConfig(batch_size=batch_size, seed=e)))
     value_s = [v for v in value_s if v > 0]
+    floor_s = [free_refiner_value_pass_seconds(models["plain"], data, batch_size, value_rows, e) for e in range(epochs)]
     for _ in range(repeats):
         for k, m in models.items():
             infer[k].append(infer_ms_per_batch(m, data.test, cfg.batch_size, repeats=20))
     med = {f"{k}_{what}": statistics.median(v[k]) for what, v in (("train_s", train), ("infer_ms", infer))
            for k in models}
     med.update(params_plain=count_parameters(models["plain"]), params_vgmr=count_parameters(models["vgmr"]),
-               value_s=statistics.median(value_s))
+               value_s=statistics.median(value_s), floor_s=statistics.median(floor_s),
+               flops_plain=forward_flops_per_sample(models["plain"], data),
+               flops_vgmr=forward_flops_per_sample(models["vgmr"], data))
     return med
 
 
@@ -98,6 +127,11 @@ def main() -> None:
     rest = r["vgmr_train_s"] - r["value_s"]
     print(f"  of which the value-target pass: {r['value_s']:.4f} s ({100 * r['value_s'] / r['vgmr_train_s']:.0f}%); "
           f"without it the ratio would be {rest / r['plain_train_s']:.2f}x")
+    print(f"  floor: the value pass with a refiner that cost nothing (the plain backbone's forward on "
+          f"(M + 1) x {args.value_rows or args.batch_size} rows per batch) takes {r['floor_s']:.4f} s per epoch, "
+          f"so no VGMR here can train below {1 + r['floor_s'] / r['plain_train_s']:.2f}x")
+    print(f"forward FLOPs/sample (matrix products): plain {r['flops_plain']:,.0f}  VGMR {r['flops_vgmr']:,.0f}  "
+          f"({r['flops_vgmr'] / r['flops_plain']:.1f}x the arithmetic)")
     print(f"infer ms/batch: plain {r['plain_infer_ms']:.3f}  VGMR {r['vgmr_infer_ms']:.3f}  "
           f"ratio {r['vgmr_infer_ms'] / r['plain_infer_ms']:.2f}x  (paper 3.3x, target <= 2x)")
 

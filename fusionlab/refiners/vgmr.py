@@ -272,15 +272,10 @@ class VGMR(nn.Module):
         if 0 < n < len(y):
             xs, y = {k: v[:n] for k, v in xs.items()}, y[:n]
         m, b = len(self.names), len(y)
-        stacked = {}
-        for i, k in enumerate(self.names):
-            rep = xs[k].repeat(m + 1, 1, 1)  # (B (M+1), T, D): block 0 intact, block i+1 drops modality i
-            rep[(i + 1) * b:(i + 2) * b] = 0.0
-            stacked[k] = rep
         was_training = model.training
         model.eval()
         try:
-            logits = model(stacked).logits
+            logits = model(dropped_copies(xs, self.names)).logits
         finally:
             model.train(was_training)
         losses = F.cross_entropy(logits, y.repeat(m + 1), reduction="none").view(m + 1, b).mean(1)
@@ -294,6 +289,18 @@ class VGMR(nn.Module):
         l_value = ((v_g.mean(0) - target) ** 2 + (v_c.mean(0) - target) ** 2).sum()
         l_reg = F.relu(self.cfg.kappa - v_g.std(0)).sum() if len(y) > 1 else v_g.sum() * 0.0
         return self.cfg.beta * l_value + self.cfg.gamma * l_reg
+
+
+def dropped_copies(xs: Mapping[str, torch.Tensor], names: List[str]) -> Dict[str, torch.Tensor]:
+    """The batch ``M + 1`` times over, ``(B (M+1), ...)`` per modality: block 0 intact, block
+    ``i + 1`` with modality ``names[i]`` dropped (all zeros), as the value target's pass runs it."""
+    m, b = len(names), len(next(iter(xs.values())))
+    stacked = {}
+    for i, k in enumerate(names):
+        rep = xs[k].repeat(m + 1, *([1] * (xs[k].ndim - 1)))
+        rep[(i + 1) * b:(i + 2) * b] = 0.0
+        stacked[k] = rep
+    return stacked
 
 
 def stack_part(extras: Mapping[str, torch.Tensor], part: str, names: List[str]) -> Dict[str, torch.Tensor]:
