@@ -19,9 +19,9 @@ Loss (§3.8): ``beta * L_value + gamma * L_reg`` is added to the task loss by ``
 sd_batch(v_g))`` **[choice]**. A dropped modality is all zeros, i.e. its train mean after
 standardisation (the ``drop`` corruption).
 
-Implementation: every weight is modality-specific, but all modalities run in one batched
-matmul per step (stacked ``(M, B, T, D)``, zero-padded where sizes differ; see
-:class:`VGMR`), which keeps the overhead over a small backbone down. The ablation switches
+Implementation: every weight is modality-specific, but modalities of one shape run in one
+batched matmul per step (stacked ``(M_g, B, T, D)``; see :class:`VGMR`), which keeps the
+overhead over a small backbone down. The ablation switches
 (§4.3) remove a term from the gate (``use_global_value``, ``use_channel_value``) or from
 ``z_m`` (``use_agreement``, ``use_discrepancy``); ``ABLATIONS`` names the six rows.
 """
@@ -119,17 +119,32 @@ def _padded(blocks: List[torch.Tensor], rows: int, cols: int) -> torch.Tensor:
     return out
 
 
+@dataclass(frozen=True)
+class ShapeGroup:
+    """Modalities of one ``(T, D)``: they run through the shape-dependent steps stacked together."""
+
+    index: List[int]  # positions in the modality order
+    t: int
+    d: int
+
+    def take(self, param: torch.Tensor) -> torch.Tensor:
+        """This group's rows of a stacked ``(M, ...)`` parameter (a view when they are contiguous)."""
+        lo, hi = self.index[0], self.index[-1] + 1
+        return param[lo:hi] if self.index == list(range(lo, hi)) else param[self.index]
+
+
 @REFINERS.register("vgmr", "Value-Gated Modality Refiner (seed 003): value-conditioned gate on each input")
 class VGMR(nn.Module):
-    """All modalities run through every step at once, stacked modality-first as ``(M, B, T, D)``.
+    """All modalities of one shape run through every step at once, stacked as ``(M_g, B, T, D)``.
 
-    Modalities of different sizes are zero-padded to the largest ``T`` and ``D``; the
-    per-modality weights are zero outside each modality's block (and stay zero: no
-    gradient reaches them), pooling over time and LayerNorm over channels are masked
-    to the real timesteps and channels, and the outputs are sliced back. So every
-    modality computes exactly its own ``T_m x D_m`` refiner, with ~40 tensor operations
-    per forward whatever ``M`` is (one set per modality took ~200, and VGMR's cost over
-    a small backbone was all operation overhead).
+    Modalities are grouped by their ``(T, D)``; the shape-dependent steps (projection,
+    pooling, gate, LayerNorm) take one batched matmul per group, and the value steps, which
+    see only ``d``-sized summaries, one for all modalities. The per-modality weights are
+    stored stacked and zero-padded to the largest ``D``; each group reads only its own
+    ``D x D`` block (no gradient reaches the padding), so no arithmetic is spent on padding.
+    Equal shapes (the synthetic sequences) make one group: ~40 tensor operations per forward
+    whatever ``M`` is. (Padding every modality to the largest ``T x D`` instead spent 16x
+    the arithmetic on uci-digits, where a 1 x 76 vector sat next to 16 x 15 image rows.)
     """
 
     def __init__(self, shapes: Mapping[str, Tuple[int, int]], **options) -> None:
@@ -140,17 +155,16 @@ class VGMR(nn.Module):
         if m < 2:
             raise ValueError(f"VGMR compares modalities with each other and needs at least 2; got {self.names}")
         self.shapes = {k: (int(v[0]), int(v[1])) for k, v in shapes.items()}
-        ts, ds = [t for t, _ in self.shapes.values()], [c for _, c in self.shapes.values()]
-        self.T, self.D = max(ts), max(ds)
-        self.ragged_t, self.ragged_d = len(set(ts)) > 1, len(set(ds)) > 1
+        ds = [c for _, c in self.shapes.values()]
+        self.D = max(ds)
+        by_shape: Dict[Tuple[int, int], List[int]] = {}
+        for i, shape in enumerate(self.shapes.values()):
+            by_shape.setdefault(shape, []).append(i)
+        self.groups = [ShapeGroup(idx, t, c) for (t, c), idx in by_shape.items()]
+        order = [i for g in self.groups for i in g.index]  # group-major order of the modalities
+        self.regroup = None if order == list(range(m)) else torch.tensor([order.index(i) for i in range(m)])
         self.register_buffer("others", torch.tensor([[n for n in range(m) if n != i] for i in range(m)]),
                              persistent=False)  # (M, M-1)
-        t_mask = torch.tensor([[1.0 if t < tm else 0.0 for t in range(self.T)] for tm in ts])
-        d_mask = torch.tensor([[1.0 if c < dm else 0.0 for c in range(self.D)] for dm in ds])
-        self.register_buffer("t_mask", t_mask.view(m, 1, self.T, 1), persistent=False)
-        self.register_buffer("d_mask", d_mask.view(m, 1, 1, self.D), persistent=False)
-        self.register_buffer("t_len", torch.tensor(ts, dtype=torch.float32).view(m, 1, 1), persistent=False)
-        self.register_buffer("d_len", torch.tensor(ds, dtype=torch.float32).view(m, 1, 1, 1), persistent=False)
         n_value = int(cfg.use_global_value) + d * int(cfg.use_channel_value)
         # phi_m, and the gate's A_m (affine, per timestep), B_m (per timestep), [C_m, D_m] (broadcast over time)
         self.proj_weight = nn.Parameter(_padded([_uniform((c, d), c) for c in ds], self.D, d))
@@ -171,26 +185,32 @@ class VGMR(nn.Module):
         m, c = len(self.names), self.cfg
         return self.cfg.d * (2 + (m - 1) * (1 + int(c.use_agreement) + int(c.use_discrepancy)))
 
-    def stack(self, xs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Inputs as one ``(M, B, T, D)`` tensor, each modality zero-padded to ``T x D``."""
-        parts = []
+    def stack(self, xs: Mapping[str, torch.Tensor]) -> List[torch.Tensor]:
+        """Inputs as one ``(M_g, B, T, D)`` tensor per shape group."""
         for k in self.names:
             t, d = self.shapes[k]
             if k not in xs or xs[k].ndim != 3 or xs[k].shape[1:] != (t, d):
                 got = tuple(xs[k].shape) if k in xs else "nothing"
                 raise ValueError(f"VGMR: modality '{k}' should be (B, {t}, {d}), got {got}")
-            parts.append(F.pad(xs[k], (0, self.D - d, 0, self.T - t)) if (t, d) != (self.T, self.D) else xs[k])
-        return torch.stack(parts)
+        return [torch.stack([xs[self.names[i]] for i in g.index]) for g in self.groups]
 
-    def unstack(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """``(M, B, T, D)`` -> ``{modality: (B, T_m, D_m)}`` (views)."""
-        return {k: x[i, :, :t, :d] for i, (k, (t, d)) in enumerate(self.shapes.items())}
+    def unstack(self, xs: List[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Per-group ``(M_g, B, T, D)`` tensors -> ``{modality: (B, T_m, D_m)}`` (views)."""
+        return {self.names[i]: x[j] for g, x in zip(self.groups, xs) for j, i in enumerate(g.index)}
 
-    def project(self, x: torch.Tensor) -> torch.Tensor:
-        """``P_m = phi_m(X_m)``: ``(M, B, T, D)`` -> ``(M, B, T, d)``."""
-        m, b = x.shape[:2]
-        return torch.baddbmm(self.proj_bias.unsqueeze(1), x.reshape(m, -1, self.D), self.proj_weight).view(
-            m, b, self.T, -1)
+    def _modality_order(self, parts: List[torch.Tensor]) -> torch.Tensor:
+        """Per-group ``(M_g, ...)`` tensors -> one ``(M, ...)`` tensor in the modality order."""
+        out = torch.cat(parts) if len(parts) > 1 else parts[0]
+        return out if self.regroup is None else out[self.regroup]
+
+    def project(self, xs: List[torch.Tensor]) -> List[torch.Tensor]:
+        """``P_m = phi_m(X_m)``: per group ``(M_g, B, T, D)`` -> ``(M_g, B, T, d)``."""
+        out = []
+        for g, x in zip(self.groups, xs):
+            mg, b = x.shape[:2]
+            out.append(torch.baddbmm(g.take(self.proj_bias).unsqueeze(1), x.reshape(mg, -1, g.d),
+                                     g.take(self.proj_weight)[:, :g.d]).view(mg, b, g.t, -1))
+        return out
 
     def evidence(self, s: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Cross-modal evidence from summaries ``s`` ``(M, B, d)``; every part is ``(M, ., B, d)``."""
@@ -205,28 +225,31 @@ class VGMR(nn.Module):
                "discrepancy": self.cfg.use_discrepancy, "context": True}
         return torch.cat([parts[p].transpose(1, 2).flatten(2) for p in use if use[p]], dim=-1)
 
-    def values(self, p: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Global values ``(M, B)`` and channel values ``(M, B, d)`` from projections ``(M, B, T, d)``."""
-        if self.ragged_t:  # mean and max over each modality's own timesteps
-            mean = (p * self.t_mask).sum(2) / self.t_len
-            top = p.masked_fill(self.t_mask == 0, float("-inf")).amax(2)
-        else:
-            mean, top = p.mean(2), p.amax(2)
-        s = self.summary(torch.cat([mean, top], dim=-1))  # (M, B, d)
+    def values(self, ps: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Global values ``(M, B)`` and channel values ``(M, B, d)`` from per-group projections."""
+        pooled = self._modality_order([torch.cat([p.mean(2), p.amax(2)], dim=-1) for p in ps])  # (M, B, 2d)
+        s = self.summary(pooled)  # (M, B, d)
         u = self.value_encoder(self.interaction_input(self.evidence(s)))  # (M, B, d)
         v = torch.sigmoid(self.value_head(u))  # (M, B, 1 + d)
         return v[..., 0], v[..., 1:]
 
-    def gate(self, x: torch.Tensor, p: torch.Tensor, v_g: torch.Tensor, v_c: torch.Tensor) -> torch.Tensor:
-        """``G = sigmoid(A(X) + B(P) + C(v_g - 1/2) + D(v_c - 1/2))``: ``(M, B, T, D)``."""
-        m, b = x.shape[:2]
-        logits = torch.baddbmm(self.gate_x_bias.unsqueeze(1), x.reshape(m, -1, self.D), self.gate_x_weight)
-        logits = torch.baddbmm(logits, p.reshape(m, -1, p.shape[-1]), self.gate_p_weight).view(m, b, self.T, self.D)
+    def gate(self, xs: List[torch.Tensor], ps: List[torch.Tensor], v_g: torch.Tensor,
+             v_c: torch.Tensor) -> List[torch.Tensor]:
+        """``G = sigmoid(A(X) + B(P) + C(v_g - 1/2) + D(v_c - 1/2))``: per group ``(M_g, B, T, D)``."""
         if self.gate_v_weight is not None:
-            vs = ([v_g.unsqueeze(-1) - 0.5] if self.cfg.use_global_value else []) + \
-                 ([v_c - 0.5] if self.cfg.use_channel_value else [])
-            logits = logits + torch.bmm(torch.cat(vs, dim=-1), self.gate_v_weight).unsqueeze(2)  # over time
-        return torch.sigmoid(logits)
+            vs = torch.cat(([v_g.unsqueeze(-1) - 0.5] if self.cfg.use_global_value else []) +
+                           ([v_c - 0.5] if self.cfg.use_channel_value else []), dim=-1)  # (M, B, n_value)
+        out = []
+        for g, x, p in zip(self.groups, xs, ps):
+            mg, b = x.shape[:2]
+            logits = torch.baddbmm(g.take(self.gate_x_bias)[:, :g.d].unsqueeze(1), x.reshape(mg, -1, g.d),
+                                   g.take(self.gate_x_weight)[:, :g.d, :g.d])
+            logits = torch.baddbmm(logits, p.reshape(mg, -1, p.shape[-1]),
+                                   g.take(self.gate_p_weight)[:, :, :g.d]).view(mg, b, g.t, g.d)
+            if self.gate_v_weight is not None:  # broadcast over time
+                logits = logits + torch.bmm(g.take(vs), g.take(self.gate_v_weight)[:, :, :g.d]).unsqueeze(2)
+            out.append(torch.sigmoid(logits))
+        return out
 
     def amplify(self, g: torch.Tensor) -> torch.Tensor:
         """``G_amp = 1 + lambda (2G - 1)``: exactly 1 at ``lambda = 0``, in ``(1 - lambda, 1 + lambda)``."""
@@ -236,23 +259,19 @@ class VGMR(nn.Module):
         """``G_eff = rho + (1 - rho) G_amp`` [choice]."""
         return self.cfg.rho + (1 - self.cfg.rho) * self.amplify(g)
 
-    def norm(self, y: torch.Tensor) -> torch.Tensor:
-        """LayerNorm over each modality's own channels, with its own affine: ``(M, B, T, D)``."""
-        if self.ragged_d:
-            mean = (y * self.d_mask).sum(-1, keepdim=True) / self.d_len
-            centred = (y - mean) * self.d_mask
-            y = centred * torch.rsqrt((centred ** 2).sum(-1, keepdim=True) / self.d_len + 1e-5)
-        else:
-            y = F.layer_norm(y, (self.D,))
-        return y * self.norm_weight.unsqueeze(1).unsqueeze(1) + self.norm_bias.unsqueeze(1).unsqueeze(1)
+    def norm(self, y: torch.Tensor, g: ShapeGroup) -> torch.Tensor:
+        """LayerNorm over each modality's channels, with its own affine: ``(M_g, B, T, D)``."""
+        shape = (len(g.index), 1, 1, g.d)
+        return (F.layer_norm(y, (g.d,)) * g.take(self.norm_weight)[:, :g.d].view(shape)
+                + g.take(self.norm_bias)[:, :g.d].view(shape))
 
     def forward(self, xs: Mapping[str, torch.Tensor]):
-        x = self.stack(xs)  # (M, B, T, D)
+        x = self.stack(xs)  # per group (M_g, B, T, D)
         p = self.project(x)
         v_g, v_c = self.values(p)
         g = self.gate(x, p, v_g, v_c)
-        g_eff = self.effective_gate(g)
-        out = self.drop(self.norm(g_eff * x))
+        g_eff = [self.effective_gate(gi) for gi in g]
+        out = [self.drop(self.norm(ge * xi, grp)) for grp, ge, xi in zip(self.groups, g_eff, x)]
         parts = {"G": self.unstack(g), "G_eff": self.unstack(g_eff), "X_refined": self.unstack(out)}
         refined, extras = dict(xs), {}
         for i, k in enumerate(self.names):
