@@ -2,6 +2,7 @@
 
 Does a per-sample quality score change any fused decision? (seed 000)
 """
+import pandas as pd
 import streamlit as st
 
 from fusionlab.data import SplitConfig, prepare
@@ -117,8 +118,7 @@ def diagnostic_view(base: Base) -> None:
     table = result.table
     verdict(table)
     shown = table.assign(score=[figs.label(s) for s in table["score"]])
-    st.dataframe(shown[["score", "rule", "metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean",
-                        "f1_delta", "f1_p_value", "oracle_headroom", "rho", "competitiveness"]],
+    st.dataframe(shown[["score", "rule", *SHOWN]],
                  hide_index=True, key=f"{KEY}-table", width="stretch",
                  column_config={c: st.column_config.NumberColumn(label, format="%.3f", help=tip)
                                 for c, (label, tip) in TABLE_COLUMNS.items()})
@@ -133,17 +133,21 @@ def diagnostic_view(base: Base) -> None:
     repeat_view(base, control, qcfg, corruption, pcfg)
 
 
-def repeat_columns(summary) -> dict:
-    """The main table's short headers for the repeat summary: means, then ``± sd`` companions."""
+SHOWN = ["metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean", "f1_delta", "f1_p_value",
+         "oracle_headroom", "rho", "competitiveness"]  # the main table's metric columns, in its order
+
+
+def repeat_table(summary):
+    """The repeat summary as the main table's columns, each cell ``mean ± sd`` over the runs (one
+    column per metric instead of a mean and an sd column: the table fits the page)."""
+    shown = pd.DataFrame({"score": [figs.label(s) for s in summary["score"]], "rule": summary["rule"]})
     config = {}
-    for c in summary.columns:
-        base = c[:-3] if c.endswith("_sd") else c
-        if base in TABLE_COLUMNS:
-            label, tip = TABLE_COLUMNS[base]
-            sd = base != c
-            config[c] = st.column_config.NumberColumn(f"{label} sd" if sd else label, format="%.3f",
-                                                      help=f"sd over runs of: {tip}" if sd else f"mean over runs: {tip}")
-    return config
+    for c in SHOWN:
+        shown[c] = [f"{m:.3f} ± {sd:.3f}" for m, sd in zip(summary[c], summary[f"{c}_sd"])]
+        label, tip = TABLE_COLUMNS[c]
+        config[c] = st.column_config.TextColumn(label, help=f"mean ± sd over runs of: {tip}")
+    shown["runs"] = summary["runs"]
+    return shown, config
 
 
 def repeat_view(base, control, qcfg, corruption, pcfg) -> None:
@@ -164,8 +168,8 @@ def repeat_view(base, control, qcfg, corruption, pcfg) -> None:
         summary = st.session_state.get(f"{KEY}-repeated")
         if summary is not None:
             st.plotly_chart(figs.delta_bars(summary), key=f"{KEY}-rep-bars")
-            st.dataframe(summary.assign(score=[figs.label(s) for s in summary["score"]]), hide_index=True,
-                         key=f"{KEY}-rep-table", width="stretch", column_config=repeat_columns(summary))
+            shown, config = repeat_table(summary)
+            st.dataframe(shown, hide_index=True, key=f"{KEY}-rep-table", width="stretch", column_config=config)
 
 
 diagnostic_view(base)

@@ -96,8 +96,9 @@ def noise_view(run: UDMLRun) -> None:
     st.plotly_chart(fig.robustness_methods_figure(run.robustness, marks=max_levels), key=f"{KEY}-rob")
     st.subheader("Does the paper's finding hold here?")
     for f in findings(spear, acc, run.hard):
-        icon = "—" if f.holds is None else ("✅" if f.holds else "❌")
-        st.markdown(f"{icon} **{f.claim}** — {f.detail}")
+        badge = (":gray-badge[cannot tell]" if f.holds is None else
+                 ":green-badge[holds]" if f.holds else ":red-badge[does not hold]")  # words, not emoji: no font needed
+        st.markdown(f"{badge} **{f.claim}** — {f.detail}")
 
 
 noise_view(run)

@@ -59,3 +59,18 @@ def test_presets_set_controls():
     at.run()
     assert at.radio(key=f"{KEY}-control").value == "none"
     assert not at.exception
+
+
+def test_repeat_shows_mean_and_sd_in_one_cell_per_metric():
+    at = _fitted()
+    at.number_input(key=f"{KEY}-rep-seeds").set_value(2)
+    at.number_input(key=f"{KEY}-rep-folds").set_value(0)
+    at.button(key=f"{KEY}-rep-go").click()
+    at.run()
+    assert not at.exception and not at.error
+    table = next(d.value for d in at.dataframe if "runs" in d.value.columns)
+    main = at.dataframe[0].value
+    assert list(table.columns) == list(main.columns) + ["runs"]  # the main table's columns, no sd columns
+    assert (table["runs"] == 2).all()
+    cells = table["delta"].str.fullmatch(r"-?\d\.\d{3} ± \d\.\d{3}")
+    assert cells.all(), table["delta"].tolist()
