@@ -139,11 +139,12 @@ SHOWN = ["metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean", "
 
 def repeat_table(summary):
     """The repeat summary as the main table's columns, each cell ``mean ± sd`` over the runs (one
-    column per metric instead of a mean and an sd column: the table fits the page)."""
+    column per metric instead of a mean and an sd column: the table fits the page; the CLI's
+    CSV keeps the numbers). Text cells sort as text, which is why the rows keep the run order."""
     shown = pd.DataFrame({"score": [figs.label(s) for s in summary["score"]], "rule": summary["rule"]})
     config = {}
     for c in SHOWN:
-        shown[c] = [f"{m:.3f} ± {sd:.3f}" for m, sd in zip(summary[c], summary[f"{c}_sd"])]
+        shown[c] = ["—" if pd.isna(m) else f"{m:.3f} ± {sd:.3f}" for m, sd in zip(summary[c], summary[f"{c}_sd"])]
         label, tip = TABLE_COLUMNS[c]
         config[c] = st.column_config.TextColumn(label, help=f"mean ± sd over runs of: {tip}")
     shown["runs"] = summary["runs"]

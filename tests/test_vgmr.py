@@ -62,11 +62,11 @@ def test_refined_is_layernorm_of_gated_input_in_eval_mode():
     ref = _refiner().eval()
     xs = _inputs()
     out, extras = ref(xs)
-    for i, (k, x) in enumerate(xs.items()):
+    for k, x in xs.items():
         d = x.shape[-1]
-        with torch.no_grad():  # make each modality's affine visible: padded modalities must not mix in
-            ref.norm_weight[i, :d] = torch.linspace(0.5, 2.0, d)
-            ref.norm_bias[i, :d] = torch.linspace(-1.0, 1.0, d)
+        with torch.no_grad():  # make each modality's affine visible: modalities must not mix
+            ref.modality_weights(k)["norm_weight"].copy_(torch.linspace(0.5, 2.0, d))
+            ref.modality_weights(k)["norm_bias"].copy_(torch.linspace(-1.0, 1.0, d))
     out, extras = ref(xs)
     for i, (k, x) in enumerate(xs.items()):
         d = x.shape[-1]
@@ -182,80 +182,84 @@ def test_transformer_backbone_runs_with_vgmr():
     assert model(_inputs(b=5)).logits.shape == (5, 3)
 
 
-def _padded_region(ref):
-    """Boolean masks of the padded (unused) entries of every stacked per-modality weight."""
-    ds = [d for _, d in ref.shapes.values()]
-    out = {}
-    for name, p in ref.named_parameters():
-        mask = torch.zeros_like(p, dtype=torch.bool)
-        for i, d in enumerate(ds):
-            if name == "proj_weight":
-                mask[i, d:] = True
-            elif name == "gate_x_weight":
-                mask[i, d:] = True
-                mask[i, :, d:] = True
-            elif name in ("gate_p_weight", "gate_v_weight"):
-                mask[i, :, d:] = True
-            elif name in ("gate_x_bias", "norm_weight", "norm_bias"):
-                mask[i, d:] = True
-        if mask.any():
-            out[name] = mask
-    return out
+INTERLEAVED = {"a": (5, 6), "b": (1, 4), "c": (5, 6), "e": (1, 4), "f": (3, 6)}  # two groups interleaved, one alone
 
 
-def test_padding_never_leaks_into_a_modality():
-    """Modalities of different sizes share stacked weights; the padding must change nothing."""
-    ref = _refiner(d=8).eval()
-    xs = _inputs()
-    out1, ex1 = ref(xs)
-    regions = _padded_region(ref)
-    assert set(regions) >= {"proj_weight", "gate_x_weight", "gate_p_weight", "norm_weight"}
-    with torch.no_grad():
-        for name, mask in regions.items():
-            p = dict(ref.named_parameters())[name]
-            assert (p[mask] == 0).all(), f"{name}: padding is not zero at initialisation"
-            p[mask] = 10 * torch.randn(int(mask.sum()))  # junk where no modality should look
-    out2, ex2 = ref(xs)
-    for k in SHAPES:
-        torch.testing.assert_close(out1[k], out2[k])
-        torch.testing.assert_close(ex1[key("v_c", k)], ex2[key("v_c", k)])
-
-
-def test_each_modality_is_refined_as_if_it_were_alone_in_its_shape():
-    """Shape groups must not mix: a modality's G and X~ depend on the others only through the
-    value path (v_g, v_c), so with the values fixed, changing another modality changes nothing."""
-    shapes = {"a": (5, 6), "b": (1, 4), "c": (5, 6), "e": (1, 4), "f": (3, 6)}  # two groups interleaved, one alone
+def _interleaved(**options):
     with seeded(0):
-        ref = REFINERS.create("vgmr", shapes, d=8).eval()
-    assert [g.index for g in ref.groups] == [[0, 2], [1, 3], [4]]
+        return REFINERS.create("vgmr", INTERLEAVED, d=8, **options)
+
+
+def _own_refiner(ref, xs, v_g, v_c):
+    """Each modality's G and X~ from its own weights alone (METHODS §3.1, 3.5-3.8, eval mode)."""
+    gates, refined = {}, {}
+    for i, k in enumerate(INTERLEAVED):
+        w, x, d = ref.modality_weights(k), xs[k], INTERLEAVED[k][1]
+        p = x @ w["proj_weight"] + w["proj_bias"]
+        logits = x @ w["gate_x_weight"] + w["gate_x_bias"] + p @ w["gate_p_weight"]
+        vs = ([v_g[i].unsqueeze(-1) - 0.5] if ref.cfg.use_global_value else []) + \
+             ([v_c[i] - 0.5] if ref.cfg.use_channel_value else [])
+        if vs:
+            logits = logits + (torch.cat(vs, -1) @ w["gate_v_weight"]).unsqueeze(1)
+        gates[k] = torch.sigmoid(logits)
+        g_eff = ref.cfg.rho + (1 - ref.cfg.rho) * (1 + ref.cfg.lambda_amp * (2 * gates[k] - 1))
+        refined[k] = F.layer_norm(g_eff * x, (d,), w["norm_weight"], w["norm_bias"])
+    return gates, refined
+
+
+@pytest.mark.parametrize("row", list(ABLATIONS))
+def test_each_modality_is_refined_by_its_own_weights_whatever_its_shape_group(row):
+    """Modalities are stacked by shape; regrouping must put every result back on its own modality."""
+    ref = _interleaved(**ABLATIONS[row]).eval()
+    assert [g.index for g in ref.groups] == [(0, 2), (1, 3), (4,)]
     g = torch.Generator().manual_seed(1)
-    xs = {k: torch.randn(4, t, d, generator=g) for k, (t, d) in shapes.items()}
-    x = ref.stack(xs)
-    p = ref.project(x)
-    v_g, v_c = ref.values(p)
-    gates = ref.unstack(ref.gate(x, p, v_g, v_c))
-    for i, k in enumerate(shapes):  # one modality's gate, computed from its own weights alone
-        t, d = shapes[k]
-        pk = xs[k] @ ref.proj_weight[i, :d] + ref.proj_bias[i]
-        vs = torch.cat([v_g[i].unsqueeze(-1) - 0.5, v_c[i] - 0.5], dim=-1)
-        logits = (xs[k] @ ref.gate_x_weight[i, :d, :d] + ref.gate_x_bias[i, :d] + pk @ ref.gate_p_weight[i, :, :d]
-                  + (vs @ ref.gate_v_weight[i, :, :d]).unsqueeze(1))
-        torch.testing.assert_close(gates[k], torch.sigmoid(logits))
-    s_in = torch.stack([torch.cat([(xs[k] @ ref.proj_weight[i, :shapes[k][1]] + ref.proj_bias[i]).mean(1),
-                                   (xs[k] @ ref.proj_weight[i, :shapes[k][1]] + ref.proj_bias[i]).amax(1)], -1)
-                        for i, k in enumerate(shapes)])
-    u = ref.value_encoder(ref.interaction_input(ref.evidence(ref.summary(s_in))))
-    torch.testing.assert_close(v_g, torch.sigmoid(ref.value_head(u))[..., 0])
+    with torch.no_grad():  # LayerNorm's affine starts equal for all modalities: make each its own
+        for block in ref.blocks:
+            block.norm_weight.copy_(torch.rand(block.norm_weight.shape, generator=g) + 0.5)
+            block.norm_bias.copy_(torch.randn(block.norm_bias.shape, generator=g))
+    xs = {k: torch.randn(4, t, d, generator=g) for k, (t, d) in INTERLEAVED.items()}
+    out, extras = ref(xs)
+    v_g = torch.stack([extras[key("v_g", k)] for k in INTERLEAVED])
+    v_c = torch.stack([extras[key("v_c", k)] for k in INTERLEAVED])
+    gates, refined = _own_refiner(ref, xs, v_g, v_c)
+    for k in INTERLEAVED:
+        torch.testing.assert_close(extras[key("G", k)], gates[k])
+        torch.testing.assert_close(out[k], refined[k])
+    pooled = []  # the values, from each modality's own projection
+    for k in INTERLEAVED:
+        w = ref.modality_weights(k)
+        p = xs[k] @ w["proj_weight"] + w["proj_bias"]
+        pooled.append(torch.cat([p.mean(1), p.amax(1)], -1))
+    u = ref.value_encoder(ref.interaction_input(ref.evidence(ref.summary(torch.stack(pooled)))))
+    v = torch.sigmoid(ref.value_head(u))
+    torch.testing.assert_close(v_g, v[..., 0])
+    torch.testing.assert_close(v_c, v[..., 1:])
 
 
-def test_padded_weights_get_no_gradient():
-    model = _model(d=8).train()
-    xs, y = _inputs(b=12), torch.arange(12) % 3
-    out = model(xs)
-    (F.cross_entropy(out.logits, y) + model.extra_loss(xs, y, out)).backward()
-    params = dict(model.refiner.named_parameters())
-    for name, mask in _padded_region(model.refiner).items():
-        assert (params[name].grad[mask] == 0).all(), name
+def test_parameters_are_exactly_each_modalitys_own():
+    """No padding: the count is the sum of every modality's own blocks (it sizes the §4.5 baselines)."""
+    ref = _interleaved()
+    d, n_value = 8, 1 + 8
+    own = sum(dim * d + d + dim * dim + dim + d * dim + n_value * dim + 2 * dim for _, dim in INTERLEAVED.values())
+    shared = sum(p.numel() for mod in (ref.summary, ref.value_encoder, ref.value_head) for p in mod.parameters())
+    assert sum(p.numel() for p in ref.parameters()) == own + shared
+
+
+def test_only_the_refined_modalitys_gate_weights_get_a_gradient():
+    """A loss on one modality's X~ reaches other modalities only through the values, never
+    through their own gate input weights A_m: checks that each group row is its own modality's."""
+    ref = _interleaved().train()
+    g = torch.Generator().manual_seed(2)
+    xs = {k: torch.randn(6, t, d, generator=g) for k, (t, d) in INTERLEAVED.items()}
+    out, _ = ref(xs)
+    out["e"].pow(2).sum().backward()  # 'e' is the second row of the second group
+    for k in INTERLEAVED:
+        i = ref.names.index(k)
+        (group, block), = [(gr, bl) for gr, bl in zip(ref.groups, ref.blocks) if i in gr.index]
+        grad = block.gate_x_weight.grad  # None: no path to the loss at all
+        moved = grad is not None and bool(grad[group.index.index(i)].abs().sum() > 0)
+        assert moved == (k == "e"), k
+    assert ref.blocks[0].proj_weight.grad.abs().sum() > 0  # the others do reach 'e' through the values
 
 
 def test_value_rows_computes_the_target_on_the_first_rows_only():

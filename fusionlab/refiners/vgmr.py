@@ -111,26 +111,38 @@ class StackedMLP(nn.Sequential):
         super().__init__(StackedLinear(m, d_in, hidden), nn.ReLU(), StackedLinear(m, hidden, d_out))
 
 
-def _padded(blocks: List[torch.Tensor], rows: int, cols: int) -> torch.Tensor:
-    """Stack per-modality ``(r_m, c_m)`` blocks into ``(M, rows, cols)``, zero outside each block."""
-    out = torch.zeros(len(blocks), rows, cols)
-    for i, b in enumerate(blocks):
-        out[i, :b.shape[0], :b.shape[1]] = b
-    return out
-
-
 @dataclass(frozen=True)
 class ShapeGroup:
     """Modalities of one ``(T, D)``: they run through the shape-dependent steps stacked together."""
 
-    index: List[int]  # positions in the modality order
+    index: Tuple[int, ...]  # positions in the modality order
     t: int
     d: int
 
-    def take(self, param: torch.Tensor) -> torch.Tensor:
-        """This group's rows of a stacked ``(M, ...)`` parameter (a view when they are contiguous)."""
+    def take(self, x: torch.Tensor) -> torch.Tensor:
+        """This group's rows of a ``(M, ...)`` tensor in the modality order (a view when contiguous)."""
         lo, hi = self.index[0], self.index[-1] + 1
-        return param[lo:hi] if self.index == list(range(lo, hi)) else param[self.index]
+        return x[lo:hi] if self.index == tuple(range(lo, hi)) else x[list(self.index)]
+
+
+class GroupWeights(nn.Module):
+    """The shape-dependent weights of the ``M_g`` modalities of one shape group, stacked.
+
+    ``phi`` (projection ``D -> d``), the gate's ``A`` (affine ``D -> D``), ``B`` (``d -> D``)
+    and ``[C, D]`` (values ``-> D``), and the LayerNorm affine; each modality its own,
+    initialised as ``nn.Linear`` / ``nn.LayerNorm`` would.
+    """
+
+    def __init__(self, m: int, dim: int, d: int, n_value: int) -> None:
+        super().__init__()
+        self.proj_weight = nn.Parameter(_uniform((m, dim, d), dim))
+        self.proj_bias = nn.Parameter(_uniform((m, d), dim))
+        self.gate_x_weight = nn.Parameter(_uniform((m, dim, dim), dim))
+        self.gate_x_bias = nn.Parameter(_uniform((m, dim), dim))
+        self.gate_p_weight = nn.Parameter(_uniform((m, d, dim), d))
+        self.gate_v_weight = nn.Parameter(_uniform((m, n_value, dim), n_value)) if n_value else None
+        self.norm_weight = nn.Parameter(torch.ones(m, dim))
+        self.norm_bias = nn.Parameter(torch.zeros(m, dim))
 
 
 @REFINERS.register("vgmr", "Value-Gated Modality Refiner (seed 003): value-conditioned gate on each input")
@@ -138,13 +150,13 @@ class VGMR(nn.Module):
     """All modalities of one shape run through every step at once, stacked as ``(M_g, B, T, D)``.
 
     Modalities are grouped by their ``(T, D)``; the shape-dependent steps (projection,
-    pooling, gate, LayerNorm) take one batched matmul per group, and the value steps, which
-    see only ``d``-sized summaries, one for all modalities. The per-modality weights are
-    stored stacked and zero-padded to the largest ``D``; each group reads only its own
-    ``D x D`` block (no gradient reaches the padding), so no arithmetic is spent on padding.
-    Equal shapes (the synthetic sequences) make one group: ~40 tensor operations per forward
-    whatever ``M`` is. (Padding every modality to the largest ``T x D`` instead spent 16x
-    the arithmetic on uci-digits, where a 1 x 76 vector sat next to 16 x 15 image rows.)
+    pooling, gate, LayerNorm) take one batched matmul per group, with that group's stacked
+    weights (:class:`GroupWeights`), and the value steps, which see only ``d``-sized
+    summaries, one for all modalities. Equal shapes (the synthetic sequences) make one group:
+    ~40 tensor operations per forward whatever ``M`` is. (Zero-padding every modality to the
+    largest ``T x D`` instead made uci-digits' 1 x 76 and 1 x 6 vectors pay for 16 x 76 inputs
+    beside the 16 x 15 image rows: 7x the model's forward FLOPs, and padded weights counted
+    as parameters.)
     """
 
     def __init__(self, shapes: Mapping[str, Tuple[int, int]], **options) -> None:
@@ -155,31 +167,29 @@ class VGMR(nn.Module):
         if m < 2:
             raise ValueError(f"VGMR compares modalities with each other and needs at least 2; got {self.names}")
         self.shapes = {k: (int(v[0]), int(v[1])) for k, v in shapes.items()}
-        ds = [c for _, c in self.shapes.values()]
-        self.D = max(ds)
         by_shape: Dict[Tuple[int, int], List[int]] = {}
         for i, shape in enumerate(self.shapes.values()):
             by_shape.setdefault(shape, []).append(i)
-        self.groups = [ShapeGroup(idx, t, c) for (t, c), idx in by_shape.items()]
+        self.groups = [ShapeGroup(tuple(idx), t, c) for (t, c), idx in by_shape.items()]
         order = [i for g in self.groups for i in g.index]  # group-major order of the modalities
-        self.regroup = None if order == list(range(m)) else torch.tensor([order.index(i) for i in range(m)])
+        self.regroup = None if order == list(range(m)) else [order.index(i) for i in range(m)]
         self.register_buffer("others", torch.tensor([[n for n in range(m) if n != i] for i in range(m)]),
                              persistent=False)  # (M, M-1)
         n_value = int(cfg.use_global_value) + d * int(cfg.use_channel_value)
-        # phi_m, and the gate's A_m (affine, per timestep), B_m (per timestep), [C_m, D_m] (broadcast over time)
-        self.proj_weight = nn.Parameter(_padded([_uniform((c, d), c) for c in ds], self.D, d))
-        self.proj_bias = nn.Parameter(torch.stack([_uniform((d,), c) for c in ds]))
-        self.gate_x_weight = nn.Parameter(_padded([_uniform((c, c), c) for c in ds], self.D, self.D))
-        self.gate_x_bias = nn.Parameter(_padded([_uniform((1, c), c) for c in ds], 1, self.D).squeeze(1))
-        self.gate_p_weight = nn.Parameter(_padded([_uniform((d, c), d) for c in ds], d, self.D))
-        self.gate_v_weight = nn.Parameter(_padded([_uniform((n_value, c), n_value) for c in ds], n_value, self.D)) \
-            if n_value else None
+        self.blocks = nn.ModuleList([GroupWeights(len(g.index), g.d, d, n_value) for g in self.groups])
         self.summary = StackedMLP(m, 2 * d, d, d)  # psi_m
         self.value_encoder = StackedMLP(m, self.interaction_dim(), d, d)  # E_m
         self.value_head = StackedLinear(m, d, 1 + d)  # [w_m ; W_m]
-        self.norm_weight = nn.Parameter(_padded([torch.ones(1, c) for c in ds], 1, self.D).squeeze(1))
-        self.norm_bias = nn.Parameter(torch.zeros(m, self.D))
         self.drop = nn.Dropout(cfg.dropout)
+
+    def modality_weights(self, name: str) -> Dict[str, torch.Tensor]:
+        """One modality's shape-dependent weights (views into its group's stacked parameters)."""
+        i = self.names.index(name)
+        for g, block in zip(self.groups, self.blocks):
+            if i in g.index:
+                j = g.index.index(i)
+                return {k: p[j] for k, p in block.named_parameters()}
+        raise AssertionError(name)  # pragma: no cover - every modality is in a group
 
     def interaction_dim(self) -> int:
         m, c = len(self.names), self.cfg
@@ -206,10 +216,10 @@ class VGMR(nn.Module):
     def project(self, xs: List[torch.Tensor]) -> List[torch.Tensor]:
         """``P_m = phi_m(X_m)``: per group ``(M_g, B, T, D)`` -> ``(M_g, B, T, d)``."""
         out = []
-        for g, x in zip(self.groups, xs):
+        for g, w, x in zip(self.groups, self.blocks, xs):
             mg, b = x.shape[:2]
-            out.append(torch.baddbmm(g.take(self.proj_bias).unsqueeze(1), x.reshape(mg, -1, g.d),
-                                     g.take(self.proj_weight)[:, :g.d]).view(mg, b, g.t, -1))
+            out.append(torch.baddbmm(w.proj_bias.unsqueeze(1), x.reshape(mg, -1, g.d), w.proj_weight).view(
+                mg, b, g.t, -1))
         return out
 
     def evidence(self, s: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -236,18 +246,16 @@ class VGMR(nn.Module):
     def gate(self, xs: List[torch.Tensor], ps: List[torch.Tensor], v_g: torch.Tensor,
              v_c: torch.Tensor) -> List[torch.Tensor]:
         """``G = sigmoid(A(X) + B(P) + C(v_g - 1/2) + D(v_c - 1/2))``: per group ``(M_g, B, T, D)``."""
-        if self.gate_v_weight is not None:
-            vs = torch.cat(([v_g.unsqueeze(-1) - 0.5] if self.cfg.use_global_value else []) +
-                           ([v_c - 0.5] if self.cfg.use_channel_value else []), dim=-1)  # (M, B, n_value)
+        use_values = self.cfg.use_global_value or self.cfg.use_channel_value
+        vs = torch.cat(([v_g.unsqueeze(-1) - 0.5] if self.cfg.use_global_value else []) +
+                       ([v_c - 0.5] if self.cfg.use_channel_value else []), dim=-1) if use_values else None
         out = []
-        for g, x, p in zip(self.groups, xs, ps):
+        for g, w, x, p in zip(self.groups, self.blocks, xs, ps):
             mg, b = x.shape[:2]
-            logits = torch.baddbmm(g.take(self.gate_x_bias)[:, :g.d].unsqueeze(1), x.reshape(mg, -1, g.d),
-                                   g.take(self.gate_x_weight)[:, :g.d, :g.d])
-            logits = torch.baddbmm(logits, p.reshape(mg, -1, p.shape[-1]),
-                                   g.take(self.gate_p_weight)[:, :, :g.d]).view(mg, b, g.t, g.d)
-            if self.gate_v_weight is not None:  # broadcast over time
-                logits = logits + torch.bmm(g.take(vs), g.take(self.gate_v_weight)[:, :, :g.d]).unsqueeze(2)
+            logits = torch.baddbmm(w.gate_x_bias.unsqueeze(1), x.reshape(mg, -1, g.d), w.gate_x_weight)
+            logits = torch.baddbmm(logits, p.reshape(mg, -1, p.shape[-1]), w.gate_p_weight).view(mg, b, g.t, g.d)
+            if vs is not None:  # (M_g, B, n_value) @ (M_g, n_value, D), broadcast over time
+                logits = logits + torch.bmm(g.take(vs), w.gate_v_weight).unsqueeze(2)
             out.append(torch.sigmoid(logits))
         return out
 
@@ -259,11 +267,10 @@ class VGMR(nn.Module):
         """``G_eff = rho + (1 - rho) G_amp`` [choice]."""
         return self.cfg.rho + (1 - self.cfg.rho) * self.amplify(g)
 
-    def norm(self, y: torch.Tensor, g: ShapeGroup) -> torch.Tensor:
+    def norm(self, y: torch.Tensor, w: GroupWeights) -> torch.Tensor:
         """LayerNorm over each modality's channels, with its own affine: ``(M_g, B, T, D)``."""
-        shape = (len(g.index), 1, 1, g.d)
-        return (F.layer_norm(y, (g.d,)) * g.take(self.norm_weight)[:, :g.d].view(shape)
-                + g.take(self.norm_bias)[:, :g.d].view(shape))
+        shape = (len(w.norm_weight), 1, 1, y.shape[-1])
+        return F.layer_norm(y, y.shape[-1:]) * w.norm_weight.view(shape) + w.norm_bias.view(shape)
 
     def forward(self, xs: Mapping[str, torch.Tensor]):
         x = self.stack(xs)  # per group (M_g, B, T, D)
@@ -271,7 +278,7 @@ class VGMR(nn.Module):
         v_g, v_c = self.values(p)
         g = self.gate(x, p, v_g, v_c)
         g_eff = [self.effective_gate(gi) for gi in g]
-        out = [self.drop(self.norm(ge * xi, grp)) for grp, ge, xi in zip(self.groups, g_eff, x)]
+        out = [self.drop(self.norm(ge * xi, w)) for w, ge, xi in zip(self.blocks, g_eff, x)]
         parts = {"G": self.unstack(g), "G_eff": self.unstack(g_eff), "X_refined": self.unstack(out)}
         refined, extras = dict(xs), {}
         for i, k in enumerate(self.names):
