@@ -39,6 +39,8 @@ class EpochInfo:
     val_loss: float
     val_accuracy: float
     seconds: float
+    run: str = ""  # which of several trainings this epoch belongs to (e.g. "pe, seed 1"), if there are several
+    overall: Optional[float] = None  # fraction of all those trainings done, for one progress bar over them
 
 
 @dataclass

@@ -59,3 +59,12 @@ def test_bands_stay_inside_the_quantitys_range():
     line_with_band(fig, [1, 2], [0.1, 5.0], [0.5, 3.0], "variance", 0, lo=0.0, hi=None)  # >= 0, unbounded
     band = np.asarray(fig.data[0].y, dtype=float)
     assert band.min() == 0.0 and band.max() == 8.0
+
+
+def test_training_curves_put_losses_on_a_log_axis_and_take_a_title():
+    from fusionlab.figures import training_curves
+    hist = pd.DataFrame({"epoch": [1, 2], "train_loss": [12.0, 9.0], "val_loss": [0.05, 0.04],
+                         "val_accuracy": [0.8, 0.9]})
+    fig = training_curves(hist, title="pe, seed 1")
+    assert fig.layout.yaxis.type == "log" and fig.layout.title.text == "pe, seed 1"
+    assert [len(t.y) for t in fig.data] == [2, 2, 2]

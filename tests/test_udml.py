@@ -250,3 +250,13 @@ def test_cli_writes_every_file_with_the_right_columns(tmp_path):
 def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
     assert main(["udml", "--hard", "m7", "--out", str(tmp_path / "x")]) == 2
     assert "--hard" in capsys.readouterr().err
+
+
+def test_study_progress_names_each_run_and_counts_the_whole_study(data):
+    infos = []
+    train_study(data, UDMLConfig(enc_dim=8, head_hidden=8), UDMLTrainConfig(epochs=2, clean_epochs=1, weight_delay=0),
+                methods=["static", "udml"], seeds=(0, 1), callback=infos.append)
+    assert [i.run for i in infos] == [f"{m}, seed {s}" for m in ("static", "udml") for s in (0, 1) for _ in range(2)]
+    assert [i.epoch for i in infos] == [1, 2] * 4 and {i.epochs for i in infos} == {2}  # each run's own epochs
+    overall = [i.overall for i in infos]
+    assert overall == sorted(overall) and overall[-1] == 1.0 and overall[0] == 1 / 8

@@ -32,18 +32,25 @@ def empty_figure(message: str) -> go.Figure:
     return fig
 
 
-def training_curves(history: pd.DataFrame) -> go.Figure:
-    """Loss (left) and validation accuracy (right) per epoch."""
+def training_curves(history: pd.DataFrame, title: Optional[str] = None) -> go.Figure:
+    """Loss (left, log axis) and validation accuracy (right) per epoch.
+
+    The training loss is everything the optimiser minimised (UDML's and VGMR's extra terms
+    included), the validation loss the task loss alone: the log axis keeps both readable
+    when the extra terms put them orders of magnitude apart."""
     if history is None or history.empty:
         return empty_figure("no epoch finished yet")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "validation accuracy"))
-    fig.add_trace(go.Scatter(x=history["epoch"], y=history["train_loss"], name="train loss", mode="lines+markers"), 1, 1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (log axis)", "validation accuracy"))
+    fig.add_trace(go.Scatter(x=history["epoch"], y=history["train_loss"], name="train loss (all terms)",
+                             mode="lines+markers"), 1, 1)
     fig.add_trace(go.Scatter(x=history["epoch"], y=history["val_loss"], name="validation loss", mode="lines+markers"), 1, 1)
     fig.add_trace(go.Scatter(x=history["epoch"], y=history["val_accuracy"], name="validation accuracy",
                              mode="lines+markers"), 1, 2)
     fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(type="log", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(height=300, margin=dict(t=40, b=40), legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(height=300, margin=dict(t=60 if title else 40, b=40), legend=dict(orientation="h", y=-0.25),
+                      title=title)
     return fig
 
 

@@ -192,8 +192,9 @@ def train_study(data: PreparedData, model_cfg: UDMLConfig = UDMLConfig(), train_
                 callback: Optional[Callback] = None) -> UDMLStudy:
     """Train each method with each seed (same data, same schedule, same noise stream per seed).
 
-    ``callback`` sees one running epoch count over all runs, so a progress bar covers
-    the whole study; returning False stops after the current run.
+    ``callback`` sees each run's own epochs, named by ``info.run`` ("method, seed s"), and the
+    fraction of the whole study done in ``info.overall``; returning False stops the current run
+    and the study.
     """
     methods = list(methods) or METHODS.names()
     for m in methods:
@@ -206,8 +207,9 @@ def train_study(data: PreparedData, model_cfg: UDMLConfig = UDMLConfig(), train_
         for seed in seeds:
             model = build_udml(data.shapes(), data.n_classes, replace(model_cfg, method=method), seed=seed)
 
-            def step(info: EpochInfo, offset: int = done) -> Optional[bool]:
-                return None if callback is None else callback(replace(info, epoch=offset + info.epoch, epochs=total))
+            def step(info: EpochInfo, offset: int = done, run: str = f"{method}, seed {seed}") -> Optional[bool]:
+                return None if callback is None else callback(
+                    replace(info, run=run, overall=(offset + info.epoch) / total))
 
             res = fit_udml(model, data, replace(train_cfg, seed=seed), step)
             study.models[(method, seed)], study.histories[(method, seed)] = res.model, res.history

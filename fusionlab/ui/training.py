@@ -25,7 +25,7 @@ def train_buttons(key: str, label: str = "Train") -> tuple[bool, bool]:
     stop = c2.button("Stop", key=f"{key}-stop", help="interrupts a running training; the previous model is kept")
     if stop:
         done = st.session_state.get(f"{key}-progress-epoch")
-        st.warning(f"Training stopped by you{f' after epoch {done}' if done else ''}; "
+        st.warning(f"Training stopped by you{f' after {done}' if done else ''}; "
                    "the previously trained model (if any) is kept.")
     return start, stop
 
@@ -39,11 +39,15 @@ def live_training(key: str, run: Callable[[Callable[[EpochInfo], None]], T],
     st.session_state[f"{key}-progress-epoch"] = None
 
     def callback(info: EpochInfo) -> None:
+        if rows and rows[-1]["run"] != info.run:  # the next of several trainings: a chart of its own
+            rows.clear()
         rows.append(vars(info).copy())
-        st.session_state[f"{key}-progress-epoch"] = info.epoch
-        progress.progress(min(info.epoch / info.epochs, 1.0),
-                          text=f"{label}: epoch {info.epoch}/{info.epochs}, validation accuracy {info.val_accuracy:.3f}")
-        chart.plotly_chart(figures.training_curves(pd.DataFrame(rows)), key=f"{key}-live-{len(rows)}")
+        where = f"epoch {info.epoch}/{info.epochs}" + (f" of {info.run}" if info.run else "")
+        st.session_state[f"{key}-progress-epoch"] = where
+        done = info.overall if info.overall is not None else info.epoch / info.epochs
+        progress.progress(min(done, 1.0), text=f"{label}: {where}, validation accuracy {info.val_accuracy:.3f}")
+        chart.plotly_chart(figures.training_curves(pd.DataFrame(rows), title=info.run or None),
+                           key=f"{key}-live-{info.run}-{len(rows)}")
 
     result = run(callback)
     progress.progress(1.0, text=f"{label}: done")
