@@ -22,15 +22,17 @@ st.markdown(
     "**VGMR** rescales every modality's *original* features before the backbone fuses them: from summaries of all "
     "modalities it estimates a **global value** `v_g` and **channel values** `v_c` (how much impact the modality "
     "has in this context) and turns them, with the features themselves, into a gate `G_eff` per timestep and "
-    "channel. Train it, pick a test sample, and drag a modality's **noise sliders**: the heatmaps show where the "
-    "gate suppresses (`G_eff` < 1, `X̃ − X` negative) or amplifies that sample's features. Below, the same "
-    "question over the whole test set: do values rise and the gate fall on corrupted input, as the paper found?")
+    "channel. Train it, pick a test sample, and drag a modality's **noise sliders**: the `G_eff` heatmap shows "
+    "where the gate suppresses (< 1) or amplifies (> 1) that sample's features; `X̃ − X` is what reaches the "
+    "backbone minus the input, after the LayerNorm that follows the gate, so its sign is not the gate's (a "
+    "suppressed channel can still rise once the others are renormalised). Below, the same question over the whole "
+    "test set: do values rise and the raw gate `G` fall on corrupted input, as the paper found?")
 ui.formula_expander()
 
 run = ui.current_run()
 with st.container(border=True):
     ds = ui.data_controls()
-    ui.presets(run.data.modality_names if run else (ds.modality_names if ds else []))
+    ui.presets(run.data.modality_names if run else [], ds.modality_names if ds else [])
     backbone, vcfg, tcfg = ui.model_controls()
     start, _ = train_buttons(KEY, "Train VGMR")
 
@@ -57,6 +59,9 @@ st.caption(f"VGMR (λ = {run.vgmr.lambda_amp}, ρ = {run.vgmr.rho}, value target
            f"{run.backbone} backbone, {run.data.name}; "
            f"{count_parameters(run.model):,} parameters; best validation epoch {run.best_epoch}; "
            f"clean test accuracy {acc:.3f} on {len(run.samples)} samples.")
+if ds is not None and ds.name != run.data.name:
+    st.info(f"Everything below is the model trained on **{run.data.name}**; press **Train VGMR** to train one "
+            f"on the selected **{ds.name}**.")
 with st.expander("Training curves"):
     st.plotly_chart(training_curves(run.history), key=f"{KEY}-history")
 

@@ -51,3 +51,16 @@ def test_presets_set_the_controls():
     at.button(key=f"{K}-p-paper").click().run()
     assert at.slider(key=f"{K}-lambda").value == 0.5 and at.slider(key=f"{K}-rho").value == 0.2
     assert not at.exception
+
+
+def test_a_preset_clicked_after_switching_dataset_reaches_the_new_modalities():
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    at.run()
+    at.slider(key=f"{K}-epochs").set_value(1).run()
+    at.button(key=f"{K}-train").click().run()
+    at.selectbox(key=f"{K}-dataset").set_value("uci-digits").run()
+    assert not at.exception
+    assert any("press **Train VGMR** to train one" in i.value for i in at.info)  # the shown model is the old one
+    at.button(key=f"{K}-p-paper").click().run()
+    assert at.session_state[f"{K}-ratio-m1"] == 0.3  # the trained model's first modality ...
+    assert at.session_state[f"{K}-ratio-pix"] == 0.3  # ... and the selected dataset's

@@ -66,12 +66,18 @@ def channel_value_strip(v_c: Mapping[str, np.ndarray], title: str = "channel val
     return fig
 
 
+def stat_label(column: str) -> str:
+    """Display name of a §4.4 statistic column (e.g. ``m1_gate``): the table's ``gate`` is the mean
+    raw gate ``G``, not the ``G_eff`` of the heatmaps, and says so."""
+    return column.replace("channel_sd", "channel-value sd").replace("gate", "raw gate G").replace("_", " ")
+
+
 def gate_stats_figure(stats: pd.DataFrame, stats_names: Sequence[str] = ("global_value", "channel_value",
                                                                           "channel_sd", "gate")) -> go.Figure:
     """§4.4 as grouped bars: clean vs corrupted, mean ± sd over test samples, one panel per statistic."""
     if stats is None or stats.empty:
         return empty_figure("no gate statistics yet")
-    fig = make_subplots(rows=1, cols=len(stats_names), subplot_titles=[s.replace("_", " ") for s in stats_names])
+    fig = make_subplots(rows=1, cols=len(stats_names), subplot_titles=[stat_label(s) for s in stats_names])
     for j, s in enumerate(stats_names):
         for i, cond in enumerate(("clean", "corrupted")):
             part = stats[stats["condition"] == cond]
@@ -119,7 +125,7 @@ def sample_scatter(samples: pd.DataFrame, x: str, y: str, selected: int = -1) ->
     if not sel.empty:
         fig.add_trace(go.Scatter(x=sel[x], y=sel[y], mode="markers", name=f"sample {selected}", hoverinfo="skip",
                                  marker=dict(size=16, symbol="circle-open", color="black", line=dict(width=2))))
-    fig.update_layout(title="test samples — click one to inspect it", xaxis_title=x.replace("_", " "),
-                      yaxis_title=y.replace("_", " "), height=340, margin=dict(t=40, b=40),
+    fig.update_layout(title="test samples on clean inputs — click one to inspect it", xaxis_title=stat_label(x),
+                      yaxis_title=stat_label(y), height=340, margin=dict(t=40, b=40),
                       legend=dict(orientation="h", y=-0.2), clickmode="event+select")
     return fig
