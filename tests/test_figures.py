@@ -39,13 +39,14 @@ def test_a_null_with_no_spread_gets_a_narrow_axis():
     null = pd.DataFrame({"score": "s", "rule": ["noq"] * 40 + ["route"] * 40, "k": list(range(40)) * 2,
                          "metric_clean": [0.95] * 40 + [0.9] * 40,
                          "balanced_accuracy": [0.95] * 40 + list(rng.normal(0.85, 0.01, 40))})
-    table = pd.DataFrame({"score": "s", "rule": ["noq", "route"], "delta": [0.0, 0.05], "p_value": [1.0, 0.02]})
+    table = pd.DataFrame({"score": "s", "rule": ["noq", "route"], "delta": [-0.0002, 0.05], "p_value": [1.0, 0.02]})
     fig = permutation_histograms(null, table, "s")
     lo, hi = fig.layout.xaxis.range
     assert lo < 0.95 < hi and hi - lo < 0.05
     assert fig.layout.xaxis2.range is None  # a real spread keeps the automatic range
     titles = [a.text for a in fig.layout.annotations]
-    assert "Q ignored" in titles[0] and "Q ignored" not in titles[1]
+    assert "no permutation changes it" in titles[0] and "no permutation changes it" not in titles[1]
+    assert "Δ=+0.000" in titles[0]  # a tiny negative delta is not shown as -0.000
 
 
 def test_bands_stay_inside_the_quantitys_range():

@@ -28,13 +28,13 @@ def permutation_histograms(null: pd.DataFrame, table: pd.DataFrame, score: str, 
     rules = list(dict.fromkeys(part["rule"]))
     stats = table[table["score"] == score].set_index("rule")
     rows = math.ceil(len(rules) / cols)
-    def flat(r) -> bool:  # every permutation gives the clean value: Q is ignored
+    def flat(r) -> bool:  # every permutation gives the clean value: the rule ignores Q, or Q is the same on every row
         v = part.loc[part["rule"] == r, "balanced_accuracy"]
         clean = float(part.loc[part["rule"] == r, "metric_clean"].iloc[0])
         return max(v.max(), clean) - min(v.min(), clean) < 1e-3
 
-    titles = [f"{r}: Δ={stats.loc[r, 'delta']:+.3f}, p={stats.loc[r, 'p_value']:.3f}"
-              + (" (Q ignored)" if flat(r) else "") for r in rules]  # in the title: a note on the panel hid the bar
+    titles = [f"{r}: Δ={round(stats.loc[r, 'delta'], 3) + 0.0:+.3f}, p={stats.loc[r, 'p_value']:.3f}"
+              + (" (no permutation changes it)" if flat(r) else "") for r in rules]  # in the title: a note on the panel hid the bar
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles)
     for i, r in enumerate(rules):
         d = part[part["rule"] == r]

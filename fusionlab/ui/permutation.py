@@ -70,7 +70,8 @@ def control_controls() -> tuple[str, QualityConfig]:
     fidelity = c2.slider("control-aligned: fidelity", 0.0, 1.0, step=0.05, key=init_state(f"{KEY}-fidelity", 1.0),
                          help="0: Q is random; 1: Q = 1[expert correct]", disabled=control != "control-aligned")
     rate = c3.slider("control-corruption: rate k", 0.0, 1.0, step=0.05, key=init_state(f"{KEY}-rate", 0.3),
-                     help="share of test rows where one expert is made confidently wrong and gets Q = 0",
+                     help="share of test rows where one expert is made confidently wrong and gets Q = 0; at 0 "
+                          "and 1 every row has the same Q, so permuting it can change nothing (the control is void)",
                      disabled=control != "control-corruption")
     return control, QualityConfig(fidelity=float(fidelity), rate=float(rate))
 
