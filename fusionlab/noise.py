@@ -152,6 +152,9 @@ def level_range(name: str) -> tuple[float, float]:
 
 
 def default_levels(name: str, n: int = 9, top: Optional[float] = None) -> list[float]:
+    """Levels of a robustness curve: ``n`` steps over the range; ``drop`` is on or off, so 0 and 1."""
+    if name == "drop":
+        return [0.0, 1.0]
     lo, hi = level_range(name)
     hi = top if top is not None else (0.95 if hi == 1.0 and name == "mix" else hi)
     return [round(lo + (hi - lo) * i / (n - 1), 4) for i in range(n)]

@@ -71,17 +71,17 @@ def noise_view(run: PlaygroundRun) -> None:
     probs = torch.softmax(out.logits, dim=1).numpy()
     y = run.data.test.y.numpy()
     m = metrics_from_probs(y, probs)
-    clean = run.robustness.get("__clean__")
-    c1, c2, c3 = st.columns(3)
-    c1.metric("test accuracy", f"{m['accuracy']:.3f}",
-              delta=None if clean is None else f"{m['accuracy'] - clean:+.3f} vs clean")
-    c2.metric("macro-F1", f"{m['macro_f1']:.3f}")
-    c3.metric("ROC-AUC", "n/a" if np.isnan(m["roc_auc"]) else f"{m['roc_auc']:.3f}")
     if noise not in run.robustness:
         run.robustness[noise] = robustness_curve(run.model, run.data, noise, default_levels(noise), seed=seed,
                                                  fusion=run.model_cfg.fusion)
     if "__clean__" not in run.robustness:
         run.robustness["__clean__"] = float(run.robustness[noise].query("level == 0")["accuracy"].iloc[0])
+    clean = run.robustness["__clean__"]  # computed before the metric: its "vs clean" shows from the first draw
+    c1, c2, c3 = st.columns(3)
+    c1.metric("test accuracy", f"{m['accuracy']:.3f}",
+              delta=f"{m['accuracy'] - clean:+.3f} vs clean")
+    c2.metric("macro-F1", f"{m['macro_f1']:.3f}")
+    c3.metric("ROC-AUC", "n/a" if np.isnan(m["roc_auc"]) else f"{m['roc_auc']:.3f}")
     left, right = st.columns(2)
     cm = confusion_matrix(y, probs.argmax(1), labels=list(range(run.data.n_classes)))
     left.plotly_chart(figures.confusion_matrix_figure(cm, run.data.class_names), key=f"{KEY}-cm")

@@ -81,3 +81,9 @@ def test_sample_levels_clean_fraction_and_range():
     lv = sample_levels(10000, 2.0, torch.Generator().manual_seed(0), p_clean=0.5)
     assert (lv == 0).float().mean() == pytest.approx(0.5, abs=0.03)
     assert lv.max() <= 2.0 and lv.min() >= 0
+
+
+def test_drop_has_two_levels_on_a_robustness_curve():
+    from fusionlab.noise import default_levels
+    assert default_levels("drop") == [0.0, 1.0]
+    assert len(default_levels("mix")) == 9

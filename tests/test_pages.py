@@ -37,12 +37,18 @@ def _train_playground(fusion="concat", epochs=2):
 def test_playground_trains_and_answers_a_noise_slider():
     at = _train_playground()
     clean = at.metric[0].value
+    assert at.metric[0].delta == "+0.000 vs clean"  # from the first draw after training
     at.selectbox(key="playground-noise").set_value("mix").run()
     at.slider(key="playground-lv-mix-pix").set_value(0.95).run()
     _no_exception(at)
     assert at.metric[0].value != clean
     assert "vs clean" in at.metric[0].delta
     assert len(at.get("plotly_chart")) >= 4  # confusion, robustness, probabilities, contributions
+    at.selectbox(key="playground-noise").set_value("drop").run()
+    assert not at.get("slider") or all("noise on" not in s.label for s in at.slider)  # on/off, not a level
+    at.toggle(key="playground-lv-drop-pix").set_value(True).run()
+    _no_exception(at)
+    assert at.metric[0].value != clean
 
 
 def test_playground_gated_shows_gate_and_sample_picker_works():

@@ -71,8 +71,10 @@ def noise_controls(names: list[str]) -> tuple[str, Dict[str, float]]:
     noise = st.selectbox("noise type", CORRUPTIONS.names(), key=f"{KEY}-noise",
                          help="gaussian: x + level·s·ε; mix: (1−α)x + αn; additive: x + αn; "
                               "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed")
-    lo, hi = level_range(noise)
     cols = st.columns(len(names))
+    if noise == "drop":  # METHODS §1: the whole modality or nothing; a 0-1 slider would be a step
+        return noise, {k: float(c.toggle(f"drop {k}", key=f"{KEY}-lv-drop-{k}")) for c, k in zip(cols, names)}
+    lo, hi = level_range(noise)
     levels = {k: float(c.slider(f"noise on {k}", lo, hi, lo, (hi - lo) / 20, key=f"{KEY}-lv-{noise}-{k}"))
               for c, k in zip(cols, names)}
     return noise, levels
