@@ -22,8 +22,10 @@ st.title("Playground")
 st.markdown(
     "Pick a dataset and a fusion operator and press **Train**: a small model (per-modality encoder → fusion → "
     "classifier) trains live. Then drag a **noise slider**: the frozen model is re-evaluated on the corrupted "
-    "test set at once. Read the robustness curve to see which modality the model leans on — a modality whose "
-    "corruption barely moves accuracy is one the model ignores."
+    "test set at once. The robustness curve shows which modality's corruption the model cannot absorb; a "
+    "modality whose corruption barely moves accuracy is one the model ignores. That is not the same question as "
+    "*which modality it relies on when inputs are clean*: the `drop` noise and the sample's contribution bars answer "
+    "that one, and a small modality the model barely uses can still wreck it when its inputs turn into loud noise."
 )
 
 with st.container(border=True):
