@@ -135,15 +135,17 @@ def diagnostic_view(base: Base) -> None:
 
 SHOWN = ["metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean", "f1_delta", "f1_p_value",
          "oracle_headroom", "rho", "competitiveness"]  # the main table's metric columns, in its order
+REPEATED = [c for c in SHOWN if c not in ("metric_clean", "metric_broken_mean", "f1_clean")]  # the effects, not
+# the levels they are differences of: with "mean ± sd" cells, all ten columns did not fit the page
 
 
 def repeat_table(summary):
-    """The repeat summary as the main table's columns, each cell ``mean ± sd`` over the runs (one
-    column per metric instead of a mean and an sd column: the table fits the page; the CLI's
-    CSV keeps the numbers). Text cells sort as text, which is why the rows keep the run order."""
+    """The repeat summary's effect columns, each cell ``mean ± sd`` over the runs (one column per
+    metric instead of a mean and an sd column, so the table fits the page; the CLI's CSV keeps
+    every number). Text cells sort as text, which is why the rows keep the run order."""
     shown = pd.DataFrame({"score": [figs.label(s) for s in summary["score"]], "rule": summary["rule"]})
     config = {}
-    for c in SHOWN:
+    for c in REPEATED:
         shown[c] = ["—" if pd.isna(m) else f"{m:.3f} ± {sd:.3f}" for m, sd in zip(summary[c], summary[f"{c}_sd"])]
         label, tip = TABLE_COLUMNS[c]
         config[c] = st.column_config.TextColumn(label, help=f"mean ± sd over runs of: {tip}")

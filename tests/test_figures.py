@@ -62,10 +62,11 @@ def test_bands_stay_inside_the_quantitys_range():
     assert band.min() == 0.0 and band.max() == 8.0
 
 
-def test_training_curves_put_losses_on_a_log_axis_and_take_a_title():
+def test_training_curves_give_each_loss_its_own_panel_and_take_a_title():
     from fusionlab.figures import training_curves
     hist = pd.DataFrame({"epoch": [1, 2], "train_loss": [12.0, 9.0], "val_loss": [0.05, 0.04],
                          "val_accuracy": [0.8, 0.9]})
     fig = training_curves(hist, title="pe, seed 1")
-    assert fig.layout.yaxis.type == "log" and fig.layout.title.text == "pe, seed 1"
-    assert [len(t.y) for t in fig.data] == [2, 2, 2]
+    assert fig.layout.title.text == "pe, seed 1"
+    assert [list(t.y) for t in fig.data] == [[12.0, 9.0], [0.05, 0.04], [0.8, 0.9]]
+    assert [t.xaxis for t in fig.data] == ["x", "x2", "x3"]  # one panel each: 12 and 0.05 never share an axis

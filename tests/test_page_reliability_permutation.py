@@ -70,7 +70,8 @@ def test_repeat_shows_mean_and_sd_in_one_cell_per_metric():
     assert not at.exception and not at.error
     table = next(d.value for d in at.dataframe if "runs" in d.value.columns)
     main = at.dataframe[0].value
-    assert list(table.columns) == list(main.columns) + ["runs"]  # the main table's columns, no sd columns
+    assert set(table.columns) < set(main.columns) | {"runs"} and "delta" in table  # no sd columns
+    assert len(table.columns) <= 10  # it has to fit the page
     assert (table["runs"] == 2).all()
     cells = table["delta"].str.fullmatch(r"-?\d\.\d{3} ± \d\.\d{3}")
     assert cells.all(), table["delta"].tolist()

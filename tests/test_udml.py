@@ -260,3 +260,13 @@ def test_study_progress_names_each_run_and_counts_the_whole_study(data):
     assert [i.epoch for i in infos] == [1, 2] * 4 and {i.epochs for i in infos} == {2}  # each run's own epochs
     overall = [i.overall for i in infos]
     assert overall == sorted(overall) and overall[-1] == 1.0 and overall[0] == 1 / 8
+
+
+def test_a_hard_modality_weight_within_its_spread_of_the_equal_share_is_not_judged():
+    acc = pd.DataFrame({"method": ["static", "pe", "udml"] * 2, "seed": [0, 0, 0, 1, 1, 1], "clean": 0.8,
+                        "noisy": 0.6, "weight/m2": [1.0, 0.97, 1.3, 1.0, 1.02, 1.4]})  # PE 0.995 ± 0.025
+    (f,) = [f for f in diag.suppression_findings(acc, "m2") if "suppresses" in f.claim]
+    assert f.holds is None and "cannot tell" in f.detail
+    acc["weight/m2"] = [1.0, 0.6, 1.3, 1.0, 0.62, 1.4]  # PE clearly below 1, UDML clearly above PE
+    (f,) = [f for f in diag.suppression_findings(acc, "m2") if "suppresses" in f.claim]
+    assert f.holds is True

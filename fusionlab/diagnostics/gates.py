@@ -25,6 +25,7 @@ from ..models import ModelConfig, build_model
 from ..noise import corrupt, corrupt_modalities
 from ..refiners.vgmr import VGMRConfig, stack_part
 from ..train import TrainConfig, fit, predict
+from ..text import signed
 from .robustness import modality_removal, noisy_metrics
 
 BACKBONES = ("concat", "transformer")
@@ -150,8 +151,8 @@ def gate_finding(stats: pd.DataFrame, tol: float = 0.005) -> str:
     for _, d in gate_differences(stats).iterrows():
         rose = d["global_value"] > tol and d["channel_value"] > tol
         fell = d["gate"] < -tol
-        nums = (f"global value {d['global_value']:+.3f}, channel value {d['channel_value']:+.3f}, "
-                f"channel sd {d['channel_sd']:+.3f}, gate {d['gate']:+.3f}")
+        nums = (f"global value {signed(d['global_value'])}, channel value {signed(d['channel_value'])}, "
+                f"channel sd {signed(d['channel_sd'])}, gate {signed(d['gate'])}")
         if rose and fell:
             verdict = "values rose and the gate fell, as the paper found"
         else:
@@ -240,9 +241,9 @@ def heavy_noise_finding(rob: pd.DataFrame, method: str = "vgmr", baseline: str =
         gap = a["mean"] - b["mean"]
         spread = max(float(np.nan_to_num(a["std"])), float(np.nan_to_num(b["std"])))
         if abs(gap) <= spread:  # a gap inside the seed spread is no evidence either way
-            verdict = f"{method} and the {baseline} backbone cannot be told apart (difference {gap:+.3f}, within one seed sd)"
+            verdict = f"{method} and the {baseline} backbone cannot be told apart (difference {signed(gap)}, within one seed sd)"
         else:
-            verdict = f"{method} {'beat' if gap > 0 else 'did not beat'} the {baseline} backbone (difference {gap:+.3f})"
+            verdict = f"{method} {'beat' if gap > 0 else 'did not beat'} the {baseline} backbone (difference {signed(gap)})"
         fixed = part["weight"].iloc[0] if kind == "ratio" else part["ratio"].iloc[0]
         other = "weight" if kind == "ratio" else "ratio"
         lines.append(f"noise {kind} {top:g} ({other} {fixed:g}): {method} {a['mean']:.3f} ± {np.nan_to_num(a['std']):.3f} vs "

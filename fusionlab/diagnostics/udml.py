@@ -205,8 +205,13 @@ def suppression_findings(acc: pd.DataFrame, hard: Optional[str] = None) -> List[
     if hard is not None and col in acc:
         p, u = _mean_acc(acc, "pe", col), _mean_acc(acc, "udml", col)
         holds = p[0] < 1.0 and u[0] > p[0]
-        out.append(Finding(f"PE suppresses the hard modality '{hard}' on clean inputs; UDML less so", holds,
-                           f"{'holds' if holds else 'does not hold'} here: mean weight of '{hard}' "
+        # as above, a gap no larger than the seeds' spread decides nothing: PE's weight against the
+        # equal share 1, and UDML's against PE's
+        tie = abs(p[0] - 1.0) <= p[1] or abs(u[0] - p[0]) <= max(p[1], u[1])
+        verdict = ("cannot tell (a gap is within the seed spread)" if tie else
+                   "holds" if holds else "does not hold")
+        out.append(Finding(f"PE suppresses the hard modality '{hard}' on clean inputs; UDML less so",
+                           None if tie else holds, f"{verdict} here: mean weight of '{hard}' "
                            f"(1 = equal share) PE {_fmt(*p)}, UDML {_fmt(*u)}."))
     return out
 

@@ -33,24 +33,22 @@ def empty_figure(message: str) -> go.Figure:
 
 
 def training_curves(history: pd.DataFrame, title: Optional[str] = None) -> go.Figure:
-    """Loss (left, log axis) and validation accuracy (right) per epoch.
+    """Training loss, validation loss and validation accuracy per epoch, each in its own panel.
 
     The training loss is everything the optimiser minimised (UDML's and VGMR's extra terms
-    included), the validation loss the task loss alone: the log axis keeps both readable
-    when the extra terms put them orders of magnitude apart."""
+    included), the validation loss the task loss alone: on one axis the extra terms, orders of
+    magnitude larger, flattened the validation curve."""
     if history is None or history.empty:
         return empty_figure("no epoch finished yet")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (log axis)", "validation accuracy"))
-    fig.add_trace(go.Scatter(x=history["epoch"], y=history["train_loss"], name="train loss (all terms)",
-                             mode="lines+markers"), 1, 1)
-    fig.add_trace(go.Scatter(x=history["epoch"], y=history["val_loss"], name="validation loss", mode="lines+markers"), 1, 1)
-    fig.add_trace(go.Scatter(x=history["epoch"], y=history["val_accuracy"], name="validation accuracy",
-                             mode="lines+markers"), 1, 2)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("training loss (all terms)", "validation loss",
+                                                        "validation accuracy"))
+    for col, (column, name) in enumerate((("train_loss", "training loss"), ("val_loss", "validation loss"),
+                                          ("val_accuracy", "validation accuracy")), start=1):
+        fig.add_trace(go.Scatter(x=history["epoch"], y=history[column], name=name, mode="lines+markers",
+                                 marker_color=color(col - 1), showlegend=False), 1, col)
     fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(height=300, margin=dict(t=60 if title else 40, b=40), legend=dict(orientation="h", y=-0.25),
-                      title=title)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=3)
+    fig.update_layout(height=300, margin=dict(t=70 if title else 40, b=40), title=title)
     return fig
 
 
@@ -108,6 +106,9 @@ def robustness_figure(df: pd.DataFrame, marks: Optional[Mapping[str, float]] = N
     noise = df["noise"].iloc[0] if "noise" in df else "noise"
     fig.update_layout(title=title, xaxis_title=f"{noise} level", yaxis_title="test accuracy", height=360,
                       yaxis_range=[0, 1.02], margin=dict(t=40))
+    levels = sorted(df["level"].unique())
+    if len(levels) <= 3:  # e.g. drop: off / on; no in-between ticks for levels that do not exist
+        fig.update_xaxes(tickvals=levels)
     return fig
 
 

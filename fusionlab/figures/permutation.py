@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..text import signed
 from .common import color, empty_figure
 
 
@@ -33,8 +34,8 @@ def permutation_histograms(null: pd.DataFrame, table: pd.DataFrame, score: str, 
         clean = float(part.loc[part["rule"] == r, "metric_clean"].iloc[0])
         return max(v.max(), clean) - min(v.min(), clean) < 1e-3
 
-    titles = [f"{r}: Δ={round(stats.loc[r, 'delta'], 3) + 0.0:+.3f}, p={stats.loc[r, 'p_value']:.3f}"
-              + (" (no permutation changes it)" if flat(r) else "") for r in rules]  # in the title: a note on the panel hid the bar
+    titles = [f"{r}: Δ={signed(stats.loc[r, 'delta'])}, p={stats.loc[r, 'p_value']:.3f}"
+              + ("<br>(no permutation changes it)" if flat(r) else "") for r in rules]  # in the title (a note on the panel hid the bar), on its own line (panels are narrow)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles)
     for i, r in enumerate(rules):
         d = part[part["rule"] == r]
@@ -50,7 +51,8 @@ def permutation_histograms(null: pd.DataFrame, table: pd.DataFrame, score: str, 
             fig.update_xaxes(range=[lo - 0.01, hi + 0.01], **rc)
             fig.update_traces(xbins=dict(start=lo - 0.0005, end=hi + 0.0005, size=0.001), selector=dict(name=r))
     fig.update_layout(title=f"{label(score)}: balanced accuracy with permuted Q (dashed line = clean Q)",
-                      height=260 * rows + 60, margin=dict(t=80), bargap=0.05)
+                      height=260 * rows + 60, margin=dict(t=100 if any(map(flat, rules)) else 80), bargap=0.05)
+    fig.update_annotations(font_size=12)  # the subplot titles
     fig.update_xaxes(title_text="balanced accuracy", tickformat=".3f")
     return fig
 
