@@ -151,9 +151,14 @@ def level_range(name: str) -> tuple[float, float]:
     return {"gaussian": (0.0, 3.0), "additive": (0.0, 3.0)}.get(name, (0.0, 1.0))
 
 
+def on_off(name: str) -> bool:
+    """Corruptions with no level in between (METHODS §1: ``drop`` removes the whole modality)."""
+    return name == "drop"
+
+
 def default_levels(name: str, n: int = 9, top: Optional[float] = None) -> list[float]:
-    """Levels of a robustness curve: ``n`` steps over the range; ``drop`` is on or off, so 0 and 1."""
-    if name == "drop":
+    """Levels of a robustness curve: ``n`` steps over the range; an on/off corruption has 0 and 1."""
+    if on_off(name):
         return [0.0, 1.0]
     lo, hi = level_range(name)
     hi = top if top is not None else (0.95 if hi == 1.0 and name == "mix" else hi)

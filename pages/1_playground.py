@@ -12,12 +12,11 @@ from fusionlab.data import SplitConfig, prepare
 from fusionlab.diagnostics import modality_contributions, noisy_predictions, robustness_curve
 from fusionlab.models import build_model, count_parameters
 from fusionlab.noise import default_levels
-from fusionlab.text import signed
 from fusionlab.train import fit, metrics_from_probs
 from fusionlab.ui.playground import (KEY, PlaygroundRun, current_marks, current_run, formula_expander, model_controls,
                                      noise_controls)
 from fusionlab.ui.training import live_training, train_buttons
-from fusionlab.ui.widgets import dataset_controls, describe_dataset
+from fusionlab.ui.widgets import dataset_controls, describe_dataset, metric_change
 
 st.title("Playground")
 st.markdown(
@@ -81,9 +80,7 @@ def noise_view(run: PlaygroundRun) -> None:
         run.robustness["__clean__"] = float(run.robustness[noise].query("level == 0")["accuracy"].iloc[0])
     clean = run.robustness["__clean__"]  # computed before the metric: its "vs clean" shows from the first draw
     c1, c2, c3 = st.columns(3)
-    change = signed(m["accuracy"] - clean)
-    c1.metric("test accuracy", f"{m['accuracy']:.3f}", delta=f"{change} vs clean",
-              delta_color="off" if change == signed(0) else "normal")  # no green arrow for no change
+    c1.metric("test accuracy", f"{m['accuracy']:.3f}", **metric_change(m["accuracy"], clean, "clean"))
     c2.metric("macro-F1", f"{m['macro_f1']:.3f}")
     c3.metric("ROC-AUC", "n/a" if np.isnan(m["roc_auc"]) else f"{m['roc_auc']:.3f}")
     left, right = st.columns(2)

@@ -9,6 +9,7 @@ from fusionlab.data import SplitConfig, prepare
 from fusionlab.diagnostics.permutation_runs import DiagnosticConfig, repeated, summarise
 from fusionlab.diagnostics.quality import real_scores
 from fusionlab.figures import permutation as figs
+from fusionlab.text import signed
 from fusionlab.ui.permutation import (KEY, NONE, Base, control_controls, corruption_controls, current_base, diagnose,
                                       expert_controls, permutation_controls, preset_buttons, set_base)
 from fusionlab.ui.training import train_buttons
@@ -86,7 +87,7 @@ def verdict(table) -> None:
         st.success(f"Paper's finding **holds** here: no real score × rule gains significantly when `Q` is permuted "
                    f"(all p > {ALPHA} or Δ ≤ 0), while the oracle headroom reaches {head:.3f}. ρ per score: {rho_txt}.")
     else:
-        pairs = ", ".join(f"{r.score}/{r.rule} (Δ={r.delta:+.3f}, p={r.p_value:.3f})" for r in gains.itertuples())
+        pairs = ", ".join(f"{r.score}/{r.rule} (Δ={signed(r.delta)}, p={r.p_value:.3f})" for r in gains.itertuples())
         tracked = ", ".join(f"{k} (ρ = {rho[k]:.2f})" for k in dict.fromkeys(gains["score"]))
         st.warning(f"Paper's finding **does not hold** for {len(gains)} of {len(real)} real score × rule pairs: "
                    f"{pairs}. The scores behind them track expert correctness here: {tracked}. "
@@ -96,7 +97,7 @@ def verdict(table) -> None:
         g = ctl[(ctl["p_value"] <= ALPHA) & (ctl["delta"] > 0)]
         name = ctl["score"].iloc[0]
         st.info(f"POSITIVE CONTROL `{name}`: {len(g)} of {len(ctl)} rules gain significantly "
-                f"({', '.join(f'{r.rule} Δ={r.delta:+.3f}' for r in g.itertuples()) or 'none'}).")
+                f"({', '.join(f'{r.rule} Δ={signed(r.delta)}' for r in g.itertuples()) or 'none'}).")
 
 
 @st.fragment

@@ -13,7 +13,7 @@ from fusionlab.refiners.udml_train import level_to_intensity, max_level, train_s
 from fusionlab.ui.training import live_training, train_buttons
 from fusionlab.ui.udml import (KEY, UDMLRun, controls, current_run, formula_expander, load, noise_sliders,
                                preset_buttons, store_run)
-from fusionlab.ui.widgets import describe_dataset
+from fusionlab.ui.widgets import describe_dataset, metric_change
 
 st.title("Uncertainty weighting")
 st.markdown(
@@ -80,8 +80,8 @@ def noise_view(run: UDMLRun) -> None:
     cols = st.columns(len(means))
     static = means["mean"].get("static")
     for c, (meth, r) in zip(cols, means.iterrows()):
-        delta = None if static is None or meth == "static" else f"{r['mean'] - static:+.3f} vs static"
-        c.metric(f"{meth} accuracy", f"{r['mean']:.3f}", delta=delta, help=f"mean over seeds, sd {r['std']:.3f}")
+        change = {} if static is None or meth == "static" else metric_change(r["mean"], static, "static")
+        c.metric(f"{meth} accuracy", f"{r['mean']:.3f}", help=f"mean over seeds, sd {r['std']:.3f}", **change)
     marks = {k: level_to_intensity(v, study.train_cfg) for k, v in max_levels.items()}
     st.plotly_chart(fig.estimator_figure(resp, spear, marks=marks), key=f"{KEY}-estimator")
     st.caption("Other modalities carry the slider noise while one modality's intensity runs from 1 to 11; "

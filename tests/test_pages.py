@@ -73,3 +73,9 @@ def test_playground_without_views_warns():
     at.button(key="playground-train").click().run()
     _no_exception(at)
     assert at.warning and "No model yet" in at.info[-1].value
+
+
+def test_metric_change_never_shows_minus_zero_or_an_arrow_for_no_change():
+    from fusionlab.ui.widgets import metric_change
+    assert metric_change(0.8, 0.8002, "clean") == {"delta": "+0.000 vs clean", "delta_color": "off"}
+    assert metric_change(0.75, 0.8, "static") == {"delta": "-0.050 vs static", "delta_color": "normal"}

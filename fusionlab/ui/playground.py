@@ -11,7 +11,7 @@ import torch
 from ..data import PreparedData
 from ..fusion import FUSIONS
 from ..models import ModelConfig
-from ..noise import CORRUPTIONS, level_range
+from ..noise import CORRUPTIONS, level_range, on_off
 from ..train import TrainConfig
 
 KEY = "playground"
@@ -72,8 +72,8 @@ def noise_controls(names: list[str]) -> tuple[str, Dict[str, float]]:
                          help="gaussian: x + level·s·ε; mix: (1−α)x + αn; additive: x + αn; "
                               "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed")
     cols = st.columns(len(names))
-    if noise == "drop":  # METHODS §1: the whole modality or nothing; a 0-1 slider would be a step
-        return noise, {k: float(c.toggle(f"drop {k}", key=f"{KEY}-lv-drop-{k}")) for c, k in zip(cols, names)}
+    if on_off(noise):  # a 0-1 slider would be a step at 0
+        return noise, {k: float(c.toggle(f"{noise} {k}", key=f"{KEY}-lv-{noise}-{k}")) for c, k in zip(cols, names)}
     lo, hi = level_range(noise)
     levels = {k: float(c.slider(f"noise on {k}", lo, hi, lo, (hi - lo) / 20, key=f"{KEY}-lv-{noise}-{k}"))
               for c, k in zip(cols, names)}

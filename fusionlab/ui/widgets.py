@@ -7,6 +7,7 @@ import streamlit as st
 
 from ..data import (DATASETS, RULES, UCI_DEFAULT_VIEWS, UCI_VIEWS, MultimodalDataset, SyntheticConfig,
                     load_dataset, load_file)
+from ..text import signed
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -88,3 +89,10 @@ def init_state(key: str, default) -> str:
     """
     st.session_state.setdefault(key, default)
     return key
+
+
+def metric_change(value: float, reference: float, name: str) -> dict:
+    """``st.metric`` keyword arguments for the change of ``value`` from ``reference``: signed,
+    never ``-0.000``, and without a coloured arrow when it rounds to no change."""
+    change = signed(value - reference)
+    return dict(delta=f"{change} vs {name}", delta_color="off" if change == signed(0) else "normal")
