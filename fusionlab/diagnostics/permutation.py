@@ -33,6 +33,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score
 
 from ..registry import Registry
+from ..threads import thread_budget
 from . import refuse
 from .experts import ExpertBank
 from .quality import Scored
@@ -134,7 +135,8 @@ def decide(rule: str, probs: np.ndarray, q: np.ndarray, router: Optional[Router]
     code, tau, W, b = _rule_args(rule, probs.shape[1], router, cfg)
     S = _class_scores(rule, probs)
     Q = np.ascontiguousarray(np.asarray(q, dtype=np.float64).transpose(1, 2, 0))  # (K, M, N)
-    return refuse.decisions(code, S, Q, tau, W, b)
+    with thread_budget():  # this caller's share of the cores (sessions run side by side)
+        return refuse.decisions(code, S, Q, tau, W, b)
 
 
 def confusion_counts(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -175,7 +177,8 @@ def permutation_chunks(n: int, m: int, cfg: PermutationConfig):
     for start in range(0, cfg.permutations, cfg.chunk):
         k = min(cfg.chunk, cfg.permutations - start)
         rng.random(out=u[:k * mp])
-        refuse.shuffles(u[:k * mp], perms[:k * mp])
+        with thread_budget():  # per chunk: never held while the consumer works on the chunk
+            refuse.shuffles(u[:k * mp], perms[:k * mp])
         yield perms[:k * mp].reshape(k, mp, n)
 
 
@@ -200,10 +203,12 @@ def _null_metrics(rule, probs, q, y, router, cfg, n_classes) -> Dict[str, np.nda
         raise ValueError(f"{S.shape[0]} expert classes and labels in [{y.min()}, {y.max()}] do not fit "
                          f"{n_classes} classes, or {len(y)} labels for {n} rows")
     out = {"balanced_accuracy": [], "macro_f1": []}
-    for perms in permutation_chunks(n, m, cfg):  # (k, M or 1, N)
-        cm = refuse.null_confusions(code, S, qT, y, perms, tau, W, b, n_classes)  # (k, C, C)
-        for key, v in metrics_from_counts(cm).items():
-            out[key].append(v)
+    with thread_budget():  # counts this caller once for the whole test ...
+        for perms in permutation_chunks(n, m, cfg):  # (k, M or 1, N)
+            with thread_budget():  # ... and re-reads its share before each kernel launch
+                cm = refuse.null_confusions(code, S, qT, y, perms, tau, W, b, n_classes)  # (k, C, C)
+            for key, v in metrics_from_counts(cm).items():
+                out[key].append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
