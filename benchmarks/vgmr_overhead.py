@@ -30,8 +30,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from fusionlab.data import SplitConfig, load_dataset, prepare
-from fusionlab.diagnostics.gates import BACKBONES, VGMR_SYNTHETIC, backbone_config
-from fusionlab.diagnostics.vgmr_compare import infer_ms_per_batch, train_epoch_seconds
+from fusionlab.experiments.gates import BACKBONES, VGMR_SYNTHETIC, backbone_config
+from fusionlab.experiments.gates_compare import infer_ms_per_batch, train_epoch_seconds
 from fusionlab.models import build_model, count_parameters
 from fusionlab.refiners.vgmr import VGMRConfig, dropped_copies
 from fusionlab.train import TrainConfig, batch_order

@@ -10,9 +10,9 @@ product ``(S, B, F) @ (S, F, H)``.
 Each seed keeps what ``fit()`` would give it:
 
 - its initialisation: the model ``build_model(shapes, C, cfg, seed=s)``;
-- its batch order: ``batch_order`` drawn from ``torch.Generator().manual_seed(s)``;
+- its batch order: ``batch_order`` drawn from its run's ``order`` stream (``rng.streams``);
 - AdamW (element-wise, so one optimiser over the stacked tensors updates every
-  seed exactly as its own optimiser would);
+  seed exactly as its own optimiser would), stepped by the one engine, ``train.train_loop``;
 - its best-validation epoch (strictly better accuracy), and its own patience.
 
 Parameter-free fusions (``concat``, ``product`` of equal sizes, ``tensor`` without
@@ -35,7 +35,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .data.dataset import PreparedData
 from .models import FusionModel, ModelConfig, build_model
-from .train import EpochInfo, TrainConfig, batch_order, make_optimizer
+from . import rng
+from .train import STREAMS, EpochInfo, FitResult, LoopResult, Stop, TrainConfig, batch_order, history_frame, make_optimizer, train_loop
 
 Inputs = Dict[str, torch.Tensor]
 Callback = Callable[[EpochInfo], Optional[bool]]
@@ -191,6 +192,13 @@ class BatchedFit:
     best_val_accuracy: np.ndarray  # (S,)
     stopped_by_user: bool
     seconds: float
+    loop: Optional[LoopResult] = None
+
+    def results(self) -> List[FitResult]:
+        """Each seed's outcome as the ``FitResult`` ``fit()`` returns (its best model, its history)."""
+        return [FitResult(self.model(i), history_frame(self.loop.history[i]), int(self.best_epoch[i]),
+                          float(self.best_val_accuracy[i]), False, self.stopped_by_user)
+                for i in range(len(self.seeds))]
 
     @torch.no_grad()
     def predict(self, xs: Mapping[str, torch.Tensor], batch_size: int = 512) -> torch.Tensor:
@@ -229,81 +237,72 @@ class BatchedFit:
         return model.eval()
 
 
-def _epoch_rows(cfg: TrainConfig, n: int, gens: Sequence[torch.Generator]) -> List[torch.Tensor]:
-    """Every seed's batch order for one epoch, as one ``(S, B_j)`` tensor per step."""
-    orders = [batch_order(n, cfg.batch_size, g) for g in gens]
-    return [torch.stack([o[j] for o in orders]) for j in range(len(orders[0]))]
+class StackLearner:
+    """The S seeds of a ``SeedStack`` as one learner of ``train.train_loop`` (one optimiser over the
+    stacked tensors: AdamW is element-wise, so each seed is updated exactly as its own would be)."""
 
+    def __init__(self, stack: SeedStack, data: PreparedData, cfg: TrainConfig, seeds: Sequence[int]) -> None:
+        self.stack, self.cfg, self.runs = stack, cfg, len(seeds)
+        self.params = stack.params
+        self.optimizer = make_optimizer(list(self.params.values()), cfg)
+        self.gens = [rng.streams(s, STREAMS)["order"] for s in seeds]  # fit()'s batch order of each seed
+        self.x_tr, self.y_tr = stack.inputs(data.train.xs), data.train.y
+        self.x_val, self.y_val = stack.inputs(data.val.xs), data.val.y
+        self.buffer: dict = {}  # gathered batches are written into reused tensors (no allocation per step)
+        self.best = {k: v.detach().clone() for k, v in self.params.items()}
 
-def _val_scores(stack: SeedStack, params, x, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    with torch.no_grad():
-        logits = stack.logits(params, x, shared=True)  # (S, N, C)
-        loss = F.cross_entropy(logits.transpose(1, 2), y.expand(len(logits), -1), reduction="none").mean(1)
-        acc = (logits.argmax(-1) == y).float().mean(1)
-    return loss, acc
+    def batches(self, epoch: int):
+        """Every seed's batch order for one epoch, as one ``(S, B_j)`` tensor per step."""
+        orders = [batch_order(len(self.y_tr), self.cfg.batch_size, g) for g in self.gens]
+        return [torch.stack([o[j] for o in orders]) for j in range(len(orders[0]))]
+
+    def gradients(self, idx: torch.Tensor):
+        xb = gather(self.x_tr, idx, self.buffer)
+        if self.stack.fixed:  # hand-written backward of the head (see SeedStack.head_gradients)
+            loss = self.stack.head_gradients(self.params, xb, self.y_tr[idx])
+        else:
+            logits = self.stack.logits(self.params, xb, shared=False)  # (S, B, C)
+            loss = F.cross_entropy(logits.transpose(1, 2), self.y_tr[idx], reduction="none").mean(1)  # (S,)
+            loss.sum().backward()  # seeds are independent: each gets its own gradient
+        return loss.detach(), idx.shape[1]
+
+    def validate(self):
+        with torch.no_grad():
+            logits = self.stack.logits(self.params, self.x_val, shared=True)  # (S, N, C)
+            y = self.y_val
+            loss = F.cross_entropy(logits.transpose(1, 2), y.expand(len(logits), -1), reduction="none").mean(1)
+            acc = (logits.argmax(-1) == y).float().mean(1)
+        return loss, acc
+
+    @torch.no_grad()
+    def keep(self, better: torch.Tensor) -> None:
+        for k, v in self.params.items():
+            mask = better.view(-1, *([1] * (v.ndim - 1)))
+            self.best[k] = torch.where(mask, v.detach(), self.best[k])
+
+    def restore(self) -> None:
+        """The best weights stay in ``self.best`` (the stack's ``params`` keep training state)."""
 
 
 def batched_fit(data: PreparedData, model_cfg: ModelConfig, train_cfg: TrainConfig, seeds: Sequence[int],
-                callback: Optional[Callback] = None) -> BatchedFit:
-    """Train one model per seed in ``seeds`` at once; ``train_cfg.seed`` is ignored.
+                callback: Optional[Callback] = None, stop: Optional[Stop] = None) -> BatchedFit:
+    """Train one model per seed in ``seeds`` at once through ``train.train_loop``; ``train_cfg.seed`` is
+    ignored (each seed is its own run's seed).
 
-    ``callback(info)`` runs after every epoch with the seeds' mean losses and
-    accuracy; returning ``False`` stops all seeds (each keeps its best epoch so far).
+    ``callback(info)`` runs after every epoch with the seeds' mean losses and accuracy; it returning
+    ``False`` or ``stop()`` returning True stops all seeds (each keeps its best epoch so far).
     """
-    if train_cfg.epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {train_cfg.epochs}")
+    if train_cfg.keep != "best":
+        raise ValueError("batched training keeps each seed's best epoch (keep='best')")
     seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("need at least one seed")
     t0 = time.perf_counter()
     models = [build_model(data.shapes(), data.n_classes, model_cfg, seed=s) for s in seeds]
     stack = SeedStack(models)
-    params = stack.params
-    opt = make_optimizer(list(params.values()), train_cfg)
-    gens = [torch.Generator().manual_seed(s) for s in seeds]
-    x_tr, y_tr = stack.inputs(data.train.xs), data.train.y
-    buffer = {}  # gathered batches are written into reused tensors (no allocation per step)
-    x_val, y_val = stack.inputs(data.val.xs), data.val.y
-    S = len(seeds)
-    best = {k: v.detach().clone() for k, v in params.items()}
-    best_acc = torch.full((S,), -1.0)
-    best_epoch = torch.zeros(S, dtype=torch.long)
-    stale = torch.zeros(S, dtype=torch.long)
-    active = torch.ones(S, dtype=torch.bool)
-    rows, stopped_by_user = [], False
-    for epoch in range(1, train_cfg.epochs + 1):
-        te = time.perf_counter()
-        total = torch.zeros(S)
-        for idx in _epoch_rows(train_cfg, len(y_tr), gens):
-            xb = gather(x_tr, idx, buffer)
-            if stack.fixed:  # hand-written backward of the head (see SeedStack.head_gradients)
-                loss = stack.head_gradients(params, xb, y_tr[idx])
-            else:
-                logits = stack.logits(params, xb, shared=False)  # (S, B, C)
-                loss = F.cross_entropy(logits.transpose(1, 2), y_tr[idx], reduction="none").mean(1)  # (S,)
-                opt.zero_grad(set_to_none=True)
-                loss.sum().backward()  # seeds are independent: each gets its own gradient
-            opt.step()
-            total += loss.detach() * idx.shape[1]
-        val_loss, val_acc = _val_scores(stack, params, x_val, y_val)
-        better = active & (val_acc > best_acc)
-        best_acc = torch.where(better, val_acc, best_acc)
-        best_epoch = torch.where(better, torch.full_like(best_epoch, epoch), best_epoch)
-        with torch.no_grad():
-            for k, v in params.items():
-                mask = better.view(-1, *([1] * (v.ndim - 1)))
-                best[k] = torch.where(mask, v.detach(), best[k])
-        stale = torch.where(better, torch.zeros_like(stale), stale + 1)
-        if train_cfg.patience is not None:
-            active &= stale < train_cfg.patience
-        train_loss = total / len(y_tr)
-        for i, s in enumerate(seeds):
-            rows.append({"seed": s, "epoch": epoch, "train_loss": float(train_loss[i]),
-                         "val_loss": float(val_loss[i]), "val_accuracy": float(val_acc[i])})
-        info = EpochInfo(epoch, train_cfg.epochs, float(train_loss.mean()), float(val_loss.mean()),
-                         float(val_acc.mean()), time.perf_counter() - te)
-        if callback is not None and callback(info) is False:
-            stopped_by_user = True
-            break
-        if not active.any():
-            break
-    return BatchedFit(seeds, stack, best, pd.DataFrame(rows), best_epoch.numpy(), best_acc.numpy(),
-                      stopped_by_user, time.perf_counter() - t0)
+    learner = StackLearner(stack, data, train_cfg, seeds)
+    out = train_loop(learner, train_cfg, callback, stop)
+    rows = [{"seed": s, **r} for s, h in zip(seeds, out.history) for r in h]
+    history = pd.DataFrame(rows)[["seed", "epoch", "train_loss", "val_loss", "val_accuracy"]]
+    return BatchedFit(seeds, stack, learner.best, history, out.best_epoch, out.best_val_accuracy,
+                      out.stopped_by_user, time.perf_counter() - t0, out)

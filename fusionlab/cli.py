@@ -1,39 +1,75 @@
 """The headless twin of every page: ``python -m fusionlab <command> ...``.
 
-Subcommands live in ``fusionlab/commands/``: each module defines
-``add_parser(subparsers)`` which registers its parser with ``func=run``. They are
-discovered automatically, so adding a page's twin touches no shared file.
-Bad arguments or input files print one line and exit with code 2.
+Subcommands live in ``fusionlab/commands/``: each module declares ``COMMANDS = {name: help}`` (a
+literal) and ``add_parser(subparsers)``, which registers its parsers with ``func=...``. They are
+discovered without importing them: ``--help`` reads each module's ``COMMANDS`` from its source, so
+listing the commands imports no numpy, torch or pandas; a command's module is imported only when it
+runs. Adding a page's twin touches no shared file. Bad arguments or input files print one line and
+exit with code 2.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import pkgutil
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from . import commands
 
+PROG = "python -m fusionlab"
+DESCRIPTION = "fusionlab: train, corrupt and diagnose multimodal fusion models."
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fusionlab",
-                                     description="fusionlab: train, corrupt and diagnose multimodal fusion models.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+def command_table() -> Dict[str, Tuple[str, str]]:
+    """``{command: (module, help)}`` from every command module's ``COMMANDS`` literal (no import)."""
+    table: Dict[str, Tuple[str, str]] = {}
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.add_parser(sub)
+        module = f"{commands.__name__}.{info.name}"
+        origin = importlib.util.find_spec(module).origin
+        with open(origin, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), origin)
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "COMMANDS" for t in node.targets):
+                for name, text in ast.literal_eval(node.value).items():
+                    table[name] = (module, text)
+    return table
+
+
+def _top_parser(table: Dict[str, Tuple[str, str]]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, text) in table.items():
+        sub.add_parser(name, help=text, add_help=False)
+    return parser
+
+
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The full parser of ``command`` (imports its module), or, without one, the command list only."""
+    table = command_table()
+    if command is None or command not in table:
+        return _top_parser(table)
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    importlib.import_module(table[command][0]).add_parser(sub)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    parser = build_parser(command)
+    args = parser.parse_args(argv)  # the command list alone: --help, or an error naming the bad command
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

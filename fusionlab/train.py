@@ -1,15 +1,24 @@
-"""Training: ``fit()`` with a per-epoch callback, best-validation checkpoint and
-early stopping; evaluation with scikit-learn's metrics.
+"""The one training engine: every training in fusionlab runs ``train_loop`` (this file's only
+``optimizer.step()``).
 
-Randomness comes only from ``TrainConfig.seed``: the batch order from a
-``torch.Generator`` (see ``batch_order``), dropout from a forked, seeded RNG.
+- ``fit(model, data, cfg, objective, callback, stop)`` trains one model; ``batched_fit``
+  (``fusionlab.batched``) trains S seeds of one architecture at once through the same loop, the
+  same ``TrainConfig``, the same callbacks, and gives each seed the same ``FitResult``.
+- What differs between trainings is an ``Objective``: the default is the cross-entropy plus the
+  model's own ``extra_loss`` (VGMR's value target and regulariser); UDML's progressive schedule,
+  intensity-labelled noise and loss terms are ``objectives.UDMLObjective``.
+- ``callback(info)`` runs after every epoch (live charts, progress); it or ``stop()`` returning
+  True/False ends training after that epoch (the page's Stop button).
+- Randomness comes only from ``TrainConfig.seed``: its sub-streams (``rng.streams``) give the
+  batch order, the dropout masks (installed for this thread only, ``rng.using``) and the
+  objective's noise. Evaluation uses scikit-learn's metrics.
 """
 from __future__ import annotations
 
 import copy
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -17,18 +26,44 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
+from . import rng
 from .data.dataset import PreparedData, Split
-from .models import ModelOutput, seeded
+from .models import ModelOutput
+
+STREAMS = ("order", "dropout", "objective")  # one run's sub-streams, in SeedSequence.spawn order
+KEEP = ("best", "last")
+TIMING = ["seconds", "train_seconds"]  # wall-clock columns of a history: the only ones that differ between runs
+MAX_EPOCHS = 10_000
+MAX_BATCH = 1_000_000
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
+    """Optimiser and loop settings shared by every training; validated on creation."""
+
     epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
     patience: Optional[int] = 10  # epochs without validation gain before stopping; None: never
     seed: int = 0
+    keep: str = "best"  # best: the best-validation epoch's weights; last: the final epoch's
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ValueError(f"epochs must be in [1, {MAX_EPOCHS}], got {self.epochs}")
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not (np.isfinite(self.lr) and self.lr >= 0):
+            raise ValueError(f"lr must be a number >= 0, got {self.lr}")
+        if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.keep not in KEEP:
+            raise ValueError(f"keep must be one of {KEEP}, got '{self.keep}'")
 
 
 @dataclass
@@ -38,7 +73,8 @@ class EpochInfo:
     train_loss: float
     val_loss: float
     val_accuracy: float
-    seconds: float
+    seconds: float  # the whole epoch, validation included
+    train_seconds: float = 0.0  # the optimisation steps only
     run: str = ""  # which of several trainings this epoch belongs to (e.g. "pe, seed 1"), if there are several
     overall: Optional[float] = None  # fraction of all those trainings done, for one progress bar over them
 
@@ -46,7 +82,7 @@ class EpochInfo:
 @dataclass
 class FitResult:
     model: torch.nn.Module
-    history: pd.DataFrame  # epoch, train_loss, val_loss, val_accuracy, seconds
+    history: pd.DataFrame  # epoch, train_loss, val_loss, val_accuracy, seconds, train_seconds
     best_epoch: int
     best_val_accuracy: float
     stopped_early: bool
@@ -54,6 +90,7 @@ class FitResult:
 
 
 Callback = Callable[[EpochInfo], Optional[bool]]
+Stop = Callable[[], bool]
 
 
 def batch_order(n: int, batch_size: int, generator: torch.Generator) -> List[torch.Tensor]:
@@ -62,7 +99,7 @@ def batch_order(n: int, batch_size: int, generator: torch.Generator) -> List[tor
     return list(perm.split(batch_size))
 
 
-def _forward(model, xs) -> ModelOutput:
+def forward(model, xs) -> ModelOutput:
     out = model(xs)
     return out if isinstance(out, ModelOutput) else ModelOutput(out, {})
 
@@ -73,7 +110,7 @@ def predict(model: torch.nn.Module, xs: Mapping[str, torch.Tensor], batch_size: 
     was_training = model.training
     model.eval()
     n = len(next(iter(xs.values())))
-    outs = [_forward(model, {k: v[i:i + batch_size] for k, v in xs.items()}) for i in range(0, n, batch_size)]
+    outs = [forward(model, {k: v[i:i + batch_size] for k, v in xs.items()}) for i in range(0, n, batch_size)]
     model.train(was_training)
     logits = torch.cat([o.logits for o in outs])
     extras = {k: torch.cat([o.extras[k] for o in outs]) for k in outs[0].extras if outs[0].extras[k].ndim > 0}
@@ -104,17 +141,6 @@ def evaluate(model: torch.nn.Module, split: Split, xs: Optional[Mapping[str, tor
     return res
 
 
-def _loss(model, xs, y) -> torch.Tensor:
-    out = _forward(model, xs)
-    loss = F.cross_entropy(out.logits, y)
-    extra = getattr(model, "extra_loss", None)
-    if extra is not None:
-        add = extra(xs, y, out)
-        if add is not None:
-            loss = loss + add
-    return loss
-
-
 def make_optimizer(params: Iterable[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW, as one fused kernel over all parameters where torch has it: a small model's step is
     otherwise mostly per-tensor optimiser overhead."""
@@ -124,49 +150,175 @@ def make_optimizer(params: Iterable[torch.Tensor], cfg: TrainConfig) -> torch.op
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 
-def fit(model: torch.nn.Module, data: PreparedData, cfg: TrainConfig = TrainConfig(),
-        callback: Optional[Callback] = None) -> FitResult:
-    """Train with AdamW; keep the best-validation-accuracy weights.
+# -- what differs between trainings --------------------------------------------------------------
+class Objective:
+    """The hooks of one kind of training. The default: cross-entropy plus ``model.extra_loss``."""
 
-    ``callback(info)`` runs after every epoch; returning ``False`` stops training
-    (the page's Stop button). The returned model holds the best epoch's weights.
+    def start(self, model: torch.nn.Module, data: PreparedData, generator: torch.Generator) -> None:
+        """Once, before the first epoch; ``generator`` is the run's own stream for the objective."""
+
+    def epoch(self, model: torch.nn.Module, epoch: int) -> None:
+        """At the start of every epoch (a schedule changes the model's mode here)."""
+
+    def batch(self, xs: Dict[str, torch.Tensor], y: torch.Tensor, rows: torch.Tensor,
+              epoch: int) -> Tuple[Dict[str, torch.Tensor], Any]:
+        """The training batch the model sees (e.g. with noise added) and a context for ``loss``."""
+        return xs, None
+
+    def loss(self, model: torch.nn.Module, xs: Mapping[str, torch.Tensor], y: torch.Tensor, context: Any) -> torch.Tensor:
+        out = forward(model, xs)
+        loss = F.cross_entropy(out.logits, y)
+        extra = getattr(model, "extra_loss", None)
+        add = extra(xs, y, out) if extra is not None else None
+        return loss if add is None else loss + add
+
+    def finish(self, model: torch.nn.Module) -> None:
+        """After the last epoch (the kept weights are loaded by then)."""
+
+
+class Learner(Protocol):
+    """What ``train_loop`` drives: ``runs`` trainings stepped together by one optimiser."""
+
+    runs: int
+    optimizer: torch.optim.Optimizer
+
+    def batches(self, epoch: int) -> Iterable[Any]: ...
+
+    def gradients(self, batch: Any) -> Tuple[torch.Tensor, int]:
+        """Fill every parameter's ``.grad`` for ``batch``; per-run losses ``(runs,)`` and the batch size."""
+
+    def validate(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Per-run validation loss and accuracy, ``(runs,)`` each."""
+
+    def keep(self, better: torch.Tensor) -> None:
+        """Remember the current weights of the runs where ``better`` ``(runs,)`` is True."""
+
+    def restore(self) -> None:
+        """Load the remembered weights."""
+
+
+@dataclass
+class LoopResult:
+    history: List[List[dict]]  # per run: one row per epoch
+    best_epoch: np.ndarray  # (runs,)
+    best_val_accuracy: np.ndarray  # (runs,)
+    stopped_early: bool
+    stopped_by_user: bool
+
+
+def train_loop(learner: Learner, cfg: TrainConfig, callback: Optional[Callback] = None,
+               stop: Optional[Stop] = None) -> LoopResult:
+    """Epochs of shuffled mini-batches, validation, best-epoch bookkeeping, patience and Stop.
+
+    With ``keep="best"`` each run keeps its strictly best validation accuracy's weights and stops
+    after ``patience`` epochs without a gain (the others go on); with ``keep="last"`` the final
+    epoch's weights are kept and patience does not apply.
     """
-    if cfg.epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {cfg.epochs}")
-    opt = make_optimizer(model.parameters(), cfg)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    rows: List[dict] = []
-    best_acc, best_epoch, best_state = -1.0, 0, copy.deepcopy(model.state_dict())
-    stale, stopped_early, stopped_by_user = 0, False, False
-    tr = data.train
-    with seeded(cfg.seed):
-        for epoch in range(1, cfg.epochs + 1):
-            t0 = time.perf_counter()
-            model.train()
-            total, count = 0.0, 0
-            for idx in batch_order(len(tr), cfg.batch_size, gen):
-                xs = {k: v[idx] for k, v in tr.xs.items()}
-                loss = _loss(model, xs, tr.y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.item()) * len(idx)
-                count += len(idx)
-            val = evaluate(model, data.val)
-            info = EpochInfo(epoch, cfg.epochs, total / count, val["loss"], val["accuracy"], time.perf_counter() - t0)
-            rows.append(vars(info).copy())
-            if val["accuracy"] > best_acc:
-                best_acc, best_epoch, stale = val["accuracy"], epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
-            if callback is not None and callback(info) is False:
-                stopped_by_user = True
-                break
-            if cfg.patience is not None and stale >= cfg.patience:
-                stopped_early = True
-                break
-    model.load_state_dict(best_state)
+    S = learner.runs
+    best_acc = torch.full((S,), -1.0)
+    best_epoch = torch.zeros(S, dtype=torch.long)
+    stale = torch.zeros(S, dtype=torch.long)
+    active = torch.ones(S, dtype=torch.bool)
+    history: List[List[dict]] = [[] for _ in range(S)]
+    stopped_early = stopped_by_user = False
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        total, count = torch.zeros(S), 0
+        for batch in learner.batches(epoch):
+            learner.optimizer.zero_grad(set_to_none=True)
+            loss, n = learner.gradients(batch)
+            learner.optimizer.step()
+            total += loss.detach() * n
+            count += n
+        train_s = time.perf_counter() - t0
+        val_loss, val_acc = learner.validate()
+        if cfg.keep == "best":
+            better = active & (val_acc > best_acc)
+            learner.keep(better)
+            stale = torch.where(better, torch.zeros_like(stale), stale + 1)
+            if cfg.patience is not None:
+                active &= stale < cfg.patience
+        else:
+            better = active
+        best_acc = torch.where(better, val_acc, best_acc)
+        best_epoch = torch.where(better, torch.full_like(best_epoch, epoch), best_epoch)
+        seconds = time.perf_counter() - t0
+        train_loss = total / max(count, 1)
+        for i in range(S):
+            history[i].append({"epoch": epoch, "train_loss": float(train_loss[i]), "val_loss": float(val_loss[i]),
+                               "val_accuracy": float(val_acc[i]), "seconds": seconds, "train_seconds": train_s})
+        info = EpochInfo(epoch, cfg.epochs, float(train_loss.mean()), float(val_loss.mean()), float(val_acc.mean()),
+                         seconds, train_s)
+        if (callback is not None and callback(info) is False) or (stop is not None and stop()):
+            stopped_by_user = True
+            break
+        if not active.any():
+            stopped_early = True
+            break
+    if cfg.keep == "best":
+        learner.restore()
+    return LoopResult(history, best_epoch.numpy(), best_acc.numpy(), stopped_early, stopped_by_user)
+
+
+class ModelLearner:
+    """One ``nn.Module`` trained on ``data`` under an ``Objective``."""
+
+    runs = 1
+
+    def __init__(self, model: torch.nn.Module, data: PreparedData, cfg: TrainConfig, objective: Objective,
+                 gens: Mapping[str, torch.Generator]) -> None:
+        self.model, self.data, self.cfg, self.objective, self.gens = model, data, cfg, objective, gens
+        self.optimizer = make_optimizer(model.parameters(), cfg)
+        self.best_state = copy.deepcopy(model.state_dict())
+
+    def batches(self, epoch: int):
+        self.model.train()
+        self.objective.epoch(self.model, epoch)
+        tr = self.data.train
+        for idx in batch_order(len(tr), self.cfg.batch_size, self.gens["order"]):
+            yield epoch, idx
+
+    def gradients(self, batch):
+        epoch, idx = batch
+        tr = self.data.train
+        xs, context = self.objective.batch({k: v[idx] for k, v in tr.xs.items()}, tr.y[idx], idx, epoch)
+        loss = self.objective.loss(self.model, xs, tr.y[idx], context)
+        loss.backward()
+        return loss.detach().view(1), len(idx)
+
+    def validate(self):
+        val = evaluate(self.model, self.data.val)
+        return torch.tensor([val["loss"]]), torch.tensor([val["accuracy"]])
+
+    def keep(self, better):
+        if bool(better[0]):
+            self.best_state = copy.deepcopy(self.model.state_dict())
+
+    def restore(self):
+        self.model.load_state_dict(self.best_state)
+
+
+def history_frame(rows: Sequence[dict]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=["epoch", "train_loss", "val_loss", "val_accuracy", "seconds",
+                                             "train_seconds"])
+
+
+def fit(model: torch.nn.Module, data: PreparedData, cfg: TrainConfig = TrainConfig(),
+        objective: Optional[Objective] = None, callback: Optional[Callback] = None,
+        stop: Optional[Stop] = None) -> FitResult:
+    """Train ``model`` with AdamW under ``objective`` (default: cross-entropy + the model's extra loss).
+
+    ``callback(info)`` runs after every epoch; it returning ``False`` or ``stop()`` returning True
+    ends training (the page's Stop button). The returned model holds the kept epoch's weights
+    (``cfg.keep``) and is in evaluation mode.
+    """
+    objective = objective or Objective()
+    gens = rng.streams(cfg.seed, STREAMS)
+    with rng.using(gens["dropout"]):
+        objective.start(model, data, gens["objective"])
+        learner = ModelLearner(model, data, cfg, objective, gens)
+        out = train_loop(learner, cfg, callback, stop)
+        objective.finish(model)
     model.eval()
-    history = pd.DataFrame(rows).drop(columns=["epochs"])
-    return FitResult(model, history, best_epoch, best_acc, stopped_early, stopped_by_user)
+    return FitResult(model, history_frame(out.history[0]), int(out.best_epoch[0]), float(out.best_val_accuracy[0]),
+                     out.stopped_early, out.stopped_by_user)

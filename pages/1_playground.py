@@ -8,15 +8,15 @@ import torch
 from sklearn.metrics import confusion_matrix
 
 from fusionlab import figures
-from fusionlab.data import SplitConfig, prepare
 from fusionlab.diagnostics import modality_contributions, noisy_predictions, robustness_curve
-from fusionlab.models import build_model, count_parameters
+from fusionlab.experiments import playground as study
+from fusionlab.models import count_parameters
 from fusionlab.noise import default_levels
-from fusionlab.train import fit, metrics_from_probs
-from fusionlab.ui.playground import (KEY, PlaygroundRun, current_marks, current_run, formula_expander, model_controls,
-                                     noise_controls)
-from fusionlab.ui.training import live_training, train_buttons
-from fusionlab.ui.widgets import dataset_controls, describe_dataset, metric_change
+from fusionlab.train import metrics_from_probs
+from fusionlab.ui.playground import (KEY, PlaygroundRun, current_marks, current_run, formula_expander, noise_controls,
+                                     study_controls)
+from fusionlab.ui.training import live_run, train_buttons
+from fusionlab.ui.widgets import metric_change
 
 st.title("Playground")
 st.markdown(
@@ -29,31 +29,27 @@ st.markdown(
 )
 
 with st.container(border=True):
-    ds = dataset_controls(KEY)
-    if ds is not None:
-        st.markdown(describe_dataset(ds))
-    model_cfg, train_cfg = model_controls()
-    formula_expander(model_cfg.fusion)
+    cfg, source = study_controls()
+    formula_expander(cfg.model.fusion if cfg else study.DEFAULT.model.fusion)
     start, _ = train_buttons(KEY)
 
-if start and ds is not None:
+if start and cfg is not None:
     try:
-        data = prepare(ds, SplitConfig(seed=train_cfg.seed))
-        model = build_model(data.shapes(), data.n_classes, model_cfg, seed=train_cfg.seed)
-        result = live_training(KEY, lambda cb: fit(model, data, train_cfg, callback=cb))
+        result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source))
     except ValueError as exc:
         st.error(f"Cannot train: {exc}")
     else:
-        st.session_state[f"{KEY}-run"] = PlaygroundRun(result.model, data, result.history, model_cfg, train_cfg,
-                                                        result.best_epoch, {})
+        st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
 
 run = current_run()
 if run is None:
     st.info("No model yet: press **Train** above.")
     st.stop()
+if cfg is not None and cfg != run.config:
+    st.info("The controls above have changed since this model was trained; press **Train** to train the new setting.")
 
 st.subheader("Trained model")
-st.caption(f"{run.model_cfg.fusion} fusion on {run.data.name} ({', '.join(run.data.modality_names)}); "
+st.caption(f"{run.config.model.fusion} fusion on {run.data.name} ({', '.join(run.data.modality_names)}); "
            f"{count_parameters(run.model):,} parameters; best validation epoch {run.best_epoch} "
            f"(the weights kept); test set {len(run.data.test)} samples.")
 with st.expander("Training curves", expanded=False):
@@ -63,8 +59,8 @@ with st.expander("Training curves", expanded=False):
 @st.fragment
 def noise_view(run: PlaygroundRun) -> None:
     st.subheader("Corrupt the test set")
-    noise, levels = noise_controls(run.data.modality_names)
-    seed = run.train_cfg.seed
+    noise, levels = noise_controls(run.data.modality_names, run.config.noise)
+    seed = run.config.train.seed
     try:
         xs, out = noisy_predictions(run.model, run.data, levels, noise, seed)
     except ValueError as exc:
@@ -75,10 +71,8 @@ def noise_view(run: PlaygroundRun) -> None:
     m = metrics_from_probs(y, probs)
     if noise not in run.robustness:
         run.robustness[noise] = robustness_curve(run.model, run.data, noise, default_levels(noise), seed=seed,
-                                                 fusion=run.model_cfg.fusion)
-    if "__clean__" not in run.robustness:
-        run.robustness["__clean__"] = float(run.robustness[noise].query("level == 0")["accuracy"].iloc[0])
-    clean = run.robustness["__clean__"]  # computed before the metric: its "vs clean" shows from the first draw
+                                                 fusion=run.config.model.fusion)
+    clean = float(run.result.tables["metrics"]["accuracy"].iloc[0])  # "vs clean" shows from the first draw
     c1, c2, c3 = st.columns(3)
     c1.metric("test accuracy", f"{m['accuracy']:.3f}", **metric_change(m["accuracy"], clean, "clean"))
     c2.metric("macro-F1", f"{m['macro_f1']:.3f}")

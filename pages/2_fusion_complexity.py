@@ -4,12 +4,11 @@ Seed 002: does a fusion that encodes the task's structure learn from less data, 
 """
 import streamlit as st
 
-from fusionlab.data import SplitConfig, prepare
-from fusionlab.diagnostics.scaling import findings, run_scaling
+from fusionlab.experiments import scaling as study
 from fusionlab.figures import scaling as fig
-from fusionlab.ui.scaling import (KEY, PRESETS, dataset_controls, init_state, preset_buttons, run_with_progress,
-                                  study_controls)
-from fusionlab.ui.training import train_buttons
+from fusionlab.ui.findings import show_findings
+from fusionlab.ui.scaling import KEY, controls, preset_buttons
+from fusionlab.ui.training import live_run, train_buttons
 
 st.title("Fusion complexity")
 st.markdown(
@@ -36,48 +35,46 @@ with st.expander("Method — formulas and paper"):
         "Robustness* (seed 002); `clip-like` stands in for its CLIP tweet embeddings."
     )
 
-init_state()
 with st.container(border=True):
-    st.caption("Presets: " + "; ".join(f"**{n}** ({c})" for n, (_, c) in PRESETS.items()))
+    st.caption("Presets: " + "; ".join(f"**{n}** ({c})" for n, (_, c) in study.PRESETS.items()))
     preset_buttons()
-    ds, label = dataset_controls()
-    cfg = study_controls()
+    cfg, source = controls()
     start, _ = train_buttons(KEY, "Run study")
 
-if start and ds is not None:
+if start and cfg is not None:
     try:
-        if not cfg.fusions:
-            raise ValueError("pick at least one fusion")
-        data = prepare(ds, SplitConfig(val_fraction=0.1, test_fraction=0.15))
-        result = run_with_progress(lambda progress: run_scaling(data, cfg, label=label, progress=progress))
+        result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source), "study")
     except ValueError as exc:
         st.error(f"Cannot run this study: {exc}")
     else:
-        st.session_state[f"{KEY}-run"] = (result, ds.name, cfg)
+        if not result.stopped:
+            st.session_state[f"{KEY}-run"] = (result, cfg)
 
 run = st.session_state.get(f"{KEY}-run")
 if run is None:
     st.info("No study yet: pick a preset or settings above and press **Run study**.")
     st.stop()
-result, name, cfg = run
+res_all, cfg_run = run
+result, name = res_all.artifacts["result"], res_all.artifacts["data_name"]
+if cfg is not None and cfg != cfg_run:
+    st.info("The controls above have changed since this study ran; the figures below show the last run. "
+            "Press **Run study** to run the new setting.")
 st.subheader("The paper's findings, judged on this run")
-st.caption(f"{name}; fusions {', '.join(cfg.fusions)}; sizes {cfg.sizes[0]}–{cfg.sizes[-1]}; {cfg.n_seeds} seeds; "
-           f"{cfg.epochs} epochs; {cfg.noise} noise.")
-for f in findings(result):
-    show = st.success if f.holds else (st.info if f.holds is None else st.warning)
-    show(f"**{f.claim}?** {f.text}")
+st.caption(f"{name}; fusions {', '.join(cfg_run.fusions)}; sizes {cfg_run.sizes[0]}–{cfg_run.sizes[-1]}; "
+           f"{cfg_run.n_seeds} seeds; {cfg_run.train.epochs} epochs; {cfg_run.noise} noise.")
+show_findings(res_all.findings)
 
 left, right = st.columns([2, 1])
-left.plotly_chart(fig.accuracy_vs_size(result.scores, chance=result.chance, fusions=cfg.fusions), key=f"{KEY}-acc")
-right.plotly_chart(fig.params_bars(result.params, cfg.fusions), key=f"{KEY}-params")
+left.plotly_chart(fig.accuracy_vs_size(result.scores, chance=result.chance, fusions=cfg_run.fusions), key=f"{KEY}-acc")
+right.plotly_chart(fig.params_bars(result.params, cfg_run.fusions), key=f"{KEY}-params")
 
 
 @st.fragment
 def detail_view() -> None:
     sizes = sorted(result.scores["size"].unique().tolist())
     size = st.select_slider("training size for the ROC curves", sizes, value=sizes[-1], key=f"{KEY}-roc-size")
-    st.plotly_chart(fig.roc_figure(result.roc, int(size), cfg.fusions), key=f"{KEY}-roc")
-    st.plotly_chart(fig.robustness_grid(result.robustness, result.robust_size, cfg.fusions), key=f"{KEY}-robust")
+    st.plotly_chart(fig.roc_figure(result.roc, int(size), cfg_run.fusions), key=f"{KEY}-roc")
+    st.plotly_chart(fig.robustness_grid(result.robustness, result.robust_size, cfg_run.fusions), key=f"{KEY}-robust")
 
 
 detail_view()

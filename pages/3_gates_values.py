@@ -4,16 +4,17 @@ VGMR (seed 003): watch, per sample, what a value-conditioned gate does when one 
 """
 import streamlit as st
 
-from fusionlab.data import SplitConfig, prepare
-from fusionlab.diagnostics.gates import (backbone_config, gate_differences, gate_finding, gate_range, gate_stats,
-                                         heavy_noise_finding, multi_seed_robustness, removal_table, sample_table,
-                                         sample_view, train_seeds)
+from fusionlab.diagnostics.gates import (gate_differences, gate_findings, gate_range, heavy_noise_finding,
+                                         robustness_of, sample_table, sample_view)
+from fusionlab.experiments import gates as study
 from fusionlab.figures import training_curves
 from fusionlab.figures import vgmr as vfig
-from fusionlab.models import build_model, count_parameters
-from fusionlab.train import fit
+from fusionlab.models import count_parameters
 from fusionlab.ui import vgmr as ui
-from fusionlab.ui.training import live_training, show_error, train_buttons
+from fusionlab.ui.findings import show_findings
+from fusionlab.ui.forms import load_or_error
+from fusionlab.ui.training import live_run, show_error, train_buttons
+from fusionlab.ui.widgets import describe_dataset
 
 KEY = ui.KEY
 
@@ -31,21 +32,24 @@ ui.formula_expander()
 
 run = ui.current_run()
 with st.container(border=True):
-    ds = ui.data_controls()
+    data_cfg, source = ui.data_controls()
+    ds = load_or_error(data_cfg, source)
+    if ds is not None:
+        st.markdown(describe_dataset(ds))
     ui.presets(run.data.modality_names if run else [], ds.modality_names if ds else [])
-    backbone, vcfg, tcfg = ui.model_controls()
+    cfg = ui.model_controls(data_cfg if ds is not None else None)
     start, _ = train_buttons(KEY, "Train VGMR")
 
-if start and ds is not None:
+if start and cfg is not None:
     try:
-        data = prepare(ds, SplitConfig(seed=tcfg.seed))
-        model = build_model(data.shapes(), data.n_classes, backbone_config(backbone, vcfg), seed=tcfg.seed)
-        result = live_training(KEY, lambda cb: fit(model, data, tcfg, callback=cb), "training VGMR")
+        data = study.prepared(cfg, source)
+        result = live_run(KEY, lambda progress: study.train_vgmr(cfg, data, progress), "training VGMR")
     except ValueError as exc:
         show_error(exc, "Training")
     else:
-        st.session_state[f"{KEY}-run"] = ui.GatesRun(result.model, data, result.history, vcfg, backbone, tcfg,
-                                                      result.best_epoch)
+        if not result.stopped_by_user:
+            st.session_state[f"{KEY}-run"] = ui.GatesRun(cfg, result.model, data, result.history, result.best_epoch,
+                                                          models={("vgmr", cfg.train.seed): result.model})
 
 run = ui.current_run()
 if run is None:
@@ -80,7 +84,7 @@ def sample_fragment(run: ui.GatesRun) -> None:
                         key=f"{KEY}-scatter", on_select=ui.pick_from_chart, selection_mode="points")
     noise = ui.noise_sliders(names)
     try:
-        view = sample_view(run.model, run.data, idx, noise, seed=run.train_cfg.seed)
+        view = sample_view(run.model, run.data, idx, noise, seed=run.config.train.seed)
     except ValueError as exc:
         show_error(exc, "This sample")
         return
@@ -114,30 +118,35 @@ st.markdown("For each modality, 30% of its timesteps (entries, for vectors) are 
             "which is trained once with the same settings.")
 if st.button("Compute gate statistics and removal", key=f"{KEY}-stats"):
     with st.spinner("computing (trains the plain backbone once)"):
-        run.tables["gate_stats"] = gate_stats(run.model, run.data, 0.3, 1.0, seed=run.train_cfg.seed)
-        plain = train_seeds(run.data, {run.backbone: backbone_config(run.backbone)}, run.train_cfg,
-                            [run.train_cfg.seed])
-        models = {"vgmr": run.model, run.backbone: plain[(run.backbone, run.train_cfg.seed)]}
-        run.tables["removal"] = removal_table(models, run.data)
+        c = run.config
+        run.models.update(study.train_seeds(run.data, {c.backbone: c.configs()[c.backbone]}, c.train, [c.train.seed],
+                                            done=run.models))
+        run.tables.update(study.gate_tables(c, run.data, run.model, run.models[(c.backbone, c.train.seed)]))
 if "gate_stats" in run.tables:
     stats = run.tables["gate_stats"]
     st.dataframe(stats.round(3), hide_index=True, key=f"{KEY}-stats-table")
     st.markdown("Corrupted − clean:")
     st.dataframe(gate_differences(stats).round(3), hide_index=True, key=f"{KEY}-diff-table")
     st.plotly_chart(vfig.gate_stats_figure(stats), key=f"{KEY}-stats-fig")
-    st.markdown("**Does the paper's finding hold here?**\n\n" + gate_finding(stats))
+    st.markdown("**Does the paper's finding hold here?** Each statistic rose, fell or did not change by the "
+                "95% interval of its per-sample paired difference (corrupted − clean).")
+    show_findings(gate_findings(run.tables["gate_samples"]))
     st.markdown("Modality removal (accuracy with each modality dropped):")
     st.dataframe(run.tables["removal"].round(3), hide_index=True, key=f"{KEY}-removal-table")
 
 st.subheader("Robustness: VGMR vs the plain backbone (§4.8)")
-st.markdown("Noise on all modalities at once: accuracy vs the noise ratio at weight 1, and vs the noise weight at "
-            "ratio 0.5. Three seeds per method (each a fresh training with the epochs above); bands are ± 1 sd.")
-if st.button("Compute robustness (trains 2 methods × 3 seeds)", key=f"{KEY}-rob"):
-    bar = st.progress(0.0, text="starting")
-    configs = {"vgmr": backbone_config(run.backbone, run.vgmr), run.backbone: backbone_config(run.backbone)}
-    run.tables["robustness"] = multi_seed_robustness(run.data, configs, run.train_cfg,
-                                                     progress=lambda f, t: bar.progress(f, text=t))
+st.markdown(f"Noise on all modalities at once: accuracy vs the noise ratio at weight 1, and vs the noise weight at "
+            f"ratio 0.5. {run.config.seeds} seeds per method (each a fresh training with the epochs above; the first "
+            "seed's models are reused); bands are ± 1 sd.")
+if st.button(f"Compute robustness (trains 2 methods × {run.config.seeds} seeds)", key=f"{KEY}-rob"):
+    c = run.config
+    models = live_run(KEY, lambda progress: study.train_seeds(run.data, c.configs(), c.train, c.seed_list(), progress,
+                                                              done=run.models), "robustness")
+    run.models.update(models)
+    if len(models) == 2 * c.seeds:
+        run.tables["robustness"] = robustness_of(models, run.data, c.sweep)
 if "robustness" in run.tables:
     rob = run.tables["robustness"]
     st.plotly_chart(vfig.robustness_bands(rob), key=f"{KEY}-rob-fig")
-    st.markdown("**Heaviest noise — did VGMR beat the plain backbone?**\n\n" + heavy_noise_finding(rob, "vgmr", run.backbone))
+    st.markdown("**Heaviest noise — is VGMR more robust than the plain backbone?** (paired over seeds)")
+    show_findings(heavy_noise_finding(rob, "vgmr", run.backbone))

@@ -5,17 +5,15 @@ Does a per-sample quality score change any fused decision? (seed 000)
 import pandas as pd
 import streamlit as st
 
-from fusionlab.data import SplitConfig, prepare
-from fusionlab.diagnostics.permutation_runs import DiagnosticConfig, repeated, summarise
-from fusionlab.diagnostics.quality import real_scores
+from fusionlab.experiments import permutation as study
 from fusionlab.figures import permutation as figs
-from fusionlab.text import signed
-from fusionlab.ui.permutation import (KEY, NONE, Base, control_controls, corruption_controls, current_base, diagnose,
-                                      expert_controls, permutation_controls, preset_buttons, set_base)
+from fusionlab.ui.findings import show_findings
+from fusionlab.ui.forms import load_or_error
+from fusionlab.ui.permutation import (KEY, Base, control_controls, corruption_controls, current_base, dataset_controls,
+                                      diagnose, expert_controls, permutation_controls, preset_buttons, set_base,
+                                      study_config)
 from fusionlab.ui.training import train_buttons
-from fusionlab.ui.widgets import dataset_controls, describe_dataset
-
-ALPHA = 0.05
+from fusionlab.ui.widgets import describe_dataset
 TABLE_COLUMNS = {  # short headers so the table fits the page; the full meaning on hover
     "metric_clean": ("BA clean", "balanced accuracy of the fused decision with the real Q"),
     "metric_broken_mean": ("BA broken", "mean balanced accuracy over the K permutations of Q"),
@@ -55,18 +53,15 @@ with st.expander("Formulas and source"):
         "The two **positive controls** use test correctness on purpose, to show what a score that matters looks like.")
 
 with st.container(border=True):
-    ds = dataset_controls(KEY, default_views=("fou", "kar", "mor"))
+    data_cfg, source = dataset_controls()
+    ds = load_or_error(data_cfg, source)
     if ds is not None:
         st.markdown(describe_dataset(ds))
     expert, seed = expert_controls()
     start, _ = train_buttons(KEY, "Fit experts")
 
 if start and ds is not None:
-    try:
-        with st.spinner("splitting and standardising ..."):
-            set_base(Base(ds, prepare(ds, SplitConfig(seed=seed)), expert, seed))
-    except ValueError as exc:
-        st.error(f"Cannot fit experts: {exc}")
+    set_base(Base(ds, data_cfg, expert, seed))
 
 base = current_base()
 if base is None:
@@ -74,50 +69,31 @@ if base is None:
     st.stop()
 
 st.markdown("**Presets** (set the controls below in one click):")
-preset_buttons(base.data.modality_names)
-
-
-def verdict(table) -> None:
-    """Plain statements computed from the table just produced."""
-    real = table[~table["control"]]
-    gains = real[(real["p_value"] <= ALPHA) & (real["delta"] > 0)]
-    head, rho = real["oracle_headroom"].max(), real.groupby("score")["rho"].first()
-    rho_txt = ", ".join(f"{k} {v:.2f}" for k, v in rho.items())
-    if gains.empty:
-        st.success(f"Paper's finding **holds** here: no real score × rule gains significantly when `Q` is permuted "
-                   f"(all p > {ALPHA} or Δ ≤ 0), while the oracle headroom reaches {head:.3f}. ρ per score: {rho_txt}.")
-    else:
-        pairs = ", ".join(f"{r.score}/{r.rule} (Δ={signed(r.delta)}, p={r.p_value:.3f})" for r in gains.itertuples())
-        tracked = ", ".join(f"{k} (ρ = {rho[k]:.2f})" for k in dict.fromkeys(gains["score"]))
-        st.warning(f"Paper's finding **does not hold** for {len(gains)} of {len(real)} real score × rule pairs: "
-                   f"{pairs}. The scores behind them track expert correctness here: {tracked}. "
-                   f"ρ of every score: {rho_txt}.")
-    ctl = table[table["control"]]
-    if not ctl.empty:
-        g = ctl[(ctl["p_value"] <= ALPHA) & (ctl["delta"] > 0)]
-        name = ctl["score"].iloc[0]
-        st.info(f"POSITIVE CONTROL `{name}`: {len(g)} of {len(ctl)} rules gain significantly "
-                f"({', '.join(f'{r.rule} Δ={signed(r.delta)}' for r in g.itertuples()) or 'none'}).")
+preset_buttons(base.names)
 
 
 @st.fragment
 def diagnostic_view(base: Base) -> None:
-    names = base.data.modality_names
+    names = base.names
     st.subheader("Controls")
     control, qcfg = control_controls()
     corruption = corruption_controls(names, base.seed)
-    pcfg = permutation_controls(base.seed)
+    pcfg = permutation_controls()
     try:
-        bank, result, qc = diagnose(base, corruption, control, qcfg, pcfg)
+        cfg = study_config(base, control, qcfg, corruption, pcfg)
+        st.session_state[f"{KEY}-config"] = cfg  # what the controls describe (tests compare it with the CLI's)
+        out = diagnose(base, cfg)
     except ValueError as exc:
         st.error(f"This setting cannot run: {exc}")
         return
+    st.session_state[f"{KEY}-result"] = out
+    bank, result, qc = out.artifacts["bank"], out.artifacts["result"], out.tables["q_correct"]
     acc = ", ".join(f"{k} {a:.3f}" for k, a in zip(bank.names, bank.correct("test").mean(0)))
     st.caption(f"Experts ({base.expert.kind}) test accuracy: {acc}; {len(bank.y['test'])} test rows; "
                f"K = {pcfg.permutations} {'joint' if pcfg.joint else 'independent per-modality'} permutations."
                + (f" Corrupted: {corruption.fraction:.0%} of '{corruption.modality}' rows." if corruption.modality else ""))
     table = result.table
-    verdict(table)
+    show_findings(out.findings)
     shown = table.assign(score=[figs.label(s) for s in table["score"]])
     st.dataframe(shown[["score", "rule", *SHOWN]],
                  hide_index=True, key=f"{KEY}-table", width="stretch",
@@ -160,13 +136,10 @@ def repeat_view(base, control, qcfg, corruption, pcfg) -> None:
         seeds = int(c1.number_input("seeds", 1, 5, 2, key=f"{KEY}-rep-seeds"))
         folds = int(c2.number_input("stratified folds (0 = one split per seed)", 0, 10, 3, key=f"{KEY}-rep-folds"))
         if c3.button("Repeat", key=f"{KEY}-rep-go"):
-            scores = tuple(real_scores()) + ((control,) if control != NONE else ())
-            cfg = DiagnosticConfig(scores=scores, expert=base.expert, quality=qcfg, permutation=pcfg,
-                                   corruption=corruption)
             try:
+                cfg = study_config(base, control, qcfg, corruption, pcfg, repeats=seeds, folds=folds)
                 with st.spinner(f"{seeds} seed(s) × {max(folds, 1)} fold(s): fitting experts and permuting ..."):
-                    runs = repeated(base.dataset, cfg, list(range(base.seed, base.seed + seeds)), folds)
-                st.session_state[f"{KEY}-repeated"] = summarise(runs)
+                    st.session_state[f"{KEY}-repeated"] = study.run(cfg, dataset=base.dataset).tables["permutation"]
             except ValueError as exc:
                 st.error(f"Cannot repeat: {exc}")
         summary = st.session_state.get(f"{KEY}-repeated")

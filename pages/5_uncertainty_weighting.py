@@ -4,16 +4,15 @@ Seed 001 (UDML): noise-aware per-sample modality weights, their baselines, and d
 """
 import streamlit as st
 
-from fusionlab.data import SplitConfig, prepare
-from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, findings, per_sample_levels, robustness_table,
-                                       sample_weights, spearman_table, study_response)
+from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, per_sample_levels, sample_weights,
+                                       spearman_table, study_response)
+from fusionlab.experiments import udml as study_mod
 from fusionlab.figures import udml as fig
-from fusionlab.refiners.udml import METHODS
-from fusionlab.refiners.udml_train import level_to_intensity, max_level, train_study
-from fusionlab.ui.training import live_training, train_buttons
-from fusionlab.ui.udml import (KEY, UDMLRun, controls, current_run, formula_expander, load, noise_sliders,
-                               preset_buttons, store_run)
-from fusionlab.ui.widgets import describe_dataset, metric_change
+from fusionlab.models.udml_schedule import level_to_intensity, max_level
+from fusionlab.ui.findings import show_findings
+from fusionlab.ui.training import live_run, train_buttons
+from fusionlab.ui.udml import KEY, UDMLRun, controls, current_run, formula_expander, noise_sliders, preset_buttons, store_run
+from fusionlab.ui.widgets import metric_change
 
 st.title("Uncertainty weighting")
 st.markdown(
@@ -27,28 +26,28 @@ st.markdown(
 preset_buttons()
 
 with st.container(border=True):
-    settings = controls()
+    cfg = controls()
     formula_expander()
-    tc = settings.train_cfg
-    if tc.epochs <= tc.clean_epochs + tc.weight_delay:
-        st.warning(f"With {tc.epochs} epochs, E₁ = {tc.clean_epochs} and a delay of {tc.weight_delay}, the weights "
-                   "stay 1 for the whole training: the dynamic methods train exactly like static fusion (their "
-                   f"weights only act at evaluation). Use more than {tc.clean_epochs + tc.weight_delay} epochs.")
-    if not settings.methods:
+    if cfg is not None:
+        tc = cfg.schedule
+        if cfg.train.epochs <= tc.clean_epochs + tc.weight_delay:
+            st.warning(f"With {cfg.train.epochs} epochs, E₁ = {tc.clean_epochs} and a delay of {tc.weight_delay}, the "
+                       "weights stay 1 for the whole training: the dynamic methods train exactly like static fusion "
+                       f"(their weights only act at evaluation). Use more than {tc.clean_epochs + tc.weight_delay} epochs.")
+    if not st.session_state.get(f"{KEY}-methods"):
         st.info("No method picked: all four will be trained.")
     start, _ = train_buttons(KEY)
 
-if start:
+if start and cfg is not None:
     try:
-        ds = load(settings)
-        st.markdown(describe_dataset(ds))
-        data = prepare(ds, SplitConfig(seed=0))
-        study = live_training(KEY, lambda cb: train_study(data, settings.model_cfg, settings.train_cfg,
-                                                          settings.methods, settings.seeds, cb),
-                              label=f"{len(settings.methods or METHODS.names())} methods × {len(settings.seeds)} seeds")
-        store_run(UDMLRun(study, robustness_table(study), settings.hard))
+        source = st.session_state.get(f"{KEY}-source")
+        result = live_run(KEY, lambda progress: study_mod.run(cfg, progress=progress, source=source),
+                          label=f"{len(cfg.methods)} methods × {cfg.seeds} seeds")
     except ValueError as exc:
         st.error(f"Cannot train: {exc}")
+    else:
+        if not result.stopped:
+            store_run(UDMLRun(result, cfg))
 
 run = current_run()
 if run is None:
@@ -57,8 +56,10 @@ if run is None:
 
 study = run.study
 st.caption(f"Trained {', '.join(study.methods)} with seeds {study.seeds} on {study.data.name} "
-           f"({', '.join(study.data.modality_names)}), {study.train_cfg.epochs} epochs; test set {len(study.data.test)} "
+           f"({', '.join(study.data.modality_names)}), {run.config.train.epochs} epochs; test set {len(study.data.test)} "
            f"samples. Figures use every seed; (b) shows seed {study.seeds[0]}.")
+if cfg is not None and cfg != run.config:
+    st.info("The controls above have changed since this study was trained; press **Train** to train the new setting.")
 
 
 @st.fragment
@@ -67,8 +68,8 @@ def noise_view(run: UDMLRun) -> None:
     st.subheader("Corrupt the test set")
     st.markdown("Each test sample gets gaussian noise of a random level between 0 and the slider's value, "
                 "per modality. Everything below is re-evaluated on the frozen models at once.")
-    max_levels = noise_sliders(study.data.modality_names, max_level(study.train_cfg))
-    levels = per_sample_levels(len(study.data.test), max_levels, 0)
+    max_levels = noise_sliders(study.data.modality_names, max_level(study.schedule))
+    levels = per_sample_levels(len(study.data.test), max_levels, study.eval_seed)
     try:
         acc = accuracy_table(study, levels)
         resp = study_response(study, levels)
@@ -82,7 +83,7 @@ def noise_view(run: UDMLRun) -> None:
     for c, (meth, r) in zip(cols, means.iterrows()):
         change = {} if static is None or meth == "static" else metric_change(r["mean"], static, "static")
         c.metric(f"{meth} accuracy", f"{r['mean']:.3f}", help=f"mean over seeds, sd {r['std']:.3f}", **change)
-    marks = {k: level_to_intensity(v, study.train_cfg) for k, v in max_levels.items()}
+    marks = {k: level_to_intensity(v, study.schedule) for k, v in max_levels.items()}
     st.plotly_chart(fig.estimator_figure(resp, spear, marks=marks), key=f"{KEY}-estimator")
     st.caption("Other modalities carry the slider noise while one modality's intensity runs from 1 to 11; "
                "dotted lines: each slider's maximum as an intensity.")
@@ -95,10 +96,9 @@ def noise_view(run: UDMLRun) -> None:
     right.plotly_chart(fig.alpha_figure(alpha_table(study)), key=f"{KEY}-alpha")
     st.plotly_chart(fig.robustness_methods_figure(run.robustness, marks=max_levels), key=f"{KEY}-rob")
     st.subheader("Does the paper's finding hold here?")
-    for f in findings(spear, acc, run.hard):
-        badge = (":gray-badge[cannot tell]" if f.holds is None else
-                 ":green-badge[holds]" if f.holds else ":red-badge[does not hold]")  # words, not emoji: no font needed
-        st.markdown(f"{badge} **{f.claim}** — {f.detail}")
+    st.caption("Judged once, on the trained study with clean test inputs and training-like random noise (the CLI's "
+               "summary.json says the same); paired over seeds: an interval that contains 0 cannot tell.")
+    show_findings(run.result.findings)
 
 
 noise_view(run)

@@ -1,4 +1,5 @@
 """Batched multi-seed training equals the sequential fit() of each seed (seed 002's engine)."""
+from dataclasses import replace
 import pytest
 import torch
 
@@ -44,7 +45,7 @@ def test_batched_equals_sequential_fit(dot_data, fusion):
 
 def test_each_seed_has_its_own_patience(dot_data):
     mcfg, tcfg = _cfgs("concat", patience=1)
-    tcfg.epochs = 6
+    tcfg = replace(tcfg, epochs=6)
     res = batched_fit(dot_data, mcfg, tcfg, SEEDS)
     for i, seed in enumerate(SEEDS):
         ref = _sequential(dot_data, mcfg, tcfg, seed)
@@ -71,7 +72,7 @@ def test_callback_false_stops_all_seeds(dot_data):
 
 def test_dropout_is_refused(dot_data):
     mcfg, tcfg = _cfgs("concat")
-    mcfg.dropout = 0.1
+    mcfg = replace(mcfg, dropout=0.1)
     with pytest.raises(ValueError, match="dropout"):
         batched_fit(dot_data, mcfg, tcfg, SEEDS)
 

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from fusionlab.cli import main
-from fusionlab.diagnostics.gates import (STATS, SweepConfig, backbone_config, corrupt_sample, gate_finding, gate_range,
-                                         gate_stats, heavy_noise_finding, robustness_sweeps, sample_table,
-                                         sample_view)
-from fusionlab.diagnostics.vgmr_compare import _params, comparison_configs, infer_ms_per_batch, match_size
+from fusionlab.diagnostics.gates import (STATS, SweepConfig, corrupt_sample, gate_findings, gate_range, gate_stats,
+                                         heavy_noise_finding, robustness_sweeps, sample_table, sample_view)
+from fusionlab.experiments.gates import backbone_config
+from fusionlab.experiments.gates_compare import _params, comparison_configs, infer_ms_per_batch, match_size
 from fusionlab.models import build_model
 from fusionlab.refiners.vgmr import VGMRConfig
 from fusionlab.train import TrainConfig, fit
@@ -34,34 +34,39 @@ def test_gate_stats_table_and_zero_noise_oracle(trained, synth_seq):
     assert not noisy[noisy.condition == "corrupted"]["gate"].equals(noisy[noisy.condition == "clean"]["gate"])
 
 
-def _stats(d_value, d_gate):
+def _samples(d_value, d_gate, n=40):
+    """Per-sample §4.4 statistics: corrupted = clean + the given shift, with per-sample spread."""
     rows = []
-    for cond, dv, dg in (("clean", 0.0, 0.0), ("corrupted", d_value, d_gate)):
-        row = {"modality": "text", "condition": cond}
-        for s, base in zip(STATS, (0.5, 0.5, 0.1, 0.5)):
-            row[s], row[f"{s}_sd"] = base + (dg if s == "gate" else dv), 0.1
-        rows.append(row)
+    for i in range(n):
+        jitter = 0.01 * ((i % 5) - 2)
+        for cond, dv, dg in (("clean", 0.0, 0.0), ("corrupted", d_value, d_gate)):
+            row = {"modality": "text", "condition": cond, "row": i}
+            for s, base in zip(STATS, (0.5, 0.5, 0.1, 0.5)):
+                row[s] = base + (dg if s == "gate" else dv) + (jitter if cond == "corrupted" else 0.0)
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
 def test_gate_finding_says_plainly_whether_the_paper_holds():
-    assert "as the paper found" in gate_finding(_stats(0.2, -0.06))
+    (f,) = gate_findings(_samples(0.2, -0.06))
+    assert f.verdict == "holds" and "gate fell" in f.evidence
     for dv, dg in ((0.2, 0.05), (-0.1, -0.06), (0.0, 0.0)):
-        text = gate_finding(_stats(dv, dg))
-        assert "NOT hold" in text and "as the paper found" not in text
+        (f,) = gate_findings(_samples(dv, dg))
+        assert f.verdict != "holds"
+    assert gate_findings(_samples(-0.1, 0.05))[0].verdict == "does not hold"
+    assert gate_findings(_samples(0.2, 0.05))[0].verdict == "partly"
 
 
 def test_heavy_noise_finding_compares_the_heaviest_level():
     rows = [{"method": m, "seed": s, "sweep": "ratio", "ratio": r, "weight": 1.0, "level": r, "accuracy": acc}
             for m, top in (("vgmr", 0.6), ("concat", 0.4)) for s in (0, 1) for r, acc in ((0.0, 0.9), (1.0, top))]
-    text = heavy_noise_finding(pd.DataFrame(rows))
-    assert "vgmr beat" in text and "+0.200" in text
+    (f,) = heavy_noise_finding(pd.DataFrame(rows))
+    assert f.verdict == "holds" and "+0.200" in f.evidence
     flipped = pd.DataFrame(rows).replace({"method": {"vgmr": "concat", "concat": "vgmr"}})
-    assert "did not beat" in heavy_noise_finding(flipped)
+    assert heavy_noise_finding(flipped)[0].verdict == "does not hold"
     noisy = pd.DataFrame(rows)  # seeds 0.6 +- 0.3 apart: a 0.1 gap is inside the spread
     noisy.loc[(noisy["level"] == 1.0) & (noisy["method"] == "vgmr"), "accuracy"] = [0.2, 0.8]
-    text = heavy_noise_finding(noisy)
-    assert "cannot be told apart" in text and "beat" not in text
+    assert heavy_noise_finding(noisy)[0].verdict == "cannot tell"
 
 
 def test_sample_view_corrupts_only_the_asked_modality(trained, synth_seq):

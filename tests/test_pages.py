@@ -69,7 +69,7 @@ def test_playground_bad_upload_shows_error_and_keeps_working():
 
 def test_playground_without_views_warns():
     at = AppTest.from_file(str(ROOT / "pages" / "1_playground.py"), default_timeout=60).run()
-    at.multiselect(key="playground-views").set_value([]).run()
+    at.multiselect(key="playground-uci-digits-views").set_value([]).run()
     at.button(key="playground-train").click().run()
     _no_exception(at)
     assert at.warning and "No model yet" in at.info[-1].value

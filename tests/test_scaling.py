@@ -8,8 +8,13 @@ import pytest
 
 from fusionlab.cli import main
 from fusionlab.data import DATASETS, SplitConfig, load_dataset, prepare
-from fusionlab.diagnostics.scaling import (ScalingConfig, check_sizes, data_efficiency_finding, doubling_sizes,
+from fusionlab.experiments.scaling import (DEFAULT, ScalingConfig, check_sizes, data_efficiency_finding, doubling_sizes,
                                            findings, parse_sizes, robustness_finding, run_scaling)
+from fusionlab.train import TrainConfig
+
+
+def _train(epochs):
+    return TrainConfig(epochs=epochs, weight_decay=0.0, patience=None)
 from fusionlab.figures import scaling as fig
 
 
@@ -40,7 +45,7 @@ def test_sizes():
 @pytest.fixture(scope="module")
 def study():
     data = prepare(load_dataset("clip-like", label="dot", n_samples=300), SplitConfig(val_fraction=0.1, test_fraction=0.2))
-    cfg = ScalingConfig(fusions=("concat", "product"), sizes=(32, 64), n_seeds=2, epochs=2, levels=(0.0, 0.5, 0.95))
+    cfg = ScalingConfig(fusions=("concat", "product"), sizes=(32, 64), n_seeds=2, train=_train(2), levels=(0.0, 0.5, 0.95))
     return data, run_scaling(data, cfg, label="dot")
 
 
@@ -61,8 +66,8 @@ def test_study_tables(study):
 
 def test_stop_returns_a_stopped_result(study):
     data, _ = study
-    res = run_scaling(data, ScalingConfig(fusions=("concat",), sizes=(32,), n_seeds=1, epochs=3),
-                      progress=lambda f, m: False)
+    res = run_scaling(data, ScalingConfig(fusions=("concat",), sizes=(32,), n_seeds=1, train=_train(3)),
+                      stop=lambda: True)
     assert res.stopped and res.scores.empty
 
 
@@ -77,7 +82,7 @@ def test_data_efficiency_finding_follows_the_numbers():
     assert data_efficiency_finding(_scores(fast), 0.5).holds is True
     slow = {"product": fast["concat"], "concat": fast["product"]}
     found = data_efficiency_finding(_scores(slow), 0.5)
-    assert found.holds is False and found.text.startswith("Does not hold")
+    assert found.holds is False and found.verdict == "does not hold"
     assert data_efficiency_finding(_scores({"concat": fast["concat"]}), 0.5).holds is None
 
 
@@ -86,8 +91,9 @@ def _robust(drop_product, drop_concat):
     for f, drop in (("product", drop_product), ("concat", drop_concat)):
         for cond in ("a", "b", "all"):
             for lv in (0.0, 0.5):
-                rows.append({"fusion": f, "condition": cond, "noise": "mix", "level": lv, "seed": 0,
-                             "accuracy": 0.9 - drop * lv})
+                for seed, jitter in enumerate((0.0, 0.01, -0.01)):  # paired seeds (METHODS §1) with some spread
+                    rows.append({"fusion": f, "condition": cond, "noise": "mix", "level": lv, "seed": seed,
+                                 "accuracy": 0.9 - (drop + jitter) * lv})
     return pd.DataFrame(rows)
 
 
@@ -100,7 +106,7 @@ def test_robustness_finding_follows_the_numbers():
 def test_findings_and_figures_from_a_study(study):
     _, res = study
     found = findings(res)
-    assert len(found) == 2 and all(f.text for f in found)
+    assert len(found) == 2 and all(f.evidence for f in found)
     figs = [fig.accuracy_vs_size(res.scores, chance=res.chance), fig.roc_figure(res.roc, 32),
             fig.robustness_grid(res.robustness, res.robust_size), fig.params_bars(res.params)]
     assert all(isinstance(f, go.Figure) for f in figs)

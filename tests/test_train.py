@@ -6,7 +6,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from fusionlab.fusion import FUSIONS
 from fusionlab.models import ModelConfig, build_model, count_parameters
-from fusionlab.train import TrainConfig, evaluate, fit, metrics_from_probs
+from fusionlab.train import TIMING, TrainConfig, evaluate, fit, metrics_from_probs
 
 FAST = TrainConfig(epochs=3, batch_size=32, seed=0)
 
@@ -26,7 +26,7 @@ def test_same_seed_same_history_and_weights(synth):
     for _ in range(2):
         m = build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=3)
         runs.append((fit(m, synth, FAST), m))
-    assert runs[0][0].history.drop(columns="seconds").equals(runs[1][0].history.drop(columns="seconds"))
+    assert runs[0][0].history.drop(columns=TIMING).equals(runs[1][0].history.drop(columns=TIMING))
     for a, b in zip(runs[0][1].parameters(), runs[1][1].parameters()):
         assert torch.equal(a, b)
 

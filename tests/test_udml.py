@@ -11,9 +11,28 @@ from fusionlab.cli import main
 from fusionlab.data import SplitConfig, SyntheticConfig, make_synthetic, prepare
 from fusionlab.diagnostics import udml as diag
 from fusionlab.figures import udml as figs
-from fusionlab.refiners.udml import METHODS, UDMLConfig, build_udml, kl_to_prior, udml_loss
-from fusionlab.refiners.udml_train import (UDMLTrainConfig, add_intensity_noise, draw_intensities, fit_udml,
-                                           train_study)
+from fusionlab.experiments import udml as study_mod
+from fusionlab.models.udml import METHODS, UDMLConfig, build_udml, kl_to_prior, udml_loss
+from fusionlab.models.udml_schedule import NoiseSchedule, add_intensity_noise, draw_intensities
+from fusionlab.objectives import UDMLObjective
+from fusionlab.train import TrainConfig, fit
+
+UDMLTrainConfig = NoiseSchedule  # the schedule's fields (the training ones are TrainConfig's)
+
+
+def fit_udml(model, data, epochs=3, clean_epochs=1, weight_delay=10, batch_size=64, callback=None, **schedule):
+    """UDML's training through the one engine: TrainConfig + UDMLObjective."""
+    return fit(model, data, TrainConfig(epochs=epochs, batch_size=batch_size, patience=None, keep="last"),
+               UDMLObjective(NoiseSchedule(clean_epochs=clean_epochs, weight_delay=weight_delay, **schedule)), callback)
+
+
+def train_study(data, model_cfg, epochs=3, clean_epochs=1, weight_delay=0, methods=(), seeds=(0, 1), callback=None):
+    cfg = study_mod.UDMLStudyConfig(model=model_cfg, train=TrainConfig(epochs=epochs, patience=None, keep="last",
+                                                                       seed=seeds[0]),
+                                    schedule=NoiseSchedule(clean_epochs=clean_epochs, weight_delay=weight_delay),
+                                    seeds=len(seeds), methods=tuple(methods))
+    progress = None if callback is None else (lambda f, m, epoch=None: callback(epoch))
+    return study_mod.train_study(data, cfg, progress)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +43,8 @@ def data():
 
 @pytest.fixture(scope="module")
 def study(data):
-    return train_study(data, UDMLConfig(enc_dim=8, head_hidden=8), UDMLTrainConfig(epochs=3, clean_epochs=1,
-                       weight_delay=0), seeds=(0, 1))
+    return train_study(data, UDMLConfig(enc_dim=8, head_hidden=8), epochs=3, clean_epochs=1, weight_delay=0,
+                       seeds=(0, 1))
 
 
 def _batch(data, n=16):
@@ -66,7 +85,7 @@ def test_schedule_keeps_training_weights_at_one_until_e1_plus_delay(data):
         model.train()
         seen.append((info.epoch, bool(model.weights_on), model(_batch(data)).extras["weights"].clone()))
 
-    fit_udml(model, data, UDMLTrainConfig(epochs=5, clean_epochs=1, weight_delay=2, batch_size=64), cb)
+    fit_udml(model, data, epochs=5, clean_epochs=1, weight_delay=2, batch_size=64, callback=cb)
     for epoch, on, w in seen:
         assert on == (epoch > 3)
         assert torch.equal(w, torch.ones_like(w)) == (not on)
@@ -144,15 +163,15 @@ def test_alpha_is_a_running_mean_in_both_modes(data, study):
     for (method, _), model in study.models.items():
         assert int(model.alpha_count) > 0 and (model.alpha > 0).all(), method
     acc_model = build_udml(data.shapes(), data.n_classes, UDMLConfig(alpha_mode="accuracy", enc_dim=8), seed=0)
-    fit_udml(acc_model, data, UDMLTrainConfig(epochs=1, clean_epochs=0))
+    fit_udml(acc_model, data, epochs=1, clean_epochs=0)
     assert (acc_model.alpha >= acc_model.cfg.alpha_floor).all()
     with pytest.raises(ValueError, match="alpha_mode"):
         build_udml(data.shapes(), data.n_classes, UDMLConfig(alpha_mode="dropout"))
 
 
 def test_same_seed_same_numbers(data, study):
-    again = train_study(data, UDMLConfig(enc_dim=8, head_hidden=8), UDMLTrainConfig(epochs=3, clean_epochs=1,
-                        weight_delay=0), seeds=(0, 1))
+    again = train_study(data, UDMLConfig(enc_dim=8, head_hidden=8), epochs=3, clean_epochs=1, weight_delay=0,
+                        seeds=(0, 1))
     pd.testing.assert_frame_equal(diag.accuracy_table(study), diag.accuracy_table(again))
     pd.testing.assert_frame_equal(diag.alpha_table(study), diag.alpha_table(again))
 
@@ -183,12 +202,17 @@ def test_monotonicity_finding_follows_the_numbers():
     assert diag.monotonicity_finding(spear).holds is True
     both = diag.spearman_table(pd.concat([up, _response("pe", 2.0)]))
     f = diag.monotonicity_finding(both)
-    assert f.holds is False and "does not hold" in f.detail
+    assert f.holds is False and f.verdict == "does not hold"
 
 
 def test_suppression_findings_follow_the_numbers():
-    acc = pd.DataFrame({"method": ["static", "pe", "udml"], "seed": 0, "clean": [0.8, 0.7, 0.85],
+    one = pd.DataFrame({"method": ["static", "pe", "udml"], "seed": 0, "clean": [0.8, 0.7, 0.85],
                         "noisy": [0.6, 0.65, 0.5], "weight/m2": [1.0, 0.6, 1.2]})
+    assert all(f.verdict == "cannot tell" for f in diag.suppression_findings(one, "m2"))  # one seed: no interval
+    acc = pd.concat([one, one.assign(seed=1), one.assign(seed=2)], ignore_index=True)
+    for col, eps in (("clean", 0.01), ("noisy", 0.01), ("weight/m2", 0.02)):  # the same gaps, a little spread
+        acc.loc[acc["seed"] == 1, col] += eps * np.array([1, 0, -1])
+        acc.loc[acc["seed"] == 2, col] -= eps * np.array([0, 1, 1])
     res = {f.claim: f.holds for f in diag.suppression_findings(acc, "m2")}
     assert res["PE falls below static fusion (clean test)"] is True
     assert res["PE falls below static fusion (test with training-like random noise)"] is False
@@ -197,11 +221,12 @@ def test_suppression_findings_follow_the_numbers():
 
 
 def test_a_gap_within_the_seed_spread_is_not_judged():
-    acc = pd.DataFrame({"method": ["static", "static", "pe", "pe", "udml", "udml"], "seed": [0, 1] * 3,
-                        "clean": [0.80, 0.90, 0.84, 0.84, 0.60, 0.62], "noisy": [0.5] * 6})
+    # three seeds: METHODS §1's 95% t interval over two seeds (t = 12.7) would call even a 0.24 gap a tie
+    acc = pd.DataFrame({"method": ["static"] * 3 + ["pe"] * 3 + ["udml"] * 3, "seed": [0, 1, 2] * 3,
+                        "clean": [0.80, 0.90, 0.85, 0.84, 0.84, 0.84, 0.60, 0.62, 0.61], "noisy": [0.5] * 9})
     res = {f.claim: f for f in diag.suppression_findings(acc)}
     tie = res["PE falls below static fusion (clean test)"]
-    assert tie.holds is None and "cannot tell" in tie.detail  # 0.84 vs 0.85 with a seed sd of 0.05
+    assert tie.holds is None and tie.verdict == "cannot tell"  # 0.84 vs 0.85 with a seed sd of 0.05
     assert res["UDML does not fall below static fusion (clean test)"].holds is False
 
 
@@ -254,7 +279,7 @@ def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
 
 def test_study_progress_names_each_run_and_counts_the_whole_study(data):
     infos = []
-    train_study(data, UDMLConfig(enc_dim=8, head_hidden=8), UDMLTrainConfig(epochs=2, clean_epochs=1, weight_delay=0),
+    train_study(data, UDMLConfig(enc_dim=8, head_hidden=8), epochs=2, clean_epochs=1, weight_delay=0,
                 methods=["static", "udml"], seeds=(0, 1), callback=infos.append)
     assert [i.run for i in infos] == [f"{m}, seed {s}" for m in ("static", "udml") for s in (0, 1) for _ in range(2)]
     assert [i.epoch for i in infos] == [1, 2] * 4 and {i.epochs for i in infos} == {2}  # each run's own epochs
@@ -266,7 +291,7 @@ def test_a_hard_modality_weight_within_its_spread_of_the_equal_share_is_not_judg
     acc = pd.DataFrame({"method": ["static", "pe", "udml"] * 2, "seed": [0, 0, 0, 1, 1, 1], "clean": 0.8,
                         "noisy": 0.6, "weight/m2": [1.0, 0.97, 1.3, 1.0, 1.02, 1.4]})  # PE 0.995 ± 0.025
     (f,) = [f for f in diag.suppression_findings(acc, "m2") if "suppresses" in f.claim]
-    assert f.holds is None and "cannot tell" in f.detail
+    assert f.holds is None and f.verdict == "cannot tell"
     acc["weight/m2"] = [1.0, 0.6, 1.3, 1.0, 0.62, 1.4]  # PE clearly below 1, UDML clearly above PE
     (f,) = [f for f in diag.suppression_findings(acc, "m2") if "suppresses" in f.claim]
     assert f.holds is True

@@ -1,13 +1,15 @@
-"""Datasets, loaders (registered by name), splits and train-only scaling."""
+"""Datasets (registered specs: config + loader + info), splits and train-only scaling."""
 from .dataset import (ModalityStats, MultimodalDataset, PreparedData, Split, SplitConfig, prepare,
                       split_indices)
-from .loaders import DATASETS, UCI_DEFAULT_VIEWS, UCI_VIEWS, load_dataset, load_uci_digits
-from .synthetic import RULES, SyntheticConfig, make_synthetic
-from .files import load_file
-from . import cliplike  # noqa: F401  (registers the 'clip-like' dataset, seed 002)
+from .spec import DATASETS, DataConfig, DatasetInfo, DatasetSpec, controls, make_options, option, spec
+from .loaders import UCI_DEFAULT_VIEWS, UCI_VIEWS, UCIConfig, load_dataset, load_uci_digits
+from .synthetic import RULES, SyntheticConfig, default_informativeness, make_synthetic
+from .files import FileConfig, load_file
+from .cliplike import ClipLikeConfig
 
 __all__ = [
-    "DATASETS", "ModalityStats", "MultimodalDataset", "PreparedData", "RULES", "Split", "SplitConfig",
-    "SyntheticConfig", "UCI_DEFAULT_VIEWS", "UCI_VIEWS", "load_dataset", "load_file", "load_uci_digits",
-    "make_synthetic", "prepare", "split_indices",
+    "ClipLikeConfig", "DATASETS", "DataConfig", "DatasetInfo", "DatasetSpec", "FileConfig", "ModalityStats",
+    "MultimodalDataset", "PreparedData", "RULES", "Split", "SplitConfig", "SyntheticConfig", "UCIConfig",
+    "UCI_DEFAULT_VIEWS", "UCI_VIEWS", "controls", "default_informativeness", "load_dataset", "load_file",
+    "load_uci_digits", "make_options", "make_synthetic", "prepare", "spec", "split_indices",
 ]

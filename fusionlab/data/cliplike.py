@@ -18,10 +18,12 @@ structure is known:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .dataset import MultimodalDataset
-from .loaders import DATASETS
+from .spec import DatasetInfo, option, register_dataset
 
 CLIP_LABELS = ("real", "dot")
 
@@ -35,7 +37,31 @@ def _real_label(z: np.ndarray, rng: np.random.Generator, label_noise: float) -> 
     return np.where(flip, 1 - y, y)
 
 
-@DATASETS.register("clip-like", "two synthetic 768-d embeddings sharing a latent; 'real' or 'dot' label (seed 002)")
+@dataclass(frozen=True)
+class ClipLikeConfig:
+    label: str = option("dot", "clip-like label: dot (sign of <x1, x2>, seed 002 section 3) or real (a non-trivial "
+                        "latent rule, like sentiment)", flag="--label", choices=CLIP_LABELS, label="label")
+    n_samples: int = option(1500, "clip-like: number of samples (10% validation, 15% test, the rest the pool the "
+                            "training sizes draw from)", flag="--clip-samples", lo=200, hi=100_000, step=500,
+                            label="samples")
+    dim: int = 768
+    latent_dim: int = 16
+    noise: float = 0.1
+    label_noise: float = 0.1
+    seed: int = option(0, "seed of the clip-like generator", flag="--data-seed", lo=0, hi=1_000_000,
+                       label="data seed")
+
+
+def _info(cfg: ClipLikeConfig) -> DatasetInfo:
+    return DatasetInfo({"text": (1, cfg.dim), "image": (1, cfg.dim)}, 2, "generated stand-in for CLIP embeddings")
+
+
+@register_dataset("clip-like", "two synthetic 768-d embeddings sharing a latent; 'real' or 'dot' label (seed 002)",
+                  ClipLikeConfig, _info)
+def _load(cfg: ClipLikeConfig) -> MultimodalDataset:
+    return load_clip_like(cfg.label, cfg.n_samples, cfg.dim, cfg.latent_dim, cfg.noise, cfg.label_noise, cfg.seed)
+
+
 def load_clip_like(label: str = "real", n_samples: int = 6000, dim: int = 768, latent_dim: int = 16,
                    noise: float = 0.1, label_noise: float = 0.1, seed: int = 0) -> MultimodalDataset:
     """Modalities ``text`` and ``image``, ``(N, dim)`` each; see the module docstring."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Dict, Union
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .dataset import MultimodalDataset, check_class_counts
-from .loaders import DATASETS
+from .spec import DatasetInfo, option, register_dataset
 
 LABEL_COLUMNS = ("labels", "label")
 SEPARATORS = ("__", ":", ".", "_")
@@ -104,7 +105,26 @@ def _read(source: Source, filename: str) -> Dict[str, np.ndarray]:
     return _split_columns(df)
 
 
-@DATASETS.register("file", "Your own features from .npz, .csv or .parquet")
+@dataclass(frozen=True)
+class FileConfig:
+    path: str = option("", "with --dataset file: a .npz (one array per modality plus 'labels'), .csv or .parquet "
+                       "(a 'labels' column and columns named <modality>__<feature>)", flag="--file", kind="path",
+                       label="features file (.npz, .csv, .parquet)")
+
+
+def _info(cfg: FileConfig) -> DatasetInfo:
+    return DatasetInfo({}, None, cfg.path or "an uploaded file")
+
+
+@register_dataset("file", "Your own features from .npz, .csv or .parquet", FileConfig, _info, upload=True)
+def _load(cfg: FileConfig, source: Source = None) -> MultimodalDataset:
+    if source is None:
+        if not cfg.path:
+            raise ValueError("--dataset file needs --file PATH")
+        return load_file(cfg.path)
+    return load_file(source, filename=cfg.path)
+
+
 def load_file(source: Source, filename: str = "", name: str = "") -> MultimodalDataset:
     """Read and validate a user's file; see the module docstring for the format."""
     arrays = _read(source, filename)

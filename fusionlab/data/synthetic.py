@@ -28,26 +28,50 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .dataset import MultimodalDataset
-from .loaders import DATASETS
+from .spec import DatasetInfo, option, register_dataset
 
 RULES = ("linear", "dot", "conflict")
 
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    n_samples: int = 1200
-    n_modalities: int = 3
-    dim: int = 16
-    seq_len: int = 1
-    n_classes: int = 2
-    informativeness: Optional[Tuple[float, ...]] = None  # per modality, in [0, 1]
-    rule: str = "linear"
+    n_samples: int = option(1200, "synthetic: number of samples", flag="--samples", lo=32, hi=100_000, step=100,
+                            label="samples")
+    n_modalities: int = option(3, "synthetic: number of modalities", flag="--modalities", lo=1, hi=8,
+                               label="modalities")
+    dim: int = option(16, "synthetic: features per modality", flag="--dim", lo=2, hi=256, label="features per modality")
+    seq_len: int = option(1, "synthetic: timesteps per modality", flag="--seq-len", lo=1, hi=64, label="timesteps T")
+    n_classes: int = option(2, "synthetic: classes (rule 'dot' has 2)", flag="--classes", lo=2, hi=10, label="classes")
+    informativeness: Optional[Tuple[float, ...]] = option(
+        None, "synthetic: informativeness per modality in [0, 1], comma-separated (default 0.9 down to 0.4)",
+        flag="--informativeness", kind="floats", per="n_modalities", lo=0.0, hi=1.0, step=0.05,
+        label="informativeness")
+    rule: str = option("linear", "synthetic label rule: linear (a latent every modality sees), dot (sign of "
+                       "<x1, x2>, seed 002), conflict (each sample trusts one modality)", flag="--rule",
+                       choices=RULES, label="label rule")
     latent_dim: int = 8
-    corrupt_fraction: float = 0.0
+    corrupt_fraction: float = option(0.0, "synthetic: fraction of samples corrupted at a per-sample severity "
+                                     "(returned as ground truth)", flag="--corrupt-fraction", lo=0.0, hi=1.0,
+                                     step=0.05, label="fraction of samples corrupted")
     corrupt_max: float = 3.0
     corrupt_modality: Optional[int] = None  # None: each corrupted sample picks one at random
-    seed: int = 0
-    xor_modalities: Tuple[int, ...] = ()  # 0-based indices of XOR-coded (hard to learn) modalities
+    seed: int = option(0, "seed of the synthetic generator", flag="--data-seed", lo=0, hi=1_000_000, label="data seed")
+    xor_modalities: Tuple[int, ...] = option(
+        (), "synthetic: XOR-coded modalities, hard to learn (their signal hides behind a random per-sample "
+        "sign), e.g. m2", flag="--xor", kind="modalities", per="n_modalities", label="hard (XOR-coded) modalities")
+
+    def __post_init__(self) -> None:
+        if self.informativeness is not None:
+            object.__setattr__(self, "informativeness", tuple(float(v) for v in self.informativeness))
+        object.__setattr__(self, "xor_modalities", tuple(int(v) for v in self.xor_modalities))
+        if self.n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
+        _validate(self)
+
+
+def default_informativeness(n: int) -> Tuple[float, ...]:
+    """0.9 down to 0.4 over ``n`` modalities (what ``informativeness=None`` means)."""
+    return tuple(float(v) for v in np.linspace(0.9, 0.4, n).round(2))
 
 
 def _validate(cfg: SyntheticConfig) -> Tuple[float, ...]:
@@ -57,7 +81,7 @@ def _validate(cfg: SyntheticConfig) -> Tuple[float, ...]:
         raise ValueError(f"rule '{cfg.rule}' needs at least 2 modalities, got {cfg.n_modalities}")
     if cfg.n_classes < 2:
         raise ValueError(f"need at least 2 classes, got {cfg.n_classes}")
-    info = cfg.informativeness or tuple(np.linspace(0.9, 0.4, cfg.n_modalities).round(2))
+    info = cfg.informativeness or default_informativeness(cfg.n_modalities)
     if len(info) != cfg.n_modalities:
         raise ValueError(f"informativeness has {len(info)} values for {cfg.n_modalities} modalities")
     if any(not 0 <= v <= 1 for v in info):
@@ -90,7 +114,12 @@ def _xor_code(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-@DATASETS.register("synthetic", "Synthetic modalities with known informativeness and label rule")
+def _info(cfg: SyntheticConfig) -> DatasetInfo:
+    shapes = {f"m{i + 1}": (cfg.seq_len, cfg.dim) for i in range(cfg.n_modalities)}
+    return DatasetInfo(shapes, 2 if cfg.rule == "dot" else cfg.n_classes, "generated (fusionlab.data.synthetic)")
+
+
+@register_dataset("synthetic", "Synthetic modalities with known informativeness and label rule", SyntheticConfig, _info)
 def make_synthetic(cfg: Optional[SyntheticConfig] = None, **overrides) -> MultimodalDataset:
     cfg = cfg or SyntheticConfig(**overrides)
     info = _validate(cfg)

@@ -8,41 +8,28 @@
   channel value (channel mean), the within-sample channel-value sd and the gate ``G``.
 - ``robustness_sweeps``: §4.8, accuracy vs noise ratio at a fixed weight and vs noise
   weight at a fixed ratio, noise on all modalities at once, for several methods and seeds.
-- ``gate_finding`` / ``heavy_noise_finding``: plain sentences computed from those numbers.
+- ``gate_findings`` / ``heavy_noise_finding``: typed findings decided from those numbers by the
+  shared paired rule (``fusionlab.findings``).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..data import SyntheticConfig
+from .. import rng
 from ..data.dataset import PreparedData
-from ..models import ModelConfig, build_model
 from ..noise import corrupt, corrupt_modalities
 from ..refiners.vgmr import VGMRConfig, stack_part
-from ..train import TrainConfig, fit, predict
-from ..text import signed
+from ..train import predict
+from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
 from .robustness import modality_removal, noisy_metrics
 
-BACKBONES = ("concat", "transformer")
 NOISE = "timestep"
 STATS = ("global_value", "channel_value", "channel_sd", "gate")
-# Three modalities, the first informative but easy to corrupt, the others weak (T = 8 timesteps).
-VGMR_SYNTHETIC = SyntheticConfig(n_samples=1200, n_modalities=3, dim=12, seq_len=8, n_classes=4,
-                                 informativeness=(0.35, 0.2, 0.1), seed=0)
-Progress = Optional[Callable[[float, str], None]]
-
-
-def backbone_config(backbone: str = "concat", vgmr: Optional[VGMRConfig] = None, dim: int = 64) -> ModelConfig:
-    """The plain backbone (identity encoders: pool, fuse, MLP head), with VGMR in front if given."""
-    if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone '{backbone}'; choose one of {BACKBONES}")
-    return ModelConfig(fusion=backbone, encoder="identity", fusion_dim=dim, refiner="vgmr" if vgmr else None,
-                       refiner_options=asdict(vgmr) if vgmr else {})
 
 
 @dataclass
@@ -66,7 +53,7 @@ def corrupt_sample(data: PreparedData, index: int, noise: Mapping[str, Tuple[flo
                    split: str = "test") -> Dict[str, torch.Tensor]:
     """Row ``index`` of ``split`` with modality ``m`` corrupted at ``noise[m] = (ratio, weight)``.
 
-    Each modality has its own generator (``seed`` + its position), so moving one
+    Each modality has its own stream (``rng.streams(seed, modalities)``), so moving one
     modality's slider never changes another modality's noise.
     """
     part = getattr(data, split)
@@ -75,12 +62,11 @@ def corrupt_sample(data: PreparedData, index: int, noise: Mapping[str, Tuple[flo
     unknown = set(noise) - set(part.xs)
     if unknown:
         raise ValueError(f"noise names unknown modalities {sorted(unknown)}; have {list(part.xs)}")
-    xs = {}
-    for i, (k, v) in enumerate(part.xs.items()):
+    xs, gens = {}, rng.streams(seed, tuple(part.xs))  # a stream per modality
+    for k, v in part.xs.items():
         x = v[index:index + 1]  # (1, T, D)
         ratio, weight = noise.get(k, (0.0, 1.0))
-        gen = torch.Generator().manual_seed(seed + i)
-        xs[k] = corrupt(NOISE, x, float(ratio), gen, data.stats[k], weight=float(weight))
+        xs[k] = corrupt(NOISE, x, float(ratio), gens[k], data.stats[k], weight=float(weight))
     return xs
 
 
@@ -116,6 +102,23 @@ def _summary_row(stats: Dict[str, np.ndarray], modality: str, condition: str) ->
     return row
 
 
+def gate_samples(model: torch.nn.Module, data: PreparedData, ratio: float = 0.3, weight: float = 1.0, seed: int = 0,
+                 modalities: Optional[Sequence[str]] = None, split: str = "test") -> pd.DataFrame:
+    """§4.4 per test sample: for each modality, its four statistics on clean input and with ``ratio``
+    of its timesteps noised. Columns ``modality, condition, row`` and one per statistic."""
+    part = getattr(data, split)
+    names = list(modalities) if modalities is not None else data.modality_names
+    clean = predict(model, part.xs).extras
+    frames = []
+    for k in names:
+        noisy_xs = corrupt_modalities(part.xs, {k: ratio}, NOISE, seed, data.stats, weight=weight)
+        noisy = predict(model, noisy_xs).extras
+        for cond, extras in (("clean", clean), ("corrupted", noisy)):
+            frames.append(pd.DataFrame({"modality": k, "condition": cond, "row": np.arange(len(part)),
+                                        **_per_sample(extras, k)}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def gate_stats(model: torch.nn.Module, data: PreparedData, ratio: float = 0.3, weight: float = 1.0, seed: int = 0,
                modalities: Optional[Sequence[str]] = None, split: str = "test") -> pd.DataFrame:
     """§4.4: for each modality, its statistics on clean input and with ``ratio`` of its timesteps noised.
@@ -123,15 +126,14 @@ def gate_stats(model: torch.nn.Module, data: PreparedData, ratio: float = 0.3, w
     Columns: ``modality, condition`` (clean | corrupted) and ``global_value, channel_value,
     channel_sd, gate`` (means over samples) with ``_sd`` companions (sample sd).
     """
-    part = getattr(data, split)
-    names = list(modalities) if modalities is not None else data.modality_names
-    clean = predict(model, part.xs).extras
+    return summarise_samples(gate_samples(model, data, ratio, weight, seed, modalities, split))
+
+
+def summarise_samples(samples: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample sd over rows of every §4.4 statistic, per modality and condition."""
     rows = []
-    for k in names:
-        noisy_xs = corrupt_modalities(part.xs, {k: ratio}, NOISE, seed, data.stats, weight=weight)
-        noisy = predict(model, noisy_xs).extras
-        rows.append(_summary_row(_per_sample(clean, k), k, "clean"))
-        rows.append(_summary_row(_per_sample(noisy, k), k, "corrupted"))
+    for (k, cond), g in samples.groupby(["modality", "condition"], sort=False):
+        rows.append(_summary_row({s: g[s].to_numpy() for s in STATS}, k, cond))
     return pd.DataFrame(rows)
 
 
@@ -142,26 +144,28 @@ def gate_differences(stats: pd.DataFrame) -> pd.DataFrame:
     return diff.reset_index()
 
 
-def gate_finding(stats: pd.DataFrame, tol: float = 0.005) -> str:
-    """Whether, per modality, values rose and the gate fell on corrupted input (as seed 003 found).
+WANTED = {"global_value": 1, "channel_value": 1, "gate": -1}  # seed 003 §4.4: values rise, the gate falls
+WORD = {1: "rose", -1: "fell", 0: "no change"}
 
-    A change smaller than ``tol`` counts as no change.
-    """
-    lines = []
-    for _, d in gate_differences(stats).iterrows():
-        rose = d["global_value"] > tol and d["channel_value"] > tol
-        fell = d["gate"] < -tol
-        nums = (f"global value {signed(d['global_value'])}, channel value {signed(d['channel_value'])}, "
-                f"channel sd {signed(d['channel_sd'])}, gate {signed(d['gate'])}")
-        if rose and fell:
-            verdict = "values rose and the gate fell, as the paper found"
-        else:
-            parts = [("values rose" if rose else "values did not both rise"),
-                     ("the gate fell" if fell else "the gate did not fall")]
-            verdict = f"{parts[0]} and {parts[1]}: the paper's finding does NOT hold here"
-        lines.append(f"corrupting **{d['modality']}**: {nums} — {verdict}.")
-    lines.append(f"(a change smaller than ±{tol:g} counts as no change)")
-    return "\n".join(f"- {line}" for line in lines)
+
+def gate_findings(samples: pd.DataFrame) -> List[Finding]:
+    """Per corrupted modality: does each statistic rise or fall (paired over test samples, the shared
+    rule), and does the paper's finding — global and channel value rise, the gate falls — hold?
+    The within-sample channel sd is reported beside them (the paper reports it; it predicts no sign)."""
+    out = []
+    for k, g in samples.groupby("modality", sort=False):
+        clean = g[g["condition"] == "clean"].set_index("row")
+        bad = g[g["condition"] == "corrupted"].set_index("row").loc[clean.index]
+        dirs, parts = {}, []
+        for s in STATS:
+            d = (bad[s] - clean[s]).to_numpy()
+            dirs[s] = direction(d)
+            parts.append(f"{s.replace('_', ' ')} {WORD[dirs[s]]} ({describe(d)})")
+        verdict = from_directions(list(WANTED.values()), [dirs[s] for s in WANTED])
+        out.append(Finding(f"corrupting {k}: values rise and the gate falls (seed 003 §4.4)", verdict,
+                           "; ".join(parts) + " — corrupted minus clean, mean over test samples "
+                           "[95% interval of the per-sample difference]."))
+    return out
 
 
 @dataclass(frozen=True)
@@ -193,27 +197,6 @@ def robustness_sweeps(model: torch.nn.Module, data: PreparedData, method: str, s
     return pd.DataFrame(rows)
 
 
-def train_seeds(data: PreparedData, configs: Mapping[str, ModelConfig], train_cfg: TrainConfig,
-                seeds: Sequence[int], progress: Progress = None) -> Dict[Tuple[str, int], torch.nn.Module]:
-    """Train every method once per seed (init and batch order from the seed)."""
-    models, jobs = {}, [(name, s) for s in seeds for name in configs]
-    for j, (name, s) in enumerate(jobs):
-        if progress is not None:
-            progress(j / len(jobs), f"training {name}, seed {s} ({j + 1}/{len(jobs)})")
-        model = build_model(data.shapes(), data.n_classes, configs[name], seed=s)
-        cfg = TrainConfig(**{**asdict(train_cfg), "seed": s})
-        models[(name, s)] = fit(model, data, cfg).model
-    if progress is not None:
-        progress(1.0, "done")
-    return models
-
-
-def multi_seed_robustness(data: PreparedData, configs: Mapping[str, ModelConfig], train_cfg: TrainConfig,
-                          sweep: SweepConfig = SweepConfig(), progress: Progress = None) -> pd.DataFrame:
-    """§4.8 over ``sweep.seeds``: one row per method, seed and grid point (see ``robustness_sweeps``)."""
-    return robustness_of(train_seeds(data, configs, train_cfg, sweep.seeds, progress), data, sweep)
-
-
 def robustness_of(models: Mapping[Tuple[str, int], torch.nn.Module], data: PreparedData,
                   sweep: SweepConfig = SweepConfig()) -> pd.DataFrame:
     """``robustness_sweeps`` of already trained ``{(method, seed): model}``, concatenated."""
@@ -228,27 +211,25 @@ def removal_table(models: Mapping[str, torch.nn.Module], data: PreparedData) -> 
     return df[["method", "removed", "accuracy", "macro_f1", "accuracy_drop"]]
 
 
-def heavy_noise_finding(rob: pd.DataFrame, method: str = "vgmr", baseline: str = "concat") -> str:
-    """Whether ``method`` beat ``baseline`` at the heaviest point of each sweep (mean ± sd over seeds)."""
+def heavy_noise_finding(rob: pd.DataFrame, method: str = "vgmr", baseline: str = "concat") -> List[Finding]:
+    """Whether ``method`` beat ``baseline`` at the heaviest point of each sweep, paired over seeds."""
     have = set(rob["method"])
+    claim = f"{method} is more robust than the plain {baseline} backbone under heavy noise (seed 003 §4.8)"
     if not {method, baseline} <= have:
-        return f"Need both '{method}' and '{baseline}' in the robustness table; have {sorted(have)}."
-    lines = []
+        return [Finding(claim, UNKNOWN, f"needs both '{method}' and '{baseline}'; have {sorted(have)}.")]
+    out = []
     for kind, part in rob.groupby("sweep", sort=False):
         top = part["level"].max()
-        at = part[part["level"] == top].groupby("method")["accuracy"].agg(["mean", "std"])
-        a, b = at.loc[method], at.loc[baseline]
-        gap = a["mean"] - b["mean"]
-        spread = max(float(np.nan_to_num(a["std"])), float(np.nan_to_num(b["std"])))
-        if abs(gap) <= spread:  # a gap inside the seed spread is no evidence either way
-            verdict = f"{method} and the {baseline} backbone cannot be told apart (difference {signed(gap)}, within one seed sd)"
-        else:
-            verdict = f"{method} {'beat' if gap > 0 else 'did not beat'} the {baseline} backbone (difference {signed(gap)})"
+        at = part[part["level"] == top].pivot_table(index="seed", columns="method", values="accuracy")
+        diff = (at[method] - at[baseline]).dropna().to_numpy()
+        d = direction(diff)
         fixed = part["weight"].iloc[0] if kind == "ratio" else part["ratio"].iloc[0]
         other = "weight" if kind == "ratio" else "ratio"
-        lines.append(f"noise {kind} {top:g} ({other} {fixed:g}): {method} {a['mean']:.3f} ± {np.nan_to_num(a['std']):.3f} vs "
-                     f"{baseline} {b['mean']:.3f} ± {np.nan_to_num(b['std']):.3f} — {verdict}.")
-    return "\n".join(f"- {line}" for line in lines)
+        verdict = {1: HOLDS, -1: FAILS, 0: UNKNOWN}[d]
+        out.append(Finding(f"{claim}: noise {kind} {top:g} ({other} {fixed:g})", verdict,
+                           f"{method} {at[method].mean():.3f}, {baseline} {at[baseline].mean():.3f}; paired "
+                           f"difference over {len(diff)} seeds {describe(diff)}."))
+    return out
 
 
 def sample_table(model: torch.nn.Module, data: PreparedData, split: str = "test") -> pd.DataFrame:

@@ -29,9 +29,11 @@ from typing import Dict, Optional
 import numpy as np
 import pandas as pd
 import torch
+from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score
 
+from .. import rng
 from ..registry import Registry
 from ..threads import thread_budget
 from . import refuse
@@ -104,28 +106,30 @@ def weights(rule: str, q: np.ndarray, router: Optional[Router] = None,
 
 
 def fit_router(logits: np.ndarray, q: np.ndarray, y: np.ndarray, seed: int = 0, l2: float = 1e-3) -> Router:
-    """Fit the ``moe`` router on train rows: ``logits`` ``(N, M, C)``, ``q`` ``(N, M)``, ``y`` ``(N,)``."""
+    """Fit the ``moe`` router on train rows: ``logits`` ``(N, M, C)``, ``q`` ``(N, M)``, ``y`` ``(N,)``.
+
+    A convex-in-the-head, full-batch problem solved by scipy's L-BFGS-B (as scikit-learn fits its
+    logistic regressions), the gradient from torch's autograd; it is not a training loop.
+    """
     if logits.shape[:2] != q.shape or len(y) != len(q):
         raise ValueError(f"router inputs disagree: logits {logits.shape}, Q {q.shape}, labels {y.shape}")
     m = q.shape[1]
-    gen = torch.Generator().manual_seed(seed)
-    W = (0.01 * torch.randn(m, 2 * m, generator=gen, dtype=torch.float64)).requires_grad_()
-    b = torch.zeros(m, dtype=torch.float64, requires_grad=True)
+    start = np.concatenate([0.01 * rng.numpy_rng(seed).standard_normal(m * 2 * m), np.zeros(m)])
     logp = torch.as_tensor(log_softmax(logits, axis=-1))
     feats = torch.as_tensor(np.concatenate([np.ones_like(q), q], axis=1))  # (N, 2M)
     target = torch.as_tensor(y)
-    opt = torch.optim.LBFGS([W, b], max_iter=100, line_search_fn="strong_wolfe")
 
-    def closure():
-        opt.zero_grad()
+    def loss_and_grad(theta: np.ndarray):
+        t = torch.as_tensor(theta).requires_grad_()
+        W, b = t[:2 * m * m].view(m, 2 * m), t[2 * m * m:]
         w = torch.softmax(feats @ W.T + b, dim=1)  # (N, M)
         fused = torch.einsum("nm,nmc->nc", w, logp)
         loss = torch.nn.functional.cross_entropy(fused, target) + l2 * (W ** 2).sum()
         loss.backward()
-        return loss
+        return float(loss.detach()), t.grad.numpy().copy()
 
-    opt.step(closure)
-    return Router(W.detach().numpy(), b.detach().numpy())
+    theta = minimize(loss_and_grad, start, jac=True, method="L-BFGS-B", options={"maxiter": 100}).x
+    return Router(theta[:2 * m * m].reshape(m, 2 * m), theta[2 * m * m:])
 
 
 def decide(rule: str, probs: np.ndarray, q: np.ndarray, router: Optional[Router],

@@ -9,20 +9,45 @@ plainly when they do not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
+from .. import rng
+from ..data.dataset import PreparedData
+from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction
+from ..models.udml import METHODS, UDMLConfig, UDMLModel
+from ..models.udml_schedule import NoiseSchedule, add_intensity_noise, draw_intensities, intensity_to_level, max_level
 from ..noise import Level, corrupt_modalities, default_levels
-from ..refiners.udml import METHODS
-from ..refiners.udml_train import UDMLStudy, add_intensity_noise, draw_intensities, intensity_to_level, max_level
 from ..train import evaluate, predict
 from .robustness import robustness_curve
 
 NOISE = "gaussian"
+EVAL_STREAMS = ("levels", "training-like noise")  # sub-streams of a diagnostic's seed
+
+
+@dataclass
+class UDMLStudy:
+    """Every method trained with every seed on one dataset (one user's, in session_state)."""
+
+    data: PreparedData
+    model_cfg: UDMLConfig
+    schedule: NoiseSchedule
+    models: Dict[Tuple[str, int], UDMLModel]
+    histories: Dict[Tuple[str, int], pd.DataFrame]
+    eval_seed: int = 0  # seeds the test-time noise of every diagnostic (the split's seed)
+    stopped: bool = False
+
+    @property
+    def methods(self) -> List[str]:
+        return list(dict.fromkeys(m for m, _ in self.models))
+
+    @property
+    def seeds(self) -> List[int]:
+        return list(dict.fromkeys(s for _, s in self.models))
 
 
 def estimator_key(method: str) -> Optional[str]:
@@ -40,7 +65,7 @@ def estimator_response(study: UDMLStudy, method: str, seed: int, levels: Optiona
     key, levels = estimator_key(method), dict(levels or {})
     if key is None:
         raise ValueError(f"method '{method}' has no noise estimator")
-    model, data, tc = study.models[(method, seed)], study.data, study.train_cfg
+    model, data, tc = study.models[(method, seed)], study.data, study.schedule
     part = getattr(data, split)
     frames = []
     for m, k in enumerate(model.names):
@@ -73,7 +98,7 @@ def spearman_table(response: pd.DataFrame) -> pd.DataFrame:
 
 def per_sample_levels(n: int, max_levels: Mapping[str, float], seed: int) -> Dict[str, torch.Tensor]:
     """Each sample's gaussian level per modality, ``U(0, max_levels[m])``; ``{m: (n,)}``."""
-    gen = torch.Generator().manual_seed(20_000 + seed)
+    gen = rng.streams(seed, EVAL_STREAMS)["levels"]
     return {k: torch.rand(n, generator=gen) * float(v) for k, v in max_levels.items()}
 
 
@@ -103,9 +128,9 @@ def alpha_table(study: UDMLStudy) -> pd.DataFrame:
 
 def random_noise_inputs(study: UDMLStudy, seed: int, split: str = "test") -> Dict[str, torch.Tensor]:
     """The split corrupted like training: intensities ``t`` per sample and modality, half clean."""
-    data, tc = study.data, study.train_cfg
+    data, tc = study.data, study.schedule
     part = getattr(data, split)
-    gen = torch.Generator().manual_seed(10_000 + seed)
+    gen = rng.streams(seed, EVAL_STREAMS)["training-like noise"]
     t = draw_intensities(len(part), len(data.modality_names), gen, tc.max_intensity, tc.p_clean)
     return add_intensity_noise(part.xs, t, gen, data.stats, tc)
 
@@ -132,19 +157,12 @@ def robustness_table(study: UDMLStudy, levels=None) -> pd.DataFrame:
     Columns ``method, seed, condition, noise, level, accuracy``.
     """
     if levels is None:
-        levels = default_levels(NOISE, 7, top=max(max_level(study.train_cfg), 1.0))
+        levels = default_levels(NOISE, 7, top=max(max_level(study.schedule), 1.0))
     levels, frames = list(levels), []
     for (meth, s), model in study.models.items():
         df = robustness_curve(model, study.data, NOISE, levels, seed=s, fusion=meth)
         frames.append(df.rename(columns={"fusion": "method"})[["method", "seed", "condition", "noise", "level", "accuracy"]])
     return pd.concat(frames, ignore_index=True)
-
-
-@dataclass
-class Finding:
-    claim: str
-    holds: Optional[bool]  # None: cannot be judged (methods missing, or a gap within the seed spread)
-    detail: str
 
 
 def _mean_acc(acc: pd.DataFrame, method: str, col: str) -> tuple[float, float]:
@@ -161,9 +179,9 @@ def monotonicity_finding(spear: pd.DataFrame) -> Finding:
     claim = "UDML's noise estimate rises monotonically with the injected intensity; PE's mean variance does not"
     have = set(spear["method"]) if len(spear) else set()
     if not {"udml", "pe"} <= have:
-        return Finding(claim, None, "needs both 'udml' and 'pe' to be trained")
+        return Finding(claim, UNKNOWN, "needs both 'udml' and 'pe' to be trained")
 
-    def describe(method: str) -> tuple[bool, str]:
+    def describe_method(method: str) -> tuple[bool, str]:
         part = spear[spear["method"] == method]
         per = part.groupby("modality", sort=False).agg(rho=("spearman", "mean"), up=("monotone", "sum"),
                                                        n=("monotone", "size"))
@@ -171,48 +189,56 @@ def monotonicity_finding(spear: pd.DataFrame) -> Finding:
                          for k, r in per.iterrows())
         return bool(part["monotone"].all()), text
 
-    u_ok, u_text = describe("udml")
-    p_ok, p_text = describe("pe")
-    holds = u_ok and not p_ok
-    if holds:
-        verdict = "holds here"
+    u_ok, u_text = describe_method("udml")
+    p_ok, p_text = describe_method("pe")
+    if u_ok and not p_ok:
+        verdict, why = HOLDS, "UDML's estimate rises at every step, PE's does not"
     elif u_ok and p_ok:
-        verdict = "does not hold here: PE's mean variance is monotone too"
+        verdict, why = FAILS, "PE's mean variance is monotone too"
     elif not u_ok and not p_ok:
-        verdict = "does not hold here: neither estimate rises at every step"
+        verdict, why = FAILS, "neither estimate rises at every step"
     else:
-        verdict = "does not hold here: UDML's estimate is not monotone, PE's is"
-    return Finding(claim, holds, f"{verdict}. UDML {u_text}. PE {p_text}.")
+        verdict, why = FAILS, "UDML's estimate is not monotone, PE's is"
+    return Finding(claim, verdict, f"{why}. UDML {u_text}. PE {p_text}.")
+
+
+def _paired(acc: pd.DataFrame, a: str, b: str, col: str) -> np.ndarray:
+    """Per seed ``a - b`` of column ``col`` (the seeds both methods were trained with)."""
+    wide = acc.pivot_table(index="seed", columns="method", values=col)
+    return (wide[a] - wide[b]).dropna().to_numpy()
 
 
 def suppression_findings(acc: pd.DataFrame, hard: Optional[str] = None) -> List[Finding]:
     """'PE-based dynamic fusion falls below static fusion; UDML does not' (clean and noisy test),
-    and, given the hard modality, whether PE down-weights it and UDML less so."""
+    and, given the hard modality, whether PE down-weights it and UDML less so. Every comparison is
+    the per-seed paired difference (the shared rule: an interval containing 0 cannot tell)."""
     have = set(acc["method"])
     if not {"static", "pe", "udml"} <= have:
-        return [Finding("dual suppression", None, "needs 'static', 'pe' and 'udml' to be trained")]
+        return [Finding("dual suppression", UNKNOWN, "needs 'static', 'pe' and 'udml' to be trained")]
     out = []
     for col, what in (("clean", "clean test"), ("noisy", "test with training-like random noise")):
-        s, p, u = (_mean_acc(acc, m, col) for m in ("static", "pe", "udml"))
-        spread = max(s[1], p[1], u[1])
-        for claim, name, m, holds in ((f"PE falls below static fusion ({what})", "PE", p, p[0] < s[0]),
-                                      (f"UDML does not fall below static fusion ({what})", "UDML", u, u[0] >= s[0])):
-            tie = spread > 0 and abs(m[0] - s[0]) <= spread  # a gap no larger than the seeds' own spread
-            verdict = ("cannot tell here (the gap is within the seed spread)" if tie else
-                       "holds here" if holds else "does not hold here")
-            out.append(Finding(claim, None if tie else holds, f"{verdict}: static {_fmt(*s)}, {name} {_fmt(*m)}."))
+        s = _mean_acc(acc, "static", col)
+        for name, meth, want in (("PE", "pe", -1), ("UDML", "udml", 0)):
+            diff = _paired(acc, meth, "static", col)
+            d = direction(diff)
+            if want == -1:
+                claim = f"PE falls below static fusion ({what})"
+                verdict = {-1: HOLDS, 1: FAILS, 0: UNKNOWN}[d]
+            else:
+                claim = f"UDML does not fall below static fusion ({what})"
+                verdict = {-1: FAILS, 1: HOLDS, 0: UNKNOWN}[d]
+            out.append(Finding(claim, verdict, f"static {_fmt(*s)}, {name} {_fmt(*_mean_acc(acc, meth, col))}; "
+                                               f"{name} − static per seed {describe(diff)}."))
     col = f"weight/{hard}"
     if hard is not None and col in acc:
-        p, u = _mean_acc(acc, "pe", col), _mean_acc(acc, "udml", col)
-        holds = p[0] < 1.0 and u[0] > p[0]
-        # as above, a gap no larger than the seeds' spread decides nothing: PE's weight against the
-        # equal share 1, and UDML's against PE's
-        tie = abs(p[0] - 1.0) <= p[1] or abs(u[0] - p[0]) <= max(p[1], u[1])
-        verdict = ("cannot tell (a gap is within the seed spread)" if tie else
-                   "holds" if holds else "does not hold")
-        out.append(Finding(f"PE suppresses the hard modality '{hard}' on clean inputs; UDML less so",
-                           None if tie else holds, f"{verdict} here: mean weight of '{hard}' "
-                           f"(1 = equal share) PE {_fmt(*p)}, UDML {_fmt(*u)}."))
+        pe = acc.loc[acc["method"] == "pe"].set_index("seed")[col]
+        below = direction(pe.to_numpy() - 1.0)  # against the equal share 1
+        above = direction(_paired(acc, "udml", "pe", col))  # UDML's weight against PE's
+        verdict = HOLDS if (below, above) == (-1, 1) else UNKNOWN if 0 in (below, above) else FAILS
+        out.append(Finding(f"PE suppresses the hard modality '{hard}' on clean inputs; UDML less so", verdict,
+                           f"mean weight of '{hard}' (1 = equal share) PE {_fmt(*_mean_acc(acc, 'pe', col))} "
+                           f"(PE − 1 per seed {describe(pe.to_numpy() - 1.0)}), UDML "
+                           f"{_fmt(*_mean_acc(acc, 'udml', col))} (UDML − PE {describe(_paired(acc, 'udml', 'pe', col))})."))
     return out
 
 

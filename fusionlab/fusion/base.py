@@ -7,6 +7,7 @@ attention weights). Nothing is stashed on ``self``.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Dict, List, NamedTuple, Sequence
 
 import torch
@@ -52,4 +53,10 @@ def pool(h: torch.Tensor) -> torch.Tensor:
 
 
 def create_fusion(name: str, in_dims: Sequence[int], names: Sequence[str], **options) -> Fusion:
-    return FUSIONS.create(name, in_dims, names, **options)
+    """Build operator ``name``; an option it does not take is an error naming it (no silent typos)."""
+    cls = FUSIONS.get(name)
+    known = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "in_dims", "names")]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"fusion '{name}' has no option(s) {unknown}; it takes {known}")
+    return cls(in_dims, names, **options)

@@ -13,7 +13,7 @@ from .base import FUSIONS, Fusion, FusionOutput, pool
 
 @FUSIONS.register("sum", "sum_m W_m h_m: project each modality to a common size, then add")
 class SumFusion(Fusion):
-    def __init__(self, in_dims, names, dim: int = 64, **_):
+    def __init__(self, in_dims, names, dim: int = 64):
         super().__init__(in_dims, names)
         self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims)
         self.out_dim = dim
@@ -25,7 +25,7 @@ class SumFusion(Fusion):
 
 @FUSIONS.register("concat", "[h_1; ...; h_M]: concatenation, no parameters")
 class ConcatFusion(Fusion):
-    def __init__(self, in_dims, names, **_):
+    def __init__(self, in_dims, names, dim: int = 64):  # dim: the shared contract; concatenation has no size
         super().__init__(in_dims, names)
         self.out_dim = sum(in_dims)
 
@@ -45,7 +45,7 @@ class ProductFusion(Fusion):
     For ``M > 2`` the pairwise products of every pair ``m < k`` are concatenated [choice].
     """
 
-    def __init__(self, in_dims, names, dim: int = 64, project: Optional[bool] = None, **_):
+    def __init__(self, in_dims, names, dim: int = 64, project: Optional[bool] = None):
         super().__init__(in_dims, names)
         if len(in_dims) < 2:
             raise ValueError("product fusion needs at least two modalities")
@@ -71,7 +71,7 @@ class TensorFusion(Fusion):
     """
 
     def __init__(self, in_dims, names, dim: Optional[int] = None, append_one: bool = True,
-                 max_out: int = 8192, **_):
+                 max_out: int = 8192):
         super().__init__(in_dims, names)
         extra = 1 if append_one else 0
         if dim is None and math.prod(d + extra for d in in_dims) > max_out:
@@ -95,7 +95,7 @@ class TensorFusion(Fusion):
 
 @FUSIONS.register("gated", "sum_m z_m * tanh(W_m h_m), z = sigmoid(W_z [h_1..h_M]) (GMU)")
 class GatedFusion(Fusion):
-    def __init__(self, in_dims, names, dim: int = 64, **_):
+    def __init__(self, in_dims, names, dim: int = 64):
         super().__init__(in_dims, names)
         self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims)
         self.gate = nn.Linear(sum(in_dims), dim * len(in_dims))
@@ -111,7 +111,7 @@ class GatedFusion(Fusion):
 
 @FUSIONS.register("cross_attention", "each modality's tokens attend to the other modalities' tokens")
 class CrossAttentionFusion(Fusion):
-    def __init__(self, in_dims, names, dim: int = 64, heads: int = 4, **_):
+    def __init__(self, in_dims, names, dim: int = 64, heads: int = 4):
         super().__init__(in_dims, names)
         if dim % heads:
             raise ValueError(f"dim {dim} is not divisible by heads {heads}")
@@ -137,7 +137,7 @@ class CrossAttentionFusion(Fusion):
 class ConcatMLPFusion(Fusion):
     """``hidden`` can be set so the parameter count matches another method's."""
 
-    def __init__(self, in_dims, names, dim: int = 64, hidden: Optional[int] = None, **_):
+    def __init__(self, in_dims, names, dim: int = 64, hidden: Optional[int] = None):
         super().__init__(in_dims, names)
         hidden = hidden or dim
         self.mlp = nn.Sequential(nn.Linear(sum(in_dims), hidden), nn.ReLU(), nn.Linear(hidden, dim))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import rng
 from .base import FUSIONS, Fusion, FusionOutput
 
 
 @FUSIONS.register("transformer", "project tokens, add a modality embedding, concatenate, encoder layers, mean-pool")
 class TransformerFusion(Fusion):
-    def __init__(self, in_dims, names, dim: int = 64, layers: int = 1, heads: int = 4, dropout: float = 0.0, **_):
+    def __init__(self, in_dims, names, dim: int = 64, layers: int = 1, heads: int = 4, dropout: float = 0.0):
         super().__init__(in_dims, names)
         if dim % heads:
             raise ValueError(f"transformer fusion: dim {dim} is not divisible by heads {heads}")
@@ -24,7 +25,7 @@ class TransformerFusion(Fusion):
             raise ValueError(f"transformer fusion takes 1 or 2 encoder layers, got {layers}")
         self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims)
         self.modality_embedding = nn.Parameter(0.02 * torch.randn(len(in_dims), dim))
-        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout, batch_first=True)
+        layer = rng.transformer_layer(dim, heads, 2 * dim, dropout)
         self.encoder = nn.TransformerEncoder(layer, num_layers=layers, enable_nested_tensor=False)
         self.out_dim = dim
 

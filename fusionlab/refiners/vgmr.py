@@ -34,13 +34,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import rng
 from . import REFINERS
 
 PREFIX = "vgmr"
 PARTS = ("v_g", "v_c", "G", "G_eff", "X_refined")
 
 
-@dataclass
+@dataclass(frozen=True)
 class VGMRConfig:
     """Options of the refiner; ``asdict()`` is what ``ModelConfig.refiner_options`` holds."""
 
@@ -180,7 +181,7 @@ class VGMR(nn.Module):
         self.summary = StackedMLP(m, 2 * d, d, d)  # psi_m
         self.value_encoder = StackedMLP(m, self.interaction_dim(), d, d)  # E_m
         self.value_head = StackedLinear(m, d, 1 + d)  # [w_m ; W_m]
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = rng.Dropout(cfg.dropout)
 
     def modality_weights(self, name: str) -> Dict[str, torch.Tensor]:
         """One modality's shape-dependent weights (views into its group's stacked parameters)."""

@@ -1,9 +1,9 @@
 """Controls, presets and per-user caches of the Reliability permutation page (seed 000).
 
-Experts are fitted once per (dataset, seed, expert, point-5 corruption) and kept in
-``st.session_state`` with their real quality scores and broken-Q results, so moving a
-control slider (fidelity, rate k) only builds the control's ``Q`` and re-fuses cached
-expert outputs.
+The page calls ``experiments.permutation.run`` with a cache dict kept in ``st.session_state``:
+experts are fitted once per (seed, expert, point-5 corruption), scores once per quality setting,
+so moving a control slider (fidelity, rate k) only builds the control's ``Q`` and re-fuses
+cached expert outputs.
 """
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from typing import Dict, List, Optional
 import pandas as pd
 import streamlit as st
 
-from ..data import MultimodalDataset, PreparedData
-from ..diagnostics.experts import EXPERTS, ExpertBank, ExpertConfig, RowCorruption
-from ..diagnostics.permutation import PermutationConfig, PermutationResult, q_vs_correct, run_scores
-from ..diagnostics.permutation_runs import DiagnosticConfig, build_bank, score_bank
-from ..diagnostics.quality import CONTROLS, QualityConfig, real_scores, score
-from .widgets import init_state
+from ..data import DataConfig, MultimodalDataset
+from ..diagnostics.experts import EXPERTS, ExpertConfig, RowCorruption
+from ..diagnostics.permutation import PermutationConfig
+from ..diagnostics.permutation_runs import DiagnosticConfig
+from ..diagnostics.quality import CONTROLS, QualityConfig, real_scores
+from ..experiments import permutation as study
+from ..experiments.base import Result
+from ..experiments.permutation import PermutationStudyConfig
+from .forms import data_controls, init_state
 
 KEY = "permutation"
 NONE = "none"
@@ -34,12 +37,16 @@ PRESETS = {
 
 @dataclass
 class Base:
-    """What "Fit experts" fixed: the prepared split and the expert settings (one user's)."""
+    """What "Fit experts" fixed: the dataset, the expert settings and the seed (one user's)."""
 
     dataset: MultimodalDataset
-    data: PreparedData
+    data_cfg: DataConfig
     expert: ExpertConfig
     seed: int
+
+    @property
+    def names(self) -> List[str]:
+        return self.dataset.modality_names
 
 
 def apply_preset(name: str, modalities: List[str]) -> None:
@@ -54,11 +61,16 @@ def preset_buttons(modalities: List[str]) -> None:
                  width="stretch")
 
 
+def dataset_controls():
+    return data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, study.DEFAULT.data.name)
+
+
 def expert_controls() -> tuple[ExpertConfig, int]:
+    d = study.DEFAULT
     c1, c2 = st.columns(2)
-    kind = c1.selectbox("expert per modality", EXPERTS.names(), key=f"{KEY}-expert",
+    kind = c1.selectbox("expert per modality", EXPERTS.names(), key=init_state(f"{KEY}-expert", d.diagnostic.expert.kind),
                         format_func=lambda n: f"{n} — {EXPERTS.doc(n)}")
-    seed = int(c2.number_input("seed (split, experts, permutations)", 0, 10_000, 0, key=f"{KEY}-seed"))
+    seed = int(c2.number_input("seed (split, experts, permutations)", 0, 10_000, key=init_state(f"{KEY}-seed", d.seed)))
     return ExpertConfig(kind=kind, seed=seed), seed
 
 
@@ -87,50 +99,33 @@ def corruption_controls(modalities: List[str], seed: int) -> RowCorruption:
                     key=init_state(f"{KEY}-corrupt-max", 1.0),
                     disabled=mod == NONE)
     if mod == NONE:
-        return RowCorruption(seed=seed)
-    return RowCorruption(modality=mod, fraction=float(frac), max_level=float(top), min_level=0.3 * float(top),
-                         seed=seed)
+        return RowCorruption()
+    return RowCorruption(modality=mod, fraction=float(frac), max_level=float(top), min_level=0.3 * float(top))
 
 
-def permutation_controls(seed: int) -> PermutationConfig:
+def permutation_controls() -> PermutationConfig:
+    d = study.DEFAULT.diagnostic.permutation
     c1, c2 = st.columns(2)
-    k = c1.select_slider("K permutations", [50, 100, 200, 500, 1000], 200, key=f"{KEY}-k")
-    joint = c2.checkbox("one joint permutation for all modalities", key=f"{KEY}-joint")
-    return PermutationConfig(permutations=int(k), joint=bool(joint), seed=seed)
+    k = c1.select_slider("K permutations", [50, 100, 200, 500, 1000], key=init_state(f"{KEY}-k", d.permutations))
+    joint = c2.checkbox("one joint permutation for all modalities", key=init_state(f"{KEY}-joint", d.joint))
+    return replace(d, permutations=int(k), joint=bool(joint))
 
 
-def _entry(base: Base, corruption: RowCorruption) -> Dict:
-    """The cached bank, real scores and results for this corruption (fitted on first use)."""
-    cache: Dict = st.session_state.setdefault(f"{KEY}-cache", {})
-    key = corruption  # the cache is emptied whenever "Fit experts" sets a new base
-    if key not in cache:
-        cfg = DiagnosticConfig(expert=base.expert, corruption=corruption, seed=base.seed)
-        with st.spinner("fitting the frozen experts and quality scores ..."):
-            bank: ExpertBank = build_bank(base.data, cfg)
-            scored = score_bank(bank, real_scores(), QualityConfig(seed=base.seed))
-        while len(cache) >= MAX_BANKS:
-            cache.pop(next(iter(cache)))
-        cache[key] = {"bank": bank, "scored": scored, "results": {}}
-    return cache[key]
+def study_config(base: Base, control: str, qcfg: QualityConfig, corruption: RowCorruption,
+                 pcfg: PermutationConfig, repeats: int = 1, folds: int = 0) -> PermutationStudyConfig:
+    """The study's config the controls describe (the CLI builds the same from its flags)."""
+    scores = tuple(real_scores()) + ((control,) if control != NONE else ())
+    diagnostic = DiagnosticConfig(scores=scores, expert=replace(base.expert, seed=0), quality=qcfg,
+                                  permutation=pcfg, corruption=corruption)
+    return replace(study.DEFAULT, data=base.data_cfg, diagnostic=diagnostic, seed=base.seed, repeats=repeats,
+                   folds=folds)
 
 
-def diagnose(base: Base, corruption: RowCorruption, control: str, qcfg: QualityConfig,
-             pcfg: PermutationConfig) -> tuple[ExpertBank, PermutationResult, pd.DataFrame]:
-    """Broken-Q results for the real scores (cached) plus the selected control (rebuilt)."""
-    entry = _entry(base, corruption)
-    bank: ExpertBank = entry["bank"]
-    if pcfg not in entry["results"]:
-        entry["results"][pcfg] = run_scores(bank, entry["scored"], pcfg)
-    parts = [entry["results"][pcfg]]
-    scored = list(entry["scored"])
-    if control != NONE:
-        ctl = score(control, bank, replace(qcfg, seed=base.seed))
-        parts.append(run_scores(bank, [ctl], pcfg))
-        scored.append(ctl)
-    result = PermutationResult(pd.concat([p.table for p in parts], ignore_index=True),
-                               pd.concat([p.null for p in parts], ignore_index=True))
-    qc = pd.concat([q_vs_correct(s, bank.y["test"], bank.names) for s in scored], ignore_index=True)
-    return bank, result, qc
+def diagnose(base: Base, cfg: PermutationStudyConfig) -> Result:
+    """``experiments.permutation.run`` on the fitted dataset, with this user's cache."""
+    cache: Dict = st.session_state.setdefault(f"{KEY}-cache", {})  # emptied whenever "Fit experts" sets a new base
+    with st.spinner("fitting the frozen experts and quality scores ..."):
+        return study.run(cfg, dataset=base.dataset, cache=cache)
 
 
 def current_base() -> Optional[Base]:

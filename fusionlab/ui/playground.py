@@ -1,18 +1,20 @@
 """Controls and session state of the Playground page."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Dict, Optional
+from dataclasses import dataclass, replace
+from typing import Dict, Optional, Tuple
 
 import pandas as pd
 import streamlit as st
 import torch
 
 from ..data import PreparedData
+from ..experiments import playground as study
+from ..experiments.base import Result
+from ..experiments.playground import PlaygroundConfig
 from ..fusion import FUSIONS
-from ..models import ModelConfig
 from ..noise import CORRUPTIONS, level_range, on_off
-from ..train import TrainConfig
+from .forms import data_controls, init_state
 
 KEY = "playground"
 
@@ -38,26 +40,43 @@ SOURCES = {
 class PlaygroundRun:
     """A trained model and everything the page draws from it (one user's, in session_state)."""
 
-    model: torch.nn.Module
-    data: PreparedData
-    history: pd.DataFrame
-    model_cfg: ModelConfig
-    train_cfg: TrainConfig
-    best_epoch: int
-    robustness: Dict[str, pd.DataFrame]
+    result: Result
+    config: PlaygroundConfig
+    robustness: Dict[str, pd.DataFrame]  # per noise type, computed on first use (the config's comes with the run)
 
-    def config(self) -> dict:
-        return {"dataset": self.data.name, "views": self.data.modality_names,
-                "model": asdict(self.model_cfg), "train": asdict(self.train_cfg)}
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.result.artifacts["model"]
+
+    @property
+    def data(self) -> PreparedData:
+        return self.result.artifacts["data"]
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return self.result.tables["history"]
+
+    @property
+    def best_epoch(self) -> int:
+        return int(self.result.tables["metrics"]["best_epoch"].iloc[0])
 
 
-def model_controls() -> tuple[ModelConfig, TrainConfig]:
+def study_controls() -> Tuple[Optional[PlaygroundConfig], object]:
+    """The dataset, the model and the training controls: the study's config (None if unusable) and the upload."""
+    d = study.DEFAULT
+    data, source = data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name)
     c1, c2, c3 = st.columns(3)
-    fusion = c1.selectbox("fusion operator", FUSIONS.names(), index=FUSIONS.names().index("concat"), key=f"{KEY}-fusion",
-                          format_func=lambda n: f"{n} — {FUSIONS.doc(n)}")
-    epochs = c2.slider("epochs", 1, 100, 20, key=f"{KEY}-epochs")
-    seed = c3.number_input("seed", 0, 10_000, 0, key=f"{KEY}-seed")
-    return ModelConfig(fusion=fusion), TrainConfig(epochs=int(epochs), seed=int(seed))
+    fusion = c1.selectbox("fusion operator", FUSIONS.names(), key=init_state(f"{KEY}-fusion", d.model.fusion),
+                          help="  \n".join(f"**{n}**: {FUSIONS.doc(n)}" for n in FUSIONS.names()))
+    epochs = c2.slider("epochs", 1, 100, key=init_state(f"{KEY}-epochs", d.train.epochs))
+    seed = c3.number_input("seed", 0, 10_000, key=init_state(f"{KEY}-seed", d.train.seed),
+                           help="seeds the split, the initialisation, the batch order and dropout")
+    if data is None:
+        return None, None
+    cfg = replace(d, data=data, model=replace(d.model, fusion=fusion),
+                  train=replace(d.train, epochs=int(epochs), seed=int(seed)))
+    st.session_state[f"{KEY}-config"] = cfg  # what the widgets describe (tests compare it with the CLI's)
+    return cfg, source
 
 
 def formula_expander(fusion: str) -> None:
@@ -67,8 +86,8 @@ def formula_expander(fusion: str) -> None:
                     f"{FUSIONS.doc(fusion)}.  \nSource: {SOURCES.get(fusion, 'common baseline')}.")
 
 
-def noise_controls(names: list[str]) -> tuple[str, Dict[str, float]]:
-    noise = st.selectbox("noise type", CORRUPTIONS.names(), key=f"{KEY}-noise",
+def noise_controls(names: list[str], default: str) -> tuple[str, Dict[str, float]]:
+    noise = st.selectbox("noise type", CORRUPTIONS.names(), key=init_state(f"{KEY}-noise", default),
                          help="gaussian: x + level·s·ε; mix: (1−α)x + αn; additive: x + αn; "
                               "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed")
     cols = st.columns(len(names))

@@ -1,9 +1,9 @@
-"""Live training in a page: progress bar, live chart, and a Stop button that works.
+"""Running a study in a page: progress bar, live training chart, and a Stop button that works.
 
-Stop works through Streamlit's rerun: clicking it during a run interrupts the
-script at its next element update; the next run sees the button pressed and
-reports the stop. The interrupted run never reaches the line that stores its
-result, so the page keeps the previous model, never a half-trained one.
+Stop works through Streamlit's rerun: clicking it during a run interrupts the script at its next
+element update; the next run sees the button pressed and reports the stop. The interrupted run never
+reaches the line that stores its result, so the page keeps the previous one, never a half-trained
+model.
 """
 from __future__ import annotations
 
@@ -30,34 +30,31 @@ def train_buttons(key: str, label: str = "Train") -> tuple[bool, bool]:
     return start, stop
 
 
-def live_training(key: str, run: Callable[[Callable[[EpochInfo], None]], T],
-                  label: str = "training") -> T:
-    """Call ``run(callback)``; the callback draws progress and the live chart each epoch."""
-    progress = st.progress(0.0, text=f"{label}: starting")
+def live_run(key: str, run: Callable[[Callable], T], label: str = "training") -> T:
+    """Call ``run(progress)``; ``progress(fraction, message, epoch=None)`` draws the bar and, for an
+    epoch, that training's live chart (one chart per named run)."""
+    bar = st.progress(0.0, text=f"{label}: starting")
     chart = st.empty()
     rows: list[dict] = []
     st.session_state[f"{key}-progress-epoch"] = None
 
-    def callback(info: EpochInfo) -> None:
-        if rows and rows[-1]["run"] != info.run:  # the next of several trainings: a chart of its own
+    def progress(fraction: float, message: str, epoch: Optional[EpochInfo] = None) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=f"{label}: {message}")
+        if epoch is None:
+            return
+        if rows and rows[-1]["run"] != epoch.run:  # the next of several trainings: a chart of its own
             rows.clear()
-        rows.append(vars(info).copy())
-        where = f"epoch {info.epoch}/{info.epochs}" + (f" of {info.run}" if info.run else "")
-        st.session_state[f"{key}-progress-epoch"] = where
-        done = info.overall if info.overall is not None else info.epoch / info.epochs
-        progress.progress(min(done, 1.0), text=f"{label}: {where}, validation accuracy {info.val_accuracy:.3f}")
-        chart.plotly_chart(figures.training_curves(pd.DataFrame(rows), title=info.run or None),
-                           key=f"{key}-live-{info.run}-{len(rows)}")
+        rows.append(vars(epoch).copy())
+        st.session_state[f"{key}-progress-epoch"] = f"epoch {epoch.epoch}/{epoch.epochs}" + (
+            f" of {epoch.run}" if epoch.run else "")
+        chart.plotly_chart(figures.training_curves(pd.DataFrame(rows), title=epoch.run or None),
+                           key=f"{key}-live-{epoch.run}-{len(rows)}")
 
-    result = run(callback)
-    progress.progress(1.0, text=f"{label}: done")
+    result = run(progress)
+    bar.progress(1.0, text=f"{label}: done")
     chart.empty()
     return result
 
 
 def show_error(exc: Exception, what: str = "This setting") -> None:
     st.error(f"{what} cannot run: {exc}")
-
-
-def session_get(key: str, default: Optional[object] = None):
-    return st.session_state.get(key, default)

@@ -2,33 +2,20 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Optional
 
-import pandas as pd
 import streamlit as st
 
-from ..data import MultimodalDataset, SyntheticConfig
+from ..experiments import udml as study
+from ..experiments.base import Result
+from ..experiments.udml import UDMLStudyConfig
+from ..models.udml import ALPHA_MODES, METHODS
+from ..models.udml_schedule import INTENSITY_MAPS
 from ..noise import level_range
-from ..refiners.udml import ALPHA_MODES, METHODS, UDMLConfig
-from ..refiners.udml_train import INTENSITY_MAPS, UDMLStudy, UDMLTrainConfig, default_level_scale
-from .widgets import cached_synthetic, cached_uci, init_state
+from .forms import data_controls, data_state, init_state
 
 KEY = "udml"
-DATASETS = ("synthetic", "uci-digits")
-HARD_CHOICES = ("none", "m1", "m2")
-
-# Each preset sets the widgets' session_state keys in one click.
-PRESETS: Dict[str, Dict[str, object]] = {
-    "dual suppression": {
-        "dataset": "synthetic", "n": 1200, "info1": 0.45, "info2": 0.9, "hard": "m2", "epochs": 25, "e1": 2,
-        "delay": 10, "seeds": 3, "gamma": 3.0, "beta": 1e-3, "alpha-mode": "logit", "imap": "variance",
-    },
-    "paper-like (two real views)": {
-        "dataset": "uci-digits", "views": ["pix", "fou"], "epochs": 30, "e1": 3, "delay": 10, "seeds": 3,
-        "gamma": 3.0, "beta": 1e-4, "alpha-mode": "logit", "imap": "variance",
-    },
-}
 
 FORMULAS = [
     r"z_m = \mu_m + \epsilon\,\sigma_m,\quad \hat s_m = \exp\!\big(\tfrac12 f_m(\overline{\sigma_m}^{\,\mathrm{detach}})\big)",
@@ -41,106 +28,90 @@ FORMULAS = [
 
 
 @dataclass
-class UDMLSettings:
-    """Everything the page's controls decide."""
-
-    dataset: str
-    synthetic: Optional[SyntheticConfig]
-    views: tuple
-    model_cfg: UDMLConfig
-    train_cfg: UDMLTrainConfig
-    seeds: tuple
-    methods: tuple
-    hard: Optional[str]  # the modality the preset made hard to learn
-
-
-@dataclass
 class UDMLRun:
-    """A trained study and the curves computed once from it (one user's, in session_state)."""
+    """A trained study and its tables (one user's, in session_state)."""
 
-    study: UDMLStudy
-    robustness: pd.DataFrame
-    hard: Optional[str]
+    result: Result
+    config: UDMLStudyConfig
+
+    @property
+    def study(self):
+        return self.result.artifacts["study"]
+
+    @property
+    def hard(self) -> Optional[str]:
+        return self.result.artifacts["hard"]
+
+    @property
+    def robustness(self):
+        return self.result.tables["robustness"]
 
 
 def _k(name: str) -> str:
     return f"{KEY}-{name}"
 
 
-def _init(name: str, default) -> str:
-    """The widget key of ``name``, with its default set once in session_state (presets overwrite it)."""
-    return init_state(_k(name), default)
+def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
+    """Every widget's session-state value for ``cfg`` (what a preset button writes)."""
+    return {**data_state(KEY, cfg.data), _k("epochs"): cfg.train.epochs, _k("e1"): cfg.schedule.clean_epochs,
+            _k("delay"): cfg.schedule.weight_delay, _k("seeds"): cfg.seeds, _k("gamma"): cfg.model.gamma,
+            _k("beta"): cfg.model.beta, _k("alpha-mode"): cfg.model.alpha_mode,
+            _k("imap"): cfg.schedule.intensity_map, _k("methods"): list(cfg.methods)}
 
 
 def apply_preset(name: str) -> None:
-    for k, v in PRESETS[name].items():
-        st.session_state[_k(k)] = v
+    for k, v in state_of(study.PRESETS[name][0]).items():
+        st.session_state[k] = v
 
 
 def preset_buttons() -> None:
-    cols = st.columns(len(PRESETS) + 1)
+    cols = st.columns(len(study.PRESETS) + 1)
     cols[0].markdown("**Presets**")
-    for c, name in zip(cols[1:], PRESETS):
-        c.button(name, key=_k(f"preset-{name}"), on_click=apply_preset, args=(name,), use_container_width=True)
+    for c, (name, (_, cost)) in zip(cols[1:], study.PRESETS.items()):
+        c.button(name, key=_k(f"preset-{name}"), on_click=apply_preset, args=(name,), use_container_width=True,
+                 help=f"runs in {cost}")
 
 
-def _data_controls() -> tuple:
-    c1, c2 = st.columns([1, 3])
-    dataset = c1.selectbox("dataset", DATASETS, key=_init("dataset", "synthetic"))
-    if dataset == "uci-digits":
-        views = c2.multiselect("two views", ["fou", "fac", "kar", "pix", "zer", "mor"],
-                               key=_init("views", ["pix", "fou"]), max_selections=2)
-        return dataset, None, tuple(views), None
-    a, b, c, d = c2.columns(4)
-    n = a.number_input("samples", 200, 5000, step=100, key=_init("n", 1200))
-    i1 = b.slider("informativeness m1", 0.1, 1.0, step=0.05, key=_init("info1", 0.45))
-    i2 = c.slider("informativeness m2", 0.1, 1.0, step=0.05, key=_init("info2", 0.9))
-    hard = d.selectbox("hard (XOR-coded) modality", HARD_CHOICES, key=_init("hard", "m2"),
-                       help="its signal hides behind a random per-sample sign: informative, but harder to learn")
-    xor = () if hard == "none" else (HARD_CHOICES.index(hard) - 1,)
-    cfg = SyntheticConfig(n_samples=int(n), n_modalities=2, dim=16, informativeness=(float(i1), float(i2)),
-                          rule="linear", xor_modalities=xor)
-    return dataset, cfg, (), None if hard == "none" else hard
+def _init(name: str, default) -> str:
+    return init_state(_k(name), default)
 
 
-def _train_controls() -> tuple[UDMLConfig, UDMLTrainConfig, tuple, tuple]:
+def controls() -> Optional[UDMLStudyConfig]:
+    """The study's config from the widgets (None while the dataset settings are unusable)."""
+    d = study.DEFAULT
+    data, source = data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name, {"views": 2})
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.slider("epochs", 2, 80, key=_init("epochs", 25))
-    e1 = c2.slider("clean epochs E₁", 0, 10, key=_init("e1", 2))
-    delay = c3.slider("weights fixed to 1 for … more epochs", 0, 20, key=_init("delay", 10))
-    seeds = c4.slider("seeds", 1, 3, key=_init("seeds", 3))
+    epochs = c1.slider("epochs", 2, 80, key=_init("epochs", d.train.epochs))
+    e1 = c2.slider("clean epochs E₁", 0, 10, key=_init("e1", d.schedule.clean_epochs),
+                   help="epochs of clean data before the training noise starts")
+    delay = c3.slider("weights fixed to 1 for … more epochs", 0, 20, key=_init("delay", d.schedule.weight_delay),
+                      help="after E₁, the dynamic weights stay 1 in training for this many epochs")
+    seeds = c4.slider("seeds", 1, 3, key=_init("seeds", d.seeds), help="each method is trained once per seed")
     c5, c6, c7, c8 = st.columns(4)
-    gamma = c5.slider("γ (unimodal CE weight)", 0.0, 5.0, step=0.5, key=_init("gamma", 3.0))
-    beta = c6.select_slider("β (KL weight)", [1e-5, 1e-4, 1e-3, 1e-2], key=_init("beta", 1e-3))
-    mode = c7.selectbox("dependency α", ALPHA_MODES, key=_init("alpha-mode", "logit"),
+    gamma = c5.slider("γ (unimodal CE weight)", 0.0, 5.0, step=0.5, key=_init("gamma", d.model.gamma),
+                      help="weight of each modality's own classifier loss")
+    beta = c6.select_slider("β (KL weight)", [1e-5, 1e-4, 1e-3, 1e-2], key=_init("beta", d.model.beta),
+                            help="weight of the KL term pulling each embedding's spread toward the injected noise")
+    mode = c7.selectbox("dependency α", ALPHA_MODES, key=_init("alpha-mode", d.model.alpha_mode),
                         help="logit: logit size with the other modalities zeroed (authors' code); "
                              "accuracy: accuracy drop when the modality is zeroed")
-    imap = c8.selectbox("training noise of intensity t", INTENSITY_MAPS, key=_init("imap", "variance"),
+    imap = c8.selectbox("training noise of intensity t", INTENSITY_MAPS, key=_init("imap", d.schedule.intensity_map),
                         format_func=lambda m: {"variance": "variance t: sd √t (t ≥ 2)", "sd": "sd t (t ≥ 2)",
                                                "linear": "sd 0.3·(t − 1)"}[m],
                         help="METHODS.md §4: noise N(0, t) in train sd, t = 1 clean. 'variance' reads t as the "
                              "variance (as in the KL prior N(0, t)); 'sd' as the standard deviation (up to 11 sd); "
                              "'linear' is a gentler ramp")
-    methods = st.multiselect("methods", METHODS.names(), key=_init("methods", METHODS.names()),
+    methods = st.multiselect("methods", METHODS.names(), key=_init("methods", list(d.methods)),
                              format_func=lambda n: f"{n} — {METHODS.doc(n)}")
-    mcfg = UDMLConfig(gamma=float(gamma), beta=float(beta), alpha_mode=mode)
-    tcfg = UDMLTrainConfig(epochs=int(epochs), clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap,
-                            level_scale=default_level_scale(imap))
-    return mcfg, tcfg, tuple(range(int(seeds))), tuple(methods)
-
-
-def controls() -> UDMLSettings:
-    dataset, syn, views, hard = _data_controls()
-    mcfg, tcfg, seeds, methods = _train_controls()
-    return UDMLSettings(dataset, syn, views, mcfg, tcfg, seeds, methods, hard)
-
-
-def load(settings: UDMLSettings) -> MultimodalDataset:
-    if settings.dataset == "uci-digits":
-        if len(settings.views) != 2:
-            raise ValueError(f"pick exactly two views, got {list(settings.views)}")
-        return cached_uci(settings.views)
-    return cached_synthetic(settings.synthetic)
+    if data is None:
+        return None
+    cfg = replace(d, data=data, model=replace(d.model, gamma=float(gamma), beta=float(beta), alpha_mode=mode),
+                  train=replace(d.train, epochs=int(epochs)),
+                  schedule=replace(d.schedule, clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap),
+                  seeds=int(seeds), methods=tuple(methods))
+    st.session_state[_k("config")] = cfg  # what the widgets describe (tests compare it with the CLI's)
+    st.session_state[_k("source")] = source
+    return cfg
 
 
 def formula_expander() -> None:

@@ -1,23 +1,20 @@
 """Controls, presets and session state of the Gates & values page (VGMR, seed 003)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
 import pandas as pd
 import streamlit as st
 import torch
 
-from ..data import MultimodalDataset, PreparedData
-from ..diagnostics.gates import BACKBONES, VGMR_SYNTHETIC
-from ..refiners.vgmr import VGMRConfig
-from ..train import TrainConfig
-from .widgets import cached_synthetic, cached_uci, describe_dataset
+from ..data import DataConfig, PreparedData
+from ..experiments import gates as study
+from ..experiments.gates import BACKBONES, GatesConfig
+from .forms import data_controls as generated_data_controls
+from .forms import init_state
 
 KEY = "gates_values"
-DATASETS = {"synthetic": "synthetic: 3 sequences (T=8), m1 informative, m2/m3 weak",
-            "uci-digits": "uci-digits: pix as 16 image rows × 15, plus fou and mor"}
-UCI_VIEWS = ("pix", "fou", "mor")
 PAPER = "Before Fusion, Ask What to Keep: Contextual Calibration of Multimodal Signals (seed 003, VGMR)"
 FORMULAS = [
     r"P_m = \phi_m(X_m),\qquad s_m = \psi_m\big([\operatorname{mean}_t P_m;\ \max_t P_m]\big)",
@@ -36,15 +33,22 @@ FORMULAS = [
 class GatesRun:
     """A trained VGMR model and what the page computed from it (one user's, in session_state)."""
 
+    config: GatesConfig
     model: torch.nn.Module
     data: PreparedData
     history: pd.DataFrame
-    vgmr: VGMRConfig
-    backbone: str
-    train_cfg: TrainConfig
     best_epoch: int
     samples: Optional[pd.DataFrame] = None
     tables: Dict[str, pd.DataFrame] = field(default_factory=dict)
+    models: Dict = field(default_factory=dict)  # (method, seed) -> trained model, for the study's later stages
+
+    @property
+    def vgmr(self):
+        return self.config.vgmr
+
+    @property
+    def backbone(self) -> str:
+        return self.config.backbone
 
 
 def current_run() -> Optional[GatesRun]:
@@ -109,34 +113,33 @@ def presets(*name_lists: List[str]) -> None:
     c4.button("Clean inputs", key=f"{KEY}-p-clean", on_click=_set, args=(noise(lambda n: {}),))
 
 
-def data_controls() -> Optional[MultimodalDataset]:
-    name = st.selectbox("dataset", list(DATASETS), format_func=DATASETS.get, key=f"{KEY}-dataset")
-    try:
-        ds = cached_synthetic(VGMR_SYNTHETIC) if name == "synthetic" else cached_uci(UCI_VIEWS, True)
-    except ValueError as exc:
-        st.error(f"Cannot load {name}: {exc}")
-        return None
-    st.markdown(describe_dataset(ds))
-    return ds
+def data_controls() -> tuple[Optional[DataConfig], object]:
+    return generated_data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, study.DEFAULT.data.name)
 
 
-def model_controls() -> Tuple[str, VGMRConfig, TrainConfig]:
+def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
+    d = study.DEFAULT
     c1, c2, c3, c4, c5 = st.columns(5)
-    backbone = c1.selectbox("backbone", BACKBONES, key=f"{KEY}-backbone",
+    backbone = c1.selectbox("backbone", BACKBONES, key=init_state(f"{KEY}-backbone", d.backbone),
                             help="concat: pool over time, concatenate, MLP head; transformer: tokens of all "
                                  "modalities with a modality embedding, one encoder layer, mean-pool")
-    _defaults({f"{KEY}-lambda": VGMRConfig.lambda_amp, f"{KEY}-rho": VGMRConfig.rho})
+    _defaults({f"{KEY}-lambda": d.vgmr.lambda_amp, f"{KEY}-rho": d.vgmr.rho})
     lam = c2.slider("amplification λ", 0.0, 1.0, step=0.05, key=f"{KEY}-lambda")
     rho = c3.slider("residual retention ρ", 0.0, 1.0, step=0.05, key=f"{KEY}-rho")
-    epochs = c4.slider("epochs", 1, 60, 20, key=f"{KEY}-epochs")
-    seed = c5.number_input("seed", 0, 10_000, 0, key=f"{KEY}-seed")
+    epochs = c4.slider("epochs", 1, 60, key=init_state(f"{KEY}-epochs", d.train.epochs))
+    seed = c5.number_input("seed", 0, 10_000, key=init_state(f"{KEY}-seed", d.train.seed))
     rows = st.columns([2, 3])[0].selectbox(
-        "value target computed on", [0, 32, 16, 8], key=f"{KEY}-value-rows",
+        "value target computed on", [0, 32, 16, 8], key=init_state(f"{KEY}-value-rows", d.vgmr.value_rows),
         format_func=lambda n: "all rows of each batch (METHODS)" if n == 0 else f"{n} rows of each batch",
         help="The value target Δ re-runs the model once per modality, without that modality, on every batch: "
              "about half of VGMR's training time. Fewer rows make it cheaper and noisier.")
-    vgmr = VGMRConfig(lambda_amp=float(lam), rho=float(rho), value_rows=int(rows))
-    return backbone, vgmr, TrainConfig(epochs=int(epochs), seed=int(seed))
+    if data is None:
+        return None
+    cfg = replace(d, data=data, backbone=backbone,
+                  vgmr=replace(d.vgmr, lambda_amp=float(lam), rho=float(rho), value_rows=int(rows)),
+                  train=replace(d.train, epochs=int(epochs), seed=int(seed)))
+    st.session_state[f"{KEY}-config"] = cfg  # what the widgets describe (tests compare it with the CLI's)
+    return cfg
 
 
 def noise_sliders(names: List[str]) -> Dict[str, Tuple[float, float]]:

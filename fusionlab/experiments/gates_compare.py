@@ -1,4 +1,4 @@
-"""Controlled comparison, cost and ablation of VGMR (seed 003 §4.3 and §4.5, Table 7).
+"""Controlled comparison, cost and ablation of VGMR (seed 003 §4.3 and §4.5, Table 7): the CLI's ``compare``.
 
 - ``comparison_configs``: the backbone, ``sum``, ``tensor``, ``concat_mlp`` and ``gated``
   (both sized to VGMR's parameter count by ``match_size``), ``cross_attention`` and VGMR;
@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, replace
-from typing import Callable, Dict, Mapping
+from typing import Any, Callable, Dict, Mapping, Optional
 
 import pandas as pd
 import torch
 
 from ..data.dataset import PreparedData, Split
-from ..models import ModelConfig, build_model, count_parameters, seeded
+from ..models import ModelConfig, build_model, count_parameters
 from ..refiners.vgmr import ABLATIONS, VGMRConfig
-from ..train import TrainConfig, _loss, batch_order, evaluate, fit, make_optimizer
-from .gates import Progress, backbone_config
+from ..train import TrainConfig, evaluate, fit
+from .base import Progress, Result, record
+from .gates import DEFAULT, GatesConfig, backbone_config, prepared
 
 
 def match_size(count: Callable[[int], int], target: int, lo: int = 1, hi: int = 4096) -> int:
@@ -64,21 +65,10 @@ def comparison_configs(data: PreparedData, backbone: str = "concat",
 
 
 def train_epoch_seconds(model: torch.nn.Module, data: PreparedData, cfg: TrainConfig = TrainConfig()) -> float:
-    """Wall time of one training epoch (the loss ``fit`` uses, extra losses included; no validation)."""
-    opt = make_optimizer(model.parameters(), cfg)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    tr = data.train
-    model.train()
-    with seeded(cfg.seed):
-        t0 = time.perf_counter()
-        for idx in batch_order(len(tr), cfg.batch_size, gen):
-            loss = _loss(model, {k: v[idx] for k, v in tr.xs.items()}, tr.y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        seconds = time.perf_counter() - t0
-    model.eval()
-    return seconds
+    """Wall time of the optimisation steps of one training epoch of ``fit`` (extra losses included, the
+    validation pass not): ``train_seconds`` of a one-epoch ``fit``."""
+    result = fit(model, data, replace(cfg, epochs=1, keep="last"))
+    return float(result.history["train_seconds"].iloc[0])
 
 
 @torch.no_grad()
@@ -105,7 +95,7 @@ def _train_row(data: PreparedData, cfg: ModelConfig, train_cfg: TrainConfig) -> 
 
 
 def controlled_comparison(data: PreparedData, configs: Mapping[str, ModelConfig], train_cfg: TrainConfig = TrainConfig(),
-                          progress: Progress = None) -> pd.DataFrame:
+                          progress: Optional[Progress] = None) -> pd.DataFrame:
     """§4.5: ``method, accuracy, macro_f1, params, train_s_per_epoch, infer_ms_per_batch``.
 
     ``train_s_per_epoch`` is the median epoch time of ``fit`` (validation pass included).
@@ -119,7 +109,7 @@ def controlled_comparison(data: PreparedData, configs: Mapping[str, ModelConfig]
 
 
 def ablation_table(data: PreparedData, backbone: str = "concat", vgmr: VGMRConfig = VGMRConfig(),
-                   train_cfg: TrainConfig = TrainConfig(), progress: Progress = None) -> pd.DataFrame:
+                   train_cfg: TrainConfig = TrainConfig(), progress: Optional[Progress] = None) -> pd.DataFrame:
     """§4.3: ``condition, accuracy, macro_f1, params`` plus the switches of each row."""
     rows = []
     for j, (name, switches) in enumerate(ABLATIONS.items()):
@@ -131,3 +121,15 @@ def ablation_table(data: PreparedData, backbone: str = "concat", vgmr: VGMRConfi
         rows.append({"condition": name, "accuracy": row["accuracy"], "macro_f1": row["macro_f1"],
                      "params": row["params"], **flags})
     return pd.DataFrame(rows)
+
+
+def run(cfg: GatesConfig = DEFAULT, ablation: bool = False, progress: Optional[Progress] = None,
+        source: Any = None) -> Result:
+    """The CLI's ``compare``: ``comparison`` (§4.5) and, with ``ablation``, ``ablation`` (§4.3)."""
+    data = prepared(cfg, source)
+    tables = {"comparison": controlled_comparison(data, comparison_configs(data, cfg.backbone, cfg.vgmr), cfg.train,
+                                                  progress)}
+    if ablation:
+        tables["ablation"] = ablation_table(data, cfg.backbone, cfg.vgmr, cfg.train, progress)
+    config = {"dataset": data.name, "views": data.modality_names, "shapes": data.shapes(), **record(cfg)}
+    return Result(tables, [], config, {"data": data})

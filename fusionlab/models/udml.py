@@ -13,7 +13,7 @@ details follow METHODS.md §4, which records the authors' public training code.
   ``alpha_mode="accuracy"`` uses the accuracy drop when ``m`` is zeroed instead.
 - Weights ``w_m = M (1/(s_m^2 alpha_m)) / sum_k 1/(s_k^2 alpha_k)`` per sample (they sum
   to M), applied as ``h_m <- h_m + w_m h_m`` before fusion.
-- Progressive schedule (``fit_udml`` in ``udml_train``): weights fixed to 1 in
+- Progressive schedule (``UDMLObjective`` in ``fusionlab.objectives``): weights fixed to 1 in
   training until ``weights_on`` is set; at evaluation they are always computed.
 
 [choice, ours] The weights use ``s_m`` and ``sigma^2`` detached, so the predictor
@@ -33,8 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import rng
 from ..fusion import create_fusion, pool
 from ..registry import Registry
+from .fusion_model import ModelOutput
 
 ALPHA_MODES = ("logit", "accuracy")
 
@@ -56,7 +58,7 @@ METHODS.register("udml", "noise-aware estimator and dependency alpha (full UDML)
     MethodSpec("intensity", True, True))
 
 
-@dataclass
+@dataclass(frozen=True)
 class UDMLConfig:
     """Architecture and loss weights; ``asdict()`` goes into results files."""
 
@@ -71,13 +73,28 @@ class UDMLConfig:
     alpha_mode: str = "logit"  # logit | accuracy
     alpha_floor: float = 1e-2  # keeps 1/alpha finite (accuracy mode can measure 0)
 
+    def __post_init__(self) -> None:
+        METHODS.get(self.method)
+        if self.alpha_mode not in ALPHA_MODES:
+            raise ValueError(f"alpha_mode must be one of {ALPHA_MODES}, got '{self.alpha_mode}'")
+        for name in ("enc_dim", "head_hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        for name in ("gamma", "beta", "mse_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.alpha_floor <= 0:
+            raise ValueError(f"alpha_floor must be > 0, got {self.alpha_floor}")
+
 
 class ProbEncoder(nn.Module):
     """Per-token MLP trunk with a mean and a log-variance head: ``(B, T, D) -> 2 x (B, T, d)``."""
 
     def __init__(self, d_in: int, d: int, dropout: float) -> None:
         super().__init__()
-        self.trunk = nn.Sequential(nn.Linear(d_in, d), nn.ReLU(), nn.Dropout(dropout))
+        self.trunk = nn.Sequential(nn.Linear(d_in, d), nn.ReLU(), rng.Dropout(dropout))
         self.mu = nn.Linear(d, d)
         self.logvar = nn.Linear(d, d)
 
@@ -106,17 +123,15 @@ class UDMLModel(nn.Module):
     def __init__(self, shapes: Mapping[str, Tuple[int, int]], n_classes: int, cfg: UDMLConfig = UDMLConfig()) -> None:
         super().__init__()
         self.spec: MethodSpec = METHODS.get(cfg.method)
-        if cfg.alpha_mode not in ALPHA_MODES:
-            raise ValueError(f"unknown alpha_mode '{cfg.alpha_mode}'; choose one of {ALPHA_MODES}")
         self.cfg, self.names, self.n_classes = cfg, list(shapes), n_classes
         d = cfg.enc_dim
         self.encoders = nn.ModuleDict({k: ProbEncoder(shapes[k][1], d, cfg.dropout) for k in self.names})
-        self.predictors = nn.ModuleDict({k: nn.Sequential(nn.Linear(d, d), nn.Dropout(0.1), nn.Linear(d, 1))
+        self.predictors = nn.ModuleDict({k: nn.Sequential(nn.Linear(d, d), rng.Dropout(0.1), nn.Linear(d, 1))
                                          for k in self.names})
         self.unimodal = nn.ModuleDict({k: nn.Linear(d, n_classes) for k in self.names})
         self.fusion = create_fusion(cfg.fusion, [d] * len(self.names), self.names, dim=d)
         self.head = nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
-                                  nn.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
+                                  rng.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
         m = len(self.names)
         self.register_buffer("alpha_sum", torch.zeros(m))
         self.register_buffer("alpha_count", torch.zeros((), dtype=torch.long))
@@ -164,8 +179,6 @@ class UDMLModel(nn.Module):
         return None
 
     def forward(self, xs: Mapping[str, torch.Tensor]):
-        from ..models import ModelOutput  # lazy: fusionlab.models imports fusionlab.refiners
-
         missing = [k for k in self.names if k not in xs]
         if missing:
             raise ValueError(f"inputs lack modalities {missing}; the model needs {self.names}")
@@ -174,7 +187,7 @@ class UDMLModel(nn.Module):
         for k in self.names:
             mu, logvar = self.encoders[k](xs[k])  # (B, T, d) each
             sigma = (0.5 * logvar).exp()
-            z = mu + torch.randn_like(mu) * sigma if self.training else mu
+            z = mu + rng.randn_like(mu) * sigma if self.training else mu
             s_hat = torch.exp(0.5 * self.predictors[k](pool(sigma).detach()).squeeze(-1))  # (B,)
             hs.append(z)
             intensity.append(s_hat)
@@ -216,6 +229,5 @@ def udml_loss(model: UDMLModel, output, y: torch.Tensor, t: torch.Tensor) -> Tup
 def build_udml(shapes: Mapping[str, Tuple[int, int]], n_classes: int, cfg: UDMLConfig = UDMLConfig(),
                seed: int = 0) -> UDMLModel:
     """A UDML-family model whose initialisation depends only on ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with rng.seeded_init(seed):
         return UDMLModel(shapes, n_classes, cfg)

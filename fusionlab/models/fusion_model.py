@@ -2,24 +2,25 @@
 
 The seed 002 model is ``ModelConfig(encoder="identity", head_hidden=32)``:
 precomputed embeddings, fused vector -> Linear(32) -> ReLU -> Linear(C).
+Dropout draws from the training run's own generator (``fusionlab.rng``).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
 
-from .fusion import create_fusion
-from .refiners import REFINERS
+from .. import rng
+from ..fusion import FUSIONS, create_fusion
+from ..refiners import REFINERS
 
 ENCODERS = ("mlp", "identity")
 TEMPORAL = ("mean", "transformer")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Architecture of a fusion model; ``asdict()`` goes into results and cache keys."""
 
@@ -34,6 +35,22 @@ class ModelConfig:
     refiner: Optional[str] = None
     refiner_options: Dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        FUSIONS.get(self.fusion)
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got '{self.encoder}'")
+        if self.temporal not in TEMPORAL:
+            raise ValueError(f"temporal must be one of {TEMPORAL}, got '{self.temporal}'")
+        for name in ("enc_dim", "fusion_dim", "head_hidden"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.refiner is not None:
+            REFINERS.get(self.refiner)
+        elif self.refiner_options:
+            raise ValueError(f"refiner_options {sorted(self.refiner_options)} given without a refiner")
+
 
 class ModelOutput(NamedTuple):
     logits: torch.Tensor  # (B, C)
@@ -45,22 +62,17 @@ class Encoder(nn.Module):
 
     def __init__(self, t: int, d: int, cfg: ModelConfig) -> None:
         super().__init__()
-        if cfg.encoder not in ENCODERS:
-            raise ValueError(f"unknown encoder '{cfg.encoder}'; choose one of {ENCODERS}")
-        if cfg.temporal not in TEMPORAL:
-            raise ValueError(f"unknown temporal model '{cfg.temporal}'; choose one of {TEMPORAL}")
         if cfg.encoder == "identity":
             self.net: nn.Module = nn.Identity()
             self.out_dim = d
         else:
-            self.net = nn.Sequential(nn.Linear(d, cfg.enc_dim), nn.ReLU(), nn.Dropout(cfg.dropout),
+            self.net = nn.Sequential(nn.Linear(d, cfg.enc_dim), nn.ReLU(), rng.Dropout(cfg.dropout),
                                      nn.Linear(cfg.enc_dim, cfg.enc_dim))
             self.out_dim = cfg.enc_dim
         self.temporal: Optional[nn.Module] = None
         if cfg.temporal == "transformer" and t > 1:
             heads = 4 if self.out_dim % 4 == 0 else 1
-            layer = nn.TransformerEncoderLayer(self.out_dim, heads, 2 * self.out_dim, cfg.dropout,
-                                               batch_first=True)
+            layer = rng.transformer_layer(self.out_dim, heads, 2 * self.out_dim, cfg.dropout)
             self.temporal = nn.TransformerEncoder(layer, num_layers=1, enable_nested_tensor=False)
             self.position = nn.Parameter(torch.zeros(t, self.out_dim))
 
@@ -82,7 +94,7 @@ class FusionModel(nn.Module):
         dims = [self.encoders[k].out_dim for k in self.names]
         self.fusion = create_fusion(cfg.fusion, dims, self.names, dim=cfg.fusion_dim, **cfg.fusion_options)
         self.head = nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
-                                  nn.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
+                                  rng.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
 
     def forward(self, xs: Mapping[str, torch.Tensor]) -> ModelOutput:
         missing = [k for k in self.names if k not in xs]
@@ -103,18 +115,10 @@ class FusionModel(nn.Module):
         return None
 
 
-@contextmanager
-def seeded(seed: int):
-    """Run a block with torch's RNG seeded, restoring the global state afterwards."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
 def build_model(shapes: Mapping[str, Tuple[int, int]], n_classes: int, cfg: ModelConfig = ModelConfig(),
                 seed: int = 0) -> FusionModel:
-    """A model whose initialisation depends only on ``seed``."""
-    with seeded(seed):
+    """A model whose initialisation depends only on ``seed`` (see ``rng.seeded_init``)."""
+    with rng.seeded_init(seed):
         return FusionModel(shapes, n_classes, cfg)
 
 

@@ -1,4 +1,4 @@
-"""Seed 002's protocol: data-scaling curves over many seeds, ROC, and robustness per modality.
+"""Seed 002's study: data-scaling curves over many seeds, ROC, and robustness per modality.
 
 "Encoding domain insights into multi-modal fusion: improved performance at the cost
 of robustness" (seed 002) trains fusion -> Linear(32) -> ReLU -> Linear(C) with
@@ -24,7 +24,7 @@ The two findings are judged by ``findings`` from the numbers, see there.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -35,29 +35,39 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import label_binarize
 
 from ..batched import BatchedFit, batched_fit
-from ..data.dataset import PreparedData
+from ..data import ClipLikeConfig, DataConfig, PreparedData, SplitConfig, UCIConfig, prepare
+from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
+from ..fusion import FUSIONS
 from ..models import ModelConfig, build_model, count_parameters
-from ..noise import corrupt_modalities
+from ..noise import CORRUPTIONS, corrupt_modalities
 from ..train import EpochInfo, TrainConfig
+from .base import Progress, Result, Stop, record
 
 ALL = "all"
 DEFAULT_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 FPR_GRID = np.linspace(0.0, 1.0, 101)
-Progress = Callable[[float, str], Optional[bool]]
+MAX_SIZE = 10_000_000
+MAX_SEEDS = 1000
 
 
-@dataclass
+def _sizes_to(top: int) -> Tuple[int, ...]:
+    sizes = [32]
+    while sizes[-1] * 2 <= top:
+        sizes.append(sizes[-1] * 2)
+    return tuple(sizes)
+
+
+@dataclass(frozen=True)
 class ScalingConfig:
     """One seed-002 study; ``asdict()`` goes into results files."""
 
+    data: DataConfig = DataConfig("clip-like", ClipLikeConfig())
+    split: SplitConfig = SplitConfig(val_fraction=0.1, test_fraction=0.15, seed=0)
     fusions: Tuple[str, ...] = ("concat", "product", "tensor")
-    sizes: Optional[Tuple[int, ...]] = None  # None: doubling from 32 to the largest available
-    n_seeds: int = 20
+    sizes: Optional[Tuple[int, ...]] = _sizes_to(512)  # None: doubling from 32 to the largest available
+    n_seeds: int = 5
     first_seed: int = 0
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
+    train: TrainConfig = TrainConfig(epochs=20, batch_size=64, lr=1e-3, weight_decay=0.0, patience=None)
     head_hidden: int = 32
     fusion_dim: int = 64
     tensor_append_one: bool = False
@@ -65,8 +75,40 @@ class ScalingConfig:
     levels: Tuple[float, ...] = DEFAULT_LEVELS
     robust_size: Optional[int] = None  # None: the largest size
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fusions", tuple(self.fusions))
+        for f in self.fusions:
+            FUSIONS.get(f)
+        if not self.fusions:
+            raise ValueError("fusions: pick at least one fusion")
+        if self.sizes is not None:
+            object.__setattr__(self, "sizes", tuple(sorted(set(int(s) for s in self.sizes))))
+            if not self.sizes or min(self.sizes) < 2 or max(self.sizes) > MAX_SIZE:
+                raise ValueError(f"sizes must lie in [2, {MAX_SIZE}], got {list(self.sizes)}")
+        if not 1 <= self.n_seeds <= MAX_SEEDS:
+            raise ValueError(f"n_seeds must be in [1, {MAX_SEEDS}], got {self.n_seeds}")
+        if self.first_seed < 0:
+            raise ValueError(f"first_seed must be >= 0, got {self.first_seed}")
+        CORRUPTIONS.get(self.noise)
+        object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
+        if not self.levels or any(not (np.isfinite(v) and 0 <= v <= 1) for v in self.levels):
+            raise ValueError(f"levels must be numbers in [0, 1], got {list(self.levels)}")
+
     def seeds(self) -> List[int]:
         return list(range(self.first_seed, self.first_seed + self.n_seeds))
+
+
+DEFAULT = ScalingConfig()
+DATASET_NAMES = ("clip-like", "uci-digits")
+DATA_DEFAULTS = {"clip-like": DEFAULT.data, "uci-digits": DataConfig("uci-digits", UCIConfig(views=("fou", "kar")))}
+_PAPER = replace(DEFAULT, sizes=_sizes_to(4096), n_seeds=20, train=replace(DEFAULT.train, epochs=100))
+PRESETS: Dict[str, Tuple[ScalingConfig, str]] = {
+    "quick look (default)": (DEFAULT, "about half a minute"),
+    "paper: dot-product task": (replace(_PAPER, data=DataConfig("clip-like", ClipLikeConfig(label="dot", n_samples=6000))),
+                                "about 15-25 minutes on 2 cores"),
+    "paper: real labels": (replace(_PAPER, data=DataConfig("clip-like", ClipLikeConfig(label="real", n_samples=6000))),
+                           "about 15-25 minutes on 2 cores"),
+}
 
 
 @dataclass
@@ -117,14 +159,10 @@ def check_sizes(sizes: Sequence[int], n_train: int, n_classes: int) -> List[int]
 
 
 def model_config(cfg: ScalingConfig, fusion: str) -> ModelConfig:
+    """Seed 002's model: identity encoders, fusion, Linear(32), ReLU, Linear(C), no dropout."""
     opts = {"append_one": cfg.tensor_append_one} if fusion == "tensor" else {}
     return ModelConfig(fusion=fusion, encoder="identity", head_hidden=cfg.head_hidden, dropout=0.0,
                        fusion_dim=cfg.fusion_dim, fusion_options=opts)
-
-
-def train_config(cfg: ScalingConfig) -> TrainConfig:
-    return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                       patience=None, seed=cfg.first_seed)
 
 
 def subsample(data: PreparedData, n: int, seed: int = 0) -> PreparedData:
@@ -186,19 +224,16 @@ def robustness_rows(fit: BatchedFit, data: PreparedData, fusion: str, noise: str
 
 
 def run_scaling(data: PreparedData, cfg: ScalingConfig = ScalingConfig(), label: str = "",
-                progress: Optional[Progress] = None) -> ScalingResult:
+                progress: Optional[Progress] = None, stop: Optional[Stop] = None) -> ScalingResult:
     """Train every fusion at every size with ``cfg.n_seeds`` seeds (batched), then score.
 
-    ``progress(fraction, message)`` is called after every epoch; returning ``False``
-    stops the study (the result holds the settings finished so far, ``stopped=True``).
+    ``progress(fraction, message)`` is called after every epoch; ``stop()`` returning True stops the
+    study (the result holds the settings finished so far, ``stopped=True``).
     """
     sizes = check_sizes(cfg.sizes or doubling_sizes(len(data.train)), len(data.train), data.n_classes)
     robust_size = cfg.robust_size or sizes[-1]
     if robust_size not in sizes:
         raise ValueError(f"robustness size {robust_size} is not one of the training sizes {sizes}")
-    if cfg.n_seeds < 1:
-        raise ValueError(f"need at least one seed, got {cfg.n_seeds}")
-    tcfg = train_config(cfg)
     units = [(f, n) for f in cfg.fusions for n in sizes]
     scores, rocs, robust, params, stopped = [], [], [], [], False
     for u, (fusion, n) in enumerate(units):
@@ -207,14 +242,13 @@ def run_scaling(data: PreparedData, cfg: ScalingConfig = ScalingConfig(), label:
         if n == sizes[0]:
             params.append({"fusion": fusion, "params": n_params})
 
-        def callback(info: EpochInfo, u=u, fusion=fusion, n=n) -> Optional[bool]:
-            if progress is None:
-                return None
-            return progress((u + info.epoch / info.epochs) / len(units),
-                            f"{fusion}, n={n}: epoch {info.epoch}/{info.epochs}, "
-                            f"mean validation accuracy {info.val_accuracy:.3f}")
+        def callback(info: EpochInfo, u=u, fusion=fusion, n=n) -> None:
+            if progress is not None:
+                progress((u + info.epoch / info.epochs) / len(units),
+                         f"{fusion}, n={n}: epoch {info.epoch}/{info.epochs}, "
+                         f"mean validation accuracy {info.val_accuracy:.3f}")
 
-        fit = batched_fit(subsample(data, n, cfg.first_seed), mcfg, tcfg, cfg.seeds(), callback)
+        fit = batched_fit(subsample(data, n, cfg.first_seed), mcfg, cfg.train, cfg.seeds(), callback, stop)
         if fit.stopped_by_user:
             stopped = True
             break
@@ -227,15 +261,6 @@ def run_scaling(data: PreparedData, cfg: ScalingConfig = ScalingConfig(), label:
     return ScalingResult(pd.DataFrame(scores), pd.concat(rocs, ignore_index=True) if rocs else pd.DataFrame(),
                          pd.concat(robust, ignore_index=True) if robust else pd.DataFrame(),
                          pd.DataFrame(params), chance, robust_size, stopped)
-
-
-@dataclass
-class Finding:
-    """One of the paper's findings, judged from the numbers: ``holds`` is None when it cannot be judged."""
-
-    claim: str
-    holds: Optional[bool]
-    text: str
 
 
 def _size_reaching(curve: pd.Series, target: float) -> Optional[int]:
@@ -251,21 +276,21 @@ def data_efficiency_finding(scores: pd.DataFrame, chance: float, a: str = "produ
     """
     claim = f"{a} learns the task from less data than {b}"
     if scores.empty or not {a, b} <= set(scores["fusion"]):
-        return Finding(claim, None, f"Cannot judge: the study needs both {a} and {b}.")
+        return Finding(claim, UNKNOWN, f"the study needs both {a} and {b}.")
     curves = scores.groupby(["fusion", "size"])["test_accuracy"].mean()
     target = chance + 0.5 * (curves.max() - chance)
     na, nb = _size_reaching(curves[a], target), _size_reaching(curves[b], target)
     top = int(scores["size"].max())
     desc = lambda f, n: f"{f} reached it at n = {n}" if n else f"{f} never did (up to n = {top})"  # noqa: E731
     mean_a, mean_b = curves[a].mean(), curves[b].mean()
-    detail = (f"Target: mean test accuracy {target:.3f} (half-way from chance {chance:.3f} to the best mean "
+    detail = (f"target: mean test accuracy {target:.3f} (half-way from chance {chance:.3f} to the best mean "
               f"{curves.max():.3f}); {desc(a, na)}, {desc(b, nb)}. Averaged over the sizes, {a} scored "
               f"{mean_a:.3f} and {b} {mean_b:.3f}.")
     if na is None:
-        return Finding(claim, False, f"Does not hold: {a} never reached the target. {detail}")
-    holds = nb is None or na < nb
-    verdict = "Holds" if holds else "Does not hold"
-    return Finding(claim, holds, f"{verdict}: {detail}")
+        return Finding(claim, FAILS, f"{a} never reached the target. {detail}")
+    if na == nb:
+        return Finding(claim, UNKNOWN, f"both reached it at the same size. {detail}")
+    return Finding(claim, HOLDS if nb is None or na < nb else FAILS, detail)
 
 
 MIN_MARGIN = 0.05  # clean accuracy above chance needed to judge degradation
@@ -285,23 +310,27 @@ def degradation(robustness: pd.DataFrame, chance: float) -> pd.DataFrame:
 
 
 def robustness_finding(robustness: pd.DataFrame, chance: float, a: str = "product", b: str = "concat") -> Finding:
-    """Did ``a`` degrade faster under noise than ``b``? Judged per noise condition on
-    ``degradation``; holds when ``a`` lost more in most conditions."""
+    """Did ``a`` degrade faster under noise than ``b``? Per noise condition, the per-seed paired
+    difference of ``degradation`` (the shared rule of ``findings``): holds when ``a`` lost more in
+    every condition, partly in some, does not hold when in none."""
     claim = f"{a} degrades faster under noise than {b}"
     if robustness.empty or not {a, b} <= set(robustness["fusion"]) or not (robustness["level"] > 0).any():
-        return Finding(claim, None, f"Cannot judge: robustness needs both {a} and {b} and a noise level above 0.")
-    lost = degradation(robustness, chance).groupby(["condition", "fusion"])["lost"].mean().unstack("fusion")
+        return Finding(claim, UNKNOWN, f"robustness needs both {a} and {b} and a noise level above 0.")
+    lost = degradation(robustness, chance).pivot_table(index=["condition", "seed"], columns="fusion", values="lost")
     lost = lost[[a, b]].dropna()
     if lost.empty:
-        return Finding(claim, None, f"Cannot judge: a fusion is within {MIN_MARGIN:.2f} of chance on clean data, "
-                                    "so there is no accuracy for noise to take away.")
-    faster = lost[a] > lost[b]
-    parts = [f"noise on {c}: {a} lost {r[a]:.0%}, {b} {r[b]:.0%}" for c, r in lost.iterrows()]
-    holds = bool(faster.sum() * 2 > len(lost))
-    verdict = "Holds" if holds else "Does not hold"
-    return Finding(claim, holds, f"{verdict} ({a} lost more in {int(faster.sum())} of {len(lost)} conditions). "
-                   f"Share of the clean above-chance accuracy lost, averaged over noise levels: "
-                   + "; ".join(parts) + ".")
+        return Finding(claim, UNKNOWN, f"a fusion is within {MIN_MARGIN:.2f} of chance on clean data, "
+                                       "so there is no accuracy for noise to take away.")
+    seen, parts = [], []
+    for cond, g in lost.groupby(level="condition", sort=False):
+        diff = (g[a] - g[b]).to_numpy()
+        seen.append(direction(diff))
+        parts.append(f"noise on {cond}: {a} lost {g[a].mean():.0%}, {b} {g[b].mean():.0%} "
+                     f"(paired difference {describe(diff)})")
+    verdict = from_directions([1] * len(seen), seen)
+    return Finding(claim, verdict, f"{a} lost significantly more in {seen.count(1)} of {len(seen)} conditions. "
+                   "Share of the clean above-chance accuracy lost, averaged over noise levels, mean over seeds "
+                   "[95% interval of the per-seed difference]: " + "; ".join(parts) + ".")
 
 
 def findings(result: ScalingResult) -> List[Finding]:
@@ -310,5 +339,26 @@ def findings(result: ScalingResult) -> List[Finding]:
            robustness_finding(result.robustness, result.chance)]
     labels = set(result.scores["label"]) if not result.scores.empty else set()
     if labels and labels != {"dot"}:
-        out[0].text += f" (The paper makes this claim for the dot task; this run's label is {', '.join(sorted(labels))}.)"
+        f = out[0]
+        out[0] = replace(f, evidence=f.evidence + f" (The paper makes this claim for the dot task; this run's label "
+                                                  f"is {', '.join(sorted(labels))}.)")
     return out
+
+
+def label_of(cfg: ScalingConfig) -> str:
+    """The label name the tables carry: the dataset's ``label`` option if it has one, else ``class``."""
+    return str(getattr(cfg.data.options, "label", "class"))
+
+
+def run(cfg: ScalingConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
+        source=None) -> Result:
+    """Seed 002's study: tables ``scaling``, ``robustness``, ``roc``, ``params``; its two findings."""
+    ds = cfg.data.load(source)
+    if len(ds.modality_names) != 2 and "product" in cfg.fusions:
+        raise ValueError(f"seed 002 fuses two modalities; {ds.name} has {ds.modality_names}")
+    data = prepare(ds, cfg.split)
+    res = run_scaling(data, cfg, label=label_of(cfg), progress=progress, stop=stop)
+    tables = {"scaling": res.scores, "robustness": res.robustness, "roc": res.roc, "params": res.params}
+    config = {"dataset": ds.name, "views": ds.modality_names, **record(cfg)}
+    return Result(tables, findings(res) if not res.scores.empty else [], config,
+                  {"result": res, "data_name": ds.name}, res.stopped)

@@ -1,0 +1,131 @@
+"""Dataset specs: a registered dataset is its config dataclass, its loader and its info.
+
+The config's fields carry their own documentation (``option(...)`` metadata: help text, CLI flag,
+choices, range), so the page's widgets (``ui.forms``) and the CLI's arguments
+(``commands._common``) are generated from the spec, and neither front end names a dataset.
+``DataConfig(name, options, select)`` is what a study's config holds: which dataset, with which
+options, and (for datasets whose options do not pick modalities) which modalities to keep.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ..registry import Registry
+from .dataset import MultimodalDataset
+
+DATASETS: Registry = Registry("dataset")
+
+
+def option(default: Any, help: str, *, flag: Optional[str] = None, kind: Optional[str] = None,
+           choices: Optional[Tuple] = None, lo: Optional[float] = None, hi: Optional[float] = None,
+           step: Optional[float] = None, per: Optional[str] = None, label: Optional[str] = None):
+    """A config field with what a widget and a CLI flag need to know about it.
+
+    ``kind`` (inferred from the default when None): ``bool``, ``int``, ``float``, ``str``,
+    ``strs`` (a tuple of strings, from ``choices``), ``floats`` (a tuple of floats, one per
+    modality when ``per`` names the field holding the modality count), ``modalities`` (a tuple of
+    0-based modality indices, shown as names m1..mM), ``path`` (a file path; an upload on the page).
+    A field without a ``flag`` is neither a widget nor a flag (it keeps its default).
+    """
+    meta = dict(help=help, flag=flag, kind=kind, choices=choices, lo=lo, hi=hi, step=step, per=per, label=label)
+    return field(default=default, metadata=meta)
+
+
+def controls(config_cls: type) -> List:
+    """The config's fields that are widgets and flags, in declaration order."""
+    return [f for f in fields(config_cls) if f.metadata.get("flag")]
+
+
+def kind_of(f) -> str:
+    kind = f.metadata.get("kind")
+    if kind:
+        return kind
+    d = f.default
+    if isinstance(d, bool):
+        return "bool"
+    if isinstance(d, int):
+        return "int"
+    if isinstance(d, float):
+        return "float"
+    return "str"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a front end can know before loading: modality shapes (when fixed by the config), classes, source."""
+
+    modalities: Dict[str, Tuple[int, int]]
+    n_classes: Optional[int]
+    source: str
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    doc: str
+    config: type
+    loader: Callable[..., MultimodalDataset]
+    info: Callable[[Any], DatasetInfo]
+    upload: bool = False  # the page reads its input from an upload, not from the config
+
+    def load(self, cfg: Any = None, source: Any = None) -> MultimodalDataset:
+        cfg = self.config() if cfg is None else cfg
+        return self.loader(cfg, source) if self.upload else self.loader(cfg)
+
+
+def register_dataset(name: str, doc: str, config: type, info: Callable[[Any], DatasetInfo], upload: bool = False):
+    """Decorator: register ``loader(cfg)`` (or ``loader(cfg, source)`` for uploads) under ``name``."""
+
+    def deco(loader: Callable[..., MultimodalDataset]):
+        DATASETS.register(name, doc)(DatasetSpec(name, doc, config, loader, info, upload))
+        return loader
+
+    return deco
+
+
+def spec(name: str) -> DatasetSpec:
+    return DATASETS.get(name)
+
+
+def make_options(name: str, **values) -> Any:
+    """The dataset's config from keyword values (lists become tuples); unknown names are an error."""
+    cls = spec(name).config
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"dataset '{name}' has no option(s) {unknown}; it takes {sorted(known)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset, with which options, keeping which modalities (``select``; empty keeps all)."""
+
+    name: str = "uci-digits"
+    options: Any = None  # the spec's config; None: its defaults
+    select: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        s = spec(self.name)
+        if self.options is None:
+            object.__setattr__(self, "options", s.config())
+        elif not (is_dataclass(self.options) and isinstance(self.options, s.config)):
+            raise ValueError(f"options of dataset '{self.name}' must be a {s.config.__name__}, "
+                             f"got {type(self.options).__name__}")
+        object.__setattr__(self, "select", tuple(self.select))
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return spec(self.name)
+
+    def load(self, source: Any = None) -> MultimodalDataset:
+        ds = self.spec.load(self.options, source)
+        return ds.select(list(self.select)) if self.select else ds
+
+    def with_options(self, **values) -> "DataConfig":
+        return replace(self, options=replace(self.options, **values))
+
+
+def default_of(f) -> Any:
+    return f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]

@@ -1,0 +1,126 @@
+"""The Gates & values study: VGMR (seed 003, METHODS.md §3) on a backbone, and what it does.
+
+``run`` (the CLI's ``vgmr``) trains VGMR and the plain backbone for ``cfg.seeds`` seeds and returns
+``gate_stats`` (§4.4, the first seed's VGMR), ``removal`` (§4.7, both methods) and ``robustness``
+(§4.8, every seed), with the §4.4 and §4.8 findings. The page runs the same stages one at a time:
+``train_vgmr`` when you press Train, ``gate_tables`` and ``robustness_table`` behind their buttons.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+import pandas as pd
+import torch
+
+from ..data import DataConfig, PreparedData, SplitConfig, SyntheticConfig, UCIConfig, prepare
+from ..diagnostics.gates import (SweepConfig, gate_findings, gate_samples, heavy_noise_finding, removal_table,
+                                 robustness_of, summarise_samples)
+from ..models import ModelConfig, build_model
+from ..refiners.vgmr import VGMRConfig
+from ..train import FitResult, TrainConfig, fit
+from .base import Progress, Result, Stop, epoch_progress, record
+
+BACKBONES = ("concat", "transformer")
+# Three modalities, the first informative but easy to corrupt, the others weak (T = 8 timesteps).
+VGMR_SYNTHETIC = SyntheticConfig(n_samples=1200, n_modalities=3, dim=12, seq_len=8, n_classes=4,
+                                 informativeness=(0.35, 0.2, 0.1), seed=0)
+
+
+def backbone_config(backbone: str = "concat", vgmr: Optional[VGMRConfig] = None, dim: int = 64) -> ModelConfig:
+    """The plain backbone (identity encoders: pool, fuse, MLP head), with VGMR in front if given."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, got '{backbone}'")
+    return ModelConfig(fusion=backbone, encoder="identity", fusion_dim=dim, refiner="vgmr" if vgmr else None,
+                       refiner_options=asdict(vgmr) if vgmr else {})
+
+
+@dataclass(frozen=True)
+class GatesConfig:
+    data: DataConfig = DataConfig("synthetic", VGMR_SYNTHETIC)
+    backbone: str = "concat"
+    vgmr: VGMRConfig = VGMRConfig()
+    train: TrainConfig = TrainConfig(epochs=20)
+    ratio: float = 0.3  # §4.4: fraction of one modality's timesteps replaced by noise
+    weight: float = 1.0  # §4.4: noise weight (1 replaces)
+    seeds: int = 3  # §4.8: seeds train.seed, train.seed + 1, ...
+    sweep: SweepConfig = SweepConfig()
+
+    def __post_init__(self) -> None:
+        backbone_config(self.backbone)
+        if not 0 <= self.ratio <= 1 or not 0 <= self.weight <= 1:
+            raise ValueError(f"ratio and weight must lie in [0, 1], got {self.ratio} and {self.weight}")
+        if not 1 <= self.seeds <= 100:
+            raise ValueError(f"seeds must be in [1, 100], got {self.seeds}")
+
+    def seed_list(self) -> Tuple[int, ...]:
+        return tuple(range(self.train.seed, self.train.seed + self.seeds))
+
+    def configs(self) -> Dict[str, ModelConfig]:
+        return {"vgmr": backbone_config(self.backbone, self.vgmr), self.backbone: backbone_config(self.backbone)}
+
+
+DEFAULT = GatesConfig()
+DATASET_NAMES = ("synthetic", "uci-digits")
+DATA_DEFAULTS: Dict[str, DataConfig] = {
+    "synthetic": DEFAULT.data,
+    "uci-digits": DataConfig("uci-digits", UCIConfig(views=("pix", "fou", "mor"), pix_as_sequence=True)),
+}
+
+
+def prepared(cfg: GatesConfig, source: Any = None) -> PreparedData:
+    return prepare(cfg.data.load(source), SplitConfig(seed=cfg.train.seed))
+
+
+def train_one(data: PreparedData, model_cfg: ModelConfig, train_cfg: TrainConfig, callback=None,
+              stop: Optional[Stop] = None) -> FitResult:
+    model = build_model(data.shapes(), data.n_classes, model_cfg, seed=train_cfg.seed)
+    return fit(model, data, train_cfg, callback=callback, stop=stop)
+
+
+def train_vgmr(cfg: GatesConfig, data: PreparedData, progress: Optional[Progress] = None,
+               stop: Optional[Stop] = None) -> FitResult:
+    """VGMR on the backbone, with the training seed (what the page's Train button runs)."""
+    return train_one(data, cfg.configs()["vgmr"], cfg.train, epoch_progress(progress, 0, cfg.train.epochs, "VGMR"),
+                     stop)
+
+
+def train_seeds(data: PreparedData, configs: Mapping[str, ModelConfig], train_cfg: TrainConfig,
+                seeds: Sequence[int], progress: Optional[Progress] = None,
+                stop: Optional[Stop] = None, done: Optional[Mapping[Tuple[str, int], torch.nn.Module]] = None
+                ) -> Dict[Tuple[str, int], torch.nn.Module]:
+    """Every method once per seed (init, batch order and dropout from the seed); ``done`` models are reused."""
+    models, jobs = dict(done or {}), [(name, s) for s in seeds for name in configs]
+    todo = [j for j in jobs if j not in models]
+    for j, (name, s) in enumerate(todo):
+        cb = epoch_progress(progress, j * train_cfg.epochs, len(todo) * train_cfg.epochs, f"{name}, seed {s}")
+        res = train_one(data, configs[name], replace(train_cfg, seed=s), cb, stop)
+        if res.stopped_by_user:
+            break
+        models[(name, s)] = res.model
+    return {j: models[j] for j in jobs if j in models}
+
+
+def gate_tables(cfg: GatesConfig, data: PreparedData, vgmr: torch.nn.Module, plain: torch.nn.Module) -> Dict[str, pd.DataFrame]:
+    """§4.4 per sample and summarised, and §4.7 removal of both methods."""
+    samples = gate_samples(vgmr, data, cfg.ratio, cfg.weight, seed=cfg.train.seed)
+    return {"gate_samples": samples, "gate_stats": summarise_samples(samples),
+            "removal": removal_table({"vgmr": vgmr, cfg.backbone: plain}, data)}
+
+
+def run(cfg: GatesConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
+        source: Any = None) -> Result:
+    data = prepared(cfg, source)
+    models = train_seeds(data, cfg.configs(), cfg.train, cfg.seed_list(), progress, stop)
+    stopped = len(models) < 2 * cfg.seeds
+    tables: Dict[str, pd.DataFrame] = {}
+    findings = []
+    first = (models.get(("vgmr", cfg.train.seed)), models.get((cfg.backbone, cfg.train.seed)))
+    if all(m is not None for m in first):
+        tables.update(gate_tables(cfg, data, *first))
+        findings += gate_findings(tables["gate_samples"])
+    if not stopped:
+        tables["robustness"] = robustness_of(models, data, cfg.sweep)
+        findings += heavy_noise_finding(tables["robustness"], "vgmr", cfg.backbone)
+    config = {"dataset": data.name, "views": data.modality_names, "shapes": data.shapes(), **record(cfg)}
+    return Result(tables, findings, config, {"models": models, "data": data}, stopped)

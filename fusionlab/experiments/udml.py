@@ -1,0 +1,113 @@
+"""The Uncertainty-weighting study: UDML vs static / PE fusion (seed 001, METHODS.md §4).
+
+``run`` trains every method with every seed through the one engine (``train.fit`` with
+``objectives.UDMLObjective``: the progressive schedule, intensity-labelled noise and UDML's loss,
+keeping the final epoch) and returns the CLI's tables: ``estimator`` (each estimator's output as
+one modality's injected intensity runs 1..max), ``weights`` (per-sample weights at random test
+noise), ``alpha``, ``robustness`` and ``accuracy``, with seed 001's findings. The split is fixed by
+``split.seed`` for every training seed, so seeds are paired on one test set; it also seeds the
+test-time noise of the diagnostics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Dict, Optional, Tuple
+
+import pandas as pd
+
+from ..data import DataConfig, SplitConfig, SyntheticConfig, UCIConfig, prepare
+from ..diagnostics.udml import (UDMLStudy, accuracy_table, alpha_table, findings, per_sample_levels,
+                                robustness_table, sample_weights, spearman_table, study_response)
+from ..models.udml import METHODS, UDMLConfig, build_udml
+from ..models.udml_schedule import NoiseSchedule, max_level
+from ..objectives import UDMLObjective
+from ..train import TrainConfig, fit
+from .base import Progress, Result, Stop, epoch_progress, record
+
+
+@dataclass(frozen=True)
+class UDMLStudyConfig:
+    data: DataConfig = DataConfig("synthetic", SyntheticConfig(n_samples=1200, n_modalities=2, dim=16,
+                                                               informativeness=(0.45, 0.9), rule="linear",
+                                                               xor_modalities=(1,)))
+    split: SplitConfig = SplitConfig(seed=0)
+    model: UDMLConfig = UDMLConfig(gamma=3.0, beta=1e-3)
+    train: TrainConfig = TrainConfig(epochs=25, patience=None, keep="last", seed=0)  # seed: the first of `seeds`
+    schedule: NoiseSchedule = NoiseSchedule(clean_epochs=2, weight_delay=10)
+    seeds: int = 3  # train.seed, train.seed + 1, ...
+    methods: Tuple[str, ...] = tuple(METHODS.names())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "methods", tuple(self.methods) or tuple(METHODS.names()))
+        for m in self.methods:
+            METHODS.get(m)
+        if not 1 <= self.seeds <= 100:
+            raise ValueError(f"seeds must be in [1, 100], got {self.seeds}")
+
+    def seed_list(self) -> Tuple[int, ...]:
+        return tuple(range(self.train.seed, self.train.seed + self.seeds))
+
+
+DEFAULT = UDMLStudyConfig()
+DATASET_NAMES = ("synthetic", "uci-digits", "file")
+DATA_DEFAULTS: Dict[str, DataConfig] = {"synthetic": DEFAULT.data,
+                                        "uci-digits": DataConfig("uci-digits", UCIConfig(views=("pix", "fou")))}
+PRESETS: Dict[str, Tuple[UDMLStudyConfig, str]] = {
+    "dual suppression": (DEFAULT, "3 seeds x 4 methods, about a minute"),
+    "paper-like (two real views)": (replace(DEFAULT, data=DATA_DEFAULTS["uci-digits"], model=replace(DEFAULT.model, beta=1e-4),
+                                            train=replace(DEFAULT.train, epochs=30),
+                                            schedule=replace(DEFAULT.schedule, clean_epochs=3)),
+                                    "3 seeds x 4 methods, about two minutes"),
+}
+
+
+def hard_modality(cfg: UDMLStudyConfig, names) -> Optional[str]:
+    """The modality the data make hard to learn: the first XOR-coded one, if the dataset has the option."""
+    xor = tuple(getattr(cfg.data.options, "xor_modalities", ()))
+    return names[xor[0]] if xor and xor[0] < len(names) else None
+
+
+def train_study(data, cfg: UDMLStudyConfig, progress: Optional[Progress] = None,
+                stop: Optional[Stop] = None) -> UDMLStudy:
+    """Each method with each seed (same data, same schedule; noise, order and dropout from the seed)."""
+    seeds = cfg.seed_list()
+    total = len(cfg.methods) * len(seeds) * cfg.train.epochs
+    study = UDMLStudy(data, cfg.model, cfg.schedule, {}, {}, eval_seed=cfg.split.seed)
+    done = 0
+    for method in cfg.methods:
+        for seed in seeds:
+            model = build_udml(data.shapes(), data.n_classes, replace(cfg.model, method=method), seed=seed)
+            cb = epoch_progress(progress, done, total, f"{method}, seed {seed}")
+            res = fit(model, data, replace(cfg.train, seed=seed), UDMLObjective(cfg.schedule), cb, stop)
+            study.models[(method, seed)], study.histories[(method, seed)] = res.model, res.history
+            done += cfg.train.epochs
+            if res.stopped_by_user:
+                study.stopped = True
+                return study
+    return study
+
+
+def weights_at_training_noise(study: UDMLStudy) -> pd.DataFrame:
+    """Per-sample weights with every modality's test noise ~ U(0, the top training level)."""
+    top = max_level(study.schedule)
+    levels = per_sample_levels(len(study.data.test), {k: top for k in study.data.modality_names}, study.eval_seed)
+    return pd.concat([sample_weights(study, m, s, levels) for m, s in study.models], ignore_index=True)
+
+
+def run(cfg: UDMLStudyConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
+        source: Any = None) -> Result:
+    data = prepare(cfg.data.load(source), cfg.split)
+    if len(data.modality_names) < 2:
+        raise ValueError(f"UDML weighs modalities against each other: pick two views (modalities); got "
+                         f"{data.modality_names}")
+    study = train_study(data, cfg, progress, stop)
+    hard = hard_modality(cfg, data.modality_names)
+    resp = study_response(study)
+    spear = spearman_table(resp)
+    acc = accuracy_table(study)
+    tables = {"estimator": resp[["method", "modality", "injected", "predicted", "seed"]],
+              "spearman": spear, "weights": weights_at_training_noise(study), "alpha": alpha_table(study),
+              "robustness": robustness_table(study), "accuracy": acc}
+    config = {"dataset": data.name, "modalities": data.modality_names, "hard": hard, "seeds": list(cfg.seed_list()),
+              **record(cfg)}
+    return Result(tables, findings(spear, acc, hard), config, {"study": study, "hard": hard}, study.stopped)

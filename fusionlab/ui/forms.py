@@ -1,0 +1,134 @@
+"""Widgets generated from config dataclasses: a dataset's options come from its spec
+(``fusionlab.data.spec.option`` metadata), so no page names a dataset.
+
+Every widget takes its default once through ``st.session_state`` (``init_state``), so presets can
+set the same keys without Streamlit warning that a value came from two places. Keys are
+``<page>-<dataset>-<field>``: each dataset keeps its own settings when you switch between them.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+import streamlit as st
+
+from ..data import DATASETS, DataConfig, MultimodalDataset, controls, default_informativeness
+from ..data.spec import kind_of
+from ..experiments.base import data_default
+
+
+def init_state(key: str, default) -> str:
+    """Return widget ``key`` after setting its default once in session_state."""
+    st.session_state.setdefault(key, list(default) if isinstance(default, tuple) else default)
+    return key
+
+
+def field_key(page: str, dataset: str, name: str) -> str:
+    return f"{page}-{dataset}-{name}"
+
+
+def _names(n: int) -> list:
+    return [f"m{i + 1}" for i in range(n)]
+
+
+def _widget(f, key: str, value: Any, values: Dict[str, Any], max_select: Mapping[str, int]):
+    """One option's widget; returns its value in the config's type."""
+    meta, kind = f.metadata, kind_of(f)
+    label, help_ = meta.get("label") or f.name, meta.get("help")
+    if kind == "bool":
+        return bool(st.checkbox(label, key=init_state(key, bool(value)), help=help_))
+    if kind == "int":
+        return int(st.number_input(label, int(meta["lo"]), int(meta["hi"]), step=int(meta.get("step") or 1),
+                                   key=init_state(key, int(value)), help=help_))
+    if kind == "float":
+        return float(st.slider(label, float(meta["lo"]), float(meta["hi"]), step=float(meta.get("step") or 0.05),
+                               key=init_state(key, float(value)), help=help_))
+    if kind == "str":
+        choices = list(meta["choices"])
+        return st.selectbox(label, choices, key=init_state(key, value), help=help_)
+    if kind == "strs":
+        return tuple(st.multiselect(label, list(meta["choices"]), key=init_state(key, tuple(value)), help=help_,
+                                    max_selections=max_select.get(f.name)))
+    if kind == "modalities":
+        names = _names(int(values.get(meta["per"], 0)))
+        chosen = [names[i] for i in (value or ()) if i < len(names)]
+        picked = st.multiselect(label, names, key=init_state(key, tuple(chosen)), help=help_)
+        return tuple(names.index(n) for n in picked if n in names)
+    if kind == "floats":
+        n = int(values.get(meta["per"], 0))
+        base = list(value) if value is not None and len(value) == n else list(default_informativeness(n))
+        cols = st.columns(max(n, 1))
+        return tuple(float(c.slider(f"{label} {m}", float(meta["lo"]), float(meta["hi"]),
+                                    step=float(meta.get("step") or 0.05), key=init_state(f"{key}-{m}", base[i]),
+                                    help=help_)) for i, (c, m) in enumerate(zip(cols, _names(n))))
+    raise ValueError(f"no widget for option kind '{kind}' ({f.name})")  # pragma: no cover - a spec bug
+
+
+def data_controls(page: str, names: Sequence[str], defaults: Mapping[str, DataConfig], default_name: str,
+                  max_select: Mapping[str, int] = {}) -> Tuple[Optional[DataConfig], Any]:
+    """A dataset picker and its options' widgets; returns the ``DataConfig`` and the upload (bytes or None).
+
+    Bad options or a missing upload show a message and return ``(None, None)``.
+    """
+    name = st.selectbox("dataset", list(names), key=init_state(f"{page}-dataset", default_name),
+                        format_func=lambda n: f"{n} — {DATASETS.doc(n)}")
+    base = data_default(defaults, name)
+    values: Dict[str, Any] = {}
+    source = None
+    fields = controls(base.spec.config)
+    plain = [f for f in fields if kind_of(f) not in ("floats", "path")]
+    cols = st.columns(min(3, len(plain))) if plain else []
+    for i, f in enumerate(plain):
+        with cols[i % len(cols)]:
+            values[f.name] = _widget(f, field_key(page, name, f.name), getattr(base.options, f.name), values, max_select)
+    for f in fields:
+        kind = kind_of(f)
+        if kind == "floats":
+            values[f.name] = _widget(f, field_key(page, name, f.name), getattr(base.options, f.name), values, max_select)
+        elif kind == "path":
+            up = st.file_uploader(f.metadata.get("label") or f.name, type=["npz", "csv", "parquet"],
+                                  key=field_key(page, name, f.name), help=f.metadata.get("help"))
+            if up is None:
+                st.info("Upload a file to use your own features.")
+                return None, None
+            values[f.name], source = up.name, up.getvalue()
+    try:
+        return replace(base, options=replace(base.options, **values)), source
+    except ValueError as exc:
+        st.warning(f"Cannot use these dataset settings: {exc}")
+        return None, None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load_data(cfg: DataConfig, source: Optional[bytes] = None) -> MultimodalDataset:
+    """``cfg.load(source)``, cached across reruns (a dataset is immutable and shared)."""
+    return cfg.load(source)
+
+
+def load_or_error(cfg: Optional[DataConfig], source: Optional[bytes]) -> Optional[MultimodalDataset]:
+    if cfg is None:
+        return None
+    try:
+        return load_data(cfg, source)
+    except ValueError as exc:
+        st.error(f"Cannot use this dataset: {exc}")
+        return None
+
+
+def data_state(page: str, cfg: DataConfig) -> Dict[str, Any]:
+    """The session-state values that make ``data_controls`` show ``cfg`` (a preset writes these)."""
+    out: Dict[str, Any] = {f"{page}-dataset": cfg.name}
+    for f in controls(cfg.spec.config):
+        key, value, kind = field_key(page, cfg.name, f.name), getattr(cfg.options, f.name), kind_of(f)
+        if kind == "path":
+            continue
+        if kind == "floats":
+            n = int(getattr(cfg.options, f.metadata["per"]))
+            vals = value if value is not None and len(value) == n else default_informativeness(n)
+            out.update({f"{key}-{m}": float(v) for m, v in zip(_names(n), vals)})
+        elif kind == "modalities":
+            names = _names(int(getattr(cfg.options, f.metadata["per"])))
+            out[key] = [names[i] for i in value if i < len(names)]
+        else:
+            out[key] = list(value) if isinstance(value, tuple) else value
+    return out
