@@ -47,6 +47,11 @@ def streams(seed: int, names: Sequence[str]) -> Dict[str, torch.Generator]:
     return {name: torch_generator(c) for name, c in zip(names, children)}
 
 
+def sub_seed(seed: int, purpose: int) -> int:
+    """An integer seed for sub-stream ``purpose`` of ``seed`` (for APIs that take ``random_state=int``)."""
+    return int(np.random.SeedSequence(int(seed)).spawn(purpose + 1)[purpose].generate_state(1)[0])
+
+
 def numpy_rng(seed: int, purpose: int = 0) -> np.random.Generator:
     """A numpy generator for sub-stream ``purpose`` of ``seed`` (``SeedSequence(seed).spawn``)."""
     return np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(purpose + 1)[purpose])

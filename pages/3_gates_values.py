@@ -103,7 +103,10 @@ def sample_fragment(run: ui.GatesRun) -> None:
         title = f"{k} — noise ratio {ratio:g}, weight {weight:g}; mean G_eff {view.g_eff[k].mean():.3f}"
         st.plotly_chart(vfig.sample_heatmaps(view.x[k], view.g_eff[k], view.diff[k], k, gate_range(run.vgmr), title),
                         key=f"{KEY}-heat-{k}")
-    hint = " (the informative modality of the synthetic data)" if run.data.name.startswith("synthetic") else ""
+    info = getattr(run.config.data.options, "informativeness", None)  # a generator option: known ground truth
+    if info:
+        first = names[int(max(range(len(info)), key=lambda i: info[i]))]
+    hint = " (the most informative modality of the generated data)" if info else ""
     st.caption(f"Drag the sliders of **{first}**{hint} and watch its "
                "noised timesteps in the input heatmap and what the gate does on them.")
 

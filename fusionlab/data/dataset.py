@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from ..rng import sub_seed
+
 MIN_PER_CLASS = 3  # one sample for each of train / validation / test
 
 
@@ -147,12 +149,12 @@ def split_indices(labels: np.ndarray, cfg: SplitConfig, class_names: Sequence[st
             f"{len(labels)} samples are too few to split into train/validation/test "
             f"with {n_classes} classes"
         )
-    rest, test = train_test_split(idx, test_size=n_test, stratify=labels, random_state=cfg.seed)
-    train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=cfg.seed + 1)
+    rest, test = train_test_split(idx, test_size=n_test, stratify=labels, random_state=sub_seed(cfg.seed, 0))
+    train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=sub_seed(cfg.seed, 1))
     if cfg.train_size is not None and cfg.train_size < len(train):
         if cfg.train_size < n_classes:
             raise ValueError(f"train_size {cfg.train_size} is smaller than the {n_classes} classes")
-        train, _ = train_test_split(train, train_size=cfg.train_size, stratify=labels[train], random_state=cfg.seed + 2)
+        train, _ = train_test_split(train, train_size=cfg.train_size, stratify=labels[train], random_state=sub_seed(cfg.seed, 2))
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 

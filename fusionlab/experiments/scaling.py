@@ -317,7 +317,7 @@ def robustness_finding(robustness: pd.DataFrame, chance: float, a: str = "produc
     if robustness.empty or not {a, b} <= set(robustness["fusion"]) or not (robustness["level"] > 0).any():
         return Finding(claim, UNKNOWN, f"robustness needs both {a} and {b} and a noise level above 0.")
     lost = degradation(robustness, chance).pivot_table(index=["condition", "seed"], columns="fusion", values="lost")
-    lost = lost[[a, b]].dropna()
+    lost = lost.reindex(columns=[a, b]).dropna()  # a fusion at chance on clean data has no column
     if lost.empty:
         return Finding(claim, UNKNOWN, f"a fusion is within {MIN_MARGIN:.2f} of chance on clean data, "
                                        "so there is no accuracy for noise to take away.")
