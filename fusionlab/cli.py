@@ -40,8 +40,15 @@ def command_table() -> Dict[str, Tuple[str, str]]:
     return table
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``error: ...``, exit code 2), like every other failure here."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _top_parser(table: Dict[str, Tuple[str, str]]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser = Parser(prog=PROG, description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, text) in table.items():
         sub.add_parser(name, help=text, add_help=False)
@@ -53,7 +60,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     table = command_table()
     if command is None or command not in table:
         return _top_parser(table)
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser = Parser(prog=PROG, description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     importlib.import_module(table[command][0]).add_parser(sub)
     return parser
@@ -63,13 +70,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and not argv[0].startswith("-") else None
     parser = build_parser(command)
-    args = parser.parse_args(argv)  # the command list alone: --help, or an error naming the bad command
+    try:
+        args = parser.parse_args(argv)  # --help, or a one-line error (the bad command, flag or value)
+    except SystemExit as exc:
+        return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, NotADirectoryError, PermissionError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a folder vanishing under us: name it, no traceback
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: nothing was written", file=sys.stderr)
         return 130

@@ -7,8 +7,11 @@ out keeps the study's default for the chosen dataset (``experiments.base.data_de
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -94,31 +97,75 @@ def data_config(args: argparse.Namespace, datasets: Sequence[str], defaults: Map
         v = getattr(args, _dest(f.metadata["flag"]), None)
         if v is not None:
             values[f.name] = tuple(v) if isinstance(v, list) else v
-    cfg = replace(base, options=replace(base.options, **values)) if values else base
+    try:
+        cfg = replace(base, options=replace(base.options, **values)) if values else base
+    except ValueError as exc:  # name the flag the user typed, not the config field behind it
+        msg = str(exc)
+        for f in fields:
+            msg = re.sub(rf"\b{re.escape(f.name)}\b", f.metadata["flag"], msg)
+        raise ValueError(msg) from None
     if not any(f.metadata["flag"] == "--views" for f in fields) and getattr(args, "views", None):
         cfg = replace(cfg, select=tuple(args.views))
     return cfg
 
 
-def out_dir(path: str) -> Path:
-    p = Path(path)
+MANIFEST = "manifest.json"  # marks a folder as a complete fusionlab result set
+
+
+def check_out(path: str) -> Path:
+    """Validate ``--out`` before any work starts: given, not a file, writable, and either new, empty or
+    an earlier fusionlab result set (never a folder of other files, which a new set would replace)."""
+    if not path or not str(path).strip():
+        raise ValueError("--out is empty; give a directory for the results")
+    p = Path(path).expanduser()
     if p.exists() and not p.is_dir():
         raise ValueError(f"--out {p} exists and is not a directory")
-    p.mkdir(parents=True, exist_ok=True)
+    anc = p if p.exists() else next((a for a in p.parents if a.exists()), Path("."))
+    if not anc.is_dir():
+        raise ValueError(f"--out {p}: {anc} is a file, not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=anc):
+            pass
+    except OSError as exc:
+        raise ValueError(f"--out {p} is not writable ({anc}: {exc.strerror})") from None
+    if p.is_dir() and any(p.iterdir()) and not (p / MANIFEST).is_file():
+        raise ValueError(f"--out {p} holds files that are not a fusionlab result set; give a new or empty directory")
     return p
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so no half-written file is left behind."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+@contextlib.contextmanager
+def result_set(out: Path, command: str):
+    """Write a command's files into a hidden sibling folder and rename it into place when all are
+    written: ``out`` holds the old set or the new one, whole, never a mix (a kill leaves only the
+    hidden folder, which the next run into ``out`` removes). Files get the user's umask."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        yield tmp
+        files = sorted(f.name for f in tmp.iterdir())
+        (tmp / MANIFEST).write_text(json.dumps({"command": command, "files": files, "complete": True}, indent=2) + "\n",
+                                    encoding="utf-8")
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.rename(out, old)
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file of a result set (the set, not the file, is what is made atomic: ``result_set``)."""
+    Path(path).write_text(text, encoding="utf-8")
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:

@@ -70,14 +70,15 @@ def config(args):
 
 def run_permutation(args) -> int:
     from ..experiments import permutation as study
-    from ._common import out_dir, print_findings, write_csv, write_json
+    from ._common import check_out, print_findings, result_set, write_csv, write_json
+    out = check_out(args.out)
     cfg = config(args)
-    out = out_dir(args.out)
     result = study.run(cfg)
     runs, table = result.tables["permutation_runs"], result.tables["permutation"]
-    write_csv(runs, out / "permutation_runs.csv")
-    write_csv(table, out / "permutation.csv")
-    write_json(result.config, out / "config.json")
+    with result_set(out, "permutation") as d:
+        write_csv(runs, d / "permutation_runs.csv")
+        write_csv(table, d / "permutation.csv")
+        write_json(result.config, d / "config.json")
     print(table[study.FIRST].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print_findings(result.findings)
     print(f"{len(runs)} rows over {runs[['seed', 'fold']].drop_duplicates().shape[0]} run(s) -> {out / 'permutation.csv'}")

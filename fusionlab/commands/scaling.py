@@ -84,26 +84,27 @@ def run_scaling_command(args) -> int:
     from tqdm import tqdm
 
     from ..experiments import scaling as study
-    from ._common import (atomic_write_text, finding_records, out_dir, print_findings, progress_printer, write_csv,
-                          write_json)
+    from ._common import (atomic_write_text, check_out, finding_records, print_findings, progress_printer, result_set,
+                          write_csv, write_json)
+    out = check_out(args.out)
     cfg = config(args)
-    out = out_dir(args.out)
     bar = tqdm(total=100, desc="scaling", unit="%", leave=True)
     try:
         result = study.run(cfg, progress=progress_printer(bar))
     finally:
         bar.close()
     res = result.artifacts["result"]
-    write_csv(res.scores[SCORE_COLUMNS], out / "scaling.csv")
-    write_csv(res.robustness[ROBUST_COLUMNS], out / "robustness.csv")
-    write_csv(res.roc, out / "roc.csv")
     summary = res.scores.groupby(["fusion", "size"])[["val_accuracy", "test_accuracy", "test_auc"]].agg(["mean", "std"])
-    write_json({"config": result.config, "chance": res.chance, "robust_size": res.robust_size,
-                "findings": finding_records(result.findings),
-                "summary": {f"{k[0]}/{k[1]}": {f"{a}_{b}": float(v) for (a, b), v in row.items()}
-                            for k, row in summary.iterrows()}}, out / "findings.json")
-    atomic_write_text(out / "scaling.html", report_html(res, result.findings,
-                                                        f"Fusion complexity: {result.artifacts['data_name']}"))
+    with result_set(out, "scaling") as d:
+        write_csv(res.scores[SCORE_COLUMNS], d / "scaling.csv")
+        write_csv(res.robustness[ROBUST_COLUMNS], d / "robustness.csv")
+        write_csv(res.roc, d / "roc.csv")
+        write_json({"config": result.config, "chance": res.chance, "robust_size": res.robust_size,
+                    "findings": finding_records(result.findings),
+                    "summary": {f"{k[0]}/{k[1]}": {f"{a}_{b}": float(v) for (a, b), v in row.items()}
+                                for k, row in summary.iterrows()}}, d / "findings.json")
+        atomic_write_text(d / "scaling.html", report_html(res, result.findings,
+                                                          f"Fusion complexity: {result.artifacts['data_name']}"))
     print_findings(result.findings)
     print(f"{len(res.scores)} rows -> {out / 'scaling.csv'}, {len(res.robustness)} rows -> "
           f"{out / 'robustness.csv'}, figures -> {out / 'scaling.html'}")

@@ -50,25 +50,27 @@ def config(args):
 
 def run_train(args) -> int:
     from ..experiments import playground as study
-    from ._common import out_dir, write_csv, write_json
+    from ._common import check_out, result_set, write_csv, write_json
+    out = check_out(args.out)
     cfg = config(args)
-    out = out_dir(args.out)
     result = study.run(cfg)
     metrics = result.tables["metrics"].iloc[0].to_dict()
     metrics["config"] = result.config
-    write_csv(result.tables["history"], out / "history.csv")
-    write_csv(result.tables["removal"], out / "removal.csv")
-    write_json(metrics, out / "metrics.json")
+    with result_set(out, "train") as d:
+        write_csv(result.tables["history"], d / "history.csv")
+        write_csv(result.tables["removal"], d / "removal.csv")
+        write_json(metrics, d / "metrics.json")
     print(f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} -> {out}")
     return 0
 
 
 def run_robustness(args) -> int:
     from ..experiments import playground as study
-    from ._common import out_dir, write_csv
+    from ._common import check_out, result_set, write_csv
+    out = check_out(args.out)
     cfg = config(args)
-    out = out_dir(args.out)
     df = study.run(cfg).tables["robustness"]
-    write_csv(df, out / "robustness.csv")
+    with result_set(out, "robustness") as d:
+        write_csv(df, d / "robustness.csv")
     print(f"{len(df)} rows -> {out / 'robustness.csv'}")
     return 0

@@ -98,18 +98,19 @@ def summary(result) -> dict:
 
 def run_udml(args) -> int:
     from ..experiments import udml as study
-    from ._common import out_dir, print_findings, write_csv, write_json
+    from ._common import check_out, print_findings, result_set, write_csv, write_json
+    out = check_out(args.out)
     cfg = config(args)
-    out = out_dir(args.out)
     result = study.run(cfg)
     t = result.tables
-    write_csv(t["estimator"], out / "estimator.csv")
-    write_csv(t["weights"], out / "weights.csv")
-    write_json({"alpha": _nested(t["alpha"], "alpha"), "per_seed": t["alpha"].to_dict(orient="records")},
-               out / "alpha.json")
-    write_csv(t["robustness"], out / "robustness.csv")
     res = summary(result)
-    write_json(res, out / "summary.json")
+    with result_set(out, "udml") as d:
+        write_csv(t["estimator"], d / "estimator.csv")
+        write_csv(t["weights"], d / "weights.csv")
+        write_json({"alpha": _nested(t["alpha"], "alpha"), "per_seed": t["alpha"].to_dict(orient="records")},
+                   d / "alpha.json")
+        write_csv(t["robustness"], d / "robustness.csv")
+        write_json(res, d / "summary.json")
     for meth, rho in res["spearman"].items():
         print(f"spearman {meth}: " + ", ".join(f"{k} {v:.3f}" for k, v in rho.items()))
     for meth, a in res["accuracy"].items():

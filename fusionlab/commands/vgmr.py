@@ -57,12 +57,13 @@ def config(args):
 
 def run_vgmr(args) -> int:
     from ..experiments import gates as study
-    from ._common import out_dir, print_findings, write_json, write_tables
+    from ._common import check_out, print_findings, result_set, write_json, write_tables
+    out = check_out(args.out)
     cfg = config(args)
-    out = out_dir(args.out)
     result = study.run(cfg)
-    write_tables(result, out, ("gate_stats", "removal", "robustness"))
-    write_json(result.config, out / "config.json")
+    with result_set(out, "vgmr") as d:
+        write_tables(result, d, ("gate_stats", "removal", "robustness"))
+        write_json(result.config, d / "config.json")
     print(result.tables["gate_stats"].round(3).to_string(index=False))
     print_findings(result.findings)
     print(f"-> {out}/gate_stats.csv, removal.csv, robustness.csv")
@@ -71,14 +72,15 @@ def run_vgmr(args) -> int:
 
 def run_compare(args) -> int:
     from ..experiments import gates_compare
-    from ._common import out_dir, write_json, write_tables
+    from ._common import check_out, result_set, write_json, write_tables
+    out = check_out(args.out)
     cfg = config(args)
-    out = out_dir(args.out)
     result = gates_compare.run(cfg, ablation=args.ablation)
-    write_tables(result, out, ("comparison", "ablation"))
+    with result_set(out, "compare") as d:
+        write_tables(result, d, ("comparison", "ablation"))
+        write_json(result.config, d / "config.json")
     for name in ("comparison", "ablation"):
         if name in result.tables:
             print(result.tables[name].round(4).to_string(index=False))
-    write_json(result.config, out / "config.json")
     print(f"-> {out}")
     return 0

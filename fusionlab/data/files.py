@@ -10,8 +10,10 @@ Every problem raises ``ValueError`` naming the modality and the shapes.
 """
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Dict, Union
@@ -19,6 +21,7 @@ from typing import BinaryIO, Dict, Union
 import numpy as np
 import pandas as pd
 
+from ..limits import MAX_CELLS, MAX_COLUMNS, MAX_DECOMPRESSED_BYTES, MAX_FILE_BYTES, MAX_ROWS
 from .dataset import MultimodalDataset, check_class_counts
 from .spec import DatasetInfo, option, register_dataset
 
@@ -44,17 +47,90 @@ def _labels(raw: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int64), names
 
 
+def _npz_headers(data: bytes) -> Dict[str, tuple]:
+    """``{member: (shape, dtype)}`` from the zip directory and each ``.npy`` header, decompressing
+    nothing else: a 3 GB zip bomb is refused from its headers."""
+    if not data.startswith(b"PK"):
+        raise ValueError("not a .npz file: it does not start with a zip header")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"not a readable .npz file: {exc}") from exc
+    unpacked = sum(i.file_size for i in infos)
+    if unpacked > MAX_DECOMPRESSED_BYTES:
+        raise ValueError(f"the .npz decompresses to {unpacked:,} bytes, above the limit of {MAX_DECOMPRESSED_BYTES:,}")
+    out, cells = {}, 0
+    for info in infos:
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        try:
+            with zf.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(fh)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f".npz member '{name}' is not a numpy array: {exc}") from exc
+        if dtype.hasobject:
+            raise ValueError(f".npz member '{name}' holds Python objects (it needs pickle, which is refused); "
+                             "store numeric or string arrays")
+        cells += int(np.prod(shape))
+        if cells > MAX_CELLS:
+            raise ValueError(f"the .npz holds more than {MAX_CELLS:,} numbers (member '{name}' {shape})")
+        out[name] = (shape, dtype)
+    return out
+
+
 def _from_npz(data: bytes) -> Dict[str, np.ndarray]:
+    _npz_headers(data)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ValueError(f"not a readable .npz file: {exc}") from exc
-    except ValueError as exc:  # object arrays need pickle, which we refuse
-        raise ValueError(f".npz holds an object array that needs pickle; store numeric arrays: {exc}") from exc
 
 
-def _split_columns(df: pd.DataFrame) -> Dict[str, np.ndarray]:
+def _check_header(columns: list, rows: int) -> None:
+    """Width, height, duplicates and reserved names, before the table is parsed whole."""
+    if len(columns) > MAX_COLUMNS:
+        raise ValueError(f"the table has {len(columns):,} columns, above the limit of {MAX_COLUMNS:,}")
+    if rows > MAX_ROWS:
+        raise ValueError(f"the table has about {rows:,} rows, above the limit of {MAX_ROWS:,}")
+    if rows * len(columns) > MAX_CELLS:
+        raise ValueError(f"the table has {rows:,} x {len(columns):,} cells, above the limit of {MAX_CELLS:,}")
+    dup = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if dup:
+        raise ValueError(f"duplicate column name(s) {dup[:5]}: every column must be named once")
+
+
+def _csv(data: bytes) -> pd.DataFrame:
+    end = data.find(b"\n")
+    head = data if end < 0 else data[:end]
+    try:
+        columns = next(csv.reader([head.decode("utf-8-sig").rstrip("\r")]), [])
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the CSV header is not UTF-8 text: {exc}") from exc
+    rows = data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - 1
+    _check_header(columns, max(rows, 0))
+    df = pd.read_csv(io.BytesIO(data))
+    if df.empty:
+        raise ValueError(f"the file has a header ({len(columns)} columns) but no rows")
+    return df
+
+
+def _parquet(data: bytes) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+    try:
+        meta = pq.ParquetFile(io.BytesIO(data)).metadata
+    except Exception as exc:  # pyarrow raises its own error types for a broken footer
+        raise ValueError(f"not a readable parquet file: {exc}") from exc
+    _check_header([meta.schema.column(i).name for i in range(meta.num_columns)], meta.num_rows)
+    df = pd.read_parquet(io.BytesIO(data))
+    if df.empty:
+        raise ValueError("the parquet file has no rows")
+    return df
+
+
+def _split_columns(df: pd.DataFrame) -> tuple[Dict[str, np.ndarray], Dict[str, list]]:
     label_col = next((c for c in LABEL_COLUMNS if c in df.columns), None)
     if label_col is None:
         raise ValueError(f"no 'labels' column; columns are {list(df.columns)[:8]}...")
@@ -72,30 +148,40 @@ def _split_columns(df: pd.DataFrame) -> Dict[str, np.ndarray]:
         )
     groups: Dict[str, list] = {}
     for c in feats:
-        groups.setdefault(str(c).split(sep, 1)[0], []).append(c)
+        mod, feat = str(c).split(sep, 1)
+        if not mod or not feat:
+            raise ValueError(f"column '{c}' fits no <modality>{sep}<feature> pattern")
+        if mod in LABEL_COLUMNS:
+            raise ValueError(f"column '{c}' would make a modality named '{mod}', the labels' name; rename it")
+        groups.setdefault(mod, []).append(c)
     out = {k: df[cols].to_numpy(dtype=np.float64) for k, cols in groups.items()}
     out["labels"] = df[label_col].to_numpy()
-    return out
+    return out, {k: [str(c) for c in cols] for k, cols in groups.items()}
 
 
-def _read(source: Source, filename: str) -> Dict[str, np.ndarray]:
+def _read(source: Source, filename: str) -> tuple[Dict[str, np.ndarray], Dict[str, list]]:
+    """The file's arrays by name, and for tables each modality's column names."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise ValueError(f"no such file: {path}")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError(f"{path.name} has {path.stat().st_size:,} bytes, above the limit of {MAX_FILE_BYTES:,}")
         data, filename = path.read_bytes(), filename or path.name
     elif isinstance(source, bytes):
         data = source
     else:
-        data = source.read()
+        data = source.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"{filename or 'the file'} has more than {MAX_FILE_BYTES:,} bytes, the limit")
     suffix = Path(filename).suffix.lower()
     if suffix == ".npz":
-        return _from_npz(data)
+        return _from_npz(data), {}
     try:
         if suffix == ".csv":
-            df = pd.read_csv(io.BytesIO(data))
+            df = _csv(data)
         elif suffix == ".parquet":
-            df = pd.read_parquet(io.BytesIO(data))
+            df = _parquet(data)
         else:
             raise ValueError(f"unsupported file type '{suffix or filename}'; use .npz, .csv or .parquet")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
@@ -125,21 +211,44 @@ def _load(cfg: FileConfig, source: Source = None) -> MultimodalDataset:
     return load_file(source, filename=cfg.path)
 
 
+def check_float32(name: str, x: np.ndarray, columns=None) -> None:
+    """Every value must survive the float32 cast, and every feature's variance must fit float32
+    (a value of 1e300 becomes inf; values of 1e25 overflow the variance and would zero the feature)."""
+    x = np.asarray(x)
+    flat = x.reshape(len(x), -1, x.shape[-1]) if x.ndim > 1 else x[:, None, None]
+    finite = np.isfinite(flat)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast_bad = finite & ~np.isfinite(flat.astype(np.float32))
+        var = np.nanvar(np.where(finite, flat.astype(np.float64), np.nan), axis=(0, 1))
+    what = lambda j: f"column '{columns[j]}'" if columns else f"feature {j}"  # noqa: E731
+    if cast_bad.any():
+        j = int(np.nonzero(cast_bad.any(axis=(0, 1)))[0][0])
+        raise ValueError(f"modality '{name}' {what(j)} has values beyond float32's range (±3.4e38), "
+                         f"e.g. {flat[:, :, j][cast_bad[:, :, j]][0]:g}")
+    big = np.nonzero(var > np.finfo(np.float32).max)[0]
+    if len(big):
+        raise ValueError(f"modality '{name}' {what(int(big[0]))} has a variance ({var[big[0]]:.3g}) that overflows "
+                         "float32; rescale it")
+
+
 def load_file(source: Source, filename: str = "", name: str = "") -> MultimodalDataset:
     """Read and validate a user's file; see the module docstring for the format."""
-    arrays = _read(source, filename)
+    arrays, columns = _read(source, filename)
     if "labels" not in arrays:
         raise ValueError(f"the file has no 'labels' array; it has {sorted(arrays)}")
     labels, class_names = _labels(arrays.pop("labels"))
     if not arrays:
         raise ValueError("the file has labels but no modality arrays")
     for k, v in arrays.items():
+        if k in LABEL_COLUMNS:
+            raise ValueError(f"a modality may not be named '{k}' (the labels' name)")
         if v.dtype.kind not in "biuf":
             raise ValueError(f"modality '{k}' is not numeric (dtype {v.dtype}, shape {v.shape})")
         if v.ndim not in (2, 3):
             raise ValueError(f"modality '{k}' must have shape (N, D) or (N, T, D), got {v.shape}")
         if v.shape[0] != len(labels):
             raise ValueError(f"modality '{k}' has {v.shape[0]} rows, labels have {len(labels)}")
+        check_float32(k, v, columns.get(k))
     check_class_counts(labels, class_names)
     label = name or Path(str(filename or getattr(source, "name", "file"))).stem
     return MultimodalDataset(arrays, labels, class_names, label)

@@ -31,6 +31,7 @@ from .dataset import MultimodalDataset
 from .spec import DatasetInfo, option, register_dataset
 
 RULES = ("linear", "dot", "conflict")
+MIN_SAMPLES, MAX_SAMPLES = 20, 1_000_000
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,10 @@ class SyntheticConfig:
         if self.informativeness is not None:
             object.__setattr__(self, "informativeness", tuple(float(v) for v in self.informativeness))
         object.__setattr__(self, "xor_modalities", tuple(int(v) for v in self.xor_modalities))
-        if self.n_samples < 1:
-            raise ValueError(f"n_samples must be >= 1, got {self.n_samples}")
+        if not MIN_SAMPLES <= self.n_samples <= MAX_SAMPLES:
+            raise ValueError(f"n_samples must be in [{MIN_SAMPLES}, {MAX_SAMPLES:,}], got {self.n_samples}")
+        if not 1 <= self.dim <= 4096 or not 1 <= self.seq_len <= 1024:
+            raise ValueError(f"dim must be in [1, 4096] and seq_len in [1, 1024], got {self.dim} and {self.seq_len}")
         _validate(self)
 
 

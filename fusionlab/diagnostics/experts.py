@@ -152,6 +152,12 @@ class RowCorruption:
     min_level: float = 0.3
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.fraction <= 1:
+            raise ValueError(f"fraction must lie in [0, 1], got {self.fraction}")
+        if not (np.isfinite(self.max_level) and np.isfinite(self.min_level) and 0 <= self.min_level <= self.max_level):
+            raise ValueError(f"levels must be finite with 0 <= min <= max, got {self.min_level}, {self.max_level}")
+
 
 def corrupt_rows(data: PreparedData, cfg: RowCorruption) -> PreparedData:
     """Corrupt ``cfg.fraction`` of ``cfg.modality``'s rows in every split (train and test alike).

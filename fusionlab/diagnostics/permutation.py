@@ -34,6 +34,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.metrics import accuracy_score
 
 from .. import rng
+from ..limits import MAX_PERMUTATIONS
 from ..registry import Registry
 from ..threads import thread_budget
 from . import refuse
@@ -50,6 +51,14 @@ class PermutationConfig:
     tau: float = 0.1
     seed: int = 0
     chunk: int = 100  # permutations fused at once (bounds memory)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.permutations <= MAX_PERMUTATIONS:
+            raise ValueError(f"permutations must be in [1, {MAX_PERMUTATIONS:,}], got {self.permutations}")
+        if not (np.isfinite(self.tau) and self.tau > 0):
+            raise ValueError(f"tau must be a positive number, got {self.tau}")
+        if self.chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {self.chunk}")
 
 
 @dataclass

@@ -57,6 +57,12 @@ class QualityConfig:
     control_modality: str = ""  # control-corruption; "" = the best expert
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        for name in ("pca_variance", "fidelity", "rate"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0 <= v <= 1):
+                raise ValueError(f"{name} must lie in [0, 1], got {v}")
+
 
 @dataclass
 class Scored:

@@ -15,6 +15,7 @@ import streamlit as st
 from ..data import DATASETS, DataConfig, MultimodalDataset, controls, default_informativeness
 from ..data.spec import kind_of
 from ..experiments.base import data_default
+from .cache import load_data
 
 
 def init_state(key: str, default) -> str:
@@ -97,12 +98,6 @@ def data_controls(page: str, names: Sequence[str], defaults: Mapping[str, DataCo
     except ValueError as exc:
         st.warning(f"Cannot use these dataset settings: {exc}")
         return None, None
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def load_data(cfg: DataConfig, source: Optional[bytes] = None) -> MultimodalDataset:
-    """``cfg.load(source)``, cached across reruns (a dataset is immutable and shared)."""
-    return cfg.load(source)
 
 
 def load_or_error(cfg: Optional[DataConfig], source: Optional[bytes]) -> Optional[MultimodalDataset]:

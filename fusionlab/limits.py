@@ -1,0 +1,12 @@
+"""The lab's input limits, in one place (the README's "Limits" section lists them).
+
+A file is checked against them before it is read whole: an ``.npz``'s members from their zip
+and ``.npy`` headers (no decompression), a CSV's width from its header line and its rows from
+its newlines, a parquet file's from its footer metadata.
+"""
+MAX_FILE_BYTES = 64 * 2**20  # 64 MiB: an upload, or a --file (matches server.maxUploadSize)
+MAX_CELLS = 25_000_000  # numbers in all modalities together, after decompression
+MAX_DECOMPRESSED_BYTES = 256 * 2**20  # an .npz's members, uncompressed
+MAX_COLUMNS = 20_000  # CSV / parquet
+MAX_ROWS = 1_000_000  # CSV / parquet
+MAX_PERMUTATIONS = 100_000  # broken-Q permutations K

@@ -1,0 +1,69 @@
+"""Datasets shared by all sessions, bounded by bytes; uploads kept per session, never shared.
+
+``st.cache_data`` bounds its entries by count, so a few large datasets could pin gigabytes; here
+built-in datasets (a pure function of their ``DataConfig``) live in one process-wide cache of at
+most ``MAX_SHARED_BYTES``, least recently used out first, and an uploaded file's dataset lives in
+the uploading session's state only (freed with the session).
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from typing import Any, Optional
+
+import streamlit as st
+
+from ..data import DataConfig, MultimodalDataset
+
+MAX_SHARED_BYTES = 512 * 2**20
+
+
+def nbytes(ds: MultimodalDataset) -> int:
+    return int(sum(v.nbytes for v in ds.modalities.values()) + ds.labels.nbytes)
+
+
+class ByteLRU:
+    """A thread-safe least-recently-used map whose values' sizes (``size(value)``) sum to at most ``limit``."""
+
+    def __init__(self, limit: int, size=nbytes) -> None:
+        self.limit, self.size = limit, size
+        self._items: "OrderedDict[Any, tuple[Any, int]]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, make):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][0]
+        value = make()  # outside the lock: loading may take a while
+        n = self.size(value)
+        with self._lock:
+            if n <= self.limit:
+                self._items[key] = (value, n)
+                while sum(s for _, s in self._items.values()) > self.limit:
+                    self._items.popitem(last=False)
+        return value
+
+    @property
+    def used(self) -> int:
+        with self._lock:
+            return sum(s for _, s in self._items.values())
+
+
+@st.cache_resource(show_spinner=False)
+def shared_cache() -> ByteLRU:
+    return ByteLRU(MAX_SHARED_BYTES)
+
+
+def load_data(cfg: DataConfig, source: Optional[bytes] = None) -> MultimodalDataset:
+    """``cfg.load(source)``: built-in datasets from the shared byte-bounded cache, uploads per session."""
+    if source is None:
+        return shared_cache().get(cfg, cfg.load)
+    key = ("fusionlab-upload", cfg, hashlib.sha256(source).hexdigest())
+    held = st.session_state.get("fusionlab-upload")
+    if held is not None and held[0] == key:
+        return held[1]
+    ds = cfg.load(source)
+    st.session_state["fusionlab-upload"] = (key, ds)  # one upload per session: the previous one is freed
+    return ds
