@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -200,3 +201,28 @@ def progress_printer(bar):
         bar.set_postfix_str(message, refresh=False)
 
     return progress
+
+
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    """Where a multi-run study's jobs run, and the cache that makes a killed sweep resumable."""
+    g = p.add_argument_group("where the jobs run")
+    g.add_argument("--workers", type=int, default=0, help="run the jobs in N local worker processes (default: here)")
+    g.add_argument("--scheduler", default=None, help="run the jobs on a Dask cluster: tcp://HOST:PORT (or set "
+                                                     "DASK_SCHEDULER_ADDRESS)")
+    g.add_argument("--cache", default=None, help="keep each finished job's tables in DIR; a sweep started again "
+                                                 "runs only the missing jobs")
+
+
+@contextlib.contextmanager
+def executor_for(args: argparse.Namespace):
+    """``(executor, where, cache)`` for the arguments; the executor is shut down afterwards."""
+    from ..jobs import JobCache, executor_from
+    if args.cache is not None and not str(args.cache).strip():
+        raise ValueError("--cache is empty; give a directory")
+    executor, where, close = executor_from(args.workers, args.scheduler)
+    cache = JobCache(args.cache) if args.cache else None
+    print(f"jobs run {where}" + (f"; finished jobs are kept in {args.cache}" if cache else ""), file=sys.stderr)
+    try:
+        yield executor, where, cache
+    finally:
+        close()

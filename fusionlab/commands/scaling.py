@@ -19,7 +19,7 @@ ROBUST_COLUMNS = ["fusion", "condition", "noise", "level", "accuracy", "seed"]
 def add_parser(sub) -> None:
     from ..experiments import scaling as study
     from ..noise import CORRUPTIONS
-    from ._common import add_data_args, csv_list, float_list
+    from ._common import add_data_args, add_executor_args, csv_list, float_list
     d = study.DEFAULT
     p = sub.add_parser("scaling", help=COMMANDS["scaling"])
     add_data_args(p, study.DATASET_NAMES, d.data.name)
@@ -41,6 +41,7 @@ def add_parser(sub) -> None:
     g.add_argument("--val-fraction", type=float, default=None, help=f"default {d.split.val_fraction}")
     g.add_argument("--test-fraction", type=float, default=None, help=f"default {d.split.test_fraction}")
     g.add_argument("--split-seed", type=int, default=None, help=f"default {d.split.seed}")
+    add_executor_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_scaling_command)
 
@@ -84,13 +85,14 @@ def run_scaling_command(args) -> int:
     from tqdm import tqdm
 
     from ..experiments import scaling as study
-    from ._common import (atomic_write_text, check_out, finding_records, print_findings, progress_printer, result_set,
-                          write_csv, write_json)
+    from ._common import (atomic_write_text, check_out, executor_for, finding_records, print_findings, progress_printer,
+                          result_set, write_csv, write_json)
     out = check_out(args.out)
     cfg = config(args)
     bar = tqdm(total=100, desc="scaling", unit="%", leave=True)
     try:
-        result = study.run(cfg, progress=progress_printer(bar))
+        with executor_for(args) as (executor, _, cache):
+            result = study.run(cfg, progress=progress_printer(bar), executor=executor, cache=cache)
     finally:
         bar.close()
     res = result.artifacts["result"]

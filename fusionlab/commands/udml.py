@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
     from ..experiments import udml as study
     from ..models.udml import ALPHA_MODES, METHODS
     from ..models.udml_schedule import INTENSITY_MAPS
-    from ._common import add_data_args, csv_list
+    from ._common import add_data_args, add_executor_args, csv_list
     d = study.DEFAULT
     p = sub.add_parser("udml", help=COMMANDS["udml"])
     add_data_args(p, study.DATASET_NAMES, d.data.name)
@@ -46,6 +46,7 @@ def add_parser(sub) -> None:
     p.add_argument("--level-scale", type=float, default=None,
                    help="multiplies every noise sd (default 1; 0.3 for 'linear')")
     p.add_argument("--methods", type=csv_list, default=None, help=f"subset of {','.join(METHODS.names())}")
+    add_executor_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_udml)
 
@@ -98,10 +99,17 @@ def summary(result) -> dict:
 
 def run_udml(args) -> int:
     from ..experiments import udml as study
-    from ._common import check_out, print_findings, result_set, write_csv, write_json
+    from tqdm import tqdm
+
+    from ._common import check_out, executor_for, print_findings, progress_printer, result_set, write_csv, write_json
     out = check_out(args.out)
     cfg = config(args)
-    result = study.run(cfg)
+    bar = tqdm(total=100, desc="udml", unit="%", leave=True)
+    try:
+        with executor_for(args) as (executor, _, cache):
+            result = study.run(cfg, progress=progress_printer(bar), executor=executor, cache=cache)
+    finally:
+        bar.close()
     t = result.tables
     res = summary(result)
     with result_set(out, "udml") as d:

@@ -34,10 +34,14 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import label_binarize
 
+import functools
+from concurrent.futures import Executor
+
 from ..batched import BatchedFit, batched_fit
 from ..data import ClipLikeConfig, DataConfig, PreparedData, SplitConfig, UCIConfig, prepare
 from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
 from ..fusion import FUSIONS
+from ..jobs import Job, JobCache, JobsOutcome, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model, count_parameters
 from ..noise import CORRUPTIONS, corrupt_modalities
 from ..train import EpochInfo, TrainConfig
@@ -223,46 +227,79 @@ def robustness_rows(fit: BatchedFit, data: PreparedData, fusion: str, noise: str
     return pd.DataFrame(rows)
 
 
-def run_scaling(data: PreparedData, cfg: ScalingConfig = ScalingConfig(), label: str = "",
-                progress: Optional[Progress] = None, stop: Optional[Stop] = None) -> ScalingResult:
-    """Train every fusion at every size with ``cfg.n_seeds`` seeds (batched), then score.
-
-    ``progress(fraction, message)`` is called after every epoch; ``stop()`` returning True stops the
-    study (the result holds the settings finished so far, ``stopped=True``).
-    """
+def study_sizes(data: PreparedData, cfg: ScalingConfig) -> Tuple[List[int], int]:
+    """The training sizes that fit the train split, and the one robustness is measured at."""
     sizes = check_sizes(cfg.sizes or doubling_sizes(len(data.train)), len(data.train), data.n_classes)
     robust_size = cfg.robust_size or sizes[-1]
     if robust_size not in sizes:
         raise ValueError(f"robustness size {robust_size} is not one of the training sizes {sizes}")
+    return sizes, robust_size
+
+
+def unit_tables(data: PreparedData, cfg: ScalingConfig, fusion: str, n: int, label: str,
+                progress: Optional[Progress] = None, stop: Optional[Stop] = None) -> Dict[str, pd.DataFrame]:
+    """One fusion at one training size, all seeds in one batched pass: its rows of every table."""
+    _, robust_size = study_sizes(data, cfg)
+    mcfg = model_config(cfg, fusion)
+    n_params = count_parameters(build_model(data.shapes(), data.n_classes, mcfg, seed=cfg.first_seed))
+
+    def callback(info: EpochInfo) -> None:
+        if progress is not None:
+            progress(info.epoch / info.epochs, f"epoch {info.epoch}/{info.epochs}, mean validation accuracy "
+                                               f"{info.val_accuracy:.3f}")
+
+    fit = batched_fit(subsample(data, n, cfg.first_seed), mcfg, cfg.train, cfg.seeds(), callback, stop)
+    if fit.stopped_by_user:
+        raise Stopped(f"{fusion}, n = {n}")
+    s, r = _evaluate(fit, data, fusion, label, n, n_params)
+    out = {"scaling": pd.DataFrame(s), "roc": pd.concat(r, ignore_index=True),
+           "params": pd.DataFrame([{"fusion": fusion, "params": n_params}])}
+    if n == robust_size:
+        out["robustness"] = robustness_rows(fit, data, fusion, cfg.noise, cfg.levels)
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def prepared(data: DataConfig, split: SplitConfig, source: Optional[bytes] = None) -> PreparedData:
+    """The study's data (each worker process keeps its last few)."""
+    return prepare(data.load(source), split)
+
+
+def scaling_job(cfg: ScalingConfig, fusion: str, n: int, source: Optional[bytes] = None,
+                progress: Optional[Progress] = None, stop: Optional[Stop] = None) -> Dict[str, pd.DataFrame]:
+    """A job of the study (``fusionlab.jobs``): a pure function of the config, the fusion and the size."""
+    return unit_tables(prepared(cfg.data, cfg.split, source), cfg, fusion, n, label_of(cfg), progress, stop)
+
+
+def _result(data: PreparedData, cfg: ScalingConfig, outcome: JobsOutcome) -> ScalingResult:
+    _, robust_size = study_sizes(data, cfg)
+    res = outcome.results
+    params = concat(res, "params").drop_duplicates("fusion", ignore_index=True) if any(res) else pd.DataFrame()
+    chance = float(np.bincount(data.test.y.numpy()).max() / len(data.test))
+    return ScalingResult(concat(res, "scaling"), concat(res, "roc"), concat(res, "robustness"), params, chance,
+                         robust_size, outcome.stopped)
+
+
+def run_scaling(data: PreparedData, cfg: ScalingConfig = ScalingConfig(), label: str = "",
+                progress: Optional[Progress] = None, stop: Optional[Stop] = None) -> ScalingResult:
+    """Train every fusion at every size with ``cfg.n_seeds`` seeds (batched), here, on ``data``.
+
+    ``progress(fraction, message)`` is called after every epoch; ``stop()`` returning True stops the
+    study (the result holds the settings finished so far, ``stopped=True``).
+    """
+    sizes, _ = study_sizes(data, cfg)
     units = [(f, n) for f in cfg.fusions for n in sizes]
-    scores, rocs, robust, params, stopped = [], [], [], [], False
+    results, stopped = [], False
     for u, (fusion, n) in enumerate(units):
-        mcfg = model_config(cfg, fusion)
-        n_params = count_parameters(build_model(data.shapes(), data.n_classes, mcfg, seed=cfg.first_seed))
-        if n == sizes[0]:
-            params.append({"fusion": fusion, "params": n_params})
-
-        def callback(info: EpochInfo, u=u, fusion=fusion, n=n) -> None:
+        def sub(fraction, message, epoch=None, u=u, fusion=fusion, n=n):
             if progress is not None:
-                progress((u + info.epoch / info.epochs) / len(units),
-                         f"{fusion}, n={n}: epoch {info.epoch}/{info.epochs}, "
-                         f"mean validation accuracy {info.val_accuracy:.3f}")
-
-        fit = batched_fit(subsample(data, n, cfg.first_seed), mcfg, cfg.train, cfg.seeds(), callback, stop)
-        if fit.stopped_by_user:
+                progress((u + fraction) / len(units), f"{fusion}, n={n}: {message}")
+        try:
+            results.append(unit_tables(data, cfg, fusion, n, label, sub, stop))
+        except Stopped:
             stopped = True
             break
-        s, r = _evaluate(fit, data, fusion, label, n, n_params)
-        scores += s
-        rocs += r
-        if n == robust_size:
-            robust.append(robustness_rows(fit, data, fusion, cfg.noise, cfg.levels))
-    chance = float(np.bincount(data.test.y.numpy()).max() / len(data.test))
-    return ScalingResult(pd.DataFrame(scores), pd.concat(rocs, ignore_index=True) if rocs else pd.DataFrame(),
-                         pd.concat(robust, ignore_index=True) if robust else pd.DataFrame(),
-                         pd.DataFrame(params), chance, robust_size, stopped)
-
-
+    return _result(data, cfg, JobsOutcome(results, 0, [], stopped))
 def _size_reaching(curve: pd.Series, target: float) -> Optional[int]:
     reached = curve[curve >= target]
     return int(reached.index.min()) if len(reached) else None
@@ -350,15 +387,26 @@ def label_of(cfg: ScalingConfig) -> str:
     return str(getattr(cfg.data.options, "label", "class"))
 
 
+def jobs_of(cfg: ScalingConfig, data: PreparedData, source: Optional[bytes] = None) -> List[Job]:
+    """The study as jobs: one per fusion and training size (its seeds batched together)."""
+    sizes, _ = study_sizes(data, cfg)
+    return [Job(f"{fusion}, n = {n}", scaling_job, (cfg, fusion, n, source)) for fusion in cfg.fusions for n in sizes]
+
+
 def run(cfg: ScalingConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
-        source=None) -> Result:
-    """Seed 002's study: tables ``scaling``, ``robustness``, ``roc``, ``params``; its two findings."""
-    ds = cfg.data.load(source)
-    if len(ds.modality_names) != 2 and "product" in cfg.fusions:
-        raise ValueError(f"seed 002 fuses two modalities; {ds.name} has {ds.modality_names}")
-    data = prepare(ds, cfg.split)
-    res = run_scaling(data, cfg, label=label_of(cfg), progress=progress, stop=stop)
+        source=None, executor: Optional[Executor] = None, cache: Optional[JobCache] = None) -> Result:
+    """Seed 002's study: tables ``scaling``, ``robustness``, ``roc``, ``params``; its two findings.
+
+    The jobs run here by default, or on ``executor`` (local processes, a Dask cluster); ``cache``
+    keeps finished jobs so that a killed sweep resumes."""
+    data = prepared(cfg.data, cfg.split, source)
+    names = data.modality_names
+    if len(names) != 2 and "product" in cfg.fusions:
+        raise ValueError(f"seed 002 fuses two modalities; {data.name} has {names}")
+    outcome = run_jobs(jobs_of(cfg, data, source), executor, cache, progress, stop)
+    res = _result(data, cfg, outcome)
     tables = {"scaling": res.scores, "robustness": res.robustness, "roc": res.roc, "params": res.params}
-    config = {"dataset": ds.name, "views": ds.modality_names, **record(cfg)}
+    config = {"dataset": data.name, "views": names, **record(cfg)}
     return Result(tables, findings(res) if not res.scores.empty else [], config,
-                  {"result": res, "data_name": ds.name}, res.stopped)
+                  {"result": res, "data_name": data.name, "job_seconds": outcome.seconds, "cached": outcome.cached},
+                  res.stopped)

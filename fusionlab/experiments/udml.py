@@ -10,8 +10,10 @@ test-time noise of the diagnostics.
 """
 from __future__ import annotations
 
+import functools
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 
@@ -20,6 +22,7 @@ from ..diagnostics.udml import (UDMLStudy, accuracy_table, alpha_table, findings
                                 robustness_table, sample_weights, spearman_table, study_response)
 from ..models.udml import METHODS, UDMLConfig, build_udml
 from ..models.udml_schedule import NoiseSchedule, max_level
+from ..jobs import Job, JobCache, Stopped, concat, run_jobs
 from ..objectives import UDMLObjective
 from ..train import TrainConfig, fit
 from .base import Progress, Result, Stop, epoch_progress, record
@@ -67,6 +70,14 @@ def hard_modality(cfg: UDMLStudyConfig, names) -> Optional[str]:
     return names[xor[0]] if xor and xor[0] < len(names) else None
 
 
+def train_one(data, cfg: UDMLStudyConfig, method: str, seed: int, progress: Optional[Progress] = None,
+              stop: Optional[Stop] = None):
+    """One method with one seed: ``fit`` with UDML's objective (noise, order and dropout from the seed)."""
+    model = build_udml(data.shapes(), data.n_classes, replace(cfg.model, method=method), seed=seed)
+    cb = epoch_progress(progress, 0, cfg.train.epochs, f"{method}, seed {seed}")
+    return fit(model, data, replace(cfg.train, seed=seed), UDMLObjective(cfg.schedule), cb, stop)
+
+
 def train_study(data, cfg: UDMLStudyConfig, progress: Optional[Progress] = None,
                 stop: Optional[Stop] = None) -> UDMLStudy:
     """Each method with each seed (same data, same schedule; noise, order and dropout from the seed)."""
@@ -94,20 +105,57 @@ def weights_at_training_noise(study: UDMLStudy) -> pd.DataFrame:
     return pd.concat([sample_weights(study, m, s, levels) for m, s in study.models], ignore_index=True)
 
 
-def run(cfg: UDMLStudyConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
-        source: Any = None) -> Result:
-    data = prepare(cfg.data.load(source), cfg.split)
+@functools.lru_cache(maxsize=4)
+def prepared(data_cfg: DataConfig, split: SplitConfig, source: Optional[bytes] = None):
+    data = prepare(data_cfg.load(source), split)
     if len(data.modality_names) < 2:
         raise ValueError(f"UDML weighs modalities against each other: pick two views (modalities); got "
                          f"{data.modality_names}")
-    study = train_study(data, cfg, progress, stop)
-    hard = hard_modality(cfg, data.modality_names)
+    return data
+
+
+def model_tables(study: UDMLStudy) -> Dict[str, pd.DataFrame]:
+    """Every table of the study for the models in ``study`` (one, in a job)."""
     resp = study_response(study)
-    spear = spearman_table(resp)
-    acc = accuracy_table(study)
-    tables = {"estimator": resp[["method", "modality", "injected", "predicted", "seed"]],
-              "spearman": spear, "weights": weights_at_training_noise(study), "alpha": alpha_table(study),
-              "robustness": robustness_table(study), "accuracy": acc}
+    return {"estimator": resp[["method", "modality", "injected", "predicted", "seed"]],
+            "weights": weights_at_training_noise(study), "alpha": alpha_table(study),
+            "robustness": robustness_table(study), "accuracy": accuracy_table(study)}
+
+
+def udml_job(cfg: UDMLStudyConfig, method: str, seed: int, source: Optional[bytes] = None,
+             progress: Optional[Progress] = None, stop: Optional[Stop] = None) -> Dict[str, Any]:
+    """A job of the study (``fusionlab.jobs``): one method with one seed, trained and measured."""
+    data = prepared(cfg.data, cfg.split, source)
+    res = train_one(data, cfg, method, seed, progress, stop)
+    if res.stopped_by_user:
+        raise Stopped(f"{method}, seed {seed}")
+    study = UDMLStudy(data, cfg.model, cfg.schedule, {(method, seed): res.model}, {(method, seed): res.history},
+                      eval_seed=cfg.split.seed)
+    return {**model_tables(study), "history": res.history.assign(method=method, seed=seed),
+            "artifacts": {"model": res.model}}
+
+
+def jobs_of(cfg: UDMLStudyConfig, source: Optional[bytes] = None) -> List[Job]:
+    return [Job(f"{m}, seed {s}", udml_job, (cfg, m, s, source)) for m in cfg.methods for s in cfg.seed_list()]
+
+
+def run(cfg: UDMLStudyConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
+        source: Any = None, executor: Optional[Executor] = None, cache: Optional[JobCache] = None) -> Result:
+    """The study as one job per method and seed, here (default), on ``executor`` or resumed from ``cache``."""
+    data = prepared(cfg.data, cfg.split, source)
+    jobs = jobs_of(cfg, source)
+    outcome = run_jobs(jobs, executor, cache, progress, stop)
+    done = [(job, r) for job, r in zip(jobs, outcome.results) if r is not None]
+    models = {(job.args[1], job.args[2]): r["artifacts"]["model"] for job, r in done if "artifacts" in r}
+    histories = {(job.args[1], job.args[2]): r["history"] for job, r in done if "history" in r}
+    study = UDMLStudy(data, cfg.model, cfg.schedule, models, histories, eval_seed=cfg.split.seed,
+                      stopped=outcome.stopped)
+    hard = hard_modality(cfg, data.modality_names)
+    tables = {name: concat(outcome.results, name) for name in ("estimator", "weights", "alpha", "robustness",
+                                                                "accuracy")}
+    tables["spearman"] = spearman_table(tables["estimator"]) if len(tables["estimator"]) else pd.DataFrame()
+    found = findings(tables["spearman"], tables["accuracy"], hard) if len(tables["accuracy"]) else []
     config = {"dataset": data.name, "modalities": data.modality_names, "hard": hard, "seeds": list(cfg.seed_list()),
               **record(cfg)}
-    return Result(tables, findings(spear, acc, hard), config, {"study": study, "hard": hard}, study.stopped)
+    return Result(tables, found, config, {"study": study, "hard": hard, "job_seconds": outcome.seconds,
+                                          "cached": outcome.cached}, outcome.stopped)
