@@ -69,14 +69,22 @@ def direction(diffs: Sequence[float], level: float = LEVEL) -> int:
     return 0
 
 
+def _num(v: float, digits: int) -> str:
+    """Three decimals, or three significant digits for a number that would print as ±0.000 (so that a
+    tiny difference the interval calls non-zero never reads as zero beside its verdict)."""
+    if v == 0:
+        return "+0"
+    return f"{v:+.{digits}f}" if abs(v) >= 0.5 * 10 ** -digits else f"{v:+.{digits}g}"
+
+
 def describe(diffs: Sequence[float], level: float = LEVEL, digits: int = 3) -> str:
     """``"+0.012 [+0.004, +0.020]"``: mean paired difference and its interval (or ``n = 1``)."""
     mean, lo, hi = paired_interval(diffs, level)
     if not np.isfinite(mean):
         return "no pairs"
     if not np.isfinite(lo):
-        return f"{mean:+.{digits}f} (one pair: no interval)"
-    return f"{mean:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+        return f"{_num(mean, digits)} (one pair: no interval)"
+    return f"{_num(mean, digits)} [{_num(lo, digits)}, {_num(hi, digits)}]"
 
 
 def from_directions(wanted: Sequence[int], seen: Sequence[int]) -> str:

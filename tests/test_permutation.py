@@ -203,3 +203,25 @@ def test_cli_writes_table_with_controls(tmp_path):
     assert set(df["score"]) == {"max-prob", "control-aligned"}
     assert len(df) == 2 * len(RULES.names())
     assert main(args[:-2] + ["--corrupt", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_findings_count_only_the_rules_that_use_q_and_say_lose():
+    from fusionlab.experiments.permutation import findings
+    rules = ["noq", "weighted", "softmax", "route", "moe"]
+    def table(score, control, gains):
+        return pd.DataFrame({"score": score, "control": control, "rule": rules, "oracle_headroom": 0.2, "rho": 0.0,
+                             "delta": [0.0] + [0.1 if g else 0.0 for g in gains],
+                             "p_value": [1.0] + [0.005 if g else 0.6 for g in gains]})
+    real_none = findings(table("energy", False, [False] * 4))
+    assert real_none[0].verdict == "holds" and "none of the 4" in real_none[0].evidence
+    assert findings(table("energy", False, [True, False, False, False]))[0].verdict == "partly"
+    assert findings(table("energy", False, [True, True, False, False]))[0].verdict == "does not hold"
+    ctl = findings(pd.concat([table("energy", False, [False] * 4), table("control-corruption", True, [True] * 4)]))
+    assert ctl[1].verdict == "holds" and "loses accuracy" in ctl[1].claim  # noq, which ignores Q, is not counted
+
+
+def test_a_tiny_nonzero_difference_never_prints_as_zero():
+    from fusionlab.findings import describe, direction
+    d = [-2e-5, -2.2e-5, -1.9e-5, -2.1e-5]
+    assert direction(d) == -1 and "0.000" not in describe(d) and "e-05" in describe(d)
+    assert describe([0.0123, 0.0130]).startswith("+0.013")

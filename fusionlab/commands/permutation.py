@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
     from ..diagnostics.quality import real_scores
     from ..experiments import permutation as study
     from ..noise import CORRUPTIONS
-    from ._common import add_data_args, csv_list
+    from ._common import add_data_args, add_executor_args, csv_list
     d = study.DEFAULT.diagnostic
     p = sub.add_parser("permutation", help=COMMANDS["permutation"])
     add_data_args(p, study.DATASET_NAMES, study.DEFAULT.data.name)
@@ -40,6 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--fraction", type=float, default=0.5, help="with --corrupt: fraction of rows corrupted")
     p.add_argument("--corrupt-noise", default=d.corruption.noise, choices=CORRUPTIONS.names())
     p.add_argument("--max-level", type=float, default=1.0, help="with --corrupt: severity ~ U(0.3 max, max)")
+    add_executor_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_permutation)
 
@@ -70,10 +71,11 @@ def config(args):
 
 def run_permutation(args) -> int:
     from ..experiments import permutation as study
-    from ._common import check_out, print_findings, result_set, write_csv, write_json
+    from ._common import check_out, executor_for, print_findings, result_set, write_csv, write_json
     out = check_out(args.out)
     cfg = config(args)
-    result = study.run(cfg)
+    with executor_for(args) as (executor, _, cache):
+        result = study.run(cfg, executor=executor, job_cache=cache)
     runs, table = result.tables["permutation_runs"], result.tables["permutation"]
     with result_set(out, "permutation") as d:
         write_csv(runs, d / "permutation_runs.csv")

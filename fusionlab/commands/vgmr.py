@@ -15,9 +15,10 @@ COMMANDS = {"vgmr": "VGMR gate statistics, modality removal and robustness (seed
 
 def _common_args(p: argparse.ArgumentParser) -> None:
     from ..experiments import gates as study
-    from ._common import add_data_args
+    from ._common import add_data_args, add_executor_args
     d = study.DEFAULT
     add_data_args(p, study.DATASET_NAMES, d.data.name)
+    add_executor_args(p)
     p.add_argument("--backbone", default=d.backbone, choices=study.BACKBONES)
     p.add_argument("--epochs", type=int, default=d.train.epochs)
     p.add_argument("--seed", type=int, default=d.train.seed, help="seeds the split and the (first) training")
@@ -57,10 +58,11 @@ def config(args):
 
 def run_vgmr(args) -> int:
     from ..experiments import gates as study
-    from ._common import check_out, print_findings, result_set, write_json, write_tables
+    from ._common import check_out, executor_for, print_findings, result_set, write_json, write_tables
     out = check_out(args.out)
     cfg = config(args)
-    result = study.run(cfg)
+    with executor_for(args) as (executor, _, cache):
+        result = study.run(cfg, executor=executor, cache=cache)
     with result_set(out, "vgmr") as d:
         write_tables(result, d, ("gate_stats", "removal", "robustness"))
         write_json(result.config, d / "config.json")
@@ -72,10 +74,11 @@ def run_vgmr(args) -> int:
 
 def run_compare(args) -> int:
     from ..experiments import gates_compare
-    from ._common import check_out, result_set, write_json, write_tables
+    from ._common import check_out, executor_for, result_set, write_json, write_tables
     out = check_out(args.out)
     cfg = config(args)
-    result = gates_compare.run(cfg, ablation=args.ablation)
+    with executor_for(args) as (executor, _, cache):
+        result = gates_compare.run(cfg, ablation=args.ablation, executor=executor, cache=cache)
     with result_set(out, "compare") as d:
         write_tables(result, d, ("comparison", "ablation"))
         write_json(result.config, d / "config.json")

@@ -7,8 +7,10 @@
 """
 from __future__ import annotations
 
+import functools
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import pandas as pd
 import torch
@@ -16,6 +18,7 @@ import torch
 from ..data import DataConfig, PreparedData, SplitConfig, SyntheticConfig, UCIConfig, prepare
 from ..diagnostics.gates import (SweepConfig, gate_findings, gate_samples, heavy_noise_finding, removal_table,
                                  robustness_of, summarise_samples)
+from ..jobs import Job, JobCache, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model
 from ..refiners.vgmr import VGMRConfig
 from ..train import FitResult, TrainConfig, fit
@@ -69,7 +72,7 @@ DATA_DEFAULTS: Dict[str, DataConfig] = {
 
 
 def prepared(cfg: GatesConfig, source: Any = None) -> PreparedData:
-    return prepare(cfg.data.load(source), SplitConfig(seed=cfg.train.seed))
+    return _prepared(cfg.data, cfg.train.seed, source)
 
 
 def train_one(data: PreparedData, model_cfg: ModelConfig, train_cfg: TrainConfig, callback=None,
@@ -108,19 +111,51 @@ def gate_tables(cfg: GatesConfig, data: PreparedData, vgmr: torch.nn.Module, pla
             "removal": removal_table({"vgmr": vgmr, cfg.backbone: plain}, data)}
 
 
+@functools.lru_cache(maxsize=4)
+def _prepared(cfg_data: DataConfig, seed: int, source: Optional[bytes] = None) -> PreparedData:
+    return prepare(cfg_data.load(source), SplitConfig(seed=seed))
+
+
+def gates_job(cfg: GatesConfig, method: str, seed: int, source: Optional[bytes] = None,
+              progress: Optional[Progress] = None, stop: Optional[Stop] = None) -> Dict[str, Any]:
+    """A job of the study (``fusionlab.jobs``): one method with one seed, trained and measured. The first
+    seed's models also give §4.4 (VGMR) and §4.7 (both)."""
+    data = _prepared(cfg.data, cfg.train.seed, source)
+    cb = epoch_progress(progress, 0, cfg.train.epochs, f"{method}, seed {seed}")
+    res = train_one(data, cfg.configs()[method], replace(cfg.train, seed=seed), cb, stop)
+    if res.stopped_by_user:
+        raise Stopped(f"{method}, seed {seed}")
+    out: Dict[str, Any] = {"robustness": robustness_of({(method, seed): res.model}, data, cfg.sweep),
+                           "artifacts": {"model": res.model}}
+    if seed == cfg.train.seed:
+        out["removal"] = removal_table({method: res.model}, data)
+        if method == "vgmr":
+            out["gate_samples"] = gate_samples(res.model, data, cfg.ratio, cfg.weight, seed=cfg.train.seed)
+    return out
+
+
+def jobs_of(cfg: GatesConfig, source: Optional[bytes] = None) -> List[Job]:
+    return [Job(f"{name}, seed {s}", gates_job, (cfg, name, s, source)) for s in cfg.seed_list() for name in cfg.configs()]
+
+
 def run(cfg: GatesConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
-        source: Any = None) -> Result:
-    data = prepared(cfg, source)
-    models = train_seeds(data, cfg.configs(), cfg.train, cfg.seed_list(), progress, stop)
-    stopped = len(models) < 2 * cfg.seeds
+        source: Any = None, executor: Optional[Executor] = None, cache: Optional[JobCache] = None) -> Result:
+    """The CLI's ``vgmr``: one job per method and seed, here (default), on ``executor`` or from ``cache``."""
+    data = _prepared(cfg.data, cfg.train.seed, source)
+    jobs = jobs_of(cfg, source)
+    outcome = run_jobs(jobs, executor, cache, progress, stop)
     tables: Dict[str, pd.DataFrame] = {}
     findings = []
-    first = (models.get(("vgmr", cfg.train.seed)), models.get((cfg.backbone, cfg.train.seed)))
-    if all(m is not None for m in first):
-        tables.update(gate_tables(cfg, data, *first))
-        findings += gate_findings(tables["gate_samples"])
-    if not stopped:
-        tables["robustness"] = robustness_of(models, data, cfg.sweep)
+    samples = concat(outcome.results, "gate_samples")
+    if len(samples):
+        tables.update(gate_samples=samples, gate_stats=summarise_samples(samples),
+                      removal=concat(outcome.results, "removal"))
+        findings += gate_findings(samples)
+    if not outcome.stopped:
+        tables["robustness"] = concat(outcome.results, "robustness")
         findings += heavy_noise_finding(tables["robustness"], "vgmr", cfg.backbone)
+    models = {(j.args[1], j.args[2]): r["artifacts"]["model"] for j, r in zip(jobs, outcome.results)
+              if r is not None and "artifacts" in r}
     config = {"dataset": data.name, "views": data.modality_names, "shapes": data.shapes(), **record(cfg)}
-    return Result(tables, findings, config, {"models": models, "data": data}, stopped)
+    return Result(tables, findings, config, {"models": models, "data": data, "job_seconds": outcome.seconds,
+                                             "cached": outcome.cached}, outcome.stopped)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Executor
 from dataclasses import asdict, replace
 from typing import Any, Callable, Dict, Mapping, Optional
 
@@ -21,6 +22,7 @@ from ..data.dataset import PreparedData, Split
 from ..models import ModelConfig, build_model, count_parameters
 from ..refiners.vgmr import ABLATIONS, VGMRConfig
 from ..train import TrainConfig, evaluate, fit
+from ..jobs import Job, JobCache, concat, run_jobs
 from .base import Progress, Result, record
 from .gates import DEFAULT, GatesConfig, backbone_config, prepared
 
@@ -123,13 +125,34 @@ def ablation_table(data: PreparedData, backbone: str = "concat", vgmr: VGMRConfi
     return pd.DataFrame(rows)
 
 
-def run(cfg: GatesConfig = DEFAULT, ablation: bool = False, progress: Optional[Progress] = None,
-        source: Any = None) -> Result:
-    """The CLI's ``compare``: ``comparison`` (§4.5) and, with ``ablation``, ``ablation`` (§4.3)."""
+def comparison_job(cfg: GatesConfig, name: str, model_cfg: ModelConfig, source=None) -> Dict[str, pd.DataFrame]:
+    """A job (``fusionlab.jobs``): one §4.5 method trained and timed."""
     data = prepared(cfg, source)
-    tables = {"comparison": controlled_comparison(data, comparison_configs(data, cfg.backbone, cfg.vgmr), cfg.train,
-                                                  progress)}
+    return {"comparison": pd.DataFrame([{"method": name, **_train_row(data, model_cfg, cfg.train)}])}
+
+
+def ablation_job(cfg: GatesConfig, name: str, source=None) -> Dict[str, pd.DataFrame]:
+    """A job: one §4.3 ablation row."""
+    data = prepared(cfg, source)
+    vgmr = replace(cfg.vgmr, **ABLATIONS[name])
+    row = _train_row(data, backbone_config(cfg.backbone, vgmr), cfg.train)
+    flags = {k: v for k, v in asdict(vgmr).items() if k.startswith("use_")}
+    return {"ablation": pd.DataFrame([{"condition": name, "accuracy": row["accuracy"], "macro_f1": row["macro_f1"],
+                                       "params": row["params"], **flags}])}
+
+
+def run(cfg: GatesConfig = DEFAULT, ablation: bool = False, progress: Optional[Progress] = None,
+        source: Any = None, executor: Optional[Executor] = None, cache: Optional[JobCache] = None) -> Result:
+    """The CLI's ``compare``: ``comparison`` (§4.5) and, with ``ablation``, ``ablation`` (§4.3); one job per
+    row. (Cost columns are wall-clock times: compare them within one run on one machine.)"""
+    data = prepared(cfg, source)
+    jobs = [Job(name, comparison_job, (cfg, name, mc, source))
+            for name, mc in comparison_configs(data, cfg.backbone, cfg.vgmr).items()]
     if ablation:
-        tables["ablation"] = ablation_table(data, cfg.backbone, cfg.vgmr, cfg.train, progress)
+        jobs += [Job(name, ablation_job, (cfg, name, source)) for name in ABLATIONS]
+    outcome = run_jobs(jobs, executor, cache, progress)
+    tables = {"comparison": concat(outcome.results, "comparison")}
+    if ablation:
+        tables["ablation"] = concat(outcome.results, "ablation")
     config = {"dataset": data.name, "views": data.modality_names, "shapes": data.shapes(), **record(cfg)}
-    return Result(tables, [], config, {"data": data})
+    return Result(tables, [], config, {"data": data, "job_seconds": outcome.seconds}, outcome.stopped)

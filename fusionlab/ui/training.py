@@ -20,9 +20,9 @@ T = TypeVar("T")
 
 def train_buttons(key: str, label: str = "Train") -> tuple[bool, bool]:
     """A Train and a Stop button side by side (call outside any fragment)."""
-    c1, c2, _ = st.columns([1, 1, 4])
-    start = c1.button(label, type="primary", key=f"{key}-train")
-    stop = c2.button("Stop", key=f"{key}-stop", help="interrupts a running training; the previous model is kept")
+    row = st.container(horizontal=True)  # buttons as wide as their labels: none is cut at 1024 px
+    start = row.button(label, type="primary", key=f"{key}-train")
+    stop = row.button("Stop", key=f"{key}-stop", help="interrupts a running training; the previous model is kept")
     if stop:
         done = st.session_state.get(f"{key}-progress-epoch")
         st.warning(f"Training stopped by you{f' after {done}' if done else ''}; "
