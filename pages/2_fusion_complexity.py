@@ -8,6 +8,7 @@ from fusionlab.experiments import scaling as study
 from fusionlab.figures import scaling as fig
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.scaling import KEY, controls, preset_buttons
+from fusionlab.ui.executor import page_executor
 from fusionlab.ui.training import live_run, train_buttons
 
 st.title("Fusion complexity")
@@ -39,11 +40,13 @@ with st.container(border=True):
     st.caption("Presets: " + "; ".join(f"**{n}** ({c})" for n, (_, c) in study.PRESETS.items()))
     preset_buttons()
     cfg, source = controls()
+    executor, where = page_executor()
+    st.caption(f"Its trainings run {where}, one job per setting; Stop cancels the jobs not started yet.")
     start, _ = train_buttons(KEY, "Run study")
 
 if start and cfg is not None:
     try:
-        result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source), "study")
+        result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source, executor=executor), "study")
     except ValueError as exc:
         st.error(f"Cannot run this study: {exc}")
     else:

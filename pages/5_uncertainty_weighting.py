@@ -10,6 +10,7 @@ from fusionlab.experiments import udml as study_mod
 from fusionlab.figures import udml as fig
 from fusionlab.models.udml_schedule import level_to_intensity, max_level
 from fusionlab.ui.findings import show_findings
+from fusionlab.ui.executor import page_executor
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.udml import KEY, UDMLRun, controls, current_run, formula_expander, noise_sliders, preset_buttons, store_run
 from fusionlab.ui.widgets import metric_change
@@ -36,12 +37,14 @@ with st.container(border=True):
                        f"(their weights only act at evaluation). Use more than {tc.clean_epochs + tc.weight_delay} epochs.")
     if not st.session_state.get(f"{KEY}-methods"):
         st.info("No method picked: all four will be trained.")
+    executor, where = page_executor()
+    st.caption(f"Its trainings run {where}, one job per setting; Stop cancels the jobs not started yet.")
     start, _ = train_buttons(KEY)
 
 if start and cfg is not None:
     try:
         source = st.session_state.get(f"{KEY}-source")
-        result = live_run(KEY, lambda progress: study_mod.run(cfg, progress=progress, source=source),
+        result = live_run(KEY, lambda progress: study_mod.run(cfg, progress=progress, source=source, executor=executor),
                           label=f"{len(cfg.methods)} methods × {cfg.seeds} seeds")
     except ValueError as exc:
         st.error(f"Cannot train: {exc}")
