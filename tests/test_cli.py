@@ -67,3 +67,10 @@ def test_bad_file_contents_exit_2(tmp_path):
     bad.write_text("a__x,labels\n1,0\n2,0\n3,0\n")
     proc = _run("train", "--dataset", "file", "--file", str(bad), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "single class" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_every_command_prints_its_help(capsys):
+    from fusionlab.cli import command_table
+    for name in command_table():
+        assert main([name, "--help"]) == 0, name
+        assert "--out" in capsys.readouterr().out, name

@@ -75,7 +75,7 @@ def add_data_args(p: argparse.ArgumentParser, datasets: Sequence[str], default: 
     for flag, owners in seen.items():
         f = owners[0][1]
         kind = kind_of(f)
-        helps = f.metadata["help"]
+        helps = f.metadata["help"].replace("%", "%%")  # argparse formats help with %
         if kind == "bool":
             g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helps)
         else:
