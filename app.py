@@ -9,8 +9,11 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from fusionlab.ui.memory import start_trimmer
+
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 st.set_page_config(page_title="fusionlab", page_icon=":material/hub:", layout="wide")
+start_trimmer()  # freed sessions' memory goes back to the system
 
 PAGES_DIR = Path(__file__).parent / "pages"
 

@@ -54,6 +54,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=5, help="Playground epochs each session trains")
     ap.add_argument("--after", type=float, default=90, help="seconds to keep sampling after the sessions closed")
     ap.add_argument("--ttl", type=int, default=30, help="server.disconnectedSessionTTL (s)")
+    ap.add_argument("--poke", action="store_true", help="one new visitor arrives ttl + 5 s after the sessions closed")
     args = ap.parse_args()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
@@ -109,8 +110,16 @@ def main() -> int:
             for ctx in contexts:
                 ctx.close()
             closed_at = time.time() - t0
+            if args.poke:  # one new visitor after the TTL (some cleanups run only on a connection)
+                time.sleep(args.ttl + 5)
+                visitor = browser.new_page()
+                visitor.goto(url, timeout=60_000)
+                wait_idle(visitor, 60)
+                visitor.close()
+                time.sleep(max(0.0, args.after - args.ttl - 5))
+            else:
+                time.sleep(args.after)
             browser.close()
-            time.sleep(args.after)
     finally:
         stop.set()
         server.terminate()

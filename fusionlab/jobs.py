@@ -211,9 +211,18 @@ def executor_from(workers: int = 0, scheduler: Optional[str] = None
         raise ValueError(f"--workers must be >= 0, got {workers}")
     if workers > 1:
         import multiprocessing
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        threads = max(1, (os.cpu_count() or 1) // workers)  # the cores shared out: no oversubscription
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=worker_threads, initargs=(threads,))
         return pool, f"in {workers} local worker processes", lambda: pool.shutdown(wait=True, cancel_futures=True)
     return None, "in this process", lambda: None
+
+
+def worker_threads(n: int) -> None:
+    """A worker process's torch and numba thread count (its share of the cores)."""
+    import torch
+    torch.set_num_threads(n)
+    os.environ["NUMBA_NUM_THREADS"] = str(n)
 
 
 def concat(results: Sequence[Optional[Tables]], name: str) -> pd.DataFrame:
