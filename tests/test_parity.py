@@ -1,7 +1,6 @@
 """A page and its CLI twin build the same config and call the same run(): the same defaults, and for one
 small setting per study the same tables (issue 12). The page's result is read from its session state;
 the CLI's from the CSV files it writes."""
-import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -40,36 +39,21 @@ def _same(page: pd.DataFrame, cli_csv: Path, drop=()):
 
 
 # -- the defaults -----------------------------------------------------------------------------------
-def test_playground_defaults_are_the_cli_defaults():
-    from fusionlab.commands import train as cmd
-    at = _page("playground")
-    assert at.session_state["playground-config"] == _cli_config("train", [], cmd)
-
-
-def test_fusion_complexity_defaults_are_the_cli_defaults():
-    from fusionlab.commands import scaling as cmd
-    at = _page("scaling")
-    assert at.session_state["fusion_complexity-config"] == _cli_config("scaling", [], cmd)
-
-
-def test_gates_defaults_are_the_cli_defaults():
-    from fusionlab.commands import vgmr as cmd
-    at = _page("gates")
-    assert at.session_state["gates_values-config"] == _cli_config("vgmr", [], cmd)
-
-
-def test_udml_defaults_are_the_cli_defaults():
-    from fusionlab.commands import udml as cmd
-    at = _page("udml")
-    assert at.session_state["udml-config"] == _cli_config("udml", [], cmd)
-
-
-def test_permutation_defaults_are_the_cli_defaults():
-    from fusionlab.commands import permutation as cmd
-    at = _page("permutation")
-    at.button(key="permutation-train").click().run()
-    assert not at.exception
-    assert at.session_state["permutation-config"] == _cli_config("permutation", [], cmd)
+@pytest.mark.parametrize("page, key, command, module, press", [
+    ("playground", "playground", "train", "train", None),
+    ("scaling", "fusion_complexity", "scaling", "scaling", None),
+    ("gates", "gates_values", "vgmr", "vgmr", None),
+    ("udml", "udml", "udml", "udml", None),
+    ("permutation", "permutation", "permutation", "permutation", "permutation-train"),  # its controls follow Fit
+])
+def test_each_page_default_is_its_cli_default(page, key, command, module, press):
+    import importlib
+    cmd = importlib.import_module(f"fusionlab.commands.{module}")
+    at = _page(page)
+    if press:
+        at.button(key=press).click().run()
+        assert not at.exception
+    assert at.session_state[f"{key}-config"] == _cli_config(command, [], cmd)
 
 
 # -- one small setting each: identical tables ------------------------------------------------------

@@ -226,3 +226,15 @@ def executor_for(args: argparse.Namespace):
         yield executor, where, cache
     finally:
         close()
+
+
+def run_with_jobs(args: argparse.Namespace, run, cfg, label: str, **kwargs):
+    """``run(cfg, progress=, executor=, cache=, **kwargs)`` with a tqdm bar advancing per job (and per epoch
+    in-process), on the executor and cache the arguments ask for."""
+    from tqdm import tqdm
+    bar = tqdm(total=100, desc=label, unit="%", leave=True)
+    try:
+        with executor_for(args) as (executor, _, cache):
+            return run(cfg, progress=progress_printer(bar), executor=executor, cache=cache, **kwargs)
+    finally:
+        bar.close()

@@ -71,11 +71,9 @@ def config(args):
 
 def run_permutation(args) -> int:
     from ..experiments import permutation as study
-    from ._common import check_out, executor_for, print_findings, result_set, write_csv, write_json
+    from ._common import check_out, print_findings, result_set, run_with_jobs, write_csv, write_json
     out = check_out(args.out)
-    cfg = config(args)
-    with executor_for(args) as (executor, _, cache):
-        result = study.run(cfg, executor=executor, job_cache=cache)
+    result = run_with_jobs(args, study.run, config(args), "permutation")
     runs, table = result.tables["permutation_runs"], result.tables["permutation"]
     with result_set(out, "permutation") as d:
         write_csv(runs, d / "permutation_runs.csv")

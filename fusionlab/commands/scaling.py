@@ -82,19 +82,11 @@ def report_html(result, found, title: str) -> str:
 
 
 def run_scaling_command(args) -> int:
-    from tqdm import tqdm
-
     from ..experiments import scaling as study
-    from ._common import (atomic_write_text, check_out, executor_for, finding_records, print_findings, progress_printer,
-                          result_set, write_csv, write_json)
+    from ._common import (atomic_write_text, check_out, finding_records, print_findings, result_set, run_with_jobs,
+                          write_csv, write_json)
     out = check_out(args.out)
-    cfg = config(args)
-    bar = tqdm(total=100, desc="scaling", unit="%", leave=True)
-    try:
-        with executor_for(args) as (executor, _, cache):
-            result = study.run(cfg, progress=progress_printer(bar), executor=executor, cache=cache)
-    finally:
-        bar.close()
+    result = run_with_jobs(args, study.run, config(args), "scaling")
     res = result.artifacts["result"]
     summary = res.scores.groupby(["fusion", "size"])[["val_accuracy", "test_accuracy", "test_auc"]].agg(["mean", "std"])
     with result_set(out, "scaling") as d:

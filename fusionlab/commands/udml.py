@@ -99,17 +99,9 @@ def summary(result) -> dict:
 
 def run_udml(args) -> int:
     from ..experiments import udml as study
-    from tqdm import tqdm
-
-    from ._common import check_out, executor_for, print_findings, progress_printer, result_set, write_csv, write_json
+    from ._common import check_out, print_findings, result_set, run_with_jobs, write_csv, write_json
     out = check_out(args.out)
-    cfg = config(args)
-    bar = tqdm(total=100, desc="udml", unit="%", leave=True)
-    try:
-        with executor_for(args) as (executor, _, cache):
-            result = study.run(cfg, progress=progress_printer(bar), executor=executor, cache=cache)
-    finally:
-        bar.close()
+    result = run_with_jobs(args, study.run, config(args), "udml")
     t = result.tables
     res = summary(result)
     with result_set(out, "udml") as d:

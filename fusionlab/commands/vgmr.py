@@ -58,11 +58,9 @@ def config(args):
 
 def run_vgmr(args) -> int:
     from ..experiments import gates as study
-    from ._common import check_out, executor_for, print_findings, result_set, write_json, write_tables
+    from ._common import check_out, print_findings, result_set, run_with_jobs, write_json, write_tables
     out = check_out(args.out)
-    cfg = config(args)
-    with executor_for(args) as (executor, _, cache):
-        result = study.run(cfg, executor=executor, cache=cache)
+    result = run_with_jobs(args, study.run, config(args), "vgmr")
     with result_set(out, "vgmr") as d:
         write_tables(result, d, ("gate_stats", "removal", "robustness"))
         write_json(result.config, d / "config.json")
@@ -74,11 +72,9 @@ def run_vgmr(args) -> int:
 
 def run_compare(args) -> int:
     from ..experiments import gates_compare
-    from ._common import check_out, executor_for, result_set, write_json, write_tables
+    from ._common import check_out, result_set, run_with_jobs, write_json, write_tables
     out = check_out(args.out)
-    cfg = config(args)
-    with executor_for(args) as (executor, _, cache):
-        result = gates_compare.run(cfg, ablation=args.ablation, executor=executor, cache=cache)
+    result = run_with_jobs(args, gates_compare.run, config(args), "compare", ablation=args.ablation)
     with result_set(out, "compare") as d:
         write_tables(result, d, ("comparison", "ablation"))
         write_json(result.config, d / "config.json")

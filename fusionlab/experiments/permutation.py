@@ -4,7 +4,7 @@
 runs the broken-Q test for every score and rule, and returns ``permutation_runs`` (every run),
 ``permutation`` (mean over runs, ``*_sd`` columns), ``null`` (the K broken metrics of the first run)
 and ``q_correct`` (Q against expert correctness), with the paper's findings. A page passes a
-``cache`` dict so that moving one control refits nothing it does not change.
+``memo`` dict so that moving one control refits nothing it does not change.
 """
 from __future__ import annotations
 
@@ -137,13 +137,13 @@ def findings(table: pd.DataFrame) -> List[Finding]:
 
 def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
         source: Any = None, dataset: Optional[MultimodalDataset] = None,
-        cache: Optional[MutableMapping] = None, executor: Optional[Executor] = None,
-        job_cache: Optional[JobCache] = None) -> Result:
-    """One split (with the page's in-memory ``cache``), or seeds x folds as jobs (here, on ``executor``,
-    resumable from ``job_cache``)."""
+        memo: Optional[MutableMapping] = None, executor: Optional[Executor] = None,
+        cache: Optional[JobCache] = None) -> Result:
+    """One split (with the page's in-memory ``memo``), or seeds x folds as jobs (here, on ``executor``,
+    resumable from ``cache``)."""
     ds = dataset if dataset is not None else _dataset(cfg.data, source)
     if cfg.repeats == 1 and cfg.folds < 2:
-        bank, result, qc = single_run(ds, cfg, cache)
+        bank, result, qc = single_run(ds, cfg, memo)
         runs = result.table.assign(seed=cfg.seed, fold=0)
         artifacts = {"bank": bank, "result": result}
     else:
@@ -152,7 +152,7 @@ def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = No
         jobs = [Job(f"seed {s}, fold {f}", permutation_job, (cfg, s, f, source) if remote or dataset is None
                     else (cfg, s, f, source, ds))
                 for s in seeds for f in range(len(fold_parts(ds, s, cfg.folds)))]
-        outcome = run_jobs(jobs, executor, job_cache, progress, stop)
+        outcome = run_jobs(jobs, executor, cache, progress, stop)
         runs = concat(outcome.results, "permutation_runs")
         result, qc, artifacts = None, pd.DataFrame(), {"job_seconds": outcome.seconds}
     table = summarise(runs)

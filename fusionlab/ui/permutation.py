@@ -125,7 +125,7 @@ def diagnose(base: Base, cfg: PermutationStudyConfig) -> Result:
     """``experiments.permutation.run`` on the fitted dataset, with this user's cache."""
     cache: Dict = st.session_state.setdefault(f"{KEY}-cache", {})  # emptied whenever "Fit experts" sets a new base
     with st.spinner("fitting the frozen experts and quality scores ..."):
-        return study.run(cfg, dataset=base.dataset, cache=cache)
+        return study.run(cfg, dataset=base.dataset, memo=cache)
 
 
 def current_base() -> Optional[Base]:
