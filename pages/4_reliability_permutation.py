@@ -24,7 +24,8 @@ TABLE_COLUMNS = {  # short headers so the table fits the page; the full meaning 
     "accuracy": ("accuracy", "plain accuracy of the fused decision with the real Q"),
     "f1_delta": ("F1 Δ", "clean minus mean broken macro-F1"),
     "f1_p_value": ("F1 p", "permutation p-value of macro-F1"),
-    "oracle_headroom": ("headroom", "oracle accuracy (a correct expert if any exists) minus the rule's accuracy"),
+    "oracle_headroom": ("headroom", "balanced accuracy of an oracle that picks a correct expert if any exists, minus "
+                                    "the rule's (the metric of Δ_perm)"),
     "rho": ("ρ", "mean over modalities of corr(Q_m, expert m correct)"),
     "competitiveness": ("compet.", "top-1 minus top-2 true-class confidence among the experts"),
 }
@@ -45,7 +46,7 @@ with st.expander("Formulas and source"):
     st.latex(r"\Delta_{perm} = \mathrm{BA}(Q) - \tfrac1K \textstyle\sum_k \mathrm{BA}(Q^{\pi_k}),\qquad "
              r"p = \frac{1 + \#\{k : \mathrm{BA}(Q^{\pi_k}) \ge \mathrm{BA}(Q)\}}{K + 1}")
     st.latex(r"\rho = \tfrac1M \textstyle\sum_m \mathrm{corr}\big(Q_m, \mathbf{1}[\text{expert } m \text{ correct}]\big),"
-             r"\quad \text{headroom} = \mathrm{acc}(\text{oracle: any expert correct}) - \mathrm{acc}(\text{fused})")
+             r"\quad \text{headroom} = \mathrm{BA}(\text{oracle: any expert correct}) - \mathrm{BA}(\text{fused})")
     st.markdown(
         "Source: *When Does Quality-Aware Multimodal Fusion Matter? A Leakage-Safe Diagnostic for Decision-Level "
         "Dependence* (seed 000, arXiv:2606.26473); details in METHODS.md §5. Real scores (`pca-recon`, `max-prob`, "
@@ -125,7 +126,8 @@ def repeat_table(summary):
     for c in REPEATED:
         shown[c] = ["—" if pd.isna(m) else f"{m:.3f} ± {sd:.3f}" for m, sd in zip(summary[c], summary[f"{c}_sd"])]
         label, tip = TABLE_COLUMNS[c]
-        config[c] = st.column_config.TextColumn(label, help=f"mean ± sd over runs of: {tip}")
+        what = "median ± sd" if c.endswith("p_value") else "mean ± sd"  # a mean of p-values is not a p-value
+        config[c] = st.column_config.TextColumn(label, help=f"{what} over runs of: {tip}")
     shown["runs"] = summary["runs"]
     return shown, config
 

@@ -13,7 +13,7 @@ from fusionlab.diagnostics.experts import ExpertConfig, fit_experts
 from fusionlab.diagnostics.permutation import (RULES, PermutationConfig, Router, _null_metrics, broken_q_test,
                                                confusion_counts, decide, fit_router, metrics_from_counts,
                                                p_value, permutation_indices, weights)
-from fusionlab.diagnostics.permutation_runs import DiagnosticConfig, repeated, summarise
+from fusionlab.diagnostics.permutation_runs import SUMMARY_COLUMNS, DiagnosticConfig, repeated, summarise
 from fusionlab.diagnostics.quality import QualityConfig, real_scores, score
 
 K = 60
@@ -225,3 +225,19 @@ def test_a_tiny_nonzero_difference_never_prints_as_zero():
     d = [-2e-5, -2.2e-5, -1.9e-5, -2.1e-5]
     assert direction(d) == -1 and "0.000" not in describe(d) and "e-05" in describe(d)
     assert describe([0.0123, 0.0130]).startswith("+0.013")
+
+
+def test_repeated_runs_report_the_median_p_and_headroom_in_balanced_accuracy():
+    runs = pd.DataFrame({"score": "energy", "rule": "weighted", "control": False, "seed": [0, 0, 0], "fold": [0, 1, 2],
+                         **{c: [0.1, 0.2, 0.3] for c in SUMMARY_COLUMNS}})
+    runs["p_value"] = [0.01, 0.02, 0.9]  # mean 0.31, median 0.02
+    table = summarise(runs)
+    assert table["p_value"].item() == pytest.approx(0.02) and table["delta"].item() == pytest.approx(0.2)
+    from fusionlab.diagnostics.permutation import context
+    from fusionlab.diagnostics.quality import Scored
+    y = np.array([0, 0, 0, 0, 1, 1])
+    logits = np.zeros((6, 2, 2))
+    logits[:4, 0, 0] = 5  # expert 0 right on every row of class 0; nobody right on class 1 but row 4
+    logits[4, 1, 1] = 5
+    ctx = context(Scored("x", {"test": np.ones((6, 2))}, {"test": logits}, False), y)
+    assert ctx["oracle_accuracy"] == pytest.approx(5 / 6) and ctx["oracle_balanced_accuracy"] == pytest.approx(0.75)
