@@ -197,7 +197,7 @@ class BatchedFit:
     def results(self) -> List[FitResult]:
         """Each seed's outcome as the ``FitResult`` ``fit()`` returns (its best model, its history)."""
         return [FitResult(self.model(i), history_frame(self.loop.history[i]), int(self.best_epoch[i]),
-                          float(self.best_val_accuracy[i]), False, self.stopped_by_user)
+                          float(self.best_val_accuracy[i]), self.loop.stopped_early, self.stopped_by_user)
                 for i in range(len(self.seeds))]
 
     @torch.no_grad()

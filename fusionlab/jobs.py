@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from . import __version__
+from .data.spec import DataConfig
 
 Tables = Dict[str, Any]
 
@@ -43,6 +44,10 @@ class Stopped(Exception):
 
 
 def _plain(obj: Any) -> Any:
+    if isinstance(obj, DataConfig) and obj.spec.upload:
+        path = getattr(obj.options, "path", "")
+        content = hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else None
+        return {"__data__": _plain(asdict(obj)), "__file_sha256__": content}  # the file's content, not its name
     if is_dataclass(obj) and not isinstance(obj, type):
         return {"__type__": type(obj).__qualname__, **{k: _plain(v) for k, v in asdict(obj).items()}}
     if isinstance(obj, (list, tuple)):
@@ -216,6 +221,20 @@ def executor_from(workers: int = 0, scheduler: Optional[str] = None
                                    initializer=worker_threads, initargs=(threads,))
         return pool, f"in {workers} local worker processes", lambda: pool.shutdown(wait=True, cancel_futures=True)
     return None, "in this process", lambda: None
+
+
+def uploads_uncached(cached: Callable) -> Callable:
+    """Use ``cached`` (an ``lru_cache``'d loader) only for built-in data: a call with upload bytes
+    (``source``) loads afresh, so no process-wide cache keeps a user's upload or shares it across sessions."""
+
+    def load(*args, source: Optional[bytes] = None):
+        if len(args) > 1 and isinstance(args[-1], (bytes, bytearray)):
+            *args, source = args
+        return cached.__wrapped__(*args, source) if source is not None else cached(*args)
+
+    load.__wrapped__ = cached.__wrapped__
+    load.__doc__ = cached.__doc__
+    return load
 
 
 def worker_threads(n: int) -> None:

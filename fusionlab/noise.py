@@ -20,6 +20,7 @@ from typing import Dict, Mapping, Optional, Union
 
 import torch
 
+from . import rng
 from .data.dataset import ModalityStats
 from .registry import Registry
 
@@ -122,17 +123,17 @@ def corrupt_modalities(xs: Mapping[str, torch.Tensor], levels: Mapping[str, Leve
                        seed: int, stats: Mapping[str, ModalityStats], **options) -> Dict[str, torch.Tensor]:
     """Corrupt each modality of ``xs`` at its level in ``levels`` (missing = clean).
 
-    One generator seeded by ``seed`` serves all modalities in a fixed order, so the
-    same call always draws the same noise.
+    Each modality draws from its own stream of ``seed`` (``rng.streams(seed, modalities)``): the same call
+    always draws the same noise, and changing one modality's level never changes another's noise.
     """
     unknown = set(levels) - set(xs)
     if unknown:
         raise ValueError(f"noise levels name unknown modalities {sorted(unknown)}; have {list(xs)}")
-    gen = torch.Generator().manual_seed(seed)
+    gens = rng.streams(seed, tuple(xs))
     out = {}
     for k, x in xs.items():
         lv = levels.get(k, 0.0)
-        out[k] = corrupt(name, x, lv, gen, stats[k], **options)
+        out[k] = corrupt(name, x, lv, gens[k], stats[k], **options)
     return out
 
 

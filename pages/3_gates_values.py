@@ -122,9 +122,12 @@ st.markdown("For each modality, 30% of its timesteps (entries, for vectors) are 
 if st.button("Compute gate statistics and removal", key=f"{KEY}-stats"):
     with st.spinner("computing (trains the plain backbone once)"):
         c = run.config
-        run.models.update(study.train_seeds(run.data, {c.backbone: c.configs()[c.backbone]}, c.train, [c.train.seed],
-                                            done=run.models))
-        run.tables.update(study.gate_tables(c, run.data, run.model, run.models[(c.backbone, c.train.seed)]))
+        try:
+            run.models.update(study.train_seeds(run.data, {c.backbone: c.configs()[c.backbone]}, c.train,
+                                                [c.train.seed], done=run.models))
+            run.tables.update(study.gate_tables(c, run.data, run.model, run.models[(c.backbone, c.train.seed)]))
+        except ValueError as exc:
+            show_error(exc, "The gate statistics")
 if "gate_stats" in run.tables:
     stats = run.tables["gate_stats"]
     st.dataframe(stats.round(3), hide_index=True, key=f"{KEY}-stats-table")
@@ -143,11 +146,14 @@ st.markdown(f"Noise on all modalities at once: accuracy vs the noise ratio at we
             "seed's models are reused); bands are ± 1 sd.")
 if st.button(f"Compute robustness (trains 2 methods × {run.config.seeds} seeds)", key=f"{KEY}-rob"):
     c = run.config
-    models = live_run(KEY, lambda progress: study.train_seeds(run.data, c.configs(), c.train, c.seed_list(), progress,
-                                                              done=run.models), "robustness")
-    run.models.update(models)
-    if len(models) == 2 * c.seeds:
-        run.tables["robustness"] = robustness_of(models, run.data, c.sweep)
+    try:
+        models = live_run(KEY, lambda progress: study.train_seeds(run.data, c.configs(), c.train, c.seed_list(),
+                                                                  progress, done=run.models), "robustness")
+        run.models.update(models)
+        if len(models) == 2 * c.seeds:
+            run.tables["robustness"] = robustness_of(models, run.data, c.sweep)
+    except ValueError as exc:
+        show_error(exc, "Robustness")
 if "robustness" in run.tables:
     rob = run.tables["robustness"]
     st.plotly_chart(vfig.robustness_bands(rob), key=f"{KEY}-rob-fig")

@@ -119,6 +119,9 @@ def check_out(path: str) -> Path:
     if not path or not str(path).strip():
         raise ValueError("--out is empty; give a directory for the results")
     p = Path(path).expanduser()
+    here = Path.cwd().resolve()
+    if p.resolve() == here or p.resolve() in here.parents:
+        raise ValueError(f"--out {p} is the current folder or one of its parents; give a folder of its own")
     if p.exists() and not p.is_dir():
         raise ValueError(f"--out {p} exists and is not a directory")
     anc = p if p.exists() else next((a for a in p.parents if a.exists()), Path("."))
@@ -141,8 +144,11 @@ def result_set(out: Path, command: str):
     hidden folder, which the next run into ``out`` removes). Files get the user's umask."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.partial-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in [*out.parent.glob(f".{out.name}.partial-*"), *out.parent.glob(f".{out.name}.old-*")]:
+        if stale.name.startswith(f".{out.name}.old-") and not out.exists():
+            os.rename(stale, out)  # a run died between its two renames: the old set goes back in place
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     umask = os.umask(0)
     os.umask(umask)
@@ -155,7 +161,11 @@ def result_set(out: Path, command: str):
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.rename(out, old)
-            os.rename(tmp, out)
+            try:
+                os.rename(tmp, out)
+            except OSError:
+                os.rename(old, out)  # the old set back in place
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, out)
@@ -219,6 +229,11 @@ def executor_for(args: argparse.Namespace):
     from ..jobs import JobCache, executor_from
     if args.cache is not None and not str(args.cache).strip():
         raise ValueError("--cache is empty; give a directory")
+    if args.cache and getattr(args, "out", None):
+        cache, out = Path(args.cache).resolve(), Path(args.out).resolve()
+        if cache == out or out in cache.parents:
+            raise ValueError(f"--cache {args.cache} is inside --out {args.out}, which a new result set replaces; "
+                             "put the cache beside it")
     executor, where, close = executor_from(args.workers, args.scheduler)
     cache = JobCache(args.cache) if args.cache else None
     print(f"jobs run {where}" + (f"; finished jobs are kept in {args.cache}" if cache else ""), file=sys.stderr)

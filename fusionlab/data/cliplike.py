@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import MultimodalDataset
+from ..limits import MAX_CELLS
 from .spec import DatasetInfo, option, register_dataset
 
 CLIP_LABELS = ("real", "dot")
@@ -50,6 +51,11 @@ class ClipLikeConfig:
     label_noise: float = 0.1
     seed: int = option(0, "seed of the clip-like generator", flag="--data-seed", lo=0, hi=1_000_000,
                        label="data seed")
+
+    def __post_init__(self) -> None:
+        if not 20 <= self.n_samples or 2 * self.n_samples * self.dim > MAX_CELLS:
+            raise ValueError(f"n_samples must be >= 20 and 2 x n_samples x dim <= {MAX_CELLS:,}, got n_samples "
+                             f"{self.n_samples} (dim {self.dim})")
 
 
 def _info(cfg: ClipLikeConfig) -> DatasetInfo:

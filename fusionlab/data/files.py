@@ -155,6 +155,9 @@ def _split_columns(df: pd.DataFrame) -> tuple[Dict[str, np.ndarray], Dict[str, l
             raise ValueError(f"column '{c}' would make a modality named '{mod}', the labels' name; rename it")
         groups.setdefault(mod, []).append(c)
     out = {k: df[cols].to_numpy(dtype=np.float64) for k, cols in groups.items()}
+    missing = np.nonzero(df[label_col].isna().to_numpy())[0]
+    if len(missing):
+        raise ValueError(f"column '{label_col}' is empty on {len(missing)} row(s) (first rows: {missing[:5].tolist()})")
     out["labels"] = df[label_col].to_numpy()
     return out, {k: [str(c) for c in cols] for k, cols in groups.items()}
 

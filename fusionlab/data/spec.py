@@ -8,7 +8,7 @@ options, and (for datasets whose options do not pick modalities) which modalitie
 """
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..registry import Registry
@@ -123,9 +123,3 @@ class DataConfig:
         ds = self.spec.load(self.options, source)
         return ds.select(list(self.select)) if self.select else ds
 
-    def with_options(self, **values) -> "DataConfig":
-        return replace(self, options=replace(self.options, **values))
-
-
-def default_of(f) -> Any:
-    return f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]

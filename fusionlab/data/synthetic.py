@@ -28,6 +28,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .dataset import MultimodalDataset
+from ..limits import MAX_CELLS
 from .spec import DatasetInfo, option, register_dataset
 
 RULES = ("linear", "dot", "conflict")
@@ -69,6 +70,13 @@ class SyntheticConfig:
             raise ValueError(f"n_samples must be in [{MIN_SAMPLES}, {MAX_SAMPLES:,}], got {self.n_samples}")
         if not 1 <= self.dim <= 4096 or not 1 <= self.seq_len <= 1024:
             raise ValueError(f"dim must be in [1, 4096] and seq_len in [1, 1024], got {self.dim} and {self.seq_len}")
+        if not 2 <= self.n_classes <= 1000 or not 1 <= self.n_modalities <= 64:
+            raise ValueError(f"n_classes must be in [2, 1000] and n_modalities in [1, 64], got {self.n_classes} and "
+                             f"{self.n_modalities}")
+        cells = self.n_samples * self.n_modalities * self.seq_len * self.dim
+        if cells > MAX_CELLS:
+            raise ValueError(f"n_samples x n_modalities x seq_len x dim = {cells:,} numbers, above the limit of "
+                             f"{MAX_CELLS:,}")
         _validate(self)
 
 

@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 
 from .. import rng
 from ..data.dataset import PreparedData
-from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction
+from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding, describe, direction
 from ..models.udml import METHODS, UDMLConfig, UDMLModel
 from ..models.udml_schedule import NoiseSchedule, add_intensity_noise, draw_intensities, intensity_to_level, max_level
 from ..noise import Level, corrupt_modalities, default_levels
@@ -234,7 +234,9 @@ def suppression_findings(acc: pd.DataFrame, hard: Optional[str] = None) -> List[
         pe = acc.loc[acc["method"] == "pe"].set_index("seed")[col]
         below = direction(pe.to_numpy() - 1.0)  # against the equal share 1
         above = direction(_paired(acc, "udml", "pe", col))  # UDML's weight against PE's
-        verdict = HOLDS if (below, above) == (-1, 1) else UNKNOWN if 0 in (below, above) else FAILS
+        # the claim stands on PE suppressing it: PE above the equal share refutes it, an undecided PE decides nothing
+        verdict = (FAILS if below == 1 else UNKNOWN if below == 0 else
+                   HOLDS if above == 1 else PARTLY if above == 0 else FAILS)
         out.append(Finding(f"PE suppresses the hard modality '{hard}' on clean inputs; UDML less so", verdict,
                            f"mean weight of '{hard}' (1 = equal share) PE {_fmt(*_mean_acc(acc, 'pe', col))} "
                            f"(PE − 1 per seed {describe(pe.to_numpy() - 1.0)}), UDML "

@@ -3,7 +3,8 @@
 ``run`` (the CLI's ``vgmr``) trains VGMR and the plain backbone for ``cfg.seeds`` seeds and returns
 ``gate_stats`` (§4.4, the first seed's VGMR), ``removal`` (§4.7, both methods) and ``robustness``
 (§4.8, every seed), with the §4.4 and §4.8 findings. The page runs the same stages one at a time:
-``train_vgmr`` when you press Train, ``gate_tables`` and ``robustness_table`` behind their buttons.
+``train_vgmr`` when you press Train, then ``train_seeds`` + ``gate_tables`` and ``train_seeds`` +
+``diagnostics.gates.robustness_of`` behind their buttons.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import torch
 from ..data import DataConfig, PreparedData, SplitConfig, SyntheticConfig, UCIConfig, prepare
 from ..diagnostics.gates import (SweepConfig, gate_findings, gate_samples, heavy_noise_finding, removal_table,
                                  robustness_of, summarise_samples)
-from ..jobs import Job, JobCache, Stopped, concat, run_jobs
+from ..jobs import uploads_uncached, Job, JobCache, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model
 from ..refiners.vgmr import VGMRConfig
 from ..train import FitResult, TrainConfig, fit
@@ -111,7 +112,8 @@ def gate_tables(cfg: GatesConfig, data: PreparedData, vgmr: torch.nn.Module, pla
             "removal": removal_table({"vgmr": vgmr, cfg.backbone: plain}, data)}
 
 
-@functools.lru_cache(maxsize=4)
+@uploads_uncached
+@functools.lru_cache(maxsize=2)
 def _prepared(cfg_data: DataConfig, seed: int, source: Optional[bytes] = None) -> PreparedData:
     return prepare(cfg_data.load(source), SplitConfig(seed=seed))
 

@@ -4,9 +4,9 @@
   (both sized to VGMR's parameter count by ``match_size``), ``cross_attention`` and VGMR;
 - ``train_epoch_seconds`` / ``infer_ms_per_batch``: the cost columns of Table 7
   (also used by ``benchmarks/vgmr_overhead.py``);
-- ``controlled_comparison``: ``method, accuracy, macro_f1, params, train_s_per_epoch,
-  infer_ms_per_batch``;
-- ``ablation_table``: the §4.3 rows (``refiners.vgmr.ABLATIONS``).
+- ``comparison_job``: one §4.5 row, ``method, accuracy, macro_f1, params, train_s_per_epoch,
+  infer_ms_per_batch``; ``ablation_job``: one §4.3 row (``refiners.vgmr.ABLATIONS``); ``run``: all of them
+  as jobs.
 """
 from __future__ import annotations
 
@@ -94,35 +94,6 @@ def _train_row(data: PreparedData, cfg: ModelConfig, train_cfg: TrainConfig) -> 
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "params": count_parameters(result.model),
             "train_s_per_epoch": float(result.history["seconds"].median()),
             "infer_ms_per_batch": infer_ms_per_batch(result.model, data.test, train_cfg.batch_size)}
-
-
-def controlled_comparison(data: PreparedData, configs: Mapping[str, ModelConfig], train_cfg: TrainConfig = TrainConfig(),
-                          progress: Optional[Progress] = None) -> pd.DataFrame:
-    """§4.5: ``method, accuracy, macro_f1, params, train_s_per_epoch, infer_ms_per_batch``.
-
-    ``train_s_per_epoch`` is the median epoch time of ``fit`` (validation pass included).
-    """
-    rows = []
-    for j, (name, cfg) in enumerate(configs.items()):
-        if progress is not None:
-            progress(j / len(configs), f"training {name} ({j + 1}/{len(configs)})")
-        rows.append({"method": name, **_train_row(data, cfg, train_cfg)})
-    return pd.DataFrame(rows)
-
-
-def ablation_table(data: PreparedData, backbone: str = "concat", vgmr: VGMRConfig = VGMRConfig(),
-                   train_cfg: TrainConfig = TrainConfig(), progress: Optional[Progress] = None) -> pd.DataFrame:
-    """§4.3: ``condition, accuracy, macro_f1, params`` plus the switches of each row."""
-    rows = []
-    for j, (name, switches) in enumerate(ABLATIONS.items()):
-        if progress is not None:
-            progress(j / len(ABLATIONS), f"training {name} ({j + 1}/{len(ABLATIONS)})")
-        cfg = replace(vgmr, **switches)
-        row = _train_row(data, backbone_config(backbone, cfg), train_cfg)
-        flags = {k: v for k, v in asdict(cfg).items() if k.startswith("use_")}
-        rows.append({"condition": name, "accuracy": row["accuracy"], "macro_f1": row["macro_f1"],
-                     "params": row["params"], **flags})
-    return pd.DataFrame(rows)
 
 
 def comparison_job(cfg: GatesConfig, name: str, model_cfg: ModelConfig, source=None) -> Dict[str, pd.DataFrame]:

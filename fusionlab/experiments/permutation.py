@@ -21,7 +21,7 @@ from ..data import DataConfig, MultimodalDataset, SplitConfig, UCIConfig, prepar
 from ..diagnostics.permutation import PermutationResult, broken_q_test, q_vs_correct
 from ..diagnostics.experts import fold_data
 from ..diagnostics.permutation_runs import DiagnosticConfig, build_bank, check_scores, diagnose, summarise
-from ..jobs import Job, JobCache, concat, run_jobs
+from ..jobs import uploads_uncached, Job, JobCache, concat, run_jobs
 from ..diagnostics.quality import score
 from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding
 from ..text import signed
@@ -82,7 +82,8 @@ def single_run(ds: MultimodalDataset, cfg: PermutationStudyConfig, cache: Option
     return bank, result, pd.concat(qc, ignore_index=True)
 
 
-@functools.lru_cache(maxsize=4)
+@uploads_uncached
+@functools.lru_cache(maxsize=2)
 def _dataset(data: DataConfig, source: Optional[bytes] = None) -> MultimodalDataset:
     return data.load(source)
 
@@ -111,6 +112,10 @@ def findings(table: pd.DataFrame) -> List[Finding]:
     oracle headroom and ρ are reported beside it. Positive controls: every rule loses accuracy."""
     uses_q = table[table["rule"] != "noq"]
     real, ctl = uses_q[~uses_q["control"]], uses_q[uses_q["control"]]
+    if "permutations" in table and len(table) and 1 / (int(table["permutations"].min()) + 1) > ALPHA:
+        k = int(table["permutations"].min())
+        return [Finding("reliability permutation", UNKNOWN, f"with K = {k} permutations no p-value can fall to "
+                                                           f"{ALPHA} (the smallest is 1/(K+1)); use K >= 19")]
     out = []
     if not real.empty:
         losses = real[(real["p_value"] <= ALPHA) & (real["delta"] > 0)]
@@ -161,5 +166,5 @@ def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = No
     if result is not None:
         tables["null"] = result.null
     config = {"dataset": ds.name, "views": ds.modality_names, "repeats": cfg.repeats, "folds": cfg.folds,
-              "config": replace(cfg.diagnostic, seed=cfg.seed).record(), "study": record(cfg)}
+              "config": cfg.diagnostic.seeded(cfg.seed).record(), "study": record(cfg)}
     return Result(tables, findings(table), config, artifacts)

@@ -41,7 +41,7 @@ from ..batched import BatchedFit, batched_fit
 from ..data import ClipLikeConfig, DataConfig, PreparedData, SplitConfig, UCIConfig, prepare
 from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
 from ..fusion import FUSIONS
-from ..jobs import Job, JobCache, JobsOutcome, Stopped, concat, run_jobs
+from ..jobs import uploads_uncached, Job, JobCache, JobsOutcome, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model, count_parameters
 from ..noise import CORRUPTIONS, corrupt_modalities
 from ..train import EpochInfo, TrainConfig
@@ -130,7 +130,7 @@ class ScalingResult:
 
 
 def doubling_sizes(n_max: int, start: int = 32) -> List[int]:
-    """``start, 2·start, ...`` up to ``n_max``; ``n_max`` itself is appended when it is not a doubling."""
+    """``start, 2·start, ...`` up to ``n_max`` (the largest doubling that fits)."""
     if n_max < start:
         raise ValueError(f"the train split has {n_max} samples, fewer than the smallest size {start}")
     sizes = [start]
@@ -259,7 +259,8 @@ def unit_tables(data: PreparedData, cfg: ScalingConfig, fusion: str, n: int, lab
     return out
 
 
-@functools.lru_cache(maxsize=4)
+@uploads_uncached
+@functools.lru_cache(maxsize=2)
 def prepared(data: DataConfig, split: SplitConfig, source: Optional[bytes] = None) -> PreparedData:
     """The study's data (each worker process keeps its last few)."""
     return prepare(data.load(source), split)
@@ -348,8 +349,8 @@ def degradation(robustness: pd.DataFrame, chance: float) -> pd.DataFrame:
 
 def robustness_finding(robustness: pd.DataFrame, chance: float, a: str = "product", b: str = "concat") -> Finding:
     """Did ``a`` degrade faster under noise than ``b``? Per noise condition, the per-seed paired
-    difference of ``degradation`` (the shared rule of ``findings``): holds when ``a`` lost more in
-    every condition, partly in some, does not hold when in none."""
+    difference of ``degradation`` (the shared rule of ``findings``): holds when ``a`` lost significantly
+    more in every condition, partly in some, does not hold when ``b`` lost more, cannot tell otherwise."""
     claim = f"{a} degrades faster under noise than {b}"
     if robustness.empty or not {a, b} <= set(robustness["fusion"]) or not (robustness["level"] > 0).any():
         return Finding(claim, UNKNOWN, f"robustness needs both {a} and {b} and a noise level above 0.")

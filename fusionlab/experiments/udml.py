@@ -22,7 +22,7 @@ from ..diagnostics.udml import (UDMLStudy, accuracy_table, alpha_table, findings
                                 robustness_table, sample_weights, spearman_table, study_response)
 from ..models.udml import METHODS, UDMLConfig, build_udml
 from ..models.udml_schedule import NoiseSchedule, max_level
-from ..jobs import Job, JobCache, Stopped, concat, run_jobs
+from ..jobs import uploads_uncached, Job, JobCache, Stopped, concat, run_jobs
 from ..objectives import UDMLObjective
 from ..train import TrainConfig, fit
 from .base import Progress, Result, Stop, epoch_progress, record
@@ -105,7 +105,8 @@ def weights_at_training_noise(study: UDMLStudy) -> pd.DataFrame:
     return pd.concat([sample_weights(study, m, s, levels) for m, s in study.models], ignore_index=True)
 
 
-@functools.lru_cache(maxsize=4)
+@uploads_uncached
+@functools.lru_cache(maxsize=2)
 def prepared(data_cfg: DataConfig, split: SplitConfig, source: Optional[bytes] = None):
     data = prepare(data_cfg.load(source), split)
     if len(data.modality_names) < 2:

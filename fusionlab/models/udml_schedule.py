@@ -40,7 +40,7 @@ def default_level_scale(mapping: str) -> float:
 
 @dataclass(frozen=True)
 class NoiseSchedule:
-    """UDML's training noise and progressive schedule (the fields ``UDMLTrainConfig`` used to copy)."""
+    """UDML's training noise and progressive schedule; the optimiser settings are ``TrainConfig``'s."""
 
     clean_epochs: int = 3  # E1: clean data before the noise starts
     weight_delay: int = 10  # training weights fixed to 1 until epoch E1 + weight_delay

@@ -1,9 +1,9 @@
 """Controls, presets and per-user caches of the Reliability permutation page (seed 000).
 
-The page calls ``experiments.permutation.run`` with a cache dict kept in ``st.session_state``:
-experts are fitted once per (seed, expert, point-5 corruption), scores once per quality setting,
-so moving a control slider (fidelity, rate k) only builds the control's ``Q`` and re-fuses
-cached expert outputs.
+The page calls ``experiments.permutation.run`` with a memo dict kept in ``st.session_state``:
+experts are fitted once per (seed, expert, point-5 corruption) and scores once per quality setting
+(the memo keys a score by the whole ``QualityConfig``, so moving the fidelity or rate slider also
+re-scores the real scores: correct, slower than it needs to be).
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from .forms import data_controls, init_state
 
 KEY = "permutation"
 NONE = "none"
-MAX_BANKS = 6
 
 PRESETS = {
     "paper: clean data": {"control": NONE, "corrupt-mod": NONE},
