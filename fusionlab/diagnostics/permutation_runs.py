@@ -67,6 +67,20 @@ def diagnose(data: PreparedData, cfg: DiagnosticConfig) -> PermutationResult:
     return run_scores(bank, score_bank(bank, cfg.scores, cfg.quality), cfg.permutation)
 
 
+def fold_parts(ds: MultimodalDataset, seed: int, folds: int) -> list:
+    """One seed's splits: ``folds`` seeded stratified folds as ``(train, test)`` rows (each fold the test rows
+    once), or ``[None]`` for one seeded train / validation / test split."""
+    if folds >= 2:
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=int(seed))
+        return [(np.sort(tr), np.sort(te)) for tr, te in splitter.split(ds.labels, ds.labels)]
+    return [None]
+
+
+def part_data(ds: MultimodalDataset, seed: int, part) -> PreparedData:
+    """The prepared data of one entry of ``fold_parts``."""
+    return prepare(ds, SplitConfig(seed=int(seed))) if part is None else fold_data(ds, *part)
+
+
 def repeated(ds: MultimodalDataset, cfg: DiagnosticConfig, seeds: Sequence[int], folds: int = 0) -> pd.DataFrame:
     """Every (seed, fold) run's table, with ``seed`` and ``fold`` columns.
 
@@ -78,13 +92,8 @@ def repeated(ds: MultimodalDataset, cfg: DiagnosticConfig, seeds: Sequence[int],
     tables = []
     for s in seeds:
         c = cfg.seeded(int(s))
-        if folds >= 2:
-            splitter = StratifiedKFold(folds, shuffle=True, random_state=int(s))
-            parts = [fold_data(ds, np.sort(tr), np.sort(te)) for tr, te in splitter.split(ds.labels, ds.labels)]
-        else:
-            parts = [prepare(ds, SplitConfig(seed=int(s)))]
-        for f, data in enumerate(parts):
-            tables.append(diagnose(data, c).table.assign(seed=int(s), fold=f))
+        for f, part in enumerate(fold_parts(ds, s, folds)):
+            tables.append(diagnose(part_data(ds, s, part), c).table.assign(seed=int(s), fold=f))
     return pd.concat(tables, ignore_index=True)
 
 

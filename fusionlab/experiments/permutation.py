@@ -15,12 +15,11 @@ from typing import Any, Dict, List, MutableMapping, Optional
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
 
 from ..data import DataConfig, MultimodalDataset, SplitConfig, UCIConfig, prepare
 from ..diagnostics.permutation import PermutationResult, broken_q_test, q_vs_correct
-from ..diagnostics.experts import fold_data
-from ..diagnostics.permutation_runs import DiagnosticConfig, build_bank, check_scores, diagnose, summarise
+from ..diagnostics.permutation_runs import (DiagnosticConfig, build_bank, check_scores, diagnose, fold_parts, part_data,
+                                            summarise)
 from ..jobs import uploads_uncached, Job, JobCache, concat, run_jobs
 from ..diagnostics.quality import score
 from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding
@@ -88,20 +87,11 @@ def _dataset(data: DataConfig, source: Optional[bytes] = None) -> MultimodalData
     return data.load(source)
 
 
-def fold_parts(ds: MultimodalDataset, seed: int, folds: int) -> list:
-    """The prepared splits of one seed: ``folds`` stratified folds (each the test rows once), or one split."""
-    if folds >= 2:
-        splitter = StratifiedKFold(folds, shuffle=True, random_state=int(seed))
-        return [(np.sort(tr), np.sort(te)) for tr, te in splitter.split(ds.labels, ds.labels)]
-    return [None]
-
-
 def permutation_job(cfg: PermutationStudyConfig, seed: int, fold: int, source: Optional[bytes] = None,
                     dataset: Optional[MultimodalDataset] = None) -> Dict[str, pd.DataFrame]:
     """A job (``fusionlab.jobs``): one seed x fold of the repetition (experts, scores, broken-Q test)."""
     ds = dataset if dataset is not None else _dataset(cfg.data, source)
-    part = fold_parts(ds, seed, cfg.folds)[fold]
-    data = prepare(ds, SplitConfig(seed=int(seed))) if part is None else fold_data(ds, *part)
+    data = part_data(ds, seed, fold_parts(ds, seed, cfg.folds)[fold])
     return {"permutation_runs": diagnose(data, cfg.diagnostic.seeded(int(seed))).table.assign(seed=int(seed), fold=fold)}
 
 

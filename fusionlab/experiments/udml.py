@@ -71,10 +71,11 @@ def hard_modality(cfg: UDMLStudyConfig, names) -> Optional[str]:
 
 
 def train_one(data, cfg: UDMLStudyConfig, method: str, seed: int, progress: Optional[Progress] = None,
-              stop: Optional[Stop] = None):
-    """One method with one seed: ``fit`` with UDML's objective (noise, order and dropout from the seed)."""
+              stop: Optional[Stop] = None, done: int = 0, total: Optional[int] = None):
+    """One method with one seed: ``fit`` with UDML's objective (noise, order and dropout from the seed);
+    progress counts ``done`` epochs of ``total`` before it (a study's)."""
     model = build_udml(data.shapes(), data.n_classes, replace(cfg.model, method=method), seed=seed)
-    cb = epoch_progress(progress, 0, cfg.train.epochs, f"{method}, seed {seed}")
+    cb = epoch_progress(progress, done, total or cfg.train.epochs, f"{method}, seed {seed}")
     return fit(model, data, replace(cfg.train, seed=seed), UDMLObjective(cfg.schedule), cb, stop)
 
 
@@ -87,9 +88,7 @@ def train_study(data, cfg: UDMLStudyConfig, progress: Optional[Progress] = None,
     done = 0
     for method in cfg.methods:
         for seed in seeds:
-            model = build_udml(data.shapes(), data.n_classes, replace(cfg.model, method=method), seed=seed)
-            cb = epoch_progress(progress, done, total, f"{method}, seed {seed}")
-            res = fit(model, data, replace(cfg.train, seed=seed), UDMLObjective(cfg.schedule), cb, stop)
+            res = train_one(data, cfg, method, seed, progress, stop, done, total)
             study.models[(method, seed)], study.histories[(method, seed)] = res.model, res.history
             done += cfg.train.epochs
             if res.stopped_by_user:

@@ -92,7 +92,7 @@ def presets(*name_lists: List[str]) -> None:
     The noise sliders are set for every list of modality names given: the trained model's and
     the selected dataset's, so a preset clicked before retraining on another dataset still
     holds once the new model is there."""
-    c1, c2, c3, c4 = st.columns(4)
+    row = st.container(horizontal=True)  # buttons as wide as their labels (four columns cut them at 1024 px)
     lists = [list(n) for n in name_lists if n]
     first = lists[0][0] if lists else ""
 
@@ -102,15 +102,15 @@ def presets(*name_lists: List[str]) -> None:
             out.update(_noise_values(names, per_list(names)))
         return out
 
-    c1.button("Paper §4.4 setting", key=f"{KEY}-p-paper",
+    row.button("Paper §4.4 setting", key=f"{KEY}-p-paper",
               help=f"λ 0.5, ρ 0.2 (seed 003 §4.1) and 30% of {first or 'the first modality'}'s timesteps noised (§4.4)",
               on_click=_set, args=({f"{KEY}-lambda": 0.5, f"{KEY}-rho": 0.2, **noise(lambda n: {n[0]: 0.3})},))
-    c2.button("Neutral gate (λ = 0)", key=f"{KEY}-p-neutral",
+    row.button("Neutral gate (λ = 0)", key=f"{KEY}-p-neutral",
               help="λ = 0 makes G_amp = 1, so G_eff = 1: the refiner only applies LayerNorm (retrain to see it)",
               on_click=_set, args=({f"{KEY}-lambda": 0.0, f"{KEY}-rho": 0.2},))
-    c3.button("Heavy noise everywhere", key=f"{KEY}-p-heavy", help="noise ratio 0.8, weight 1 on every modality",
+    row.button("Heavy noise everywhere", key=f"{KEY}-p-heavy", help="noise ratio 0.8, weight 1 on every modality",
               on_click=_set, args=(noise(lambda n: {k: 0.8 for k in n}),))
-    c4.button("Clean inputs", key=f"{KEY}-p-clean", on_click=_set, args=(noise(lambda n: {}),))
+    row.button("Clean inputs", key=f"{KEY}-p-clean", on_click=_set, args=(noise(lambda n: {}),))
 
 
 def data_controls() -> tuple[Optional[DataConfig], object]:
