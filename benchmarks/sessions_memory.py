@@ -3,8 +3,11 @@
 Starts ``streamlit run app.py`` on a free local port, opens ``--sessions`` browser contexts (Debian's
 chromium through Playwright), each on the Playground, presses Train with the default setting (or
 ``--epochs``), waits until every session is idle, closes them all, and samples the server's resident
-memory (VmRSS) throughout. Prints RSS before, at the peak and at intervals after the sessions closed
-(a closed tab's session is freed ``server.disconnectedSessionTTL`` seconds after it disconnects).
+memory (VmRSS) throughout. The baseline is the warm idle server: one visitor has trained once and left
+(a first training imports and allocates things for good, whoever runs it); the cold figure (home page
+only) is printed too. Prints RSS at the baseline, the peak and at intervals after the sessions closed
+(a closed tab's session is freed ``server.disconnectedSessionTTL`` seconds after it disconnects, plus up
+to 10 s for ``fusionlab.ui.memory``'s sweep).
 
     python benchmarks/sessions_memory.py [--sessions 8] [--epochs 5] [--after 90] [--ttl 30]
 
@@ -48,6 +51,29 @@ def wait_idle(page, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
+def open_playground(ctx, url: str):
+    page = ctx.new_page()
+    page.goto(url + "playground", timeout=60_000)
+    wait_idle(page, 60)
+    return page
+
+
+def train_all(pages, epochs: int, wait: bool = True) -> None:
+    """Set each page's epochs slider to ``epochs`` and press Train on all of them."""
+    for page in pages:
+        slider = page.get_by_label("epochs").first
+        slider.focus()
+        for _ in range(25):  # the epochs slider down to its minimum, then up to epochs
+            page.keyboard.press("ArrowLeft")
+        for _ in range(epochs - 1):
+            page.keyboard.press("ArrowRight")
+    for page in pages:
+        page.get_by_role("button", name="Train", exact=True).click()
+    if wait:
+        for page in pages:
+            wait_idle(page, 600)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=8)
@@ -84,25 +110,19 @@ def main() -> int:
             wait_idle(first, 60)
             first.close()
             time.sleep(2)
+            cold = rss_mb(server.pid)
+            # Warm-up: one visitor trains once and leaves, so that what a first training loads for
+            # good (torch's and plotly's lazily imported modules, thread pools, allocator arenas) is
+            # in the baseline; the sessions below must return to it.
+            warm = browser.new_context(viewport={"width": 1400, "height": 900})
+            train_all([open_playground(warm, url)], args.epochs)
+            warm.close()
+            time.sleep(args.ttl + 15)
             idle = rss_mb(server.pid)
             threading.Thread(target=sample, daemon=True).start()
-            contexts, pages = [], []
-            for _ in range(args.sessions):
-                ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-                page = ctx.new_page()
-                page.goto(url + "playground", timeout=60_000)
-                wait_idle(page, 60)
-                contexts.append(ctx)
-                pages.append(page)
-            for page in pages:
-                slider = page.get_by_label("epochs").first
-                slider.focus()
-                for _ in range(25):  # the epochs slider down to its minimum, then up to --epochs
-                    page.keyboard.press("ArrowLeft")
-                for _ in range(args.epochs - 1):
-                    page.keyboard.press("ArrowRight")
-            for page in pages:
-                page.get_by_role("button", name="Train", exact=True).click()
+            contexts = [browser.new_context(viewport={"width": 1400, "height": 900}) for _ in range(args.sessions)]
+            pages = [open_playground(ctx, url) for ctx in contexts]
+            train_all(pages, args.epochs, wait=False)
             t_train = time.time()
             for page in pages:
                 wait_idle(page, 600)
@@ -127,7 +147,8 @@ def main() -> int:
     peak = max(r for _, r in samples)
     print(f"{args.sessions} sessions, Playground default setting with {args.epochs} epochs each "
           f"(all trained in {trained:.0f} s)")
-    print(f"server RSS: idle {idle:.0f} MB, peak {peak:.0f} MB (+{peak - idle:.0f})")
+    print(f"server RSS: cold (home page only) {cold:.0f} MB; warm idle (after one visitor trained and left) "
+          f"{idle:.0f} MB; peak {peak:.0f} MB (+{peak - idle:.0f})")
     for wait in (0, args.ttl, args.ttl + 30, args.after):
         after = [r for t, r in samples if t >= closed_at + wait]
         if after:

@@ -79,3 +79,34 @@ def test_metric_change_never_shows_minus_zero_or_an_arrow_for_no_change():
     from fusionlab.ui.widgets import metric_change
     assert metric_change(0.8, 0.8002, "clean") == {"delta": "+0.000 vs clean", "delta_color": "off"}
     assert metric_change(0.75, 0.8, "static") == {"delta": "-0.050 vs static", "delta_color": "normal"}
+
+
+def test_expired_sessions_are_dropped_from_streamlits_session_storage(monkeypatch):
+    """Streamlit's session TTL cache expires lazily; the sweep must really drop an expired session
+    (it held the session's models) and leave a live one. Uses the pinned Streamlit's own classes,
+    so a change in their internals fails here rather than silently keeping memory."""
+    import asyncio
+    import types
+
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+
+    from fusionlab.ui import memory
+
+    storage = MemorySessionStorage(ttl_seconds=60)
+    clock = [0.0]
+    storage._cache._timer = lambda: clock[0]
+    for sid in ("gone", "live"):
+        storage.save(types.SimpleNamespace(session=types.SimpleNamespace(id=sid)))
+        clock[0] += 30
+    clock[0] = 70  # "gone" (saved at 0) is past its 60 s, "live" (saved at 30) is not
+    loop = asyncio.new_event_loop()
+    fake = types.SimpleNamespace(_session_mgr=types.SimpleNamespace(_session_storage=storage),
+                                 _async_objs=types.SimpleNamespace(eventloop=loop))
+    monkeypatch.setattr(Runtime, "exists", classmethod(lambda cls: True))
+    monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: fake))
+    assert "gone" in storage._cache._data  # hidden from list() yet still referenced
+    memory.expire_sessions()
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+    assert set(storage._cache._data) == {"live"}
