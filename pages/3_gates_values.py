@@ -4,8 +4,8 @@ VGMR (seed 003): watch, per sample, what a value-conditioned gate does when one 
 """
 import streamlit as st
 
-from fusionlab.diagnostics.gates import (gate_differences, gate_findings, gate_range, heavy_noise_finding,
-                                         robustness_of, sample_table, sample_view)
+from fusionlab.diagnostics.gates import (gate_differences, gate_findings, gate_range, robustness_findings,
+                                         robustness_of, robustness_summary, sample_table, sample_view)
 from fusionlab.experiments import gates as study
 from fusionlab.figures import training_curves
 from fusionlab.figures import vgmr as vfig
@@ -28,6 +28,7 @@ st.markdown(
     "backbone minus the input, after the LayerNorm that follows the gate, so its sign is not the gate's (a "
     "suppressed channel can still rise once the others are renormalised). Below, the same question over the whole "
     "test set: do values rise and the raw gate `G` fall on corrupted input, as the paper found?")
+st.markdown(ui.PLAIN)
 ui.formula_expander()
 
 run = ui.current_run()
@@ -36,7 +37,7 @@ with st.container(border=True):
     ds = load_or_error(data_cfg, source)
     if ds is not None:
         st.markdown(describe_dataset(ds))
-    ui.presets(run.data.modality_names if run else [], ds.modality_names if ds else [])
+    ui.presets(run.data.shapes() if run else {}, ds.shapes() if ds else {})
     cfg = ui.model_controls(data_cfg if ds is not None else None)
     start, _ = train_buttons(KEY, "Train VGMR")
 
@@ -82,7 +83,7 @@ def sample_fragment(run: ui.GatesRun) -> None:
     with right:
         st.plotly_chart(vfig.sample_scatter(run.samples, f"{axis}_global_value", f"{axis}_gate", idx),
                         key=f"{KEY}-scatter", on_select=ui.pick_from_chart, selection_mode="points")
-    noise = ui.noise_sliders(names)
+    noise = ui.noise_sliders(run.data.shapes())
     try:
         view = sample_view(run.model, run.data, idx, noise, seed=run.config.train.seed)
     except ValueError as exc:
@@ -100,9 +101,12 @@ def sample_fragment(run: ui.GatesRun) -> None:
     b.plotly_chart(vfig.channel_value_strip(view.v_c), key=f"{KEY}-vc")
     for k in names:
         ratio, weight = noise[k]
-        title = f"{k} — noise ratio {ratio:g}, weight {weight:g}; mean G_eff {view.g_eff[k].mean():.3f}"
-        st.plotly_chart(vfig.sample_heatmaps(view.x[k], view.g_eff[k], view.diff[k], k, gate_range(run.vgmr), title),
-                        key=f"{KEY}-heat-{k}")
+        units, what = ui.noise_units(run.data.shapes()[k])
+        noised = (f"{round(ratio * units)} of {units} {what} noised (outlined), weight {weight:g}" if ratio > 0
+                  else "clean")
+        title = f"{k} — {noised}; mean G_eff {view.g_eff[k].mean():.3f}"
+        st.plotly_chart(vfig.sample_heatmaps(view.x[k], view.g_eff[k], view.diff[k], k, gate_range(run.vgmr), title,
+                                             view.noised[k]), key=f"{KEY}-heat-{k}")
     info = getattr(run.config.data.options, "informativeness", None)  # a generator option: known ground truth
     if info:
         first = names[int(max(range(len(info)), key=lambda i: info[i]))]
@@ -114,29 +118,53 @@ def sample_fragment(run: ui.GatesRun) -> None:
 sample_fragment(run)
 
 st.subheader("Over the test set: clean vs corrupted (§4.4) and modality removal (§4.7)")
-st.markdown("For each modality, 30% of its timesteps (entries, for vectors) are replaced by noise "
-            "(`timestep` corruption, weight 1); the table gives mean ± sd over test samples of the global value, "
-            "the channel value, the within-sample sd of the channel values and the gate `G`, clean and corrupted. "
-            "Removal drops one modality at a time (zeros = its train mean) for VGMR and the plain backbone, "
-            "which is trained once with the same settings.")
-if st.button("Compute gate statistics and removal", key=f"{KEY}-stats"):
-    with st.spinner("computing (trains the plain backbone once)"):
-        c = run.config
-        try:
-            run.models.update(study.train_seeds(run.data, {c.backbone: c.configs()[c.backbone]}, c.train,
-                                                [c.train.seed], done=run.models))
-            run.tables.update(study.gate_tables(c, run.data, run.model, run.models[(c.backbone, c.train.seed)]))
-        except ValueError as exc:
-            show_error(exc, "The gate statistics")
+st.markdown(f"For each modality, {run.config.ratio:.0%} of its timesteps (entries, for vectors) are replaced by noise "
+            "(`timestep` corruption, weight 1); the table gives mean ± sd over test samples of every seed's VGMR of the "
+            "global value, the channel value, the within-sample sd of the channel values and the gate `G`, clean and "
+            f"corrupted. {run.config.seeds} seeds (each a fresh training with the settings above; the trained model is "
+            "the first). Removal drops one modality at a time (zeros = its train mean) for the first seed's VGMR and "
+            "the plain backbone, trained with the same settings.")
+if st.button(f"Compute gate statistics and removal (trains VGMR × {run.config.seeds - 1} more seeds and the "
+             "backbone once)", key=f"{KEY}-stats"):
+    c = run.config
+    try:
+        def both(progress):  # every seed's VGMR, then the first seed's backbone
+            out = study.train_seeds(run.data, {"vgmr": c.configs()["vgmr"]}, c.train, c.seed_list(), progress,
+                                    done=run.models)
+            return out | study.train_seeds(run.data, {c.backbone: c.configs()[c.backbone]}, c.train, [c.train.seed],
+                                           progress, done=run.models)
+        run.models.update(live_run(KEY, both, "gate statistics"))
+        needed = [("vgmr", s) for s in c.seed_list()] + [(c.backbone, c.train.seed)]
+        if all(k in run.models for k in needed):
+            run.tables.update(study.gate_tables(c, run.data, {k: run.models[k] for k in needed}))
+    except ValueError as exc:
+        show_error(exc, "The gate statistics")
 if "gate_stats" in run.tables:
     stats = run.tables["gate_stats"]
-    st.dataframe(stats.round(3), hide_index=True, key=f"{KEY}-stats-table")
+    shown = ["modality", "condition"] + [c for s in ("global_value", "channel_value", "channel_sd", "gate")
+                                         for c in (s, f"{s}_sd")]
+    st.dataframe(stats[shown].round(3), hide_index=True, key=f"{KEY}-stats-table")
     st.markdown("Corrupted − clean:")
     st.dataframe(gate_differences(stats).round(3), hide_index=True, key=f"{KEY}-diff-table")
     st.plotly_chart(vfig.gate_stats_figure(stats), key=f"{KEY}-stats-fig")
     st.markdown("**Does the paper's finding hold here?** Each statistic rose, fell or did not change by the "
-                "95% interval of its per-sample paired difference (corrupted − clean).")
+                "95% interval of its paired difference (corrupted − clean) over test samples and seeds.")
     show_findings(gate_findings(run.tables["gate_samples"]))
+    clean = stats[stats["condition"] == "clean"].set_index("modality")
+    st.markdown("**Health of the values**: the share of channel values `v_c` stuck below 0.01 or above 0.99 (clean "
+                "inputs). A channel value that is always 0 or 1 cannot tell samples apart; with the anti-collapse "
+                "term on `v_g` only, most of them end up there.")
+    for col, (k, row) in zip(st.columns(len(clean)), clean.iterrows()):
+        col.metric(f"{k}: saturated v_c", f"{row['channel_value_saturation']:.0%}")
+    st.markdown("**What the LayerNorm after the gate erases**: LayerNorm over a timestep's channels cancels any "
+                "factor the gate applies to all of them alike, so a gate that suppresses a whole timestep changes "
+                "nothing the backbone sees; only contrasts between channels get through. Share of `log G_eff`'s "
+                "variance that is uniform within a timestep (clean inputs)"
+                + (":" if run.vgmr.norm == "post-gate" else
+                   f" — this model puts its LayerNorm *{run.vgmr.norm}*, so nothing of the gate is erased:"))
+    for col, (k, row) in zip(st.columns(len(clean)), clean.iterrows()):
+        erased = row["layernorm_erased_share"] if run.vgmr.norm == "post-gate" else 0.0
+        col.metric(f"{k}: erased by LayerNorm", f"{erased:.0%}")
     st.markdown("Modality removal (accuracy with each modality dropped):")
     st.dataframe(run.tables["removal"].round(3), hide_index=True, key=f"{KEY}-removal-table")
 
@@ -157,5 +185,8 @@ if st.button(f"Compute robustness (trains 2 methods × {run.config.seeds} seeds)
 if "robustness" in run.tables:
     rob = run.tables["robustness"]
     st.plotly_chart(vfig.robustness_bands(rob), key=f"{KEY}-rob-fig")
-    st.markdown("**Heaviest noise — is VGMR more robust than the plain backbone?** (paired over seeds)")
-    show_findings(heavy_noise_finding(rob, "vgmr", run.backbone))
+    st.markdown("**Over the whole curve — is VGMR more robust than the plain backbone?** Effective robustness "
+                "(METHODS §1): the accuracy VGMR loses relative to clean, averaged over the grid, minus what the "
+                "backbone loses, paired by seed; relative robustness is the area under each curve.")
+    show_findings(robustness_findings(rob, "vgmr", run.backbone))
+    st.dataframe(robustness_summary(rob, run.backbone).round(3), hide_index=True, key=f"{KEY}-rob-summary")

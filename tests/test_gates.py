@@ -6,7 +6,9 @@ import pytest
 
 from fusionlab.cli import main
 from fusionlab.diagnostics.gates import (STATS, SweepConfig, corrupt_sample, gate_findings, gate_range, gate_stats,
-                                         heavy_noise_finding, robustness_sweeps, sample_table, sample_view)
+                                         robustness_findings, robustness_summary, robustness_sweeps, sample_table,
+                                         sample_view, summarise_samples)
+from fusionlab.diagnostics.robustness import effective_robustness, relative_robustness
 from fusionlab.experiments.gates import backbone_config
 from fusionlab.experiments.gates_compare import _params, comparison_configs, infer_ms_per_batch, match_size
 from fusionlab.models import build_model
@@ -57,16 +59,62 @@ def test_gate_finding_says_plainly_whether_the_paper_holds():
     assert gate_findings(_samples(0.2, 0.05))[0].verdict == "partly"
 
 
-def test_heavy_noise_finding_compares_the_heaviest_level():
-    rows = [{"method": m, "seed": s, "sweep": "ratio", "ratio": r, "weight": 1.0, "level": r, "accuracy": acc}
-            for m, top in (("vgmr", 0.6), ("concat", 0.4)) for s in (0, 1) for r, acc in ((0.0, 0.9), (1.0, top))]
-    (f,) = heavy_noise_finding(pd.DataFrame(rows))
-    assert f.verdict == "holds" and "+0.200" in f.evidence
-    flipped = pd.DataFrame(rows).replace({"method": {"vgmr": "concat", "concat": "vgmr"}})
-    assert heavy_noise_finding(flipped)[0].verdict == "does not hold"
-    noisy = pd.DataFrame(rows)  # seeds 0.6 +- 0.3 apart: a 0.1 gap is inside the spread
-    noisy.loc[(noisy["level"] == 1.0) & (noisy["method"] == "vgmr"), "accuracy"] = [0.2, 0.8]
-    assert heavy_noise_finding(noisy)[0].verdict == "cannot tell"
+def _curves(tops, seeds=(0, 1, 2), levels=(0.0, 0.5, 1.0)):
+    """Linear accuracy curves from 0.9 at level 0 down to ``tops[method][seed]`` at the top level."""
+    return pd.DataFrame([{"method": m, "seed": s, "sweep": "ratio", "ratio": lv, "weight": 1.0, "level": lv,
+                          "accuracy": 0.9 + (top[i] - 0.9) * lv / levels[-1]}
+                         for m, top in tops.items() for i, s in enumerate(seeds) for lv in levels])
+
+
+def test_robustness_summaries_follow_multibench():
+    assert relative_robustness([0, 0.5, 1], [0.7, 0.7, 0.7]) == pytest.approx(0.7)  # flat: its accuracy
+    assert relative_robustness([0, 1, 2], [1.0, 0.5, 0.0]) == pytest.approx(0.5)
+    assert effective_robustness([0, 1], [0.9, 0.6], [0.8, 0.3]) == pytest.approx(((0.6 - 0.9) - (0.3 - 0.8)) / 2)
+    with pytest.raises(ValueError, match="two distinct levels"):
+        relative_robustness([0.5, 0.5], [1, 1])
+
+
+def test_robustness_finding_judges_the_whole_curve_paired_by_seed():
+    (f,) = robustness_findings(_curves({"vgmr": (0.6, 0.62, 0.58), "concat": (0.4, 0.41, 0.39)}))
+    assert f.verdict == "holds" and "effective robustness" in f.evidence
+    summary = robustness_summary(_curves({"vgmr": (0.6, 0.62, 0.58), "concat": (0.4, 0.41, 0.39)}), "concat")
+    assert summary.loc[summary.method == "concat", "effective_robustness"].isna().all()
+    assert summary.loc[summary.method == "vgmr", "effective_robustness"].to_numpy() == pytest.approx(
+        [(0.2 / 2 + 0.2) / 3, (0.21 / 2 + 0.21) / 3, (0.19 / 2 + 0.19) / 3])
+    assert robustness_findings(_curves({"vgmr": (0.4, 0.41, 0.39), "concat": (0.6, 0.62, 0.58)}))[0].verdict \
+        == "does not hold"
+    # equal at the heaviest point, yet VGMR falls faster in the middle: the whole curve says so
+    mid = _curves({"vgmr": (0.5, 0.5, 0.5), "concat": (0.5, 0.5, 0.5)})
+    mid.loc[(mid.method == "vgmr") & (mid.level == 0.5), "accuracy"] = [0.55, 0.56, 0.54]
+    assert robustness_findings(mid)[0].verdict == "does not hold"
+    spread = _curves({"vgmr": (0.2, 0.8, 0.5), "concat": (0.5, 0.5, 0.5)})
+    assert robustness_findings(spread)[0].verdict == "cannot tell"
+
+
+def test_health_columns_saturation_and_layernorm_share():
+    """Oracles: saturated v_c entries are counted; a gate uniform within each timestep is erased
+    entirely by a post-gate LayerNorm, a gate that only contrasts channels not at all."""
+    import torch
+    from fusionlab.diagnostics.gates import _health
+    from fusionlab.refiners.vgmr import key
+    n, t, d = 6, 4, 5
+    v_c = torch.full((n, 8), 0.5)
+    v_c[:, :2] = 0.001
+    v_c[:, 2] = 0.999
+    per_step = torch.rand(n, t, 1) + 0.5
+    contrast = torch.linspace(-0.3, 0.3, d).exp().expand(n, t, d)
+    for g, share in ((per_step.expand(n, t, d), 1.0), (contrast, 0.0)):
+        h = _health({key("v_c", "a"): v_c, key("G_eff", "a"): g}, "a")
+        assert h["channel_value_saturation"] == pytest.approx([3 / 8] * n)
+        assert h["g_eff_ss_uniform"].sum() / h["g_eff_ss"].sum() == pytest.approx(share, abs=1e-9)
+
+
+def test_gate_stats_pool_seeds_and_findings_pair_by_seed_and_row():
+    two = pd.concat([_samples(0.2, -0.06).assign(seed=0), _samples(0.2, -0.06).assign(seed=1)])
+    (f,) = gate_findings(two)
+    assert f.verdict == "holds" and "2 seeds" in f.evidence
+    stats = summarise_samples(two)
+    assert (stats["seeds"] == 2).all() and (stats["samples"] == 80).all()
 
 
 def test_sample_view_corrupts_only_the_asked_modality(trained, synth_seq):
@@ -103,15 +151,46 @@ def test_match_size_finds_the_closest_count():
     assert match_size(lambda s: s * s, 50, 1, 100) == 7
 
 
-def test_parameter_matched_baselines(synth_seq):
-    cfgs = comparison_configs(synth_seq, "concat", VGMRConfig(d=8))
-    assert set(cfgs) == {"concat", "sum", "tensor", "concat_mlp", "gated", "cross_attention", "vgmr"}
+@pytest.mark.parametrize("backbone", ["transformer", "concat"])
+def test_baselines_take_vgmrs_place_on_one_backbone_parameter_matched(synth_seq, backbone):
+    cfgs = comparison_configs(synth_seq, backbone, VGMRConfig(d=8))
+    assert set(cfgs) == {backbone, "sum", "tensor", "concat_mlp", "gated", "cross_attention", "vgmr"}
+    assert {c.fusion for c in cfgs.values()} == {backbone}  # the same backbone everywhere
+    assert all(cfgs[m].refiner == "fused_context" for m in ("sum", "tensor", "concat_mlp", "gated", "cross_attention"))
     target = _params(synth_seq, cfgs["vgmr"])
-    hidden = cfgs["concat_mlp"].fusion_options["hidden"]
+    ops = cfgs["concat_mlp"].refiner_options
+    hidden = ops["operator_options"]["hidden"]
     for h in (hidden - 1, hidden + 1):
-        other = replace(cfgs["concat_mlp"], fusion_options={"hidden": h})
+        other = replace(cfgs["concat_mlp"], refiner_options={**ops, "operator_options": {"hidden": h}})
         assert abs(_params(synth_seq, cfgs["concat_mlp"]) - target) <= abs(_params(synth_seq, other) - target)
-    assert abs(_params(synth_seq, cfgs["gated"]) - target) < 0.05 * target
+    for m in ("gated", "tensor"):
+        assert _params(synth_seq, cfgs[m]) < 3 * target, m  # not orders of magnitude larger
+
+
+def test_a_baseline_in_vgmrs_place_starts_as_the_plain_backbone(synth_seq):
+    """U_m = 0 at initialisation: the refined input equals the input, so the output is the backbone's."""
+    import torch
+    from fusionlab.refiners import REFINERS
+    ref = REFINERS.create("fused_context", synth_seq.shapes(), operator="gated", dim=8)
+    xs = {k: v[:5] for k, v in synth_seq.test.xs.items()}
+    out, _ = ref(xs)
+    assert all(torch.equal(out[k], xs[k]) for k in xs)
+    with pytest.raises(ValueError, match="operator"):
+        REFINERS.create("fused_context", synth_seq.shapes(), operator="concat")
+
+
+def test_over_seeds_gives_mean_sd_and_the_paired_difference():
+    from fusionlab.experiments.gates_compare import comparison_findings, over_seeds
+    rows = pd.DataFrame([{"method": m, "seed": s, "accuracy": acc, "macro_f1": acc, "params": 10}
+                         for s, (a, b) in enumerate(((0.8, 0.7), (0.9, 0.82), (0.85, 0.74)))
+                         for m, acc in (("vgmr", a), ("sum", b))])
+    t = over_seeds(rows, "vgmr", "transformer").set_index("method")
+    assert t.loc["sum", "accuracy"] == pytest.approx((0.7 + 0.82 + 0.74) / 3)
+    assert t.loc["sum", "accuracy_sd"] == pytest.approx(pd.Series([0.7, 0.82, 0.74]).std())
+    assert t.loc["sum", "accuracy_vs_vgmr"] == pytest.approx((-0.1 - 0.08 - 0.11) / 3)
+    assert t.loc["sum", "accuracy_vs_vgmr_hi"] < 0 and pd.isna(t.loc["vgmr", "accuracy_vs_vgmr"])
+    (f,) = comparison_findings(t.reset_index())
+    assert f.verdict == "holds" and "3 seeds" in f.evidence
 
 
 def test_infer_latency_is_positive(trained, synth_seq):
@@ -124,25 +203,34 @@ def test_cli_vgmr_writes_the_three_tables(tmp_path, capsys):
                  "--seeds", "2", "--out", str(out)])
     assert code == 0
     stats = pd.read_csv(out / "gate_stats.csv")
-    assert list(stats.columns) == ["modality", "condition"] + [c for s in STATS for c in (s, f"{s}_sd")]
+    assert list(stats.columns) == ["modality", "condition"] + [c for s in STATS for c in (s, f"{s}_sd")] + [
+        "channel_value_saturation", "layernorm_erased_share", "seeds", "samples"]
     assert set(stats["condition"]) == {"clean", "corrupted"} and len(stats) == 6
+    assert (stats["seeds"] == 2).all()  # §4.4 over every seed's VGMR
+    assert stats["channel_value_saturation"].between(0, 1).all() and stats["layernorm_erased_share"].between(0, 1).all()
+    summary = pd.read_csv(out / "robustness_summary.csv")
+    assert set(summary["sweep"]) == {"ratio", "weight"} and len(summary) == 2 * 2 * 2
+    assert summary.loc[summary.method == "concat", "effective_robustness"].isna().all()
     removal = pd.read_csv(out / "removal.csv")
     assert set(removal["method"]) == {"vgmr", "concat"}
     rob = pd.read_csv(out / "robustness.csv")
     assert set(rob["seed"]) == {0, 1} and set(rob["method"]) == {"vgmr", "concat"}
-    assert "heavy noise" in capsys.readouterr().out
+    assert "whole curve" in capsys.readouterr().out
 
 
 def test_cli_compare_with_ablation(tmp_path):
     out = tmp_path / "c"
     code = main(["compare", "--dataset", "synthetic", "--samples", "160", "--seq-len", "3", "--epochs", "1",
-                 "--ablation", "--out", str(out)])
+                 "--seeds", "2", "--ablation", "--out", str(out)])
     assert code == 0
     cmp = pd.read_csv(out / "comparison.csv")
-    assert list(cmp.columns) == ["method", "accuracy", "macro_f1", "params", "train_s_per_epoch", "infer_ms_per_batch"]
-    assert {"vgmr", "concat", "sum", "tensor", "concat_mlp", "gated", "cross_attention"} == set(cmp["method"])
+    assert {"method", "backbone", "seeds", "accuracy", "accuracy_sd", "macro_f1", "macro_f1_sd", "params",
+            "train_s_per_epoch", "infer_ms_per_batch", "accuracy_vs_vgmr"} <= set(cmp.columns)
+    assert {"vgmr", "transformer", "sum", "tensor", "concat_mlp", "gated", "cross_attention"} == set(cmp["method"])
+    assert (cmp["backbone"] == "transformer").all() and (cmp["seeds"] == 2).all()
+    assert len(pd.read_csv(out / "comparison_seeds.csv")) == 7 * 2
     abl = pd.read_csv(out / "ablation.csv")
-    assert len(abl) == 7 and abl["condition"].iloc[0] == "full VGMR"
+    assert len(abl) == 7 and abl["method"].iloc[0] == "full VGMR" and (abl["seeds"] == 2).all()
 
 
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):

@@ -29,10 +29,19 @@ def test_page_trains_redraws_on_slider_and_computes_gate_table():
     n_charts = len(_charts(at))
     assert n_charts >= 2 + 3 + 1  # values, channel strip, one heatmap figure per modality, scatter
     m1, m2 = _spec(at, f"{K}-heat-m1"), _spec(at, f"{K}-heat-m2")
-    at.slider(key=f"{K}-ratio-m1").set_value(1.0).run()
-    assert not at.exception
+    assert at.slider(key=f"{K}-weight-m1").disabled  # nothing noised: the weight would do nothing
+    t = int(at.slider(key=f"{K}-noised-m1").max)
+    assert t == 8  # the default synthetic setting's timesteps: one slider step per timestep
+    inputs = [json.loads(m1)["data"][0]["z"]]
+    for k in range(1, t + 1):  # every step of the slider changes the input the heatmap draws
+        at.slider(key=f"{K}-noised-m1").set_value(k).run()
+        assert not at.exception
+        spec = json.loads(_spec(at, f"{K}-heat-m1"))
+        inputs.append(spec["data"][0]["z"])
+        assert inputs[-1] != inputs[-2], f"step {k} of the noised-timesteps slider changed nothing"
+        assert len(spec["layout"]["shapes"]) == 3 * k  # each noised timestep outlined in the three panels
+    assert not at.slider(key=f"{K}-weight-m1").disabled
     assert len(_charts(at)) == n_charts
-    assert _spec(at, f"{K}-heat-m1") != m1, "noising m1 must redraw m1's heatmaps"
     # m2's input is untouched; its gate may move, since VGMR's values compare m2 with m1
     assert json.loads(_spec(at, f"{K}-heat-m2"))["data"][0]["z"] == json.loads(m2)["data"][0]["z"]
     at.number_input(key=f"{K}-sample").set_value(5).run()
@@ -41,6 +50,9 @@ def test_page_trains_redraws_on_slider_and_computes_gate_table():
     assert not at.exception
     assert any("Does the paper's finding hold here?" in m.value for m in at.markdown)
     assert len(at.dataframe) >= 3  # gate stats, differences, removal
+    labels = [m.label for m in at.metric]
+    assert sum("saturated v_c" in lb for lb in labels) == 3 and sum("erased by LayerNorm" in lb for lb in labels) == 3
+    assert any("of 3 seeds" in e.value for e in at.markdown) or any("3 seeds" in m.value for m in at.markdown)
 
 
 def test_presets_set_the_controls():
@@ -62,5 +74,5 @@ def test_a_preset_clicked_after_switching_dataset_reaches_the_new_modalities():
     assert not at.exception
     assert any("press **Train VGMR** to train one" in i.value for i in at.info)  # the shown model is the old one
     at.button(key=f"{K}-p-paper").click().run()
-    assert at.session_state[f"{K}-ratio-m1"] == 0.3  # the trained model's first modality ...
-    assert at.session_state[f"{K}-ratio-pix"] == 0.3  # ... and the selected dataset's
+    assert at.session_state[f"{K}-noised-m1"] == 2  # 30% of the trained model's first modality's 8 timesteps ...
+    assert at.session_state[f"{K}-noised-pix"] == round(0.3 * 16)  # ... and of the selected dataset's 16

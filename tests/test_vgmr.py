@@ -58,8 +58,9 @@ def test_effective_gate_stays_in_its_open_interval(lam, rho):
         assert (v > 0).all() and (v < 1).all()
 
 
-def test_refined_is_layernorm_of_gated_input_in_eval_mode():
-    ref = _refiner().eval()
+@pytest.mark.parametrize("norm", ["post-gate", "pre-gate", "none"])
+def test_refined_follows_the_norm_option_in_eval_mode(norm):
+    ref = _refiner(norm=norm).eval()
     xs = _inputs()
     out, extras = ref(xs)
     for k, x in xs.items():
@@ -70,9 +71,22 @@ def test_refined_is_layernorm_of_gated_input_in_eval_mode():
     out, extras = ref(xs)
     for i, (k, x) in enumerate(xs.items()):
         d = x.shape[-1]
-        expected = F.layer_norm(extras[key("G_eff", k)] * x, (d,), torch.linspace(0.5, 2.0, d),
-                                torch.linspace(-1.0, 1.0, d))
+        ln = lambda z: F.layer_norm(z, (d,), torch.linspace(0.5, 2.0, d), torch.linspace(-1.0, 1.0, d))  # noqa: E731
+        g = extras[key("G_eff", k)]
+        expected = {"post-gate": ln(g * x), "pre-gate": g * ln(x), "none": g * x}[norm]
         assert torch.allclose(out[k], expected, atol=1e-5)
+
+
+def test_post_gate_layernorm_erases_a_gate_uniform_within_each_timestep():
+    """METHODS §3.8: LN over channels cancels scaling uniform within a timestep; pre-gate keeps it."""
+    x = torch.randn(4, 5, 6)
+    scale = torch.rand(4, 5, 1) + 0.5  # one factor per (sample, timestep)
+    for norm, erased in (("post-gate", True), ("pre-gate", False)):
+        ref = _refiner(norm=norm).eval()
+        w = ref.blocks[0]
+        one = lambda g: ref.refine(g.unsqueeze(0), x.unsqueeze(0), w)  # noqa: E731
+        same = torch.allclose(one(scale.expand_as(x)), one(torch.ones_like(x)), atol=1e-4)
+        assert same == erased, norm
 
 
 def _model(seed=0, **options):
@@ -92,32 +106,48 @@ def test_gradients_reach_every_parameter_with_the_value_and_regulariser_terms():
     assert model.training, "the value target's eval-mode pass must restore training mode"
 
 
-def test_loss_increase_has_one_entry_per_modality_and_no_gradient():
+def test_loss_increase_has_one_entry_per_sample_and_modality_and_no_gradient():
     model = _model().train()
     xs, y = _inputs(b=9), torch.arange(9) % 3
     delta = model.refiner.loss_increase(model, xs, y)
-    assert delta.shape == (3,) and not delta.requires_grad and torch.isfinite(delta).all()
+    assert delta.shape == (9, 3) and not delta.requires_grad and torch.isfinite(delta).all()
 
 
-def test_value_target_and_extra_loss_follow_the_formulas():
-    """Delta_m = CE(m zeroed) - CE(all) in eval mode; extra = beta L_value + gamma L_reg (METHODS.md §3.8)."""
-    model = _model(d=8, beta=0.7, gamma=0.3, tau=0.5, kappa=0.4).train()
+@pytest.mark.parametrize("target_kind,regulariser", [("sample", "both"), ("batch", "global"), ("sample", "global")])
+def test_value_target_and_extra_loss_follow_the_formulas(target_kind, regulariser):
+    """Delta_{m,i} = CE_i(m zeroed) - CE_i(all) in eval mode; extra = beta L_value + gamma L_reg (METHODS.md
+    §3.9): per sample (or the batch mean of Delta), and L_reg on v_g and v_c (or on v_g only)."""
+    model = _model(d=8, beta=0.7, gamma=0.3, tau=0.5, kappa=0.4, value_target=target_kind,
+                   regulariser=regulariser).train()
     xs, y = _inputs(b=10), torch.arange(10) % 3
     model.eval()
     with torch.no_grad():
-        base = F.cross_entropy(model(xs).logits, y)
-        expected = torch.stack([F.cross_entropy(model({**xs, k: torch.zeros_like(xs[k])}).logits, y) - base
-                                for k in SHAPES])
+        ce = lambda inputs: F.cross_entropy(model(inputs).logits, y, reduction="none")  # noqa: E731
+        base = ce(xs)
+        expected = torch.stack([ce({**xs, k: torch.zeros_like(xs[k])}) - base for k in SHAPES], 1)  # (B, M)
     model.train()
     torch.testing.assert_close(model.refiner.loss_increase(model, xs, y), expected)
     with seeded(1):
         out = model(xs)
     v_g = torch.stack([out.extras[key("v_g", k)] for k in SHAPES], 1)  # (B, M)
-    v_c = torch.stack([out.extras[key("v_c", k)].mean(-1) for k in SHAPES], 1)
-    target = torch.sigmoid(expected / 0.5)
-    l_value = ((v_g.mean(0) - target) ** 2 + (v_c.mean(0) - target) ** 2).sum()
+    v_c_full = torch.stack([out.extras[key("v_c", k)] for k in SHAPES], 1)  # (B, M, d)
+    v_c = v_c_full.mean(-1)
+    if target_kind == "sample":
+        target = torch.sigmoid(expected / 0.5)
+        l_value = (((v_g - target) ** 2) + ((v_c - target) ** 2)).sum(1).mean()
+    else:
+        target = torch.sigmoid(expected.mean(0) / 0.5)
+        l_value = ((v_g.mean(0) - target) ** 2 + (v_c.mean(0) - target) ** 2).sum()
     l_reg = torch.relu(0.4 - v_g.std(0)).sum()
+    if regulariser == "both":
+        l_reg = l_reg + torch.relu(0.4 - v_c_full.std(0)).mean(-1).sum()
     torch.testing.assert_close(model.extra_loss(xs, y, out), 0.7 * l_value + 0.3 * l_reg)
+
+
+def test_unknown_choices_are_refused_by_name():
+    for name in ("value_target", "regulariser", "norm"):
+        with pytest.raises(ValueError, match=name):
+            REFINERS.create("vgmr", SHAPES, **{name: "bogus"})
 
 
 @pytest.mark.parametrize("part,flag", [("v_g", "use_global_value"), ("v_c", "use_channel_value")])
@@ -271,6 +301,7 @@ def test_value_rows_computes_the_target_on_the_first_rows_only():
     model.refiner.cfg = replace(model.refiner.cfg, value_rows=0)
     head = model.refiner.loss_increase(model, {k: v[:5] for k, v in xs.items()}, y[:5])
     torch.testing.assert_close(part, head)
-    assert not torch.allclose(part, full)
+    assert part.shape == (5, 3) and full.shape == (12, 3)
+    torch.testing.assert_close(part, full[:5])  # per-sample losses in eval mode: rows do not interact
     with pytest.raises(ValueError, match="value_rows"):
         REFINERS.create("vgmr", SHAPES, value_rows=-1)

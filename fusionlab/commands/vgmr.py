@@ -1,8 +1,10 @@
 """``vgmr`` and ``compare``: the Gates & values page's headless twin (seed 003, ``experiments.gates``).
 
 ``vgmr`` trains VGMR and the plain backbone for ``--seeds`` seeds and writes ``gate_stats.csv``
-(§4.4), ``removal.csv`` (§4.7) and ``robustness.csv`` (§4.8). ``compare`` writes
-``comparison.csv`` (§4.5) and, with ``--ablation``, ``ablation.csv`` (§4.3).
+(§4.4, every seed), ``removal.csv`` (§4.7), ``robustness.csv`` and ``robustness_summary.csv`` (§4.8).
+``compare`` trains every §4.5 method on one backbone (transformer by default) for ``--seeds`` seeds and
+writes ``comparison.csv`` (mean ± sd, paired difference to VGMR; ``comparison_seeds.csv`` per seed)
+and, with ``--ablation``, ``ablation.csv`` (§4.3) likewise.
 """
 from __future__ import annotations
 
@@ -13,19 +15,26 @@ COMMANDS = {"vgmr": "VGMR gate statistics, modality removal and robustness (seed
             "compare": "§4.5 controlled comparison of VGMR with fusion baselines"}
 
 
-def _common_args(p: argparse.ArgumentParser) -> None:
+def _common_args(p: argparse.ArgumentParser, backbone: str = "") -> None:
     from ..experiments import gates as study
+    from ..refiners.vgmr import CHOICES
     from ._common import add_data_args, add_executor_args
     d = study.DEFAULT
     add_data_args(p, study.DATASET_NAMES, d.data.name)
     add_executor_args(p)
-    p.add_argument("--backbone", default=d.backbone, choices=study.BACKBONES)
+    p.add_argument("--backbone", default=backbone or d.backbone, choices=study.BACKBONES)
     p.add_argument("--epochs", type=int, default=d.train.epochs)
     p.add_argument("--seed", type=int, default=d.train.seed, help="seeds the split and the (first) training")
     p.add_argument("--lambda-amp", type=float, default=d.vgmr.lambda_amp, help="VGMR amplification lambda")
     p.add_argument("--rho", type=float, default=d.vgmr.rho, help="VGMR residual retention rho")
     p.add_argument("--value-rows", type=int, default=d.vgmr.value_rows,
                    help="rows of each batch the value target is computed on (0: all; fewer is cheaper, noisier)")
+    p.add_argument("--value-target", default=d.vgmr.value_target, choices=CHOICES["value_target"],
+                   help="VGMR value target: per 'sample' (METHODS §3.9, default) or the 'batch' mean")
+    p.add_argument("--regulariser", default=d.vgmr.regulariser, choices=CHOICES["regulariser"],
+                   help="VGMR anti-collapse term on 'both' values (default) or the 'global' value only")
+    p.add_argument("--norm", default=d.vgmr.norm, choices=CHOICES["norm"],
+                   help="where VGMR's LayerNorm sits: 'post-gate' (the paper), 'pre-gate' or 'none'")
     p.add_argument("--out", required=True, help="output directory")
 
 
@@ -36,12 +45,16 @@ def add_parser(sub) -> None:
     _common_args(p)
     p.add_argument("--ratio", type=float, default=d.ratio, help="§4.4: fraction of timesteps replaced by noise")
     p.add_argument("--weight", type=float, default=d.weight, help="§4.4: noise weight (1 replaces)")
-    p.add_argument("--seeds", type=int, default=d.seeds, help="§4.8: number of seeds for the robustness curves")
+    p.add_argument("--seeds", type=int, default=d.seeds, help="seeds of every method (§4.4 and §4.8)")
     p.set_defaults(func=run_vgmr)
     c = sub.add_parser("compare", help=COMMANDS["compare"])
-    _common_args(c)
+    _common_args(c, backbone="transformer")  # §4.5 runs every method under the paper's Transformer setting
+    c.add_argument("--seeds", type=int, default=d.seeds, help="seeds of every method (mean ± sd, paired differences)")
     c.add_argument("--ablation", action="store_true", help="also train the §4.3 ablations; writes ablation.csv")
     c.set_defaults(func=run_compare)
+
+
+VGMR_FLAGS = ("lambda_amp", "rho", "value_rows", "value_target", "regulariser", "norm")
 
 
 def config(args):
@@ -50,8 +63,8 @@ def config(args):
     from ..refiners.vgmr import make_config
     from ._common import data_config
     d = study.DEFAULT
-    vgmr = make_config({**vars(d.vgmr), "lambda_amp": args.lambda_amp, "rho": args.rho, "value_rows": args.value_rows})
-    extra = {k: getattr(args, k) for k in ("ratio", "weight", "seeds") if hasattr(args, k)}
+    vgmr = make_config({**vars(d.vgmr), **{k: getattr(args, k) for k in VGMR_FLAGS}})
+    extra = {k: getattr(args, k) for k in ("ratio", "weight", "seeds") if getattr(args, k, None) is not None}
     return replace(d, data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS), backbone=args.backbone,
                    vgmr=vgmr, train=replace(d.train, epochs=args.epochs, seed=args.seed), **extra)
 
@@ -62,24 +75,25 @@ def run_vgmr(args) -> int:
     out = check_out(args.out)
     result = run_with_jobs(args, study.run, config(args), "vgmr")
     with result_set(out, "vgmr") as d:
-        write_tables(result, d, ("gate_stats", "removal", "robustness"))
+        write_tables(result, d, ("gate_stats", "removal", "robustness", "robustness_summary"))
         write_json(result.config, d / "config.json")
     print(result.tables["gate_stats"].round(3).to_string(index=False))
     print_findings(result.findings)
-    print(f"-> {out}/gate_stats.csv, removal.csv, robustness.csv")
+    print(f"-> {out}/gate_stats.csv, removal.csv, robustness.csv, robustness_summary.csv")
     return 0
 
 
 def run_compare(args) -> int:
     from ..experiments import gates_compare
-    from ._common import check_out, result_set, run_with_jobs, write_json, write_tables
+    from ._common import check_out, print_findings, result_set, run_with_jobs, write_json, write_tables
     out = check_out(args.out)
     result = run_with_jobs(args, gates_compare.run, config(args), "compare", ablation=args.ablation)
     with result_set(out, "compare") as d:
-        write_tables(result, d, ("comparison", "ablation"))
+        write_tables(result, d, ("comparison", "comparison_seeds", "ablation", "ablation_seeds"))
         write_json(result.config, d / "config.json")
     for name in ("comparison", "ablation"):
         if name in result.tables:
             print(result.tables[name].round(4).to_string(index=False))
+    print_findings(result.findings)
     print(f"-> {out}")
     return 0

@@ -32,6 +32,8 @@ from ..limits import MAX_CELLS
 from .spec import DatasetInfo, option, register_dataset
 
 RULES = ("linear", "dot", "conflict")
+STRUCTURES = ("iid", "persistent")
+JITTER = 0.2  # "persistent": the share (sd) of a sample's noise that is drawn afresh at every timestep
 MIN_SAMPLES, MAX_SAMPLES = 20, 1_000_000
 
 
@@ -51,6 +53,10 @@ class SyntheticConfig:
     rule: str = option("linear", "synthetic label rule: linear (a latent every modality sees), dot (sign of "
                        "<x1, x2>, seed 002), conflict (each sample trusts one modality)", flag="--rule",
                        choices=RULES, label="label rule")
+    structure: str = option("iid", "synthetic: the noise over timesteps — iid (drawn afresh at every timestep) or "
+                            "persistent (a per-sample pattern held over time, with a little jitter), under which a "
+                            "noised timestep stands out from the sample's other timesteps", flag="--structure",
+                            choices=STRUCTURES, label="noise over time")
     latent_dim: int = 8
     corrupt_fraction: float = option(0.0, "synthetic: fraction of samples corrupted at a per-sample severity "
                                      "(returned as ground truth)", flag="--corrupt-fraction", lo=0.0, hi=1.0,
@@ -88,6 +94,8 @@ def default_informativeness(n: int) -> Tuple[float, ...]:
 def _validate(cfg: SyntheticConfig) -> Tuple[float, ...]:
     if cfg.rule not in RULES:
         raise ValueError(f"unknown rule '{cfg.rule}'; choose one of {RULES}")
+    if cfg.structure not in STRUCTURES:
+        raise ValueError(f"unknown structure '{cfg.structure}'; choose one of {STRUCTURES}")
     if cfg.n_modalities < 1 or (cfg.rule in ("dot", "conflict") and cfg.n_modalities < 2):
         raise ValueError(f"rule '{cfg.rule}' needs at least 2 modalities, got {cfg.n_modalities}")
     if cfg.n_classes < 2:
@@ -107,12 +115,24 @@ def _validate(cfg: SyntheticConfig) -> Tuple[float, ...]:
     return tuple(float(v) for v in info)
 
 
-def _observe(signal: np.ndarray, info: float, rng: np.random.Generator, seq_len: int) -> np.ndarray:
-    """Mix a per-sample signal ``(N, D)`` with noise over ``seq_len`` timesteps -> ``(N, T, D)``."""
+def _observe(signal: np.ndarray, info: float, rng: np.random.Generator, seq_len: int,
+             structure: str = "iid") -> np.ndarray:
+    """Mix a per-sample signal ``(N, D)`` with unit-variance noise over ``seq_len`` timesteps -> ``(N, T, D)``.
+
+    ``iid``: the noise is drawn afresh at every timestep, so a clean timestep of an uninformative
+    modality is mostly unit noise, and replacing it by noise changes little that a per-timestep gate
+    could see. ``persistent``: the noise is a per-sample pattern held over time plus a jitter of sd
+    ``JITTER`` (same marginal variance), so a sample's clean timesteps agree with each other and a
+    noised one does not — the class information (``info``) is the same.
+    """
     n, d = signal.shape
     signal = signal / (signal.std() + 1e-8)
     envelope = 1.0 + 0.3 * np.sin(np.linspace(0, np.pi, seq_len))[None, :, None]  # (1, T, 1)
-    noise = rng.standard_normal((n, seq_len, d))
+    if structure == "persistent" and seq_len > 1:
+        held = rng.standard_normal((n, 1, d))
+        noise = np.sqrt(1 - JITTER**2) * held + JITTER * rng.standard_normal((n, seq_len, d))
+    else:
+        noise = rng.standard_normal((n, seq_len, d))
     return (info * signal[:, None, :] * envelope + np.sqrt(1 - info**2) * noise).astype(np.float32)
 
 
@@ -141,8 +161,8 @@ def make_synthetic(cfg: Optional[SyntheticConfig] = None, **overrides) -> Multim
         base = [rng.standard_normal((n, d)) for _ in range(m)]
         y = (np.sum(base[0] * base[1], axis=1) > 0).astype(np.int64)
         n_classes = 2
-        mods = {f"m{i + 1}": _observe(base[i] if i < 2 else rng.standard_normal((n, d)), info[i] if i < 2 else 0.0, rng, cfg.seq_len)
-                for i in range(m)}
+        mods = {f"m{i + 1}": _observe(base[i] if i < 2 else rng.standard_normal((n, d)), info[i] if i < 2 else 0.0, rng,
+                                      cfg.seq_len, cfg.structure) for i in range(m)}
     else:
         n_classes = cfg.n_classes
         protos = rng.standard_normal((n_classes, cfg.latent_dim)) * 1.5
@@ -157,7 +177,7 @@ def make_synthetic(cfg: Optional[SyntheticConfig] = None, **overrides) -> Multim
                 other = (y + rng.integers(1, n_classes, n)) % n_classes  # a wrong class
                 zc = protos[other] + rng.standard_normal((n, cfg.latent_dim))
                 zi = np.where((trusted == i)[:, None], z, zc)
-            x = _observe(zi @ proj, info[i], rng, cfg.seq_len)
+            x = _observe(zi @ proj, info[i], rng, cfg.seq_len, cfg.structure)
             if i in cfg.xor_modalities:
                 x = _xor_code(x, rng)
             if cfg.rule == "conflict":

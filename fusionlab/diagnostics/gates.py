@@ -8,7 +8,7 @@
   channel value (channel mean), the within-sample channel-value sd and the gate ``G``.
 - ``robustness_sweeps``: §4.8, accuracy vs noise ratio at a fixed weight and vs noise
   weight at a fixed ratio, noise on all modalities at once, for several methods and seeds.
-- ``gate_findings`` / ``heavy_noise_finding``: typed findings decided from those numbers by the
+- ``gate_findings`` / ``robustness_findings``: typed findings decided from those numbers by the
   shared paired rule (``fusionlab.findings``).
 """
 from __future__ import annotations
@@ -26,10 +26,11 @@ from ..noise import corrupt, corrupt_modalities
 from ..refiners.vgmr import VGMRConfig, stack_part
 from ..train import predict
 from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
-from .robustness import modality_removal, noisy_metrics
+from .robustness import effective_robustness, modality_removal, noisy_metrics, relative_robustness
 
 NOISE = "timestep"
 STATS = ("global_value", "channel_value", "channel_sd", "gate")
+SATURATED = 0.01  # a channel value below SATURATED or above 1 - SATURATED counts as saturated
 
 
 @dataclass
@@ -47,6 +48,7 @@ class SampleView:
     v_g: Dict[str, float]
     v_c: Dict[str, np.ndarray]
     noise: Dict[str, Tuple[float, float]] = field(default_factory=dict)
+    noised: Dict[str, np.ndarray] = field(default_factory=dict)  # (T, D) bool: the cells the noise changed
 
 
 def corrupt_sample(data: PreparedData, index: int, noise: Mapping[str, Tuple[float, float]], seed: int = 0,
@@ -79,10 +81,11 @@ def sample_view(model: torch.nn.Module, data: PreparedData, index: int,
     parts = {p: {k: t[0].numpy() for k, t in stack_part(out.extras, p, names).items()}
              for p in ("v_g", "v_c", "G", "G_eff", "X_refined")}
     x = {k: v[0].numpy() for k, v in xs.items()}
+    noised = {k: x[k] != data.test.xs[k][index].numpy() for k in names}
     probs = torch.softmax(out.logits, dim=1)[0].numpy()
     return SampleView(index, int(data.test.y[index]), int(probs.argmax()), probs, x, parts["G"], parts["G_eff"],
                       {k: parts["X_refined"][k] - x[k] for k in names}, {k: float(v) for k, v in parts["v_g"].items()},
-                      parts["v_c"], dict(noise))
+                      parts["v_c"], dict(noise), noised)
 
 
 def _per_sample(extras: Mapping[str, torch.Tensor], name: str) -> Dict[str, np.ndarray]:
@@ -94,18 +97,42 @@ def _per_sample(extras: Mapping[str, torch.Tensor], name: str) -> Dict[str, np.n
             "channel_sd": v_c.std(1).numpy(), "gate": g.flatten(1).mean(1).numpy()}
 
 
-def _summary_row(stats: Dict[str, np.ndarray], modality: str, condition: str) -> dict:
+def _health(extras: Mapping[str, torch.Tensor], name: str) -> Dict[str, np.ndarray]:
+    """Per sample: the share of its ``v_c`` entries that are saturated, and ``log G_eff``'s sum of
+    squares about its mean over all rows, whole and in the part uniform within each timestep.
+
+    A post-gate LayerNorm over channels cancels a factor common to a timestep's channels, and
+    ``log G_eff = log(its channel geometric mean) + the rest`` splits the gate exactly into what
+    that LayerNorm erases and what reaches ``X~``: ``sum(ss_uniform) / sum(ss)`` is the share erased.
+    """
+    v_c = stack_part(extras, "v_c", [name])[name]  # (N, d)
+    log_g = stack_part(extras, "G_eff", [name])[name].clamp_min(1e-12).log().double()  # (N, T, D)
+    dev = log_g - log_g.mean()
+    uniform = dev.mean(-1, keepdim=True)  # (N, T, 1): the part common to a timestep's channels
+    return {"channel_value_saturation": ((v_c < SATURATED) | (v_c > 1 - SATURATED)).double().mean(1).numpy(),
+            "g_eff_ss": dev.pow(2).flatten(1).sum(1).numpy(),
+            "g_eff_ss_uniform": (uniform.pow(2) * log_g.shape[-1]).flatten(1).sum(1).numpy()}
+
+
+def _summary_row(g: pd.DataFrame, modality: str, condition: str) -> dict:
     row = {"modality": modality, "condition": condition}
     for s in STATS:
-        row[s] = float(np.mean(stats[s]))
-        row[f"{s}_sd"] = float(np.std(stats[s], ddof=1)) if len(stats[s]) > 1 else 0.0
+        row[s] = float(g[s].mean())
+        row[f"{s}_sd"] = float(g[s].std(ddof=1)) if len(g) > 1 else 0.0
+    if "channel_value_saturation" in g:
+        row["channel_value_saturation"] = float(g["channel_value_saturation"].mean())
+        total = float(g["g_eff_ss"].sum())
+        row["layernorm_erased_share"] = float(g["g_eff_ss_uniform"].sum()) / total if total > 0 else float("nan")
+    row["seeds"] = int(g["seed"].nunique()) if "seed" in g else 1
+    row["samples"] = len(g)
     return row
 
 
 def gate_samples(model: torch.nn.Module, data: PreparedData, ratio: float = 0.3, weight: float = 1.0, seed: int = 0,
                  modalities: Optional[Sequence[str]] = None, split: str = "test") -> pd.DataFrame:
     """§4.4 per test sample: for each modality, its four statistics on clean input and with ``ratio``
-    of its timesteps noised. Columns ``modality, condition, row`` and one per statistic."""
+    of its timesteps noised. Columns ``modality, condition, row``, one per statistic, and the health
+    columns of ``_health`` (the saturated share of ``v_c``, ``log G_eff``'s sums of squares)."""
     part = getattr(data, split)
     names = list(modalities) if modalities is not None else data.modality_names
     clean = predict(model, part.xs).extras
@@ -115,7 +142,7 @@ def gate_samples(model: torch.nn.Module, data: PreparedData, ratio: float = 0.3,
         noisy = predict(model, noisy_xs).extras
         for cond, extras in (("clean", clean), ("corrupted", noisy)):
             frames.append(pd.DataFrame({"modality": k, "condition": cond, "row": np.arange(len(part)),
-                                        **_per_sample(extras, k)}))
+                                        **_per_sample(extras, k), **_health(extras, k)}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -130,10 +157,13 @@ def gate_stats(model: torch.nn.Module, data: PreparedData, ratio: float = 0.3, w
 
 
 def summarise_samples(samples: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample sd over rows of every §4.4 statistic, per modality and condition."""
+    """Per modality and condition, pooled over rows (and seeds, given a ``seed`` column): mean and
+    sample sd of every §4.4 statistic, ``channel_value_saturation`` (share of ``v_c`` entries below
+    0.01 or above 0.99), ``layernorm_erased_share`` (share of ``log G_eff``'s variance uniform within
+    a timestep, which a post-gate LayerNorm cancels), ``seeds`` and ``samples``."""
     rows = []
     for (k, cond), g in samples.groupby(["modality", "condition"], sort=False):
-        rows.append(_summary_row({s: g[s].to_numpy() for s in STATS}, k, cond))
+        rows.append(_summary_row(g, k, cond))
     return pd.DataFrame(rows)
 
 
@@ -153,9 +183,10 @@ def gate_findings(samples: pd.DataFrame) -> List[Finding]:
     rule), and does the paper's finding — global and channel value rise, the gate falls — hold?
     The within-sample channel sd is reported beside them (the paper reports it; it predicts no sign)."""
     out = []
+    unit = ["seed", "row"] if "seed" in samples else ["row"]
     for k, g in samples.groupby("modality", sort=False):
-        clean = g[g["condition"] == "clean"].set_index("row")
-        bad = g[g["condition"] == "corrupted"].set_index("row").loc[clean.index]
+        clean = g[g["condition"] == "clean"].set_index(unit)
+        bad = g[g["condition"] == "corrupted"].set_index(unit).loc[clean.index]
         dirs, parts = {}, []
         for s in STATS:
             d = (bad[s] - clean[s]).to_numpy()
@@ -163,8 +194,9 @@ def gate_findings(samples: pd.DataFrame) -> List[Finding]:
             parts.append(f"{s.replace('_', ' ')} {WORD[dirs[s]]} ({describe(d)})")
         verdict = from_directions(list(WANTED.values()), [dirs[s] for s in WANTED])
         out.append(Finding(f"corrupting {k}: values rise and the gate falls (seed 003 §4.4)", verdict,
-                           "; ".join(parts) + " — corrupted minus clean, mean over test samples "
-                           "[95% interval of the per-sample difference]."))
+                           "; ".join(parts) + " — corrupted minus clean, mean over test samples"
+                           + (f" of {g['seed'].nunique()} seeds" if "seed" in g else "")
+                           + " [95% interval of the per-sample difference]."))
     return out
 
 
@@ -211,24 +243,49 @@ def removal_table(models: Mapping[str, torch.nn.Module], data: PreparedData) -> 
     return df[["method", "removed", "accuracy", "macro_f1", "accuracy_drop"]]
 
 
-def heavy_noise_finding(rob: pd.DataFrame, method: str = "vgmr", baseline: str = "concat") -> List[Finding]:
-    """Whether ``method`` beat ``baseline`` at the heaviest point of each sweep, paired over seeds."""
+def robustness_summary(rob: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Per method, seed and sweep: relative robustness (area under the accuracy curve over the grid,
+    per unit of level) and effective robustness against ``baseline`` with the same seed (METHODS §1;
+    NaN for the baseline itself or a seed it lacks). Columns ``method, seed, sweep, clean_accuracy,
+    relative_robustness, effective_robustness``."""
+    rows = []
+    for (kind, seed), part in rob.groupby(["sweep", "seed"], sort=False):
+        curves = {m: g.sort_values("level") for m, g in part.groupby("method", sort=False)}
+        base = curves.get(baseline)
+        for m, c in curves.items():
+            eff = float("nan")
+            if base is not None and m != baseline and np.array_equal(c["level"].to_numpy(), base["level"].to_numpy()):
+                eff = effective_robustness(c["level"], c["accuracy"], base["accuracy"])
+            rows.append({"method": m, "seed": seed, "sweep": kind, "clean_accuracy": float(c["accuracy"].iloc[0]),
+                         "relative_robustness": relative_robustness(c["level"], c["accuracy"]),
+                         "effective_robustness": eff})
+    return pd.DataFrame(rows)
+
+
+def robustness_findings(rob: pd.DataFrame, method: str = "vgmr", baseline: str = "concat") -> List[Finding]:
+    """Seed 003 §4.8 over the whole curve: is ``method`` more robust than ``baseline``? Per sweep, its
+    effective robustness against the baseline (paired by seed: does it lose less accuracy as noise
+    grows?) decides; the paired difference in relative robustness is given beside it."""
     have = set(rob["method"])
-    claim = f"{method} is more robust than the plain {baseline} backbone under heavy noise (seed 003 §4.8)"
+    claim = f"{method} is more robust than the plain {baseline} backbone (seed 003 §4.8, whole curve)"
     if not {method, baseline} <= have:
         return [Finding(claim, UNKNOWN, f"needs both '{method}' and '{baseline}'; have {sorted(have)}.")]
+    summary = robustness_summary(rob, baseline)
     out = []
-    for kind, part in rob.groupby("sweep", sort=False):
-        top = part["level"].max()
-        at = part[part["level"] == top].pivot_table(index="seed", columns="method", values="accuracy")
-        diff = (at[method] - at[baseline]).dropna().to_numpy()
-        d = direction(diff)
-        fixed = part["weight"].iloc[0] if kind == "ratio" else part["ratio"].iloc[0]
+    for kind, part in summary.groupby("sweep", sort=False):
+        wide = part.pivot_table(index="seed", columns="method", values="relative_robustness")
+        rel = (wide[method] - wide[baseline]).dropna().to_numpy()
+        eff = part.loc[part["method"] == method, "effective_robustness"].dropna().to_numpy()
+        grid = rob[rob["sweep"] == kind]
+        fixed = grid["weight"].iloc[0] if kind == "ratio" else grid["ratio"].iloc[0]
         other = "weight" if kind == "ratio" else "ratio"
-        verdict = {1: HOLDS, -1: FAILS, 0: UNKNOWN}[d]
-        out.append(Finding(f"{claim}: noise {kind} {top:g} ({other} {fixed:g})", verdict,
-                           f"{method} {at[method].mean():.3f}, {baseline} {at[baseline].mean():.3f}; paired "
-                           f"difference over {len(diff)} seeds {describe(diff)}."))
+        verdict = {1: HOLDS, -1: FAILS, 0: UNKNOWN}[direction(eff)]
+        out.append(Finding(f"{claim}: noise {kind} {grid['level'].min():g}–{grid['level'].max():g} ({other} {fixed:g})",
+                           verdict,
+                           f"effective robustness of {method} against {baseline} {describe(eff)} (accuracy lost "
+                           f"relative to clean, averaged over the grid, minus the backbone's; > 0 is more robust); "
+                           f"relative robustness {wide[method].mean():.3f} vs {wide[baseline].mean():.3f}, paired "
+                           f"difference {describe(rel)}; {len(eff)} seeds."))
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Dict, Mapping, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -83,3 +84,25 @@ def noisy_predictions(model: torch.nn.Module, data: PreparedData, levels: Mappin
     part: Split = getattr(data, split)
     xs = corrupt_modalities(part.xs, levels, noise, seed, data.stats, **options)
     return xs, predict(model, xs)
+
+
+def relative_robustness(levels: Sequence[float], accuracy: Sequence[float]) -> float:
+    """MultiBench's relative robustness (METHODS §1): the area under the accuracy curve over the
+    level grid divided by the grid's width, so a flat curve scores its accuracy."""
+    x, f = np.asarray(levels, dtype=float), np.asarray(accuracy, dtype=float)
+    order = np.argsort(x)
+    x, f = x[order], f[order]
+    if len(x) < 2 or x[-1] == x[0]:
+        raise ValueError(f"a robustness summary needs at least two distinct levels, got {list(levels)}")
+    return float(np.trapezoid(f, x) / (x[-1] - x[0]))
+
+
+def effective_robustness(levels: Sequence[float], accuracy: Sequence[float], baseline: Sequence[float]) -> float:
+    """MultiBench's effective robustness against a baseline curve on the same grid (METHODS §1),
+    unnormalised: ``mean_i [(f_i - f_0) - (b_i - b_0)]``, ``l_0`` the lowest level."""
+    x = np.asarray(levels, dtype=float)
+    f, b = np.asarray(accuracy, dtype=float), np.asarray(baseline, dtype=float)
+    if not len(x) == len(f) == len(b) or len(x) < 2:
+        raise ValueError("the method's and the baseline's curves need the same grid of at least two levels")
+    first = int(np.argmin(x))
+    return float(np.mean((f - f[first]) - (b - b[first])))

@@ -1,20 +1,23 @@
 """Controlled comparison, cost and ablation of VGMR (seed 003 §4.3 and §4.5, Table 7): the CLI's ``compare``.
 
-- ``comparison_configs``: the backbone, ``sum``, ``tensor``, ``concat_mlp`` and ``gated``
-  (both sized to VGMR's parameter count by ``match_size``), ``cross_attention`` and VGMR;
+- ``comparison_configs``: on one backbone (transformer by default, as the paper runs §4.5), the plain
+  backbone, VGMR, and each baseline in VGMR's place (``refiners.context``: ``sum``, ``tensor``,
+  ``concat_mlp``, ``cross_attention``, ``gated``); ``concat_mlp``, ``gated`` and ``tensor`` are sized by
+  ``match_size`` to VGMR's parameter count;
 - ``train_epoch_seconds`` / ``infer_ms_per_batch``: the cost columns of Table 7
   (also used by ``benchmarks/vgmr_overhead.py``);
-- ``comparison_job``: one §4.5 row, ``method, accuracy, macro_f1, params, train_s_per_epoch,
-  infer_ms_per_batch``; ``ablation_job``: one §4.3 row (``refiners.vgmr.ABLATIONS``); ``run``: all of them
-  as jobs.
+- ``comparison_job``: one method with one seed; ``ablation_job``: one §4.3 ablation with one seed
+  (``refiners.vgmr.ABLATIONS``); ``run``: all of them as jobs, summarised over seeds by ``over_seeds``
+  (mean ± sd, and the per-seed paired difference to full VGMR).
 """
 from __future__ import annotations
 
 import time
 from concurrent.futures import Executor
 from dataclasses import asdict, replace
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -23,6 +26,7 @@ from ..models import ModelConfig, build_model, count_parameters
 from ..refiners.vgmr import ABLATIONS, VGMRConfig
 from ..train import TrainConfig, evaluate, fit
 from ..jobs import Job, JobCache, concat, run_jobs
+from ..findings import FAILS, HOLDS, UNKNOWN, Finding, paired_interval
 from .base import Progress, Result, record
 from .gates import DEFAULT, GatesConfig, backbone_config, prepared
 
@@ -48,22 +52,30 @@ def _params(data: PreparedData, cfg: ModelConfig) -> int:
     return count_parameters(build_model(data.shapes(), data.n_classes, cfg, seed=0))
 
 
-def comparison_configs(data: PreparedData, backbone: str = "concat",
+def _in_vgmrs_place(backbone: str, operator: str, dim: int = 32, **options) -> ModelConfig:
+    return replace(backbone_config(backbone), refiner="fused_context",
+                   refiner_options={"operator": operator, "dim": dim, "operator_options": options})
+
+
+def comparison_configs(data: PreparedData, backbone: str = "transformer",
                        vgmr: VGMRConfig = VGMRConfig()) -> Dict[str, ModelConfig]:
-    """The §4.5 methods on one backbone; ``concat_mlp`` and ``gated`` are parameter-matched to VGMR."""
-    base = backbone_config(backbone)
-    target = _params(data, backbone_config(backbone, vgmr))
-    plain = dict(encoder="identity")
-    hidden = match_size(lambda h: _params(data, ModelConfig(fusion="concat_mlp", fusion_options={"hidden": h}, **plain)),
-                        target)
-    dim = match_size(lambda h: _params(data, ModelConfig(fusion="gated", fusion_dim=h, **plain)), target)
-    return {backbone: base,
-            "sum": ModelConfig(fusion="sum", **plain),
-            "tensor": ModelConfig(fusion="tensor", **plain),
-            "concat_mlp": ModelConfig(fusion="concat_mlp", fusion_options={"hidden": hidden}, **plain),
-            "gated": ModelConfig(fusion="gated", fusion_dim=dim, **plain),
-            "cross_attention": ModelConfig(fusion="cross_attention", **plain),
-            "vgmr": backbone_config(backbone, vgmr)}
+    """The §4.5 methods on one backbone: each baseline takes VGMR's place (``fused_context``), the rest
+    of the model unchanged; ``concat_mlp``, ``gated`` and ``tensor`` are parameter-matched to VGMR
+    (``tensor`` through its projection size, capped so that its outer product stays below 10^5)."""
+    vgmr_cfg = backbone_config(backbone, vgmr)
+    target = _params(data, vgmr_cfg)
+    m = len(data.modality_names)
+    hidden = match_size(lambda h: _params(data, _in_vgmrs_place(backbone, "concat_mlp", hidden=h)), target)
+    gated = match_size(lambda h: _params(data, _in_vgmrs_place(backbone, "gated", dim=h)), target, hi=1024)
+    tensor = match_size(lambda h: _params(data, _in_vgmrs_place(backbone, "tensor", dim=h)), target, lo=2,
+                        hi=max(2, int(1e5 ** (1 / m)) - 1))
+    return {backbone: backbone_config(backbone),
+            "sum": _in_vgmrs_place(backbone, "sum"),
+            "tensor": _in_vgmrs_place(backbone, "tensor", dim=tensor),
+            "concat_mlp": _in_vgmrs_place(backbone, "concat_mlp", hidden=hidden),
+            "gated": _in_vgmrs_place(backbone, "gated", dim=gated),
+            "cross_attention": _in_vgmrs_place(backbone, "cross_attention"),
+            "vgmr": vgmr_cfg}
 
 
 def train_epoch_seconds(model: torch.nn.Module, data: PreparedData, cfg: TrainConfig = TrainConfig()) -> float:
@@ -96,34 +108,80 @@ def _train_row(data: PreparedData, cfg: ModelConfig, train_cfg: TrainConfig) -> 
             "infer_ms_per_batch": infer_ms_per_batch(result.model, data.test, train_cfg.batch_size)}
 
 
-def comparison_job(cfg: GatesConfig, name: str, model_cfg: ModelConfig, source=None) -> Dict[str, pd.DataFrame]:
-    """A job (``fusionlab.jobs``): one §4.5 method trained and timed."""
+def comparison_job(cfg: GatesConfig, name: str, model_cfg: ModelConfig, seed: int, source=None) -> Dict[str, pd.DataFrame]:
+    """A job (``fusionlab.jobs``): one §4.5 method trained with one seed and timed."""
     data = prepared(cfg, source)
-    return {"comparison": pd.DataFrame([{"method": name, **_train_row(data, model_cfg, cfg.train)}])}
+    row = _train_row(data, model_cfg, replace(cfg.train, seed=seed))
+    return {"comparison": pd.DataFrame([{"method": name, "seed": seed, **row}])}
 
 
-def ablation_job(cfg: GatesConfig, name: str, source=None) -> Dict[str, pd.DataFrame]:
-    """A job: one §4.3 ablation row."""
+def ablation_job(cfg: GatesConfig, name: str, seed: int, source=None) -> Dict[str, pd.DataFrame]:
+    """A job: one §4.3 ablation row with one seed."""
     data = prepared(cfg, source)
     vgmr = replace(cfg.vgmr, **ABLATIONS[name])
-    row = _train_row(data, backbone_config(cfg.backbone, vgmr), cfg.train)
+    row = _train_row(data, backbone_config(cfg.backbone, vgmr), replace(cfg.train, seed=seed))
     flags = {k: v for k, v in asdict(vgmr).items() if k.startswith("use_")}
-    return {"ablation": pd.DataFrame([{"condition": name, "accuracy": row["accuracy"], "macro_f1": row["macro_f1"],
-                                       "params": row["params"], **flags}])}
+    return {"ablation": pd.DataFrame([{"method": name, "seed": seed, "accuracy": row["accuracy"],
+                                       "macro_f1": row["macro_f1"], "params": row["params"], **flags}])}
+
+
+def over_seeds(rows: pd.DataFrame, reference: str, backbone: str) -> pd.DataFrame:
+    """Per method: ``backbone, seeds``, mean and sd over seeds of accuracy and macro-F1, the mean of the
+    other columns, and the per-seed paired difference to ``reference`` (mean and its 95 % interval:
+    ``accuracy_vs_<reference>``, ``..._lo``, ``..._hi``)."""
+    wide = rows.pivot_table(index="seed", columns="method", values="accuracy")
+    out = []
+    for name, g in rows.groupby("method", sort=False):
+        row = {"method": name, "backbone": backbone, "seeds": int(g["seed"].nunique())}
+        for col in ("accuracy", "macro_f1"):
+            row[col] = float(g[col].mean())
+            row[f"{col}_sd"] = float(g[col].std(ddof=1)) if len(g) > 1 else float("nan")
+        for col in g.columns:
+            if col not in row and col not in ("seed", "method") and pd.api.types.is_numeric_dtype(g[col]):
+                row[col] = g[col].mean() if not pd.api.types.is_bool_dtype(g[col]) else bool(g[col].iloc[0])
+        if reference in wide and name != reference:
+            mean, lo, hi = paired_interval((wide[name] - wide[reference]).dropna().to_numpy())
+        else:
+            mean = lo = hi = float("nan")
+        row.update({f"accuracy_vs_{reference}": mean, f"accuracy_vs_{reference}_lo": lo,
+                    f"accuracy_vs_{reference}_hi": hi})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def comparison_findings(summary: pd.DataFrame, reference: str = "vgmr") -> List[Finding]:
+    """Seed 003 §4.5: VGMR is at least as accurate as each baseline on the same backbone (paired by seed)."""
+    out = []
+    col = f"accuracy_vs_{reference}"
+    for _, r in summary.iterrows():
+        if r["method"] == reference or not np.isfinite(r[col]):
+            continue
+        d = 0 if not np.isfinite(r[f"{col}_lo"]) else (1 if r[f"{col}_lo"] > 0 else -1 if r[f"{col}_hi"] < 0 else 0)
+        verdict = {-1: HOLDS, 1: FAILS, 0: UNKNOWN}[d]
+        out.append(Finding(f"{reference} beats {r['method']} on the {r['backbone']} backbone (seed 003 §4.5)", verdict,
+                           f"accuracy {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} vs {reference}; {r['method']} − "
+                           f"{reference} {r[col]:+.3f} [{r[f'{col}_lo']:+.3f}, {r[f'{col}_hi']:+.3f}] over "
+                           f"{r['seeds']} seeds; {int(r['params']):,} parameters."))
+    return out
 
 
 def run(cfg: GatesConfig = DEFAULT, ablation: bool = False, progress: Optional[Progress] = None,
         source: Any = None, executor: Optional[Executor] = None, cache: Optional[JobCache] = None) -> Result:
-    """The CLI's ``compare``: ``comparison`` (§4.5) and, with ``ablation``, ``ablation`` (§4.3); one job per
-    row. (Cost columns are wall-clock times: compare them within one run on one machine.)"""
+    """The CLI's ``compare``: ``comparison`` (§4.5) and, with ``ablation``, ``ablation`` (§4.3), each over
+    ``cfg.seeds`` seeds (``comparison_seeds`` / ``ablation_seeds`` hold the rows per seed); one job per
+    method and seed. (Cost columns are wall-clock times: compare them within one run on one machine.)"""
     data = prepared(cfg, source)
-    jobs = [Job(name, comparison_job, (cfg, name, mc, source))
-            for name, mc in comparison_configs(data, cfg.backbone, cfg.vgmr).items()]
+    seeds = cfg.seed_list()
+    jobs = [Job(f"{name}, seed {s}", comparison_job, (cfg, name, mc, s, source))
+            for name, mc in comparison_configs(data, cfg.backbone, cfg.vgmr).items() for s in seeds]
     if ablation:
-        jobs += [Job(name, ablation_job, (cfg, name, source)) for name in ABLATIONS]
+        jobs += [Job(f"{name}, seed {s}", ablation_job, (cfg, name, s, source)) for name in ABLATIONS for s in seeds]
     outcome = run_jobs(jobs, executor, cache, progress)
-    tables = {"comparison": concat(outcome.results, "comparison")}
+    rows = concat(outcome.results, "comparison")
+    tables = {"comparison_seeds": rows, "comparison": over_seeds(rows, "vgmr", cfg.backbone)}
+    findings = comparison_findings(tables["comparison"])
     if ablation:
-        tables["ablation"] = concat(outcome.results, "ablation")
+        ab = concat(outcome.results, "ablation")
+        tables.update(ablation_seeds=ab, ablation=over_seeds(ab, "full VGMR", cfg.backbone))
     config = {"dataset": data.name, "views": data.modality_names, "shapes": data.shapes(), **record(cfg)}
-    return Result(tables, [], config, {"data": data, "job_seconds": outcome.seconds}, outcome.stopped)
+    return Result(tables, findings, config, {"data": data, "job_seconds": outcome.seconds}, outcome.stopped)

@@ -7,7 +7,7 @@ statistics; §4.8 robustness with seed bands; a scatter of test samples to click
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence, Tuple
+from typing import Optional, Mapping, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -18,8 +18,10 @@ from .common import color, empty_figure, line_with_band
 
 
 def sample_heatmaps(x: np.ndarray, g_eff: np.ndarray, diff: np.ndarray, name: str,
-                    gate_range: Tuple[float, float], title: str = "") -> go.Figure:
-    """Three ``(T, D)`` heatmaps of one modality of one sample: input, ``G_eff``, ``X~ - X``."""
+                    gate_range: Tuple[float, float], title: str = "", noised: Optional[np.ndarray] = None) -> go.Figure:
+    """Three ``(T, D)`` heatmaps of one modality of one sample: input, ``G_eff``, ``X~ - X``.
+
+    ``noised`` (``(T, D)`` bool) outlines the noised timesteps (whole rows) or entries in every panel."""
     if x.size == 0:
         return empty_figure(f"modality '{name}' has no features")
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.11,
@@ -34,6 +36,14 @@ def sample_heatmaps(x: np.ndarray, g_eff: np.ndarray, diff: np.ndarray, name: st
         right = fig.get_subplot(1, c).xaxis.domain[1]
         fig.add_trace(go.Heatmap(hovertemplate=hover, colorbar=dict(x=right + 0.005, xanchor="left", len=0.9,
                                                                     thickness=10), **kw), 1, c)
+    if noised is not None and noised.any():
+        rows = noised.all(1) if x.shape[0] > 1 else np.zeros(x.shape[0], bool)  # whole noised timesteps
+        cells = [(t, t, 0, x.shape[1] - 1) for t in np.flatnonzero(rows)] + \
+                [(t, t, c, c) for t, c in zip(*np.nonzero(noised & ~rows[:, None]))]
+        for col in (1, 2, 3):
+            for t0, t1, c0, c1 in cells:
+                fig.add_shape(type="rect", x0=c0 - 0.5, x1=c1 + 0.5, y0=t0 - 0.5, y1=t1 + 0.5, row=1, col=col,
+                              line=dict(color="black", width=2), fillcolor="rgba(0,0,0,0)")
     fig.update_xaxes(title_text="channel")
     fig.update_yaxes(title_text="timestep", autorange="reversed", col=1)
     fig.update_yaxes(autorange="reversed", dtick=1 if x.shape[0] <= 20 else None)  # whole timesteps only (T = 1: "0")

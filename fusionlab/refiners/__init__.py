@@ -11,3 +11,4 @@ REFINERS: Registry = Registry("refiner")
 
 __all__ = ["REFINERS"]
 from . import vgmr  # noqa: E402,F401  (registers "vgmr")
+from . import context  # noqa: E402,F401  (registers "fused_context")

@@ -10,14 +10,19 @@ Applied to every modality's *original* features before the backbone:
 5. gate ``G = sigmoid(A(X) + B(P) + C(v_g - 1/2) + D(v_c - 1/2))`` ``(B, T_m, D_m)``;
 6. amplification ``G_amp = 1 + lambda (2G - 1)``;
 7. residual retention ``G_eff = rho + (1 - rho) G_amp`` **[choice]**;
-8. ``X~ = Dropout(LayerNorm(G_eff * X))``.
+8. ``X~ = Dropout(LayerNorm(G_eff * X))`` (``norm="post-gate"``, the paper); ``"pre-gate"`` is
+   ``G_eff * LayerNorm(X)`` and ``"none"`` ``G_eff * X``. The post-gate LayerNorm over channels
+   cancels any scaling uniform within a timestep: only contrasts between channels survive.
 
 Loss (§3.8): ``beta * L_value + gamma * L_reg`` is added to the task loss by ``extra_loss``.
-``Delta_m = L_task(m dropped) - L_task(all)`` per batch, without gradient, in eval mode
-**[choice]** (both losses from one stacked forward, so dropout noise does not enter
-``Delta``); target ``sigmoid(Delta_m / tau)`` **[choice]**; ``L_reg = sum_m relu(kappa -
-sd_batch(v_g))`` **[choice]**. A dropped modality is all zeros, i.e. its train mean after
-standardisation (the ``drop`` corruption).
+``Delta_{m,i} = l_i(m dropped) - l_i(all)``, the task loss of each sample, without gradient, in
+eval mode **[choice]** (both losses from one stacked forward, so dropout noise does not enter
+``Delta``); target ``sigmoid(Delta / tau)`` **[choice]** per sample (``value_target="sample"``,
+METHODS §3.9 as revised: the paper's values are "instance-wise") or the batch mean of ``Delta_m``
+(``"batch"``, the earlier reading); ``L_reg = sum_m relu(kappa - sd_batch(v_g)) +
+mean_channels relu(kappa - sd_batch(v_c))`` **[choice]** (``regulariser="both"``; ``"global"`` keeps
+the ``v_g`` term only, with which 82-100 % of ``v_c`` entries were measured saturated). A dropped
+modality is all zeros, i.e. its train mean after standardisation (the ``drop`` corruption).
 
 Implementation: every weight is modality-specific, but modalities of one shape run in one
 batched matmul per step (stacked ``(M_g, B, T, D)``; see :class:`VGMR`), which keeps the
@@ -54,6 +59,9 @@ class VGMRConfig:
     tau: float = 0.25  # temperature of the value target sigmoid(Delta / tau)
     kappa: float = 0.05  # minimum batch sd of v_g before L_reg penalises
     value_rows: int = 0  # rows of each batch the value target Delta is computed on (0: all of them)
+    value_target: str = "sample"  # "sample": sigmoid(Delta_{m,i} / tau) per sample; "batch": of the batch mean
+    regulariser: str = "both"  # L_reg on "both" v_g and v_c, or on the "global" value v_g only
+    norm: str = "post-gate"  # LayerNorm "post-gate" (the paper), "pre-gate", or "none"
     use_global_value: bool = True  # C_m(v_g - 1/2) in the gate
     use_channel_value: bool = True  # D_m(v_c - 1/2) in the gate
     use_agreement: bool = True  # {a_mn} in z_m
@@ -71,6 +79,10 @@ ABLATIONS: Dict[str, Dict[str, bool]] = {
 }
 
 
+CHOICES = {"value_target": ("sample", "batch"), "regulariser": ("both", "global"),
+           "norm": ("post-gate", "pre-gate", "none")}
+
+
 def key(part: str, name: str) -> str:
     """Extras key of one part for one modality, e.g. ``vgmr/G_eff/pix``."""
     return f"{PREFIX}/{part}/{name}"
@@ -82,6 +94,9 @@ def make_config(options: Mapping) -> VGMRConfig:
     if unknown:
         raise ValueError(f"unknown VGMR option(s) {unknown}; known: {sorted(known)}")
     cfg = VGMRConfig(**options)
+    for name, allowed in CHOICES.items():
+        if getattr(cfg, name) not in allowed:
+            raise ValueError(f"VGMR {name} must be one of {allowed}, got {getattr(cfg, name)!r}")
     if cfg.d < 1 or not 0 <= cfg.lambda_amp <= 1 or not 0 <= cfg.rho <= 1 or cfg.tau <= 0 or cfg.value_rows < 0:
         raise ValueError(f"VGMR needs d >= 1, lambda in [0, 1], rho in [0, 1], tau > 0, value_rows >= 0; got {cfg}")
     return cfg
@@ -273,13 +288,21 @@ class VGMR(nn.Module):
         shape = (len(w.norm_weight), 1, 1, y.shape[-1])
         return F.layer_norm(y, y.shape[-1:]) * w.norm_weight.view(shape) + w.norm_bias.view(shape)
 
+    def refine(self, g_eff: torch.Tensor, x: torch.Tensor, w: GroupWeights) -> torch.Tensor:
+        """``X~`` before dropout, by ``norm``: ``LN(G_eff X)``, ``G_eff LN(X)`` or ``G_eff X``."""
+        if self.cfg.norm == "post-gate":
+            return self.norm(g_eff * x, w)
+        if self.cfg.norm == "pre-gate":
+            return g_eff * self.norm(x, w)
+        return g_eff * x
+
     def forward(self, xs: Mapping[str, torch.Tensor]):
         x = self.stack(xs)  # per group (M_g, B, T, D)
         p = self.project(x)
         v_g, v_c = self.values(p)
         g = self.gate(x, p, v_g, v_c)
         g_eff = [self.effective_gate(gi) for gi in g]
-        out = [self.drop(self.norm(ge * xi, w)) for w, ge, xi in zip(self.blocks, g_eff, x)]
+        out = [self.drop(self.refine(ge, xi, w)) for w, ge, xi in zip(self.blocks, g_eff, x)]
         parts = {"G": self.unstack(g), "G_eff": self.unstack(g_eff), "X_refined": self.unstack(out)}
         refined, extras = dict(xs), {}
         for i, k in enumerate(self.names):
@@ -290,7 +313,7 @@ class VGMR(nn.Module):
 
     @torch.no_grad()
     def loss_increase(self, model: nn.Module, xs: Mapping[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        """``Delta_m = L_task(m dropped) - L_task(all)`` for every modality, ``(M,)``, in eval mode.
+        """``Delta_{m,i} = l_i(m dropped) - l_i(all)`` per sample and modality, ``(n, M)``, in eval mode.
 
         With ``value_rows = n > 0``, on the batch's first ``n`` rows only (batches are shuffled,
         so a random subset): the pass costs ``M + 1`` forwards of ``n`` rows, not of the batch.
@@ -305,16 +328,31 @@ class VGMR(nn.Module):
             logits = model(dropped_copies(xs, self.names)).logits
         finally:
             model.train(was_training)
-        losses = F.cross_entropy(logits, y.repeat(m + 1), reduction="none").view(m + 1, b).mean(1)
-        return losses[1:] - losses[0]
+        losses = F.cross_entropy(logits, y.repeat(m + 1), reduction="none").view(m + 1, b)
+        return (losses[1:] - losses[0]).T
+
+    def value_target(self, delta: torch.Tensor) -> torch.Tensor:
+        """``sigmoid(Delta / tau)``, ``(n, M)``: per sample, or the batch mean broadcast (``value_target``)."""
+        if self.cfg.value_target == "batch":
+            delta = delta.mean(0, keepdim=True).expand_as(delta)
+        return torch.sigmoid(delta / self.cfg.tau)
 
     def extra_loss(self, model: nn.Module, xs, y, output) -> torch.Tensor:
         """``beta * L_value + gamma * L_reg`` (§3.8)."""
         v_g = torch.stack([output.extras[key("v_g", k)] for k in self.names], dim=1)  # (B, M)
-        v_c = torch.stack([output.extras[key("v_c", k)].mean(-1) for k in self.names], dim=1)  # (B, M)
-        target = torch.sigmoid(self.loss_increase(model, xs, y) / self.cfg.tau)  # (M,)
-        l_value = ((v_g.mean(0) - target) ** 2 + (v_c.mean(0) - target) ** 2).sum()
-        l_reg = F.relu(self.cfg.kappa - v_g.std(0)).sum() if len(y) > 1 else v_g.sum() * 0.0
+        v_c = torch.stack([output.extras[key("v_c", k)] for k in self.names], dim=1)  # (B, M, d)
+        target = self.value_target(self.loss_increase(model, xs, y))  # (n, M), n <= B
+        n = len(target)
+        if self.cfg.value_target == "batch":  # the earlier reading: batch means against one target
+            l_value = ((v_g[:n].mean(0) - target[0]) ** 2 + (v_c[:n].mean(-1).mean(0) - target[0]) ** 2).sum()
+        else:
+            l_value = ((v_g[:n] - target) ** 2 + (v_c[:n].mean(-1) - target) ** 2).sum(1).mean()
+        if len(y) > 1:
+            l_reg = F.relu(self.cfg.kappa - v_g.std(0)).sum()
+            if self.cfg.regulariser == "both":
+                l_reg = l_reg + F.relu(self.cfg.kappa - v_c.std(0)).mean(-1).sum()
+        else:
+            l_reg = v_g.sum() * 0.0
         return self.cfg.beta * l_value + self.cfg.gamma * l_reg
 
 

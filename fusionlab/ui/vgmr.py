@@ -11,8 +11,9 @@ import torch
 from ..data import DataConfig, PreparedData
 from ..experiments import gates as study
 from ..experiments.gates import BACKBONES, GatesConfig
+from ..refiners.vgmr import CHOICES
 from .forms import data_controls as generated_data_controls
-from .forms import init_state
+from .forms import data_state, init_state
 
 KEY = "gates_values"
 PAPER = "Before Fusion, Ask What to Keep: Contextual Calibration of Multimodal Signals (seed 003, VGMR)"
@@ -24,9 +25,19 @@ FORMULAS = [
     r"G = \sigma\big(A_m(X_m) + B_m(P_m) + C_m(v_g - \tfrac12) + D_m(v_c - \tfrac12)\big)",
     r"G_{amp} = 1 + \lambda(2G - 1),\qquad G_{eff} = \rho + (1-\rho)\,G_{amp},"
     r"\qquad \tilde X_m = \mathrm{Dropout}(\mathrm{LN}(G_{eff} \odot X_m))",
-    r"L = L_{task} + \beta \sum_m \big[(\bar v_{g,m} - \hat\Delta_m)^2 + (\bar v_{c,m} - \hat\Delta_m)^2\big]"
-    r" + \gamma \sum_m \mathrm{relu}(\kappa - \mathrm{sd}(v_{g,m})),\quad \hat\Delta_m = \sigma(\Delta_m/\tau)",
+    r"L = L_{task} + \beta\,\tfrac1B\textstyle\sum_i \sum_m \big[(v_{g,m,i} - \hat\Delta_{m,i})^2"
+    r" + (\bar v_{c,m,i} - \hat\Delta_{m,i})^2\big] + \gamma\, L_{reg},\quad"
+    r" \hat\Delta_{m,i} = \sigma(\Delta_{m,i}/\tau)",
+    r"L_{reg} = \textstyle\sum_m \big[\mathrm{relu}(\kappa - \mathrm{sd}(v_{g,m}))"
+    r" + \operatorname{mean}_c \mathrm{relu}(\kappa - \mathrm{sd}(v_{c,m,c}))\big]",
 ]
+PLAIN = (
+    "In plain words: **`v_g`** (global value, one number in (0, 1) per modality and sample) is how much the model "
+    "expects this modality to matter for this sample, judged from how it agrees with and differs from the others; "
+    "**`v_c`** (channel values) is the same per latent channel. **`G`** is the raw gate, a number in (0, 1) for "
+    "every timestep and feature, computed from the features themselves and the values; **`G_eff`** is what "
+    "actually multiplies the input after amplification (λ) and residual retention (ρ): below 1 suppresses, above "
+    "1 amplifies. `X̃` is the refined input the backbone sees.")
 
 
 @dataclass
@@ -62,8 +73,11 @@ def formula_expander() -> None:
         st.markdown(
             f"Source: *{PAPER}*; the paper's equations were lost in extraction, so this follows the "
             "reconstruction in METHODS.md §3. Choices: `G_eff = ρ + (1−ρ)·G_amp`; the value target is "
-            "`σ(Δ/τ)` with `Δ_m` the batch loss increase when modality *m* is dropped (zeros, no gradient, eval "
-            "mode); the anti-collapse term is `relu(κ − sd(v_g))`. `G_eff` lies in "
+            "`σ(Δ/τ)` with `Δ_{m,i}` sample *i*'s loss increase when modality *m* is dropped (zeros, no gradient, "
+            "eval mode; the option *batch* uses the batch mean instead, which only ranks the modalities); the "
+            "anti-collapse term covers `v_g` and `v_c` (the option *global* keeps the `v_g` term only). "
+            "`LN` after the gate is the paper's (*post-gate*); *pre-gate* is `G_eff ⊙ LN(X)`, *none* drops it. "
+            "`G_eff` lies in "
             "(ρ+(1−ρ)(1−λ), ρ+(1−ρ)(1+λ)): with the paper's λ = 0.5, ρ = 0.2 that is (0.6, 1.4).")
 
 
@@ -78,28 +92,37 @@ def _set(values: Dict[str, object]) -> None:
         st.session_state[k] = v
 
 
-def _noise_values(names: List[str], ratios: Dict[str, float], weight: float = 1.0) -> Dict[str, object]:
+def noise_units(shape: Tuple[int, ...]) -> Tuple[int, str]:
+    """How many units ``timestep`` noise picks from, and what they are: the timesteps of a sequence,
+    the entries of a vector (``T = 1``) — as ``fusionlab.noise.timestep`` counts them."""
+    t, d = (1, shape[0]) if len(shape) == 1 else shape
+    return (int(t), "timesteps") if t > 1 else (int(d), "entries")
+
+
+def _noise_values(shapes: Dict[str, Tuple[int, int]], ratios: Dict[str, float], weight: float = 1.0) -> Dict[str, object]:
+    """Slider values: per modality the number of noised units (``round(ratio * units)``, as the
+    corruption rounds) and the weight."""
     out: Dict[str, object] = {}
-    for k in names:
-        out[f"{KEY}-ratio-{k}"] = float(ratios.get(k, 0.0))
+    for k, shape in shapes.items():
+        out[f"{KEY}-noised-{k}"] = int(round(float(ratios.get(k, 0.0)) * noise_units(shape)[0]))
         out[f"{KEY}-weight-{k}"] = float(weight)
     return out
 
 
-def presets(*name_lists: List[str]) -> None:
+def presets(*shape_maps: Dict[str, Tuple[int, int]]) -> None:
     """Buttons that set the controls to a paper setting in one click.
 
-    The noise sliders are set for every list of modality names given: the trained model's and
+    The noise sliders are set for every ``{modality: (T, D)}`` given: the trained model's and
     the selected dataset's, so a preset clicked before retraining on another dataset still
     holds once the new model is there."""
     row = st.container(horizontal=True)  # buttons as wide as their labels (four columns cut them at 1024 px)
-    lists = [list(n) for n in name_lists if n]
-    first = lists[0][0] if lists else ""
+    lists = [dict(m) for m in shape_maps if m]
+    first = next(iter(lists[0])) if lists else ""
 
     def noise(per_list) -> dict:
         out = {}
-        for names in lists:
-            out.update(_noise_values(names, per_list(names)))
+        for shapes in lists:
+            out.update(_noise_values(shapes, per_list(list(shapes))))
         return out
 
     row.button("Paper §4.4 setting", key=f"{KEY}-p-paper",
@@ -111,6 +134,10 @@ def presets(*name_lists: List[str]) -> None:
     row.button("Heavy noise everywhere", key=f"{KEY}-p-heavy", help="noise ratio 0.8, weight 1 on every modality",
               on_click=_set, args=(noise(lambda n: {k: 0.8 for k in n}),))
     row.button("Clean inputs", key=f"{KEY}-p-clean", on_click=_set, args=(noise(lambda n: {}),))
+    row.button("Structured synthetic", key=f"{KEY}-p-structured",
+               help="the synthetic data with noise that persists over each sample's timesteps, so a noised "
+                    "timestep stands out from the others (retrain to see it)",
+               on_click=_set, args=(data_state(KEY, study.STRUCTURED_DATA),))
 
 
 def data_controls() -> tuple[Optional[DataConfig], object]:
@@ -128,32 +155,53 @@ def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
     rho = c3.slider("residual retention ρ", 0.0, 1.0, step=0.05, key=f"{KEY}-rho")
     epochs = c4.slider("epochs", 1, 60, key=init_state(f"{KEY}-epochs", d.train.epochs))
     seed = c5.number_input("seed", 0, 10_000, key=init_state(f"{KEY}-seed", d.train.seed))
-    rows = st.columns([2, 3])[0].selectbox(
+    o1, o2, o3, o4 = st.columns(4)
+    target = o1.selectbox("value target", CHOICES["value_target"],
+                          key=init_state(f"{KEY}-value-target", d.vgmr.value_target),
+                          format_func=lambda v: {"sample": "per sample (METHODS)", "batch": "batch mean"}[v],
+                          help="What the values learn to predict: each sample's loss increase when the modality is "
+                               "dropped (per sample), or the batch's average, which only ranks the modalities.")
+    reg = o2.selectbox("anti-collapse term on", CHOICES["regulariser"],
+                       key=init_state(f"{KEY}-regulariser", d.vgmr.regulariser),
+                       format_func=lambda v: {"both": "v_g and v_c (METHODS)", "global": "v_g only"}[v],
+                       help="Penalises values that stop varying across samples; on v_g only, most channel values "
+                            "end up stuck near 0 or 1.")
+    norm = o3.selectbox("LayerNorm", CHOICES["norm"], key=init_state(f"{KEY}-norm", d.vgmr.norm),
+                        format_func=lambda v: {"post-gate": "after the gate (paper)", "pre-gate": "before the gate",
+                                               "none": "none"}[v],
+                        help="After the gate (the paper), LayerNorm cancels any suppression uniform across a "
+                             "timestep's channels; before the gate, the gate's scaling reaches the backbone.")
+    rows = o4.selectbox(
         "value target computed on", [0, 32, 16, 8], key=init_state(f"{KEY}-value-rows", d.vgmr.value_rows),
-        format_func=lambda n: "all rows of each batch (METHODS)" if n == 0 else f"{n} rows of each batch",
+        format_func=lambda n: "all rows of each batch" if n == 0 else f"{n} rows of each batch",
         help="The value target Δ re-runs the model once per modality, without that modality, on every batch: "
              "about half of VGMR's training time. Fewer rows make it cheaper and noisier.")
     if data is None:
         return None
     cfg = replace(d, data=data, backbone=backbone,
-                  vgmr=replace(d.vgmr, lambda_amp=float(lam), rho=float(rho), value_rows=int(rows)),
+                  vgmr=replace(d.vgmr, lambda_amp=float(lam), rho=float(rho), value_rows=int(rows),
+                               value_target=target, regulariser=reg, norm=norm),
                   train=replace(d.train, epochs=int(epochs), seed=int(seed)))
     st.session_state[f"{KEY}-config"] = cfg  # what the widgets describe (tests compare it with the CLI's)
     return cfg
 
 
-def noise_sliders(names: List[str]) -> Dict[str, Tuple[float, float]]:
-    """Per modality: noise ratio (fraction of timesteps, or entries for vectors) and noise weight."""
-    _defaults(_noise_values(names, {}))
-    cols = st.columns(len(names))
+def noise_sliders(shapes: Dict[str, Tuple[int, int]]) -> Dict[str, Tuple[float, float]]:
+    """Per modality: how many of its timesteps (entries, for a vector) are noised — the noise ratio in
+    steps of ``1 / units``, so every step changes the input — and the noise weight."""
+    _defaults(_noise_values(shapes, {}))
+    cols = st.columns(len(shapes))
     out = {}
-    for c, k in zip(cols, names):
+    for c, (k, shape) in zip(cols, shapes.items()):
+        units, what = noise_units(shape)
         with c:
-            ratio = st.slider(f"{k}: noise ratio", 0.0, 1.0, step=0.05, key=f"{KEY}-ratio-{k}",
-                              help="fraction of this modality's timesteps (entries if T = 1) mixed toward noise")
-            weight = st.slider(f"{k}: noise weight", 0.0, 1.0, step=0.05, key=f"{KEY}-weight-{k}",
-                               help="x ← (1 − w)·x + w·n on the chosen timesteps; 1 replaces them with noise")
-        out[k] = (float(ratio), float(weight))
+            n = st.slider(f"{k}: noised {what} (of {units})", 0, units, step=1, key=f"{KEY}-noised-{k}",
+                          help=f"how many of this sample's {units} {what} are mixed toward noise (the noise "
+                               f"ratio is this over {units}); which ones is drawn at random, per sample")
+            weight = st.slider(f"{k}: noise weight", 0.0, 1.0, step=0.05, key=f"{KEY}-weight-{k}", disabled=n == 0,
+                               help="x ← (1 − w)·x + w·n on the noised " + what + "; 1 replaces them with noise"
+                                    + (". Nothing is noised yet: move the slider above first." if n == 0 else ""))
+        out[k] = (n / units, float(weight))
     return out
 
 
