@@ -150,6 +150,12 @@ if "gate_stats" in run.tables:
     st.markdown("**Does the paper's finding hold here?** Each statistic rose, fell or did not change by the "
                 "95% interval of its paired difference (corrupted − clean) over test samples and seeds.")
     show_findings(gate_findings(run.tables["gate_samples"]))
+    if run.vgmr.value_target == "sample":
+        st.caption("Read the values against their target: with the per-sample target, `v_g` learns "
+                   "σ(Δ/τ), how much *this* sample's loss rises when the modality is dropped. A corrupted modality "
+                   "is worth less, so a value that learned its target *falls* on corrupted input; the paper's "
+                   "'values rise' is what the batch-mean target (an option above) can produce, since it only ranks "
+                   "the modalities.")
     clean = stats[stats["condition"] == "clean"].set_index("modality")
     st.markdown("**Health of the values**: the share of channel values `v_c` stuck below 0.01 or above 0.99 (clean "
                 "inputs). A channel value that is always 0 or 1 cannot tell samples apart; with the anti-collapse "
