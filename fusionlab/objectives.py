@@ -2,7 +2,8 @@
 
 ``UDMLObjective``: seed 001's progressive schedule (METHODS.md §4, ``models.udml_schedule``) —
 clean batches for the first E1 epochs, then intensity-labelled gaussian noise per sample and
-modality; training weights fixed to 1 until epoch E1 + delay; the loss ``udml_loss`` (CE of the
+modality (drawn once per training sample and kept, or redrawn every batch: ``NoiseSchedule.labels``);
+``s_m`` left out of the training weights until epoch E1 + delay; the loss ``udml_loss`` (CE of the
 fused head, γ × the unimodal CEs, β KL to N(0, t), 0.1 MSE of the intensity estimate). The noise
 draws come from the run's ``objective`` stream, so the same seed gives the same labels and noise.
 """
@@ -24,12 +25,16 @@ class UDMLObjective(Objective):
         self.generator: Optional[torch.Generator] = None
         self.stats: Dict = {}
         self.names: list = []
+        self.fixed: Optional[torch.Tensor] = None  # (n_train, M) labels kept for all epochs (labels="fixed")
 
     def start(self, model: UDMLModel, data: PreparedData, generator: torch.Generator) -> None:
         missing = [k for k in model.names if k not in data.train.xs]
         if missing:
             raise ValueError(f"the data lack modalities {missing}; the model needs {model.names}")
         self.generator, self.stats, self.names = generator, data.stats, list(model.names)
+        s = self.schedule
+        self.fixed = (draw_intensities(len(data.train), len(self.names), generator, s.max_intensity, s.p_clean)
+                      if s.labels == "fixed" else None)
 
     def epoch(self, model: UDMLModel, epoch: int) -> None:
         s = self.schedule
@@ -40,7 +45,8 @@ class UDMLObjective(Objective):
         xs = {k: xs[k] for k in self.names}
         if epoch <= s.clean_epochs:
             return xs, torch.ones(len(y), m)
-        t = draw_intensities(len(y), m, self.generator, s.max_intensity, s.p_clean)
+        t = (self.fixed[rows] if self.fixed is not None else
+             draw_intensities(len(y), m, self.generator, s.max_intensity, s.p_clean))
         return add_intensity_noise(xs, t, self.generator, self.stats, s), t
 
     def loss(self, model: UDMLModel, xs, y, context) -> torch.Tensor:

@@ -2,10 +2,11 @@
 
 Seed 001 (UDML): noise-aware per-sample modality weights, their baselines, and dual suppression.
 """
+import pandas as pd
 import streamlit as st
 
-from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, per_sample_levels, sample_weights,
-                                       spearman_table, study_response)
+from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, oracle_response, per_sample_levels,
+                                       sample_weights, spearman_table, study_response)
 from fusionlab.experiments import udml as study_mod
 from fusionlab.figures import udml as fig
 from fusionlab.models.udml_schedule import level_to_intensity, max_level
@@ -75,7 +76,9 @@ def noise_view(run: UDMLRun) -> None:
     levels = per_sample_levels(len(study.data.test), max_levels, study.eval_seed)
     try:
         acc = accuracy_table(study, levels)
-        resp = study_response(study, levels)
+        resp = pd.concat([study_response(study, levels)] +
+                         [oracle_response(study.data, study.schedule, s, levels, noise=study.test_noise)
+                          for s in study.seeds], ignore_index=True)
     except ValueError as exc:
         st.error(f"Cannot evaluate: {exc}")
         return
@@ -89,7 +92,9 @@ def noise_view(run: UDMLRun) -> None:
     marks = {k: level_to_intensity(v, study.schedule) for k, v in max_levels.items()}
     st.plotly_chart(fig.estimator_figure(resp, spear, marks=marks), key=f"{KEY}-estimator")
     st.caption("Other modalities carry the slider noise while one modality's intensity runs from 1 to 11; "
-               "dotted lines: each slider's maximum as an intensity.")
+               "dotted lines: each slider's maximum as an intensity. The last panel is the ceiling: an oracle that "
+               "reads the noisy input's energy ‖x‖², the best per-sample ρ any estimator can reach under this noise "
+               "map. An estimator far below it has not learned what the input could tell it.")
     left, right = st.columns(2)
     with left:
         weighted = [m for m in study.methods if m != "static"] or study.methods
@@ -97,6 +102,18 @@ def noise_view(run: UDMLRun) -> None:
         w = sample_weights(study, meth, study.seeds[0], levels)
         st.plotly_chart(fig.weights_figure(w, f"(b) {meth}: per-sample weights vs injected noise"), key=f"{KEY}-w")
     right.plotly_chart(fig.alpha_figure(alpha_table(study)), key=f"{KEY}-alpha")
+    st.caption("α: how much the trained model relies on each modality (the fusion head's logit size with the other "
+               "modalities zeroed). A modality with a small α is the one it under-uses; UDML divides by α so that "
+               "this modality is not also down-weighted for its noise.")
+    uni = run.result.tables.get("unimodal")
+    if uni is not None and len(uni):
+        st.plotly_chart(fig.unimodal_figure(uni), key=f"{KEY}-unimodal")
+        st.caption("What to look for: a modality whose own accuracy rises late or stays low is learned slowly — "
+                   "the case where PE's variance weights can suppress it a second time (dual suppression).")
+    weights = acc.groupby("method", sort=False)[[c for c in acc if c.startswith("weight/")]].mean()
+    weights.columns = [c.split("/", 1)[1] for c in weights.columns]
+    st.markdown("Mean weight per modality on the clean test set (1 = an equal share), mean over seeds:")
+    st.dataframe(weights.round(3), key=f"{KEY}-weights-table")
     st.plotly_chart(fig.robustness_methods_figure(run.robustness, marks=max_levels), key=f"{KEY}-rob")
     st.subheader("Does the paper's finding hold here?")
     st.caption("Judged once, on the trained study with clean test inputs and training-like random noise (the CLI's "

@@ -11,9 +11,13 @@ def test_page_trains_and_redraws_on_a_slider():
     at.run()
     assert not at.exception
     assert any("No models yet" in i.value for i in at.info)
-    at.button(key="udml-preset-dual suppression").click().run()
+    at.button(key="udml-preset-dual-suppression").click().run()
     assert at.session_state["udml-synthetic-xor_modalities"] == ["m2"]
-    assert at.session_state["udml-synthetic-informativeness-m2"] == 0.9
+    # the hard modality is as informative as the other: only then can a dependency gap exist
+    assert at.session_state["udml-synthetic-informativeness-m1"] == at.session_state[
+        "udml-synthetic-informativeness-m2"] == 0.9
+    assert at.selectbox(key="udml-fusion").value == "concat"
+    assert all(w.help for w in at.slider if w.key.startswith("udml-") and not w.key.startswith("udml-lv-"))
     at.slider(key="udml-epochs").set_value(3)
     at.slider(key="udml-seeds").set_value(1)
     at.number_input(key="udml-synthetic-n_samples").set_value(200)

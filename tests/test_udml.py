@@ -77,18 +77,29 @@ def test_static_weights_are_one_and_dynamic_ones_are_not(data):
     assert not torch.allclose(pe(xs).extras["weights"], torch.ones(16, 2))
 
 
-def test_schedule_keeps_training_weights_at_one_until_e1_plus_delay(data):
-    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="udml", enc_dim=8), seed=0)
+@pytest.mark.parametrize("alpha_in_warmup", [False, True])
+def test_schedule_leaves_the_estimate_out_of_training_weights_until_e1_plus_delay(data, alpha_in_warmup):
+    """Before E1 + delay: weights 1, or (the authors) the per-modality 1/alpha weights, the same for
+    every sample; afterwards per-sample weights from the estimate."""
+    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="udml", enc_dim=8,
+                                                                 alpha_in_warmup=alpha_in_warmup), seed=0)
     seen = []
 
     def cb(info):
         model.train()
-        seen.append((info.epoch, bool(model.weights_on), model(_batch(data)).extras["weights"].clone()))
+        seen.append((info.epoch, bool(model.weights_on), model(_batch(data)).extras["weights"].clone(),
+                     model.alpha.clone()))
 
     fit_udml(model, data, epochs=5, clean_epochs=1, weight_delay=2, batch_size=64, callback=cb)
-    for epoch, on, w in seen:
+    for epoch, on, w, alpha in seen:
         assert on == (epoch > 3)
-        assert torch.equal(w, torch.ones_like(w)) == (not on)
+        if on:
+            assert not torch.allclose(w, w[:1].expand_as(w))  # per sample
+        elif alpha_in_warmup:
+            inv = 1 / alpha
+            torch.testing.assert_close(w, (2 * inv / inv.sum()).expand_as(w))
+        else:
+            assert torch.equal(w, torch.ones_like(w))
     model.eval()
     model.weights_on.fill_(False)  # evaluation always computes the weights
     assert not torch.equal(model(_batch(data)).extras["weights"], torch.ones(16, 2))
@@ -145,8 +156,13 @@ def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
     assert (kl_to_prior(mu, logvar + 0.3, t) > 0).all()
 
 
-def test_predictor_learns_only_from_its_own_loss(data):
-    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="udml", enc_dim=8), seed=0).train()
+@pytest.mark.parametrize("grad", ["detach", "keep"])
+def test_predictor_learns_from_the_task_only_when_its_gradient_is_kept(data, grad):
+    """intensity_grad="detach": the predictor learns only from its MSE; "keep" (the authors): the task
+    loss reaches it through the weights. Its input (sigma) is detached either way."""
+    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(method="udml", enc_dim=8, intensity_grad=grad),
+                       seed=0).train()
+    model.weights_on.fill_(True)
     out = model(_batch(data))
     torch.nn.functional.mse_loss(out.extras["intensity"], torch.full((16, 2), 3.0)).backward()
     assert all(p.grad is None or not p.grad.any() for p in model.encoders.parameters())
@@ -155,7 +171,8 @@ def test_predictor_learns_only_from_its_own_loss(data):
     out = model(_batch(data))
     loss, _ = udml_loss(model, out, data.train.y[:16], torch.ones(16, 2))
     (loss - 0.1 * torch.nn.functional.mse_loss(out.extras["intensity"], torch.ones(16, 2))).backward()
-    assert all(p.grad is None or not p.grad.any() for p in model.predictors.parameters())
+    reached = any(p.grad is not None and p.grad.any() for p in model.predictors.parameters())
+    assert reached == (grad == "keep")
     assert any(p.grad is not None and p.grad.any() for p in model.encoders.parameters())
 
 
@@ -270,6 +287,29 @@ def test_cli_writes_every_file_with_the_right_columns(tmp_path):
     assert set(summary["spearman"]["udml"]) == {"m1", "m2"}
     assert {"clean", "noisy"} <= set(summary["accuracy"]["static"])
     assert summary["findings"] and all("holds" in f for f in summary["findings"])
+    assert set(summary["oracle_spearman"]) == {"m1", "m2"} and "oracle" in set(est["method"])
+    assert summary["weights"]["static"] == {"m1": 1.0, "m2": 1.0}
+    uni = pd.read_csv(out / "unimodal.csv")
+    assert set(uni["epoch"]) == {1, 2} and set(uni["modality"]) == {"m1", "m2"} and uni["accuracy"].between(0, 1).all()
+
+
+def test_the_oracle_reads_the_input_energy_and_tracks_variance_noise(data):
+    """The ceiling: under gaussian noise the noisy input's energy rises with t for every sample (same
+    draws scaled), so its per-sample Spearman is high; it needs no model."""
+    resp = diag.oracle_response(data, NoiseSchedule(), seed=0)
+    assert set(resp["method"]) == {"oracle"} and set(resp["injected"]) == set(range(1, 12))
+    rho = diag.spearman_table(resp).set_index("modality")["spearman"]
+    assert (rho > 0.5).all()
+    x1 = data.test.xs["m1"]
+    clean = resp[(resp["modality"] == "m1") & (resp["injected"] == 1)]["predicted"].to_numpy()
+    np.testing.assert_allclose(clean, x1.pow(2).flatten(1).sum(1).numpy(), rtol=1e-5)  # t = 1 is clean
+
+
+def test_ties_at_a_ceiling_with_zero_spread_cannot_tell():
+    acc = pd.DataFrame({"method": ["static", "pe", "udml"] * 3, "seed": [0, 0, 0, 1, 1, 1, 2, 2, 2], "clean": 1.0,
+                        "noisy": 1.0, "weight/m2": 1.0})
+    for f in diag.suppression_findings(acc, "m2"):
+        assert f.verdict == "cannot tell", f.line()
 
 
 def test_cli_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
@@ -295,3 +335,51 @@ def test_a_hard_modality_weight_within_its_spread_of_the_equal_share_is_not_judg
     acc["weight/m2"] = [1.0, 0.6, 1.3, 1.0, 0.62, 1.4]  # PE clearly below 1, UDML clearly above PE
     (f,) = [f for f in diag.suppression_findings(acc, "m2") if "suppresses" in f.claim]
     assert f.holds is True
+
+
+def test_alpha_step_keeps_the_last_measurement_running_averages(data):
+    probe_a, probe_b = torch.ones(4, 2, 3), 3 * torch.ones(4, 2, 3)
+    for update, expected in (("step", 9.0), ("running", 6.0)):  # sum_c |logit| = 3 then 9
+        model = build_udml(data.shapes(), data.n_classes, UDMLConfig(alpha_update=update, enc_dim=8), seed=0)
+        y = torch.zeros(4, dtype=torch.long)
+        model.update_alpha(probe_a, probe_a[:, 0], y)
+        model.update_alpha(probe_b, probe_b[:, 0], y)
+        torch.testing.assert_close(model.alpha, torch.full((2,), expected))
+
+
+def test_fixed_labels_are_drawn_once_per_training_sample(data):
+    for labels in ("fixed", "redrawn"):
+        obj = UDMLObjective(NoiseSchedule(clean_epochs=0, labels=labels))
+        model = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8), seed=0)
+        obj.start(model, data, torch.Generator().manual_seed(0))
+        rows = torch.arange(20)
+        xs = {k: v[rows] for k, v in data.train.xs.items()}
+        t1 = obj.batch(xs, data.train.y[rows], rows, 1)[1]
+        t2 = obj.batch(xs, data.train.y[rows], rows, 2)[1]
+        assert torch.equal(t1, t2) == (labels == "fixed"), labels
+        if labels == "fixed":
+            assert torch.equal(obj.batch(xs, data.train.y[rows], rows.flip(0), 3)[1], t1.flip(0))
+
+
+@pytest.mark.parametrize("source", ["sigma", "mu", "x"])
+def test_estimator_input_is_what_the_predictor_reads(data, source):
+    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8, estimator_input=source), seed=0).eval()
+    first = next(iter(model.predictors.values()))[0]
+    assert first.in_features == (data.shapes()["m1"][1] if source == "x" else 8)
+    xs = _batch(data)
+    out = model(xs)
+    mu, logvar = model.encoders["m1"](xs["m1"])
+    read = {"sigma": (0.5 * logvar).exp(), "mu": mu, "x": xs["m1"]}[source].mean(1)
+    torch.testing.assert_close(out.extras["intensity"][:, 0],
+                               torch.exp(0.5 * model.predictors["m1"](read).squeeze(-1)))
+
+
+def test_shared_aux_heads_are_the_fusion_head_with_the_others_zeroed(data):
+    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8, aux_heads="shared"), seed=0).eval()
+    assert model.unimodal is None
+    xs = _batch(data)
+    out = model(xs)
+    w = out.extras["weights"]
+    hs = [model.encoders[k](xs[k])[0] for k in model.names]
+    kept = [hs[0] * (1 + w[:, 0, None, None]), torch.zeros_like(hs[1])]
+    torch.testing.assert_close(out.extras["unimodal/m1"], model.head(model.fusion(kept).fused))

@@ -2,9 +2,10 @@
 
 Trains static / pe / udml_no_alpha / udml with ``--seeds`` seeds (S, S+1, ...) and writes
 ``estimator.csv`` (method, modality, injected, predicted, seed), ``weights.csv``,
-``alpha.json``, ``robustness.csv`` and ``summary.json`` (Spearman ρ per method and
-modality, clean and noisy accuracy per method, and the paper's findings judged from
-these numbers).
+``alpha.json``, ``robustness.csv``, ``unimodal.csv`` (each modality's unimodal validation
+accuracy per epoch) and ``summary.json`` (Spearman ρ per method and modality, the oracle's ρ
+beside them, clean and noisy accuracy and mean clean weights per method, and the paper's
+findings judged from these numbers).
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ COMMANDS = {"udml": "UDML vs static / PE: estimator response, weights, alpha, ro
 
 def add_parser(sub) -> None:
     from ..experiments import udml as study
-    from ..models.udml import ALPHA_MODES, METHODS
-    from ..models.udml_schedule import INTENSITY_MAPS
+    from ..models.udml import ALPHA_MODES, CHOICES, FUSIONS_ALLOWED, METHODS
+    from ..models.udml_schedule import INTENSITY_MAPS, LABELS
     from ._common import add_data_args, add_executor_args, csv_list
     d = study.DEFAULT
     p = sub.add_parser("udml", help=COMMANDS["udml"])
@@ -46,6 +47,30 @@ def add_parser(sub) -> None:
     p.add_argument("--level-scale", type=float, default=None,
                    help="multiplies every noise sd (default 1; 0.3 for 'linear')")
     p.add_argument("--methods", type=csv_list, default=None, help=f"subset of {','.join(METHODS.names())}")
+    p.add_argument("--fusion", default=None, choices=FUSIONS_ALLOWED,
+                   help=f"how the weighted modalities are fused (default {d.model.fusion}); UDML claims to work "
+                        "with any")
+    p.add_argument("--test-noise", default=None, choices=study.TEST_NOISES,
+                   help="the corruption the estimator-response sweep injects (default gaussian, the training noise; "
+                        "the others were never seen in training: does the estimator generalise?)")
+    p.add_argument("--labels", default=None, choices=LABELS,
+                   help="training intensity labels drawn once per sample and kept (fixed, the authors) or redrawn "
+                        f"every batch (default {d.schedule.labels})")
+    for flag, name, helptext in (
+            ("--alpha-update", "alpha_update", "alpha overwritten every step (step, the authors) or a running mean"),
+            ("--alpha-features", "alpha_features", "alpha measured on the weighted features (the authors) or the "
+                                                   "unweighted ones"),
+            ("--aux-heads", "aux_heads", "unimodal logits from the shared fusion head with the others zeroed "
+                                         "(shared, the authors) or from separate heads"),
+            ("--intensity-grad", "intensity_grad", "the weights keep the estimate's gradient (keep, the authors) or "
+                                                   "detach it"),
+            ("--estimator-input", "estimator_input", "what the noise predictor reads: sigma (the paper), mu, or x "
+                                                     "(the raw input)")):
+        p.add_argument(flag, default=None, choices=CHOICES[name],
+                       help=f"{helptext} (default {getattr(d.model, name)})")
+    p.add_argument("--alpha-in-warmup", default=None, choices=("on", "off"),
+                   help="weight by 1/alpha during warm-up too (on, the authors) (default "
+                        f"{'on' if d.model.alpha_in_warmup else 'off'})")
     add_executor_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_udml)
@@ -67,14 +92,19 @@ def config(args: argparse.Namespace):
     except ValueError as exc:
         raise ValueError(f"--hard {args.hard}: {exc}" if args.hard is not None else str(exc)) from None
     return replace(base, data=data,
-                   model=replace(base.model, **_given(gamma=args.gamma, beta=args.beta, alpha_mode=args.alpha_mode)),
+                   model=replace(base.model, **_given(
+                       gamma=args.gamma, beta=args.beta, alpha_mode=args.alpha_mode, fusion=args.fusion,
+                       alpha_update=args.alpha_update, alpha_features=args.alpha_features, aux_heads=args.aux_heads,
+                       intensity_grad=args.intensity_grad, estimator_input=args.estimator_input,
+                       alpha_in_warmup=None if args.alpha_in_warmup is None else args.alpha_in_warmup == "on")),
                    train=replace(base.train, **_given(epochs=args.epochs, seed=args.seed)),
                    split=replace(base.split, **_given(seed=args.split_seed)),
                    schedule=replace(base.schedule, **_given(clean_epochs=args.clean_epochs,
                                                             weight_delay=args.weight_delay,
                                                             intensity_map=args.intensity_map,
-                                                            level_scale=args.level_scale)),
-                   **_given(seeds=args.seeds, methods=tuple(args.methods) if args.methods else None))
+                                                            level_scale=args.level_scale, labels=args.labels)),
+                   **_given(seeds=args.seeds, methods=tuple(args.methods) if args.methods else None,
+                            test_noise=args.test_noise))
 
 
 def _nested(df, value: str) -> dict:
@@ -92,8 +122,11 @@ def summary(result) -> dict:
                 for meth, g in per}
     weights = {meth: {c.split("/", 1)[1]: float(g[c].mean()) for c in acc if c.startswith("weight/")}
                for meth, g in per}
-    return {"spearman": _nested(spear, "spearman"), "monotone_fraction": _nested(spear, "monotone"),
-            "accuracy": accuracy, "mean_clean_weight": weights,
+    nested = _nested(spear, "spearman") if len(spear) else {}
+    return {"spearman": {m: v for m, v in nested.items() if m != "oracle"},
+            "oracle_spearman": nested.get("oracle", {}),
+            "monotone_fraction": _nested(spear, "monotone") if len(spear) else {},
+            "accuracy": accuracy, "mean_clean_weight": weights, "weights": weights,
             "findings": finding_records(result.findings), "config": result.config}
 
 
@@ -110,6 +143,7 @@ def run_udml(args) -> int:
         write_json({"alpha": _nested(t["alpha"], "alpha"), "per_seed": t["alpha"].to_dict(orient="records")},
                    d / "alpha.json")
         write_csv(t["robustness"], d / "robustness.csv")
+        write_csv(t["unimodal"], d / "unimodal.csv")
         write_json(res, d / "summary.json")
     for meth, rho in res["spearman"].items():
         print(f"spearman {meth}: " + ", ".join(f"{k} {v:.3f}" for k, v in rho.items()))

@@ -21,7 +21,7 @@ from ..data.dataset import PreparedData
 from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding, describe, direction
 from ..models.udml import METHODS, UDMLConfig, UDMLModel
 from ..models.udml_schedule import NoiseSchedule, add_intensity_noise, draw_intensities, intensity_to_level, max_level
-from ..noise import Level, corrupt_modalities, default_levels
+from ..noise import Level, corrupt_modalities, default_levels, level_range
 from ..train import evaluate, predict
 from .robustness import robustness_curve
 
@@ -40,6 +40,7 @@ class UDMLStudy:
     histories: Dict[Tuple[str, int], pd.DataFrame]
     eval_seed: int = 0  # seeds the test-time noise of every diagnostic (the split's seed)
     stopped: bool = False
+    test_noise: str = NOISE  # the corruption the estimator-response sweep injects (gaussian: the training noise)
 
     @property
     def methods(self) -> List[str]:
@@ -55,9 +56,29 @@ def estimator_key(method: str) -> Optional[str]:
     return {"intensity": "intensity", "variance": "variance"}.get(METHODS.get(method).weighting)
 
 
+def test_level(t: float, schedule: NoiseSchedule, noise: str = NOISE) -> float:
+    """The level of corruption ``noise`` at intensity ``t``: the training map for gaussian noise; for
+    another corruption (never seen in training), its level range spread evenly over t = 1..max."""
+    if noise == NOISE:
+        return intensity_to_level(float(t), schedule)
+    lo, hi = level_range(noise)
+    return lo + (hi - lo) * (float(t) - 1) / max(1, schedule.max_intensity - 1)
+
+
+def swept_inputs(data: PreparedData, split: str, name: str, t: float, schedule: NoiseSchedule, seed: int,
+                 levels: Mapping[str, Level], noise: str = NOISE) -> Dict[str, torch.Tensor]:
+    """The split with modality ``name`` at intensity ``t`` of ``noise`` and the others at gaussian ``levels``
+    (with gaussian test noise, one call: the same draws at every t, scaled by it)."""
+    part = getattr(data, split)
+    if noise == NOISE:
+        return corrupt_modalities(part.xs, {**levels, name: test_level(t, schedule)}, NOISE, seed, data.stats)
+    others = corrupt_modalities(part.xs, {k: v for k, v in levels.items() if k != name}, NOISE, seed, data.stats)
+    return corrupt_modalities(others, {name: test_level(t, schedule, noise)}, noise, seed, data.stats)
+
+
 def estimator_response(study: UDMLStudy, method: str, seed: int, levels: Optional[Mapping[str, Level]] = None,
                        split: str = "test") -> pd.DataFrame:
-    """Per sample: the estimator's output on modality m as m's intensity runs 1..max.
+    """Per sample: the estimator's output on modality m as m's intensity of ``study.test_noise`` runs 1..max.
 
     The other modalities stay at ``levels`` (the page's sliders; clean by default).
     Columns ``method, modality, injected, predicted, seed``.
@@ -66,14 +87,32 @@ def estimator_response(study: UDMLStudy, method: str, seed: int, levels: Optiona
     if key is None:
         raise ValueError(f"method '{method}' has no noise estimator")
     model, data, tc = study.models[(method, seed)], study.data, study.schedule
-    part = getattr(data, split)
     frames = []
     for m, k in enumerate(model.names):
         for t in range(1, tc.max_intensity + 1):
-            lv = {**levels, k: intensity_to_level(float(t), tc)}
-            xs = corrupt_modalities(part.xs, lv, NOISE, seed, data.stats)  # same draws, scaled by t
+            xs = swept_inputs(data, split, k, t, tc, seed, levels, study.test_noise)
             pred = predict(model, xs).extras[key][:, m].numpy()
             frames.append(pd.DataFrame({"method": method, "modality": k, "injected": t, "predicted": pred, "seed": seed}))
+    return pd.concat(frames, ignore_index=True)
+
+
+ORACLE = "oracle"  # ||x_m||^2 of the noisy input: the best any per-sample estimator can do under gaussian noise
+
+
+def oracle_response(data: PreparedData, schedule: NoiseSchedule, seed: int,
+                    levels: Optional[Mapping[str, Level]] = None, split: str = "test", noise: str = NOISE) -> pd.DataFrame:
+    """The estimator's ceiling: per sample, the squared norm of modality m's input as m's intensity runs
+    1..max, with exactly the noise draws ``estimator_response`` uses for ``seed`` (so its Spearman is
+    the best a per-sample estimate can reach under this noise map: the noise adds variance, and an
+    input's energy is the sufficient statistic for it; under another ``noise`` it is only a reference).
+    Same columns, ``method = "oracle"``."""
+    levels, frames = dict(levels or {}), []
+    for k in data.modality_names:
+        for t in range(1, schedule.max_intensity + 1):
+            xs = swept_inputs(data, split, k, t, schedule, seed, levels, noise)
+            energy = xs[k].pow(2).flatten(1).sum(1).numpy()
+            frames.append(pd.DataFrame({"method": ORACLE, "modality": k, "injected": t, "predicted": energy,
+                                        "seed": seed}))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -22,12 +22,18 @@ LABELS = {"udml": "UDML: predicted intensity ŝ", "udml_no_alpha": "UDML w/o α:
 def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Sequence[str] = ("udml", "pe"),
                      marks: Optional[Mapping[str, float]] = None) -> go.Figure:
     """One panel per method: mean ± sd (over test samples) of the estimate at each injected
-    intensity, one line per modality, Spearman ρ (mean over seeds) in the legend.
+    intensity, one line per modality, Spearman ρ (mean over seeds) in the legend; with ``oracle``
+    rows in ``response``, a last panel draws the ceiling (the best per-sample ρ under this noise).
     ``marks``: the current slider intensity per modality, drawn as dotted lines."""
-    methods = [m for m in methods if m in set(response.get("method", []))]
+    have = set(response.get("method", [])) if response is not None else set()
+    methods = [m for m in methods if m in have and m != "oracle"]
     if response is None or response.empty or not methods:
         return empty_figure("no estimator to show: train UDML and PE first")
-    fig = make_subplots(rows=1, cols=len(methods), subplot_titles=[LABELS.get(m, m) for m in methods])
+    if "oracle" in have:  # the ceiling, in a panel of its own (its scale is the input's energy)
+        methods.append("oracle")
+    titles = [LABELS.get(m, m) if m != "oracle" else "ceiling: an oracle reading ‖x‖² of the noisy input"
+              for m in methods]
+    fig = make_subplots(rows=1, cols=len(methods), subplot_titles=titles)
     mods = list(dict.fromkeys(response["modality"]))
     for c, meth in enumerate(methods, start=1):
         part = response[response["method"] == meth]
@@ -59,6 +65,27 @@ def weights_figure(weights: pd.DataFrame, title: str = "(b) per-sample weights v
     fig.add_hline(y=1.0, line=dict(color="grey", dash="dash"), annotation_text="equal share")
     fig.update_layout(title=title, xaxis_title="injected gaussian noise (train sd)",
                       yaxis_title="weight w_m (sums to M per sample)", height=380, margin=dict(t=50))
+    return fig
+
+
+def unimodal_figure(uni: pd.DataFrame) -> go.Figure:
+    """One panel per method: each modality's unimodal validation accuracy per epoch, mean ± sd over seeds.
+    A modality whose curve rises late is the one the model learns slowly (the authors log these)."""
+    if uni is None or uni.empty:
+        return empty_figure("no unimodal accuracies recorded")
+    methods = list(dict.fromkeys(uni["method"]))
+    fig = make_subplots(rows=1, cols=len(methods), subplot_titles=[LABELS.get(m, m) for m in methods],
+                        shared_yaxes=True)
+    for c, meth in enumerate(methods, start=1):
+        part = uni[uni["method"] == meth]
+        for i, (mod, g) in enumerate(part.groupby("modality", sort=False)):
+            s = g.groupby("epoch")["accuracy"].agg(["mean", "std"]).reset_index()
+            line_with_band(fig, s["epoch"], s["mean"], s["std"].fillna(0.0), f"{mod}", i, row=1, col=c,
+                           lo=0.0, hi=1.0, showlegend=c == 1)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="unimodal validation accuracy", col=1, range=[0, 1.02])
+    fig.update_layout(height=320, margin=dict(t=50), legend=dict(orientation="h", y=-0.3),
+                      title="unimodal accuracy per epoch: which modality does the model learn slowly?")
     return fig
 
 

@@ -9,16 +9,29 @@ details follow METHODS.md §4, which records the authors' public training code.
   ``f_m``: Linear -> Dropout(0.1) -> Linear(1), trained by ``MSE(s_m, t_m)``.
 - ``KL(N(mu, sigma^2) || N(0, t_m))`` summed over dimensions, mean over the batch.
 - Dependency ``alpha_m``: the fusion head with every other modality zeroed,
-  ``sum_c mean_batch |logit_c|``, a running (cumulative) mean over training steps;
-  ``alpha_mode="accuracy"`` uses the accuracy drop when ``m`` is zeroed instead.
+  ``sum_c mean_batch |logit_c|``; ``alpha_mode="accuracy"`` uses the accuracy drop when ``m``
+  is zeroed instead.
 - Weights ``w_m = M (1/(s_m^2 alpha_m)) / sum_k 1/(s_k^2 alpha_k)`` per sample (they sum
   to M), applied as ``h_m <- h_m + w_m h_m`` before fusion.
-- Progressive schedule (``UDMLObjective`` in ``fusionlab.objectives``): weights fixed to 1 in
-  training until ``weights_on`` is set; at evaluation they are always computed.
+- Progressive schedule (``UDMLObjective`` in ``fusionlab.objectives``): ``s_m`` is left out of
+  the training weights until ``weights_on`` is set; at evaluation the weights are always computed.
 
-[choice, ours] The weights use ``s_m`` and ``sigma^2`` detached, so the predictor
-learns only from its own MSE and the task loss cannot teach it to mis-report noise.
-[choice, ours] ``alpha`` is measured on the unweighted features ``h_m``.
+Where the paper is silent, the defaults follow the authors' public code (METHODS §4, checked
+line by line), each with our earlier reading as an option:
+
+- ``alpha_update="step"``: alpha is overwritten by every training step's measurement (the
+  authors); ``"running"``: a cumulative mean over steps.
+- ``alpha_features="weighted"``: alpha is measured on the weighted features ``h_m + w_m h_m``
+  (the authors evaluate the shared fusion head on them); ``"unweighted"``: on ``h_m``.
+- ``alpha_in_warmup=True``: before ``weights_on``, methods with alpha already weight by
+  ``1/alpha`` (the authors apply alpha during warm-up); False: weights 1 until then.
+- ``aux_heads="shared"``: the unimodal logits are the shared fusion head with the other
+  modalities zeroed (the authors); ``"separate"``: one linear head per modality.
+- ``intensity_grad="keep"``: the weights keep ``s_m``'s gradient, so the task loss also trains
+  the predictor (the authors); ``"detach"``: the predictor learns from its MSE only.
+- ``estimator_input="sigma"``: the predictor reads ``pool(sigma_m)`` detached (the paper);
+  ``"mu"``: ``pool(mu_m)`` detached; ``"x"``: the raw input pooled over time, read by an MLP with a
+  ReLU (a linear map of x cannot read its energy) — what an estimator could learn from the input.
 
 Methods (``METHODS`` registry): ``static`` (weights 1), ``pe`` (weights from mean
 ``sigma^2``, KL to N(0, 1), no noise supervision, no alpha), ``udml_no_alpha`` and
@@ -39,6 +52,10 @@ from ..registry import Registry
 from .fusion_model import ModelOutput
 
 ALPHA_MODES = ("logit", "accuracy")
+CHOICES = {"alpha_mode": ALPHA_MODES, "alpha_update": ("step", "running"),
+           "alpha_features": ("weighted", "unweighted"), "aux_heads": ("shared", "separate"),
+           "intensity_grad": ("keep", "detach"), "estimator_input": ("sigma", "mu", "x")}
+FUSIONS_ALLOWED = ("concat", "sum", "gated")  # operators that take the weighted token sequences as they are
 
 
 @dataclass(frozen=True)
@@ -72,11 +89,20 @@ class UDMLConfig:
     mse_weight: float = 0.1
     alpha_mode: str = "logit"  # logit | accuracy
     alpha_floor: float = 1e-2  # keeps 1/alpha finite (accuracy mode can measure 0)
+    alpha_update: str = "step"  # step (the authors: overwritten every step) | running (cumulative mean)
+    alpha_features: str = "weighted"  # weighted (the authors) | unweighted
+    alpha_in_warmup: bool = True  # the authors weight by 1/alpha during warm-up too
+    aux_heads: str = "shared"  # shared fusion head, others zeroed (the authors) | separate linear heads
+    intensity_grad: str = "keep"  # keep s_m's gradient in the weights (the authors) | detach
+    estimator_input: str = "sigma"  # sigma (the paper) | mu | x (the raw input: the ceiling)
 
     def __post_init__(self) -> None:
         METHODS.get(self.method)
-        if self.alpha_mode not in ALPHA_MODES:
-            raise ValueError(f"alpha_mode must be one of {ALPHA_MODES}, got '{self.alpha_mode}'")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got '{getattr(self, name)}'")
+        if self.fusion not in FUSIONS_ALLOWED:
+            raise ValueError(f"UDML's fusion must be one of {FUSIONS_ALLOWED}, got '{self.fusion}'")
         for name in ("enc_dim", "head_hidden"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -126,9 +152,14 @@ class UDMLModel(nn.Module):
         self.cfg, self.names, self.n_classes = cfg, list(shapes), n_classes
         d = cfg.enc_dim
         self.encoders = nn.ModuleDict({k: ProbEncoder(shapes[k][1], d, cfg.dropout) for k in self.names})
-        self.predictors = nn.ModuleDict({k: nn.Sequential(nn.Linear(d, d), rng.Dropout(0.1), nn.Linear(d, 1))
-                                         for k in self.names})
-        self.unimodal = nn.ModuleDict({k: nn.Linear(d, n_classes) for k in self.names})
+        if cfg.estimator_input == "x":  # the raw input: an MLP (a linear map of x cannot read its energy)
+            self.predictors = nn.ModuleDict({k: nn.Sequential(nn.Linear(shapes[k][1], d), nn.ReLU(), rng.Dropout(0.1),
+                                                              nn.Linear(d, 1)) for k in self.names})
+        else:  # the paper's f_m: Linear -> Dropout -> Linear on sigma (or mu), already nonlinear in x
+            self.predictors = nn.ModuleDict({k: nn.Sequential(nn.Linear(d, d), rng.Dropout(0.1), nn.Linear(d, 1))
+                                             for k in self.names})
+        self.unimodal = (nn.ModuleDict({k: nn.Linear(d, n_classes) for k in self.names})
+                         if cfg.aux_heads == "separate" else None)
         self.fusion = create_fusion(cfg.fusion, [d] * len(self.names), self.names, dim=d)
         self.head = nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
                                   rng.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
@@ -140,7 +171,7 @@ class UDMLModel(nn.Module):
     # -- dependency alpha -------------------------------------------------
     @property
     def alpha(self) -> torch.Tensor:
-        """Running mean of the dependency per modality ``(M,)``; ones before any step."""
+        """The dependency per modality ``(M,)`` (the last step's, or the running mean); ones before any step."""
         if int(self.alpha_count) == 0:
             return torch.ones(len(self.names))
         return (self.alpha_sum / self.alpha_count).clamp_min(self.cfg.alpha_floor)
@@ -148,15 +179,18 @@ class UDMLModel(nn.Module):
     def _classify(self, hs: List[torch.Tensor]) -> torch.Tensor:
         return self.head(self.fusion(hs).fused)
 
-    @torch.no_grad()
-    def _probe(self, hs: List[torch.Tensor]) -> torch.Tensor:
-        """Logits with only modality m kept (logit mode) or m zeroed (accuracy mode): ``(B, M, C)``."""
-        keep = self.cfg.alpha_mode == "logit"
+    def _masked_logits(self, hs: List[torch.Tensor], keep: bool) -> torch.Tensor:
+        """The shared head with only modality m kept (``keep``) or m zeroed, for every m: ``(B, M, C)``."""
         out = []
         for m in range(len(hs)):
             masked = [h if (k == m) == keep else torch.zeros_like(h) for k, h in enumerate(hs)]
             out.append(self._classify(masked))
         return torch.stack(out, dim=1)
+
+    @torch.no_grad()
+    def _probe(self, hs: List[torch.Tensor]) -> torch.Tensor:
+        """Logits with only modality m kept (logit mode) or m zeroed (accuracy mode): ``(B, M, C)``."""
+        return self._masked_logits(hs, self.cfg.alpha_mode == "logit")
 
     @torch.no_grad()
     def update_alpha(self, probe: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
@@ -166,17 +200,32 @@ class UDMLModel(nn.Module):
         else:
             full = (logits.argmax(-1) == y).float().mean()
             step = (full - (probe.argmax(-1) == y[:, None]).float().mean(dim=0)).clamp_min(0.0)
-        self.alpha_sum += step
-        self.alpha_count += 1
+        if self.cfg.alpha_update == "step":  # the authors: the latest measurement replaces the last
+            self.alpha_sum.copy_(step)
+            self.alpha_count.fill_(1)
+        else:
+            self.alpha_sum += step
+            self.alpha_count += 1
 
     # -- forward ----------------------------------------------------------
-    def _uncertainty(self, intensity: torch.Tensor, variance: torch.Tensor) -> Optional[torch.Tensor]:
+    def _uncertainty(self, intensity: torch.Tensor, variance: torch.Tensor, warm: bool) -> Optional[torch.Tensor]:
+        """What the weights are inversely proportional to, ``(B, M)``, or None for weights 1. ``warm``:
+        the training weights are not on yet (only alpha may weigh then, with ``alpha_in_warmup``)."""
+        alpha = self.alpha[None, :].expand_as(intensity)
+        if warm:
+            use = self.spec.use_alpha and self.cfg.alpha_in_warmup
+            return alpha.clone() if use else None
         if self.spec.weighting == "variance":
             return variance.detach()
         if self.spec.weighting == "intensity":
-            u = intensity.detach() ** 2
-            return u * self.alpha[None, :] if self.spec.use_alpha else u
+            s_hat = intensity if self.cfg.intensity_grad == "keep" else intensity.detach()
+            u = s_hat ** 2
+            return u * alpha if self.spec.use_alpha else u
         return None
+
+    def _estimator_input(self, x: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        source = {"sigma": sigma, "mu": mu, "x": x}[self.cfg.estimator_input]
+        return pool(source).detach()
 
     def forward(self, xs: Mapping[str, torch.Tensor]):
         missing = [k for k in self.names if k not in xs]
@@ -188,19 +237,27 @@ class UDMLModel(nn.Module):
             mu, logvar = self.encoders[k](xs[k])  # (B, T, d) each
             sigma = (0.5 * logvar).exp()
             z = mu + rng.randn_like(mu) * sigma if self.training else mu
-            s_hat = torch.exp(0.5 * self.predictors[k](pool(sigma).detach()).squeeze(-1))  # (B,)
+            s_hat = torch.exp(0.5 * self.predictors[k](self._estimator_input(xs[k], mu, sigma)).squeeze(-1))  # (B,)
             hs.append(z)
             intensity.append(s_hat)
             variance.append(sigma.pow(2).flatten(1).mean(dim=1))  # (B,)
             extras[f"mu/{k}"], extras[f"logvar/{k}"] = mu, logvar
-            extras[f"unimodal/{k}"] = self.unimodal[k](pool(z))
+            if self.unimodal is not None:
+                extras[f"unimodal/{k}"] = self.unimodal[k](pool(z))
         intensity_t, variance_t = torch.stack(intensity, 1), torch.stack(variance, 1)  # (B, M)
-        u = self._uncertainty(intensity_t, variance_t)
-        use = u is not None and (not self.training or bool(self.weights_on))
-        w = normalised_weights(u) if use else torch.ones_like(intensity_t)
-        if self.training:
-            extras["probe"] = self._probe(hs)
+        u = self._uncertainty(intensity_t, variance_t, warm=self.training and not bool(self.weights_on))
+        w = normalised_weights(u) if u is not None else torch.ones_like(intensity_t)
         weighted = [h + w[:, m, None, None] * h for m, h in enumerate(hs)]  # h_m <- h_m + w_m h_m
+        if self.unimodal is None:  # the shared head with the other modalities zeroed (the authors)
+            uni = self._masked_logits(weighted, keep=True)  # (B, M, C), with gradient
+            for m, k in enumerate(self.names):
+                extras[f"unimodal/{k}"] = uni[:, m]
+        if self.training:
+            probed = weighted if self.cfg.alpha_features == "weighted" else hs
+            if self.unimodal is None and self.cfg.alpha_mode == "logit" and probed is weighted:
+                extras["probe"] = uni.detach()  # the same logits: no second pass
+            else:
+                extras["probe"] = self._probe([h.detach() for h in probed])
         extras.update(intensity=intensity_t, variance=variance_t, weights=w,
                       alpha=self.alpha[None, :].expand(len(w), -1).clone())
         return ModelOutput(self._classify(weighted), extras)

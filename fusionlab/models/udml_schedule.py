@@ -9,6 +9,9 @@ the KL prior ``N(0, t)`` whose second argument is a variance; so by default
 readings are options: ``"sd"`` (noise sd ``level_scale * t``, up to 11 train sd) and ``"linear"``
 (sd ``level_scale * (t - 1)``).
 
+``labels="fixed"`` (the authors' loader): each training sample's labels are drawn once and kept for
+every epoch (the noise itself is drawn afresh each time); ``"redrawn"``: new labels every batch.
+
 Progressive schedule: clean data for the first ``clean_epochs`` (E1) epochs, then noisy data; the
 weights stay 1 in training until epoch ``E1 + weight_delay``; at evaluation they are always
 computed. The training itself is ``fusionlab.train.fit`` with ``objectives.UDMLObjective``.
@@ -25,6 +28,7 @@ from ..noise import corrupt
 
 NOISE = "gaussian"
 INTENSITY_MAPS = ("variance", "sd", "linear")
+LABELS = ("fixed", "redrawn")
 
 
 def _check_map(mapping: str) -> None:
@@ -48,9 +52,12 @@ class NoiseSchedule:
     level_scale: Optional[float] = None  # multiplies every noise sd; None: default_level_scale(intensity_map)
     p_clean: float = 0.5  # fraction of samples reset to t = 1 in every modality
     intensity_map: str = "variance"  # variance: sd sqrt(t); sd: sd t (t >= 2, t = 1 clean); linear: sd t - 1
+    labels: str = "fixed"  # fixed: drawn once per training sample (the authors) | redrawn: every batch
 
     def __post_init__(self) -> None:
         _check_map(self.intensity_map)
+        if self.labels not in LABELS:
+            raise ValueError(f"labels must be one of {LABELS}, got '{self.labels}'")
         if self.clean_epochs < 0 or self.weight_delay < 0:
             raise ValueError(f"clean_epochs and weight_delay must be >= 0, got {self.clean_epochs}, {self.weight_delay}")
         if self.max_intensity < 1:

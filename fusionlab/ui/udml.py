@@ -10,8 +10,8 @@ import streamlit as st
 from ..experiments import udml as study
 from ..experiments.base import Result
 from ..experiments.udml import UDMLStudyConfig
-from ..models.udml import ALPHA_MODES, METHODS
-from ..models.udml_schedule import INTENSITY_MAPS
+from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, METHODS
+from ..models.udml_schedule import INTENSITY_MAPS, LABELS
 from ..noise import level_range
 from .forms import data_controls, data_state, init_state
 
@@ -22,7 +22,7 @@ FORMULAS = [
     r"\mathcal{L} = \mathrm{CE}(\text{fused}) + \gamma \sum_m \mathrm{CE}(\text{unimodal}_m)"
     r" + \beta\,\mathrm{KL}\big(\mathcal N(\mu_m,\sigma_m^2)\,\|\,\mathcal N(0, t_m)\big) + 0.1\,(\hat s_m - t_m)^2",
     r"\alpha_m = \textstyle\sum_c \mathrm{mean}_{\text{batch}} |\mathrm{logit}_c(h_{k\ne m} = 0)|"
-    r"\quad\text{(running mean over training steps)}",
+    r"\quad\text{(the last training step's, or a running mean)}",
     r"w_m = M\,\frac{1/(\hat s_m^2\,\alpha_m)}{\sum_k 1/(\hat s_k^2\,\alpha_k)},\qquad h_m \leftarrow h_m + w_m h_m",
 ]
 
@@ -56,7 +56,22 @@ def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
     return {**data_state(KEY, cfg.data), _k("epochs"): cfg.train.epochs, _k("e1"): cfg.schedule.clean_epochs,
             _k("delay"): cfg.schedule.weight_delay, _k("seeds"): cfg.seeds, _k("gamma"): cfg.model.gamma,
             _k("beta"): cfg.model.beta, _k("alpha-mode"): cfg.model.alpha_mode,
-            _k("imap"): cfg.schedule.intensity_map, _k("methods"): list(cfg.methods)}
+            _k("imap"): cfg.schedule.intensity_map, _k("methods"): list(cfg.methods), _k("fusion"): cfg.model.fusion,
+            _k("labels"): cfg.schedule.labels, _k("test-noise"): cfg.test_noise,
+            **{_k(f"opt-{name}"): getattr(cfg.model, name) for name in AUTHOR_OPTIONS},
+            _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup}
+
+
+AUTHOR_OPTIONS = {  # UDMLConfig field -> (label, {choice: plain words}); the first word of each help is the authors'
+    "alpha_update": ("α is updated", {"step": "every step, replacing the last (authors)", "running": "as a running mean"}),
+    "alpha_features": ("α measured on", {"weighted": "the weighted features (authors)", "unweighted": "the unweighted features"}),
+    "aux_heads": ("unimodal logits from", {"shared": "the shared head, others zeroed (authors)",
+                                           "separate": "a separate head per modality"}),
+    "intensity_grad": ("the weights", {"keep": "pass the task's gradient to the estimate (authors)",
+                                       "detach": "do not train the estimate"}),
+    "estimator_input": ("the noise estimate reads", {"sigma": "σ of the embedding (paper)", "mu": "μ of the embedding",
+                                                     "x": "the raw input (its ceiling)"}),
+}
 
 
 def apply_preset(name: str) -> None:
@@ -81,34 +96,63 @@ def controls() -> Optional[UDMLStudyConfig]:
     d = study.DEFAULT
     data, source = data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name, {"views": 2})
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.slider("epochs", 2, 80, key=_init("epochs", d.train.epochs))
+    epochs = c1.slider("epochs", 2, 80, key=_init("epochs", d.train.epochs),
+                       help="passes over the training data, for every method and seed")
     e1 = c2.slider("clean epochs E₁", 0, 10, key=_init("e1", d.schedule.clean_epochs),
-                   help="epochs of clean data before the training noise starts")
-    delay = c3.slider("weights fixed to 1 for … more epochs", 0, 20, key=_init("delay", d.schedule.weight_delay),
-                      help="after E₁, the dynamic weights stay 1 in training for this many epochs")
-    seeds = c4.slider("seeds", 1, 3, key=_init("seeds", d.seeds), help="each method is trained once per seed")
+                   help="the first epochs see clean data only; the training noise starts after them")
+    delay = c3.slider("weights wait … more epochs", 0, 20, key=_init("delay", d.schedule.weight_delay),
+                      help="after E₁, the noise estimate stays out of the training weights for this many epochs "
+                           "(10 in the authors' code), so it learns before it is used")
+    seeds = c4.slider("seeds", 1, 3, key=_init("seeds", d.seeds),
+                      help="each method is trained once per seed; findings compare methods seed by seed")
     c5, c6, c7, c8 = st.columns(4)
-    gamma = c5.slider("γ (unimodal CE weight)", 0.0, 5.0, step=0.5, key=_init("gamma", d.model.gamma),
-                      help="weight of each modality's own classifier loss")
-    beta = c6.select_slider("β (KL weight)", [1e-5, 1e-4, 1e-3, 1e-2], key=_init("beta", d.model.beta),
-                            help="weight of the KL term pulling each embedding's spread toward the injected noise")
+    gamma = c5.slider("γ (unimodal loss weight)", 0.0, 5.0, step=0.5, key=_init("gamma", d.model.gamma),
+                      help="how much each modality's own classifier counts in the loss: it keeps every modality "
+                           "learning even when fusion could ignore it")
+    beta = c6.select_slider("β (KL weight)", [1e-5, 1e-4, 1e-3, 1e-2, 1e-1], key=_init("beta", d.model.beta),
+                            help="how strongly each embedding's spread σ is pulled toward the injected noise: "
+                                 "larger β makes σ carry the noise")
     mode = c7.selectbox("dependency α", ALPHA_MODES, key=_init("alpha-mode", d.model.alpha_mode),
-                        help="logit: logit size with the other modalities zeroed (authors' code); "
-                             "accuracy: accuracy drop when the modality is zeroed")
+                        help="α says how much the model relies on a modality: logit = the size of the fusion head's "
+                             "logits with the other modalities zeroed (authors' code); accuracy = the accuracy lost "
+                             "when this modality is zeroed")
     imap = c8.selectbox("training noise of intensity t", INTENSITY_MAPS, key=_init("imap", d.schedule.intensity_map),
                         format_func=lambda m: {"variance": "variance t: sd √t (t ≥ 2)", "sd": "sd t (t ≥ 2)",
                                                "linear": "sd 0.3·(t − 1)"}[m],
-                        help="METHODS.md §4: noise N(0, t) in train sd, t = 1 clean. 'variance' reads t as the "
-                             "variance (as in the KL prior N(0, t)); 'sd' as the standard deviation (up to 11 sd); "
-                             "'linear' is a gentler ramp")
+                        help="how an intensity label t (1 = clean … 11) becomes noise: METHODS.md §4's N(0, t) in "
+                             "train sd, read as a variance (default), as a sd (up to 11 sd), or a gentle ramp")
+    c9, c10, c11 = st.columns(3)
+    fusion = c9.selectbox("fusion", FUSIONS_ALLOWED, key=_init("fusion", d.model.fusion),
+                          help="how the weighted modalities are combined; UDML claims to work with any")
+    labels = c10.selectbox("intensity labels", LABELS, key=_init("labels", d.schedule.labels),
+                           format_func=lambda v: {"fixed": "drawn once per sample (authors)",
+                                                  "redrawn": "redrawn every batch"}[v],
+                           help="whether a training sample keeps its noise intensity for all epochs (the authors' "
+                                "loader) or gets a new one each time")
+    test_noise = c11.selectbox("test noise of the estimator sweep", study.TEST_NOISES,
+                               key=_init("test-noise", d.test_noise),
+                               help="the corruption (a) injects; gaussian is the training noise, the others were "
+                                    "never seen in training: does the estimate still rise?")
+    with st.expander("The authors' training details (each defaults to their public code)"):
+        cols = st.columns(len(AUTHOR_OPTIONS) + 1)
+        opts = {}
+        for c, (name, (label, words)) in zip(cols, AUTHOR_OPTIONS.items()):
+            opts[name] = c.selectbox(label, list(words), key=_init(f"opt-{name}", getattr(d.model, name)),
+                                     format_func=words.get)
+        opts["alpha_in_warmup"] = cols[-1].toggle("α weights during warm-up (authors)",
+                                                  key=_init("opt-alpha_in_warmup", d.model.alpha_in_warmup),
+                                                  help="before the estimate joins the weights, UDML already "
+                                                       "weighs by 1/α")
     methods = st.multiselect("methods", METHODS.names(), key=_init("methods", list(d.methods)),
                              format_func=lambda n: f"{n} — {METHODS.doc(n)}")
     if data is None:
         return None
-    cfg = replace(d, data=data, model=replace(d.model, gamma=float(gamma), beta=float(beta), alpha_mode=mode),
+    cfg = replace(d, data=data, model=replace(d.model, gamma=float(gamma), beta=float(beta), alpha_mode=mode,
+                                              fusion=fusion, **opts),
                   train=replace(d.train, epochs=int(epochs)),
-                  schedule=replace(d.schedule, clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap),
-                  seeds=int(seeds), methods=tuple(methods))
+                  schedule=replace(d.schedule, clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap,
+                                   labels=labels),
+                  seeds=int(seeds), methods=tuple(methods), test_noise=test_noise)
     st.session_state[_k("config")] = cfg  # what the widgets describe (tests compare it with the CLI's)
     st.session_state[_k("source")] = source
     return cfg
