@@ -118,6 +118,9 @@ def noise_view(run: UDMLRun) -> None:
     st.subheader("Does the paper's finding hold here?")
     st.caption("Judged once, on the trained study with clean test inputs and training-like random noise (the CLI's "
                "summary.json says the same); paired over seeds: an interval that contains 0 cannot tell.")
+    if len(study.seeds) < 2:
+        st.info("One seed: a paired comparison needs at least two, so the accuracy findings cannot tell. "
+                "Raise **seeds** or press a preset (3 seeds) to judge them.")
     show_findings(run.result.findings)
 
 

@@ -41,7 +41,7 @@ class UDMLStudyConfig:
     model: UDMLConfig = UDMLConfig(gamma=3.0, beta=1e-3)
     train: TrainConfig = TrainConfig(epochs=20, patience=None, keep="last", seed=0)  # seed: the first of `seeds`
     schedule: NoiseSchedule = NoiseSchedule(clean_epochs=2, weight_delay=10)
-    seeds: int = 2  # train.seed, train.seed + 1, ...  (the presets run 3)
+    seeds: int = 1  # train.seed, train.seed + 1, ...  (a first figure in seconds; the presets run 3)
     methods: Tuple[str, ...] = tuple(METHODS.names())
     test_noise: str = NOISE  # the corruption of the estimator-response sweep; others test generalisation
 

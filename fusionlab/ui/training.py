@@ -17,7 +17,7 @@ from .. import figures
 from ..train import EpochInfo
 
 T = TypeVar("T")
-REDRAW_S = 0.5  # the live chart is redrawn at most this often (and at every run's last epoch)
+REDRAW_S = 1.5  # the live chart is redrawn at most this often (and at every run's last epoch)
 
 
 def train_buttons(key: str, label: str = "Train") -> tuple[bool, bool]:
