@@ -3,6 +3,9 @@
 What fusionlab is and how to start.
 """
 import streamlit as st
+from fusionlab.ui.shell import ensure_app
+
+ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("fusionlab — a laboratory for multimodal fusion")
 st.markdown(

@@ -17,6 +17,9 @@ from fusionlab.ui.playground import (KEY, PlaygroundRun, current_marks, current_
                                      study_controls)
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.widgets import metric_change
+from fusionlab.ui.shell import ensure_app
+
+ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("Playground")
 st.markdown(

@@ -10,6 +10,9 @@ from fusionlab.ui.findings import show_findings
 from fusionlab.ui.scaling import KEY, controls, preset_buttons
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.training import live_run, train_buttons
+from fusionlab.ui.shell import ensure_app
+
+ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("Fusion complexity")
 st.markdown(

@@ -15,6 +15,9 @@ from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
 from fusionlab.ui.training import live_run, show_error, train_buttons
 from fusionlab.ui.widgets import describe_dataset
+from fusionlab.ui.shell import ensure_app
+
+ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 KEY = ui.KEY
 

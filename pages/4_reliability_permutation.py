@@ -14,6 +14,9 @@ from fusionlab.ui.permutation import (KEY, Base, control_controls, corruption_co
                                       study_config)
 from fusionlab.ui.training import train_buttons
 from fusionlab.ui.widgets import describe_dataset
+from fusionlab.ui.shell import ensure_app
+
+ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 TABLE_COLUMNS = {  # short headers so the table fits the page; the full meaning on hover
     "metric_clean": ("BA clean", "balanced accuracy of the fused decision with the real Q"),
     "metric_broken_mean": ("BA broken", "mean balanced accuracy over the K permutations of Q"),

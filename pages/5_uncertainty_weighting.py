@@ -15,6 +15,9 @@ from fusionlab.ui.executor import page_executor
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.udml import KEY, UDMLRun, controls, current_run, formula_expander, noise_sliders, preset_buttons, store_run
 from fusionlab.ui.widgets import metric_change
+from fusionlab.ui.shell import ensure_app
+
+ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("Uncertainty weighting")
 st.markdown(

@@ -1,6 +1,7 @@
 """One test in a real headless Chromium (Debian's, driven by Playwright).
 
-Starts ``streamlit run app.py`` on a free port, opens the Playground, trains a tiny
+Starts ``streamlit run app.py`` on a free port; its first request is a deep link, which must open the
+full app. Then it opens the Playground, trains a tiny
 model, drags a noise slider with the keyboard, and checks that the accuracy shown
 changed and that no exception element is on the page.
 """
@@ -72,6 +73,18 @@ def _open_playground(pg, server) -> None:
 
 def _accuracy(pg) -> str:
     return pg.locator('[data-testid="stMetricValue"]').first.inner_text()
+
+
+def test_a_deep_link_as_the_first_request_opens_the_full_app(server, page):
+    """First in this module: the fresh server's first request is a deep link. Without
+    ``ui.shell.ensure_app`` it ran the page file alone (sidebar of file names, for every later
+    visitor too)."""
+    page.goto(f"{server}/gates_values")
+    page.get_by_text("a value-gated refiner before fusion").wait_for()
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav.get_by_text("Gates & values", exact=True).wait_for()
+    assert "gates values" not in nav.inner_text().lower().replace("gates & values", "")
+    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def test_playground_trains_and_answers_noise_slider(server, page, tmp_path):
