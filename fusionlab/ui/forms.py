@@ -72,7 +72,9 @@ def data_controls(page: str, names: Sequence[str], defaults: Mapping[str, DataCo
     Bad options or a missing upload show a message and return ``(None, None)``.
     """
     name = st.selectbox("dataset", list(names), key=init_state(f"{page}-dataset", default_name),
-                        format_func=lambda n: f"{n} — {DATASETS.doc(n)}")
+                        format_func=lambda n: f"{n} — {DATASETS.doc(n)}",
+                        help="the data the models train on: a built-in dataset, generated data whose ground truth "
+                             "is known, or your own file")
     base = data_default(defaults, name)
     values: Dict[str, Any] = {}
     source = None

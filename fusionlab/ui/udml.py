@@ -62,15 +62,21 @@ def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
             _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup}
 
 
-AUTHOR_OPTIONS = {  # UDMLConfig field -> (label, {choice: plain words}); the first word of each help is the authors'
-    "alpha_update": ("α is updated", {"step": "every step, replacing the last (authors)", "running": "as a running mean"}),
-    "alpha_features": ("α measured on", {"weighted": "the weighted features (authors)", "unweighted": "the unweighted features"}),
+AUTHOR_OPTIONS = {  # UDMLConfig field -> (label, {choice: plain words}, one-line help)
+    "alpha_update": ("α is updated", {"step": "every step, replacing the last (authors)", "running": "as a running mean"},
+                     "the dependency α is re-measured at every training step; keep only the latest or average them"),
+    "alpha_features": ("α measured on", {"weighted": "the weighted features (authors)",
+                                         "unweighted": "the unweighted features"},
+                       "whether α is measured after or before the weights rescale each modality"),
     "aux_heads": ("unimodal logits from", {"shared": "the shared head, others zeroed (authors)",
-                                           "separate": "a separate head per modality"}),
+                                           "separate": "a separate head per modality"},
+                  "each modality's own classifier: the fusion head with the other modalities zeroed, or its own head"),
     "intensity_grad": ("the weights", {"keep": "pass the task's gradient to the estimate (authors)",
-                                       "detach": "do not train the estimate"}),
+                                       "detach": "do not train the estimate"},
+                       "whether the classification loss may also train the noise estimate through the weights"),
     "estimator_input": ("the noise estimate reads", {"sigma": "σ of the embedding (paper)", "mu": "μ of the embedding",
-                                                     "x": "the raw input (its ceiling)"}),
+                                                     "x": "the raw input (its ceiling)"},
+                        "what the noise predictor looks at; the raw input shows what an estimator could learn"),
 }
 
 
@@ -136,15 +142,17 @@ def controls() -> Optional[UDMLStudyConfig]:
     with st.expander("The authors' training details (each defaults to their public code)"):
         cols = st.columns(len(AUTHOR_OPTIONS) + 1)
         opts = {}
-        for c, (name, (label, words)) in zip(cols, AUTHOR_OPTIONS.items()):
+        for c, (name, (label, words, helptext)) in zip(cols, AUTHOR_OPTIONS.items()):
             opts[name] = c.selectbox(label, list(words), key=_init(f"opt-{name}", getattr(d.model, name)),
-                                     format_func=words.get)
+                                     format_func=words.get, help=helptext)
         opts["alpha_in_warmup"] = cols[-1].toggle("α weights during warm-up (authors)",
                                                   key=_init("opt-alpha_in_warmup", d.model.alpha_in_warmup),
                                                   help="before the estimate joins the weights, UDML already "
                                                        "weighs by 1/α")
     methods = st.multiselect("methods", METHODS.names(), key=_init("methods", list(d.methods)),
-                             format_func=lambda n: f"{n} — {METHODS.doc(n)}")
+                             format_func=lambda n: f"{n} — {METHODS.doc(n)}",
+                             help="which weightings to train: static (all 1), PE (from the embedding's variance), "
+                                  "UDML without and with the dependency α")
     if data is None:
         return None
     cfg = replace(d, data=data, model=replace(d.model, gamma=float(gamma), beta=float(beta), alpha_mode=mode,
