@@ -82,10 +82,13 @@ def test_a_result_set_is_whole_and_replaces_the_old_one(tmp_path, capsys):
 
 
 def _write_loop_script(tmp_path):
-    """A CLI run whose result writing stalls between two files, so a signal lands mid-write."""
+    """A CLI run whose result writing stalls between two files, so a signal lands mid-write. It takes
+    SIGINT as an interactive shell gives it: a pytest started from a background job without job
+    control inherits SIGINT ignored, and so would the child (the fresh-clone check hung on it)."""
     script = tmp_path / "slow.py"
     script.write_text(
-        "import sys, time\n"
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import fusionlab.commands._common as c\n"
         "orig = c.write_csv\n"
         "def slow(df, path):\n"
