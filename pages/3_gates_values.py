@@ -121,7 +121,8 @@ def sample_fragment(run: ui.GatesRun) -> None:
 sample_fragment(run)
 
 st.subheader("Over the test set: clean vs corrupted (§4.4) and modality removal (§4.7)")
-st.markdown(f"For each modality, {run.config.ratio:.0%} of its timesteps (entries, for vectors) are replaced by noise "
+st.markdown(f"For each modality, {run.config.ratio:.0%} of its timesteps (entries, for vectors; rounded to whole ones) "
+            "are replaced by noise "
             "(`timestep` corruption, weight 1); the table gives mean ± sd over test samples of every seed's VGMR of the "
             "global value, the channel value, the within-sample sd of the channel values and the gate `G`, clean and "
             f"corrupted. {run.config.seeds} seeds (each a fresh training with the settings above; the trained model is "
@@ -172,7 +173,7 @@ if "gate_stats" in run.tables:
                 + (":" if run.vgmr.norm == "post-gate" else
                    f" — this model puts its LayerNorm *{run.vgmr.norm}*, so nothing of the gate is erased:"))
     for col, (k, row) in zip(st.columns(len(clean)), clean.iterrows()):
-        erased = row["layernorm_erased_share"] if run.vgmr.norm == "post-gate" else 0.0
+        erased = row["layernorm_erased_share"]
         col.metric(f"{k}: erased by LayerNorm", f"{erased:.0%}")
     st.markdown("Modality removal (accuracy with each modality dropped):")
     st.dataframe(run.tables["removal"].round(3), hide_index=True, key=f"{KEY}-removal-table")

@@ -37,8 +37,9 @@ with st.container(border=True):
         tc = cfg.schedule
         if cfg.train.epochs <= tc.clean_epochs + tc.weight_delay:
             st.warning(f"With {cfg.train.epochs} epochs, E₁ = {tc.clean_epochs} and a delay of {tc.weight_delay}, the "
-                       "weights stay 1 for the whole training: the dynamic methods train exactly like static fusion "
-                       f"(their weights only act at evaluation). Use more than {tc.clean_epochs + tc.weight_delay} epochs.")
+                       "noise estimates never enter the training weights: PE and UDML without α train like static fusion "
+                       "(UDML weighs by 1/α alone, if α applies during warm-up), and their estimates act only at "
+                       f"evaluation. Use more than {tc.clean_epochs + tc.weight_delay} epochs.")
     if not st.session_state.get(f"{KEY}-methods"):
         st.info("No method picked: all four will be trained.")
     executor, where = page_executor()

@@ -179,6 +179,15 @@ def test_a_baseline_in_vgmrs_place_starts_as_the_plain_backbone(synth_seq):
         REFINERS.create("fused_context", synth_seq.shapes(), operator="concat")
 
 
+def test_compare_stopped_before_any_job_gives_empty_tables(synth_seq, monkeypatch):
+    from fusionlab.experiments import gates as gates_study
+    from fusionlab.experiments import gates_compare
+    from fusionlab.jobs import JobsOutcome
+    monkeypatch.setattr(gates_compare, "run_jobs", lambda jobs, *a, **k: JobsOutcome([None] * len(jobs), 0, [], True))
+    res = gates_compare.run(gates_study.DEFAULT, ablation=True)
+    assert res.stopped and res.tables["comparison"].empty and res.findings == []
+
+
 def test_over_seeds_gives_mean_sd_and_the_paired_difference():
     from fusionlab.experiments.gates_compare import comparison_findings, over_seeds
     rows = pd.DataFrame([{"method": m, "seed": s, "accuracy": acc, "macro_f1": acc, "params": 10}

@@ -383,3 +383,11 @@ def test_shared_aux_heads_are_the_fusion_head_with_the_others_zeroed(data):
     hs = [model.encoders[k](xs[k])[0] for k in model.names]
     kept = [hs[0] * (1 + w[:, 0, None, None]), torch.zeros_like(hs[1])]
     torch.testing.assert_close(out.extras["unimodal/m1"], model.head(model.fusion(kept).fused))
+
+
+def test_a_finding_under_an_unseen_test_noise_says_so():
+    spear = pd.DataFrame({"method": ["udml", "pe"], "modality": "m1", "seed": 0, "spearman": [0.5, 0.1],
+                          "monotone": [True, False]})
+    assert "never seen in training" in diag.monotonicity_finding(spear, "mix").claim
+    assert "never seen" not in diag.monotonicity_finding(spear).claim
+    assert "drop" not in study_mod.TEST_NOISES  # on/off: every t >= 2 would give the same input

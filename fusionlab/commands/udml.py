@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
                    help=f"seeds the split and the diagnostics' test noise (default {d.split.seed})")
     p.add_argument("--clean-epochs", type=int, default=None, help=f"E1: clean epochs before the training noise "
                                                                    f"(default {d.schedule.clean_epochs})")
-    p.add_argument("--weight-delay", type=int, default=None, help="training weights fixed to 1 until E1 + this "
+    p.add_argument("--weight-delay", type=int, default=None, help="the noise estimate stays out of the training weights until E1 + this "
                                                                    f"(default {d.schedule.weight_delay})")
     p.add_argument("--gamma", type=float, default=None, help=f"weight of the unimodal cross-entropies "
                                                             f"(default {d.model.gamma})")

@@ -52,7 +52,7 @@ class GatesConfig:
     train: TrainConfig = TrainConfig(epochs=20)
     ratio: float = 0.3  # §4.4: fraction of one modality's timesteps replaced by noise
     weight: float = 1.0  # §4.4: noise weight (1 replaces)
-    seeds: int = 3  # §4.8: seeds train.seed, train.seed + 1, ...
+    seeds: int = 3  # §4.4 and §4.8: seeds train.seed, train.seed + 1, ...
     sweep: SweepConfig = SweepConfig()
 
     def __post_init__(self) -> None:
@@ -111,6 +111,14 @@ def train_seeds(data: PreparedData, configs: Mapping[str, ModelConfig], train_cf
     return {j: models[j] for j in jobs if j in models}
 
 
+def stats_for(cfg: GatesConfig, samples: pd.DataFrame) -> pd.DataFrame:
+    """``summarise_samples``; a model without a post-gate LayerNorm erases nothing of its gate."""
+    stats = summarise_samples(samples)
+    if cfg.vgmr.norm != "post-gate" and "layernorm_erased_share" in stats:
+        stats["layernorm_erased_share"] = 0.0
+    return stats
+
+
 def gate_tables(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str, int], torch.nn.Module]
                 ) -> Dict[str, pd.DataFrame]:
     """§4.4 per sample (every VGMR seed in ``models``, its corruption drawn from its seed) and pooled,
@@ -119,7 +127,7 @@ def gate_tables(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str,
     samples = pd.concat([gate_samples(models[("vgmr", s)], data, cfg.ratio, cfg.weight, seed=s).assign(seed=s)
                          for s in seeds], ignore_index=True)
     first = cfg.train.seed
-    return {"gate_samples": samples, "gate_stats": summarise_samples(samples),
+    return {"gate_samples": samples, "gate_stats": stats_for(cfg, samples),
             "removal": removal_table({name: models[(name, first)] for name in cfg.configs()
                                       if (name, first) in models}, data)}
 
@@ -162,7 +170,7 @@ def run(cfg: GatesConfig = DEFAULT, progress: Optional[Progress] = None, stop: O
     findings = []
     samples = concat(outcome.results, "gate_samples")
     if len(samples):
-        tables.update(gate_samples=samples, gate_stats=summarise_samples(samples),
+        tables.update(gate_samples=samples, gate_stats=stats_for(cfg, samples),
                       removal=concat(outcome.results, "removal"))
         findings += gate_findings(samples)
     if not outcome.stopped:

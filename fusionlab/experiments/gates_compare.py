@@ -178,10 +178,10 @@ def run(cfg: GatesConfig = DEFAULT, ablation: bool = False, progress: Optional[P
         jobs += [Job(f"{name}, seed {s}", ablation_job, (cfg, name, s, source)) for name in ABLATIONS for s in seeds]
     outcome = run_jobs(jobs, executor, cache, progress)
     rows = concat(outcome.results, "comparison")
-    tables = {"comparison_seeds": rows, "comparison": over_seeds(rows, "vgmr", cfg.backbone)}
-    findings = comparison_findings(tables["comparison"])
+    tables = {"comparison_seeds": rows, "comparison": over_seeds(rows, "vgmr", cfg.backbone) if len(rows) else rows}
+    findings = comparison_findings(tables["comparison"]) if len(rows) else []
     if ablation:
         ab = concat(outcome.results, "ablation")
-        tables.update(ablation_seeds=ab, ablation=over_seeds(ab, "full VGMR", cfg.backbone))
+        tables.update(ablation_seeds=ab, ablation=over_seeds(ab, "full VGMR", cfg.backbone) if len(ab) else ab)
     config = {"dataset": data.name, "views": data.modality_names, "shapes": data.shapes(), **record(cfg)}
     return Result(tables, findings, config, {"data": data, "job_seconds": outcome.seconds}, outcome.stopped)

@@ -25,7 +25,7 @@ from ..models.udml_schedule import NoiseSchedule, max_level
 from ..noise import CORRUPTIONS
 
 NOISE = "gaussian"  # UDML's training noise
-TEST_NOISES = tuple(n for n in CORRUPTIONS.names() if n != "missing")
+TEST_NOISES = tuple(n for n in CORRUPTIONS.names() if n not in ("missing", "drop"))  # graded corruptions only
 from ..jobs import uploads_uncached, Job, JobCache, Stopped, concat, run_jobs
 from ..objectives import UDMLObjective
 from ..train import TrainConfig, fit, predict
@@ -200,7 +200,7 @@ def run(cfg: UDMLStudyConfig = DEFAULT, progress: Optional[Progress] = None, sto
                                         ignore_index=True)
     tables["unimodal"] = unimodal_table(histories)
     tables["spearman"] = spearman_table(tables["estimator"]) if len(tables["estimator"]) else pd.DataFrame()
-    found = findings(tables["spearman"], tables["accuracy"], hard) if len(tables["accuracy"]) else []
+    found = findings(tables["spearman"], tables["accuracy"], hard, cfg.test_noise) if len(tables["accuracy"]) else []
     config = {"dataset": data.name, "modalities": data.modality_names, "hard": hard, "seeds": list(cfg.seed_list()),
               **record(cfg)}
     return Result(tables, found, config, {"study": study, "hard": hard, "job_seconds": outcome.seconds,

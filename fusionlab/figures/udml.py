@@ -99,7 +99,7 @@ def alpha_figure(alpha: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Bar(x=part["method"], y=part["mean"], name=str(mod), marker_color=color(i),
                              error_y=dict(type="data", array=part["std"].fillna(0).to_numpy())))
     fig.update_layout(title="(c) dependency α per modality (logit size with the others zeroed)", barmode="group",
-                      yaxis_title="α (running mean over training)", height=340, margin=dict(t=50))
+                      yaxis_title="α (at the end of training)", height=340, margin=dict(t=50))
     return fig
 
 

@@ -194,7 +194,7 @@ class UDMLModel(nn.Module):
 
     @torch.no_grad()
     def update_alpha(self, probe: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
-        """Add one training step's dependency measurement to the running mean."""
+        """One training step's dependency measurement: it replaces alpha (``step``) or joins the running mean."""
         if self.cfg.alpha_mode == "logit":
             step = probe.abs().mean(dim=0).sum(dim=-1)  # (M,)
         else:

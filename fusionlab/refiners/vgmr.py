@@ -57,7 +57,7 @@ class VGMRConfig:
     beta: float = 0.1  # weight of L_value
     gamma: float = 0.1  # weight of L_reg
     tau: float = 0.25  # temperature of the value target sigmoid(Delta / tau)
-    kappa: float = 0.05  # minimum batch sd of v_g before L_reg penalises
+    kappa: float = 0.05  # minimum batch sd of v_g (and of each v_c channel, regulariser="both") before L_reg penalises
     value_rows: int = 0  # rows of each batch the value target Delta is computed on (0: all of them)
     value_target: str = "sample"  # "sample": sigmoid(Delta_{m,i} / tau) per sample; "batch": of the batch mean
     regulariser: str = "both"  # L_reg on "both" v_g and v_c, or on the "global" value v_g only

@@ -190,6 +190,9 @@ def noise_sliders(shapes: Dict[str, Tuple[int, int]]) -> Dict[str, Tuple[float, 
     """Per modality: how many of its timesteps (entries, for a vector) are noised — the noise ratio in
     steps of ``1 / units``, so every step changes the input — and the noise weight."""
     _defaults(_noise_values(shapes, {}))
+    for k, shape in shapes.items():  # a preset written for another dataset's T may exceed this one's
+        key = f"{KEY}-noised-{k}"
+        st.session_state[key] = min(int(st.session_state[key]), noise_units(shape)[0])
     cols = st.columns(len(shapes))
     out = {}
     for c, (k, shape) in zip(cols, shapes.items()):
