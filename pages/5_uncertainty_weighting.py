@@ -5,8 +5,8 @@ Seed 001 (UDML): noise-aware per-sample modality weights, their baselines, and d
 import pandas as pd
 import streamlit as st
 
-from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, oracle_response, per_sample_levels,
-                                       sample_weights, spearman_table, study_response)
+from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, per_sample_levels, sample_weights,
+                                       spearman_table, study_oracle, study_response)
 from fusionlab.experiments import udml as study_mod
 from fusionlab.figures import udml as fig
 from fusionlab.models.udml_schedule import level_to_intensity, max_level
@@ -80,9 +80,7 @@ def noise_view(run: UDMLRun) -> None:
     levels = per_sample_levels(len(study.data.test), max_levels, study.eval_seed)
     try:
         acc = accuracy_table(study, levels)
-        resp = pd.concat([study_response(study, levels)] +
-                         [oracle_response(study.data, study.schedule, s, levels, noise=study.test_noise)
-                          for s in study.seeds], ignore_index=True)
+        resp = pd.concat([study_response(study, levels), study_oracle(study, study.seeds, levels)], ignore_index=True)
     except ValueError as exc:
         st.error(f"Cannot evaluate: {exc}")
         return

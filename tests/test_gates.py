@@ -8,6 +8,7 @@ from fusionlab.cli import main
 from fusionlab.diagnostics.gates import (STATS, SweepConfig, corrupt_sample, gate_findings, gate_range, gate_stats,
                                          robustness_findings, robustness_summary, robustness_sweeps, sample_table,
                                          sample_view, summarise_samples)
+from fusionlab.diagnostics.gates import gate_samples
 from fusionlab.diagnostics.robustness import effective_robustness, relative_robustness
 from fusionlab.experiments.gates import backbone_config
 from fusionlab.experiments.gates_compare import _params, comparison_configs, infer_ms_per_batch, match_size
@@ -198,7 +199,7 @@ def test_over_seeds_gives_mean_sd_and_the_paired_difference():
     assert t.loc["sum", "accuracy_sd"] == pytest.approx(pd.Series([0.7, 0.82, 0.74]).std())
     assert t.loc["sum", "accuracy_vs_vgmr"] == pytest.approx((-0.1 - 0.08 - 0.11) / 3)
     assert t.loc["sum", "accuracy_vs_vgmr_hi"] < 0 and pd.isna(t.loc["vgmr", "accuracy_vs_vgmr"])
-    (f,) = comparison_findings(t.reset_index())
+    (f,) = comparison_findings(rows, "vgmr", "transformer")
     assert f.verdict == "holds" and "3 seeds" in f.evidence
 
 
@@ -247,3 +248,11 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "informativeness" in err and "\n" not in err
+
+
+def test_a_model_without_a_post_gate_layernorm_erases_nothing(synth_seq, trained):
+    model = build_model(synth_seq.shapes(), synth_seq.n_classes,
+                        backbone_config("concat", VGMRConfig(d=8, norm="pre-gate")), seed=0)
+    stats = summarise_samples(gate_samples(model, synth_seq, 0.3))
+    assert (stats["layernorm_erased_share"] == 0).all()
+    assert (summarise_samples(gate_samples(trained, synth_seq, 0.3))["layernorm_erased_share"] > 0).all()

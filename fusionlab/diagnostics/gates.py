@@ -97,13 +97,14 @@ def _per_sample(extras: Mapping[str, torch.Tensor], name: str) -> Dict[str, np.n
             "channel_sd": v_c.std(1).numpy(), "gate": g.flatten(1).mean(1).numpy()}
 
 
-def _health(extras: Mapping[str, torch.Tensor], name: str) -> Dict[str, np.ndarray]:
+def _health(extras: Mapping[str, torch.Tensor], name: str, post_gate_norm: bool = True) -> Dict[str, np.ndarray]:
     """Per sample: the share of its ``v_c`` entries that are saturated, and ``log G_eff``'s sum of
     squares about its mean over all rows, whole and in the part uniform within each timestep.
 
     A post-gate LayerNorm over channels cancels a factor common to a timestep's channels, and
     ``log G_eff = log(its channel geometric mean) + the rest`` splits the gate exactly into what
-    that LayerNorm erases and what reaches ``X~``: ``sum(ss_uniform) / sum(ss)`` is the share erased.
+    that LayerNorm erases and what reaches ``X~``: ``sum(ss_uniform) / sum(ss)`` is the share erased
+    (0 for a model whose LayerNorm is not after the gate: ``post_gate_norm=False``).
     """
     v_c = stack_part(extras, "v_c", [name])[name]  # (N, d)
     log_g = stack_part(extras, "G_eff", [name])[name].clamp_min(1e-12).log().double()  # (N, T, D)
@@ -111,7 +112,7 @@ def _health(extras: Mapping[str, torch.Tensor], name: str) -> Dict[str, np.ndarr
     uniform = dev.mean(-1, keepdim=True)  # (N, T, 1): the part common to a timestep's channels
     return {"channel_value_saturation": ((v_c < SATURATED) | (v_c > 1 - SATURATED)).double().mean(1).numpy(),
             "g_eff_ss": dev.pow(2).flatten(1).sum(1).numpy(),
-            "g_eff_ss_uniform": (uniform.pow(2) * log_g.shape[-1]).flatten(1).sum(1).numpy()}
+            "g_eff_ss_uniform": (uniform.pow(2) * log_g.shape[-1] * float(post_gate_norm)).flatten(1).sum(1).numpy()}
 
 
 def _summary_row(g: pd.DataFrame, modality: str, condition: str) -> dict:
@@ -136,13 +137,15 @@ def gate_samples(model: torch.nn.Module, data: PreparedData, ratio: float = 0.3,
     part = getattr(data, split)
     names = list(modalities) if modalities is not None else data.modality_names
     clean = predict(model, part.xs).extras
+    post_gate = getattr(getattr(model, "refiner", None), "cfg", None)
+    post_gate = post_gate is None or getattr(post_gate, "norm", "post-gate") == "post-gate"
     frames = []
     for k in names:
         noisy_xs = corrupt_modalities(part.xs, {k: ratio}, NOISE, seed, data.stats, weight=weight)
         noisy = predict(model, noisy_xs).extras
         for cond, extras in (("clean", clean), ("corrupted", noisy)):
             frames.append(pd.DataFrame({"modality": k, "condition": cond, "row": np.arange(len(part)),
-                                        **_per_sample(extras, k), **_health(extras, k)}))
+                                        **_per_sample(extras, k), **_health(extras, k, post_gate)}))
     return pd.concat(frames, ignore_index=True)
 
 

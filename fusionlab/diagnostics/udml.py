@@ -116,6 +116,12 @@ def oracle_response(data: PreparedData, schedule: NoiseSchedule, seed: int,
     return pd.concat(frames, ignore_index=True)
 
 
+def study_oracle(study: UDMLStudy, seeds, levels: Optional[Mapping[str, Level]] = None) -> pd.DataFrame:
+    """``oracle_response`` for each of ``seeds`` under the study's test noise (the ceiling beside its estimators)."""
+    return pd.concat([oracle_response(study.data, study.schedule, s, levels, noise=study.test_noise) for s in seeds],
+                     ignore_index=True)
+
+
 def study_response(study: UDMLStudy, levels: Optional[Mapping[str, Level]] = None) -> pd.DataFrame:
     """``estimator_response`` for every method with an estimator and every seed."""
     frames = [estimator_response(study, meth, s, levels) for meth, s in study.models if estimator_key(meth)]

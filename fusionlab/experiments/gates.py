@@ -111,14 +111,6 @@ def train_seeds(data: PreparedData, configs: Mapping[str, ModelConfig], train_cf
     return {j: models[j] for j in jobs if j in models}
 
 
-def stats_for(cfg: GatesConfig, samples: pd.DataFrame) -> pd.DataFrame:
-    """``summarise_samples``; a model without a post-gate LayerNorm erases nothing of its gate."""
-    stats = summarise_samples(samples)
-    if cfg.vgmr.norm != "post-gate" and "layernorm_erased_share" in stats:
-        stats["layernorm_erased_share"] = 0.0
-    return stats
-
-
 def gate_tables(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str, int], torch.nn.Module]
                 ) -> Dict[str, pd.DataFrame]:
     """§4.4 per sample (every VGMR seed in ``models``, its corruption drawn from its seed) and pooled,
@@ -127,7 +119,7 @@ def gate_tables(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str,
     samples = pd.concat([gate_samples(models[("vgmr", s)], data, cfg.ratio, cfg.weight, seed=s).assign(seed=s)
                          for s in seeds], ignore_index=True)
     first = cfg.train.seed
-    return {"gate_samples": samples, "gate_stats": stats_for(cfg, samples),
+    return {"gate_samples": samples, "gate_stats": summarise_samples(samples),
             "removal": removal_table({name: models[(name, first)] for name in cfg.configs()
                                       if (name, first) in models}, data)}
 
@@ -170,7 +162,7 @@ def run(cfg: GatesConfig = DEFAULT, progress: Optional[Progress] = None, stop: O
     findings = []
     samples = concat(outcome.results, "gate_samples")
     if len(samples):
-        tables.update(gate_samples=samples, gate_stats=stats_for(cfg, samples),
+        tables.update(gate_samples=samples, gate_stats=summarise_samples(samples),
                       removal=concat(outcome.results, "removal"))
         findings += gate_findings(samples)
     if not outcome.stopped:

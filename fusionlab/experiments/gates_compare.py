@@ -17,7 +17,6 @@ from concurrent.futures import Executor
 from dataclasses import asdict, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -26,7 +25,7 @@ from ..models import ModelConfig, build_model, count_parameters
 from ..refiners.vgmr import ABLATIONS, VGMRConfig
 from ..train import TrainConfig, evaluate, fit
 from ..jobs import Job, JobCache, concat, run_jobs
-from ..findings import FAILS, HOLDS, UNKNOWN, Finding, paired_interval
+from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, paired_interval
 from .base import Progress, Result, record
 from .gates import DEFAULT, GatesConfig, backbone_config, prepared
 
@@ -149,19 +148,23 @@ def over_seeds(rows: pd.DataFrame, reference: str, backbone: str) -> pd.DataFram
     return pd.DataFrame(out)
 
 
-def comparison_findings(summary: pd.DataFrame, reference: str = "vgmr") -> List[Finding]:
-    """Seed 003 §4.5: VGMR is at least as accurate as each baseline on the same backbone (paired by seed)."""
+def comparison_findings(rows: pd.DataFrame, reference: str = "vgmr", backbone: str = "") -> List[Finding]:
+    """Seed 003 §4.5: VGMR is at least as accurate as each baseline on the same backbone, by the shared
+    paired rule over the per-seed rows (``method, seed, accuracy, params``)."""
+    wide = rows.pivot_table(index="seed", columns="method", values="accuracy")
+    if reference not in wide:
+        return []
     out = []
-    col = f"accuracy_vs_{reference}"
-    for _, r in summary.iterrows():
-        if r["method"] == reference or not np.isfinite(r[col]):
+    for name, g in rows.groupby("method", sort=False):
+        if name == reference:
             continue
-        d = 0 if not np.isfinite(r[f"{col}_lo"]) else (1 if r[f"{col}_lo"] > 0 else -1 if r[f"{col}_hi"] < 0 else 0)
-        verdict = {-1: HOLDS, 1: FAILS, 0: UNKNOWN}[d]
-        out.append(Finding(f"{reference} beats {r['method']} on the {r['backbone']} backbone (seed 003 §4.5)", verdict,
-                           f"accuracy {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} vs {reference}; {r['method']} − "
-                           f"{reference} {r[col]:+.3f} [{r[f'{col}_lo']:+.3f}, {r[f'{col}_hi']:+.3f}] over "
-                           f"{r['seeds']} seeds; {int(r['params']):,} parameters."))
+        diff = (wide[name] - wide[reference]).dropna().to_numpy()
+        verdict = {-1: HOLDS, 1: FAILS, 0: UNKNOWN}[direction(diff)]
+        sd = f" ± {g['accuracy'].std(ddof=1):.3f}" if len(g) > 1 else ""
+        out.append(Finding(f"{reference} beats {name} on the {backbone} backbone (seed 003 §4.5)", verdict,
+                           f"accuracy {g['accuracy'].mean():.3f}{sd} vs {reference} {wide[reference].mean():.3f}; "
+                           f"{name} − {reference} {describe(diff)} over {len(diff)} seeds; "
+                           f"{int(g['params'].iloc[0]):,} parameters."))
     return out
 
 
@@ -179,7 +182,7 @@ def run(cfg: GatesConfig = DEFAULT, ablation: bool = False, progress: Optional[P
     outcome = run_jobs(jobs, executor, cache, progress)
     rows = concat(outcome.results, "comparison")
     tables = {"comparison_seeds": rows, "comparison": over_seeds(rows, "vgmr", cfg.backbone) if len(rows) else rows}
-    findings = comparison_findings(tables["comparison"]) if len(rows) else []
+    findings = comparison_findings(rows, "vgmr", cfg.backbone) if len(rows) else []
     if ablation:
         ab = concat(outcome.results, "ablation")
         tables.update(ablation_seeds=ab, ablation=over_seeds(ab, "full VGMR", cfg.backbone) if len(ab) else ab)

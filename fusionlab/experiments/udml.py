@@ -18,8 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pandas as pd
 
 from ..data import DataConfig, SplitConfig, SyntheticConfig, UCIConfig, prepare
-from ..diagnostics.udml import (UDMLStudy, accuracy_table, alpha_table, findings, oracle_response,
-                                per_sample_levels, robustness_table, sample_weights, spearman_table, study_response)
+from ..diagnostics.udml import (UDMLStudy, accuracy_table, alpha_table, findings, per_sample_levels,
+                                robustness_table, sample_weights, spearman_table, study_oracle, study_response)
 from ..models.udml import METHODS, UDMLConfig, build_udml
 from ..models.udml_schedule import NoiseSchedule, max_level
 from ..noise import CORRUPTIONS
@@ -94,9 +94,7 @@ def train_one(data, cfg: UDMLStudyConfig, method: str, seed: int, progress: Opti
     uni: List[Dict[str, float]] = []
 
     def callback(info) -> None:
-        was = model.training
-        extras = predict(model, data.val.xs).extras
-        model.train(was)
+        extras = predict(model, data.val.xs).extras  # eval mode, restored after; draws no randomness
         uni.append({"epoch": info.epoch, **{f"unimodal/{k}": float((extras[f"unimodal/{k}"].argmax(1) == data.val.y)
                                                                       .float().mean()) for k in model.names}})
         report(info)
@@ -194,10 +192,8 @@ def run(cfg: UDMLStudyConfig = DEFAULT, progress: Optional[Progress] = None, sto
     tables = {name: concat(outcome.results, name) for name in ("estimator", "weights", "alpha", "robustness",
                                                                 "accuracy")}
     if len(tables["estimator"]):  # the ceiling beside the estimators, on the same noise draws per seed
-        tables["estimator"] = pd.concat([tables["estimator"]] + [oracle_response(data, cfg.schedule, s,
-                                                                                 noise=cfg.test_noise)
-                                                                 for s in sorted(set(tables["estimator"]["seed"]))],
-                                        ignore_index=True)
+        oracle = study_oracle(study, sorted(set(tables["estimator"]["seed"])))
+        tables["estimator"] = pd.concat([tables["estimator"], oracle], ignore_index=True)
     tables["unimodal"] = unimodal_table(histories)
     tables["spearman"] = spearman_table(tables["estimator"]) if len(tables["estimator"]) else pd.DataFrame()
     found = findings(tables["spearman"], tables["accuracy"], hard, cfg.test_noise) if len(tables["accuracy"]) else []

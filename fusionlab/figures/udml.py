@@ -31,7 +31,7 @@ def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Seque
         return empty_figure("no estimator to show: train UDML and PE first")
     if "oracle" in have:  # the ceiling, in a panel of its own (its scale is the input's energy)
         methods.append("oracle")
-    titles = [LABELS.get(m, m) if m != "oracle" else "ceiling: an oracle reading ‖x‖² of the noisy input"
+    titles = [LABELS.get(m, m) if m != "oracle" else "ceiling: oracle ‖x‖² of the input"
               for m in methods]
     fig = make_subplots(rows=1, cols=len(methods), subplot_titles=titles)
     mods = list(dict.fromkeys(response["modality"]))
@@ -98,7 +98,7 @@ def alpha_figure(alpha: pd.DataFrame) -> go.Figure:
     for i, (mod, part) in enumerate(stats.groupby("modality", sort=False)):
         fig.add_trace(go.Bar(x=part["method"], y=part["mean"], name=str(mod), marker_color=color(i),
                              error_y=dict(type="data", array=part["std"].fillna(0).to_numpy())))
-    fig.update_layout(title="(c) dependency α per modality (logit size with the others zeroed)", barmode="group",
+    fig.update_layout(title="(c) dependency α per modality", barmode="group",
                       yaxis_title="α (at the end of training)", height=340, margin=dict(t=50))
     return fig
 

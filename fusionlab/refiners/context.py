@@ -20,7 +20,7 @@ from typing import Mapping, Tuple
 import torch
 from torch import nn
 
-from ..fusion import FUSIONS, create_fusion
+from ..fusion import create_fusion
 from . import REFINERS
 
 OPERATORS = ("sum", "tensor", "concat_mlp", "cross_attention", "gated")
@@ -38,7 +38,6 @@ class FusedContext(nn.Module):
         operator, dim, operator_options = opts["operator"], int(opts["dim"]), dict(opts["operator_options"])
         if operator not in OPERATORS:
             raise ValueError(f"fused_context operator must be one of {OPERATORS}, got {operator!r}")
-        FUSIONS.get(operator)
         self.names = list(shapes)
         self.operator_name = operator
         dims = [int(shapes[k][1]) for k in self.names]
