@@ -4,16 +4,21 @@
 (a vector is ``T_m = 1``), and returns ``FusionOutput(fused, extras)``: the fused
 vector ``(B, out_dim)`` and a dict of named intermediates for the figures (gates,
 attention weights). Nothing is stashed on ``self``.
+
+An operator whose per-sample signals the decision may depend on (``gated``'s gate) lists them in
+``signal_parts``; ``signals()`` then declares one per modality and ``fuse`` receives the
+``replace`` mapping of :mod:`fusionlab.signals` (METHODS.md §6).
 """
 from __future__ import annotations
 
 import inspect
-from typing import Dict, List, NamedTuple, Sequence
+from typing import ClassVar, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from ..registry import Registry
+from ..signals import Replace, Signal, per_modality
 
 FUSIONS: Registry = Registry("fusion operator")
 
@@ -27,6 +32,7 @@ class Fusion(nn.Module):
     """Base class: subclasses set ``self.out_dim`` and implement ``fuse``."""
 
     out_dim: int
+    signal_parts: ClassVar[Tuple[Tuple[str, str], ...]] = ()  # (signal name, key prefix) per part
 
     def __init__(self, in_dims: Sequence[int], names: Sequence[str]) -> None:
         super().__init__()
@@ -35,12 +41,18 @@ class Fusion(nn.Module):
         self.in_dims: List[int] = list(in_dims)
         self.names: List[str] = list(names)
 
-    def forward(self, hs: Sequence[torch.Tensor]) -> FusionOutput:
+    def signals(self) -> Dict[str, Signal]:
+        """The per-sample signals this operator taps, keyed as ``replace`` takes them."""
+        return {k: v for name, prefix in self.signal_parts for k, v in per_modality(name, prefix, self.names).items()}
+
+    def forward(self, hs: Sequence[torch.Tensor], replace: Optional[Replace] = None) -> FusionOutput:
         if len(hs) != len(self.in_dims):
             raise ValueError(f"{type(self).__name__} expects {len(self.in_dims)} modalities, got {len(hs)}")
         for name, h, d in zip(self.names, hs, self.in_dims):
             if h.ndim != 3 or h.shape[-1] != d:
                 raise ValueError(f"modality '{name}' should be (B, T, {d}), got {tuple(h.shape)}")
+        if self.signal_parts:
+            return self.fuse(list(hs), replace)
         return self.fuse(list(hs))
 
     def fuse(self, hs: List[torch.Tensor]) -> FusionOutput:  # pragma: no cover - abstract

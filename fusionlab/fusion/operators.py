@@ -8,6 +8,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
+from ..signals import repeat_rows, tap_rows
 from .base import FUSIONS, Fusion, FusionOutput, pool
 
 
@@ -95,6 +96,8 @@ class TensorFusion(Fusion):
 
 @FUSIONS.register("gated", "sum_m z_m * tanh(W_m h_m), z = sigmoid(W_z [h_1..h_M]) (GMU)")
 class GatedFusion(Fusion):
+    signal_parts = (("z", "gate"),)  # z_m, the gate of modality m: key gate/<m>, (B, dim)
+
     def __init__(self, in_dims, names, dim: int = 64):
         super().__init__(in_dims, names)
         self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims)
@@ -102,10 +105,13 @@ class GatedFusion(Fusion):
         self.dim = dim
         self.out_dim = dim
 
-    def fuse(self, hs):
+    def fuse(self, hs, replace=None):
         vs = [pool(h) for h in hs]
         cand = torch.stack([torch.tanh(p(v)) for p, v in zip(self.proj, vs)], dim=1)  # (B, M, dim)
         z = torch.sigmoid(self.gate(torch.cat(vs, dim=-1))).view(-1, len(vs), self.dim)  # (B, M, dim)
+        if replace:
+            z = torch.stack(tap_rows(replace, [f"gate/{k}" for k in self.names], list(z.unbind(1))), dim=1)
+            cand = repeat_rows(cand, len(z))
         return FusionOutput((z * cand).sum(dim=1), {"gate": z})
 
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .. import rng
+from ..signals import Replace, Signal, check_replace
 from ..fusion import FUSIONS, create_fusion
 from ..refiners import REFINERS
 
@@ -96,16 +97,24 @@ class FusionModel(nn.Module):
         self.head = nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
                                   rng.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
 
-    def forward(self, xs: Mapping[str, torch.Tensor]) -> ModelOutput:
+    def signals(self) -> Dict[str, Signal]:
+        """The per-sample signals of the refiner and the fusion operator that ``replace`` can reach."""
+        found = dict(self.refiner.signals()) if hasattr(self.refiner, "signals") else {}
+        return {**found, **self.fusion.signals()}
+
+    def forward(self, xs: Mapping[str, torch.Tensor], replace: Optional[Replace] = None) -> ModelOutput:
+        """``replace``: functions that replace declared signals (:mod:`fusionlab.signals`)."""
         missing = [k for k in self.names if k not in xs]
         if missing:
             raise ValueError(f"inputs lack modalities {missing}; the model needs {self.names}")
+        if replace:
+            check_replace(replace, self.signals())
         extras: Dict[str, torch.Tensor] = {}
         if self.refiner is not None:
-            xs, ref_extras = self.refiner(dict(xs))
+            xs, ref_extras = self.refiner(dict(xs), replace) if hasattr(self.refiner, "signals") else self.refiner(dict(xs))
             extras.update(ref_extras)
         hs = [self.encoders[k](xs[k]) for k in self.names]
-        fused = self.fusion(hs)
+        fused = self.fusion(hs, replace)
         extras.update(fused.extras)
         return ModelOutput(self.head(fused.fused), extras)
 

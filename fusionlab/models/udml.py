@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import rng
+from ..signals import Replace, Signal, check_replace, per_modality, repeat_rows, tap_rows
 from ..fusion import create_fusion, pool
 from ..registry import Registry
 from .fusion_model import ModelOutput
@@ -176,8 +177,8 @@ class UDMLModel(nn.Module):
             return torch.ones(len(self.names))
         return (self.alpha_sum / self.alpha_count).clamp_min(self.cfg.alpha_floor)
 
-    def _classify(self, hs: List[torch.Tensor]) -> torch.Tensor:
-        return self.head(self.fusion(hs).fused)
+    def _classify(self, hs: List[torch.Tensor], replace: Optional[Replace] = None) -> torch.Tensor:
+        return self.head(self.fusion(hs, replace).fused)
 
     def _masked_logits(self, hs: List[torch.Tensor], keep: bool) -> torch.Tensor:
         """The shared head with only modality m kept (``keep``) or m zeroed, for every m: ``(B, M, C)``."""
@@ -227,10 +228,17 @@ class UDMLModel(nn.Module):
         source = {"sigma": sigma, "mu": mu, "x": x}[self.cfg.estimator_input]
         return pool(source).detach()
 
-    def forward(self, xs: Mapping[str, torch.Tensor]):
+    def signals(self) -> Dict[str, Signal]:
+        """The weights ``w_m`` ``(B,)`` (key ``weights/<m>``), and the fusion operator's signals."""
+        return {**per_modality("w", "weights", self.names), **self.fusion.signals()}
+
+    def forward(self, xs: Mapping[str, torch.Tensor], replace: Optional[Replace] = None):
+        """``replace``: functions that replace declared signals (:mod:`fusionlab.signals`)."""
         missing = [k for k in self.names if k not in xs]
         if missing:
             raise ValueError(f"inputs lack modalities {missing}; the model needs {self.names}")
+        if replace:
+            check_replace(replace, self.signals())
         extras: Dict[str, torch.Tensor] = {}
         hs, intensity, variance = [], [], []
         for k in self.names:
@@ -247,6 +255,9 @@ class UDMLModel(nn.Module):
         intensity_t, variance_t = torch.stack(intensity, 1), torch.stack(variance, 1)  # (B, M)
         u = self._uncertainty(intensity_t, variance_t, warm=self.training and not bool(self.weights_on))
         w = normalised_weights(u) if u is not None else torch.ones_like(intensity_t)
+        if replace:
+            w = torch.stack(tap_rows(replace, [f"weights/{k}" for k in self.names], list(w.unbind(1))), dim=1)
+            hs = [repeat_rows(h, len(w)) for h in hs]
         weighted = [h + w[:, m, None, None] * h for m, h in enumerate(hs)]  # h_m <- h_m + w_m h_m
         if self.unimodal is None:  # the shared head with the other modalities zeroed (the authors)
             uni = self._masked_logits(weighted, keep=True)  # (B, M, C), with gradient
@@ -260,7 +271,7 @@ class UDMLModel(nn.Module):
                 extras["probe"] = self._probe([h.detach() for h in probed])
         extras.update(intensity=intensity_t, variance=variance_t, weights=w,
                       alpha=self.alpha[None, :].expand(len(w), -1).clone())
-        return ModelOutput(self._classify(weighted), extras)
+        return ModelOutput(self._classify(weighted, replace), extras)
 
 
 def udml_loss(model: UDMLModel, output, y: torch.Tensor, t: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, float]]:

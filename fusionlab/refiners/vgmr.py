@@ -33,17 +33,19 @@ overhead over a small backbone down. The ablation switches
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import rng
+from ..signals import Replace, Signal, repeat_rows, tap_rows
 from . import REFINERS
 
 PREFIX = "vgmr"
 PARTS = ("v_g", "v_c", "G", "G_eff", "X_refined")
+SIGNALS = ("v_g", "v_c", "G_eff")  # the per-sample signals the rest of the pass uses (METHODS §6)
 
 
 @dataclass(frozen=True)
@@ -261,19 +263,30 @@ class VGMR(nn.Module):
 
     def gate(self, xs: List[torch.Tensor], ps: List[torch.Tensor], v_g: torch.Tensor,
              v_c: torch.Tensor) -> List[torch.Tensor]:
-        """``G = sigmoid(A(X) + B(P) + C(v_g - 1/2) + D(v_c - 1/2))``: per group ``(M_g, B, T, D)``."""
-        use_values = self.cfg.use_global_value or self.cfg.use_channel_value
-        vs = torch.cat(([v_g.unsqueeze(-1) - 0.5] if self.cfg.use_global_value else []) +
-                       ([v_c - 0.5] if self.cfg.use_channel_value else []), dim=-1) if use_values else None
+        """``G = sigmoid(A(X) + B(P) + C(v_g - 1/2) + D(v_c - 1/2))``: per group ``(M_g, B, T, D)``.
+
+        Values with ``c`` times the rows of ``X`` (stacked variants, ``fusionlab.signals``) give ``c B``
+        rows; ``A(X) + B(P)`` is computed once for the ``B`` rows and repeated."""
+        rows = v_g.shape[1]
+        return [torch.sigmoid(repeat_rows(a, rows, 1) + (0 if v is None else v.unsqueeze(2)))
+                for a, v in zip(self.gate_inputs(xs, ps), self.gate_values(v_g, v_c))]
+
+    def gate_inputs(self, xs: List[torch.Tensor], ps: List[torch.Tensor]) -> List[torch.Tensor]:
+        """``A(X) + B(P)`` per group ``(M_g, B, T, D)``: the gate logits' input terms."""
         out = []
         for g, w, x, p in zip(self.groups, self.blocks, xs, ps):
             mg, b = x.shape[:2]
             logits = torch.baddbmm(w.gate_x_bias.unsqueeze(1), x.reshape(mg, -1, g.d), w.gate_x_weight)
-            logits = torch.baddbmm(logits, p.reshape(mg, -1, p.shape[-1]), w.gate_p_weight).view(mg, b, g.t, g.d)
-            if vs is not None:  # (M_g, B, n_value) @ (M_g, n_value, D), broadcast over time
-                logits = logits + torch.bmm(g.take(vs), w.gate_v_weight).unsqueeze(2)
-            out.append(torch.sigmoid(logits))
+            out.append(torch.baddbmm(logits, p.reshape(mg, -1, p.shape[-1]), w.gate_p_weight).view(mg, b, g.t, g.d))
         return out
+
+    def gate_values(self, v_g: torch.Tensor, v_c: torch.Tensor) -> List[Optional[torch.Tensor]]:
+        """``C(v_g - 1/2) + D(v_c - 1/2)`` per group ``(M_g, B, D)`` (None when both are switched off)."""
+        if not (self.cfg.use_global_value or self.cfg.use_channel_value):
+            return [None] * len(self.groups)
+        vs = torch.cat(([v_g.unsqueeze(-1) - 0.5] if self.cfg.use_global_value else []) +
+                       ([v_c - 0.5] if self.cfg.use_channel_value else []), dim=-1)
+        return [torch.bmm(g.take(vs), w.gate_v_weight) for g, w in zip(self.groups, self.blocks)]
 
     def amplify(self, g: torch.Tensor) -> torch.Tensor:
         """``G_amp = 1 + lambda (2G - 1)``: exactly 1 at ``lambda = 0``, in ``(1 - lambda, 1 + lambda)``."""
@@ -296,12 +309,33 @@ class VGMR(nn.Module):
             return g_eff * self.norm(x, w)
         return g_eff * x
 
-    def forward(self, xs: Mapping[str, torch.Tensor]):
+    def signals(self) -> Dict[str, Signal]:
+        """``v_g`` ``(B,)``, ``v_c`` ``(B, d)`` and ``G_eff`` ``(B, T, D)`` of every modality, by extras key."""
+        return {key(part, k): Signal(part, k) for part in SIGNALS for k in self.names}
+
+    def _tap(self, replace: Optional[Replace], parts: Mapping[str, Sequence[Tuple[Tuple[int, ...], torch.Tensor]]]
+             ) -> Dict[str, List[torch.Tensor]]:
+        """``parts``: per part, ``(modality positions, (M_g, B, ...) tensor)`` pairs. Every modality's slice
+        goes through :func:`fusionlab.signals.tap`; all of them come back repeated to one row count."""
+        names = [key(part, self.names[i]) for part, pairs in parts.items() for index, _ in pairs for i in index]
+        slices = [s for pairs in parts.values() for _, t in pairs for s in t.unbind(0)]
+        tapped = iter(tap_rows(replace, names, slices))
+        return {part: [torch.stack([next(tapped) for _ in index]) for index, _ in pairs] for part, pairs in parts.items()}
+
+    def forward(self, xs: Mapping[str, torch.Tensor], replace: Optional[Replace] = None):
         x = self.stack(xs)  # per group (M_g, B, T, D)
         p = self.project(x)
         v_g, v_c = self.values(p)
+        if replace and any(key(part, k) in replace for part in ("v_g", "v_c") for k in self.names):
+            every = tuple(range(len(self.names)))
+            tapped = self._tap(replace, {"v_g": [(every, v_g)], "v_c": [(every, v_c)]})
+            (v_g,), (v_c,) = tapped["v_g"], tapped["v_c"]
         g = self.gate(x, p, v_g, v_c)
         g_eff = [self.effective_gate(gi) for gi in g]
+        if replace and any(key("G_eff", k) in replace for k in self.names):
+            g_eff = self._tap(replace, {"G_eff": [(grp.index, ge) for grp, ge in zip(self.groups, g_eff)]})["G_eff"]
+        rows = g_eff[0].shape[1]
+        x = [repeat_rows(xi, rows, 1) for xi in x]  # stacked variants: the inputs repeated to their rows
         out = [self.drop(self.refine(ge, xi, w)) for w, ge, xi in zip(self.blocks, g_eff, x)]
         parts = {"G": self.unstack(g), "G_eff": self.unstack(g_eff), "X_refined": self.unstack(out)}
         refined, extras = dict(xs), {}
