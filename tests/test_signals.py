@@ -141,3 +141,51 @@ def test_choosing_signals_and_models_without_any_are_refused_by_name():
     assert plain.signals() == {}
     with pytest.raises(ValueError, match="rows may be a multiple"):
         tap({"k": lambda v: v[:3]}, "k", torch.zeros(4, 2))
+
+
+SIGNAL_CSV = ["condition", "signal", "modality", "metric_clean", "metric_broken_mean", "delta", "p_value"]
+
+
+def _signal_csv(path):
+    import pandas as pd
+    df = pd.read_csv(path)
+    assert SIGNAL_CSV == [c for c in df.columns if c in SIGNAL_CSV]
+    assert df["p_value"].between(1 / 6, 1).all() and (df["permutations"] == 5).all()
+    return df
+
+
+def test_cli_vgmr_udml_and_gated_train_write_signal_permutation(tmp_path):
+    from fusionlab.cli import main
+    small = ["--dataset", "synthetic", "--samples", "160", "--epochs", "1", "--signal-permutations", "5"]
+    assert main(["vgmr", *small, "--seq-len", "4", "--seeds", "1", "--permute-signals", "--out", str(tmp_path / "v")]) == 0
+    v = _signal_csv(tmp_path / "v" / "signal_permutation.csv")
+    assert set(v["signal"]) == {"v_g", "v_c", "G_eff"}
+    assert set(v["condition"]) == {"clean"} | {f"m{i} (ratio 0.30, weight 1) corrupted" for i in (1, 2, 3)}
+    assert main(["udml", *small, "--methods", "static,udml", "--seeds", "1", "--permute-signals",
+                 "--out", str(tmp_path / "u")]) == 0
+    u = _signal_csv(tmp_path / "u" / "signal_permutation.csv")
+    assert set(u["method"]) == {"static", "udml"} and set(u["signal"]) == {"w"}
+    # static fusion's weights are all 1: permuting them changes nothing, exactly
+    assert (u.loc[u["method"] == "static", "delta"] == 0).all() and (u.loc[u["method"] == "static", "p_value"] == 1).all()
+    assert main(["train", *small, "--modalities", "2", "--fusion", "gated", "--permute-signals",
+                 "--out", str(tmp_path / "t")]) == 0
+    t = _signal_csv(tmp_path / "t" / "signal_permutation.csv")
+    assert set(t["signal"]) == {"z"} and set(t["modality"]) == {"m1", "m2", "all"} and len(t) == 9
+
+
+def test_cli_perceptual_writes_its_table_and_a_model_without_signals_is_refused(tmp_path):
+    import subprocess
+    import sys
+    import pandas as pd
+    from fusionlab.cli import main
+    small = ["--dataset", "synthetic", "--samples", "160", "--modalities", "2", "--epochs", "1"]
+    assert main(["perceptual", *small, "--permutations", "5", "--out", str(tmp_path / "p")]) == 0
+    df = pd.read_csv(tmp_path / "p" / "perceptual.csv")
+    assert ["modality", "metric_clean", "metric_permuted_mean", "delta", "p_value"] == \
+        [c for c in df.columns if c in ("modality", "metric_clean", "metric_permuted_mean", "delta", "p_value")]
+    assert list(df["modality"]) == ["m1", "m2", "all"]
+    proc = subprocess.run([sys.executable, "-m", "fusionlab", "train", *small, "--fusion", "concat",
+                           "--permute-signals", "--out", str(tmp_path / "c")], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 2 and "declares no per-sample signal" in proc.stderr and "before" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "c" / "metrics.json").exists()

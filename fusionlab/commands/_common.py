@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..data import DATASETS, DataConfig, controls, spec
 from ..data.spec import kind_of
+from ..diagnostics.signals import SignalTestConfig
 from ..experiments.base import Result, data_default
 from ..findings import Finding
 
@@ -253,3 +254,26 @@ def run_with_jobs(args: argparse.Namespace, run, cfg, label: str, **kwargs):
             return run(cfg, progress=progress_printer(bar), executor=executor, cache=cache, **kwargs)
     finally:
         bar.close()
+
+
+def add_signal_args(p: argparse.ArgumentParser) -> None:
+    """``--permute-signals`` and its K (METHODS §6), as every command with a gated model takes them."""
+    p.add_argument("--permute-signals", action="store_true",
+                   help="permute the model's learned per-sample signals across test rows (METHODS §6); "
+                        "writes signal_permutation.csv")
+    p.add_argument("--signal-permutations", type=int, default=SignalTestConfig().permutations,
+                   help="K permutations of the signal test")
+
+
+def signal_config(args):
+    """The signal test's config from ``add_signal_args``' flags, or None without ``--permute-signals``."""
+    return SignalTestConfig(permutations=args.signal_permutations) if args.permute_signals else None
+
+
+SIGNAL_COLUMNS = ["method", "condition", "signal", "modality", "metric_clean", "metric_broken_mean", "delta", "p_value"]
+
+
+def print_signal_table(result: Result) -> None:
+    if "signal_permutation" in result.tables:
+        t = result.tables["signal_permutation"]
+        print(t[[c for c in SIGNAL_COLUMNS if c in t]].round(4).to_string(index=False))

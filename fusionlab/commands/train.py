@@ -5,7 +5,8 @@ import argparse
 from dataclasses import replace
 
 COMMANDS = {"train": "train a fusion model; writes metrics.json, history.csv and removal.csv",
-            "robustness": "train, then accuracy vs noise per modality; writes robustness.csv"}
+            "robustness": "train, then accuracy vs noise per modality; writes robustness.csv",
+            "perceptual": "train, then permute each modality's test inputs (perceptual score); writes perceptual.csv"}
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -25,32 +26,44 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 def add_parser(sub) -> None:
     from ..experiments import playground as study
     from ..noise import CORRUPTIONS
-    from ._common import add_data_args, float_list
-    for name, func in (("train", run_train), ("robustness", run_robustness)):
+    from ._common import add_data_args, add_signal_args, float_list
+    for name, func in (("train", run_train), ("robustness", run_robustness), ("perceptual", run_perceptual)):
         p = sub.add_parser(name, help=COMMANDS[name])
         add_data_args(p, study.DATASET_NAMES, study.DEFAULT.data.name)
         _add_model_args(p)
         p.add_argument("--noise", default=study.DEFAULT.noise, choices=CORRUPTIONS.names(),
-                       help="the robustness curve's corruption")
+                       help="the robustness curve's corruption (and the signal test's)")
         p.add_argument("--levels", type=float_list, default=None, help="comma-separated noise levels")
+        if name == "train":
+            add_signal_args(p)
+            p.add_argument("--signal-level", type=float, default=None,
+                           help="the signal test's corrupted conditions: each modality alone at this level of "
+                                "--noise (default: the middle of its range)")
+        if name == "perceptual":
+            p.add_argument("--permutations", type=int, default=200, help="K permutations per modality")
         p.set_defaults(func=func)
 
 
 def config(args):
     """The Playground's config from the arguments (what the page builds from its widgets)."""
     from ..experiments import playground as study
-    from ._common import data_config
+    from ..diagnostics.signals import SignalTestConfig
+    from ._common import data_config, signal_config
     d = study.DEFAULT
     return study.PlaygroundConfig(
         data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS),
         model=replace(d.model, fusion=args.fusion, encoder=args.encoder),
         train=replace(d.train, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr),
-        noise=args.noise, levels=tuple(args.levels) if args.levels else None)
+        noise=args.noise, levels=tuple(args.levels) if args.levels else None,
+        signals=signal_config(args) if hasattr(args, "permute_signals") else None,
+        signal_level=getattr(args, "signal_level", None),
+        perceptual=SignalTestConfig(permutations=args.permutations) if hasattr(args, "permutations") else None)
 
 
 def run_train(args) -> int:
     from ..experiments import playground as study
-    from ._common import check_out, result_set, write_csv, write_json
+    from ..diagnostics.signals import signal_findings
+    from ._common import check_out, print_findings, print_signal_table, result_set, write_csv, write_json
     out = check_out(args.out)
     cfg = config(args)
     result = study.run(cfg)
@@ -60,7 +73,29 @@ def run_train(args) -> int:
         write_csv(result.tables["history"], d / "history.csv")
         write_csv(result.tables["removal"], d / "removal.csv")
         write_json(metrics, d / "metrics.json")
+        if "signal_permutation" in result.tables:
+            write_csv(result.tables["signal_permutation"], d / "signal_permutation.csv")
     print(f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} -> {out}")
+    if "signal_permutation" in result.tables:
+        print_signal_table(result)
+        print_findings(signal_findings(result.tables["signal_permutation"]))
+    return 0
+
+
+PERCEPTUAL_COLUMNS = ["modality", "metric_clean", "metric_permuted_mean", "delta", "p_value"]
+
+
+def run_perceptual(args) -> int:
+    from ..experiments import playground as study
+    from ._common import check_out, result_set, write_csv, write_json
+    out = check_out(args.out)
+    result = study.run(config(args))
+    table = result.tables["perceptual"]
+    with result_set(out, "perceptual") as d:
+        write_csv(table, d / "perceptual.csv")
+        write_json({"config": result.config}, d / "config.json")
+    print(table[PERCEPTUAL_COLUMNS].round(4).to_string(index=False))
+    print(f"-> {out / 'perceptual.csv'}")
     return 0
 
 

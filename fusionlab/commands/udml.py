@@ -5,7 +5,9 @@ Trains static / pe / udml_no_alpha / udml with ``--seeds`` seeds (S, S+1, ...) a
 ``alpha.json``, ``robustness.csv``, ``unimodal.csv`` (each modality's unimodal validation
 accuracy per epoch) and ``summary.json`` (Spearman ρ per method and modality, the oracle's ρ
 beside them, clean and noisy accuracy and mean clean weights per method, and the paper's
-findings judged from these numbers).
+findings judged from these numbers); with ``--permute-signals``, ``signal_permutation.csv``
+(METHODS §6: each method's first-seed weights ``w_m`` permuted across test rows, clean and with
+each modality noised up to the top training level).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def add_parser(sub) -> None:
     from ..experiments import udml as study
     from ..models.udml import ALPHA_MODES, CHOICES, FUSIONS_ALLOWED, METHODS
     from ..models.udml_schedule import INTENSITY_MAPS, LABELS
-    from ._common import add_data_args, add_executor_args, csv_list
+    from ._common import add_data_args, add_executor_args, add_signal_args, csv_list
     d = study.DEFAULT
     p = sub.add_parser("udml", help=COMMANDS["udml"])
     add_data_args(p, study.DATASET_NAMES, d.data.name)
@@ -71,6 +73,7 @@ def add_parser(sub) -> None:
     p.add_argument("--alpha-in-warmup", default=None, choices=("on", "off"),
                    help="weight by 1/alpha during warm-up too (on, the authors) (default "
                         f"{'on' if d.model.alpha_in_warmup else 'off'})")
+    add_signal_args(p)
     add_executor_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_udml)
@@ -83,7 +86,7 @@ def _given(**values):
 def config(args: argparse.Namespace):
     """The study's config: the default (or ``--preset``), changed by every flag given."""
     from ..experiments import udml as study
-    from ._common import data_config, modality_list
+    from ._common import data_config, modality_list, signal_config
     base = study.PRESETS[args.preset][0] if args.preset else study.DEFAULT
     if args.hard is not None:
         args.xor = modality_list(args.hard)
@@ -104,7 +107,7 @@ def config(args: argparse.Namespace):
                                                             intensity_map=args.intensity_map,
                                                             level_scale=args.level_scale, labels=args.labels)),
                    **_given(seeds=args.seeds, methods=tuple(args.methods) if args.methods else None,
-                            test_noise=args.test_noise))
+                            test_noise=args.test_noise, signals=signal_config(args)))
 
 
 def _nested(df, value: str) -> dict:
@@ -132,7 +135,8 @@ def summary(result) -> dict:
 
 def run_udml(args) -> int:
     from ..experiments import udml as study
-    from ._common import check_out, print_findings, result_set, run_with_jobs, write_csv, write_json
+    from ._common import (check_out, print_findings, print_signal_table, result_set, run_with_jobs, write_csv,
+                          write_json)
     out = check_out(args.out)
     result = run_with_jobs(args, study.run, config(args), "udml")
     t = result.tables
@@ -145,6 +149,9 @@ def run_udml(args) -> int:
         write_csv(t["robustness"], d / "robustness.csv")
         write_csv(t["unimodal"], d / "unimodal.csv")
         write_json(res, d / "summary.json")
+        if "signal_permutation" in t:
+            write_csv(t["signal_permutation"], d / "signal_permutation.csv")
+    print_signal_table(result)
     for meth, rho in res["spearman"].items():
         print(f"spearman {meth}: " + ", ".join(f"{k} {v:.3f}" for k, v in rho.items()))
     for meth, a in res["accuracy"].items():

@@ -1,7 +1,9 @@
 """``vgmr`` and ``compare``: the Gates & values page's headless twin (seed 003, ``experiments.gates``).
 
 ``vgmr`` trains VGMR and the plain backbone for ``--seeds`` seeds and writes ``gate_stats.csv``
-(§4.4, every seed), ``removal.csv`` (§4.7), ``robustness.csv`` and ``robustness_summary.csv`` (§4.8).
+(§4.4, every seed), ``removal.csv`` (§4.7), ``robustness.csv`` and ``robustness_summary.csv`` (§4.8);
+with ``--permute-signals``, ``signal_permutation.csv`` (METHODS §6: the first seed's ``v_g``, ``v_c``,
+``G_eff`` permuted across test rows, clean and with each modality corrupted at ``--ratio``/``--weight``).
 ``compare`` trains every §4.5 method on one backbone (transformer by default) for ``--seeds`` seeds and
 writes ``comparison.csv`` (mean ± sd, paired difference to VGMR; ``comparison_seeds.csv`` per seed)
 and, with ``--ablation``, ``ablation.csv`` (§4.3) likewise.
@@ -46,6 +48,8 @@ def add_parser(sub) -> None:
     p.add_argument("--ratio", type=float, default=d.ratio, help="§4.4: fraction of timesteps replaced by noise")
     p.add_argument("--weight", type=float, default=d.weight, help="§4.4: noise weight (1 replaces)")
     p.add_argument("--seeds", type=int, default=d.seeds, help="seeds of every method (§4.4 and §4.8)")
+    from ._common import add_signal_args
+    add_signal_args(p)
     p.set_defaults(func=run_vgmr)
     c = sub.add_parser("compare", help=COMMANDS["compare"])
     _common_args(c, backbone="transformer")  # §4.5 runs every method under the paper's Transformer setting
@@ -61,25 +65,30 @@ def config(args):
     """The study's config from the arguments (what the page builds from its widgets)."""
     from ..experiments import gates as study
     from ..refiners.vgmr import make_config
-    from ._common import data_config
+    from ._common import data_config, signal_config
     d = study.DEFAULT
     vgmr = make_config({**vars(d.vgmr), **{k: getattr(args, k) for k in VGMR_FLAGS}})
     extra = {k: getattr(args, k) for k in ("ratio", "weight", "seeds") if getattr(args, k, None) is not None}
+    if getattr(args, "permute_signals", False):
+        extra["signals"] = signal_config(args)
     return replace(d, data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS), backbone=args.backbone,
                    vgmr=vgmr, train=replace(d.train, epochs=args.epochs, seed=args.seed), **extra)
 
 
 def run_vgmr(args) -> int:
     from ..experiments import gates as study
-    from ._common import check_out, print_findings, result_set, run_with_jobs, write_json, write_tables
+    from ._common import (check_out, print_findings, print_signal_table, result_set, run_with_jobs, write_json,
+                          write_tables)
     out = check_out(args.out)
     result = run_with_jobs(args, study.run, config(args), "vgmr")
     with result_set(out, "vgmr") as d:
-        write_tables(result, d, ("gate_stats", "removal", "robustness", "robustness_summary"))
+        write_tables(result, d, ("gate_stats", "removal", "robustness", "robustness_summary", "signal_permutation"))
         write_json(result.config, d / "config.json")
     print(result.tables["gate_stats"].round(3).to_string(index=False))
+    print_signal_table(result)
     print_findings(result.findings)
-    print(f"-> {out}/gate_stats.csv, removal.csv, robustness.csv, robustness_summary.csv")
+    print(f"-> {out}/gate_stats.csv, removal.csv, robustness.csv, robustness_summary.csv"
+          + (", signal_permutation.csv" if "signal_permutation" in result.tables else ""))
     return 0
 
 

@@ -72,6 +72,25 @@ def corrupt_sample(data: PreparedData, index: int, noise: Mapping[str, Tuple[flo
     return xs
 
 
+def corrupt_test(data: PreparedData, noise: Mapping[str, Tuple[float, float]], seed: int = 0,
+                 split: str = "test") -> Dict[str, torch.Tensor]:
+    """Every row of ``split`` with modality ``m`` corrupted at ``noise[m] = (ratio, weight)`` (the
+    page's sliders), each modality from its own stream of ``seed``, as :func:`corrupt_modalities` draws."""
+    xs = getattr(data, split).xs
+    unknown = set(noise) - set(xs)
+    if unknown:
+        raise ValueError(f"noise names unknown modalities {sorted(unknown)}; have {list(xs)}")
+    gens = rng.streams(seed, tuple(xs))
+    return {k: corrupt(NOISE, v, float(noise[k][0]), gens[k], data.stats[k], weight=float(noise[k][1]))
+            if k in noise else v for k, v in xs.items()}
+
+
+def noise_label(noise: Mapping[str, Tuple[float, float]]) -> str:
+    """``clean`` or e.g. ``m1 corrupted (ratio 0.30, weight 1)``: the condition column of the signal test."""
+    parts = [f"{k} (ratio {r:.2f}, weight {w:g})" for k, (r, w) in noise.items() if r > 0 and w > 0]
+    return "clean" if not parts else ", ".join(parts) + " corrupted"
+
+
 def sample_view(model: torch.nn.Module, data: PreparedData, index: int,
                 noise: Mapping[str, Tuple[float, float]] = {}, seed: int = 0) -> SampleView:
     """Re-run only this one sample (corrupted as asked) through the frozen model."""

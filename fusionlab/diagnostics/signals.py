@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..findings import FAILS, HOLDS, PARTLY, Finding
 from ..limits import MAX_PERMUTATIONS
 from ..signals import Signal, repeat_rows
 from .permutation import PermutationConfig, PermutationResult, confusion_counts, metrics_from_counts, \
@@ -189,11 +190,35 @@ def input_permutation(model: torch.nn.Module, xs: Mapping[str, torch.Tensor], y,
     return PermutationResult(table, res.null)
 
 
-def verdict(row: Mapping, alpha: float = 0.05) -> str:
-    """One sentence from a row's numbers: is the decision measurably hurt when the signal is permuted?"""
-    what = f"{row['signal']} of {row['modality']}" if "signal" in row else f"the inputs of {row['modality']}"
-    if row["p_value"] <= alpha and row["delta"] > 0:
-        return (f"The decision depends on {what}: permuting it costs {row['delta']:+.3f} balanced accuracy "
-                f"(p = {row['p_value']:.3f}).")
-    return (f"No measurable dependence on {what}: permuting it changes balanced accuracy by "
-            f"{row['delta']:+.3f} (p = {row['p_value']:.3f}).")
+def over_conditions(test, model: torch.nn.Module, conditions: Mapping[str, Mapping[str, torch.Tensor]], y,
+                    n_classes: int, cfg: SignalTestConfig = SignalTestConfig(), **options) -> PermutationResult:
+    """``test`` (:func:`signal_permutation` or :func:`input_permutation`) on each of ``conditions``
+    (``{"clean": xs, "m1 corrupted": xs'}``): tables stacked with a ``condition`` column first."""
+    parts = [(name, test(model, xs, y, n_classes, cfg, **options)) for name, xs in conditions.items()]
+    table = pd.concat([r.table.assign(condition=name) for name, r in parts], ignore_index=True)
+    null = pd.concat([r.null.assign(condition=name) for name, r in parts], ignore_index=True)
+    first = ["condition"] + [c for c in table.columns if c != "condition"]
+    return PermutationResult(table[first], null)
+
+
+GROUPS = ("method", "condition", "signal")  # the columns a finding is made per, where present
+
+
+def signal_findings(table: pd.DataFrame, alpha: float = 0.05) -> List[Finding]:
+    """Per signal (and method and condition, where the table has them): does the decision depend on
+    it? *holds* when permuting every modality's signal at once (the ``all`` row; the only row for one
+    modality) costs balanced accuracy significantly (``p <= alpha``, ``delta > 0``), *partly* when only
+    some modality's row does, *does not hold* when no row does."""
+    by = [c for c in GROUPS if c in table]
+    out = []
+    for keys, g in table.groupby(by, sort=False):
+        label = dict(zip(by, keys if isinstance(keys, tuple) else (keys,)))
+        hurt = (g["p_value"] <= alpha) & (g["delta"] > 0)
+        whole = g.index[g["modality"] == ALL] if (g["modality"] == ALL).any() else g.index
+        verdict = HOLDS if bool(hurt[whole].any()) else PARTLY if bool(hurt.any()) else FAILS
+        evidence = "; ".join(f"{r.modality}: delta {r.delta:+.3f}, p {r.p_value:.3f}" for r in g.itertuples())
+        where = ", ".join(str(label[c]) for c in ("method", "condition") if c in label)
+        out.append(Finding(f"The decision depends on {label['signal']}" + (f" ({where})" if where else ""), verdict,
+                           f"{evidence} (balanced accuracy, {int(g['permutations'].iloc[0])} permutations, "
+                           f"significant at p <= {alpha:g})"))
+    return out

@@ -9,7 +9,7 @@ plainly when they do not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding, describe, directi
 from ..models.udml import METHODS, UDMLConfig, UDMLModel
 from ..models.udml_schedule import NoiseSchedule, add_intensity_noise, draw_intensities, intensity_to_level, max_level
 from ..noise import Level, corrupt_modalities, default_levels, level_range
+from .signals import SignalTestConfig, over_conditions, signal_permutation
 from ..train import evaluate, predict
 from .robustness import robustness_curve
 
@@ -295,3 +296,25 @@ def suppression_findings(acc: pd.DataFrame, hard: Optional[str] = None) -> List[
 def findings(spear: pd.DataFrame, acc: pd.DataFrame, hard: Optional[str] = None, noise: str = NOISE) -> List[Finding]:
     """Every claim of seed 001 the numbers can judge, in order (``noise``: the estimator sweep's test noise)."""
     return [monotonicity_finding(spear, noise)] + suppression_findings(acc, hard)
+
+
+def noise_label(max_levels: Mapping[str, float]) -> str:
+    """``clean`` or e.g. ``m2 noised (gaussian, per-sample level up to 1.5)``: a signal-test condition."""
+    parts = [f"{k} up to {v:.3g}" for k, v in max_levels.items() if v > 0]
+    return "clean" if not parts else f"{', '.join(parts)} noised ({NOISE}, per-sample level U(0, max))"
+
+
+def signal_test(study: UDMLStudy, method: str, seed: int, noises: Sequence[Mapping[str, float]],
+                cfg: SignalTestConfig = SignalTestConfig()):
+    """METHODS §6 on one model's weights ``w_m`` (and a ``gated`` operator's ``z``), once per noise setting
+    (``{modality: max level}``, ``{}`` clean; the page passes its sliders'): gaussian test noise at
+    per-sample levels ~ U(0, max), drawn from the study's evaluation seed as ``sample_weights`` draws them."""
+    data, part = study.data, study.data.test
+    conditions = {}
+    for noise in noises:
+        levels = per_sample_levels(len(part), dict(noise), study.eval_seed)
+        conditions[noise_label(noise)] = corrupt_modalities(part.xs, levels, NOISE, study.eval_seed, data.stats)
+    res = over_conditions(signal_permutation, study.models[(method, seed)], conditions, part.y, data.n_classes, cfg)
+    res.table.insert(0, "method", method)
+    res.null.insert(0, "method", method)
+    return res

@@ -18,8 +18,9 @@ import pandas as pd
 import torch
 
 from ..data import DataConfig, PreparedData, SplitConfig, SyntheticConfig, UCIConfig, prepare
-from ..diagnostics.gates import (SweepConfig, gate_findings, gate_samples, removal_table, robustness_findings,
-                                 robustness_of, robustness_summary, summarise_samples)
+from ..diagnostics.gates import (SweepConfig, corrupt_test, gate_findings, gate_samples, noise_label, removal_table,
+                                 robustness_findings, robustness_of, robustness_summary, summarise_samples)
+from ..diagnostics.signals import SignalTestConfig, over_conditions, signal_findings, signal_permutation
 from ..jobs import uploads_uncached, Job, JobCache, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model
 from ..refiners.vgmr import VGMRConfig
@@ -54,6 +55,7 @@ class GatesConfig:
     weight: float = 1.0  # §4.4: noise weight (1 replaces)
     seeds: int = 3  # §4.4 and §4.8: seeds train.seed, train.seed + 1, ...
     sweep: SweepConfig = SweepConfig()
+    signals: Optional[SignalTestConfig] = None  # METHODS §6 on the first seed's VGMR (None: not run)
 
     def __post_init__(self) -> None:
         backbone_config(self.backbone)
@@ -124,6 +126,19 @@ def gate_tables(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str,
                                       if (name, first) in models}, data)}
 
 
+def signal_test(model: torch.nn.Module, data: PreparedData, noises: Sequence[Mapping[str, Tuple[float, float]]],
+                cfg: SignalTestConfig = SignalTestConfig(), seed: int = 0):
+    """METHODS §6 on VGMR's signals, once per noise setting (``{modality: (ratio, weight)}``, ``{}`` clean;
+    the page passes its sliders'): a ``condition`` column names each."""
+    conditions = {noise_label(n): corrupt_test(data, n, seed) for n in noises}
+    return over_conditions(signal_permutation, model, conditions, data.test.y, data.n_classes, cfg)
+
+
+def study_noises(cfg: GatesConfig, names: Sequence[str]) -> List[Dict[str, Tuple[float, float]]]:
+    """The study's signal-test conditions: clean, then each modality corrupted at §4.4's ratio and weight."""
+    return [{}] + [{k: (cfg.ratio, cfg.weight)} for k in names]
+
+
 @uploads_uncached
 @functools.lru_cache(maxsize=2)
 def _prepared(cfg_data: DataConfig, seed: int, source: Optional[bytes] = None) -> PreparedData:
@@ -145,6 +160,9 @@ def gates_job(cfg: GatesConfig, method: str, seed: int, source: Optional[bytes] 
         out["removal"] = removal_table({method: res.model}, data)
     if method == "vgmr":
         out["gate_samples"] = gate_samples(res.model, data, cfg.ratio, cfg.weight, seed=seed).assign(seed=seed)
+        if cfg.signals is not None and seed == cfg.train.seed:
+            out["signal_permutation"] = signal_test(res.model, data, study_noises(cfg, data.modality_names),
+                                                    cfg.signals, seed).table
     return out
 
 
@@ -165,6 +183,10 @@ def run(cfg: GatesConfig = DEFAULT, progress: Optional[Progress] = None, stop: O
         tables.update(gate_samples=samples, gate_stats=summarise_samples(samples),
                       removal=concat(outcome.results, "removal"))
         findings += gate_findings(samples)
+    signals = concat(outcome.results, "signal_permutation")
+    if len(signals):
+        tables["signal_permutation"] = signals
+        findings += signal_findings(signals)
     if not outcome.stopped:
         tables["robustness"] = concat(outcome.results, "robustness")
         tables["robustness_summary"] = robustness_summary(tables["robustness"], cfg.backbone)

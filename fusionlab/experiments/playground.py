@@ -3,7 +3,10 @@
 ``run`` trains ``cfg.model`` on ``cfg.data`` with ``cfg.train`` and returns the tables of the CLI's
 ``train`` and ``robustness`` commands: ``metrics`` (test accuracy, macro-F1, ROC-AUC, best epoch),
 ``history``, ``removal`` (each modality dropped) and ``robustness`` (accuracy vs ``cfg.noise`` on each
-modality alone and on all). The page's sliders then re-evaluate ``artifacts["model"]``.
+modality alone and on all); with ``cfg.signals``, ``signal_permutation`` (METHODS §6: the model's
+declared signals, e.g. ``gated``'s ``z``, permuted across test rows, clean and with each modality
+corrupted at ``cfg.signal_level``), and with ``cfg.perceptual``, ``perceptual`` (§5's companion test:
+each modality's inputs permuted). The page's sliders then re-evaluate ``artifacts["model"]``.
 """
 from __future__ import annotations
 
@@ -15,6 +18,9 @@ import pandas as pd
 
 from ..data import DATASETS, DataConfig, PreparedData, SplitConfig, prepare
 from ..diagnostics import modality_removal, robustness_curve
+from ..diagnostics.signals import (SignalTestConfig, declared_signals, input_permutation, over_conditions,
+                                   signal_permutation)
+from ..noise import corrupt_modalities
 from ..models import ModelConfig, build_model
 from ..noise import CORRUPTIONS, default_levels, level_range
 from ..train import TrainConfig, evaluate, fit
@@ -31,9 +37,17 @@ class PlaygroundConfig:
     train: TrainConfig = TrainConfig(epochs=20)
     noise: str = "mix"  # the robustness curve's corruption
     levels: Optional[Tuple[float, ...]] = None  # its grid; None: default_levels(noise)
+    signals: Optional[SignalTestConfig] = None  # METHODS §6 on the trained model (None: not run)
+    perceptual: Optional[SignalTestConfig] = None  # §5's perceptual score (None: not run)
+    signal_level: Optional[float] = None  # the corrupted conditions' level of `noise`; None: its range's middle
 
     def __post_init__(self) -> None:
         CORRUPTIONS.get(self.noise)
+        if self.signal_level is not None:
+            lo, hi = level_range(self.noise)
+            if not (np.isfinite(self.signal_level) and lo <= self.signal_level <= max(hi, 1.0)):
+                raise ValueError(f"signal_level of '{self.noise}' must lie in [{lo:g}, {max(hi, 1.0):g}], "
+                                 f"got {self.signal_level}")
         if self.levels is not None:
             object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
             lo, hi = level_range(self.noise)
@@ -57,15 +71,56 @@ def prepared(cfg: PlaygroundConfig, source: Any = None) -> PreparedData:
     return prepare(cfg.data.load(source), SplitConfig(seed=cfg.train.seed))
 
 
+def noise_label(noise: str, levels: Dict[str, float]) -> str:
+    """``clean`` or e.g. ``pix corrupted (mix 0.5)``: a condition of the signal and perceptual tests."""
+    parts = [f"{k}" for k, v in levels.items() if v > 0]
+    return "clean" if not parts else f"{', '.join(parts)} corrupted ({noise} " + \
+        ", ".join(f"{v:g}" for v in levels.values() if v > 0) + ")"
+
+
+def conditions(data: PreparedData, noise: str, settings, seed: int) -> Dict[str, Dict]:
+    """Test inputs per noise setting (``{modality: level}`` of ``noise``; ``{}`` clean), drawn as the
+    robustness view draws them (``corrupt_modalities`` with the training seed)."""
+    return {noise_label(noise, dict(lv)): corrupt_modalities(data.test.xs, dict(lv), noise, seed, data.stats)
+            for lv in settings}
+
+
+def study_settings(cfg: PlaygroundConfig, names) -> list:
+    """Clean, then each modality alone at ``cfg.signal_level`` (default: the middle of the noise's range)."""
+    lo, hi = level_range(cfg.noise)
+    level = cfg.signal_level if cfg.signal_level is not None else (lo + hi) / 2
+    return [{}] + [{k: level} for k in names]
+
+
+def signal_test(model, data: PreparedData, noise: str, settings, test_cfg: SignalTestConfig, seed: int):
+    """METHODS §6 on the model's declared signals, once per noise setting (the page passes its sliders')."""
+    return over_conditions(signal_permutation, model, conditions(data, noise, settings, seed), data.test.y,
+                           data.n_classes, test_cfg)
+
+
+def perceptual_test(model, data: PreparedData, noise: str, settings, test_cfg: SignalTestConfig, seed: int):
+    """§5's perceptual score, once per noise setting: each modality's inputs permuted across test rows."""
+    return over_conditions(input_permutation, model, conditions(data, noise, settings, seed), data.test.y,
+                           data.n_classes, test_cfg)
+
+
 def run(cfg: PlaygroundConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
         source: Any = None) -> Result:
     data = prepared(cfg, source)
     model = build_model(data.shapes(), data.n_classes, cfg.model, seed=cfg.train.seed)
+    if cfg.signals is not None and not declared_signals(model):  # say so before training, not after
+        raise ValueError(f"fusion '{cfg.model.fusion}' declares no per-sample signal to permute; the signal test "
+                         "needs one that does (gated)")
     res = fit(model, data, cfg.train, callback=epoch_progress(progress, 0, cfg.train.epochs), stop=stop)
     metrics = evaluate(res.model, data.test)
     metrics.update(best_epoch=res.best_epoch, best_val_accuracy=res.best_val_accuracy)
     rob = robustness_curve(res.model, data, cfg.noise, cfg.grid(), seed=cfg.train.seed, fusion=cfg.model.fusion)
     tables = {"metrics": pd.DataFrame([metrics]), "history": res.history,
               "removal": modality_removal(res.model, data), "robustness": rob[ROBUST_COLUMNS]}
+    if cfg.signals is not None and not res.stopped_by_user:
+        tables["signal_permutation"] = signal_test(res.model, data, cfg.noise, study_settings(cfg, data.modality_names),
+                                                   cfg.signals, cfg.train.seed).table
+    if cfg.perceptual is not None and not res.stopped_by_user:
+        tables["perceptual"] = perceptual_test(res.model, data, cfg.noise, [{}], cfg.perceptual, cfg.train.seed).table
     config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
     return Result(tables, [], config, {"model": res.model, "data": data, "fit": res}, res.stopped_by_user)

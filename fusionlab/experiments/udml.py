@@ -18,8 +18,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import pandas as pd
 
 from ..data import DataConfig, SplitConfig, SyntheticConfig, UCIConfig, prepare
+from ..diagnostics.signals import SignalTestConfig, signal_findings
 from ..diagnostics.udml import (UDMLStudy, accuracy_table, alpha_table, findings, per_sample_levels,
-                                robustness_table, sample_weights, spearman_table, study_oracle, study_response)
+                                robustness_table, sample_weights, signal_test, spearman_table, study_oracle,
+                                study_response)
 from ..models.udml import METHODS, UDMLConfig, build_udml
 from ..models.udml_schedule import NoiseSchedule, max_level
 from ..noise import CORRUPTIONS
@@ -44,6 +46,7 @@ class UDMLStudyConfig:
     seeds: int = 1  # train.seed, train.seed + 1, ...  (a first figure in seconds; the presets run 3)
     methods: Tuple[str, ...] = tuple(METHODS.names())
     test_noise: str = NOISE  # the corruption of the estimator-response sweep; others test generalisation
+    signals: Optional[SignalTestConfig] = None  # METHODS §6 on every method's first-seed model (None: not run)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "methods", tuple(self.methods) or tuple(METHODS.names()))
@@ -169,8 +172,17 @@ def udml_job(cfg: UDMLStudyConfig, method: str, seed: int, source: Optional[byte
         raise Stopped(f"{method}, seed {seed}")
     study = UDMLStudy(data, cfg.model, cfg.schedule, {(method, seed): res.model}, {(method, seed): res.history},
                       eval_seed=cfg.split.seed, test_noise=cfg.test_noise)
-    return {**model_tables(study), "history": res.history.assign(method=method, seed=seed),
-            "artifacts": {"model": res.model}}
+    out = {**model_tables(study), "history": res.history.assign(method=method, seed=seed),
+           "artifacts": {"model": res.model}}
+    if cfg.signals is not None and seed == cfg.train.seed:
+        out["signal_permutation"] = signal_test(study, method, seed, study_noises(study), cfg.signals).table
+    return out
+
+
+def study_noises(study: UDMLStudy) -> List[Dict[str, float]]:
+    """The study's signal-test conditions: clean, then each modality noised up to the top training level."""
+    top = max_level(study.schedule)
+    return [{}] + [{k: top} for k in study.data.modality_names]
 
 
 def jobs_of(cfg: UDMLStudyConfig, source: Optional[bytes] = None) -> List[Job]:
@@ -195,8 +207,13 @@ def run(cfg: UDMLStudyConfig = DEFAULT, progress: Optional[Progress] = None, sto
         oracle = study_oracle(study, sorted(set(tables["estimator"]["seed"])))
         tables["estimator"] = pd.concat([tables["estimator"], oracle], ignore_index=True)
     tables["unimodal"] = unimodal_table(histories)
+    signals = concat(outcome.results, "signal_permutation")
+    if len(signals):
+        tables["signal_permutation"] = signals
     tables["spearman"] = spearman_table(tables["estimator"]) if len(tables["estimator"]) else pd.DataFrame()
     found = findings(tables["spearman"], tables["accuracy"], hard, cfg.test_noise) if len(tables["accuracy"]) else []
+    if len(signals):
+        found += signal_findings(signals)
     config = {"dataset": data.name, "modalities": data.modality_names, "hard": hard, "seeds": list(cfg.seed_list()),
               **record(cfg)}
     return Result(tables, found, config, {"study": study, "hard": hard, "job_seconds": outcome.seconds,
