@@ -13,8 +13,10 @@ from fusionlab.experiments import playground as study
 from fusionlab.models import count_parameters
 from fusionlab.noise import default_levels
 from fusionlab.train import metrics_from_probs
-from fusionlab.ui.playground import (KEY, PlaygroundRun, current_marks, current_run, formula_expander, noise_controls,
-                                     study_controls)
+from fusionlab.diagnostics.signals import declared_signals
+from fusionlab.ui.playground import (KEY, PlaygroundRun, current_marks, current_noise, current_run, formula_expander,
+                                     noise_controls, study_controls)
+from fusionlab.ui.signals import input_section, signal_section
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.widgets import metric_change
 from fusionlab.ui.shell import ensure_app
@@ -103,3 +105,19 @@ def noise_view(run: PlaygroundRun) -> None:
 
 
 noise_view(run)
+
+
+@st.fragment
+def permutation_view(run: PlaygroundRun) -> None:
+    noise, levels = current_noise(run.data.modality_names, run.config.noise)
+    setting = [{k: v for k, v in levels.items() if v > 0}]
+    label = study.noise_label(noise, setting[0])
+    seed, n = run.config.train.seed, len(run.data.test)
+    input_section(KEY, run.model, lambda cfg: study.perceptual_test(run.model, run.data, noise, setting, cfg, seed),
+                  label, n)
+    if declared_signals(run.model):
+        signal_section(KEY, run.model, lambda cfg: study.signal_test(run.model, run.data, noise, setting, cfg, seed),
+                       label, n, what="gate")
+
+
+permutation_view(run)

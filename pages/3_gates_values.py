@@ -4,8 +4,9 @@ VGMR (seed 003): watch, per sample, what a value-conditioned gate does when one 
 """
 import streamlit as st
 
-from fusionlab.diagnostics.gates import (gate_differences, gate_findings, gate_range, robustness_findings,
-                                         robustness_of, robustness_summary, sample_table, sample_view)
+from fusionlab.diagnostics.gates import (gate_differences, gate_findings, gate_range, noise_label,
+                                         robustness_findings, robustness_of, robustness_summary, sample_table,
+                                         sample_view)
 from fusionlab.experiments import gates as study
 from fusionlab.figures import training_curves
 from fusionlab.figures import vgmr as vfig
@@ -16,6 +17,7 @@ from fusionlab.ui.forms import load_or_error
 from fusionlab.ui.training import live_run, show_error, train_buttons
 from fusionlab.ui.widgets import describe_dataset
 from fusionlab.ui.shell import ensure_app
+from fusionlab.ui.signals import signal_section
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
@@ -119,6 +121,17 @@ def sample_fragment(run: ui.GatesRun) -> None:
 
 
 sample_fragment(run)
+
+
+@st.fragment
+def signal_fragment(run: ui.GatesRun) -> None:
+    noise = {k: v for k, v in ui.current_noise(run.data.shapes()).items() if v[0] > 0 and v[1] > 0}
+    signal_section(KEY, run.model, lambda cfg: study.signal_test(run.model, run.data, [noise], cfg,
+                                                                 seed=run.config.train.seed),
+                   noise_label(noise), len(run.data.test), what="gate or value")
+
+
+signal_fragment(run)
 
 st.subheader("Over the test set: clean vs corrupted (§4.4) and modality removal (§4.7)")
 st.markdown(f"For each modality, {run.config.ratio:.0%} of its timesteps (entries, for vectors; rounded to whole ones) "

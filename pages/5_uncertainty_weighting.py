@@ -5,15 +5,17 @@ Seed 001 (UDML): noise-aware per-sample modality weights, their baselines, and d
 import pandas as pd
 import streamlit as st
 
-from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, per_sample_levels, sample_weights,
-                                       spearman_table, study_oracle, study_response)
+from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, noise_label, per_sample_levels, sample_weights,
+                                       signal_test, spearman_table, study_oracle, study_response)
 from fusionlab.experiments import udml as study_mod
 from fusionlab.figures import udml as fig
 from fusionlab.models.udml_schedule import level_to_intensity, max_level
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.training import live_run, train_buttons
-from fusionlab.ui.udml import KEY, UDMLRun, controls, current_run, formula_expander, noise_sliders, preset_buttons, store_run
+from fusionlab.ui.signals import signal_header, signal_section
+from fusionlab.ui.udml import (KEY, UDMLRun, controls, current_levels, current_run, formula_expander, noise_sliders,
+                               preset_buttons, store_run)
 from fusionlab.ui.widgets import metric_change
 from fusionlab.ui.shell import ensure_app
 
@@ -127,3 +129,20 @@ def noise_view(run: UDMLRun) -> None:
 
 
 noise_view(run)
+
+
+@st.fragment
+def signal_fragment(run: UDMLRun) -> None:
+    study = run.study
+    levels = {k: v for k, v in current_levels(study.data.modality_names).items() if v > 0}
+    signal_header("weight")
+    methods = [m for m in study.methods if m != "static"] or list(study.methods)
+    meth = st.selectbox("signal test of", methods, index=len(methods) - 1, key=f"{KEY}-signal-method",
+                        help=f"the weights w_m of this method's seed-{study.seeds[0]} model (static fusion's are all 1)")
+    seed = study.seeds[0]
+    signal_section(f"{KEY}-{meth}", study.models[(meth, seed)],
+                   lambda cfg: signal_test(study, meth, seed, [levels], cfg), noise_label(levels),
+                   len(study.data.test), what=None)
+
+
+signal_fragment(run)

@@ -89,3 +89,27 @@ def test_a_preset_clicked_after_switching_dataset_reaches_the_new_modalities():
     at.button(key=f"{K}-p-paper").click().run()
     assert at.session_state[f"{K}-noised-m1"] == 2  # 30% of the trained model's first modality's 8 timesteps ...
     assert at.session_state[f"{K}-noised-pix"] == round(0.3 * 16)  # ... and of the selected dataset's 16
+
+
+def test_signal_test_section_runs_the_library_test_with_the_sliders_noise():
+    import pandas as pd
+    from fusionlab.diagnostics.signals import SignalTestConfig
+    from fusionlab.experiments import gates as study
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    at.run()
+    at.slider(key=f"{K}-epochs").set_value(2).run()
+    at.button(key=f"{K}-train").click().run()
+    at.slider(key=f"{K}-noised-m1").set_value(4).run()
+    at.select_slider(key=f"{K}-signal-k").set_value(50).run()
+    at.button(key=f"{K}-signal-run").click().run()
+    assert not at.exception and not at.error
+    run = at.session_state[f"{K}-run"]
+    shown = at.session_state[f"{K}-signal-test"][2].table
+    want = study.signal_test(run.model, run.data, [{"m1": (0.5, 1.0)}], SignalTestConfig(permutations=50),
+                             seed=run.config.train.seed).table
+    pd.testing.assert_frame_equal(shown, want)
+    assert set(shown["condition"]) == {"m1 (ratio 0.50, weight 1) corrupted"}
+    assert any("The decision depends on G_eff" in m.value for m in at.markdown)
+    assert json.loads(_spec(at, f"{K}-signal-fig"))["data"]  # the null histograms are drawn
+    at.slider(key=f"{K}-noised-m1").set_value(0).run()  # the sliders moved on: the table says what it was
+    assert any("was computed with **m1 (ratio 0.50" in i.value for i in at.info)

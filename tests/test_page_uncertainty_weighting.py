@@ -46,3 +46,27 @@ def test_bad_views_show_an_error_not_a_traceback():
     at.button(key="udml-train").click().run()
     assert not at.exception
     assert any("two views" in e.value for e in at.error)
+
+
+def test_signal_test_of_the_weights_is_the_librarys_with_the_sliders_noise():
+    import pandas as pd
+    from fusionlab.diagnostics.signals import SignalTestConfig
+    from fusionlab.diagnostics.udml import signal_test
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    at.slider(key="udml-epochs").set_value(3)
+    at.number_input(key="udml-synthetic-n_samples").set_value(200)
+    at.multiselect(key="udml-methods").set_value(["static", "udml"])
+    at.button(key="udml-train").click().run()
+    assert not at.exception
+    assert at.selectbox(key="udml-signal-method").options == ["udml"]  # static's weights are all 1
+    at.select_slider(key="udml-udml-signal-k").set_value(50).run()
+    at.button(key="udml-udml-signal-run").click().run()
+    assert not at.exception and not at.error
+    study = at.session_state["udml-run"].study
+    shown = at.session_state["udml-udml-signal-test"][2].table
+    levels = {"m1": at.slider(key="udml-lv-m1").value}  # the first slider starts above 0, the second at 0
+    want = signal_test(study, "udml", study.seeds[0], [levels], SignalTestConfig(permutations=50)).table
+    pd.testing.assert_frame_equal(shown, want)
+    assert set(shown["signal"]) == {"w"} and set(shown["modality"]) == {"m1", "m2", "all"}
+    assert any("The decision depends on w" in m.value for m in at.markdown)

@@ -110,3 +110,27 @@ def test_expired_sessions_are_dropped_from_streamlits_session_storage(monkeypatc
     loop.run_until_complete(asyncio.sleep(0))
     loop.close()
     assert set(storage._cache._data) == {"live"}
+
+
+def test_playground_signal_and_perceptual_tests_are_the_librarys_with_the_sliders_noise():
+    import pandas as pd
+    from fusionlab.diagnostics.signals import SignalTestConfig
+    from fusionlab.experiments import playground as study
+    at = _train_playground("gated")
+    at.selectbox(key="playground-noise").set_value("mix").run()
+    at.slider(key="playground-lv-mix-pix").set_value(0.5).run()
+    for part in ("inputs", "signal"):
+        at.select_slider(key=f"playground-{part}-k").set_value(50).run()
+        at.button(key=f"playground-{part}-run").click().run()
+        assert not at.exception and not at.error
+    run = at.session_state["playground-run"]
+    cfg, seed = SignalTestConfig(permutations=50), run.config.train.seed
+    for part, test in (("inputs", study.perceptual_test), ("signal", study.signal_test)):
+        shown = at.session_state[f"playground-{part}-test"][2].table
+        pd.testing.assert_frame_equal(shown, test(run.model, run.data, "mix", [{"pix": 0.5}], cfg, seed).table)
+        assert set(shown["condition"]) == {"pix corrupted (mix 0.5)"}
+    assert any("The decision uses pix" in m.value for m in at.markdown)
+    assert any("The decision depends on z" in m.value for m in at.markdown)
+    plain = _train_playground("concat")  # no declared signal: no signal section, the perceptual score still
+    assert any("perceptual score" in s.value for s in plain.subheader)
+    assert not any("depend on this gate" in s.value for s in plain.subheader)

@@ -222,3 +222,16 @@ def signal_findings(table: pd.DataFrame, alpha: float = 0.05) -> List[Finding]:
                            f"{evidence} (balanced accuracy, {int(g['permutations'].iloc[0])} permutations, "
                            f"significant at p <= {alpha:g})"))
     return out
+
+
+def input_findings(table: pd.DataFrame, alpha: float = 0.05) -> List[Finding]:
+    """Per modality (and condition, where present): does the decision use its inputs? *holds* when
+    permuting them costs balanced accuracy significantly (``p <= alpha``, ``delta > 0``)."""
+    out = []
+    for r in table[table["modality"] != ALL].itertuples():
+        where = f" ({r.condition})" if "condition" in table else ""
+        hurt = r.p_value <= alpha and r.delta > 0
+        out.append(Finding(f"The decision uses {r.modality}{where}", HOLDS if hurt else FAILS,
+                           f"permuting its inputs: delta {r.delta:+.3f} balanced accuracy, p {r.p_value:.3f} "
+                           f"({int(r.permutations)} permutations, significant at p <= {alpha:g})"))
+    return out

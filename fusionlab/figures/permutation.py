@@ -26,32 +26,42 @@ def permutation_histograms(null: pd.DataFrame, table: pd.DataFrame, score: str, 
     part = null[null["score"] == score] if null is not None and not null.empty else pd.DataFrame()
     if part.empty:
         return empty_figure(f"no permutation results for '{score}'")
-    rules = list(dict.fromkeys(part["rule"]))
-    stats = table[table["score"] == score].set_index("rule")
-    rows = math.ceil(len(rules) / cols)
+    return null_histograms(part, table[table["score"] == score], "rule",
+                           f"{label(score)}: balanced accuracy with permuted Q (dashed line = clean Q)", "broken-Q", cols)
+
+
+def null_histograms(part: pd.DataFrame, stats: pd.DataFrame, panel: str, title: str, what: str,
+                    cols: int = 3) -> go.Figure:
+    """One panel per value of ``panel``: the histogram of the K permuted balanced accuracies (``part``,
+    one row per permutation), the clean value as a dashed line with its number, Δ and p in the title."""
+    panels = list(dict.fromkeys(part[panel]))
+    stats = stats.set_index(panel)
+    rows = math.ceil(len(panels) / cols)
+
     def flat(r) -> bool:  # every permutation gives the clean value: the rule ignores Q, or Q is the same on every row
-        v = part.loc[part["rule"] == r, "balanced_accuracy"]
-        clean = float(part.loc[part["rule"] == r, "metric_clean"].iloc[0])
+        v = part.loc[part[panel] == r, "balanced_accuracy"]
+        clean = float(part.loc[part[panel] == r, "metric_clean"].iloc[0])
         return max(v.max(), clean) - min(v.min(), clean) < 1e-3
 
     titles = [f"{r}: Δ={signed(stats.loc[r, 'delta'])}, p={stats.loc[r, 'p_value']:.3f}"
-              + ("<br>(no permutation changes it)" if flat(r) else "") for r in rules]  # in the title (a note on the panel hid the bar), on its own line (panels are narrow)
+              + ("<br>(no permutation changes it)" if flat(r) else "") for r in panels]  # in the title (a note on the panel hid the bar), on its own line (panels are narrow)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles)
-    for i, r in enumerate(rules):
-        d = part[part["rule"] == r]
+    for i, r in enumerate(panels):
+        d = part[part[panel] == r]
         rc = dict(row=i // cols + 1, col=i % cols + 1)
         fig.add_trace(go.Histogram(x=d["balanced_accuracy"], nbinsx=30, marker_color=color(i), opacity=0.75,
-                                   name=r, showlegend=False,
-                                   hovertemplate="broken-Q balanced accuracy %{x}<br>%{y} permutations<extra></extra>"),
+                                   name=str(r), showlegend=False,
+                                   hovertemplate=what + " balanced accuracy %{x}<br>%{y} permutations<extra></extra>"),
                       **rc)
         clean = float(d["metric_clean"].iloc[0])
-        fig.add_vline(x=clean, line=dict(color="black", width=2, dash="dash"), **rc)
+        fig.add_vline(x=clean, line=dict(color="black", width=2, dash="dash"), annotation_text=f"clean {clean:.3f}",
+                      annotation_position="top left", annotation_font_size=11, **rc)
         if flat(r):  # every permutation gives the same value: one thin bar, not a block over [0, 1]
             lo, hi = min(d["balanced_accuracy"].min(), clean), max(d["balanced_accuracy"].max(), clean)
             fig.update_xaxes(range=[lo - 0.01, hi + 0.01], **rc)
-            fig.update_traces(xbins=dict(start=lo - 0.0005, end=hi + 0.0005, size=0.001), selector=dict(name=r))
-    fig.update_layout(title=f"{label(score)}: balanced accuracy with permuted Q (dashed line = clean Q)",
-                      height=260 * rows + 60, margin=dict(t=100 if any(map(flat, rules)) else 80), bargap=0.05)
+            fig.update_traces(xbins=dict(start=lo - 0.0005, end=hi + 0.0005, size=0.001), selector=dict(name=str(r)))
+    fig.update_layout(title=title, height=260 * rows + 60, margin=dict(t=100 if any(map(flat, panels)) else 80),
+                      bargap=0.05)
     fig.update_annotations(font_size=12)  # the subplot titles
     fig.update_xaxes(title_text="balanced accuracy", tickformat=".3f")
     return fig
@@ -106,3 +116,16 @@ def delta_bars(summary: pd.DataFrame) -> go.Figure:
     fig.update_layout(title=f"Δ_perm, mean ± sd over {runs} run{'s' if runs != 1 else ''} (seeds × folds)", barmode="group",
                       yaxis_title="Δ_perm (balanced accuracy)", height=360, margin=dict(t=50))
     return fig
+
+
+def signal_histograms(null: pd.DataFrame, table: pd.DataFrame, signal: str, cols: int = 4) -> go.Figure:
+    """Per modality (and ``all``): balanced accuracy with ``signal`` permuted across test rows (METHODS §6)."""
+    if null is None or null.empty or signal not in set(null["signal"]):
+        return empty_figure(f"no signal-test results for '{signal}'")
+    part, stats = null[null["signal"] == signal], table[table["signal"] == signal]
+    if "condition" in part:  # one condition per result on the pages; the first otherwise
+        first = part["condition"].iloc[0]
+        part, stats = part[part["condition"] == first], stats[stats["condition"] == first]
+    return null_histograms(part, stats, "modality",
+                           f"{signal} swapped between test samples: balanced accuracy (dashed line = the real {signal})",
+                           f"{signal}-permuted", cols=min(cols, part["modality"].nunique()))

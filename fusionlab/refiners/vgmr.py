@@ -267,9 +267,14 @@ class VGMR(nn.Module):
 
         Values with ``c`` times the rows of ``X`` (stacked variants, ``fusionlab.signals``) give ``c B``
         rows; ``A(X) + B(P)`` is computed once for the ``B`` rows and repeated."""
-        rows = v_g.shape[1]
-        return [torch.sigmoid(repeat_rows(a, rows, 1) + (0 if v is None else v.unsqueeze(2)))
-                for a, v in zip(self.gate_inputs(xs, ps), self.gate_values(v_g, v_c))]
+        out = []
+        for a, v in zip(self.gate_inputs(xs, ps), self.gate_values(v_g, v_c)):
+            if v is None:
+                out.append(torch.sigmoid(repeat_rows(a, v_g.shape[1], 1)))
+            else:  # (M_g, c, B, 1, D) + (M_g, 1, B, T, D): the variants broadcast, A(X) + B(P) is not copied
+                mg, b = a.shape[:2]
+                out.append(torch.sigmoid(a.unsqueeze(1) + v.view(mg, -1, b, 1, v.shape[-1])).flatten(1, 2))
+        return out
 
     def gate_inputs(self, xs: List[torch.Tensor], ps: List[torch.Tensor]) -> List[torch.Tensor]:
         """``A(X) + B(P)`` per group ``(M_g, B, T, D)``: the gate logits' input terms."""
@@ -293,21 +298,36 @@ class VGMR(nn.Module):
         return 1 + self.cfg.lambda_amp * (2 * g - 1)
 
     def effective_gate(self, g: torch.Tensor) -> torch.Tensor:
-        """``G_eff = rho + (1 - rho) G_amp`` [choice]."""
-        return self.cfg.rho + (1 - self.cfg.rho) * self.amplify(g)
+        """``G_eff = rho + (1 - rho) G_amp`` [choice], i.e. ``a + b G`` with ``a = rho + (1 - rho)(1 - lambda)``
+        and ``b = 2 lambda (1 - rho)``: one elementwise pass over the gate instead of five (exactly 1 at
+        ``lambda = 0``)."""
+        lam, rho = self.cfg.lambda_amp, self.cfg.rho
+        return torch.add(torch.full((), rho + (1 - rho) * (1 - lam), dtype=g.dtype), g, alpha=2 * lam * (1 - rho))
 
     def norm(self, y: torch.Tensor, w: GroupWeights) -> torch.Tensor:
-        """LayerNorm over each modality's channels, with its own affine: ``(M_g, B, T, D)``."""
+        """LayerNorm over each modality's channels (biased variance, eps 1e-5, as ``nn.LayerNorm``), with its
+        own affine: ``(M_g, B, T, D)``. Written out: over a dozen channels per row, torch's fused kernel took
+        twice as long as these four vectorised passes (2-3.6 ms against 1.7 ms on 1.2 M values)."""
         shape = (len(w.norm_weight), 1, 1, y.shape[-1])
-        return F.layer_norm(y, y.shape[-1:]) * w.norm_weight.view(shape) + w.norm_bias.view(shape)
+        centred = y - y.mean(-1, keepdim=True)
+        normed = centred * torch.rsqrt(centred.square().mean(-1, keepdim=True) + 1e-5)
+        return normed * w.norm_weight.view(shape) + w.norm_bias.view(shape)
 
     def refine(self, g_eff: torch.Tensor, x: torch.Tensor, w: GroupWeights) -> torch.Tensor:
-        """``X~`` before dropout, by ``norm``: ``LN(G_eff X)``, ``G_eff LN(X)`` or ``G_eff X``."""
+        """``X~`` before dropout, by ``norm``: ``LN(G_eff X)``, ``G_eff LN(X)`` or ``G_eff X``. A gate with
+        ``c`` times the rows of ``x`` (stacked variants) multiplies ``x`` broadcast, not repeated."""
+        mg, b = x.shape[:2]
+
+        def gated(t: torch.Tensor) -> torch.Tensor:
+            if g_eff.shape[1] == b:
+                return g_eff * t
+            return (g_eff.view(mg, -1, *t.shape[1:]) * t.unsqueeze(1)).flatten(1, 2)
+
         if self.cfg.norm == "post-gate":
-            return self.norm(g_eff * x, w)
+            return self.norm(gated(x), w)
         if self.cfg.norm == "pre-gate":
-            return g_eff * self.norm(x, w)
-        return g_eff * x
+            return gated(self.norm(x, w))
+        return gated(x)
 
     def signals(self) -> Dict[str, Signal]:
         """``v_g`` ``(B,)``, ``v_c`` ``(B, d)`` and ``G_eff`` ``(B, T, D)`` of every modality, by extras key."""
@@ -334,8 +354,6 @@ class VGMR(nn.Module):
         g_eff = [self.effective_gate(gi) for gi in g]
         if replace and any(key("G_eff", k) in replace for k in self.names):
             g_eff = self._tap(replace, {"G_eff": [(grp.index, ge) for grp, ge in zip(self.groups, g_eff)]})["G_eff"]
-        rows = g_eff[0].shape[1]
-        x = [repeat_rows(xi, rows, 1) for xi in x]  # stacked variants: the inputs repeated to their rows
         out = [self.drop(self.refine(ge, xi, w)) for w, ge, xi in zip(self.blocks, g_eff, x)]
         parts = {"G": self.unstack(g), "G_eff": self.unstack(g_eff), "X_refined": self.unstack(out)}
         refined, extras = dict(xs), {}

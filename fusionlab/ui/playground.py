@@ -99,6 +99,12 @@ def noise_controls(names: list[str], default: str) -> tuple[str, Dict[str, float
     return noise, levels
 
 
+def current_noise(names: list[str], default: str) -> tuple[str, Dict[str, float]]:
+    """What :func:`noise_controls` last returned, read back from the widgets' state (outside their fragment)."""
+    noise = st.session_state.get(f"{KEY}-noise", default)
+    return noise, {k: float(st.session_state.get(f"{KEY}-lv-{noise}-{k}", 0.0)) for k in names}
+
+
 def current_run() -> Optional[PlaygroundRun]:
     return st.session_state.get(f"{KEY}-run")
 

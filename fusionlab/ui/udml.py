@@ -191,6 +191,11 @@ def noise_sliders(names: list[str], top: float) -> Dict[str, float]:
                               key=_init(f"lv-{k}", 1.5 if i == 0 else 0.0))) for i, (c, k) in enumerate(zip(cols, names))}
 
 
+def current_levels(names: list[str]) -> Dict[str, float]:
+    """What :func:`noise_sliders` last returned, read back from the widgets' state (outside their fragment)."""
+    return {k: float(st.session_state.get(_k(f"lv-{k}"), 0.0)) for k in names}
+
+
 def current_run() -> Optional[UDMLRun]:
     return st.session_state.get(_k("run"))
 

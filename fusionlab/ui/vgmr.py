@@ -208,6 +208,15 @@ def noise_sliders(shapes: Dict[str, Tuple[int, int]]) -> Dict[str, Tuple[float, 
     return out
 
 
+def current_noise(shapes: Dict[str, Tuple[int, int]]) -> Dict[str, Tuple[float, float]]:
+    """What :func:`noise_sliders` last returned, read back from the widgets' state (outside their fragment)."""
+    out = {}
+    for k, shape in shapes.items():
+        n = int(st.session_state.get(f"{KEY}-noised-{k}", 0))
+        out[k] = (n / noise_units(shape)[0], float(st.session_state.get(f"{KEY}-weight-{k}", 1.0)))
+    return out
+
+
 def pick_from_chart() -> None:
     """``on_select`` callback of the sample scatter: the clicked point becomes the sample index."""
     event = st.session_state.get(f"{KEY}-scatter")
