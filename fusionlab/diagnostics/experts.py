@@ -100,6 +100,13 @@ class ExpertBank:
     cfg: ExpertConfig
     n_classes: int
     severity: Dict[str, np.ndarray] = field(default_factory=dict)  # split -> (N, M) point-5 levels
+    present: Dict[str, np.ndarray] = field(default_factory=dict)  # split -> (N, M) bool; {}: all present
+
+    def mask(self, split: str) -> np.ndarray:
+        """``(N, M)`` bool: where each modality is present (all True without masks)."""
+        if split in self.present:
+            return self.present[split]
+        return np.ones((len(self.y[split]), len(self.names)), bool)
 
     def probs(self, split: str) -> np.ndarray:
         return softmax(self.logits[split], axis=-1)  # (N, M, C)
@@ -108,8 +115,15 @@ class ExpertBank:
         return log_softmax(self.logits[split], axis=-1)
 
     def correct(self, split: str) -> np.ndarray:
-        """``1[expert m is correct]`` per row, ``(N, M)`` (uses that split's labels)."""
-        return (self.logits[split].argmax(-1) == self.y[split][:, None]).astype(float)
+        """``1[expert m is correct]`` per row, ``(N, M)`` (uses that split's labels); 0 where ``m`` is missing."""
+        return ((self.logits[split].argmax(-1) == self.y[split][:, None]) & self.mask(split)).astype(float)
+
+
+def present_of(split: Split, names: List[str]) -> np.ndarray:
+    """``(N, M)`` bool availability of a split: ``extras['present_<m>']`` where a dataset or the ``missing``
+    corruption set it, True elsewhere."""
+    return np.stack([np.asarray(split.extras.get(f"present_{k}", np.ones(len(split), bool)), bool)
+                     for k in names], 1)
 
 
 def _oof_logits(proto, x: np.ndarray, y: np.ndarray, cfg: ExpertConfig, n_classes: int) -> np.ndarray:
@@ -124,21 +138,33 @@ def _oof_logits(proto, x: np.ndarray, y: np.ndarray, cfg: ExpertConfig, n_classe
 
 
 def fit_experts(data: PreparedData, cfg: ExpertConfig = ExpertConfig()) -> ExpertBank:
-    """Fit one expert per modality on ``data.train`` and cache train / test outputs."""
+    """Fit one expert per modality on ``data.train`` and cache train / test outputs.
+
+    A modality's expert is fitted on the train rows where it is present and run on the present rows
+    only; its logits are 0 (a uniform posterior, weight 0 in every rule) where it is missing."""
     names, c = data.modality_names, data.n_classes
     xs = {s: {k: flatten(getattr(data, s).xs[k]) for k in names} for s in SPLITS}
     ys = {s: getattr(data, s).y.numpy() for s in SPLITS}
+    present = {s: present_of(getattr(data, s), names) for s in SPLITS}
     models, logits = {}, {s: [] for s in SPLITS}
-    for k in names:
+    for j, k in enumerate(names):
         proto = EXPERTS.create(cfg.kind, cfg)
-        models[k] = clone(proto).fit(xs["train"][k], ys["train"])
-        logits["test"].append(expert_logits(models[k], xs["test"][k], c))
-        logits["train"].append(_oof_logits(proto, xs["train"][k], ys["train"], cfg, c) if cfg.oof_folds
-                               else expert_logits(models[k], xs["train"][k], c))
+        tr, te = present["train"][:, j], present["test"][:, j]
+        if len(np.unique(ys["train"][tr])) < 2:
+            raise ValueError(f"modality '{k}' is present on train rows of {len(np.unique(ys['train'][tr]))} "
+                             "class(es); its expert needs two or more")
+        models[k] = clone(proto).fit(xs["train"][k][tr], ys["train"][tr])
+        out = {s: np.zeros((len(ys[s]), c)) for s in SPLITS}
+        out["test"][te] = expert_logits(models[k], xs["test"][k][te], c)
+        out["train"][tr] = (_oof_logits(proto, xs["train"][k][tr], ys["train"][tr], cfg, c) if cfg.oof_folds
+                            else expert_logits(models[k], xs["train"][k][tr], c))
+        for s in SPLITS:
+            logits[s].append(out[s])
     severity = {s: np.stack([getattr(data, s).extras.get(f"severity_{k}", np.zeros(len(ys[s]))) for k in names], 1)
                 for s in SPLITS}
+    masks = {s: present[s] for s in SPLITS} if not all(present[s].all() for s in SPLITS) else {}
     return ExpertBank(names, models, {s: np.stack(v, axis=1) for s, v in logits.items()}, ys, xs,
-                      {s: severity[s] == 0 for s in SPLITS}, cfg, c, severity)  # logits (N, M, C)
+                      {s: severity[s] == 0 for s in SPLITS}, cfg, c, severity, masks)  # logits (N, M, C)
 
 
 @dataclass(frozen=True)

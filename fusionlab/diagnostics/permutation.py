@@ -17,9 +17,16 @@ Rules: ``noq`` (mean posterior), ``weighted`` (``Q`` normalised per row, uniform
 sums to 0), ``softmax`` (``softmax(Q / τ)``, ``τ = 0.1``), ``route`` (the expert with the
 highest ``Q``; **[choice]** tied experts share the weight equally — quantile-scaled scores
 are often clipped to 1 for several experts at once), ``moe`` (a router trained on train rows: fused
-logit ``Σ_m softmax(W [M; Q] + b)_m log p_m``; **[choice]** ``M`` is the availability mask,
-all ones here, and the router is fitted by L-BFGS on the cross-entropy of the fused
-train prediction, on the experts' out-of-fold train outputs).
+logit ``Σ_m softmax(W [M; Q] + b)_m log p_m``; ``M`` is the availability mask, and the router is
+fitted by L-BFGS on the cross-entropy of the fused train prediction, on the experts' out-of-fold
+train outputs; **[choice]** from two starts, keeping the lower penalised loss, see :func:`fit_router`).
+
+**Availability masks** (METHODS §5): ``Scored.present`` marks, per split, row and modality, whether
+the modality is there (default: everywhere). Rules renormalise over the present modalities, the
+router sees ``[M; Q]``, Broken-Q permutes ``Q_m`` only among the rows where ``m`` is present (the
+authors' "present-only" permutation; a joint permutation moves only rows present in every modality,
+**[choice]**), and the metric counts all test rows or, with ``observed_only``, the fully observed ones
+(the authors' FULL-only evaluation).
 """
 from __future__ import annotations
 
@@ -51,6 +58,7 @@ class PermutationConfig:
     tau: float = 0.1
     seed: int = 0
     chunk: int = 100  # permutations fused at once (bounds memory)
+    observed_only: bool = False  # metrics on the fully observed test rows only (the authors' FULL-only)
 
     def __post_init__(self) -> None:
         if not 1 <= self.permutations <= MAX_PERMUTATIONS:
@@ -68,9 +76,9 @@ class Router:
     W: np.ndarray
     b: np.ndarray
 
-    def weights(self, q: np.ndarray) -> np.ndarray:
-        """Gate weights ``(N, M)`` for quality ``q`` ``(N, M)``."""
-        return weights("moe", q, self)
+    def weights(self, q: np.ndarray, present: Optional[np.ndarray] = None) -> np.ndarray:
+        """Gate weights ``(N, M)`` for quality ``q`` ``(N, M)`` (and availability ``present``)."""
+        return weights("moe", q, self, present=present)
 
 
 @dataclass(frozen=True)
@@ -98,58 +106,92 @@ def _rule_args(rule: str, m: int, router: Optional[Router], cfg: PermutationConf
     return code, float(cfg.tau), np.ascontiguousarray(W, np.float64), np.ascontiguousarray(b, np.float64)
 
 
-def _class_scores(rule: str, probs: np.ndarray) -> np.ndarray:
-    """What the rule mixes, class-major for the kernels: posteriors or log-posteriors ``(C, M, N)``."""
+def availability(present: Optional[np.ndarray], shape) -> np.ndarray:
+    """``present`` as a float ``(N, M)`` array of 0 / 1 (all ones when None); every row needs one."""
+    if present is None:
+        return np.ones(shape)
+    a = np.asarray(present, dtype=np.float64)
+    if a.shape != tuple(shape):
+        raise ValueError(f"availability has shape {a.shape}; expected {tuple(shape)}")
+    empty = np.nonzero(a.sum(1) == 0)[0]
+    if len(empty):
+        raise ValueError(f"{len(empty)} row(s) have no modality present (first rows: {empty[:5].tolist()})")
+    return a
+
+
+def _class_scores(rule: str, probs: np.ndarray, a: Optional[np.ndarray] = None) -> np.ndarray:
+    """What the rule mixes, class-major for the kernels: posteriors or log-posteriors ``(C, M, N)``.
+    A missing modality's posterior (weight 0 in every rule) is read as uniform, so it stays finite."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if a is not None and (a == 0).any():
+        probs = np.where(a[..., None] > 0, np.nan_to_num(probs, nan=0.0), 1.0 / probs.shape[-1])
     src = probs if RULES.get(rule).space == "prob" else np.log(np.clip(probs, 1e-300, None))
-    return np.ascontiguousarray(np.asarray(src, dtype=np.float64).transpose(2, 1, 0))
+    return np.ascontiguousarray(src.transpose(2, 1, 0))
 
 
 def weights(rule: str, q: np.ndarray, router: Optional[Router] = None,
-            cfg: PermutationConfig = PermutationConfig()) -> np.ndarray:
+            cfg: PermutationConfig = PermutationConfig(), present: Optional[np.ndarray] = None) -> np.ndarray:
     """A rule's fusion weights ``(N, M)`` over modalities for quality ``q`` ``(N, M)``."""
     q = np.asarray(q, dtype=np.float64)
+    a = availability(present, q.shape)
     code, tau, W, b = _rule_args(rule, q.shape[1], router, cfg)
-    qT, out = np.ascontiguousarray(q.T), np.empty((q.shape[1], len(q)))
-    refuse.rule_weights(code, qT, len(q), tau, W, b, out)
+    qT, aT, out = np.ascontiguousarray(q.T), np.ascontiguousarray(a.T), np.empty((q.shape[1], len(q)))
+    refuse.rule_weights(code, qT, aT, len(q), tau, W, b, out)
     return out.T
 
 
-def fit_router(logits: np.ndarray, q: np.ndarray, y: np.ndarray, seed: int = 0, l2: float = 1e-3) -> Router:
-    """Fit the ``moe`` router on train rows: ``logits`` ``(N, M, C)``, ``q`` ``(N, M)``, ``y`` ``(N,)``.
+def fit_router(logits: np.ndarray, q: np.ndarray, y: np.ndarray, seed: int = 0, l2: float = 1e-3,
+               present: Optional[np.ndarray] = None) -> Router:
+    """Fit the ``moe`` router on train rows: ``logits`` ``(N, M, C)``, ``q`` ``(N, M)``, ``y`` ``(N,)``,
+    availability ``present`` ``(N, M)`` (the router's ``M`` input; a missing modality gets weight 0).
 
-    A convex-in-the-head, full-batch problem solved by scipy's L-BFGS-B (as scikit-learn fits its
-    logistic regressions), the gradient from torch's autograd; it is not a training loop.
+    A full-batch problem solved by scipy's L-BFGS-B (as scikit-learn fits its logistic regressions),
+    the gradient from torch's autograd; it is not a training loop. The loss is not convex in
+    ``(W, b)``: from a start near zero, L-BFGS can drive an expert that is often wrong off through its
+    bias (``b ≈ -8``), where the softmax leaves no gradient for the weights on ``Q`` — on the corruption
+    control the router then ignored ``Q`` (Δ 0.000, p 1.0 on a synthetic split) although a router
+    that gates on ``Q`` fits the same train rows better. **[choice]** So it starts twice — near zero,
+    and at a router that already follows ``Q`` (``W_Q = 10 I``, ``b = -10``: weight ~0 where ``Q = 0``)
+    — and keeps the start whose penalised train loss is lower (a criterion on train rows only).
     """
     if logits.shape[:2] != q.shape or len(y) != len(q):
         raise ValueError(f"router inputs disagree: logits {logits.shape}, Q {q.shape}, labels {y.shape}")
-    m = q.shape[1]
-    start = np.concatenate([0.01 * rng.numpy_rng(seed).standard_normal(m * 2 * m), np.zeros(m)])
+    n, m = q.shape
+    a = availability(present, q.shape)
     logp = torch.as_tensor(log_softmax(logits, axis=-1))
-    feats = torch.as_tensor(np.concatenate([np.ones_like(q), q], axis=1))  # (N, 2M)
+    feats = torch.as_tensor(np.concatenate([a, q], axis=1))  # (N, 2M)
+    absent = torch.as_tensor(a == 0)
     target = torch.as_tensor(y)
 
     def loss_and_grad(theta: np.ndarray):
         t = torch.as_tensor(theta).requires_grad_()
         W, b = t[:2 * m * m].view(m, 2 * m), t[2 * m * m:]
-        w = torch.softmax(feats @ W.T + b, dim=1)  # (N, M)
-        fused = torch.einsum("nm,nmc->nc", w, logp)
+        w = torch.softmax((feats @ W.T + b).masked_fill(absent, float("-inf")), dim=1)  # (N, M)
+        fused = torch.einsum("nm,nmc->nc", w, logp.masked_fill(absent[..., None], 0.0))
         loss = torch.nn.functional.cross_entropy(fused, target) + l2 * (W ** 2).sum()
         loss.backward()
         return float(loss.detach()), t.grad.numpy().copy()
 
-    theta = minimize(loss_and_grad, start, jac=True, method="L-BFGS-B", options={"maxiter": 100}).x
+    near_zero = np.concatenate([0.01 * rng.numpy_rng(seed).standard_normal(m * 2 * m), np.zeros(m)])
+    gated = near_zero.copy()
+    gated[:2 * m * m].reshape(m, 2 * m)[:, m:] += 10.0 * np.eye(m)
+    gated[2 * m * m:] = -10.0
+    fits = [minimize(loss_and_grad, start, jac=True, method="L-BFGS-B", options={"maxiter": 100})
+            for start in (near_zero, gated)]
+    theta = min(fits, key=lambda r: r.fun).x  # the first on a tie
     return Router(theta[:2 * m * m].reshape(m, 2 * m), theta[2 * m * m:])
 
 
 def decide(rule: str, probs: np.ndarray, q: np.ndarray, router: Optional[Router],
-           cfg: PermutationConfig) -> np.ndarray:
+           cfg: PermutationConfig, present: Optional[np.ndarray] = None) -> np.ndarray:
     """Fused decisions ``(K, N)`` (argmax class, first on ties) for ``K`` quality arrays ``q`` ``(N, K, M)``;
-    ``probs`` ``(N, M, C)``."""
+    ``probs`` ``(N, M, C)``; availability ``present`` ``(N, M)``."""
+    a = availability(present, probs.shape[:2])
     code, tau, W, b = _rule_args(rule, probs.shape[1], router, cfg)
-    S = _class_scores(rule, probs)
+    S = _class_scores(rule, probs, a)
     Q = np.ascontiguousarray(np.asarray(q, dtype=np.float64).transpose(1, 2, 0))  # (K, M, N)
     with thread_budget():  # this caller's share of the cores (sessions run side by side)
-        return refuse.decisions(code, S, Q, tau, W, b)
+        return refuse.decisions(code, S, Q, np.ascontiguousarray(a.T), tau, W, b)
 
 
 def confusion_counts(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -175,16 +217,32 @@ def metrics_from_counts(cm: np.ndarray) -> Dict[str, np.ndarray]:
     return {"balanced_accuracy": bal, "macro_f1": f1.sum(1) / (denom > 0).sum(1)}
 
 
-def permutation_chunks(n: int, m: int, cfg: PermutationConfig):
+def permutation_chunks(n: int, m: int, cfg: PermutationConfig, present: Optional[np.ndarray] = None):
     """Yield ``(k, M or 1, N)`` int32 row indices, ``cfg.chunk`` permutations at a time; independent per
     modality, or one shared permutation (middle axis 1) when ``joint``.
 
     Uniform draws from ``numpy.random.default_rng(seed)`` drive a Fisher-Yates shuffle, so the draws
     do not depend on the chunk size. The yielded array is a buffer reused by the next chunk: copy
-    it to keep it.
+    it to keep it. With availability ``present`` ``(N, M)`` that is not all ones, modality ``m``'s
+    permutation moves only the rows where ``m`` is present (the others map to themselves), and a joint
+    one only the rows present in every modality.
     """
     rng = np.random.default_rng(cfg.seed)
     mp = 1 if cfg.joint else m
+    if present is not None and not np.all(present):
+        a = np.asarray(present) > 0
+        rows = [np.nonzero(a.all(1))[0]] if cfg.joint else [np.nonzero(a[:, j])[0] for j in range(m)]
+        perms = np.empty((min(cfg.chunk, cfg.permutations), mp, n), np.int32)
+        for start in range(0, cfg.permutations, cfg.chunk):
+            k = min(cfg.chunk, cfg.permutations - start)
+            perms[:k] = np.arange(n, dtype=np.int32)
+            for j, r in enumerate(rows):  # a shuffle of the present rows only, per modality
+                u, sub = rng.random((k, len(r))), np.empty((k, len(r)), np.int32)
+                with thread_budget():
+                    refuse.shuffles(u, sub)
+                perms[:k, j, r] = r[sub]
+            yield perms[:k]
+        return
     size = min(cfg.chunk, cfg.permutations)
     u, perms = np.empty((size * mp, n)), np.empty((size * mp, n), np.int32)  # reused: no page faults per chunk
     for start in range(0, cfg.permutations, cfg.chunk):
@@ -195,9 +253,9 @@ def permutation_chunks(n: int, m: int, cfg: PermutationConfig):
         yield perms[:k * mp].reshape(k, mp, n)
 
 
-def permutation_indices(n: int, m: int, cfg: PermutationConfig) -> np.ndarray:
+def permutation_indices(n: int, m: int, cfg: PermutationConfig, present: Optional[np.ndarray] = None) -> np.ndarray:
     """All ``(K, M, N)`` permutations of :func:`permutation_chunks` at once."""
-    perms = np.concatenate([p.copy() for p in permutation_chunks(n, m, cfg)])
+    perms = np.concatenate([p.copy() for p in permutation_chunks(n, m, cfg, present)])
     return np.broadcast_to(perms, (len(perms), m, n))
 
 
@@ -206,20 +264,33 @@ def p_value(null: np.ndarray, clean: float) -> float:
     return float((1 + np.sum(null >= clean)) / (len(null) + 1))
 
 
-def _null_metrics(rule, probs, q, y, router, cfg, n_classes) -> Dict[str, np.ndarray]:
+def counted_labels(y: np.ndarray, a: np.ndarray, cfg: PermutationConfig) -> np.ndarray:
+    """The labels the metric counts: all rows, or (``observed_only``) the fully observed ones (-1 elsewhere)."""
+    y = np.asarray(y, dtype=np.int64)
+    if not cfg.observed_only:
+        return y
+    full = a.min(1) > 0
+    if not full.any():
+        raise ValueError("no test row has every modality present: the fully-observed metric has no rows")
+    return np.where(full, y, -1)
+
+
+def _null_metrics(rule, probs, q, y, router, cfg, n_classes, present=None) -> Dict[str, np.ndarray]:
     """Metrics of the ``K`` re-fusions with permuted ``Q``, computed in chunks of permutations."""
     n, m = q.shape
+    a = availability(present, q.shape)
     code, tau, W, b = _rule_args(rule, m, router, cfg)
-    S = _class_scores(rule, probs)
+    S = _class_scores(rule, probs, a)
     qT, y = np.ascontiguousarray(np.asarray(q, dtype=np.float64).T), np.asarray(y, dtype=np.int64)
     if S.shape[0] > n_classes or len(y) != n or (len(y) and not 0 <= y.min() <= y.max() < n_classes):
         raise ValueError(f"{S.shape[0]} expert classes and labels in [{y.min()}, {y.max()}] do not fit "
                          f"{n_classes} classes, or {len(y)} labels for {n} rows")
+    counted, aT = counted_labels(y, a, cfg), np.ascontiguousarray(a.T)
     out = {"balanced_accuracy": [], "macro_f1": []}
     with thread_budget():  # counts this caller once for the whole test ...
-        for perms in permutation_chunks(n, m, cfg):  # (k, M or 1, N)
+        for perms in permutation_chunks(n, m, cfg, None if present is None else a):  # (k, M or 1, N)
             with thread_budget():  # ... and re-reads its share before each kernel launch
-                cm = refuse.null_confusions(code, S, qT, y, perms, tau, W, b, n_classes)  # (k, C, C)
+                cm = refuse.null_confusions(code, S, qT, aT, counted, perms, tau, W, b, n_classes)  # (k, C, C)
             for key, v in metrics_from_counts(cm).items():
                 out[key].append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
@@ -234,24 +305,35 @@ def warm_kernels() -> None:
         decide(rule, probs, q[:, None], router, PermutationConfig())
         _null_metrics(rule, probs, q, y, router, PermutationConfig(permutations=2), 3)
     weights("weighted", q)
+    shuffle = np.empty((1, 4), np.int32)
+    refuse.shuffles(rng.random((1, 4)), shuffle)
 
 
-def context(scored: Scored, y: np.ndarray) -> Dict[str, float]:
+def context(scored: Scored, y: np.ndarray, cfg: PermutationConfig = PermutationConfig()) -> Dict[str, float]:
     """Oracle accuracy (plain and balanced), ρ = mean_m corr(Q_m, 1[expert m correct]) and competitiveness
-    on test rows. The headroom the table reports is in balanced accuracy, the metric of Δ_perm (METHODS §5).
+    on the test rows the metric counts (all, or the fully observed). The headroom the table reports is in
+    balanced accuracy, the metric of Δ_perm (METHODS §5). With availability masks the oracle picks among
+    the present experts, ``corr(Q_m, ...)`` runs over the rows where ``m`` is present, and competitiveness
+    over rows with two or more present experts.
 
     [choice] Where a correlation is undefined (``Q_m`` constant, or expert ``m`` always
     right or always wrong) it counts as 0 — such a ``Q_m`` says nothing about
     correctness — so ρ is always a mean over all M modalities.
     """
     logits, q = scored.logits["test"], scored.q["test"]
-    correct = (logits.argmax(-1) == y[:, None]).astype(float)  # (N, M)
+    a = availability(scored.mask("test"), q.shape) > 0
+    rows = counted_labels(y, a.astype(float), cfg) >= 0
+    logits, q, a, y = logits[rows], q[rows], a[rows], np.asarray(y)[rows]
+    correct = (logits.argmax(-1) == y[:, None]) & a  # (N, M): a missing expert is never the right pick
     with np.errstate(invalid="ignore", divide="ignore"):
-        cors = [np.corrcoef(q[:, j], correct[:, j])[0, 1] for j in range(q.shape[1])]
+        cors = [np.corrcoef(q[a[:, j], j], correct[a[:, j], j].astype(float))[0, 1] if a[:, j].sum() > 1 else np.nan
+                for j in range(q.shape[1])]
     cors = [c if np.isfinite(c) else 0.0 for c in cors]
-    p_true = np.sort(softmax(logits, -1)[np.arange(len(y)), :, y], axis=1)  # (N, M) ascending
-    comp = float((p_true[:, -1] - p_true[:, -2]).mean()) if q.shape[1] > 1 else float("nan")
-    any_right = correct.max(1)  # (N,): the oracle picks a correct expert where one exists
+    p_true = np.where(a, softmax(logits, -1)[np.arange(len(y)), :, y], -np.inf)  # (N, M)
+    p_true = np.sort(p_true, axis=1)
+    two = np.isfinite(p_true[:, -2]) if q.shape[1] > 1 else np.zeros(len(y), bool)
+    comp = float((p_true[two, -1] - p_true[two, -2]).mean()) if two.any() else float("nan")
+    any_right = correct.max(1).astype(float)  # (N,): the oracle picks a correct expert where one exists
     oracle_ba = float(np.mean([any_right[y == c].mean() for c in np.unique(y)]))  # in the metric of Δ_perm
     return {"oracle_accuracy": float(any_right.mean()), "oracle_balanced_accuracy": oracle_ba,
             "rho": float(np.mean(cors)) if cors else float("nan"), "competitiveness": comp}
@@ -273,14 +355,18 @@ def broken_q_test(scored: Scored, y_train: np.ndarray, y_test: np.ndarray, n_cla
     probs, q = softmax(scored.logits["test"], axis=-1), scored.q["test"]  # (N, M, C), (N, M)
     if probs.shape[:2] != q.shape or len(y_test) != len(q):
         raise ValueError(f"test outputs {probs.shape}, Q {q.shape} and labels {y_test.shape} disagree")
-    router = fit_router(scored.logits["train"], scored.q["train"], y_train, cfg.seed)
-    ctx = context(scored, y_test)
+    present = scored.mask("test")
+    a = availability(present, q.shape)
+    router = fit_router(scored.logits["train"], scored.q["train"], y_train, cfg.seed, present=scored.mask("train"))
+    ctx = context(scored, y_test, cfg)
+    counted = counted_labels(y_test, a, cfg) >= 0
     rows, nulls = [], []
     for rule in rules or RULES.names():
-        pred = decide(rule, probs, q[:, None], router, cfg)  # (1, N)
-        clean = {k: float(v[0]) for k, v in metrics_from_counts(confusion_counts(y_test, pred, n_classes)).items()}
-        null = _null_metrics(rule, probs, q, y_test, router, cfg, n_classes)
-        acc = float(accuracy_score(y_test, pred[0]))
+        pred = decide(rule, probs, q[:, None], router, cfg, present)  # (1, N)
+        clean = {k: float(v[0]) for k, v in metrics_from_counts(
+            confusion_counts(y_test[counted], pred[:, counted], n_classes)).items()}
+        null = _null_metrics(rule, probs, q, y_test, router, cfg, n_classes, present)
+        acc = float(accuracy_score(y_test[counted], pred[0, counted]))
         rows.append({"score": scored.name, "rule": rule, "control": scored.control,
                      "metric_clean": clean["balanced_accuracy"],
                      "metric_broken_mean": float(null["balanced_accuracy"].mean()),
@@ -293,7 +379,8 @@ def broken_q_test(scored: Scored, y_train: np.ndarray, y_test: np.ndarray, n_cla
                      "oracle_headroom": ctx["oracle_balanced_accuracy"] - clean["balanced_accuracy"],
                      "rho": ctx["rho"],
                      "competitiveness": ctx["competitiveness"], "permutations": cfg.permutations,
-                     "joint": cfg.joint, "n_test": len(y_test)})
+                     "joint": cfg.joint, "n_test": int(counted.sum()),
+                     "observed_only": cfg.observed_only, "missing_share": float(1 - a.mean())})
         nulls.append(pd.DataFrame({"score": scored.name, "rule": rule, "k": np.arange(cfg.permutations),
                                    "metric_clean": clean["balanced_accuracy"], **null}))
     return PermutationResult(pd.DataFrame(rows), pd.concat(nulls, ignore_index=True))

@@ -30,7 +30,7 @@ be trained on them like on any other score.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 from scipy.special import logsumexp
@@ -72,17 +72,40 @@ class Scored:
     q: Dict[str, np.ndarray]
     logits: Dict[str, np.ndarray]
     control: bool = False
+    present: Optional[Dict[str, np.ndarray]] = None  # split -> (N, M) bool availability; None: everywhere
+
+    def mask(self, split: str) -> Optional[np.ndarray]:
+        """The split's availability ``(N, M)``, or None when every modality is present everywhere."""
+        if self.present is None or bool(np.all(self.present[split])):
+            return None
+        return self.present[split]
 
 
-def quantile_scale(train: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per column: ``(v - q05) / (q95 - q05)`` with train quantiles, clipped to [0, 1]."""
-    lo, hi = np.quantile(train, 0.05, axis=0), np.quantile(train, 0.95, axis=0)
+def quantile_scale(train: np.ndarray, values: np.ndarray, train_present: Optional[np.ndarray] = None) -> np.ndarray:
+    """Per column: ``(v - q05) / (q95 - q05)`` with train quantiles (of the rows where the modality is
+    present, when ``train_present`` is given), clipped to [0, 1]."""
+    if train_present is None:
+        lo, hi = np.quantile(train, 0.05, axis=0), np.quantile(train, 0.95, axis=0)
+    else:
+        cols = [train[train_present[:, j], j] for j in range(train.shape[1])]
+        lo = np.array([np.quantile(c, 0.05) if len(c) else 0.0 for c in cols])
+        hi = np.array([np.quantile(c, 0.95) if len(c) else 1.0 for c in cols])
     return np.clip((values - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0)
 
 
+def with_masks(bank: ExpertBank, name: str, q: Dict[str, np.ndarray], logits: Dict[str, np.ndarray],
+               control: bool = False) -> Scored:
+    """A ``Scored`` carrying the bank's availability, with ``Q = 0`` wherever a modality is missing."""
+    if not bank.present:
+        return Scored(name, q, logits, control)
+    return Scored(name, {s: np.where(bank.mask(s), q[s], 0.0) for s in SPLITS}, logits, control,
+                  {s: bank.mask(s) for s in SPLITS})
+
+
 def _scaled(bank: ExpertBank, name: str, raw: Dict[str, np.ndarray]) -> Scored:
-    q = {s: quantile_scale(raw["train"], raw[s]) for s in SPLITS}
-    return Scored(name, q, dict(bank.logits))
+    train_present = bank.mask("train") if bank.present else None
+    q = {s: quantile_scale(raw["train"], raw[s], train_present) for s in SPLITS}
+    return with_masks(bank, name, q, dict(bank.logits))
 
 
 def _fit_pca(x: np.ndarray, cfg: QualityConfig) -> PCA:
@@ -106,16 +129,19 @@ def pca_errors(bank: ExpertBank, cfg: QualityConfig) -> Dict[str, np.ndarray]:
     """
     out = {s: np.zeros((len(bank.y[s]), len(bank.names))) for s in SPLITS}
     for j, k in enumerate(bank.names):
-        xall, clean = bank.x["train"][k], bank.clean["train"][:, j]
+        here = {s: bank.mask(s)[:, j] for s in SPLITS}  # the rows where the modality is present
+        xall, clean = bank.x["train"][k][here["train"]], bank.clean["train"][here["train"], j]
         if clean.sum() < 2 * PCA_FOLDS:
             raise ValueError(f"modality '{k}' has {int(clean.sum())} clean train rows; the PCA quality score "
                              f"needs at least {2 * PCA_FOLDS}")
         pca = _fit_pca(xall[clean], cfg)
         for s in SPLITS:
             if s != "train":
-                out[s][:, j] = _recon_error(pca, bank.x[s][k])
+                out[s][here[s], j] = _recon_error(pca, bank.x[s][k][here[s]])
+        train_err = np.zeros(len(xall))
         for rest, fold in KFold(PCA_FOLDS, shuffle=True, random_state=cfg.seed).split(xall):
-            out["train"][fold, j] = _recon_error(_fit_pca(xall[rest][clean[rest]], cfg), xall[fold])
+            train_err[fold] = _recon_error(_fit_pca(xall[rest][clean[rest]], cfg), xall[fold])
+        out["train"][here["train"], j] = train_err
     return out
 
 
@@ -147,15 +173,16 @@ def correctness(bank: ExpertBank, cfg: QualityConfig) -> Scored:
     target = bank.correct("train")  # out-of-fold correctness on train rows
     raw = {s: np.zeros_like(err[s]) for s in SPLITS}
     for j in range(len(bank.names)):
-        f_tr, t = _features(bank, "train", err["train"], j), target[:, j].astype(int)
+        tr, te = bank.mask("train")[:, j], bank.mask("test")[:, j]  # fitted and used where present
+        f_tr, t = _features(bank, "train", err["train"], j)[tr], target[tr, j].astype(int)
         if t.min() == t.max() or min(np.bincount(t)) < 5:
             for s in SPLITS:  # the expert is (almost) always right or wrong: no signal
                 raw[s][:, j] = t.mean()
             continue
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
         cv = StratifiedKFold(5, shuffle=True, random_state=cfg.seed)
-        raw["train"][:, j] = cross_val_predict(model, f_tr, t, cv=cv, method="predict_proba")[:, 1]
-        raw["test"][:, j] = model.fit(f_tr, t).predict_proba(_features(bank, "test", err["test"], j))[:, 1]
+        raw["train"][tr, j] = cross_val_predict(model, f_tr, t, cv=cv, method="predict_proba")[:, 1]
+        raw["test"][te, j] = model.fit(f_tr, t).predict_proba(_features(bank, "test", err["test"], j)[te])[:, 1]
     return _scaled(bank, "correctness", raw)
 
 
@@ -170,7 +197,7 @@ def control_aligned(bank: ExpertBank, cfg: QualityConfig) -> Scored:
     rng = np.random.default_rng(cfg.seed)
     q = {s: cfg.fidelity * bank.correct(s) + (1 - cfg.fidelity) * _uniform(bank.correct(s).shape, rng)
          for s in SPLITS}
-    return Scored("control-aligned", q, dict(bank.logits), control=True)
+    return with_masks(bank, "control-aligned", q, dict(bank.logits), control=True)
 
 
 def control_target(bank: ExpertBank, cfg: QualityConfig) -> int:
@@ -190,7 +217,7 @@ def control_corruption(bank: ExpertBank, cfg: QualityConfig) -> Scored:
     q, logits = {}, {}
     for s in SPLITS:
         n, y = len(bank.y[s]), bank.y[s]
-        c = rng.random(n) < cfg.rate
+        c = (rng.random(n) < cfg.rate) & bank.mask(s)[:, j]  # only where the expert gives an output
         wrong = (y + rng.integers(1, bank.n_classes, size=n)) % bank.n_classes
         lg = bank.logits[s].copy()
         lg[c, j] = 0.0
@@ -198,7 +225,7 @@ def control_corruption(bank: ExpertBank, cfg: QualityConfig) -> Scored:
         qs = np.ones((n, len(bank.names)))
         qs[:, j] = 1.0 - c
         q[s], logits[s] = qs, lg
-    return Scored("control-corruption", q, logits, control=True)
+    return with_masks(bank, "control-corruption", q, logits, control=True)
 
 
 def score(name: str, bank: ExpertBank, cfg: QualityConfig = QualityConfig()) -> Scored:

@@ -11,6 +11,11 @@ across threads. ``benchmarks/permutation.py`` measures it against a per-permutat
 
 The fusion weights of every rule live only here (:func:`rule_weights`), so the clean
 decision and all permuted ones go through the same arithmetic.
+
+**Availability** (METHODS §5): ``a[m, i] = 1`` where modality ``m`` is present on row ``i``, else
+0. Every rule renormalises over the present modalities (a missing one gets weight 0); the
+``moe`` router reads ``[a; Q]``. A row whose label is negative is left out of the confusion
+counts (the fully-observed-only metric), though it is fused like any other.
 """
 from __future__ import annotations
 
@@ -47,60 +52,62 @@ def shuffles(u: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def rule_weights(code, q, nb, tau, W, b, w):
-    """Fusion weights ``w[:, :nb]`` ``(M, B)`` over modalities from quality ``q[:, :nb]`` ``(M, B)``.
+def rule_weights(code, q, a, nb, tau, W, b, w):
+    """Fusion weights ``w[:, :nb]`` ``(M, B)`` over modalities from quality ``q[:, :nb]`` and availability
+    ``a[:, :nb]`` (1 present, 0 missing) ``(M, B)``; missing modalities get 0, the present ones share 1.
 
-    ``noq`` 1/M; ``weighted`` Q normalised per row (uniform where it sums to 0); ``softmax``
-    softmax(Q / tau); ``route`` the highest Q (tied experts share the weight);
-    ``moe`` softmax(W [1; Q] + b).
+    ``noq`` 1 / #present; ``weighted`` Q normalised over the present (uniform over them where it sums to
+    0); ``softmax`` softmax(Q / tau) over the present; ``route`` the highest Q among the present (tied
+    experts share the weight); ``moe`` softmax(W [a; Q] + b) over the present.
     """
     m = q.shape[0]
-    if code == NOQ:
+    for t in range(nb):
+        n_present = 0.0
         for j in range(m):
-            for t in range(nb):
-                w[j, t] = 1.0 / m
-    elif code == WEIGHTED:
-        for t in range(nb):
+            n_present += a[j, t]
+        if code == NOQ:
+            for j in range(m):
+                w[j, t] = a[j, t] / n_present
+        elif code == WEIGHTED:
             tot = 0.0
             for j in range(m):
-                tot += q[j, t]
+                tot += a[j, t] * q[j, t]
             for j in range(m):
-                w[j, t] = q[j, t] / tot if tot > 0 else 1.0 / m
-    elif code == ROUTE:
-        for t in range(nb):
-            top = q[0, t]
-            for j in range(1, m):
-                top = max(top, q[j, t])
+                w[j, t] = a[j, t] * q[j, t] / tot if tot > 0 else a[j, t] / n_present
+        elif code == ROUTE:
+            top = -np.inf
+            for j in range(m):
+                if a[j, t] > 0:
+                    top = max(top, q[j, t])
             ties = 0.0
             for j in range(m):
-                ties += 1.0 if q[j, t] == top else 0.0
+                ties += 1.0 if (a[j, t] > 0 and q[j, t] == top) else 0.0
             for j in range(m):
-                w[j, t] = (1.0 if q[j, t] == top else 0.0) / ties
-    else:  # SOFTMAX or MOE: a softmax over per-modality logits
-        for t in range(nb):
+                w[j, t] = (1.0 if (a[j, t] > 0 and q[j, t] == top) else 0.0) / ties
+        else:  # SOFTMAX or MOE: a softmax over the present modalities' logits
+            top = -np.inf
             for j in range(m):
                 if code == SOFTMAX:
-                    w[j, t] = q[j, t] / tau
+                    z = q[j, t] / tau
                 else:
                     z = b[j]
                     for i in range(m):
-                        z += W[j, i] + W[j, m + i] * q[i, t]
-                    w[j, t] = z
-            top = w[0, t]
-            for j in range(1, m):
-                top = max(top, w[j, t])
+                        z += W[j, i] * a[i, t] + W[j, m + i] * q[i, t]
+                w[j, t] = z
+                if a[j, t] > 0:
+                    top = max(top, z)
             tot = 0.0
             for j in range(m):
-                w[j, t] = np.exp(w[j, t] - top)
+                w[j, t] = np.exp(w[j, t] - top) if a[j, t] > 0 else 0.0
                 tot += w[j, t]
             for j in range(m):
                 w[j, t] /= tot
 
 
 @njit(cache=True)
-def _decide_block(code, S, i0, q, nb, tau, W, b, w, acc, best, bc):
+def _decide_block(code, S, i0, q, a, nb, tau, W, b, w, acc, best, bc):
     """``bc[:nb]`` = argmax_c sum_m w_m S[c, m, i0 + t] for rows ``i0 .. i0 + nb`` (first max wins)."""
-    rule_weights(code, q, nb, tau, W, b, w)
+    rule_weights(code, q, a, nb, tau, W, b, w)
     n_classes, m = S.shape[0], S.shape[1]
     for c in range(n_classes):
         for t in range(nb):
@@ -124,11 +131,12 @@ def _decide_block(code, S, i0, q, nb, tau, W, b, w, acc, best, bc):
 
 
 @njit(cache=True, parallel=True)
-def null_confusions(code, S, qT, y, perms, tau, W, b, n_classes):
+def null_confusions(code, S, qT, aT, y, perms, tau, W, b, n_classes):
     """Confusion matrices ``(K, n_classes, n_classes)`` (rows true) of the fusion with permuted quality.
 
-    ``S`` ``(C, M, N)`` class scores (posteriors or log-posteriors), ``qT`` ``(M, N)``,
-    ``y`` ``(N,)`` in ``[0, n_classes)`` (not checked here), ``perms`` ``(K, M or 1, N)``: row ``i`` of permutation ``k`` reads
+    ``S`` ``(C, M, N)`` class scores (posteriors or log-posteriors), ``qT`` and availability ``aT``
+    ``(M, N)``, ``y`` ``(N,)`` in ``[0, n_classes)`` (not checked here; a negative label: the row is
+    not counted), ``perms`` ``(K, M or 1, N)``: row ``i`` of permutation ``k`` reads
     ``qT[m, perms[k, m, i]]`` (one shared permutation when the middle axis is 1).
     """
     m, n = S.shape[1], S.shape[2]
@@ -142,20 +150,23 @@ def null_confusions(code, S, qT, y, perms, tau, W, b, n_classes):
         bc = np.empty(BLOCK, np.int64)
         for i0 in range(0, n, BLOCK):
             nb = min(BLOCK, n - i0)
+            avail = aT[:, i0:i0 + nb]
             for a in range(g * GROUP, min(k, g * GROUP + GROUP)):
                 for j in range(m):
                     p = perms[a, j if mp > 1 else 0]
                     for t in range(nb):
                         q[j, t] = qT[j, p[i0 + t]]
-                _decide_block(code, S, i0, q, nb, tau, W, b, w, acc, best, bc)
+                _decide_block(code, S, i0, q, avail, nb, tau, W, b, w, acc, best, bc)
                 for t in range(nb):
-                    cm[a, y[i0 + t], bc[t]] += 1
+                    if y[i0 + t] >= 0:
+                        cm[a, y[i0 + t], bc[t]] += 1
     return cm
 
 
 @njit(cache=True, parallel=True)
-def decisions(code, S, Q, tau, W, b):
-    """Fused decisions ``(K, N)`` for ``K`` quality arrays ``Q`` ``(K, M, N)``; ``S`` ``(C, M, N)``."""
+def decisions(code, S, Q, A, tau, W, b):
+    """Fused decisions ``(K, N)`` for ``K`` quality arrays ``Q`` ``(K, M, N)``; ``S`` ``(C, M, N)``,
+    availability ``A`` ``(M, N)``."""
     n_classes, m, n = S.shape
     k = Q.shape[0]
     out = np.empty((k, n), np.int64)
@@ -167,6 +178,6 @@ def decisions(code, S, Q, tau, W, b):
         acc = np.empty(BLOCK)
         best = np.empty(BLOCK)
         bc = np.empty(BLOCK, np.int64)
-        _decide_block(code, S, i0, Q[a, :, i0:i0 + nb], nb, tau, W, b, w, acc, best, bc)
+        _decide_block(code, S, i0, Q[a, :, i0:i0 + nb], A[:, i0:i0 + nb], nb, tau, W, b, w, acc, best, bc)
         out[a, i0:i0 + nb] = bc[:nb]
     return out
