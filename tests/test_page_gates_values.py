@@ -111,5 +111,5 @@ def test_signal_test_section_runs_the_library_test_with_the_sliders_noise():
     assert set(shown["condition"]) == {"m1 (ratio 0.50, weight 1) corrupted"}
     assert any("The decision depends on G_eff" in m.value for m in at.markdown)
     assert json.loads(_spec(at, f"{K}-signal-fig"))["data"]  # the null histograms are drawn
-    at.slider(key=f"{K}-noised-m1").set_value(0).run()  # the sliders moved on: the table says what it was
-    assert any("was computed with **m1 (ratio 0.50" in i.value for i in at.info)
+    at.slider(key=f"{K}-noised-m1").set_value(0).run()  # the sliders moved on: the result says what it was
+    assert any("Computed with noise: **m1 (ratio 0.50" in m.value for m in at.markdown)

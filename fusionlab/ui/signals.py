@@ -69,7 +69,7 @@ def _run_and_keep(key: str, model, test, condition: str, n_test: int, label: str
     left, right = st.columns([1, 3])
     k = left.select_slider("permutations K", PERMUTATIONS, value=200, key=f"{key}-k",
                            help="more permutations: a finer p-value (the smallest possible is 1/(K+1)), slower")
-    right.markdown(f"Noise now: **{condition}**.")
+    right.markdown("The test uses the noise the sliders above set when you press the button; the result says which.")
     if right.button(f"Run {label} ({k} permutations of {n_test} test rows)", key=f"{key}-run"):
         try:
             with st.spinner(f"running {label}"):
@@ -83,9 +83,7 @@ def _run_and_keep(key: str, model, test, condition: str, n_test: int, label: str
         st.caption("Not run yet for this model: press the button.")
         return None
     _, computed, result = stored
-    if computed != condition:
-        st.info(f"The table below was computed with **{computed}**; the noise is now **{condition}**. Press the "
-                "button to test again.")
+    st.markdown(f"Computed with noise: **{computed}**.")
     return result
 
 
