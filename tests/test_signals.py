@@ -9,7 +9,7 @@ from fusionlab.diagnostics.permutation import confusion_counts, metrics_from_cou
 from fusionlab.models import ModelConfig, build_model
 from fusionlab.models.fusion_model import ModelOutput
 from fusionlab.models.udml import UDMLConfig, build_udml
-from fusionlab.signals import Signal, per_modality, tap
+from fusionlab.signals import per_modality, tap
 from fusionlab.train import TrainConfig, fit
 
 SHAPES = {"a": (4, 5), "b": (1, 3), "c": (4, 5)}  # two of one shape group, one vector

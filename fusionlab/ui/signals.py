@@ -21,13 +21,13 @@ COLUMNS = ["signal", "modality", "metric_clean", "metric_broken_mean", "metric_p
 PERMUTATIONS = (50, 100, 200, 500, 1000)
 
 EXPLAIN = (
-    "A heatmap shows what a signal *is*; this asks whether the model *uses* it. With the trained model frozen, "
+    "A figure shows what a signal *is*; this asks whether the model *uses* it. With the trained model frozen, "
     "each test sample's signal is swapped with another sample's (a random permutation of the test rows) and the "
     "rest of the model runs as before — K times. If the decision used the signal, balanced accuracy drops: "
     "**Δ** (clean minus the mean over permutations) is above 0 and **p** (the share of permutations that did at "
     "least as well as the real signals) is small. Δ ≈ 0 with p ≫ 0.05 means the signal is decorative: whatever "
     "it shows, no decision depends on it. Row **all** swaps every modality's signal at once. The noise set above "
-    "applies first, so you can ask whether a gate matters more when a modality is noisy. (Seed 000 asked this of "
+    "applies first, so you can ask whether a gate or weight matters more when a modality is noisy. (Seed 000 asked this of "
     "decision-level quality scores; METHODS §6 asks it of the signals inside a model.)")
 
 
