@@ -13,6 +13,7 @@ rows are returned unchanged, bit for bit.
 | additive   | ``x + a n`` (the other reading of seed 002)                 |
 | timestep   | a fraction ``level`` of timesteps (or entries): ``(1-w) x + w n`` |
 | drop       | the modality replaced by the train mean (zeros after scaling) |
+| missing    | a share ``level`` of samples lose the modality (as ``drop``; availability flag 0) |
 """
 from __future__ import annotations
 
@@ -109,6 +110,32 @@ def drop(x, level, generator, stats, **_):
         return x
     lv = _per_sample(level, x)
     return _keep_clean(x, lv, stats.mean.expand_as(x).to(x.dtype))
+
+
+def missing_rows(n: int, level: Level, generator: torch.Generator) -> torch.Tensor:
+    """``(n,)`` bool: the samples that lose the modality. A float ``level`` is the fraction of samples
+    (exactly ``round(level * n)``, chosen at random); a per-sample ``level`` ``(n,)`` is each sample's
+    probability (1: surely missing, 0: surely kept)."""
+    lv = torch.as_tensor(level, dtype=torch.float64)
+    if (lv < 0).any() or (lv > 1).any():
+        raise ValueError("missing: the level (a share of samples) must lie in [0, 1]")
+    u = torch.rand(n, generator=generator, dtype=torch.float64)
+    if lv.ndim == 0:
+        k = int(round(float(lv) * n))
+        return u.argsort().argsort() < k
+    if lv.shape != (n,):
+        raise ValueError(f"level has shape {tuple(lv.shape)}; expected a float or ({n},)")
+    return u < lv
+
+
+@CORRUPTIONS.register("missing", "a share of samples lose the modality (features -> train mean, present = 0)")
+def missing(x, level, generator, stats, **_):
+    """METHODS §1: the chosen samples' features become the train mean, as ``drop`` leaves them; a caller that
+    tracks availability sets ``present_<m> = 0`` on the same rows (``missing_rows`` with the same draws)."""
+    if _is_zero(level):
+        return x
+    gone = missing_rows(x.shape[0], level, generator).view(-1, 1, 1)
+    return torch.where(gone, stats.mean.expand_as(x).to(x.dtype), x)
 
 
 def corrupt(name: str, x: torch.Tensor, level: Level, generator: torch.Generator,

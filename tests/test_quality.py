@@ -18,7 +18,7 @@ def bank(synth):
     return fit_experts(synth, ExpertConfig(oof_folds=3))
 
 
-@pytest.mark.parametrize("name", QUALITY.names())
+@pytest.mark.parametrize("name", [n for n in QUALITY.names() if n != "user"])  # user: your outputs' own Q
 def test_scores_lie_in_unit_interval(bank, name):
     s = score(name, bank)
     assert s.control == (name in CONTROLS)
@@ -95,8 +95,9 @@ def test_corrupt_rows_rejects_unknown_modality(synth):
     assert corrupt_rows(synth, RowCorruption()) is synth
 
 
-def test_real_scores_exclude_controls():
-    assert set(real_scores()) | set(CONTROLS) == set(QUALITY.names())
+def test_real_scores_exclude_controls_and_the_users_own():
+    assert set(real_scores()) | set(CONTROLS) | {"user"} == set(QUALITY.names())
+    assert "user" not in real_scores()
     assert not set(real_scores()) & set(CONTROLS)
 
 
@@ -131,3 +132,8 @@ def test_pca_errors_of_train_rows_are_out_of_fold(bank):
     for j, k in enumerate(bank.names):
         insample = _recon_error(_fit_pca(bank.x["train"][k], cfg), bank.x["train"][k]).mean()
         assert err["train"][:, j].mean() > insample
+
+
+def test_user_score_exists_only_with_your_outputs(bank):
+    with pytest.raises(ValueError, match="Q given with your outputs"):
+        score("user", bank)

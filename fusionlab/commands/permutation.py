@@ -2,7 +2,8 @@
 
     python -m fusionlab permutation --dataset uci-digits --views fou,kar,mor --permutations 200 \\
         --seed 0 --out DIR [--control aligned --fidelity F | --control corruption --rate K] \\
-        [--corrupt MODALITY --fraction F] [--folds 5 --repeats 3] [--joint]
+        [--corrupt MODALITY --fraction F] [--folds 5 --repeats 3] [--joint] [--observed-only]
+    python -m fusionlab permutation --outputs FILE|DIR [--outputs-model lr] --out DIR   # your own outputs
 
 Writes ``DIR/permutation.csv`` (one row per (score, rule), mean over runs, ``*_sd`` columns),
 ``DIR/permutation_runs.csv`` (every seed x fold) and ``DIR/config.json``.
@@ -26,6 +27,13 @@ def add_parser(sub) -> None:
     p.add_argument("--permutations", type=int, default=d.permutation.permutations,
                    help="K permutations of Q across test rows")
     p.add_argument("--joint", action="store_true", help="one joint permutation for all modalities")
+    p.add_argument("--observed-only", action="store_true",
+                   help="metrics on the fully observed test rows only (the authors' FULL-only); else on all test rows")
+    p.add_argument("--outputs", default="", metavar="FILE|DIR",
+                   help="your own outputs instead of our experts: a .csv/.parquet/.npz table (label, split|fold, "
+                        "p__<m>__<c> or p__<m>, q__<m>, present__<m>; see the README) or the seed-000 authors' "
+                        "artifact directory (or a .zip of it); --dataset and the expert options are then unused")
+    p.add_argument("--outputs-model", default="", help="with an authors' layout: which unimodal_preds/<model>")
     p.add_argument("--tau", type=float, default=d.permutation.tau, help="temperature of the softmax rule")
     p.add_argument("--seed", type=int, default=study.DEFAULT.seed)
     p.add_argument("--repeats", type=int, default=study.DEFAULT.repeats, help="seeds seed .. seed+repeats-1")
@@ -50,23 +58,30 @@ def config(args):
     from ..diagnostics.experts import ExpertConfig, RowCorruption
     from ..diagnostics.permutation import PermutationConfig
     from ..diagnostics.permutation_runs import DiagnosticConfig
+    from ..diagnostics.outputs import outputs_scores
     from ..diagnostics.quality import QualityConfig, real_scores
     from ..experiments import permutation as study
+    from ..experiments.permutation import OutputsConfig
     from ._common import data_config
     if args.permutations < 1:
         raise ValueError(f"--permutations must be at least 1, got {args.permutations}")
-    scores = list(args.scores or real_scores())
+    outputs = OutputsConfig(path=args.outputs, model=args.outputs_model)
+    if outputs.path and args.corrupt:
+        raise ValueError("--corrupt changes features, and your outputs carry posteriors only")
+    default = outputs_scores(study.load_outputs_of(outputs)) if outputs.path else real_scores()
+    scores = list(args.scores or default)
     if args.control:
         scores.append(f"control-{args.control}")
     diagnostic = DiagnosticConfig(
         scores=tuple(scores), expert=ExpertConfig(kind=args.expert),
         quality=QualityConfig(fidelity=args.fidelity, rate=args.rate),
-        permutation=PermutationConfig(permutations=args.permutations, joint=args.joint, tau=args.tau),
+        permutation=PermutationConfig(permutations=args.permutations, joint=args.joint, tau=args.tau,
+                                      observed_only=args.observed_only),
         corruption=RowCorruption(modality=args.corrupt, fraction=args.fraction if args.corrupt else 0.0,
                                  noise=args.corrupt_noise, max_level=args.max_level,
                                  min_level=0.3 * args.max_level) if args.corrupt else RowCorruption())
     return replace(study.DEFAULT, data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS),
-                   diagnostic=diagnostic, seed=args.seed, repeats=args.repeats, folds=args.folds)
+                   diagnostic=diagnostic, seed=args.seed, repeats=args.repeats, folds=args.folds, outputs=outputs)
 
 
 def run_permutation(args) -> int:
@@ -81,5 +96,7 @@ def run_permutation(args) -> int:
         write_json(result.config, d / "config.json")
     print(table[study.FIRST].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print_findings(result.findings)
+    if "outputs" in result.config:
+        print(f"your outputs: {result.config['outputs']} ({', '.join(result.config['views'])})")
     print(f"{len(runs)} rows over {runs[['seed', 'fold']].drop_duplicates().shape[0]} run(s) -> {out / 'permutation.csv'}")
     return 0

@@ -57,15 +57,28 @@ class MultimodalDataset:
                 )
             if arr.shape[1] == 0 or arr.shape[2] == 0:
                 raise ValueError(f"modality '{name}' is empty: shape {arr.shape}")
-            bad = ~np.isfinite(arr)
+            absent = np.isnan(arr).all(axis=(1, 2))  # a row of all-NaN: the modality is missing there
+            bad = ~np.isfinite(arr) & ~absent[:, None, None]
             if bad.any():
                 rows = np.unique(np.nonzero(bad)[0])
                 raise ValueError(
                     f"modality '{name}' has {int(bad.sum())} NaN/Inf values "
-                    f"(first rows: {rows[:5].tolist()})"
+                    f"(first rows: {rows[:5].tolist()}); a row that is all NaN means 'missing', "
+                    "a partly NaN or Inf row is an error"
                 )
+            if absent.all():
+                raise ValueError(f"modality '{name}' is missing (all NaN) on every row")
+            if absent.any():
+                given = self.extras.get(f"present_{name}")
+                present = ~absent if given is None else (np.asarray(given, bool) & ~absent)
+                self.extras = {**self.extras, f"present_{name}": present}
             fixed[name] = arr.astype(np.float32, copy=False)
         self.modalities = fixed
+        flags = [self.extras[f"present_{k}"] for k in fixed if f"present_{k}" in self.extras]
+        if len(flags) == len(fixed):
+            empty = np.nonzero(~np.any(flags, axis=0))[0]
+            if len(empty):
+                raise ValueError(f"{len(empty)} row(s) have every modality missing (first rows: {empty[:5].tolist()})")
         present = np.unique(self.labels)
         if len(present) < 2:
             raise ValueError(f"labels contain a single class ({present.tolist()}); need at least 2")
@@ -214,26 +227,38 @@ class PreparedData:
 
 
 def fit_stats(x: np.ndarray) -> ModalityStats:
-    """Mean and sd per feature over samples and timesteps of ``x`` ``(N, T, D)``."""
+    """Mean and sd per feature over samples and timesteps of ``x`` ``(N, T, D)``, over the rows where the
+    modality is present (a missing row is all NaN)."""
     flat = x.reshape(-1, x.shape[-1])  # (N*T, D)
-    mean = flat.mean(axis=0)
-    std = flat.std(axis=0)
+    here = ~np.isnan(flat).all(axis=1)
+    if not here.any():
+        raise ValueError("a modality is missing on every train row; its scale cannot be fitted")
+    mean = flat[here].mean(axis=0)
+    std = flat[here].std(axis=0)
     std = np.where(std < 1e-8, 1.0, std)  # constant features: leave their scale alone
     return ModalityStats(torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32))
+
+
+def standardise(x: np.ndarray, stats: ModalityStats) -> torch.Tensor:
+    """``(x - mean) / sd`` with train statistics; a missing (all-NaN) row becomes 0, the train mean (as the
+    ``drop`` corruption leaves it; its ``present_<m>`` flag says it is missing)."""
+    return torch.nan_to_num((torch.as_tensor(x) - stats.mean) / stats.std, nan=0.0)
+
+
+def split_of(ds: MultimodalDataset, rows: np.ndarray, raw: Dict[str, ModalityStats]) -> Split:
+    """The standardised rows ``rows`` of ``ds`` with their labels and extras."""
+    xs = {k: standardise(v[rows], raw[k]) for k, v in ds.modalities.items()}
+    return Split(xs, torch.as_tensor(ds.labels[rows]), rows, {k: e[rows] for k, e in ds.extras.items()})
+
+
+def unit_stats(raw: Dict[str, ModalityStats]) -> Dict[str, ModalityStats]:
+    """The statistics of standardised data (zeros and ones), what the corruptions are given."""
+    return {k: ModalityStats(torch.zeros_like(s.mean), torch.ones_like(s.std)) for k, s in raw.items()}
 
 
 def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig()) -> PreparedData:
     """Split ``ds`` and standardise every modality with train-split statistics."""
     parts = split_indices(ds.labels, cfg, ds.class_names)
     raw = {k: fit_stats(v[parts["train"]]) for k, v in ds.modalities.items()}
-
-    def make(rows: np.ndarray) -> Split:
-        xs = {}
-        for k, v in ds.modalities.items():
-            t = torch.as_tensor(v[rows])
-            xs[k] = (t - raw[k].mean) / raw[k].std
-        return Split(xs, torch.as_tensor(ds.labels[rows]), rows, {k: e[rows] for k, e in ds.extras.items()})
-
-    unit = {k: ModalityStats(torch.zeros_like(s.mean), torch.ones_like(s.std)) for k, s in raw.items()}
-    return PreparedData(make(parts["train"]), make(parts["val"]), make(parts["test"]), unit, raw,
+    return PreparedData(*(split_of(ds, parts[s], raw) for s in ("train", "val", "test")), unit_stats(raw), raw,
                         list(ds.class_names), ds.name)

@@ -162,8 +162,8 @@ def _split_columns(df: pd.DataFrame) -> tuple[Dict[str, np.ndarray], Dict[str, l
     return out, {k: [str(c) for c in cols] for k, cols in groups.items()}
 
 
-def _read(source: Source, filename: str) -> tuple[Dict[str, np.ndarray], Dict[str, list]]:
-    """The file's arrays by name, and for tables each modality's column names."""
+def read_source(source: Source, filename: str = "") -> tuple[bytes, str]:
+    """A path's, bytes' or stream's content and its file name, refused above ``MAX_FILE_BYTES``."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
@@ -177,21 +177,31 @@ def _read(source: Source, filename: str) -> tuple[Dict[str, np.ndarray], Dict[st
         data = source.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"{filename or 'the file'} has more than {MAX_FILE_BYTES:,} bytes, the limit")
+    return data, filename
+
+
+def read_table(data: bytes, filename: str) -> Union[pd.DataFrame, Dict[str, np.ndarray]]:
+    """A ``.csv`` or ``.parquet`` file as a table, an ``.npz`` as its arrays, each checked against the limits
+    before it is read whole."""
     suffix = Path(filename).suffix.lower()
     if suffix == ".npz":
-        return _from_npz(data), {}
+        return _from_npz(data)
     try:
         if suffix == ".csv":
-            df = _csv(data)
-        elif suffix == ".parquet":
-            df = _parquet(data)
-        else:
-            raise ValueError(f"unsupported file type '{suffix or filename}'; use .npz, .csv or .parquet")
+            return _csv(data)
+        if suffix == ".parquet":
+            return _parquet(data)
+        raise ValueError(f"unsupported file type '{suffix or filename}'; use .npz, .csv or .parquet")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise ValueError(f"cannot read {filename}: {exc}") from exc
     except ImportError as exc:
         raise ValueError(f"cannot read parquet here: {exc}") from exc
-    return _split_columns(df)
+
+
+def _read(source: Source, filename: str) -> tuple[Dict[str, np.ndarray], Dict[str, list]]:
+    """The file's arrays by name, and for tables each modality's column names."""
+    table = read_table(*read_source(source, filename))
+    return (table, {}) if isinstance(table, dict) else _split_columns(table)
 
 
 @dataclass(frozen=True)

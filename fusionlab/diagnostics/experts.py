@@ -28,7 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 
-from ..data.dataset import ModalityStats, MultimodalDataset, PreparedData, Split, fit_stats
+from ..data.dataset import ModalityStats, MultimodalDataset, PreparedData, Split, fit_stats, split_of, unit_stats
 from ..noise import corrupt, sample_levels
 from ..registry import Registry
 
@@ -101,6 +101,7 @@ class ExpertBank:
     n_classes: int
     severity: Dict[str, np.ndarray] = field(default_factory=dict)  # split -> (N, M) point-5 levels
     present: Dict[str, np.ndarray] = field(default_factory=dict)  # split -> (N, M) bool; {}: all present
+    user_q: Dict[str, np.ndarray] = field(default_factory=dict)  # split -> (N, M): Q given with your outputs
 
     def mask(self, split: str) -> np.ndarray:
         """``(N, M)`` bool: where each modality is present (all True without masks)."""
@@ -188,6 +189,9 @@ class RowCorruption:
 def corrupt_rows(data: PreparedData, cfg: RowCorruption) -> PreparedData:
     """Corrupt ``cfg.fraction`` of ``cfg.modality``'s rows in every split (train and test alike).
 
+    With ``noise='missing'`` those rows lose the modality: features at the train mean and
+    ``extras['present_<modality>'] = False``, which the experts, scores and rules read as a mask.
+
     The drawn levels go to ``split.extras['severity_<modality>']`` (0 = clean). One
     ``torch.Generator`` seeded by ``cfg.seed`` serves the splits in a fixed order.
     """
@@ -203,10 +207,15 @@ def corrupt_rows(data: PreparedData, cfg: RowCorruption) -> PreparedData:
         part: Split = getattr(data, s)
         lv = sample_levels(len(part), cfg.max_level, gen, p_clean=1 - cfg.fraction, min_level=cfg.min_level)
         xs = dict(part.xs)
+        extras = dict(part.extras)
+        if cfg.noise == "missing":  # every corrupted row loses the modality, and says so
+            lv = (lv > 0).to(lv.dtype)
+            before = np.asarray(extras.get(f"present_{cfg.modality}", np.ones(len(part), bool)), bool)
+            extras[f"present_{cfg.modality}"] = before & (lv.numpy() == 0)
         xs[cfg.modality] = corrupt(cfg.noise, part.xs[cfg.modality], lv, gen, data.stats[cfg.modality])
         before = part.extras.get(f"severity_{cfg.modality}")  # e.g. the synthetic generator's own corruption
         sev = lv.numpy() if before is None else np.maximum(before, lv.numpy())
-        extras = {**part.extras, f"severity_{cfg.modality}": sev}
+        extras[f"severity_{cfg.modality}"] = sev
         parts[s] = Split(xs, part.y, part.index, extras)
     return replace(data, **parts)
 
@@ -214,10 +223,5 @@ def corrupt_rows(data: PreparedData, cfg: RowCorruption) -> PreparedData:
 def fold_data(ds: MultimodalDataset, train: np.ndarray, test: np.ndarray) -> PreparedData:
     """Standardise with ``train`` rows' statistics; ``test`` is a stratified fold (no validation rows)."""
     raw: Dict[str, ModalityStats] = {k: fit_stats(v[train]) for k, v in ds.modalities.items()}
-
-    def make(rows: np.ndarray) -> Split:
-        xs = {k: (torch.as_tensor(v[rows]) - raw[k].mean) / raw[k].std for k, v in ds.modalities.items()}
-        return Split(xs, torch.as_tensor(ds.labels[rows]), rows, {k: e[rows] for k, e in ds.extras.items()})
-
-    unit = {k: ModalityStats(torch.zeros_like(s.mean), torch.ones_like(s.std)) for k, s in raw.items()}
-    return PreparedData(make(train), make(train[:0]), make(test), unit, raw, list(ds.class_names), ds.name)
+    return PreparedData(split_of(ds, train, raw), split_of(ds, train[:0], raw), split_of(ds, test, raw),
+                        unit_stats(raw), raw, list(ds.class_names), ds.name)

@@ -127,6 +127,10 @@ def pca_errors(bank: ExpertBank, cfg: QualityConfig) -> Dict[str, np.ndarray]:
     train errors that set the q05/q95 scaling and train the correctness predictor are
     not biased low against the test errors.
     """
+    lacking = [k for k in bank.names if k not in bank.x["train"]]
+    if lacking:
+        raise ValueError(f"pca-recon reads each modality's features, and {lacking} have none here (your outputs "
+                         "carry posteriors only); use user, max-prob or correctness")
     out = {s: np.zeros((len(bank.y[s]), len(bank.names))) for s in SPLITS}
     for j, k in enumerate(bank.names):
         here = {s: bank.mask(s)[:, j] for s in SPLITS}  # the rows where the modality is present
@@ -161,17 +165,27 @@ def energy(bank: ExpertBank, cfg: QualityConfig) -> Scored:
     return _scaled(bank, "energy", {s: logsumexp(bank.logits[s], axis=-1) for s in SPLITS})
 
 
-def _features(bank: ExpertBank, split: str, err: np.ndarray, j: int) -> np.ndarray:
+def _features(bank: ExpertBank, split: str, err: Optional[np.ndarray], j: int) -> np.ndarray:
+    """The correctness predictor's inputs: max prob, margin, entropy, energy and (with features) PCA error."""
     p = np.sort(bank.probs(split)[:, j], axis=-1)  # (N, C) ascending
     ent = -(p * np.log(np.clip(p, 1e-12, 1))).sum(-1)
-    return np.stack([p[:, -1], p[:, -1] - p[:, -2], ent, logsumexp(bank.logits[split][:, j], -1), err[:, j]], 1)
+    cols = [p[:, -1], p[:, -1] - p[:, -2], ent, logsumexp(bank.logits[split][:, j], -1)]
+    return np.stack(cols + ([err[:, j]] if err is not None else []), 1)
+
+
+def has_features(bank: ExpertBank) -> bool:
+    return all(k in bank.x["train"] for k in bank.names)
 
 
 @QUALITY.register("correctness", "learned: P(expert correct) from confidence and PCA error, fit on train")
 def correctness(bank: ExpertBank, cfg: QualityConfig) -> Scored:
-    err = pca_errors(bank, cfg)
+    if has_features(bank):
+        err = pca_errors(bank, cfg)
+    else:  # your outputs: posteriors only, so confidence features only
+        err = {s: None for s in SPLITS}
+    shape = {s: (len(bank.y[s]), len(bank.names)) for s in SPLITS}
     target = bank.correct("train")  # out-of-fold correctness on train rows
-    raw = {s: np.zeros_like(err[s]) for s in SPLITS}
+    raw = {s: np.zeros(shape[s]) for s in SPLITS}
     for j in range(len(bank.names)):
         tr, te = bank.mask("train")[:, j], bank.mask("test")[:, j]  # fitted and used where present
         f_tr, t = _features(bank, "train", err["train"], j)[tr], target[tr, j].astype(int)
@@ -184,6 +198,14 @@ def correctness(bank: ExpertBank, cfg: QualityConfig) -> Scored:
         raw["train"][tr, j] = cross_val_predict(model, f_tr, t, cv=cv, method="predict_proba")[:, 1]
         raw["test"][te, j] = model.fit(f_tr, t).predict_proba(_features(bank, "test", err["test"], j)[te])[:, 1]
     return _scaled(bank, "correctness", raw)
+
+
+@QUALITY.register("user", "yours: the q__<m> columns given with your outputs, used as they are")
+def user(bank: ExpertBank, cfg: QualityConfig) -> Scored:
+    if not bank.user_q:
+        raise ValueError("the score 'user' is the Q given with your outputs (q__<m> columns or the authors' quality/ "
+                         "files), and there is none here")
+    return with_masks(bank, "user", {s: np.asarray(bank.user_q[s], float) for s in SPLITS}, dict(bank.logits))
 
 
 def _uniform(shape, rng: np.random.Generator) -> np.ndarray:
@@ -233,5 +255,9 @@ def score(name: str, bank: ExpertBank, cfg: QualityConfig = QualityConfig()) -> 
     return QUALITY.create(name, bank, cfg)
 
 
+GIVEN = ("user",)  # scores that only exist with your own outputs
+
+
 def real_scores() -> list[str]:
-    return [n for n in QUALITY.names() if n not in CONTROLS]
+    """The label-free scores the lab computes from features and experts (not the controls, not ``user``)."""
+    return [n for n in QUALITY.names() if n not in CONTROLS and n not in GIVEN]

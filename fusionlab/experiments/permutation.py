@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Dict, List, MutableMapping, Optional
 
 import numpy as np
@@ -21,7 +22,9 @@ from ..diagnostics.permutation import PermutationResult, broken_q_test, q_vs_cor
 from ..diagnostics.permutation_runs import (DiagnosticConfig, build_bank, check_scores, diagnose, fold_parts, part_data,
                                             summarise)
 from ..jobs import uploads_uncached, Job, JobCache, concat, run_jobs
+from ..diagnostics.outputs import Outputs, load_outputs, outputs_bank
 from ..diagnostics.quality import score
+from ..rng import sub_seed
 from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding
 from ..text import signed
 from .base import Progress, Result, Stop, record
@@ -32,15 +35,28 @@ FIRST = ["score", "rule", "metric_clean", "metric_broken_mean", "delta", "p_valu
 
 
 @dataclass(frozen=True)
+class OutputsConfig:
+    """Your own outputs instead of our experts (``diagnostics.outputs``): a table file, a directory in the seed-000
+    authors' layout or a ``.zip`` of one (``path``; for an upload its file name), and which of the layout's models."""
+
+    path: str = ""
+    model: str = ""
+
+
+@dataclass(frozen=True)
 class PermutationStudyConfig:
     data: DataConfig = DataConfig("uci-digits", UCIConfig(views=("fou", "kar", "mor")))
     diagnostic: DiagnosticConfig = DiagnosticConfig()
     seed: int = 0  # seeds the split, the experts, the scores and the permutations
     repeats: int = 1  # seeds seed .. seed + repeats - 1
     folds: int = 0  # >= 2: stratified folds per seed (else one split)
+    outputs: OutputsConfig = OutputsConfig()  # path set: your outputs replace data and experts
 
     def __post_init__(self) -> None:
         check_scores(self.diagnostic.scores)
+        if self.outputs.path and (self.repeats != 1 or self.folds):
+            raise ValueError("with your outputs the runs are the file's own train/test assignments (split, fold, or "
+                             "the layout's seeds x folds); repeats and folds do not apply")
         if not 1 <= self.repeats <= 100:
             raise ValueError(f"repeats must be in [1, 100], got {self.repeats}")
         if self.folds < 0 or self.folds == 1 or self.folds > 50:
@@ -69,9 +85,14 @@ def single_run(ds: MultimodalDataset, cfg: PermutationStudyConfig, cache: Option
     c = cfg.diagnostic.seeded(cfg.seed)
     data = _cached(cache, ("data", cfg.seed), lambda: prepare(ds, SplitConfig(seed=cfg.seed)))
     bank = _cached(cache, ("bank", cfg.seed, c.expert, c.corruption), lambda: build_bank(data, c))
+    return bank_run(bank, c, cache, ("score", cfg.seed, c.expert, c.corruption))
+
+
+def bank_run(bank, c: DiagnosticConfig, cache: Optional[MutableMapping], key: tuple):
+    """The bank, every score's broken-Q result and its Q-vs-correctness rows (memoised under ``key``)."""
     results, qc = [], []
     for name in c.scores:
-        skey = ("score", cfg.seed, c.expert, c.corruption, name, c.quality)
+        skey = key + (name, c.quality)
         scored = _cached(cache, skey, lambda name=name: score(name, bank, c.quality))
         results.append(_cached(cache, skey + (c.permutation,), lambda scored=scored: broken_q_test(
             scored, bank.y["train"], bank.y["test"], bank.n_classes, c.permutation)))
@@ -79,6 +100,42 @@ def single_run(ds: MultimodalDataset, cfg: PermutationStudyConfig, cache: Option
     result = PermutationResult(pd.concat([r.table for r in results], ignore_index=True),
                                pd.concat([r.null for r in results], ignore_index=True))
     return bank, result, pd.concat(qc, ignore_index=True)
+
+
+def load_outputs_of(cfg: OutputsConfig, source: Optional[bytes] = None) -> Outputs:
+    """Your outputs as the config names them (an upload's bytes as ``source``, read afresh). A path is read once
+    per version: the cache key holds its modification times and sizes, so an edited file is read again."""
+    if source is not None:
+        return load_outputs(source, filename=cfg.path, model=cfg.model)
+    return _outputs_at(cfg, _stamp(cfg.path))
+
+
+def _stamp(path: str) -> tuple:
+    p = Path(path)
+    files = sorted(p.rglob("*")) if p.is_dir() else [p] if p.exists() else []
+    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
+
+
+@functools.lru_cache(maxsize=2)
+def _outputs_at(cfg: OutputsConfig, stamp: tuple) -> Outputs:
+    return load_outputs(cfg.path, model=cfg.model)
+
+
+def outputs_runs(out: Outputs, cfg: PermutationStudyConfig, memo: Optional[MutableMapping] = None,
+                 progress: Optional[Progress] = None):
+    """Every run of your outputs: the first run's bank, result and Q-vs-correctness rows, and all runs' table.
+    Run ``i`` seeds its permutations and controls with ``cfg.seed`` (the first) or a sub-seed of it."""
+    tables, first = [], None
+    for i, r in enumerate(out.runs):
+        seed = cfg.seed if i == 0 else sub_seed(cfg.seed, i)
+        c = cfg.diagnostic.seeded(seed)
+        bank = _cached(memo, ("outputs", i), lambda r=r: outputs_bank(out, r))
+        got = bank_run(bank, c, memo, ("outputs-score", i, seed))
+        first = first or got
+        tables.append(got[1].table.assign(seed=r.seed, fold=r.fold))
+        if progress is not None:
+            progress((i + 1) / len(out.runs), f"run {i + 1} of {len(out.runs)}")
+    return first, pd.concat(tables, ignore_index=True)
 
 
 @uploads_uncached
@@ -133,9 +190,18 @@ def findings(table: pd.DataFrame) -> List[Finding]:
 def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
         source: Any = None, dataset: Optional[MultimodalDataset] = None,
         memo: Optional[MutableMapping] = None, executor: Optional[Executor] = None,
-        cache: Optional[JobCache] = None) -> Result:
+        cache: Optional[JobCache] = None, outputs: Optional[Outputs] = None) -> Result:
     """One split (with the page's in-memory ``memo``), or seeds x folds as jobs (here, on ``executor``,
-    resumable from ``cache``)."""
+    resumable from ``cache``); with ``cfg.outputs`` (or ``outputs``) your outputs' runs instead."""
+    if outputs is not None or cfg.outputs.path:
+        out = outputs if outputs is not None else load_outputs_of(cfg.outputs, source)
+        (bank, result, qc), runs = outputs_runs(out, cfg, memo, progress)
+        table = summarise(runs)
+        table = table[FIRST + [c for c in table.columns if c not in FIRST]]
+        config = {"outputs": out.source, "views": out.names, "runs": len(out.runs),
+                  "config": cfg.diagnostic.seeded(cfg.seed).record(), "study": record(cfg)}
+        return Result({"permutation_runs": runs, "permutation": table, "q_correct": qc, "null": result.null},
+                      findings(table), config, {"bank": bank, "result": result, "outputs": out})
     ds = dataset if dataset is not None else _dataset(cfg.data, source)
     if cfg.repeats == 1 and cfg.folds < 2:
         bank, result, qc = single_run(ds, cfg, memo)
