@@ -9,9 +9,10 @@ from fusionlab.experiments import permutation as study
 from fusionlab.figures import permutation as figs
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
+from fusionlab.diagnostics.experts import ExpertConfig, RowCorruption
 from fusionlab.ui.permutation import (KEY, Base, control_controls, corruption_controls, current_base, dataset_controls,
-                                      diagnose, expert_controls, permutation_controls, preset_buttons, set_base,
-                                      study_config)
+                                      diagnose, expert_controls, outputs_controls, permutation_controls, preset_buttons,
+                                      read_outputs, set_base, source_control, study_config)
 from fusionlab.ui.training import train_buttons
 from fusionlab.ui.widgets import describe_dataset
 from fusionlab.ui.shell import ensure_app
@@ -57,23 +58,36 @@ with st.expander("Formulas and source"):
         "The two **positive controls** use test correctness on purpose, to show what a score that matters looks like.")
 
 with st.container(border=True):
-    data_cfg, source = dataset_controls()
-    ds = load_or_error(data_cfg, source)
-    if ds is not None:
-        st.markdown(describe_dataset(ds))
-    expert, seed = expert_controls()
-    start, _ = train_buttons(KEY, "Fit experts")
-
-if start and ds is not None:
-    set_base(Base(ds, data_cfg, expert, seed))
+    kind = source_control()
+    if kind == "features":
+        data_cfg, source = dataset_controls()
+        ds = load_or_error(data_cfg, source)
+        if ds is not None:
+            st.markdown(describe_dataset(ds))
+        expert, seed = expert_controls()
+        start, _ = train_buttons(KEY, "Fit experts")
+        if start and ds is not None:
+            set_base(Base(ds, data_cfg, expert, seed))
+    else:
+        upload, outputs_cfg, seed = outputs_controls()
+        if st.button("Load outputs", type="primary", key=f"{KEY}-load"):
+            if upload is None:
+                st.warning("Choose a file first.")
+            else:
+                outputs = read_outputs(outputs_cfg, upload.getvalue())
+                # a rejected file clears the previous run: the page never shows results of another file under it
+                set_base(None if outputs is None else Base(None, None, ExpertConfig(kind="yours"), seed, outputs,
+                                                           outputs_cfg))
 
 base = current_base()
 if base is None:
-    st.info("No experts yet: press **Fit experts** above.")
+    st.info("Nothing to test yet: press **Fit experts** (or, with your own outputs, **Load outputs**) above.")
     st.stop()
+if base.outputs is not None:
+    st.markdown(base.outputs.describe())
 
 st.markdown("**Presets** (set the controls below in one click):")
-preset_buttons(base.names)
+preset_buttons(base.names, features=base.outputs is None)
 
 
 @st.fragment
@@ -81,7 +95,7 @@ def diagnostic_view(base: Base) -> None:
     names = base.names
     st.subheader("Controls")
     control, qcfg = control_controls()
-    corruption = corruption_controls(names, base.seed)
+    corruption = corruption_controls(names, base.seed) if base.outputs is None else RowCorruption()
     pcfg = permutation_controls()
     try:
         cfg = study_config(base, control, qcfg, corruption, pcfg)
@@ -92,11 +106,18 @@ def diagnostic_view(base: Base) -> None:
         return
     st.session_state[f"{KEY}-result"] = out
     bank, result, qc = out.artifacts["bank"], out.artifacts["result"], out.tables["q_correct"]
-    acc = ", ".join(f"{k} {a:.3f}" for k, a in zip(bank.names, bank.correct("test").mean(0)))
-    st.caption(f"Experts ({base.expert.kind}) test accuracy: {acc}; {len(bank.y['test'])} test rows; "
+    here = bank.mask("test")
+    acc = ", ".join(f"{k} {bank.correct('test')[here[:, j], j].mean():.3f}" for j, k in enumerate(bank.names))
+    missing = ", ".join(f"{k} {1 - here[:, j].mean():.0%}" for j, k in enumerate(bank.names) if not here[:, j].all())
+    runs = out.config.get("runs", 1)
+    st.caption(f"Experts ({base.expert.kind}) test accuracy where present: {acc}; {len(bank.y['test'])} test rows"
+               + (f" (missing: {missing})" if missing else "") + "; "
                f"K = {pcfg.permutations} {'joint' if pcfg.joint else 'independent per-modality'} permutations."
-               + (f" Corrupted: {corruption.fraction:.0%} of '{corruption.modality}' rows." if corruption.modality else ""))
-    table = result.table
+               + (f" Corrupted ({corruption.noise}): {corruption.fraction:.0%} of '{corruption.modality}' rows."
+                  if corruption.modality else "")
+               + (f" Your outputs hold {runs} train/test runs: the table is the mean over them (median p), the "
+                  "histograms and box plot show the first." if runs > 1 else ""))
+    table = out.tables["permutation"] if runs > 1 else result.table
     show_findings(out.findings)
     shown = table.assign(score=[figs.label(s) for s in table["score"]])
     st.dataframe(shown[["score", "rule", *SHOWN]],
@@ -111,7 +132,8 @@ def diagnostic_view(base: Base) -> None:
     left, right = st.columns(2)
     left.plotly_chart(figs.q_vs_correct(qc[qc["score"] == pick]), key=f"{KEY}-qbox")
     right.plotly_chart(figs.rho_delta_summary(table), key=f"{KEY}-summary")
-    repeat_view(base, control, qcfg, corruption, pcfg)
+    if base.outputs is None:  # your outputs fix their own runs (split, folds, or the layout's seeds x folds)
+        repeat_view(base, control, qcfg, corruption, pcfg)
 
 
 SHOWN = ["metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean", "f1_delta", "f1_p_value",

@@ -204,3 +204,12 @@ def test_cli_on_your_outputs_writes_the_same_columns(bank, tmp_path):
     frame.assign(q__m0=2.0).to_csv(path, index=False)  # a bad file: a one-line error, exit 2, nothing written
     assert main(args + ["--out", str(tmp_path / "c")]) == 2
     assert not (tmp_path / "c" / "permutation.csv").exists()
+
+
+def test_the_readme_example_is_a_valid_outputs_file():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = text.split("```csv\n", 1)[1].split("```", 1)[0]
+    assert len(block.strip().splitlines()) == 7  # a header and six rows
+    out = load_outputs(block.encode(), "example.csv")
+    assert out.names == ["audio", "video"] and out.has_q and out.present[:, 1].sum() == 4

@@ -75,3 +75,55 @@ def test_repeat_shows_mean_and_sd_in_one_cell_per_metric():
     assert (table["runs"] == 2).all()
     cells = table["delta"].str.fullmatch(r"-?\d\.\d{3} ± \d\.\d{3}")
     assert cells.all(), table["delta"].tolist()
+
+
+def test_your_outputs_on_the_page_give_the_librarys_table():
+    """The upload itself is a browser step (tests/test_browser.py); here the loaded outputs are put where
+    "Load outputs" puts them, and the page's table must be the library's for the same controls."""
+    import numpy as np
+    import pandas as pd
+
+    from fusionlab.diagnostics.experts import ExpertConfig
+    from fusionlab.diagnostics.outputs import load_outputs
+    from fusionlab.experiments import permutation as study
+    from fusionlab.experiments.permutation import OutputsConfig
+    from fusionlab.ui.permutation import Base
+
+    rng = np.random.default_rng(3)
+    n = 150
+    y = np.arange(n) % 3
+    cols = {"label": y, "fold": np.arange(n) % 2}
+    for m, noise in (("a", 0.5), ("b", 2.0)):
+        logits = np.eye(3)[y] * 2 + rng.normal(0, noise, (n, 3))
+        p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        cols.update({f"p__{m}__{c}": p[:, c] for c in range(3)})
+        cols[f"q__{m}"] = rng.random(n)
+    cols["present__b"] = (np.arange(n) % 7 != 0).astype(int)
+    data = pd.DataFrame(cols).to_csv(index=False).encode()
+    ocfg = OutputsConfig(path="mine.csv")
+    at = AppTest.from_file(PAGE, default_timeout=180)
+    at.session_state[f"{KEY}-source"] = "outputs"
+    at.session_state[f"{KEY}-base"] = Base(None, None, ExpertConfig(kind="yours"), 0, load_outputs(data, "mine.csv"), ocfg)
+    at.run()
+    assert not at.exception and not at.error
+    assert any("mine.csv" in m.value and "b 15%" in m.value for m in at.markdown)  # what is being tested
+    assert any("2 train/test runs" in c.value for c in at.caption)
+    shown = at.dataframe[0].value
+    assert set(shown["score"]) == {"user", "max-prob", "correctness"}
+    assert not [s for s in at.selectbox if s.key == f"{KEY}-corrupt-mod"]  # outputs have no features to corrupt
+    cfg = at.session_state[f"{KEY}-config"]
+    assert cfg.outputs == ocfg
+    lib = study.run(cfg, source=data).tables["permutation"]
+    assert np.allclose(shown["delta"].to_numpy(float), lib["delta"].to_numpy(float))
+    assert np.allclose(shown["p_value"].to_numpy(float), lib["p_value"].to_numpy(float))
+
+
+def test_the_missing_preset_masks_a_modality_on_the_page():
+    at = _fitted()
+    at.button(key=f"{KEY}-preset-a modality missing on 30 % of rows").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key=f"{KEY}-corrupt-noise").value == "missing"
+    caption = next(c.value for c in at.caption if "test accuracy where present" in c.value)
+    assert "(missing: " in caption and "Corrupted (missing): 30%" in caption
+    assert (at.session_state[f"{KEY}-result"].tables["permutation_runs"]["missing_share"] > 0).all()

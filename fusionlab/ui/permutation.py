@@ -15,37 +15,79 @@ import streamlit as st
 
 from ..data import DataConfig, MultimodalDataset
 from ..diagnostics.experts import EXPERTS, ExpertConfig, RowCorruption
+from ..diagnostics.outputs import Outputs, outputs_scores
 from ..diagnostics.permutation import PermutationConfig
 from ..diagnostics.permutation_runs import DiagnosticConfig
 from ..diagnostics.quality import CONTROLS, QualityConfig, real_scores
 from ..experiments import permutation as study
 from ..experiments.base import Result
-from ..experiments.permutation import PermutationStudyConfig
+from ..experiments.permutation import OutputsConfig, PermutationStudyConfig
+from ..noise import CORRUPTIONS
 from .forms import data_controls, init_state
 
 KEY = "permutation"
 NONE = "none"
+CORRUPTION_CHOICES = [n for n in ("mix", "missing", "gaussian", "additive", "drop") if n in CORRUPTIONS]
 
 PRESETS = {
     "paper: clean data": {"control": NONE, "corrupt-mod": NONE},
     "positive control: corruption": {"control": "control-corruption", "rate": 0.3, "corrupt-mod": NONE},
     "positive control: correctness-aligned": {"control": "control-aligned", "fidelity": 1.0, "corrupt-mod": NONE},
-    "making quality matter": {"control": NONE, "corrupt-mod": "__last__", "corrupt-frac": 0.5, "corrupt-max": 1.0},
+    "making quality matter": {"control": NONE, "corrupt-mod": "__last__", "corrupt-noise": "mix", "corrupt-frac": 0.5,
+                              "corrupt-max": 1.0},
+    "a modality missing on 30 % of rows": {"control": NONE, "corrupt-mod": "__last__", "corrupt-noise": "missing",
+                                           "corrupt-frac": 0.3},
 }
+FEATURE_PRESETS = ("making quality matter", "a modality missing on 30 % of rows")  # they corrupt features
+
+
+SOURCES = {"features": "our experts, fitted on features", "outputs": "your own model's outputs (a file)"}
+OUTPUTS_HELP = ("One row per sample: `label`; `split` (train/test) or `fold` (integer); per modality m and class c "
+                "the posterior `p__m__c` (two classes: `p__m` = P(the larger label)); optional `q__m` in [0, 1] "
+                "(your quality score, shown as `user`) and `present__m` (0/1). Or a .zip of the seed-000 authors' "
+                "artifacts (UNION .npz, splits/, unimodal_preds/<model>/, quality/). The README has a 6-row example.")
 
 
 @dataclass
 class Base:
-    """What "Fit experts" fixed: the dataset, the expert settings and the seed (one user's)."""
+    """What "Fit experts" (or "Load outputs") fixed: the dataset and expert settings, or your outputs, and the
+    seed (one user's)."""
 
-    dataset: MultimodalDataset
-    data_cfg: DataConfig
+    dataset: Optional[MultimodalDataset]
+    data_cfg: Optional[DataConfig]
     expert: ExpertConfig
     seed: int
+    outputs: Optional[Outputs] = None
+    outputs_cfg: OutputsConfig = OutputsConfig()
 
     @property
     def names(self) -> List[str]:
-        return self.dataset.modality_names
+        return self.outputs.names if self.outputs is not None else self.dataset.modality_names
+
+
+def source_control() -> str:
+    return st.radio("what to test", list(SOURCES), format_func=SOURCES.get, horizontal=True,
+                    key=init_state(f"{KEY}-source", "features"))
+
+
+def outputs_controls():
+    """The upload, the authors' model name and the seed; returns ``(upload or None, OutputsConfig, seed)``."""
+    up = st.file_uploader("your outputs (.csv, .parquet, .npz) or the authors' artifacts (.zip)",
+                          type=["csv", "parquet", "npz", "zip"], key=f"{KEY}-outputs-file", help=OUTPUTS_HELP)
+    c1, c2 = st.columns(2)
+    model = c1.text_input("authors' layout: model (unimodal_preds/<model>; empty = the only one)",
+                          key=init_state(f"{KEY}-outputs-model", ""))
+    seed = int(c2.number_input("seed (permutations, controls)", 0, 10_000, key=init_state(f"{KEY}-seed", study.DEFAULT.seed)))
+    return up, OutputsConfig(path=up.name if up is not None else "", model=model.strip()), seed
+
+
+def read_outputs(cfg: OutputsConfig, data: bytes) -> Optional[Outputs]:
+    """Your outputs, or None after an error message naming the problem."""
+    try:
+        return study.load_outputs_of(cfg, data)
+    except ValueError as exc:
+        st.error(f"Cannot use these outputs: {exc}")
+        return None
 
 
 def apply_preset(name: str, modalities: List[str]) -> None:
@@ -53,11 +95,13 @@ def apply_preset(name: str, modalities: List[str]) -> None:
         st.session_state[f"{KEY}-{k}"] = modalities[-1] if v == "__last__" and modalities else v
 
 
-def preset_buttons(modalities: List[str]) -> None:
-    cols = st.columns(2) + st.columns(2)
-    for c, name in zip(cols, PRESETS):
-        c.button(name, key=f"{KEY}-preset-{name}", on_click=apply_preset, args=(name, modalities),
-                 width="stretch")
+def preset_buttons(modalities: List[str], features: bool = True) -> None:
+    """The presets as buttons, three to a row (with your outputs, none that corrupts features)."""
+    names = [n for n in PRESETS if features or n not in FEATURE_PRESETS]
+    for start in range(0, len(names), 3):
+        for c, name in zip(st.columns(3), names[start:start + 3]):
+            c.button(name, key=f"{KEY}-preset-{name}", on_click=apply_preset, args=(name, modalities),
+                     width="stretch")
 
 
 def dataset_controls():
@@ -88,50 +132,61 @@ def control_controls() -> tuple[str, QualityConfig]:
 
 
 def corruption_controls(modalities: List[str], seed: int) -> RowCorruption:
-    """Point 5: corrupt a fraction of one modality's rows (train and test alike)."""
-    c1, c2, c3 = st.columns(3)
+    """Point 5: corrupt a fraction of one modality's rows (train and test alike); ``missing`` removes the
+    modality from those rows (its availability flag 0, METHODS §1)."""
+    c1, c2, c3, c4 = st.columns(4)
     mod = c1.selectbox("corrupt modality (train and test rows)", [NONE, *modalities],
                        key=init_state(f"{KEY}-corrupt-mod", NONE))
-    frac = c2.slider("fraction of its rows corrupted", 0.0, 1.0, step=0.05, key=init_state(f"{KEY}-corrupt-frac", 0.5),
+    noise = c2.selectbox("corruption", CORRUPTION_CHOICES, key=init_state(f"{KEY}-corrupt-noise", "mix"),
+                         disabled=mod == NONE, help="mix: (1-α)x + α·noise per row; missing: the rows lose the "
+                                                    "modality (present = 0), which every rule and score masks")
+    frac = c3.slider("fraction of its rows", 0.0, 1.0, step=0.05, key=init_state(f"{KEY}-corrupt-frac", 0.5),
                      disabled=mod == NONE)
-    top = c3.slider("max severity (mix α, per row ~ U(0.3·max, max))", 0.1, 1.0, step=0.05,
-                    key=init_state(f"{KEY}-corrupt-max", 1.0),
-                    disabled=mod == NONE)
+    top = c4.slider("max severity (α per row ~ U(0.3·max, max))", 0.1, 1.0, step=0.05,
+                    key=init_state(f"{KEY}-corrupt-max", 1.0), disabled=mod == NONE or noise == "missing",
+                    help="not used by 'missing' (a row is there or not)")
     if mod == NONE:
         return RowCorruption()
-    return RowCorruption(modality=mod, fraction=float(frac), max_level=float(top), min_level=0.3 * float(top))
+    return RowCorruption(modality=mod, fraction=float(frac), noise=noise, max_level=float(top),
+                         min_level=0.3 * float(top))
 
 
 def permutation_controls() -> PermutationConfig:
     d = study.DEFAULT.diagnostic.permutation
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     k = c1.select_slider("K permutations", [50, 100, 200, 500, 1000], key=init_state(f"{KEY}-k", d.permutations))
     joint = c2.checkbox("one joint permutation for all modalities", key=init_state(f"{KEY}-joint", d.joint))
-    return replace(d, permutations=int(k), joint=bool(joint))
+    observed = c3.checkbox("metrics on fully observed test rows only", key=init_state(f"{KEY}-observed", d.observed_only),
+                           help="the authors' FULL-only evaluation; off: every test row counts, a missing modality "
+                                "simply has no say in that row's decision")
+    return replace(d, permutations=int(k), joint=bool(joint), observed_only=bool(observed))
 
 
 def study_config(base: Base, control: str, qcfg: QualityConfig, corruption: RowCorruption,
                  pcfg: PermutationConfig, repeats: int = 1, folds: int = 0) -> PermutationStudyConfig:
     """The study's config the controls describe (the CLI builds the same from its flags)."""
-    scores = tuple(real_scores()) + ((control,) if control != NONE else ())
+    real = outputs_scores(base.outputs) if base.outputs is not None else real_scores()
+    scores = tuple(real) + ((control,) if control != NONE else ())
     diagnostic = DiagnosticConfig(scores=scores, expert=replace(base.expert, seed=0), quality=qcfg,
                                   permutation=pcfg, corruption=corruption)
+    if base.outputs is not None:
+        return replace(study.DEFAULT, diagnostic=diagnostic, seed=base.seed, outputs=base.outputs_cfg)
     return replace(study.DEFAULT, data=base.data_cfg, diagnostic=diagnostic, seed=base.seed, repeats=repeats,
                    folds=folds)
 
 
 def diagnose(base: Base, cfg: PermutationStudyConfig) -> Result:
-    """``experiments.permutation.run`` on the fitted dataset, with this user's cache."""
+    """``experiments.permutation.run`` on the fitted dataset (or your outputs), with this user's cache."""
     cache: Dict = st.session_state.setdefault(f"{KEY}-cache", {})  # emptied whenever "Fit experts" sets a new base
     with st.spinner("fitting the frozen experts and quality scores ..."):
-        return study.run(cfg, dataset=base.dataset, memo=cache)
+        return study.run(cfg, dataset=base.dataset, memo=cache, outputs=base.outputs)
 
 
 def current_base() -> Optional[Base]:
     return st.session_state.get(f"{KEY}-base")
 
 
-def set_base(base: Base) -> None:
+def set_base(base: Optional[Base]) -> None:
     st.session_state[f"{KEY}-base"] = base
     st.session_state[f"{KEY}-cache"] = {}
     st.session_state.pop(f"{KEY}-repeated", None)

@@ -89,7 +89,9 @@ def formula_expander(fusion: str) -> None:
 def noise_controls(names: list[str], default: str) -> tuple[str, Dict[str, float]]:
     noise = st.selectbox("noise type", CORRUPTIONS.names(), key=init_state(f"{KEY}-noise", default),
                          help="gaussian: x + level·s·ε; mix: (1−α)x + αn; additive: x + αn; "
-                              "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed")
+                              "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed; "
+                              "missing: a share of the test samples lose the modality (set to the train mean, "
+                              "which is all a model without an availability mask can be told)")
     cols = st.columns(len(names))
     if on_off(noise):  # a 0-1 slider would be a step at 0
         return noise, {k: float(c.toggle(f"{noise} {k}", key=f"{KEY}-lv-{noise}-{k}")) for c, k in zip(cols, names)}
