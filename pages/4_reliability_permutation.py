@@ -120,6 +120,7 @@ def diagnostic_view(base: Base) -> None:
     table = out.tables["permutation"] if runs > 1 else result.table
     show_findings(out.findings)
     shown = table.assign(score=[figs.label(s) for s in table["score"]])
+    shown[SHOWN] = shown[SHOWN].astype(float).round(3) + 0.0  # + 0.0: a rounded -0.0 shows as 0.000, not -0.000
     st.dataframe(shown[["score", "rule", *SHOWN]],
                  hide_index=True, key=f"{KEY}-table", width="stretch",
                  column_config={c: st.column_config.NumberColumn(label, format="%.3f", help=tip)

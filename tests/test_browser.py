@@ -134,3 +134,25 @@ def test_stop_interrupts_training(server, page):
     page.get_by_text("Training stopped by you").wait_for()
     assert page.get_by_text("epoch 100/100").count() == 0
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_your_outputs_upload_runs_the_permutation_test(server, page, tmp_path):
+    """The upload a user makes: a table of posteriors with a modality missing on some rows."""
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    n = 160
+    y = np.arange(n) % 2
+    df = pd.DataFrame({"label": y, "split": np.where(np.arange(n) < 110, "train", "test"),
+                       "p__a": np.clip(0.25 + 0.5 * y + rng.normal(0, 0.2, n), 0, 1), "p__b": rng.random(n),
+                       "q__a": rng.random(n), "q__b": rng.random(n), "present__b": (np.arange(n) % 4 > 0).astype(int)})
+    df.to_csv(tmp_path / "mine.csv", index=False)
+    page.goto(f"{server}/reliability_permutation")
+    page.get_by_text("your own model's outputs").click()
+    page.locator('input[type="file"]').set_input_files(str(tmp_path / "mine.csv"))
+    page.get_by_text("mine.csv").first.wait_for()
+    page.get_by_role("button", name="Load outputs").click()
+    page.get_by_text("score to inspect").wait_for()
+    assert page.get_by_text("missing: b 25%").count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0

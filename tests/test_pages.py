@@ -60,6 +60,20 @@ def test_playground_gated_shows_gate_and_sample_picker_works():
     assert any("gate" in str(c.proto.spec) for c in at.get("plotly_chart"))
 
 
+def test_playground_missing_noise_removes_a_share_of_samples():
+    """METHODS §1 ``missing``: at level 1 every test sample has lost pix, so the model sees only mor."""
+    at = _train_playground()
+    clean = at.metric[0].value
+    at.selectbox(key="playground-noise").set_value("missing").run()
+    at.slider(key="playground-lv-missing-pix").set_value(1.0).run()
+    _no_exception(at)
+    gone = at.metric[0].value
+    assert gone != clean and float(gone) < float(clean)
+    at.slider(key="playground-lv-missing-pix").set_value(0.5).run()
+    _no_exception(at)
+    assert float(gone) <= float(at.metric[0].value) <= float(clean)  # half the samples keep pix
+
+
 def test_playground_bad_upload_shows_error_and_keeps_working():
     at = AppTest.from_file(str(ROOT / "pages" / "1_playground.py"), default_timeout=60).run()
     at.selectbox(key="playground-dataset").set_value("file").run()

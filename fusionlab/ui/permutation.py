@@ -96,12 +96,11 @@ def apply_preset(name: str, modalities: List[str]) -> None:
 
 
 def preset_buttons(modalities: List[str], features: bool = True) -> None:
-    """The presets as buttons, three to a row (with your outputs, none that corrupts features)."""
-    names = [n for n in PRESETS if features or n not in FEATURE_PRESETS]
-    for start in range(0, len(names), 3):
-        for c, name in zip(st.columns(3), names[start:start + 3]):
-            c.button(name, key=f"{KEY}-preset-{name}", on_click=apply_preset, args=(name, modalities),
-                     width="stretch")
+    """The presets as buttons as wide as their labels, wrapping to a new line when the page is narrow (fixed
+    columns cut the labels at 1024 px); with your outputs, none that corrupts features."""
+    row = st.container(horizontal=True)
+    for name in (n for n in PRESETS if features or n not in FEATURE_PRESETS):
+        row.button(name, key=f"{KEY}-preset-{name}", on_click=apply_preset, args=(name, modalities))
 
 
 def dataset_controls():
