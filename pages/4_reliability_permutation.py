@@ -80,6 +80,8 @@ with st.container(border=True):
                                                            outputs_cfg))
 
 base = current_base()
+if base is not None and (base.outputs is not None) != (kind == "outputs"):
+    base = None  # the other source's run stays stored (switching back shows it) but never under this choice
 if base is None:
     st.info("Nothing to test yet: press **Fit experts** (or, with your own outputs, **Load outputs**) above.")
     st.stop()

@@ -85,6 +85,9 @@ def test_binary_posteriors_folds_user_q_and_missing_rows():
     result = study.run(_cfg(scores=("user", "max-prob")), source=df.to_csv(index=False).encode())
     runs = result.tables["permutation_runs"]
     assert sorted(runs["fold"].unique()) == [0, 1, 2] and (runs["missing_share"] > 0).all()
+    qc = result.tables["q_correct"]  # Q against correctness: only where the modality gave an output
+    first = out.runs[0].test
+    assert (qc["modality"] == "b").sum() == 2 * out.present[first, 1].sum()  # two scores
     assert (result.tables["permutation"]["runs"] == 3).all()
 
 
@@ -213,3 +216,60 @@ def test_the_readme_example_is_a_valid_outputs_file():
     assert len(block.strip().splitlines()) == 7  # a header and six rows
     out = load_outputs(block.encode(), "example.csv")
     assert out.names == ["audio", "video"] and out.has_q and out.present[:, 1].sum() == 4
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda d: d.assign(label=[1] * 12), "single class"),
+    (lambda d: d.assign(label=[1e30] * 12), r"beyond ±2\^53"),
+    (lambda d: d.rename(columns={"p__a__1": "p__a__01"}).assign(p__a__1=0.0), "name the same class"),
+])
+def test_class_spellings_are_checked(change, match):
+    with pytest.raises(ValueError, match=match):
+        load_outputs(_bad(change), "bad.csv")
+
+
+def test_zero_padded_class_columns_match_integer_labels_and_energy_is_refused():
+    renamed = lambda d: d.rename(columns={f"p__{m}__{c}": f"p__{m}__0{c}" for m in "ab" for c in range(3)})  # noqa: E731
+    out = load_outputs(_bad(renamed), "padded.csv")
+    assert out.class_names == ["0", "1", "2"] and np.array_equal(out.y, [0, 1, 2] * 4)
+    with pytest.raises(ValueError, match="log Σ p = 0"):
+        study.run(_cfg(scores=("energy",)), outputs=out)
+    assert set(study.run(_cfg(scores=DiagnosticConfig().scores), outputs=out).tables["permutation"]["score"]) == \
+        {"user", "max-prob", "correctness"}  # the features' default scores become the outputs'
+
+
+@pytest.mark.parametrize("breakage,match", [
+    (lambda r, z: z.update(M_video_face=np.ones(80, np.uint8)), r"modality 'video_face'"),
+    (lambda r, z: z.update(Meta=np.zeros(3), MFCC=np.zeros(3)), None),  # not masks: ignored
+    (lambda r, z: z.update(M_v=np.zeros(80, np.uint8), M_p=np.zeros(80, np.uint8), M_a=np.r_[np.zeros(5), np.ones(75)]),
+     r"UNION row\(s\) \[0, 1, 2, 3, 4\] have every modality missing"),
+])
+def test_the_layouts_masks_are_read_by_name(tmp_path, breakage, match):
+    _authors(tmp_path)
+    path = tmp_path / "union" / "stressid_union.npz"
+    with np.load(path) as z:
+        arrays = dict(z)
+    breakage(tmp_path, arrays)
+    np.savez(path, **arrays)
+    if match is None:
+        assert load_outputs(tmp_path).names == ["a", "v", "p"]
+    else:
+        with pytest.raises(ValueError, match=match):
+            load_outputs(tmp_path)
+
+
+def test_the_layouts_labels_and_split_duplicates_are_checked(tmp_path):
+    _authors(tmp_path)
+    split = tmp_path / "splits" / "seed_11" / "train_ids_fold0.npy"
+    ids = np.load(split)
+    np.save(split, np.r_[ids, ids[:2]])
+    with pytest.raises(ValueError, match="lists 2 id.s. twice"):
+        load_outputs(tmp_path)
+    np.save(split, ids)
+    preds = tmp_path / "unimodal_preds" / "lr" / "seed_11" / "fold_1.npz"
+    with np.load(preds) as z:
+        arrays = dict(z)
+    arrays["y"] = 1 - arrays["y"]
+    np.savez(preds, **arrays)
+    with pytest.raises(ValueError, match="labels y differ from the UNION's"):
+        load_outputs(tmp_path)

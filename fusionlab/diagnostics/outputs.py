@@ -130,9 +130,9 @@ def _column_names(columns: Sequence[str]):
 def _labels_of(raw: np.ndarray, column: str) -> np.ndarray:
     raw = np.asarray(raw)
     if raw.dtype.kind == "f":
-        bad = ~np.isfinite(raw) | (raw != np.round(raw))
+        bad = ~np.isfinite(raw) | (raw != np.round(raw)) | (np.abs(raw) > 2 ** 53)
         if bad.any():
-            raise ValueError(f"column '{column}' is empty or fractional on {_rows(bad)}")
+            raise ValueError(f"column '{column}' is empty, fractional or beyond ±2^53 on {_rows(bad)}")
         raw = raw.astype(np.int64)
     elif raw.dtype.kind == "O":
         empty = pd.isna(raw)
@@ -141,12 +141,28 @@ def _labels_of(raw: np.ndarray, column: str) -> np.ndarray:
     return np.asarray([str(v) for v in raw.tolist()])
 
 
+def _integers(values) -> bool:
+    return all(re.fullmatch(r"-?\d+", str(u)) for u in values)
+
+
 def _sorted_labels(values: np.ndarray) -> List[str]:
     """The label spellings in order: numerically when every one is an integer, else as text."""
     uniq = list(dict.fromkeys(values.tolist()))
-    if all(re.fullmatch(r"-?\d+", u) for u in uniq):
+    if _integers(uniq):
         return sorted(uniq, key=int)
     return sorted(uniq)
+
+
+def _canonical(spellings: Sequence[str], numeric: bool) -> Dict[str, str]:
+    """Each class spelling's canonical form (``'01'`` and ``'1'`` are one integer class); two spellings of one
+    class are an error."""
+    out, seen = {}, {}
+    for c in spellings:
+        k = str(int(c)) if numeric else c
+        if k in seen:
+            raise ValueError(f"the class columns '{seen[k]}' and '{c}' name the same class")
+        seen[k], out[c] = c, k
+    return out
 
 
 def _numeric(frame: Mapping[str, np.ndarray], column: str) -> np.ndarray:
@@ -179,14 +195,22 @@ def _table_outputs(frame: Mapping[str, np.ndarray], columns: Sequence[str], sour
             raise ValueError(f"p__<m> columns are P(class 1) of two classes, but '{label_col}' has {len(classes)} "
                              f"values ({classes[:6]}); give p__<m>__<c> per class")
     else:
-        sets = {m: tuple(sorted(cols)) for m, cols in prob_cols.items()}
+        spelled = {c for cols in prob_cols.values() for c in cols}
+        numeric = _integers(spelled) and _integers(set(labels.tolist()))  # '01' in a header, 1 in the labels
+        canon = _canonical(sorted(spelled), numeric)
+        sets = {m: tuple(sorted(canon[c] for c in cols)) for m, cols in prob_cols.items()}
         if len(set(sets.values())) != 1:
             raise ValueError(f"the modalities name different classes: {sets}")
+        prob_cols = {m: {canon[c]: col for c, col in cols.items()} for m, cols in prob_cols.items()}
         classes = _sorted_labels(np.asarray(next(iter(sets.values()))))
+        if numeric:
+            labels = np.asarray([str(int(v)) for v in labels.tolist()])
         unseen = ~np.isin(labels, classes)
         if unseen.any():
             raise ValueError(f"'{label_col}' has values {sorted(set(labels[unseen].tolist()))[:5]} with no p__<m>__<c> column "
                              f"(classes {classes}) on {_rows(unseen)}")
+    if len(set(labels.tolist())) < 2:
+        raise ValueError(f"'{label_col}' holds a single class ({labels[0]!s}); the test needs at least two")
     y = np.asarray([classes.index(v) for v in labels.tolist()], dtype=np.int64)
     present = np.ones((n, len(names)), bool)
     for j, m in enumerate(names):
@@ -297,9 +321,13 @@ def _npz_arrays(data: bytes, where: str) -> Dict[str, np.ndarray]:
 
 
 def _npy_array(data: bytes, where: str) -> np.ndarray:
+    if not data.startswith(b"\x93NUMPY"):
+        raise ValueError(f"{where} is not a .npy array (no numpy header)")
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as exc:
+        if "pickle" not in str(exc):
+            raise ValueError(f"{where} is not a readable .npy array: {exc}") from exc
         raise ValueError(f"{where} holds Python objects (it needs pickle, which is refused); re-save it with "
                          "np.save(path, np.asarray(ids, dtype=str))") from exc
     except (OSError, EOFError) as exc:
@@ -358,9 +386,11 @@ def _under(files: Mapping[str, bytes], folder: str) -> Dict[str, bytes]:
 
 
 def _modality_keys(union: Mapping[str, np.ndarray]) -> Dict[str, str]:
+    """``{modality: key}`` of the availability arrays: ``M_<m>`` (any name), or ``M<x>`` with one lower-case
+    letter (the authors' ``Ma``); other keys that start with M (``Meta``, ``MFCC``) are not masks."""
     out = {}
     for k in union:
-        m = re.fullmatch(r"M_?([A-Za-z][A-Za-z0-9]*)", k)
+        m = re.fullmatch(r"M_(.+)", k) or re.fullmatch(r"M([a-z])", k)
         if m:
             out.setdefault(m.group(1), k)
     return out
@@ -391,10 +421,14 @@ def _authors_outputs(files: Mapping[str, bytes], model: str, source: str) -> Out
     if not mods:
         raise ValueError(f"{unions[0]} has no availability arrays M_<m>; it has {sorted(union)[:10]}")
     names = list(mods)
-    present = np.stack([np.asarray(union[mods[m]]) for m in names], 1)
-    if present.shape != (n, len(names)) or not np.isin(present, (0, 1)).all():
-        raise ValueError(f"{unions[0]}: M_<m> must be {n} values in {{0, 1}} each")
-    present = present.astype(bool)
+    for m in names:
+        v = np.asarray(union[mods[m]])
+        if v.shape != (n,) or not np.isin(v, (0, 1)).all():
+            raise ValueError(f"{unions[0]}: {mods[m]} must be {n} values in {{0, 1}}, got shape {v.shape}")
+    present = np.stack([np.asarray(union[mods[m]]) for m in names], 1).astype(bool)
+    empty = ~present.any(1)
+    if empty.any():
+        raise ValueError(f"{unions[0]}: UNION {_rows(empty)} have every modality missing (all M_<m> = 0)")
     splits = _under(files, "splits")
     preds_all = _under(files, "unimodal_preds")
     models = sorted({k.split("/", 1)[0] for k in preds_all if "/" in k})
@@ -421,6 +455,8 @@ def _authors_outputs(files: Mapping[str, bytes], model: str, source: str) -> Out
         parts = {}
         for part, k in (("train", tr_key), ("test", te_key)):
             got = [str(v) for v in _npy_array(splits[k], f"splits/{k}").tolist()]
+            if len(set(got)) != len(got):
+                raise ValueError(f"splits/{k} lists {len(got) - len(set(got))} id(s) twice")
             unknown = [v for v in got if v not in row]
             if unknown:
                 raise ValueError(f"splits/{k}: {len(unknown)} id(s) not in the UNION, e.g. {unknown[:3]}")
@@ -431,9 +467,14 @@ def _authors_outputs(files: Mapping[str, bytes], model: str, source: str) -> Out
         arr = _npz_arrays(preds[key], where)
         if "ids" in arr and [str(v) for v in arr["ids"].tolist()] != ids.tolist():
             raise ValueError(f"{where}: its ids are not the UNION's ids in the UNION's order")
+        if "y" in arr and (np.shape(arr["y"]) != (n,) or not np.array_equal(np.asarray(arr["y"]), y)):
+            diff = np.asarray(arr["y"]).shape == (n,) and ~np.equal(np.asarray(arr["y"]), y)
+            raise ValueError(f"{where}: its labels y differ from the UNION's"
+                             + (f" on {_rows(diff)}" if isinstance(diff, np.ndarray) else f" (shape {np.shape(arr['y'])})"))
         probs = np.full((n, len(names), 2), np.nan)
         for j, m in enumerate(names):
-            p1 = np.asarray(_first_key(arr, [f"p_{m}", f"p{m}"], where), dtype=np.float64)
+            p1 = np.asarray(_first_key(arr, [f"p_{m}", f"p{m}"], f"{where} (modality '{m}' of the UNION's M_ keys)"),
+                            dtype=np.float64)
             if p1.shape != (n,):
                 raise ValueError(f"{where}: p_{m} has shape {p1.shape}; expected ({n},) in UNION row order")
             bad = present[:, j] & (~np.isfinite(p1) | (p1 < 0) | (p1 > 1))
@@ -471,6 +512,9 @@ def load_outputs(source: Union[Source, Path], filename: str = "", model: str = "
     name = PurePosixPath(filename or "outputs").name
     if name.lower().endswith(".zip"):
         return _authors_outputs(_files_of_zip(data), model, name)
+    if model:
+        raise ValueError(f"a model name ('{model}') chooses among the authors' unimodal_preds/<model>; "
+                         f"{name} is a single table")
     table = read_table(data, filename)
     if isinstance(table, dict):
         bad = [k for k, v in table.items() if v.ndim != 1]
@@ -500,7 +544,7 @@ def outputs_bank(out: Outputs, run: OutputRun) -> ExpertBank:
 
 def outputs_scores(out: Outputs) -> List[str]:
     """The scores offered on outputs: ``user`` (when Q is given), ``max-prob`` and the learned ``correctness``.
-    ``pca-recon`` needs features; ``energy`` of normalised posteriors is ``log Σ p = 0`` on every row (it
-    can be asked for, and then changes nothing)."""
+    ``pca-recon`` needs features; ``energy`` of normalised posteriors is ``log Σ p = 0`` on every row (both are
+    refused with a message)."""
     return (["user"] if out.has_q else []) + ["max-prob", "correctness"]
 

@@ -394,8 +394,11 @@ def run_scores(bank: ExpertBank, scored: list, cfg: PermutationConfig = Permutat
 
 
 def q_vs_correct(scored: Scored, y: np.ndarray, names: list) -> pd.DataFrame:
-    """Tidy test rows: ``score, modality, q, correct`` (for the Q-against-correctness figure)."""
+    """Tidy test rows: ``score, modality, q, correct`` (for the Q-against-correctness figure), only where the
+    modality is present (a missing one has no output to be right or wrong)."""
     correct = scored.logits["test"].argmax(-1) == y[:, None]
+    mask = scored.mask("test")
+    here = np.ones(correct.shape, bool) if mask is None else mask
     return pd.DataFrame({"score": scored.name, "control": scored.control,
-                         "modality": np.repeat(np.array(names)[None], len(y), 0).ravel(),
-                         "q": scored.q["test"].ravel(), "correct": correct.ravel()})
+                         "modality": np.repeat(np.array(names)[None], len(y), 0)[here],
+                         "q": scored.q["test"][here], "correct": correct[here]})

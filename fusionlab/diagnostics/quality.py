@@ -162,6 +162,10 @@ def max_prob(bank: ExpertBank, cfg: QualityConfig) -> Scored:
 
 @QUALITY.register("energy", "confidence: log-sum-exp of the expert's logits")
 def energy(bank: ExpertBank, cfg: QualityConfig) -> Scored:
+    if not has_features(bank):
+        raise ValueError("energy is log Σ exp(logits), and your outputs give posteriors: log Σ p = 0 on every row, "
+                         "so it carries no information (rounding would only add noise); use user, max-prob or "
+                         "correctness")
     return _scaled(bank, "energy", {s: logsumexp(bank.logits[s], axis=-1) for s in SPLITS})
 
 

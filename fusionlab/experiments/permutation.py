@@ -22,7 +22,7 @@ from ..diagnostics.permutation import PermutationResult, broken_q_test, q_vs_cor
 from ..diagnostics.permutation_runs import (DiagnosticConfig, build_bank, check_scores, diagnose, fold_parts, part_data,
                                             summarise)
 from ..jobs import uploads_uncached, Job, JobCache, concat, run_jobs
-from ..diagnostics.outputs import Outputs, load_outputs, outputs_bank
+from ..diagnostics.outputs import Outputs, load_outputs, outputs_bank, outputs_scores
 from ..diagnostics.quality import score
 from ..rng import sub_seed
 from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding
@@ -195,6 +195,8 @@ def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = No
     resumable from ``cache``); with ``cfg.outputs`` (or ``outputs``) your outputs' runs instead."""
     if outputs is not None or cfg.outputs.path:
         out = outputs if outputs is not None else load_outputs_of(cfg.outputs, source)
+        if cfg.diagnostic.scores == DiagnosticConfig().scores:  # the features' defaults: the outputs' instead
+            cfg = replace(cfg, diagnostic=replace(cfg.diagnostic, scores=tuple(outputs_scores(out))))
         (bank, result, qc), runs = outputs_runs(out, cfg, memo, progress)
         table = summarise(runs)
         table = table[FIRST + [c for c in table.columns if c not in FIRST]]
