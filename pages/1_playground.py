@@ -14,8 +14,9 @@ from fusionlab.models import count_parameters
 from fusionlab.noise import default_levels
 from fusionlab.train import metrics_from_probs
 from fusionlab.diagnostics.signals import declared_signals
-from fusionlab.ui.playground import (KEY, PlaygroundRun, current_marks, current_noise, current_run, formula_expander,
-                                     noise_controls, study_controls)
+from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.playground import (KEY, URL_PATH, PlaygroundRun, current_marks, current_noise, current_run,
+                                     formula_expander, link_params, noise_controls, study_controls)
 from fusionlab.ui.signals import input_section, signal_section
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.widgets import metric_change
@@ -33,16 +34,21 @@ st.markdown(
     "that one, and a small modality the model barely uses can still wreck it when its inputs turn into loud noise."
 )
 
+open_link(KEY, link_params, study.DEFAULT.data.name)  # a link's settings, before the widgets are drawn
 with st.container(border=True):
     cfg, source = study_controls()
     formula_expander(cfg.model.fusion if cfg else study.DEFAULT.model.fusion)
-    start, _ = train_buttons(KEY)
+    row = st.container(horizontal=True, vertical_alignment="center")
+    with row:
+        start, _ = train_buttons(KEY)
+        link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:
         result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source))
     except ValueError as exc:
-        st.error(f"Cannot train: {exc}")
+        st.error(f"Cannot train: {exc}" + (" The model below is the one trained before, with its own settings."
+                                            if st.session_state.get(f"{KEY}-run") is not None else ""))
     else:
         st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
 

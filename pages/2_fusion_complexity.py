@@ -7,7 +7,8 @@ import streamlit as st
 from fusionlab.experiments import scaling as study
 from fusionlab.figures import scaling as fig
 from fusionlab.ui.findings import show_findings
-from fusionlab.ui.scaling import KEY, controls, preset_buttons
+from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.scaling import KEY, URL_PATH, controls, link_params, preset_buttons
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.shell import ensure_app
@@ -39,6 +40,7 @@ with st.expander("Method — formulas and paper"):
         "Robustness* (seed 002); `clip-like` stands in for its CLIP tweet embeddings."
     )
 
+open_link(KEY, link_params, study.DEFAULT.data.name)  # a link's settings, before the widgets are drawn
 with st.container(border=True):
     st.caption("Presets: " + "; ".join(f"**{n}** ({c})" for n, (_, c) in study.PRESETS.items()))
     preset_buttons()
@@ -46,6 +48,7 @@ with st.container(border=True):
     executor, where = page_executor()
     st.caption(f"Its trainings run {where}, one job per setting; Stop cancels the jobs not started yet.")
     start, _ = train_buttons(KEY, "Run study")
+    link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:

@@ -14,6 +14,7 @@ from fusionlab.models import count_parameters
 from fusionlab.ui import vgmr as ui
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
+from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.training import live_run, show_error, train_buttons
 from fusionlab.ui.widgets import describe_dataset
 from fusionlab.ui.shell import ensure_app
@@ -37,6 +38,7 @@ st.markdown(ui.PLAIN)
 ui.formula_expander()
 
 run = ui.current_run()
+open_link(KEY, ui.link_params, study.DEFAULT.data.name)  # a link's settings, before the widgets are drawn
 with st.container(border=True):
     data_cfg, source = ui.data_controls()
     ds = load_or_error(data_cfg, source)
@@ -45,6 +47,7 @@ with st.container(border=True):
     ui.presets(run.data.shapes() if run else {}, ds.shapes() if ds else {})
     cfg = ui.model_controls(data_cfg if ds is not None else None)
     start, _ = train_buttons(KEY, "Train VGMR")
+    link_box(ui.URL_PATH, ui.link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:

@@ -10,7 +10,8 @@ from fusionlab.figures import permutation as figs
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
 from fusionlab.diagnostics.experts import ExpertConfig, RowCorruption
-from fusionlab.ui.permutation import (KEY, Base, control_controls, corruption_controls, current_base, dataset_controls,
+from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.permutation import (KEY, URL_PATH, Base, link_params, control_controls, corruption_controls, current_base, dataset_controls,
                                       diagnose, expert_controls, outputs_controls, permutation_controls, preset_buttons,
                                       read_outputs, set_base, source_control, study_config)
 from fusionlab.ui.training import train_buttons
@@ -57,6 +58,7 @@ with st.expander("Formulas and source"):
         "`energy`, `correctness`) never see a test label and are scaled by train quantiles (q05→0, q95→1). "
         "The two **positive controls** use test correctness on purpose, to show what a score that matters looks like.")
 
+open_link(KEY, link_params, study.DEFAULT.data.name)  # a link's settings, before the widgets are drawn
 with st.container(border=True):
     kind = source_control()
     if kind == "features":
@@ -66,6 +68,7 @@ with st.container(border=True):
             st.markdown(describe_dataset(ds))
         expert, seed = expert_controls()
         start, _ = train_buttons(KEY, "Fit experts")
+        link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
         if start and ds is not None:
             set_base(Base(ds, data_cfg, expert, seed))
     else:

@@ -12,10 +12,11 @@ from fusionlab.figures import udml as fig
 from fusionlab.models.udml_schedule import level_to_intensity, max_level
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.executor import page_executor
+from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.signals import signal_header, signal_section
-from fusionlab.ui.udml import (KEY, UDMLRun, controls, current_levels, current_run, formula_expander, noise_sliders,
-                               preset_buttons, store_run)
+from fusionlab.ui.udml import (KEY, URL_PATH, UDMLRun, controls, current_levels, current_run, formula_expander,
+                               link_params, noise_sliders, preset_buttons, store_run)
 from fusionlab.ui.widgets import metric_change
 from fusionlab.ui.shell import ensure_app
 
@@ -32,6 +33,7 @@ st.markdown(
 )
 preset_buttons()
 
+open_link(KEY, link_params, study_mod.DEFAULT.data.name)  # a link's settings, before the widgets are drawn
 with st.container(border=True):
     cfg = controls()
     formula_expander()
@@ -47,6 +49,7 @@ with st.container(border=True):
     executor, where = page_executor()
     st.caption(f"Its trainings run {where}, one job per setting; Stop cancels the jobs not started yet.")
     start, _ = train_buttons(KEY)
+    link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:
@@ -54,7 +57,8 @@ if start and cfg is not None:
         result = live_run(KEY, lambda progress: study_mod.run(cfg, progress=progress, source=source, executor=executor),
                           label=f"{len(cfg.methods)} methods × {cfg.seeds} seeds")
     except ValueError as exc:
-        st.error(f"Cannot train: {exc}")
+        st.error(f"Cannot train: {exc}" + (" The model below is the one trained before, with its own settings."
+                                            if st.session_state.get(f"{KEY}-run") is not None else ""))
     else:
         if not result.stopped:
             store_run(UDMLRun(result, cfg))

@@ -130,9 +130,12 @@ def test_stop_interrupts_training(server, page):
     page.wait_for_function("() => { const m = document.body.innerText.match(/epoch (\\d+)\\/100/);"
                            " return m && Number(m[1]) >= 2; }")
     # the page's own Stop (the status widget in the header has one too)
+    seen = int(page.evaluate("() => document.body.innerText.match(/epoch (\\d+)\\/100/)[1]"))
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
     page.get_by_text("Training stopped by you").wait_for()
     assert page.get_by_text("epoch 100/100").count() == 0
+    reported = int(page.get_by_text("Training stopped by you").inner_text().split("epoch ")[1].split("/")[0])
+    assert seen <= reported <= seen + 2, (seen, reported)  # it stops within an epoch or so of the click, and says when
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

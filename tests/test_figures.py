@@ -70,3 +70,15 @@ def test_training_curves_give_each_loss_its_own_panel_and_take_a_title():
     assert fig.layout.title.text == "pe, seed 1"
     assert [list(t.y) for t in fig.data] == [[12.0, 9.0], [0.05, 0.04], [0.8, 0.9]]
     assert [t.xaxis for t in fig.data] == ["x", "x2", "x3"]  # one panel each: 12 and 0.05 never share an axis
+
+
+def test_the_epoch_axis_has_whole_epochs_only():
+    import pandas as pd
+    from fusionlab.figures import training_curves
+    two = training_curves(pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.7],
+                                        "val_accuracy": [0.5, 0.7]}))
+    axes = [v for k, v in two.layout.to_plotly_json().items() if k.startswith("xaxis")]
+    assert axes and all(a["tickformat"] == "d" and a["dtick"] == 1 for a in axes)
+    many = training_curves(pd.DataFrame({"epoch": range(1, 41), "train_loss": 1.0, "val_loss": 1.0,
+                                         "val_accuracy": 0.5}))
+    assert all(a["dtick"] == 5 for k, a in many.layout.to_plotly_json().items() if k.startswith("xaxis"))

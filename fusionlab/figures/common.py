@@ -46,7 +46,8 @@ def training_curves(history: pd.DataFrame, title: Optional[str] = None) -> go.Fi
                                           ("val_accuracy", "validation accuracy")), start=1):
         fig.add_trace(go.Scatter(x=history["epoch"], y=history[column], name=name, mode="lines+markers",
                                  marker_color=color(col - 1), showlegend=False), 1, col)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epoch", tickformat="d", rangemode="tozero",  # whole epochs only (1.5 is no epoch)
+                     dtick=max(1, int(np.ceil(history["epoch"].max() / 8))) if len(history) else 1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=3)
     fig.update_layout(height=300, margin=dict(t=70 if title else 40, b=40), title=title)
     return fig

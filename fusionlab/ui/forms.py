@@ -18,9 +18,14 @@ from ..experiments.base import data_default
 from .cache import load_data
 
 
+DEFAULTS: Dict[str, Any] = {}  # widget key -> its code default (the same in every session): links omit these
+
+
 def init_state(key: str, default) -> str:
     """Return widget ``key`` after setting its default once in session_state."""
-    st.session_state.setdefault(key, list(default) if isinstance(default, tuple) else default)
+    value = list(default) if isinstance(default, tuple) else default
+    DEFAULTS.setdefault(key, value)
+    st.session_state.setdefault(key, value)
     return key
 
 

@@ -24,6 +24,7 @@ from ..experiments.base import Result
 from ..experiments.permutation import OutputsConfig, PermutationStudyConfig
 from ..noise import CORRUPTIONS
 from .forms import data_controls, init_state
+from .links import Param, data_params
 
 KEY = "permutation"
 NONE = "none"
@@ -91,6 +92,8 @@ def read_outputs(cfg: OutputsConfig, data: bytes) -> Optional[Outputs]:
 
 
 def apply_preset(name: str, modalities: List[str]) -> None:
+    """Set the preset's controls; its "last modality" stays a placeholder until the modalities are known (a link
+    opens before any experts are fitted), and ``corruption_controls`` resolves it."""
     for k, v in PRESETS[name].items():
         st.session_state[f"{KEY}-{k}"] = modalities[-1] if v == "__last__" and modalities else v
 
@@ -101,6 +104,29 @@ def preset_buttons(modalities: List[str], features: bool = True) -> None:
     row = st.container(horizontal=True)
     for name in (n for n in PRESETS if features or n not in FEATURE_PRESETS):
         row.button(name, key=f"{KEY}-preset-{name}", on_click=apply_preset, args=(name, modalities))
+
+
+URL_PATH = "reliability_permutation"
+KS = [50, 100, 200, 500, 1000]
+
+
+def link_params(dataset: str) -> Dict[str, Param]:
+    """The page's controls as URL parameters (``ui.links``), and ``preset``. Its modality choice (``corrupt``)
+    is checked when the page draws it, against the fitted dataset's modalities."""
+    return {**data_params(KEY, dataset, study.DATASET_NAMES),
+            "preset": Param("", "str", list(PRESETS), apply=lambda name: apply_preset(name, [])),
+            "source": Param(f"{KEY}-source", "str", list(SOURCES)),
+            "expert": Param(f"{KEY}-expert", "str", EXPERTS.names()),
+            "seed": Param(f"{KEY}-seed", "int", lo=0, hi=10_000),
+            "control": Param(f"{KEY}-control", "str", [NONE, *CONTROLS]),
+            "fidelity": Param(f"{KEY}-fidelity", "float", lo=0.0, hi=1.0, step=0.05),
+            "rate": Param(f"{KEY}-rate", "float", lo=0.0, hi=1.0, step=0.05),
+            "corrupt": Param(f"{KEY}-corrupt-mod", "str"),
+            "corrupt_noise": Param(f"{KEY}-corrupt-noise", "str", CORRUPTION_CHOICES),
+            "corrupt_fraction": Param(f"{KEY}-corrupt-frac", "float", lo=0.0, hi=1.0, step=0.05),
+            "corrupt_max": Param(f"{KEY}-corrupt-max", "float", lo=0.1, hi=1.0, step=0.05),
+            "k": Param(f"{KEY}-k", "int", KS), "joint": Param(f"{KEY}-joint", "bool"),
+            "observed_only": Param(f"{KEY}-observed", "bool")}
 
 
 def dataset_controls():
@@ -133,6 +159,12 @@ def control_controls() -> tuple[str, QualityConfig]:
 def corruption_controls(modalities: List[str], seed: int) -> RowCorruption:
     """Point 5: corrupt a fraction of one modality's rows (train and test alike); ``missing`` removes the
     modality from those rows (its availability flag 0, METHODS §1)."""
+    key = f"{KEY}-corrupt-mod"
+    if st.session_state.get(key) == "__last__":
+        st.session_state[key] = modalities[-1] if modalities else NONE
+    elif st.session_state.get(key, NONE) not in (NONE, *modalities):  # from a link, for another dataset
+        st.warning(f"Modality '{st.session_state[key]}' is not one of {', '.join(modalities)}: nothing is corrupted.")
+        st.session_state[key] = NONE
     c1, c2, c3, c4 = st.columns(4)
     mod = c1.selectbox("corrupt modality (train and test rows)", [NONE, *modalities],
                        key=init_state(f"{KEY}-corrupt-mod", NONE))
@@ -153,7 +185,7 @@ def corruption_controls(modalities: List[str], seed: int) -> RowCorruption:
 def permutation_controls() -> PermutationConfig:
     d = study.DEFAULT.diagnostic.permutation
     c1, c2, c3 = st.columns(3)
-    k = c1.select_slider("K permutations", [50, 100, 200, 500, 1000], key=init_state(f"{KEY}-k", d.permutations))
+    k = c1.select_slider("K permutations", KS, key=init_state(f"{KEY}-k", d.permutations))
     joint = c2.checkbox("one joint permutation for all modalities", key=init_state(f"{KEY}-joint", d.joint))
     observed = c3.checkbox("metrics on fully observed test rows only", key=init_state(f"{KEY}-observed", d.observed_only),
                            help="the authors' FULL-only evaluation; off: every test row counts, a missing modality "

@@ -14,6 +14,7 @@ from ..experiments.base import Result
 from ..experiments.playground import PlaygroundConfig
 from ..fusion import FUSIONS
 from ..noise import CORRUPTIONS, level_range, on_off
+from .links import Param, data_params
 from .forms import data_controls, init_state
 
 KEY = "playground"
@@ -59,6 +60,18 @@ class PlaygroundRun:
     @property
     def best_epoch(self) -> int:
         return int(self.result.tables["metrics"]["best_epoch"].iloc[0])
+
+
+URL_PATH = "playground"
+
+
+def link_params(dataset: str) -> Dict[str, Param]:
+    """The Playground's controls as URL parameters (``ui.links``)."""
+    return {**data_params(KEY, dataset, study.DATASET_NAMES),
+            "fusion": Param(f"{KEY}-fusion", "str", FUSIONS.names()),
+            "epochs": Param(f"{KEY}-epochs", "int", lo=1, hi=100),
+            "seed": Param(f"{KEY}-seed", "int", lo=0, hi=10_000),
+            "noise": Param(f"{KEY}-noise", "str", CORRUPTIONS.names())}
 
 
 def study_controls() -> Tuple[Optional[PlaygroundConfig], object]:

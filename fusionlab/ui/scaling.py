@@ -11,6 +11,7 @@ from ..experiments.scaling import ScalingConfig, doubling_sizes
 from ..fusion import FUSIONS
 from ..noise import CORRUPTIONS
 from .forms import data_controls, data_state, init_state
+from .links import Param, data_params
 
 KEY = "fusion_complexity"
 SIZE_OPTIONS = doubling_sizes(4096)  # 32 .. 4096
@@ -37,6 +38,18 @@ def preset_buttons() -> None:
     cols = st.columns(len(study.PRESETS))
     for col, (name, (_, cost)) in zip(cols, study.PRESETS.items()):
         col.button(name, key=_k(f"preset-{name}"), on_click=_apply, args=(name,), help=f"runs in {cost}")
+
+
+URL_PATH = "fusion_complexity"
+
+
+def link_params(dataset: str) -> Dict[str, Param]:
+    """The page's controls as URL parameters (``ui.links``), and ``preset``."""
+    return {**data_params(KEY, dataset, study.DATASET_NAMES),
+            "preset": Param("", "str", list(study.PRESETS), apply=_apply),
+            "fusions": Param(_k("fusions"), "strs", FUSIONS.names()), "noise": Param(_k("noise"), "str", NOISE_CHOICES),
+            "max_size": Param(_k("max_size"), "int", SIZE_OPTIONS), "seeds": Param(_k("seeds"), "int", lo=1, hi=20),
+            "epochs": Param(_k("epochs"), "int", lo=1, hi=100)}
 
 
 def controls() -> Tuple[Optional[ScalingConfig], object]:

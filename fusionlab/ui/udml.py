@@ -14,6 +14,7 @@ from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, METHODS
 from ..models.udml_schedule import INTENSITY_MAPS, LABELS
 from ..noise import level_range
 from .forms import data_controls, data_state, init_state
+from .links import Param, data_params
 
 KEY = "udml"
 
@@ -97,6 +98,28 @@ def _init(name: str, default) -> str:
     return init_state(_k(name), default)
 
 
+URL_PATH = "uncertainty_weighting"
+BETAS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+
+
+def link_params(dataset: str) -> Dict[str, Param]:
+    """The page's controls as URL parameters (``ui.links``), and ``preset``."""
+    out = {**data_params(KEY, dataset, study.DATASET_NAMES),
+           "preset": Param("", "str", list(study.PRESETS), apply=apply_preset),
+           "epochs": Param(_k("epochs"), "int", lo=2, hi=80), "e1": Param(_k("e1"), "int", lo=0, hi=10),
+           "delay": Param(_k("delay"), "int", lo=0, hi=20), "seeds": Param(_k("seeds"), "int", lo=1, hi=3),
+           "gamma": Param(_k("gamma"), "float", lo=0.0, hi=5.0, step=0.5),
+           "beta": Param(_k("beta"), "float", BETAS),
+           "alpha": Param(_k("alpha-mode"), "str", ALPHA_MODES), "imap": Param(_k("imap"), "str", INTENSITY_MAPS),
+           "fusion": Param(_k("fusion"), "str", FUSIONS_ALLOWED), "labels": Param(_k("labels"), "str", LABELS),
+           "test_noise": Param(_k("test-noise"), "str", study.TEST_NOISES),
+           "methods": Param(_k("methods"), "strs", METHODS.names()),
+           "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool")}
+    out.update({name: Param(_k(f"opt-{name}"), "str", [str(w) for w in words])
+                for name, (_, words, _) in AUTHOR_OPTIONS.items()})
+    return out
+
+
 def controls() -> Optional[UDMLStudyConfig]:
     """The study's config from the widgets (None while the dataset settings are unusable)."""
     d = study.DEFAULT
@@ -115,7 +138,7 @@ def controls() -> Optional[UDMLStudyConfig]:
     gamma = c5.slider("γ (unimodal loss weight)", 0.0, 5.0, step=0.5, key=_init("gamma", d.model.gamma),
                       help="how much each modality's own classifier counts in the loss: it keeps every modality "
                            "learning even when fusion could ignore it")
-    beta = c6.select_slider("β (KL weight)", [1e-5, 1e-4, 1e-3, 1e-2, 1e-1], key=_init("beta", d.model.beta),
+    beta = c6.select_slider("β (KL weight)", BETAS, key=_init("beta", d.model.beta),
                             help="how strongly each embedding's spread σ is pulled toward the injected noise: "
                                  "larger β makes σ carry the noise")
     mode = c7.selectbox("dependency α", ALPHA_MODES, key=_init("alpha-mode", d.model.alpha_mode),

@@ -14,6 +14,7 @@ from ..experiments.gates import BACKBONES, GatesConfig
 from ..refiners.vgmr import CHOICES
 from .forms import data_controls as generated_data_controls
 from .forms import data_state, init_state
+from .links import Param, data_params
 
 KEY = "gates_values"
 PAPER = "Before Fusion, Ask What to Keep: Contextual Calibration of Multimodal Signals (seed 003, VGMR)"
@@ -84,7 +85,7 @@ def formula_expander() -> None:
 def _defaults(values: Dict[str, object]) -> None:
     """Initial widget values, set once through session_state (so presets can change them without warnings)."""
     for k, v in values.items():
-        st.session_state.setdefault(k, v)
+        init_state(k, v)
 
 
 def _set(values: Dict[str, object]) -> None:
@@ -140,6 +141,23 @@ def presets(*shape_maps: Dict[str, Tuple[int, int]]) -> None:
                on_click=_set, args=(data_state(KEY, study.STRUCTURED_DATA),))
 
 
+URL_PATH = "gates_values"
+VALUE_ROWS = [0, 32, 16, 8]
+
+
+def link_params(dataset: str) -> Dict[str, Param]:
+    """The page's model controls as URL parameters (``ui.links``)."""
+    return {**data_params(KEY, dataset, study.DATASET_NAMES),
+            "backbone": Param(f"{KEY}-backbone", "str", BACKBONES),
+            "lambda": Param(f"{KEY}-lambda", "float", lo=0.0, hi=1.0, step=0.05),
+            "rho": Param(f"{KEY}-rho", "float", lo=0.0, hi=1.0, step=0.05),
+            "epochs": Param(f"{KEY}-epochs", "int", lo=1, hi=60), "seed": Param(f"{KEY}-seed", "int", lo=0, hi=10_000),
+            "value_target": Param(f"{KEY}-value-target", "str", CHOICES["value_target"]),
+            "regulariser": Param(f"{KEY}-regulariser", "str", CHOICES["regulariser"]),
+            "norm": Param(f"{KEY}-norm", "str", CHOICES["norm"]),
+            "value_rows": Param(f"{KEY}-value-rows", "int", VALUE_ROWS)}
+
+
 def data_controls() -> tuple[Optional[DataConfig], object]:
     return generated_data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, study.DEFAULT.data.name)
 
@@ -172,7 +190,7 @@ def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
                         help="After the gate (the paper), LayerNorm cancels any suppression uniform across a "
                              "timestep's channels; before the gate, the gate's scaling reaches the backbone.")
     rows = o4.selectbox(
-        "value target computed on", [0, 32, 16, 8], key=init_state(f"{KEY}-value-rows", d.vgmr.value_rows),
+        "value target computed on", VALUE_ROWS, key=init_state(f"{KEY}-value-rows", d.vgmr.value_rows),
         format_func=lambda n: "all rows of each batch" if n == 0 else f"{n} rows of each batch",
         help="The value target Δ re-runs the model once per modality, without that modality, on every batch: "
              "about half of VGMR's training time. Fewer rows make it cheaper and noisier.")

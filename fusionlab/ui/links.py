@@ -1,0 +1,172 @@
+"""Links that open a setup: a page's controls in its URL (``st.query_params``), named after the controls.
+
+A page lists its linkable controls as :class:`Param` (the widget's session-state key, its kind and what it
+accepts); the dataset's options come from the dataset specs (``data_params``). Then:
+
+- ``open_link(page, params)``, before the widgets are drawn, once per session and page: every query parameter
+  the page knows sets its widget; an unknown or invalid one is named in a warning (never a crash), and the
+  rest still apply. The user still presses Train; the same seed then trains the same model.
+- ``link_box(page, params)``, after the widgets: writes the current setting back into the URL (only the
+  controls that differ from their defaults, so a link stays short) and shows it in a box with a copy button.
+
+Example: ``/playground?dataset=uci-digits&views=pix,mor&fusion=gated&epochs=5&seed=3``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from urllib.parse import urlencode, urlsplit
+
+import streamlit as st
+
+from ..data import DATASETS
+from ..data.spec import controls, kind_of, spec
+from .forms import DEFAULTS, field_key
+
+Choices = Union[Sequence[str], Callable[[], Sequence[str]], None]
+DATASET = "dataset"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One control in the URL: its widget's key, kind (``str``, ``strs``, ``int``, ``float``, ``bool``) and
+    what it accepts (``choices`` for the text kinds, ``lo``/``hi`` for numbers; ``step`` snaps a float)."""
+
+    key: str
+    kind: str = "str"
+    choices: Choices = None
+    lo: Optional[float] = None
+    hi: Optional[float] = None
+    step: Optional[float] = None
+    apply: Optional[Callable[[Any], None]] = None  # a preset: called with the value, applied before the rest
+
+    def options(self) -> Optional[list]:
+        return list(self.choices() if callable(self.choices) else self.choices) if self.choices is not None else None
+
+    def parse(self, raw: str) -> Any:
+        """The widget value a URL's text stands for; ``ValueError`` (saying what is accepted) otherwise."""
+        raw = raw.strip()
+        if self.kind == "bool":
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError("expected true or false")
+            return raw.lower() in ("true", "1")
+        if self.kind in ("int", "float"):
+            try:
+                v = int(raw) if self.kind == "int" else float(raw)
+            except ValueError:
+                raise ValueError(f"expected {'an integer' if self.kind == 'int' else 'a number'}") from None
+            if not math.isfinite(v) or (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
+                lo, hi = (f"{b:g}" if b is not None else "" for b in (self.lo, self.hi))
+                raise ValueError(f"expected a value in [{lo}, {hi}]")
+            if self.kind == "float" and self.step:
+                v = round(round((v - (self.lo or 0.0)) / self.step) * self.step + (self.lo or 0.0), 10)
+            allowed = self.options()  # a select slider's fixed values
+            if allowed is not None:
+                hit = [a for a in allowed if math.isclose(a, v, rel_tol=1e-9)]
+                if not hit:
+                    raise ValueError(f"expected one of {', '.join(f'{a:g}' for a in allowed)}")
+                v = hit[0]
+            return v
+        values = [v.strip() for v in raw.split(",") if v.strip()] if self.kind == "strs" else [raw]
+        allowed = self.options()
+        if allowed is not None:
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                raise ValueError(f"{', '.join(bad)} is not one of {', '.join(map(str, allowed))}")
+        return values if self.kind == "strs" else values[0]
+
+    def text(self, value: Any) -> str:
+        if self.kind == "bool":
+            return "true" if value else "false"
+        if self.kind == "strs":
+            return ",".join(map(str, value))
+        return f"{value:g}" if self.kind == "float" else str(value)
+
+
+def data_params(page: str, dataset: str, names: Sequence[str]) -> Dict[str, Param]:
+    """``dataset`` and the chosen dataset's options (named as the config fields: ``views``, ``n_samples`` ...)."""
+    out = {DATASET: Param(f"{page}-dataset", "str", list(names))}
+    if dataset not in DATASETS:
+        return out
+    for f in controls(spec(dataset).config):
+        kind, meta = kind_of(f), f.metadata
+        if kind in ("bool", "int", "float", "str", "strs"):
+            out[f.name] = Param(field_key(page, dataset, f.name), kind, meta.get("choices"), meta.get("lo"),
+                                meta.get("hi"), meta.get("step"))
+    return out
+
+
+def _notice_key(page: str) -> str:
+    return f"{page}-link-notice"
+
+
+def open_link(page: str, params: Callable[[str], Mapping[str, Param]], default_dataset: str) -> None:
+    """Once per session and page, set the controls the URL names (``params(dataset)`` gives the page's
+    parameters for a dataset); a warning names what was unknown or invalid."""
+    done = f"{page}-link-opened"
+    if not st.session_state.get(done):
+        st.session_state[done] = True
+        query = {k: st.query_params.get(k) for k in st.query_params}
+        known = params(query.get(DATASET) or default_dataset)
+        problems = []
+        first = sorted(query, key=lambda n: not (n in known and known[n].apply))  # a preset, then what it left
+        for name in first:
+            raw = query[name]
+            if name not in known:
+                problems.append(f"unknown parameter '{name}'")
+                continue
+            try:
+                value = known[name].parse(raw)
+            except ValueError as exc:
+                problems.append(f"'{name}={raw}': {exc}")
+                continue
+            if known[name].apply:
+                known[name].apply(value)
+            else:
+                st.session_state[known[name].key] = value
+        if problems:
+            st.session_state[_notice_key(page)] = ("Not applied from this link: " + "; ".join(problems)
+                                                   + ". Its other settings were applied.")
+    notice = st.session_state.get(_notice_key(page))
+    if notice:
+        st.warning(notice, icon=":material/link_off:")
+
+
+def current_query(params: Mapping[str, Param]) -> Dict[str, str]:
+    """The controls that differ from their defaults, as URL text."""
+    out = {}
+    for name, p in params.items():
+        if p.apply or p.key not in st.session_state:  # a preset is a one-off: the controls it set are in the URL
+            continue
+        value = st.session_state[p.key]
+        default = DEFAULTS.get(p.key)
+        if default is not None and _same(value, default):
+            continue
+        out[name] = p.text(value)
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
+
+
+def page_url(url_path: str, query: Mapping[str, str]) -> str:
+    """The page's address with ``query``: the browser's origin (``st.context.url``) and the page's path."""
+    parts = urlsplit(st.context.url or "http://localhost:8501")
+    base = f"{parts.scheme}://{parts.netloc}/{url_path}"
+    return base + (f"?{urlencode(query, safe=',')}" if query else "")
+
+
+def link_box(url_path: str, params: Mapping[str, Param]) -> str:
+    """Write the current setup into the URL and show it with a copy button; returns the link."""
+    query = current_query(params)
+    if {k: st.query_params.get(k) for k in st.query_params} != query:
+        st.query_params.from_dict(query)
+    url = page_url(url_path, query)
+    with st.popover("Copy link", icon=":material/link:", help="a link that opens this page with these settings"):
+        st.code(url, language=None, wrap_lines=True)
+        st.caption("Opening it sets the controls; press Train there to train the same model (same seed).")
+    return url

@@ -1,0 +1,93 @@
+"""Links that open a setup (``ui.links``): the URL's parameters set a page's controls, unknown or invalid ones
+are named in a warning, and the current setting is written back into the URL."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fusionlab.ui.links import Param
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _page(name: str, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+@pytest.mark.parametrize("param,raw,value", [
+    (Param("k", "int", lo=1, hi=100), "5", 5),
+    (Param("k", "float", lo=0.0, hi=1.0, step=0.05), "0.33", 0.35),
+    (Param("k", "bool"), "true", True),
+    (Param("k", "strs", ("pix", "mor", "fou")), "pix,mor", ["pix", "mor"]),
+    (Param("k", "str", ("a", "b")), "b", "b"),
+])
+def test_a_parameter_parses_and_writes_back(param, raw, value):
+    assert param.parse(raw) == value
+    assert param.parse(param.text(value)) == value
+
+
+@pytest.mark.parametrize("param,raw,match", [
+    (Param("k", "int", lo=1, hi=100), "500", r"\[1, 100\]"),
+    (Param("k", "int", lo=1, hi=100), "five", "integer"),
+    (Param("k", "float", lo=0.0, hi=1.0), "nan", r"\[0, 1\]"),
+    (Param("k", "strs", ("pix", "mor")), "pix,zzz", "zzz is not one of pix, mor"),
+    (Param("k", "bool"), "maybe", "true or false"),
+])
+def test_a_bad_parameter_says_what_is_accepted(param, raw, match):
+    with pytest.raises(ValueError, match=match):
+        param.parse(raw)
+
+
+def test_a_playground_link_sets_the_controls():
+    at = _page("1_playground.py", dataset="uci-digits", views="pix,mor", fusion="gated", epochs="5", seed="3")
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="playground-fusion").value == "gated"
+    assert at.slider(key="playground-epochs").value == 5
+    assert at.number_input(key="playground-seed").value == 3
+    assert at.multiselect(key="playground-uci-digits-views").value == ["pix", "mor"]
+    cfg = at.session_state["playground-config"]
+    assert (cfg.model.fusion, cfg.train.epochs, cfg.train.seed) == ("gated", 5, 3)
+    # the URL holds what differs from the defaults (the default views are pix,mor: not repeated)
+    assert dict(at.query_params) == {"fusion": "gated", "epochs": "5", "seed": "3"}
+
+
+def test_unknown_and_invalid_parameters_are_named_and_the_rest_applies():
+    at = _page("1_playground.py", fusion="tensor", epochs="5000", colour="red", views="pix,nope")
+    assert not at.exception
+    text = at.warning[0].value
+    assert "unknown parameter 'colour'" in text and "'epochs=5000'" in text and "nope is not one of" in text
+    assert at.selectbox(key="playground-fusion").value == "tensor"  # the valid one applied
+    assert at.slider(key="playground-epochs").value != 5000
+
+
+def test_moving_a_control_updates_the_link():
+    at = _page("1_playground.py")
+    assert dict(at.query_params) == {}
+    at.selectbox(key="playground-fusion").set_value("product").run()
+    assert dict(at.query_params) == {"fusion": "product"}
+
+
+@pytest.mark.parametrize("page,query,key,value", [
+    ("2_fusion_complexity.py", {"fusions": "concat,tensor", "seeds": "2"}, "fusion_complexity-fusions", ["concat", "tensor"]),
+    ("3_gates_values.py", {"backbone": "transformer", "lambda": "0.3"}, "gates_values-lambda", 0.3),
+    ("4_reliability_permutation.py", {"k": "500", "control": "control-aligned"}, "permutation-k", 500),
+    ("5_uncertainty_weighting.py", {"beta": "0.01", "methods": "static,udml"}, "udml-beta", 0.01),
+])
+def test_every_page_opens_its_link_and_writes_it_back(page, query, key, value):
+    at = _page(page, **query)
+    assert not at.exception and not at.warning
+    assert at.session_state[key] == value
+    assert dict(at.query_params) == query  # the URL keeps what differs from the defaults
+
+
+def test_a_preset_in_a_link_applies_before_the_other_parameters():
+    from fusionlab.experiments import scaling
+    name = next(iter(scaling.PRESETS))
+    at = _page("2_fusion_complexity.py", preset=name, epochs="3")
+    assert not at.exception and not at.warning
+    assert at.slider(key="fusion_complexity-epochs").value == 3  # the link's own value wins over the preset's
+    at = _page("4_reliability_permutation.py", preset="a modality missing on 30 % of rows")
+    assert not at.exception and at.session_state["permutation-corrupt-noise"] == "missing"
