@@ -14,6 +14,7 @@ from fusionlab.models import count_parameters
 from fusionlab.noise import default_levels
 from fusionlab.train import metrics_from_probs
 from fusionlab.diagnostics.signals import declared_signals
+from fusionlab.ui.glossary import term
 from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.playground import (KEY, URL_PATH, PlaygroundRun, current_marks, current_noise, current_run,
                                      formula_expander, link_params, noise_controls, study_controls)
@@ -26,11 +27,13 @@ ensure_app()  # a deep link as a fresh server's first request still runs inside 
 
 st.title("Playground")
 st.markdown(
-    "Pick a dataset and a fusion operator and press **Train**: a small model (per-modality encoder → fusion → "
-    "classifier) trains live. Then drag a **noise slider**: the frozen model is re-evaluated on the corrupted "
+    f"Pick a dataset and a {term('fusion', 'fusion')} operator and press **Train**: a small model (per-"
+    f"{term('modality', 'modality')} encoder → fusion → classifier) trains live. Then drag a "
+    f"**{term('noise', 'noise slider')}**: the frozen model is re-evaluated on the corrupted "
     "test set at once. The robustness curve shows which modality's corruption the model cannot absorb; a "
     "modality whose corruption barely moves accuracy is one the model ignores. That is not the same question as "
-    "*which modality it relies on when inputs are clean*: the `drop` noise and the sample's contribution bars answer "
+    f"*which modality it relies on when inputs are clean*: the `drop` noise and the sample's "
+    f"{term('contribution', 'contribution')} bars answer "
     "that one, and a small modality the model barely uses can still wreck it when its inputs turn into loud noise."
 )
 

@@ -8,6 +8,7 @@ from fusionlab.experiments import scaling as study
 from fusionlab.figures import scaling as fig
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.glossary import term
 from fusionlab.ui.scaling import KEY, URL_PATH, controls, link_params, preset_buttons
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.training import live_run, train_buttons
@@ -17,7 +18,8 @@ ensure_app()  # a deep link as a fresh server's first request still runs inside 
 
 st.title("Fusion complexity")
 st.markdown(
-    "Several fusion operators are trained on training sets that double in size, many seeds each, all seeds in "
+    f"Several {term('concat', 'fusion operators')} are trained on training sets that double in size, many "
+    f"{term('seed', 'seeds')} each, all seeds in "
     "**one batched pass**. The first chart shows how much data each fusion needs (mean ± 1 sd over seeds); the "
     "robustness panels show how accuracy falls when noise is mixed into one modality or both. On the **dot** label "
     "(sign of ⟨x₁, x₂⟩) product fusion computes exactly the right features — watch whether that head start costs "

@@ -11,6 +11,7 @@ from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
 from fusionlab.diagnostics.experts import ExpertConfig, RowCorruption
 from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.glossary import term
 from fusionlab.ui.permutation import (KEY, URL_PATH, Base, link_params, control_controls, corruption_controls, current_base, dataset_controls,
                                       diagnose, expert_controls, outputs_controls, permutation_controls, preset_buttons,
                                       read_outputs, set_base, source_control, study_config)
@@ -37,9 +38,11 @@ TABLE_COLUMNS = {  # short headers so the table fits the page; the full meaning 
 
 st.title("Reliability permutation")
 st.markdown(
-    "Frozen per-modality **experts** are fused by rules that may use a per-sample **quality score** `Q`. "
-    "To test whether `Q` changes any decision, `Q` is **permuted across test rows** `K` times while inputs and "
-    "experts stay fixed: if the fused balanced accuracy barely moves (**Δ_perm ≈ 0**, **p** large), the rule "
+    f"Frozen per-modality **{term('expert', 'experts')}** are fused by {term('rules', 'rules')} that may use a "
+    f"per-sample **{term('q', 'quality score')}** `Q`. To test whether `Q` changes any decision, `Q` is **permuted "
+    f"across test rows** {term('k', '`K`')} times while inputs and experts stay fixed: if the fused "
+    f"{term('ba', 'balanced accuracy')} barely moves (**{term('delta_perm', 'Δ_perm')} ≈ 0**, **{term('p', 'p')}** "
+    "large), the rule "
     "does not use the score, however much an oracle could gain. Read the table per rule, the histograms for the "
     "spread of broken-`Q` accuracy around the clean value, and the box plot for whether `Q` tells right from wrong."
 )

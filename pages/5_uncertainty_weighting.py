@@ -13,6 +13,7 @@ from fusionlab.models.udml_schedule import level_to_intensity, max_level
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.glossary import term
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.signals import signal_header, signal_section
 from fusionlab.ui.udml import (KEY, URL_PATH, UDMLRun, controls, current_levels, current_run, formula_expander,
@@ -24,10 +25,11 @@ ensure_app()  # a deep link as a fresh server's first request still runs inside 
 
 st.title("Uncertainty weighting")
 st.markdown(
-    "Dynamic fusion gives each modality a **per-sample weight** from an uncertainty estimate. UDML (seed 001) "
-    "learns to *predict the injected noise intensity* and divides by the model's **dependency α** on each "
-    "modality, so a modality that is hard to learn is not punished twice (\"dual suppression\"). Press **Train** "
-    "to train static fusion, PE (weights from the embedding variance) and UDML with and without α over several "
+    f"Dynamic fusion gives each modality a **per-sample weight** from an uncertainty estimate. {term('udml', 'UDML')} "
+    "(seed 001) learns to *predict the injected noise intensity* and divides by the model's "
+    f"**{term('alpha', 'dependency α')}** on each modality, so a modality that is hard to learn is not punished twice "
+    f"(\"dual suppression\"). Press **Train** to train {term('static', 'static')} fusion, {term('pe', 'PE')} (weights "
+    "from the embedding variance) and UDML with and without α over several "
     "seeds; then move the test-noise sliders. Read (a) as *does the estimate rise with the noise?*, (b) as "
     "*does a noisier sample get less weight?*, and (d) as *does dynamic weighting beat static fusion?*"
 )

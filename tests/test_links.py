@@ -91,3 +91,24 @@ def test_a_preset_in_a_link_applies_before_the_other_parameters():
     assert at.slider(key="fusion_complexity-epochs").value == 3  # the link's own value wins over the preset's
     at = _page("4_reliability_permutation.py", preset="a modality missing on 30 % of rows")
     assert not at.exception and at.session_state["permutation-corrupt-noise"] == "missing"
+
+
+def test_the_glossary_has_every_linked_term_and_the_pages_link_to_it():
+    import re
+    from fusionlab.ui.glossary import anchors
+    known = set(anchors())
+    assert len(known) == len(anchors())  # one anchor per entry
+    linked = set()
+    for path in list((ROOT / "pages").glob("*.py")) + list((ROOT / "fusionlab" / "ui").glob("*.py")):
+        linked |= set(re.findall(r"term\('([a-z_A-Z0-9]+)'", path.read_text()))
+    assert linked and linked <= known, linked - known
+    at = _page("6_glossary.py")
+    assert not at.exception
+    assert {h.proto.anchor for h in at.subheader} >= known  # each entry is a target
+
+
+def test_a_glossary_link_goes_to_its_entry():
+    from fusionlab.ui.glossary import term
+    assert term("delta_perm") == "[Δ_perm](/glossary#delta_perm)"
+    with pytest.raises(KeyError, match="no glossary entry"):
+        term("no-such-term")

@@ -15,6 +15,7 @@ from ..refiners.vgmr import CHOICES
 from .forms import data_controls as generated_data_controls
 from .forms import data_state, init_state
 from .links import Param, data_params
+from .glossary import term
 
 KEY = "gates_values"
 PAPER = "Before Fusion, Ask What to Keep: Contextual Calibration of Multimodal Signals (seed 003, VGMR)"
@@ -33,12 +34,13 @@ FORMULAS = [
     r" + \operatorname{mean}_c \mathrm{relu}(\kappa - \mathrm{sd}(v_{c,m,c}))\big]",
 ]
 PLAIN = (
-    "In plain words: **`v_g`** (global value, one number in (0, 1) per modality and sample) is how much the model "
-    "expects this modality to matter for this sample, judged from how it agrees with and differs from the others; "
-    "**`v_c`** (channel values) is the same per latent channel. **`G`** is the raw gate, a number in (0, 1) for "
-    "every timestep and feature, computed from the features themselves and the values; **`G_eff`** is what "
-    "actually multiplies the input after amplification (λ) and residual retention (ρ): below 1 suppresses, above "
-    "1 amplifies. `X̃` is the refined input the backbone sees.")
+    f"In plain words: **{term('v_g', '`v_g`')}** (global value, one number in (0, 1) per modality and sample) is how "
+    "much the model expects this modality to matter for this sample, judged from how it agrees with and differs "
+    f"from the others; **{term('v_c', '`v_c`')}** (channel values) is the same per latent channel. "
+    f"**{term('G', '`G`')}** is the raw gate, a number in (0, 1) for every timestep and feature, computed from the "
+    f"features themselves and the values; **{term('G_eff', '`G_eff`')}** is what actually multiplies the input after "
+    f"amplification ({term('lambda', 'λ')}) and residual retention ({term('rho_vgmr', 'ρ')}): below 1 suppresses, "
+    f"above 1 amplifies. `X̃` is the refined input the backbone sees. Every symbol: the {term('vgmr', 'glossary')}.")
 
 
 @dataclass
