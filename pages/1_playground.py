@@ -8,6 +8,7 @@ import torch
 from sklearn.metrics import confusion_matrix
 
 from fusionlab import figures
+from fusionlab.data.loaders import UCI_IMAGES
 from fusionlab.diagnostics import modality_contributions, noisy_predictions, robustness_curve
 from fusionlab.experiments import playground as study
 from fusionlab.models import count_parameters
@@ -41,8 +42,7 @@ open_link(KEY, link_params, study.DEFAULT.data.name)  # a link's settings, befor
 with st.container(border=True):
     cfg, source = study_controls()
     formula_expander(cfg.model.fusion if cfg else study.DEFAULT.model.fusion)
-    row = st.container(horizontal=True, vertical_alignment="center")
-    with row:
+    with st.container(horizontal=True, vertical_alignment="center"):
         start, _ = train_buttons(KEY)
         link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
@@ -108,6 +108,15 @@ def noise_view(run: PlaygroundRun) -> None:
     a.plotly_chart(figures.probability_bars(probs[i], run.data.class_names, int(y[i])), key=f"{KEY}-probs")
     b.plotly_chart(figures.contribution_bars(contrib, "contribution: probability lost when the modality is dropped"),
                    key=f"{KEY}-contrib")
+    raw = {k: (xs[k][i] * run.data.raw_stats[k].std + run.data.raw_stats[k].mean).numpy() for k in xs}
+    st.plotly_chart(figures.sample_inputs(raw, UCI_IMAGES if run.data.name.startswith("uci") else {},
+                                          "what the model sees for this sample (raw scale, under the current noise)"),
+                    key=f"{KEY}-input")
+    st.caption("What to look for: " + ("as the noise on pix rises the digit dissolves; the prediction above says "
+                                       "whether the model still reads it from the other views."
+                                       if run.data.name.startswith("uci") else
+                                       "rows are timesteps, columns features; a noised modality turns into speckle, "
+                                       "and the prediction above says whether the model still gets the class."))
     if "gate" in out.extras:
         st.plotly_chart(figures.gate_heatmap(out.extras["gate"][i].numpy(), run.data.modality_names,
                                              "gated fusion: gate z per modality (this sample)"), key=f"{KEY}-gate")

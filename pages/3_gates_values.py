@@ -46,8 +46,9 @@ with st.container(border=True):
         st.markdown(describe_dataset(ds))
     ui.presets(run.data.shapes() if run else {}, ds.shapes() if ds else {})
     cfg = ui.model_controls(data_cfg if ds is not None else None)
-    start, _ = train_buttons(KEY, "Train VGMR")
-    link_box(ui.URL_PATH, ui.link_params(st.session_state[f"{KEY}-dataset"]))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        start, _ = train_buttons(KEY, "Train VGMR")
+        link_box(ui.URL_PATH, ui.link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:

@@ -70,8 +70,9 @@ with st.container(border=True):
         if ds is not None:
             st.markdown(describe_dataset(ds))
         expert, seed = expert_controls()
-        start, _ = train_buttons(KEY, "Fit experts")
-        link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
+        with st.container(horizontal=True, vertical_alignment="center"):
+            start, _ = train_buttons(KEY, "Fit experts")
+            link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
         if start and ds is not None:
             set_base(Base(ds, data_cfg, expert, seed))
     else:

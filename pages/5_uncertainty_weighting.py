@@ -50,8 +50,9 @@ with st.container(border=True):
         st.info("No method picked: all four will be trained.")
     executor, where = page_executor()
     st.caption(f"Its trainings run {where}, one job per setting; Stop cancels the jobs not started yet.")
-    start, _ = train_buttons(KEY)
-    link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        start, _ = train_buttons(KEY)
+        link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:

@@ -82,3 +82,14 @@ def test_the_epoch_axis_has_whole_epochs_only():
     many = training_curves(pd.DataFrame({"epoch": range(1, 41), "train_loss": 1.0, "val_loss": 1.0,
                                          "val_accuracy": 0.5}))
     assert all(a["dtick"] == 5 for k, a in many.layout.to_plotly_json().items() if k.startswith("xaxis"))
+
+
+def test_the_sample_input_draws_pix_as_the_digit_image_and_others_as_heatmaps():
+    import numpy as np
+    from fusionlab.data.loaders import UCI_IMAGES
+    from fusionlab.figures import sample_inputs
+    fig = sample_inputs({"pix": np.arange(240.0).reshape(1, 240), "mor": np.ones((1, 6)), "seq": np.zeros((5, 3))},
+                        UCI_IMAGES)
+    shapes = [np.asarray(t.z).shape for t in fig.data]
+    assert shapes == [(16, 15), (1, 6), (5, 3)]
+    assert np.asarray(fig.data[0].z)[1, 0] == 15  # row-major: the second image row starts at pixel 15

@@ -112,3 +112,18 @@ def test_a_glossary_link_goes_to_its_entry():
     assert term("delta_perm") == "[Δ_perm](/glossary#delta_perm)"
     with pytest.raises(KeyError, match="no glossary entry"):
         term("no-such-term")
+
+
+def test_an_invalid_dataset_still_checks_the_other_parameters_and_the_warning_goes_once_the_user_moves_on():
+    at = _page("1_playground.py", dataset="nosuch", views="pix,nope", epochs="7")
+    text = at.warning[0].value
+    assert "nosuch is not one of" in text and "nope is not one of" in text and "unknown" not in text
+    assert at.slider(key="playground-epochs").value == 7
+    at.slider(key="playground-epochs").set_value(9).run()
+    assert not at.warning
+
+
+def test_a_placeholder_never_reaches_the_url():
+    at = _page("4_reliability_permutation.py", preset="making quality matter")
+    assert not at.exception
+    assert "corrupt" not in dict(at.query_params) and "__last__" not in str(dict(at.query_params))

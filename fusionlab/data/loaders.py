@@ -12,6 +12,7 @@ from .dataset import MultimodalDataset
 from .spec import DATASETS, DatasetInfo, make_options, option, register_dataset, spec
 
 UCI_VIEWS = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
+UCI_IMAGES = {"pix": (16, 15)}  # the pixel averages are a 16 x 15 image of the digit
 UCI_DEFAULT_VIEWS = ("pix", "mor")  # a very strong and a very weak view
 UCI_VIEW_NAMES = {"fou": "Fourier coefficients", "fac": "profile correlations", "kar": "Karhunen-Loeve",
                   "pix": "pixel averages", "zer": "Zernike moments", "mor": "morphological"}

@@ -1,7 +1,7 @@
 """Shared figure builders (Playground and the other pages)."""
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -139,4 +139,24 @@ def gate_heatmap(gate: np.ndarray, row_names: Sequence[str], title: str = "gate 
     fig = go.Figure(go.Heatmap(z=gate, y=list(row_names), colorscale="Viridis", zmin=zmin, zmax=zmax,
                                colorbar=dict(title="value")))
     fig.update_layout(title=title, xaxis_title=x_title, height=120 + 40 * len(row_names), margin=dict(t=40))
+    return fig
+
+
+def sample_inputs(inputs: Mapping[str, np.ndarray], images: Mapping[str, Tuple[int, int]] = {},
+                  title: str = "the sample's input") -> go.Figure:
+    """One panel per modality of one sample's input ``(T, D)``: an image where ``images`` gives its shape
+    (uci-digits ``pix``: 16 rows of 15 pixels), else a heatmap of timesteps x features (one row for a vector)."""
+    from plotly.subplots import make_subplots
+    names = list(inputs)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.08)
+    for j, k in enumerate(names, start=1):
+        x = np.asarray(inputs[k], dtype=float)
+        image = k in images and x.size == images[k][0] * images[k][1]
+        z = x.reshape(images[k]) if image else x.reshape(-1, x.shape[-1])
+        fig.add_trace(go.Heatmap(z=z, colorscale="Greys" if image else "RdBu_r", showscale=False,
+                                 hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"), 1, j)
+        fig.update_yaxes(autorange="reversed", showticklabels=image or z.shape[0] > 1, row=1, col=j)
+        if image:
+            fig.update_yaxes(scaleanchor=f"x{j if j > 1 else ''}", row=1, col=j)
+    fig.update_layout(title=title, height=300, margin=dict(t=70, b=30))
     return fig

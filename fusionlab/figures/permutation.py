@@ -99,8 +99,8 @@ def rho_delta_summary(table: pd.DataFrame, alpha: float = 0.05) -> go.Figure:
             hovertemplate="%{text}<br>ρ=%{x:.3f}<br>Δ_perm=%{y:+.4f}<br>p=%{customdata[0]:.3f}"
                           "<br>oracle headroom=%{customdata[1]:.3f}<extra>" + rule + "</extra>"))
     fig.add_hline(y=0, line=dict(color="grey", dash="dot"))
-    fig.update_layout(title=f"Δ_perm against ρ = mean corr(Q, expert correct); filled: p ≤ {alpha}",
-                      xaxis_title="ρ", yaxis_title="Δ_perm (balanced accuracy)", height=380, margin=dict(t=50))
+    fig.update_layout(title=f"Δ_perm against ρ<br><sup>ρ = mean corr(Q, expert correct); filled: p ≤ {alpha}</sup>",
+                      xaxis_title="ρ", yaxis_title="Δ_perm (balanced accuracy)", height=380, margin=dict(t=60))
     return fig
 
 

@@ -52,7 +52,8 @@ def sample_heatmaps(x: np.ndarray, g_eff: np.ndarray, diff: np.ndarray, name: st
 
 
 def value_bars(v_g: Mapping[str, float],
-               title: str = "global value v_g per modality (dotted: 0.5, where the gate's value term is 0)") -> go.Figure:
+               title: str = "global value v_g per modality<br><sup>dotted: 0.5, where the gate's value term is 0</sup>"
+               ) -> go.Figure:
     """One bar per modality, in (0, 1); 0.5 (the centre of the gate's input) marked."""
     if not v_g:
         return empty_figure("no values")
@@ -60,7 +61,7 @@ def value_bars(v_g: Mapping[str, float],
     fig = go.Figure(go.Bar(x=names, y=[v_g[k] for k in names], marker_color=[color(i) for i in range(len(names))],
                            text=[f"{v_g[k]:.3f}" for k in names], textposition="outside"))
     fig.add_hline(y=0.5, line_dash="dot")  # explained in the title: an annotation here collided with bar labels
-    fig.update_layout(title=dict(text=title, font_size=13), yaxis_range=[0, 1.12], height=280, margin=dict(t=40, b=30))
+    fig.update_layout(title=dict(text=title, font_size=13), yaxis_range=[0, 1.12], height=290, margin=dict(t=60, b=30))
     return fig
 
 
@@ -135,7 +136,7 @@ def sample_scatter(samples: pd.DataFrame, x: str, y: str, selected: int = -1) ->
     if not sel.empty:
         fig.add_trace(go.Scatter(x=sel[x], y=sel[y], mode="markers", name=f"sample {selected}", hoverinfo="skip",
                                  marker=dict(size=16, symbol="circle-open", color="black", line=dict(width=2))))
-    fig.update_layout(title="test samples on clean inputs — click one to inspect it", xaxis_title=stat_label(x),
-                      yaxis_title=stat_label(y), height=340, margin=dict(t=40, b=40),
+    fig.update_layout(title="test samples on clean inputs<br><sup>click one to inspect it</sup>", xaxis_title=stat_label(x),
+                      yaxis_title=stat_label(y), height=350, margin=dict(t=60, b=40),
                       legend=dict(orientation="h", y=-0.2), clickmode="event+select")
     return fig

@@ -108,7 +108,10 @@ def open_link(page: str, params: Callable[[str], Mapping[str, Param]], default_d
     if not st.session_state.get(done):
         st.session_state[done] = True
         query = {k: st.query_params.get(k) for k in st.query_params}
-        known = params(query.get(DATASET) or default_dataset)
+        dataset = query.get(DATASET) or default_dataset
+        known = params(dataset)
+        if DATASET in known and dataset not in (known[DATASET].options() or [dataset]):
+            known = {**params(default_dataset), DATASET: known[DATASET]}  # its options are the default dataset's
         problems = []
         first = sorted(query, key=lambda n: not (n in known and known[n].apply))  # a preset, then what it left
         for name in first:
@@ -128,6 +131,11 @@ def open_link(page: str, params: Callable[[str], Mapping[str, Param]], default_d
         if problems:
             st.session_state[_notice_key(page)] = ("Not applied from this link: " + "; ".join(problems)
                                                    + ". Its other settings were applied.")
+    first = st.session_state.get(f"{page}-link-first")
+    if first is not None:
+        now = params(st.session_state.get(f"{page}-dataset", default_dataset))
+        if current_query(now) != first:  # the user has moved a control since the link opened: its warning is history
+            st.session_state.pop(_notice_key(page), None)
     notice = st.session_state.get(_notice_key(page))
     if notice:
         st.warning(notice, icon=":material/link_off:")
@@ -143,6 +151,8 @@ def current_query(params: Mapping[str, Param]) -> Dict[str, str]:
         default = DEFAULTS.get(p.key)
         if default is not None and _same(value, default):
             continue
+        if isinstance(value, str) and value.startswith("__") and value.endswith("__"):
+            continue  # a placeholder a page resolves later (e.g. "the last modality" before any are known)
         out[name] = p.text(value)
     return out
 
@@ -165,6 +175,8 @@ def link_box(url_path: str, params: Mapping[str, Param]) -> str:
     query = current_query(params)
     if {k: st.query_params.get(k) for k in st.query_params} != query:
         st.query_params.from_dict(query)
+    page = next((p.key.split("-", 1)[0] for p in params.values() if p.key), "")
+    st.session_state.setdefault(f"{page}-link-first", query)  # the setting the link opened (open_link compares)
     url = page_url(url_path, query)
     with st.popover("Copy link", icon=":material/link:", help="a link that opens this page with these settings"):
         st.code(url, language=None, wrap_lines=True)

@@ -184,8 +184,9 @@ def corruption_controls(modalities: List[str], seed: int) -> RowCorruption:
 
 def permutation_controls() -> PermutationConfig:
     d = study.DEFAULT.diagnostic.permutation
-    c1, c2, c3 = st.columns(3)
+    c1, c2 = st.columns(2)
     k = c1.select_slider("K permutations", KS, key=init_state(f"{KEY}-k", d.permutations))
+    c3 = c2
     joint = c2.checkbox("one joint permutation for all modalities", key=init_state(f"{KEY}-joint", d.joint))
     observed = c3.checkbox("metrics on fully observed test rows only", key=init_state(f"{KEY}-observed", d.observed_only),
                            help="the authors' FULL-only evaluation; off: every test row counts, a missing modality "

@@ -70,7 +70,7 @@ def _run_and_keep(key: str, model, test, condition: str, n_test: int, label: str
     k = left.select_slider("permutations K", PERMUTATIONS, value=200, key=f"{key}-k",
                            help="more permutations: a finer p-value (the smallest possible is 1/(K+1)), slower")
     right.markdown("The test uses the noise the sliders above set when you press the button; the result says which.")
-    if right.button(f"Run {label} ({k} permutations of {n_test} test rows)", key=f"{key}-run"):
+    if right.button(f"Run {label}", key=f"{key}-run", help=f"{k} permutations of the {n_test} test rows"):
         try:
             with st.spinner(f"running {label}"):
                 result = test(SignalTestConfig(permutations=int(k)))

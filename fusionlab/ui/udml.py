@@ -134,13 +134,14 @@ def controls() -> Optional[UDMLStudyConfig]:
                            "(10 in the authors' code), so it learns before it is used")
     seeds = c4.slider("seeds", 1, 3, key=_init("seeds", d.seeds),
                       help="each method is trained once per seed; findings compare methods seed by seed")
-    c5, c6, c7, c8 = st.columns(4)
+    c5, c6 = st.columns(2)  # selects with long option texts: two to a row, readable at 1024 px
     gamma = c5.slider("γ (unimodal loss weight)", 0.0, 5.0, step=0.5, key=_init("gamma", d.model.gamma),
                       help="how much each modality's own classifier counts in the loss: it keeps every modality "
                            "learning even when fusion could ignore it")
     beta = c6.select_slider("β (KL weight)", BETAS, key=_init("beta", d.model.beta),
                             help="how strongly each embedding's spread σ is pulled toward the injected noise: "
                                  "larger β makes σ carry the noise")
+    c7, c8 = st.columns(2)
     mode = c7.selectbox("dependency α", ALPHA_MODES, key=_init("alpha-mode", d.model.alpha_mode),
                         help="α says how much the model relies on a modality: logit = the size of the fusion head's "
                              "logits with the other modalities zeroed (authors' code); accuracy = the accuracy lost "
@@ -150,7 +151,7 @@ def controls() -> Optional[UDMLStudyConfig]:
                                                "linear": "sd 0.3·(t − 1)"}[m],
                         help="how an intensity label t (1 = clean … 11) becomes noise: METHODS.md §4's N(0, t) in "
                              "train sd, read as a variance (default), as a sd (up to 11 sd), or a gentle ramp")
-    c9, c10, c11 = st.columns(3)
+    c9, c10 = st.columns(2)
     fusion = c9.selectbox("fusion", FUSIONS_ALLOWED, key=_init("fusion", d.model.fusion),
                           help="how the weighted modalities are combined; UDML claims to work with any")
     labels = c10.selectbox("intensity labels", LABELS, key=_init("labels", d.schedule.labels),
@@ -158,17 +159,18 @@ def controls() -> Optional[UDMLStudyConfig]:
                                                   "redrawn": "redrawn every batch"}[v],
                            help="whether a training sample keeps its noise intensity for all epochs (the authors' "
                                 "loader) or gets a new one each time")
+    c11, _ = st.columns(2)
     test_noise = c11.selectbox("test noise of the estimator sweep", study.TEST_NOISES,
                                key=_init("test-noise", d.test_noise),
                                help="the corruption (a) injects; gaussian is the training noise, the others were "
                                     "never seen in training: does the estimate still rise?")
     with st.expander("The authors' training details (each defaults to their public code)"):
-        cols = st.columns(len(AUTHOR_OPTIONS) + 1)
+        cols = st.columns(2)  # two to a row: six columns cut every choice's words at 1024 px
         opts = {}
-        for c, (name, (label, words, helptext)) in zip(cols, AUTHOR_OPTIONS.items()):
-            opts[name] = c.selectbox(label, list(words), key=_init(f"opt-{name}", getattr(d.model, name)),
-                                     format_func=words.get, help=helptext)
-        opts["alpha_in_warmup"] = cols[-1].toggle("α weights during warm-up (authors)",
+        for i, (name, (label, words, helptext)) in enumerate(AUTHOR_OPTIONS.items()):
+            opts[name] = cols[i % 2].selectbox(label, list(words), key=_init(f"opt-{name}", getattr(d.model, name)),
+                                               format_func=words.get, help=helptext)
+        opts["alpha_in_warmup"] = cols[len(AUTHOR_OPTIONS) % 2].toggle("α weights during warm-up (authors)",
                                                   key=_init("opt-alpha_in_warmup", d.model.alpha_in_warmup),
                                                   help="before the estimate joins the weights, UDML already "
                                                        "weighs by 1/α")

@@ -166,16 +166,17 @@ def data_controls() -> tuple[Optional[DataConfig], object]:
 
 def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
     d = study.DEFAULT
-    c1, c2, c3, c4, c5 = st.columns(5)
+    c1, c2, c3 = st.columns(3)  # at 1024 px five columns cut the select's text ("transfor")
     backbone = c1.selectbox("backbone", BACKBONES, key=init_state(f"{KEY}-backbone", d.backbone),
                             help="concat: pool over time, concatenate, MLP head; transformer: tokens of all "
                                  "modalities with a modality embedding, one encoder layer, mean-pool")
     _defaults({f"{KEY}-lambda": d.vgmr.lambda_amp, f"{KEY}-rho": d.vgmr.rho})
     lam = c2.slider("amplification λ", 0.0, 1.0, step=0.05, key=f"{KEY}-lambda")
     rho = c3.slider("residual retention ρ", 0.0, 1.0, step=0.05, key=f"{KEY}-rho")
+    c4, c5 = st.columns(2)
     epochs = c4.slider("epochs", 1, 60, key=init_state(f"{KEY}-epochs", d.train.epochs))
     seed = c5.number_input("seed", 0, 10_000, key=init_state(f"{KEY}-seed", d.train.seed))
-    o1, o2, o3, o4 = st.columns(4)
+    o1, o2 = st.columns(2)
     target = o1.selectbox("value target", CHOICES["value_target"],
                           key=init_state(f"{KEY}-value-target", d.vgmr.value_target),
                           format_func=lambda v: {"sample": "per sample (METHODS)", "batch": "batch mean"}[v],
@@ -186,6 +187,7 @@ def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
                        format_func=lambda v: {"both": "v_g and v_c (METHODS)", "global": "v_g only"}[v],
                        help="Penalises values that stop varying across samples; on v_g only, most channel values "
                             "end up stuck near 0 or 1.")
+    o3, o4 = st.columns(2)
     norm = o3.selectbox("LayerNorm", CHOICES["norm"], key=init_state(f"{KEY}-norm", d.vgmr.norm),
                         format_func=lambda v: {"post-gate": "after the gate (paper)", "pre-gate": "before the gate",
                                                "none": "none"}[v],
