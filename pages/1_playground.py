@@ -17,8 +17,8 @@ from fusionlab.train import metrics_from_probs
 from fusionlab.diagnostics.signals import declared_signals
 from fusionlab.ui.glossary import term
 from fusionlab.ui.links import link_box, open_link
-from fusionlab.ui.playground import (KEY, URL_PATH, PlaygroundRun, current_marks, current_noise, current_run,
-                                     formula_expander, link_params, noise_controls, study_controls)
+from fusionlab.ui.playground import (KEY, URL_PATH, PlaygroundRun, bundle_controls, current_marks, current_noise,
+                                     current_run, formula_expander, link_params, noise_controls, study_controls)
 from fusionlab.ui.signals import input_section, signal_section
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.widgets import metric_change
@@ -44,7 +44,7 @@ with st.container(border=True):
     formula_expander(cfg.model.fusion if cfg else study.DEFAULT.model.fusion)
     with st.container(horizontal=True, vertical_alignment="center"):
         start, _ = train_buttons(KEY)
-        link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
+        url = link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:
@@ -55,6 +55,7 @@ if start and cfg is not None:
     else:
         st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
 
+bundle_controls(current_run(), url)  # after training, so a model trained in this run can be downloaded
 run = current_run()
 if run is None:
     st.info("No model yet: press **Train** above.")

@@ -159,3 +159,30 @@ def test_your_outputs_upload_runs_the_permutation_test(server, page, tmp_path):
     assert page.get_by_text("missing: b 25%").count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def test_a_downloaded_run_reopens_in_another_browser_context(server, page, tmp_path):
+    _open_playground(page, server)
+    epochs = page.get_by_role("slider").first
+    epochs.focus()
+    page.keyboard.press("Home")  # 1 epoch
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Corrupt the test set").wait_for()
+    clean = _accuracy(page)
+    page.get_by_role("button", name="Prepare the download").click()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download run (.zip)").click()
+    path = tmp_path / "run.zip"
+    info.value.save_as(path)
+    other = page.context.browser.new_context().new_page()  # another user: no model, no session of the first
+    other.set_default_timeout(240_000)
+    other.goto(f"{server}/playground")
+    other.get_by_role("button", name="Train", exact=True).wait_for()
+    other.locator('input[type="file"]').set_input_files(str(path))
+    other.get_by_text("run.zip").first.wait_for()
+    other.get_by_role("button", name="Reopen").click()
+    other.get_by_text("nothing was retrained").wait_for()
+    other.get_by_text("Corrupt the test set").wait_for()
+    assert _accuracy(other) == clean
+    assert other.locator('[data-testid="stException"]').count() == 0
+    other.context.close()

@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 import pandas as pd
 
+from ..bundles import check_state, config_from_record, read_bundle, write_bundle
 from ..data import DATASETS, DataConfig, PreparedData, SplitConfig, prepare
 from ..diagnostics import modality_removal, robustness_curve
 from ..diagnostics.signals import (SignalTestConfig, declared_signals, input_permutation, over_conditions,
@@ -112,15 +113,56 @@ def run(cfg: PlaygroundConfig = DEFAULT, progress: Optional[Progress] = None, st
         raise ValueError(f"fusion '{cfg.model.fusion}' declares no per-sample signal to permute; the signal test "
                          "needs one that does (gated)")
     res = fit(model, data, cfg.train, callback=epoch_progress(progress, 0, cfg.train.epochs), stop=stop)
-    metrics = evaluate(res.model, data.test)
-    metrics.update(best_epoch=res.best_epoch, best_val_accuracy=res.best_val_accuracy)
-    rob = robustness_curve(res.model, data, cfg.noise, cfg.grid(), seed=cfg.train.seed, fusion=cfg.model.fusion)
-    tables = {"metrics": pd.DataFrame([metrics]), "history": res.history,
-              "removal": modality_removal(res.model, data), "robustness": rob[ROBUST_COLUMNS]}
-    if cfg.signals is not None and not res.stopped_by_user:
-        tables["signal_permutation"] = signal_test(res.model, data, cfg.noise, study_settings(cfg, data.modality_names),
-                                                   cfg.signals, cfg.train.seed).table
-    if cfg.perceptual is not None and not res.stopped_by_user:
-        tables["perceptual"] = perceptual_test(res.model, data, cfg.noise, [{}], cfg.perceptual, cfg.train.seed).table
+    trained = {"best_epoch": res.best_epoch, "best_val_accuracy": res.best_val_accuracy}
+    tables = {**trained_tables(res.model, data, cfg, trained, tests=not res.stopped_by_user), "history": res.history}
     config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
     return Result(tables, [], config, {"model": res.model, "data": data, "fit": res}, res.stopped_by_user)
+
+
+def trained_tables(model, data: PreparedData, cfg: PlaygroundConfig, trained: Dict[str, Any],
+                   tests: bool = True) -> Dict[str, pd.DataFrame]:
+    """Every table a trained model gives (all but the training history): what ``run`` returns after training
+    and what ``reopen`` recomputes from a bundle's weights, so the two agree by construction."""
+    metrics = {**evaluate(model, data.test), **trained}
+    rob = robustness_curve(model, data, cfg.noise, cfg.grid(), seed=cfg.train.seed, fusion=cfg.model.fusion)
+    tables = {"metrics": pd.DataFrame([metrics]), "removal": modality_removal(model, data),
+              "robustness": rob[ROBUST_COLUMNS]}
+    if cfg.signals is not None and tests:
+        tables["signal_permutation"] = signal_test(model, data, cfg.noise, study_settings(cfg, data.modality_names),
+                                                   cfg.signals, cfg.train.seed).table
+    if cfg.perceptual is not None and tests:
+        tables["perceptual"] = perceptual_test(model, data, cfg.noise, [{}], cfg.perceptual, cfg.train.seed).table
+    return tables
+
+
+BUNDLE_KIND = "playground"
+
+
+def bundle(result: Result, cfg: PlaygroundConfig, url: str = "", figures: Optional[Dict[str, Any]] = None) -> bytes:
+    """A run bundle (``fusionlab.bundles``) of a trained Playground run."""
+    return write_bundle(BUNDLE_KIND, record(cfg), url, result.artifacts["model"].state_dict(), result.tables,
+                        figures or {})
+
+
+def reopen(data_bytes: bytes, source: Any = None) -> Tuple[Result, PlaygroundConfig]:
+    """A bundle's run without retraining: its config, its weights in the model that config builds, its training
+    history, and every other table recomputed from the weights (``trained_tables``)."""
+    b = read_bundle(data_bytes, BUNDLE_KIND)
+    cfg = config_from_record(PlaygroundConfig, b.config)
+    if cfg.data.spec.upload and source is None:
+        raise ValueError(f"this run trained on an uploaded file ('{getattr(cfg.data.options, 'path', '')}'), which a "
+                         "bundle does not hold; it can be reopened only from the command line with that file")
+    data = prepared(cfg, source)
+    model = build_model(data.shapes(), data.n_classes, cfg.model, seed=cfg.train.seed)
+    check_state(model, b.state)
+    model.load_state_dict(b.state)
+    model.eval()
+    if "history" not in b.tables or "metrics" not in b.tables:
+        raise ValueError("the bundle lacks its history or metrics table")
+    m = b.tables["metrics"].iloc[0]
+    trained = {"best_epoch": int(m["best_epoch"]), "best_val_accuracy": float(m["best_val_accuracy"])}
+    ran = not ((cfg.signals is not None and "signal_permutation" not in b.tables)
+               or (cfg.perceptual is not None and "perceptual" not in b.tables))  # a stopped run skipped its tests
+    tables = {**trained_tables(model, data, cfg, trained, tests=ran), "history": b.tables["history"]}
+    config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
+    return Result(tables, [], config, {"model": model, "data": data, "fit": None, "bundle": b}), cfg

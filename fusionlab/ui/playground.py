@@ -15,7 +15,7 @@ from ..experiments.playground import PlaygroundConfig
 from ..fusion import FUSIONS
 from ..noise import CORRUPTIONS, level_range, on_off
 from .links import Param, data_params
-from .forms import data_controls, init_state
+from .forms import data_controls, data_state, init_state
 
 KEY = "playground"
 
@@ -133,3 +133,60 @@ def current_marks(levels: Dict[str, float]) -> Dict[str, float]:
     if len(levels) > 1 and len(noisy) == len(levels) and len(set(noisy.values())) == 1:
         return {"all": next(iter(noisy.values()))}
     return {}
+
+
+def _reopen() -> None:
+    """The Reopen button's callback (it runs before the page, so it may set the controls): the bundle's run
+    becomes the page's model, and the controls show its setting."""
+    up = st.session_state.get(f"{KEY}-bundle-up")
+    st.session_state.pop(f"{KEY}-bundle-error", None)
+    if up is None:
+        st.session_state[f"{KEY}-bundle-error"] = "Choose a run bundle (.zip) first."
+        return
+    try:
+        result, cfg = study.reopen(up.getvalue())
+    except ValueError as exc:
+        st.session_state[f"{KEY}-bundle-error"] = f"Cannot reopen {up.name}: {exc}"
+        return
+    st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
+    st.session_state.update({**data_state(KEY, cfg.data), f"{KEY}-fusion": cfg.model.fusion,
+                             f"{KEY}-epochs": cfg.train.epochs, f"{KEY}-seed": cfg.train.seed,
+                             f"{KEY}-noise": cfg.noise})
+    st.session_state[f"{KEY}-bundle-note"] = f"Reopened {up.name}: its model, settings and tables; nothing was retrained."
+
+
+def bundle_controls(run: Optional[PlaygroundRun], url: str) -> None:
+    """'Download run' (a zip: config with this link, weights, tables, figures) and 'Reopen' of such a zip."""
+    from .. import figures
+    # a bordered box, not an expander: the training run's progress bar shifts the elements, so an expander would
+    # come back closed on the next run (and hide the download button that run made)
+    with st.container(border=True, key=f"{KEY}-bundle-box"):
+        st.markdown("**Save this run, or reopen a saved one**")
+        left, right = st.columns(2)
+        with left:
+            if run is None:
+                st.caption("Train a model to download it.")
+            elif run.result.artifacts.get("fit") is None and run.result.artifacts.get("bundle") is None:
+                st.caption("This run cannot be saved.")
+            else:
+                made = st.session_state.get(f"{KEY}-bundle")
+                if made is None or made[0] is not run:
+                    if st.button("Prepare the download", key=f"{KEY}-bundle-make",
+                                 help="one .zip: config.json (with this page's link), the weights (safetensors), "
+                                      "every table as CSV and every figure as HTML"):
+                        figs = {"training_curves": figures.training_curves(run.history),
+                                "robustness": figures.robustness_figure(run.result.tables["robustness"])}
+                        made = (run, study.bundle(run.result, run.config, url, figs))
+                        st.session_state[f"{KEY}-bundle"] = made
+                if made is not None and made[0] is run:
+                    st.download_button("Download run (.zip)", made[1], key=f"{KEY}-bundle-download",
+                                       file_name=f"fusionlab-playground-{run.config.model.fusion}-seed"
+                                                 f"{run.config.train.seed}.zip", mime="application/zip",
+                                       on_click="ignore", type="primary")
+        with right:
+            st.file_uploader("reopen a run (.zip from 'Download run')", type=["zip"], key=f"{KEY}-bundle-up")
+            st.button("Reopen", key=f"{KEY}-reopen", on_click=_reopen)
+        if st.session_state.get(f"{KEY}-bundle-error"):
+            st.error(st.session_state[f"{KEY}-bundle-error"])
+        elif st.session_state.get(f"{KEY}-bundle-note"):
+            st.success(st.session_state.pop(f"{KEY}-bundle-note"))

@@ -1,0 +1,111 @@
+"""Run bundles (issue 17 item 4): a trained run saved as one zip, reopened without retraining, its tables
+regenerated equal to the originals; a bad bundle is refused with one line, and nothing is unpickled."""
+import io
+import json
+import zipfile
+from dataclasses import replace
+
+import pytest
+import torch
+
+from fusionlab.bundles import config_from_record, read_bundle
+from fusionlab.commands.replay import same_tables
+from fusionlab.data import DataConfig, SyntheticConfig
+from fusionlab.experiments import playground
+from fusionlab.experiments.base import record
+from fusionlab.experiments.playground import PlaygroundConfig
+
+CFG = replace(playground.DEFAULT, data=DataConfig("synthetic", SyntheticConfig(n_samples=240, dim=6)),
+              train=replace(playground.DEFAULT.train, epochs=2, seed=4))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    result = playground.run(CFG)
+    return result, playground.bundle(result, CFG, url="http://x/playground?epochs=2")
+
+
+def test_a_config_survives_its_record_and_refuses_unknown_keys():
+    assert config_from_record(PlaygroundConfig, record(CFG)) == CFG
+    bad = record(CFG)
+    bad["train"]["epochz"] = 3
+    with pytest.raises(ValueError, match=r"config.train has unknown key\(s\) \['epochz'\]"):
+        config_from_record(PlaygroundConfig, bad)
+    bad = record(CFG)
+    bad["train"]["epochs"] = "many"
+    with pytest.raises(ValueError, match="config.train.epochs must be int"):
+        config_from_record(PlaygroundConfig, bad)
+
+
+def test_a_bundle_reopens_without_training_and_its_tables_equal_the_originals(trained, monkeypatch):
+    result, data = trained
+    monkeypatch.setattr(playground, "fit", lambda *a, **k: pytest.fail("reopening must not train"))
+    again, cfg = playground.reopen(data)
+    assert cfg == CFG
+    for name, table in result.tables.items():
+        assert same_tables(again.tables[name], table), name
+    x = {k: v[:5] for k, v in result.artifacts["data"].test.xs.items()}
+    result.artifacts["model"].eval()
+    assert torch.equal(again.artifacts["model"](x).logits, result.artifacts["model"](x).logits)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+        assert {"config.json", "weights.safetensors", "tables/metrics.csv", "tables/history.csv"} <= names
+        assert json.loads(z.read("config.json"))["url"] == "http://x/playground?epochs=2"
+
+
+def test_the_replay_command_regenerates_the_tables(trained, tmp_path):
+    from fusionlab.cli import main
+    (tmp_path / "run.zip").write_bytes(trained[1])
+    assert main(["replay", str(tmp_path / "run.zip"), "--out", str(tmp_path / "out")]) == 0
+    assert all(json.loads((tmp_path / "out" / "equal.json").read_text()).values())
+    assert (tmp_path / "out" / "robustness.csv").exists()
+
+
+def _rezip(data: bytes, change) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    change(members)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for n, v in members.items():
+            z.writestr(n, v)
+    return out.getvalue()
+
+
+def _with_meta(key, value):
+    def change(m):
+        meta = json.loads(m["config.json"])
+        meta[key] = value
+        m["config.json"] = json.dumps(meta).encode()
+    return change
+
+
+def _shrunk_weights(m):
+    from safetensors.torch import load, save
+    state = load(m["weights.safetensors"])
+    k = next(iter(state))
+    state[k] = state[k][..., :1].contiguous()
+    m["weights.safetensors"] = save(state)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda m: m.update({"evil.pkl": b"\x80\x04"}), r"unexpected member\(s\) \['evil.pkl'\]"),
+    (lambda m: m.pop("weights.safetensors"), "no weights.safetensors"),
+    (_with_meta("extra", 1), "exactly the keys"),
+    (_with_meta("kind", "udml"), "a 'udml' bundle, not a 'playground' one"),
+    (_shrunk_weights, "has shape"),
+    (lambda m: m.update({"weights.safetensors": b"garbage"}), "weights.safetensors is not readable"),
+])
+def test_a_bad_bundle_is_refused_with_one_line(trained, change, match):
+    with pytest.raises(ValueError, match=match) as info:
+        playground.reopen(_rezip(trained[1], change))
+    assert "\n" not in str(info.value)
+
+
+def test_a_zip_bomb_is_refused_from_its_directory():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", b"{}")
+        z.writestr("tables/big.csv", b"0" * (300 * 2**20))  # 300 MB of zeros: a few hundred kB zipped
+    with pytest.raises(ValueError, match="decompresses to"):
+        read_bundle(out.getvalue())
