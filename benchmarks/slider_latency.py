@@ -1,0 +1,118 @@
+"""How long one noise-slider step takes to redraw, in a real browser (issue 17 item 1: target <= 150 ms median).
+
+Starts ``streamlit run app.py``, opens each page with a link that trains quickly (the slider's cost does not
+depend on how well the model learned), presses Train, focuses the page's first noise slider and presses the
+arrow key ``--steps`` times. One step's time runs from the key press until Streamlit's script is no longer
+running and the page has stopped changing: the last DOM mutation before ``QUIET_MS`` of silence, observed by a
+MutationObserver in the page (so the quiet wait itself is not counted). Prints the median and max per page.
+
+    python benchmarks/slider_latency.py                 # Playground, Gates & values, Uncertainty weighting
+    python benchmarks/slider_latency.py --pages playground --steps 20
+    python benchmarks/slider_latency.py --width 1024 --height 768
+
+Debian's chromium (``/usr/bin/chromium``, installed by ``scripts/setup.sh --browser``) is driven by Playwright.
+The machine is shared: run it twice and report the range.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+QUIET_MS = 400  # no DOM change for this long: the redraw is over
+PAGES = {  # page: (link that trains fast, the train button, the slider's accessible name, a text that says "trained")
+    "playground": ("/playground?epochs=3", "Train", "noise on pix", "Corrupt the test set"),
+    "gates_values": ("/gates_values?epochs=3", "Train VGMR", "m1: noised", "One sample, one gate"),
+    "uncertainty_weighting": ("/uncertainty_weighting?epochs=6&seeds=1&e1=1&delay=1",
+                              "Train", "max test noise on", "Corrupt the test set"),
+}
+
+OBSERVER = """() => {
+  window.__lastMutation = performance.now();
+  new MutationObserver(() => { window.__lastMutation = performance.now(); })
+    .observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+SETTLED = """([t0, quiet]) => {
+  const running = document.querySelector('[data-testid="stStatusWidget"]');
+  const now = performance.now();
+  return !running && window.__lastMutation > t0 && now - window.__lastMutation > quiet;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve():
+    port = free_port()
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("streamlit did not start")
+
+
+def measure(page, url: str, name: str, steps: int) -> list[float]:
+    link, train, slider, trained = PAGES[name]
+    page.goto(url + link)
+    page.get_by_role("button", name=train, exact=True).click()
+    page.get_by_text(trained).first.wait_for(timeout=600_000)
+    page.wait_for_function(SETTLED, arg=[0, QUIET_MS], timeout=600_000)
+    page.evaluate(OBSERVER)
+    target = page.get_by_role("slider", name=slider).first
+    out = []
+    for _ in range(steps):
+        target.focus()
+        t0 = page.evaluate("() => performance.now()")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(SETTLED, arg=[t0, QUIET_MS], timeout=120_000, polling=20)
+        out.append(page.evaluate("() => window.__lastMutation") - t0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", default=",".join(PAGES), help=f"comma list of {', '.join(PAGES)}")
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--width", type=int, default=1400)
+    ap.add_argument("--height", type=int, default=900)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+    proc, url = serve()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                                        "--disable-dev-shm-usage"])
+            for name in args.pages.split(","):
+                page = browser.new_page(viewport={"width": args.width, "height": args.height})
+                page.set_default_timeout(600_000)
+                ms = measure(page, url, name, args.steps)
+                print(f"{name:24s} slider step: median {statistics.median(ms):6.0f} ms, max {max(ms):6.0f} ms "
+                      f"({len(ms)} steps; target <= 150 ms median)")
+                page.close()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
