@@ -75,8 +75,8 @@ def measure(page, url: str, name: str, steps: int) -> list[float]:
     page.goto(url + link)
     page.get_by_role("button", name=train, exact=True).click()
     page.get_by_text(trained).first.wait_for(timeout=600_000)
-    page.wait_for_function(SETTLED, arg=[0, QUIET_MS], timeout=600_000)
     page.evaluate(OBSERVER)
+    page.wait_for_function(SETTLED, arg=[0, QUIET_MS], timeout=600_000)  # the page after training, settled
     target = page.get_by_role("slider", name=slider).first
     out = []
     for _ in range(steps):
