@@ -24,7 +24,8 @@ from typing import Any, Dict, Mapping, Optional
 import pandas as pd
 import torch
 
-from .limits import MAX_DECOMPRESSED_BYTES, MAX_FILE_BYTES
+from .data.files import open_zip
+from .limits import MAX_FILE_BYTES
 
 VERSION = 1
 CONFIG_KEYS = {"kind", "version", "config", "url", "tables", "figures"}
@@ -138,14 +139,7 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
         raise ValueError(f"the bundle has more than {MAX_FILE_BYTES:,} bytes, the limit")
     if not data.startswith(b"PK"):
         raise ValueError("not a run bundle: it is not a .zip file")
-    try:
-        z = zipfile.ZipFile(io.BytesIO(data))
-        infos = [i for i in z.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(f"not a readable .zip: {exc}") from exc
-    total = sum(i.file_size for i in infos)
-    if total > MAX_DECOMPRESSED_BYTES:
-        raise ValueError(f"the bundle decompresses to {total:,} bytes, above the limit of {MAX_DECOMPRESSED_BYTES:,}")
+    z, infos = open_zip(data, "the bundle")
     names = {i.filename for i in infos}
     for needed in ("config.json", "weights.safetensors"):
         if needed not in names:

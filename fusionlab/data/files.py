@@ -47,6 +47,21 @@ def _labels(raw: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int64), names
 
 
+def open_zip(data: bytes, what: str = "the .zip") -> tuple:
+    """``(ZipFile, file entries)`` of a zip held in memory, refused (one line) when unreadable or when its
+    directory says it decompresses above ``MAX_DECOMPRESSED_BYTES``: a zip bomb is stopped before any member
+    is read."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{what} is not a readable .zip: {exc}") from exc
+    total = sum(i.file_size for i in infos)
+    if total > MAX_DECOMPRESSED_BYTES:
+        raise ValueError(f"{what} decompresses to {total:,} bytes, above the limit of {MAX_DECOMPRESSED_BYTES:,}")
+    return zf, infos
+
+
 def _npz_headers(data: bytes) -> Dict[str, tuple]:
     """``{member: (shape, dtype)}`` from the zip directory and each ``.npy`` header, decompressing
     nothing else: a 3 GB zip bomb is refused from its headers."""

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Mapping, Optional, Sequence, Union
@@ -40,7 +39,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ..data.files import Source, _from_npz, read_source, read_table
+from ..data.files import Source, _from_npz, open_zip, read_source, read_table
 from ..limits import MAX_DECOMPRESSED_BYTES
 from .experts import SPLITS, ExpertBank, ExpertConfig
 
@@ -357,14 +356,7 @@ def _files_of_dir(root: Path) -> Dict[str, bytes]:
 
 
 def _files_of_zip(data: bytes) -> Dict[str, bytes]:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(f"not a readable .zip: {exc}") from exc
-    total = sum(i.file_size for i in infos)
-    if total > MAX_DECOMPRESSED_BYTES:
-        raise ValueError(f"the .zip decompresses to {total:,} bytes, above the limit of {MAX_DECOMPRESSED_BYTES:,}")
+    zf, infos = open_zip(data, "the .zip of the authors' artifacts")
     out = {}
     for i in infos:
         if i.filename.endswith((".npz", ".npy")) and "__MACOSX" not in i.filename:
