@@ -158,6 +158,9 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
         raise ValueError(f"config.json must have exactly the keys {sorted(CONFIG_KEYS)}; it has {got}")
     if meta["version"] != VERSION:
         raise ValueError(f"bundle version {meta['version']!r}; this fusionlab reads version {VERSION}")
+    for key, kind_ in (("kind", str), ("url", str), ("config", dict), ("tables", list), ("figures", list)):
+        if not isinstance(meta[key], kind_) or (kind_ is list and not all(isinstance(v, str) for v in meta[key])):
+            raise ValueError(f"config.json: '{key}' must be {'a list of names' if kind_ is list else kind_.__name__}")
     if kind is not None and meta["kind"] != kind:
         raise ValueError(f"this is a '{meta['kind']}' bundle, not a '{kind}' one: open it on its own page")
     try:
@@ -169,7 +172,10 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
         member = f"tables/{name}.csv"
         if member not in names:
             raise ValueError(f"config.json lists table '{name}' but the bundle has no {member}")
-        tables[name] = pd.read_csv(io.BytesIO(z.read(member)))
+        try:
+            tables[name] = pd.read_csv(io.BytesIO(z.read(member)))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{member} is not a readable CSV: {exc}") from None
     return Bundle(str(meta["kind"]), meta["config"], str(meta["url"]), state, tables)
 
 

@@ -44,7 +44,7 @@ with st.container(border=True):
     formula_expander(cfg.model.fusion if cfg else study.DEFAULT.model.fusion)
     with st.container(horizontal=True, vertical_alignment="center"):
         start, _ = train_buttons(KEY)
-        url = link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
+        link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:
@@ -55,7 +55,7 @@ if start and cfg is not None:
     else:
         st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
 
-bundle_controls(current_run(), url)  # after training, so a model trained in this run can be downloaded
+bundle_controls(current_run())  # after training, so a model trained in this run can be downloaded
 run = current_run()
 if run is None:
     st.info("No model yet: press **Train** above.")

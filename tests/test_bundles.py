@@ -109,3 +109,21 @@ def test_a_zip_bomb_is_refused_from_its_directory():
         z.writestr("tables/big.csv", b"0" * (300 * 2**20))  # 300 MB of zeros: a few hundred kB zipped
     with pytest.raises(ValueError, match="decompresses to"):
         read_bundle(out.getvalue())
+
+
+@pytest.mark.parametrize("change,match", [
+    (_with_meta("tables", 5), "'tables' must be a list of names"),
+    (lambda m: m.update({"tables/metrics.csv": b"accuracy\n0.5\n"}), "one-row metrics table with best_epoch"),
+    (lambda m: m.update({"tables/metrics.csv": b"best_epoch,best_val_accuracy\n"}), "one-row metrics table"),
+])
+def test_a_malformed_bundle_is_a_one_line_error_not_a_traceback(trained, change, match):
+    with pytest.raises(ValueError, match=match):
+        playground.reopen(_rezip(trained[1], change))
+
+
+def test_a_bundle_whose_setting_the_page_cannot_show_is_refused_and_its_link_is_the_runs():
+    from fusionlab.ui.playground import checked_widget_state, run_link
+    checked_widget_state(CFG)  # the test config fits the page
+    with pytest.raises(ValueError, match="its epochs = 150 is beyond this page's controls"):
+        checked_widget_state(replace(CFG, train=replace(CFG.train, epochs=150)))
+    assert "epochs=2" in run_link(CFG) and "seed=4" in run_link(CFG) and "dataset=synthetic" in run_link(CFG)

@@ -127,3 +127,13 @@ def test_a_placeholder_never_reaches_the_url():
     at = _page("4_reliability_permutation.py", preset="making quality matter")
     assert not at.exception
     assert "corrupt" not in dict(at.query_params) and "__last__" not in str(dict(at.query_params))
+
+
+def test_a_link_respects_a_pages_limit_on_views_and_a_presets_dataset():
+    at = _page("2_fusion_complexity.py", dataset="uci-digits", views="pix,mor,fou")
+    assert not at.exception and "at most 2 may be chosen" in at.warning[0].value
+    from fusionlab.experiments import udml
+    name = next((n for n, (cfg, _) in udml.PRESETS.items() if cfg.data.name != udml.DEFAULT.data.name), None)
+    if name is not None:  # a preset on another dataset: the link's options are checked against that one
+        at = _page("5_uncertainty_weighting.py", preset=name)
+        assert not at.exception and not at.warning

@@ -151,15 +151,21 @@ def reopen(data_bytes: bytes, source: Any = None) -> Tuple[Result, PlaygroundCon
     cfg = config_from_record(PlaygroundConfig, b.config)
     if cfg.data.spec.upload and source is None:
         raise ValueError(f"this run trained on an uploaded file ('{getattr(cfg.data.options, 'path', '')}'), which a "
-                         "bundle does not hold; it can be reopened only from the command line with that file")
+                         "bundle does not hold, so it cannot be reopened")
+    metrics = b.tables.get("metrics")
+    if "history" not in b.tables or metrics is None or len(metrics) != 1 or \
+            not {"best_epoch", "best_val_accuracy"} <= set(metrics.columns):
+        raise ValueError("the bundle lacks its history table or a one-row metrics table with best_epoch and "
+                         "best_val_accuracy")
     data = prepared(cfg, source)
-    model = build_model(data.shapes(), data.n_classes, cfg.model, seed=cfg.train.seed)
+    try:
+        model = build_model(data.shapes(), data.n_classes, cfg.model, seed=cfg.train.seed)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ValueError(f"the bundle's model config builds no model: {exc}") from None
     check_state(model, b.state)
     model.load_state_dict(b.state)
     model.eval()
-    if "history" not in b.tables or "metrics" not in b.tables:
-        raise ValueError("the bundle lacks its history or metrics table")
-    m = b.tables["metrics"].iloc[0]
+    m = metrics.iloc[0]
     trained = {"best_epoch": int(m["best_epoch"]), "best_val_accuracy": float(m["best_val_accuracy"])}
     ran = not ((cfg.signals is not None and "signal_permutation" not in b.tables)
                or (cfg.perceptual is not None and "perceptual" not in b.tables))  # a stopped run skipped its tests

@@ -100,14 +100,15 @@ TERMS: Dict[str, List[Tuple[str, str, str]]] = {
         ("present", "present, missing", "whether a modality exists for a sample; a missing one gets no say"),
     ],
     "Uncertainty weighting": [
-        ("udml", "UDML", "uncertainty-aware dynamic multimodal learning: weights each modality by how noisy it looks "
+        ("udml", "UDML", "Unbiased Dynamic Multimodal Fusion (seed 001): weights each modality by how noisy it looks "
                          "for this sample, corrected by how much the model depends on it"),
         ("pe", "PE", "probabilistic embedding: each modality's embedding is a mean μ and a spread σ"),
         ("mu_sigma", "μ, σ", "the embedding's mean and spread; a large σ means an uncertain (noisy) input"),
         ("t", "t (intensity)", "the injected noise level of a training sample's modality, 1 = clean to 11"),
         ("s_hat", "ŝ", "the model's estimate of that noise intensity"),
-        ("alpha", "α (dependency)", "how much the model relies on a modality; UDML divides its weight by α so a "
-                                    "modality is not suppressed just because the model leans on it"),
+        ("alpha", "α (dependency)", "how much the model relies on a modality; UDML's weight is 1/(ŝ²·α), so a "
+                                    "modality the model barely relies on (small α: often one that is hard to "
+                                    "learn) is not punished a second time by a high noise estimate"),
         ("e1", "E₁", "the first epochs, trained on clean data only"),
         ("gamma_udml", "γ (UDML)", "the weight of each modality's own classifier in the loss"),
         ("beta_udml", "β (UDML)", "the weight of the KL term that pulls σ toward the injected noise"),

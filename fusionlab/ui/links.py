@@ -40,6 +40,7 @@ class Param:
     hi: Optional[float] = None
     step: Optional[float] = None
     apply: Optional[Callable[[Any], None]] = None  # a preset: called with the value, applied before the rest
+    most: Optional[int] = None  # a multiselect's max_selections
 
     def options(self) -> Optional[list]:
         return list(self.choices() if callable(self.choices) else self.choices) if self.choices is not None else None
@@ -74,6 +75,8 @@ class Param:
             bad = [v for v in values if v not in allowed]
             if bad:
                 raise ValueError(f"{', '.join(bad)} is not one of {', '.join(map(str, allowed))}")
+        if self.most is not None and len(values) > self.most:
+            raise ValueError(f"at most {self.most} may be chosen here")
         return values if self.kind == "strs" else values[0]
 
     def text(self, value: Any) -> str:
@@ -84,8 +87,9 @@ class Param:
         return f"{value:g}" if self.kind == "float" else str(value)
 
 
-def data_params(page: str, dataset: str, names: Sequence[str]) -> Dict[str, Param]:
-    """``dataset`` and the chosen dataset's options (named as the config fields: ``views``, ``n_samples`` ...)."""
+def data_params(page: str, dataset: str, names: Sequence[str], max_select: Mapping[str, int] = {}) -> Dict[str, Param]:
+    """``dataset`` and the chosen dataset's options (named as the config fields: ``views``, ``n_samples`` ...);
+    ``max_select`` as the page gives ``data_controls`` (a multiselect's limit)."""
     out = {DATASET: Param(f"{page}-dataset", "str", list(names))}
     if dataset not in DATASETS:
         return out
@@ -93,7 +97,7 @@ def data_params(page: str, dataset: str, names: Sequence[str]) -> Dict[str, Para
         kind, meta = kind_of(f), f.metadata
         if kind in ("bool", "int", "float", "str", "strs"):
             out[f.name] = Param(field_key(page, dataset, f.name), kind, meta.get("choices"), meta.get("lo"),
-                                meta.get("hi"), meta.get("step"))
+                                meta.get("hi"), meta.get("step"), most=max_select.get(f.name))
     return out
 
 
@@ -113,9 +117,12 @@ def open_link(page: str, params: Callable[[str], Mapping[str, Param]], default_d
         if DATASET in known and dataset not in (known[DATASET].options() or [dataset]):
             known = {**params(default_dataset), DATASET: known[DATASET]}  # its options are the default dataset's
         problems = []
-        first = sorted(query, key=lambda n: not (n in known and known[n].apply))  # a preset, then what it left
-        for name in first:
+        presets = [n for n in query if n in known and known[n].apply]
+        for name in presets + [n for n in query if n not in presets]:  # a preset first, then what it left
             raw = query[name]
+            if name not in presets and presets and DATASET not in query:  # a preset may have switched the dataset
+                known = {**params(st.session_state.get(known[DATASET].key, default_dataset)),
+                         **{n: known[n] for n in presets}}
             if name not in known:
                 problems.append(f"unknown parameter '{name}'")
                 continue
@@ -141,13 +148,15 @@ def open_link(page: str, params: Callable[[str], Mapping[str, Param]], default_d
         st.warning(notice, icon=":material/link_off:")
 
 
-def current_query(params: Mapping[str, Param]) -> Dict[str, str]:
-    """The controls that differ from their defaults, as URL text."""
+def current_query(params: Mapping[str, Param], values: Optional[Mapping[str, Any]] = None) -> Dict[str, str]:
+    """The controls that differ from their defaults, as URL text: the widgets' values now, or ``values``
+    (widget key -> value, e.g. the setting a saved run was trained with)."""
+    values = st.session_state if values is None else values
     out = {}
     for name, p in params.items():
-        if p.apply or p.key not in st.session_state:  # a preset is a one-off: the controls it set are in the URL
+        if p.apply or p.key not in values:  # a preset is a one-off: the controls it set are in the URL
             continue
-        value = st.session_state[p.key]
+        value = values[p.key]
         default = DEFAULTS.get(p.key)
         if default is not None and _same(value, default):
             continue

@@ -14,7 +14,7 @@ from ..experiments.base import Result
 from ..experiments.playground import PlaygroundConfig
 from ..fusion import FUSIONS
 from ..noise import CORRUPTIONS, level_range, on_off
-from .links import Param, data_params
+from .links import Param, current_query, data_params, page_url
 from .forms import data_controls, data_state, init_state
 
 KEY = "playground"
@@ -145,17 +145,40 @@ def _reopen() -> None:
         return
     try:
         result, cfg = study.reopen(up.getvalue())
+        state = checked_widget_state(cfg)
     except ValueError as exc:
         st.session_state[f"{KEY}-bundle-error"] = f"Cannot reopen {up.name}: {exc}"
         return
     st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
-    st.session_state.update({**data_state(KEY, cfg.data), f"{KEY}-fusion": cfg.model.fusion,
-                             f"{KEY}-epochs": cfg.train.epochs, f"{KEY}-seed": cfg.train.seed,
-                             f"{KEY}-noise": cfg.noise})
+    st.session_state.update(state)
     st.session_state[f"{KEY}-bundle-note"] = f"Reopened {up.name}: its model, settings and tables; nothing was retrained."
 
 
-def bundle_controls(run: Optional[PlaygroundRun], url: str) -> None:
+def widget_state(cfg: PlaygroundConfig) -> Dict[str, object]:
+    """The widget values that show ``cfg`` on this page."""
+    return {**data_state(KEY, cfg.data), f"{KEY}-fusion": cfg.model.fusion, f"{KEY}-epochs": cfg.train.epochs,
+            f"{KEY}-seed": cfg.train.seed, f"{KEY}-noise": cfg.noise}
+
+
+def checked_widget_state(cfg: PlaygroundConfig) -> Dict[str, object]:
+    """``widget_state``, refused (``ValueError``) where a widget cannot show it: a bundle's config may hold
+    values the engine accepts but the page's sliders do not (150 epochs; Streamlit raises on those)."""
+    state = widget_state(cfg)
+    for name, p in link_params(cfg.data.name).items():
+        if p.key in state and not p.apply:
+            try:
+                p.parse(p.text(state[p.key]))
+            except ValueError as exc:
+                raise ValueError(f"its {name} = {p.text(state[p.key])} is beyond this page's controls: {exc}") from None
+    return state
+
+
+def run_link(cfg: PlaygroundConfig) -> str:
+    """The link that opens the page set up as ``cfg`` was (what a bundle stores: the run's, not the controls')."""
+    return page_url(URL_PATH, current_query(link_params(cfg.data.name), widget_state(cfg)))
+
+
+def bundle_controls(run: Optional[PlaygroundRun]) -> None:
     """'Download run' (a zip: config with this link, weights, tables, figures) and 'Reopen' of such a zip."""
     from .. import figures
     # a bordered box, not an expander: the training run's progress bar shifts the elements, so an expander would
@@ -176,7 +199,7 @@ def bundle_controls(run: Optional[PlaygroundRun], url: str) -> None:
                                       "every table as CSV and every figure as HTML"):
                         figs = {"training_curves": figures.training_curves(run.history),
                                 "robustness": figures.robustness_figure(run.result.tables["robustness"])}
-                        made = (run, study.bundle(run.result, run.config, url, figs))
+                        made = (run, study.bundle(run.result, run.config, run_link(run.config), figs))
                         st.session_state[f"{KEY}-bundle"] = made
                 if made is not None and made[0] is run:
                     st.download_button("Download run (.zip)", made[1], key=f"{KEY}-bundle-download",

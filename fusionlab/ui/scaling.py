@@ -41,11 +41,12 @@ def preset_buttons() -> None:
 
 
 URL_PATH = "fusion_complexity"
+MAX_SELECT = {"views": 2}  # the study fuses two modalities
 
 
 def link_params(dataset: str) -> Dict[str, Param]:
     """The page's controls as URL parameters (``ui.links``), and ``preset``."""
-    return {**data_params(KEY, dataset, study.DATASET_NAMES),
+    return {**data_params(KEY, dataset, study.DATASET_NAMES, MAX_SELECT),
             "preset": Param("", "str", list(study.PRESETS), apply=_apply),
             "fusions": Param(_k("fusions"), "strs", FUSIONS.names()), "noise": Param(_k("noise"), "str", NOISE_CHOICES),
             "max_size": Param(_k("max_size"), "int", SIZE_OPTIONS), "seeds": Param(_k("seeds"), "int", lo=1, hi=20),
@@ -55,7 +56,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
 def controls() -> Tuple[Optional[ScalingConfig], object]:
     """The study's config from the widgets (None while the dataset settings are unusable) and the upload."""
     d = study.DEFAULT
-    data, source = data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name, {"views": 2})
+    data, source = data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name, MAX_SELECT)
     c1, c2 = st.columns([2, 1])
     fusions = c1.multiselect("fusions", FUSIONS.names(), key=init_state(_k("fusions"), d.fusions),
                              help="  \n".join(f"**{f}**: {FUSIONS.doc(f)}" for f in FUSIONS.names()))

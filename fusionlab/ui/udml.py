@@ -99,12 +99,13 @@ def _init(name: str, default) -> str:
 
 
 URL_PATH = "uncertainty_weighting"
+MAX_SELECT = {"views": 2}  # the study fuses two modalities
 BETAS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 
 
 def link_params(dataset: str) -> Dict[str, Param]:
     """The page's controls as URL parameters (``ui.links``), and ``preset``."""
-    out = {**data_params(KEY, dataset, study.DATASET_NAMES),
+    out = {**data_params(KEY, dataset, study.DATASET_NAMES, MAX_SELECT),
            "preset": Param("", "str", list(study.PRESETS), apply=apply_preset),
            "epochs": Param(_k("epochs"), "int", lo=2, hi=80), "e1": Param(_k("e1"), "int", lo=0, hi=10),
            "delay": Param(_k("delay"), "int", lo=0, hi=20), "seeds": Param(_k("seeds"), "int", lo=1, hi=3),
@@ -123,7 +124,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
 def controls() -> Optional[UDMLStudyConfig]:
     """The study's config from the widgets (None while the dataset settings are unusable)."""
     d = study.DEFAULT
-    data, source = data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name, {"views": 2})
+    data, source = data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name, MAX_SELECT)
     c1, c2, c3, c4 = st.columns(4)
     epochs = c1.slider("epochs", 2, 80, key=_init("epochs", d.train.epochs),
                        help="passes over the training data, for every method and seed")
