@@ -21,7 +21,7 @@ from fusionlab.ui.playground import (KEY, URL_PATH, PlaygroundRun, bundle_contro
                                      current_run, formula_expander, link_params, noise_controls, study_controls)
 from fusionlab.ui.signals import input_section, signal_section
 from fusionlab.ui.training import live_run, train_buttons
-from fusionlab.ui.widgets import metric_change
+from fusionlab.ui.widgets import look_for, metric_change
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
@@ -69,6 +69,8 @@ st.caption(f"{run.config.model.fusion} fusion on {run.data.name} ({', '.join(run
            f"(the weights kept); test set {len(run.data.test)} samples.")
 with st.expander("Training curves", expanded=False):
     st.plotly_chart(figures.training_curves(run.history), key=f"{KEY}-history")
+    look_for("validation loss turning up while the training loss still falls is overfitting; the weights kept "
+             "are those of the best validation epoch.")
 
 
 @st.fragment
@@ -95,6 +97,8 @@ def noise_view(run: PlaygroundRun) -> None:
     left, right = st.columns(2)
     cm = confusion_matrix(y, probs.argmax(1), labels=list(range(run.data.n_classes)))
     left.plotly_chart(figures.confusion_matrix_figure(cm, run.data.class_names), key=f"{KEY}-cm")
+    look_for("counts off the diagonal are mistakes: which classes the model confuses, and how that spreads as you "
+             "add noise.", left)
     right.plotly_chart(figures.robustness_figure(run.robustness[noise], marks=current_marks(levels),
                                                  current=m["accuracy"],
                                                  title="accuracy vs noise (× = current setting)"), key=f"{KEY}-rob")
@@ -107,8 +111,10 @@ def noise_view(run: PlaygroundRun) -> None:
                 f"({'correct' if pred == y[i] else 'wrong'}) under the current noise.")
     a, b = st.columns(2)
     a.plotly_chart(figures.probability_bars(probs[i], run.data.class_names, int(y[i])), key=f"{KEY}-probs")
+    look_for("one tall bar is a confident answer, several similar bars a guess.", a)
     b.plotly_chart(figures.contribution_bars(contrib, "contribution: probability lost when the modality is dropped"),
                    key=f"{KEY}-contrib")
+    look_for("the modality whose removal costs the most probability is the one this decision rests on.", b)
     raw = {k: (xs[k][i] * run.data.raw_stats[k].std + run.data.raw_stats[k].mean).numpy() for k in xs}
     st.plotly_chart(figures.sample_inputs(raw, UCI_IMAGES if run.data.name.startswith("uci") else {},
                                           "what the model sees for this sample (raw scale, under the current noise)"),

@@ -8,6 +8,7 @@ from fusionlab.experiments import scaling as study
 from fusionlab.figures import scaling as fig
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.widgets import look_for
 from fusionlab.ui.glossary import term
 from fusionlab.ui.scaling import KEY, URL_PATH, controls, link_params, preset_buttons
 from fusionlab.ui.executor import page_executor
@@ -79,6 +80,8 @@ show_findings(res_all.findings)
 left, right = st.columns([2, 1])
 left.plotly_chart(fig.accuracy_vs_size(result.scores, chance=result.chance, fusions=cfg_run.fusions), key=f"{KEY}-acc")
 right.plotly_chart(fig.params_bars(result.params, cfg_run.fusions), key=f"{KEY}-params")
+look_for("the fusion whose curve rises first needs the least data; where the curves meet, its extra structure "
+         "has stopped paying. The bars: how many weights each fusion trains.", left)
 
 
 @st.fragment
@@ -86,7 +89,9 @@ def detail_view() -> None:
     sizes = sorted(result.scores["size"].unique().tolist())
     size = st.select_slider("training size for the ROC curves", sizes, value=sizes[-1], key=f"{KEY}-roc-size")
     st.plotly_chart(fig.roc_figure(result.roc, int(size), cfg_run.fusions), key=f"{KEY}-roc")
+    look_for("a curve nearer the top-left corner separates the classes better; the diagonal is chance.")
     st.plotly_chart(fig.robustness_grid(result.robustness, result.robust_size, cfg_run.fusions), key=f"{KEY}-robust")
+    look_for("a fusion that falls faster as noise is mixed in has paid for its head start with robustness.")
 
 
 detail_view()

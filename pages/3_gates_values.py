@@ -16,7 +16,7 @@ from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
 from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.training import live_run, show_error, train_buttons
-from fusionlab.ui.widgets import describe_dataset
+from fusionlab.ui.widgets import describe_dataset, look_for
 from fusionlab.ui.shell import ensure_app
 from fusionlab.ui.signals import signal_section
 
@@ -107,7 +107,9 @@ def sample_fragment(run: ui.GatesRun) -> None:
                 f"under the current noise. Gate colour scale: {scale}.")
     a, b = st.columns(2)
     a.plotly_chart(vfig.value_bars(view.v_g), key=f"{KEY}-vg")
+    look_for("the paper expects the modality you noise to get a lower value than the clean ones.", a)
     b.plotly_chart(vfig.channel_value_strip(view.v_c), key=f"{KEY}-vc")
+    look_for("channels stuck at 0 or 1 on every sample are saturated and carry no per-sample information.", b)
     for k in names:
         ratio, weight = noise[k]
         units, what = ui.noise_units(run.data.shapes()[k])
@@ -168,6 +170,7 @@ if "gate_stats" in run.tables:
     st.markdown("Corrupted − clean:")
     st.dataframe(gate_differences(stats).round(3), hide_index=True, key=f"{KEY}-diff-table")
     st.plotly_chart(vfig.gate_stats_figure(stats), key=f"{KEY}-stats-fig")
+    look_for("the paper expects the values and the gate of the corrupted modality to fall; a bar near 0 is no change.")
     st.markdown("**Does the paper's finding hold here?** Each statistic rose, fell or did not change by the "
                 "95% interval of its paired difference (corrupted − clean) over test samples and seeds.")
     show_findings(gate_findings(run.tables["gate_samples"]))
@@ -212,6 +215,8 @@ if st.button(f"Compute robustness (trains 2 methods × {run.config.seeds} seeds)
 if "robustness" in run.tables:
     rob = run.tables["robustness"]
     st.plotly_chart(vfig.robustness_bands(rob), key=f"{KEY}-rob-fig")
+    look_for("VGMR's band above the plain backbone's over the whole curve would be the paper's finding; overlapping "
+             "bands are no difference these seeds can show.")
     st.markdown("**Over the whole curve — is VGMR more robust than the plain backbone?** Effective robustness "
                 "(METHODS §1): the accuracy VGMR loses relative to clean, averaged over the grid, minus what the "
                 "backbone loses, paired by seed; relative robustness is the area under each curve.")

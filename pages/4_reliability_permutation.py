@@ -16,7 +16,7 @@ from fusionlab.ui.permutation import (KEY, URL_PATH, Base, link_params, control_
                                       diagnose, expert_controls, outputs_controls, permutation_controls, preset_buttons,
                                       read_outputs, set_base, source_control, study_config)
 from fusionlab.ui.training import train_buttons
-from fusionlab.ui.widgets import describe_dataset
+from fusionlab.ui.widgets import describe_dataset, look_for
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
@@ -139,9 +139,13 @@ def diagnostic_view(base: Base) -> None:
     pick = st.selectbox("score to inspect", options, index=len(options) - 1, format_func=figs.label,
                         key=f"{KEY}-inspect-{'-'.join(options)}")
     st.plotly_chart(figs.permutation_histograms(result.null, table, pick), key=f"{KEY}-hist")
+    look_for("a dashed clean line to the right of the whole histogram: the rule needs this Q; inside it: "
+             "permuting Q changes nothing.")
     left, right = st.columns(2)
     left.plotly_chart(figs.q_vs_correct(qc[qc["score"] == pick]), key=f"{KEY}-qbox")
     right.plotly_chart(figs.rho_delta_summary(table), key=f"{KEY}-summary")
+    look_for("higher boxes for 'correct' than for 'wrong' mean Q tells right from wrong.", left)
+    look_for("a score far right (ρ high) with Δ_perm ≈ 0 tracks correctness but no rule uses it.", right)
     if base.outputs is None:  # your outputs fix their own runs (split, folds, or the layout's seeds x folds)
         repeat_view(base, control, qcfg, corruption, pcfg)
 
@@ -182,6 +186,7 @@ def repeat_view(base, control, qcfg, corruption, pcfg) -> None:
         summary = st.session_state.get(f"{KEY}-repeated")
         if summary is not None:
             st.plotly_chart(figs.delta_bars(summary), key=f"{KEY}-rep-bars")
+            look_for("an effect whose ± sd bar crosses 0 does not survive repetition.")
             shown, config = repeat_table(summary)
             st.dataframe(shown, hide_index=True, key=f"{KEY}-rep-table", width="stretch", column_config=config)
 

@@ -18,7 +18,7 @@ from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.signals import signal_header, signal_section
 from fusionlab.ui.udml import (KEY, URL_PATH, UDMLRun, controls, current_levels, current_run, formula_expander,
                                link_params, noise_sliders, preset_buttons, store_run)
-from fusionlab.ui.widgets import metric_change
+from fusionlab.ui.widgets import look_for, metric_change
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
@@ -112,6 +112,7 @@ def noise_view(run: UDMLRun) -> None:
         meth = st.selectbox("weights of", weighted, index=len(weighted) - 1, key=f"{KEY}-wmethod")
         w = sample_weights(study, meth, study.seeds[0], levels)
         st.plotly_chart(fig.weights_figure(w, f"(b) {meth}: per-sample weights vs injected noise"), key=f"{KEY}-w")
+        look_for("noisier samples should get smaller weights; a flat cloud is a weighting that ignores the noise.")
     right.plotly_chart(fig.alpha_figure(alpha_table(study)), key=f"{KEY}-alpha")
     st.caption("α: how much the trained model relies on each modality (the fusion head's logit size with the other "
                "modalities zeroed). A modality with a small α is the one it under-uses; UDML divides by α so that "
@@ -126,6 +127,7 @@ def noise_view(run: UDMLRun) -> None:
     st.markdown("Mean weight per modality on the clean test set (1 = an equal share), mean over seeds:")
     st.dataframe(weights.round(3), key=f"{KEY}-weights-table")
     st.plotly_chart(fig.robustness_methods_figure(run.robustness, marks=max_levels), key=f"{KEY}-rob")
+    look_for("dynamic weighting helps where its curve stays above static fusion's as the test noise rises.")
     st.subheader("Does the paper's finding hold here?")
     st.caption("Judged once, on the trained study with clean test inputs and training-like random noise (the CLI's "
                "summary.json says the same); paired over seeds: an interval that contains 0 cannot tell.")

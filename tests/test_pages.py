@@ -148,3 +148,9 @@ def test_playground_signal_and_perceptual_tests_are_the_librarys_with_the_slider
     plain = _train_playground("concat")  # no declared signal: no signal section, the perceptual score still
     assert any("perceptual score" in s.value for s in plain.subheader)
     assert not any("depend on this gate" in s.value for s in plain.subheader)
+
+
+def test_the_playgrounds_figures_say_what_to_look_for():
+    at = _train_playground("concat", 1)
+    lines = [c.value for c in at.caption if c.value.startswith("What to look for")]
+    assert len(lines) >= 5, lines  # training curves, confusion matrix, probabilities, contributions, the input

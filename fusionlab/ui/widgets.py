@@ -6,6 +6,12 @@ from ..text import signed
 from .forms import init_state  # noqa: F401  (re-exported: pages set widget defaults through it)
 
 
+def look_for(text: str, where=None) -> None:
+    """The one line under a figure that says what to look for in it (issue 17, teaching aids)."""
+    import streamlit as st
+    (where or st).caption(f"What to look for: {text}")
+
+
 def describe_dataset(ds: MultimodalDataset) -> str:
     shapes = ", ".join(f"{k} {t}×{d}" if t > 1 else f"{k} {d}" for k, (t, d) in ds.shapes().items())
     return f"**{ds.name}**: {ds.n_samples} samples, {ds.n_classes} classes; modalities {shapes}"
