@@ -44,7 +44,7 @@ with st.container(border=True):
     formula_expander(cfg.model.fusion if cfg else study.DEFAULT.model.fusion)
     with st.container(horizontal=True, vertical_alignment="center"):
         start, _ = train_buttons(KEY)
-        link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
+        link_box(KEY, URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:

@@ -48,7 +48,7 @@ with st.container(border=True):
     cfg = ui.model_controls(data_cfg if ds is not None else None)
     with st.container(horizontal=True, vertical_alignment="center"):
         start, _ = train_buttons(KEY, "Train VGMR")
-        link_box(ui.URL_PATH, ui.link_params(st.session_state[f"{KEY}-dataset"]))
+        link_box(KEY, ui.URL_PATH, ui.link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:

@@ -72,7 +72,7 @@ with st.container(border=True):
         expert, seed = expert_controls()
         with st.container(horizontal=True, vertical_alignment="center"):
             start, _ = train_buttons(KEY, "Fit experts")
-            link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
+            link_box(KEY, URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
         if start and ds is not None:
             set_base(Base(ds, data_cfg, expert, seed))
     else:

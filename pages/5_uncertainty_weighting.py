@@ -52,7 +52,7 @@ with st.container(border=True):
     st.caption(f"Its trainings run {where}, one job per setting; Stop cancels the jobs not started yet.")
     with st.container(horizontal=True, vertical_alignment="center"):
         start, _ = train_buttons(KEY)
-        link_box(URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
+        link_box(KEY, URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:

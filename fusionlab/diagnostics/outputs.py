@@ -171,6 +171,18 @@ def _numeric(frame: Mapping[str, np.ndarray], column: str) -> np.ndarray:
     return v.astype(np.float64)
 
 
+def _unit_column(frame: Mapping[str, np.ndarray], column: str, here: np.ndarray, hint: str = "") -> np.ndarray:
+    """A posterior or Q column: numeric, and on the rows where its modality is present finite and in [0, 1]."""
+    v = _numeric(frame, column)
+    nan = here & ~np.isfinite(v)
+    if nan.any():
+        raise ValueError(f"column '{column}' is empty or NaN on present {_rows(nan)}{hint}")
+    out = here & ((v < 0) | (v > 1))
+    if out.any():
+        raise ValueError(f"column '{column}' lies outside [0, 1] on {_rows(out)}, e.g. {v[out][0]:g}")
+    return v
+
+
 def _table_outputs(frame: Mapping[str, np.ndarray], columns: Sequence[str], source: str) -> Outputs:
     label_col, assign_col, prob_cols, extra = _column_names(list(columns))
     lengths = {c: len(np.asarray(frame[c])) for c in columns}
@@ -223,24 +235,13 @@ def _table_outputs(frame: Mapping[str, np.ndarray], columns: Sequence[str], sour
     probs = np.full((n, len(names), len(classes)), np.nan)
     for j, m in enumerate(names):
         here = present[:, j]
+        hint = f" (mark them {extra['present'].get(m, f'present__{m}')} = 0)"
         if binary:
-            col = prob_cols[m][""]
-            p1 = _numeric(frame, col)
-            cols = [col]
+            p1 = _unit_column(frame, prob_cols[m][""], here, hint)
             probs[:, j, 1], probs[:, j, 0] = p1, 1 - p1
         else:
-            cols = [prob_cols[m][c] for c in classes]
-            for k, col in enumerate(cols):
-                probs[:, j, k] = _numeric(frame, col)
-        for col, k in zip(cols, range(len(cols))):
-            v = probs[:, j, 1 if binary else k]
-            nan = here & ~np.isfinite(v)
-            if nan.any():
-                hint = f" (mark them {extra['present'].get(m, f'present__{m}')} = 0)"
-                raise ValueError(f"column '{col}' is empty or NaN on present {_rows(nan)}{hint}")
-            out = here & ((v < 0) | (v > 1))
-            if out.any():
-                raise ValueError(f"column '{col}' lies outside [0, 1] on {_rows(out)}")
+            for k, c in enumerate(classes):
+                probs[:, j, k] = _unit_column(frame, prob_cols[m][c], here, hint)
         if not binary:
             s = probs[:, j].sum(-1)
             off = here & (np.abs(s - 1) > SUM_TOLERANCE)
@@ -255,15 +256,8 @@ def _table_outputs(frame: Mapping[str, np.ndarray], columns: Sequence[str], sour
             raise ValueError(f"q__<m> is given for {sorted(extra['q'])} but not for {lacking}; give all or none")
         q = np.zeros((n, len(names)))
         for j, m in enumerate(names):
-            col, here = extra["q"][m], present[:, j]
-            v = _numeric(frame, col)
-            nan = here & ~np.isfinite(v)
-            if nan.any():
-                raise ValueError(f"column '{col}' is empty or NaN on present {_rows(nan)}")
-            out = here & ((v < 0) | (v > 1))
-            if out.any():
-                raise ValueError(f"column '{col}' lies outside [0, 1] on {_rows(out)}, e.g. {v[out][0]:g}")
-            q[:, j] = np.where(here, v, 0.0)
+            here = present[:, j]
+            q[:, j] = np.where(here, _unit_column(frame, extra["q"][m], here), 0.0)
     empty = ~present.any(1)
     if empty.any():
         raise ValueError(f"{_rows(empty)} have every modality missing (present__<m> = 0 for all)")

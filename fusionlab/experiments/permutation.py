@@ -187,6 +187,12 @@ def findings(table: pd.DataFrame) -> List[Finding]:
     return out or [Finding("reliability permutation", UNKNOWN, "no score was tested")]
 
 
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """``summarise`` with the columns the CLI prints first."""
+    table = summarise(runs)
+    return table[FIRST + [c for c in table.columns if c not in FIRST]]
+
+
 def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
         source: Any = None, dataset: Optional[MultimodalDataset] = None,
         memo: Optional[MutableMapping] = None, executor: Optional[Executor] = None,
@@ -198,8 +204,7 @@ def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = No
         if cfg.diagnostic.scores == DiagnosticConfig().scores:  # the features' defaults: the outputs' instead
             cfg = replace(cfg, diagnostic=replace(cfg.diagnostic, scores=tuple(outputs_scores(out))))
         (bank, result, qc), runs = outputs_runs(out, cfg, memo, progress)
-        table = summarise(runs)
-        table = table[FIRST + [c for c in table.columns if c not in FIRST]]
+        table = summary_table(runs)
         config = {"outputs": out.source, "views": out.names, "runs": len(out.runs),
                   "config": cfg.diagnostic.seeded(cfg.seed).record(), "study": record(cfg)}
         return Result({"permutation_runs": runs, "permutation": table, "q_correct": qc, "null": result.null},
@@ -218,8 +223,7 @@ def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = No
         outcome = run_jobs(jobs, executor, cache, progress, stop)
         runs = concat(outcome.results, "permutation_runs")
         result, qc, artifacts = None, pd.DataFrame(), {"job_seconds": outcome.seconds}
-    table = summarise(runs)
-    table = table[FIRST + [c for c in table.columns if c not in FIRST]]
+    table = summary_table(runs)
     tables = {"permutation_runs": runs, "permutation": table, "q_correct": qc}
     if result is not None:
         tables["null"] = result.null

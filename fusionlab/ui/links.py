@@ -6,7 +6,7 @@ accepts); the dataset's options come from the dataset specs (``data_params``). T
 - ``open_link(page, params)``, before the widgets are drawn, once per session and page: every query parameter
   the page knows sets its widget; an unknown or invalid one is named in a warning (never a crash), and the
   rest still apply. The user still presses Train; the same seed then trains the same model.
-- ``link_box(page, params)``, after the widgets: writes the current setting back into the URL (only the
+- ``link_box(page, url_path, params)``, after the widgets: writes the current setting back into the URL (only the
   controls that differ from their defaults, so a link stays short) and shows it in a box with a copy button.
 
 Example: ``/playground?dataset=uci-digits&views=pix,mor&fusion=gated&epochs=5&seed=3``.
@@ -179,12 +179,11 @@ def page_url(url_path: str, query: Mapping[str, str]) -> str:
     return base + (f"?{urlencode(query, safe=',')}" if query else "")
 
 
-def link_box(url_path: str, params: Mapping[str, Param]) -> str:
+def link_box(page: str, url_path: str, params: Mapping[str, Param]) -> str:
     """Write the current setup into the URL and show it with a copy button; returns the link."""
     query = current_query(params)
     if {k: st.query_params.get(k) for k in st.query_params} != query:
         st.query_params.from_dict(query)
-    page = next((p.key.split("-", 1)[0] for p in params.values() if p.key), "")
     st.session_state.setdefault(f"{page}-link-first", query)  # the setting the link opened (open_link compares)
     url = page_url(url_path, query)
     with st.popover("Copy link", icon=":material/link:", help="a link that opens this page with these settings"):
