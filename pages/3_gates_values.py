@@ -4,9 +4,8 @@ VGMR (seed 003): watch, per sample, what a value-conditioned gate does when one 
 """
 import streamlit as st
 
-from fusionlab.diagnostics.gates import (gate_differences, gate_findings, gate_range, noise_label,
-                                         robustness_findings, robustness_of, robustness_summary, sample_table,
-                                         sample_view)
+from fusionlab.diagnostics.gates import (gate_differences, gate_findings, noise_label, robustness_findings,
+                                         robustness_of, robustness_summary, sample_table)
 from fusionlab.experiments import gates as study
 from fusionlab.figures import training_curves
 from fusionlab.figures import vgmr as vfig
@@ -15,6 +14,7 @@ from fusionlab.ui import vgmr as ui
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
 from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.live import live_view
 from fusionlab.ui.training import live_run, show_error, train_buttons
 from fusionlab.ui.widgets import describe_dataset, look_for
 from fusionlab.ui.shell import ensure_app
@@ -92,38 +92,17 @@ def sample_fragment(run: ui.GatesRun) -> None:
     with right:
         st.plotly_chart(vfig.sample_scatter(run.samples, f"{axis}_global_value", f"{axis}_gate", idx),
                         key=f"{KEY}-scatter", on_select=ui.pick_from_chart, selection_mode="points")
-    noise = ui.noise_sliders(run.data.shapes())
-    try:
-        view = sample_view(run.model, run.data, idx, noise, seed=run.config.train.seed)
-    except ValueError as exc:
-        show_error(exc, "This sample")
-        return
-    cls = run.data.class_names
-    lo, hi = gate_range(run.vgmr)
-    scale = (f"the full range of `G_eff` ({lo:.2f}–{hi:.2f})" if hi - lo > 1e-9 else
-             f"λ = 0 makes `G_eff` exactly {lo:.2f} (neutral) everywhere, so the gate heatmap is flat")
-    st.markdown(f"Sample **{idx}**: true label **{cls[view.label]}**, predicted **{cls[view.pred]}** "
-                f"(p = {view.probs[view.pred]:.2f}, {'correct' if view.pred == view.label else 'wrong'}) "
-                f"under the current noise. Gate colour scale: {scale}.")
-    a, b = st.columns(2)
-    a.plotly_chart(vfig.value_bars(view.v_g), key=f"{KEY}-vg")
-    look_for("the paper expects the modality you noise to get a lower value than the clean ones.", a)
-    b.plotly_chart(vfig.channel_value_strip(view.v_c), key=f"{KEY}-vc")
-    look_for("channels stuck at 0 or 1 on every sample are saturated and carry no per-sample information.", b)
-    for k in names:
-        ratio, weight = noise[k]
-        units, what = ui.noise_units(run.data.shapes()[k])
-        noised = (f"{round(ratio * units)} of {units} {what} noised (outlined), weight {weight:g}" if ratio > 0
-                  else "clean")
-        title = f"{k} — {noised}; mean G_eff {view.g_eff[k].mean():.3f}"
-        st.plotly_chart(vfig.sample_heatmaps(view.x[k], view.g_eff[k], view.diff[k], k, gate_range(run.vgmr), title,
-                                             view.noised[k]), key=f"{KEY}-heat-{k}")
     info = getattr(run.config.data.options, "informativeness", None)  # a generator option: known ground truth
     if info:
         first = names[int(max(range(len(info)), key=lambda i: info[i]))]
     hint = " (the most informative modality of the generated data)" if info else ""
-    st.caption(f"Drag the sliders of **{first}**{hint} and watch its "
-               "noised timesteps in the input heatmap and what the gate does on them.")
+    st.caption(f"Drag the sliders of **{first}**{hint} and watch its noised timesteps in the input heatmap and "
+               "what the gate does on them. Every position of every slider was evaluated for this sample, so a "
+               "step redraws at once.")
+    shapes = run.data.shapes()
+    live_view(f"{KEY}-live", ui.noise_sliders(shapes),
+              lambda values: ui.sample_frame(run, idx, ui.slider_noise(shapes, values)),
+              ui.sample_layout(names), owner=run, context=(idx,), same=ui.same_noise, columns=2)
 
 
 sample_fragment(run)

@@ -2,23 +2,20 @@
 
 Seed 001 (UDML): noise-aware per-sample modality weights, their baselines, and dual suppression.
 """
-import pandas as pd
 import streamlit as st
 
-from fusionlab.diagnostics.udml import (accuracy_table, alpha_table, noise_label, per_sample_levels, sample_weights,
-                                       signal_test, spearman_table, study_oracle, study_response)
+from fusionlab.diagnostics.udml import accuracy_table, alpha_table, noise_label, per_sample_levels, signal_test
 from fusionlab.experiments import udml as study_mod
 from fusionlab.figures import udml as fig
-from fusionlab.models.udml_schedule import level_to_intensity, max_level
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.glossary import term
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.signals import signal_header, signal_section
-from fusionlab.ui.udml import (KEY, URL_PATH, UDMLRun, controls, current_levels, current_run, formula_expander,
-                               link_params, noise_sliders, preset_buttons, store_run)
-from fusionlab.ui.widgets import look_for, metric_change
+from fusionlab.ui.live import live_view
+from fusionlab.ui.udml import (KEY, NOISE_LAYOUT, URL_PATH, UDMLRun, controls, current_levels, current_run,
+                               formula_expander, link_params, noise_frame, noise_sliders, preset_buttons, store_run)
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
@@ -85,35 +82,17 @@ def noise_view(run: UDMLRun) -> None:
     st.subheader("Corrupt the test set")
     st.markdown("Each test sample gets gaussian noise of a random level between 0 and the slider's value, "
                 "per modality. Everything below is re-evaluated on the frozen models at once.")
-    max_levels = noise_sliders(study.data.modality_names, max_level(study.schedule))
-    levels = per_sample_levels(len(study.data.test), max_levels, study.eval_seed)
-    try:
-        acc = accuracy_table(study, levels)
-        resp = pd.concat([study_response(study, levels), study_oracle(study, study.seeds, levels)], ignore_index=True)
-    except ValueError as exc:
-        st.error(f"Cannot evaluate: {exc}")
-        return
-    spear = spearman_table(resp)
-    means = acc.groupby("method", sort=False)["current"].agg(["mean", "std"])
-    cols = st.columns(len(means))
-    static = means["mean"].get("static")
-    for c, (meth, r) in zip(cols, means.iterrows()):
-        change = {} if static is None or meth == "static" else metric_change(r["mean"], static, "static")
-        c.metric(f"{meth} accuracy", f"{r['mean']:.3f}", help=f"mean over seeds, sd {r['std']:.3f}", **change)
-    marks = {k: level_to_intensity(v, study.schedule) for k, v in max_levels.items()}
-    st.plotly_chart(fig.estimator_figure(resp, spear, marks=marks), key=f"{KEY}-estimator")
-    st.caption("Other modalities carry the slider noise while one modality's intensity runs from 1 to 11; "
-               "dotted lines: each slider's maximum as an intensity. The last panel is the ceiling: an oracle that "
-               "reads the noisy input's energy ‖x‖², the best per-sample ρ any estimator can reach under this noise "
-               "map. An estimator far below it has not learned what the input could tell it.")
-    left, right = st.columns(2)
-    with left:
-        weighted = [m for m in study.methods if m != "static"] or study.methods
-        meth = st.selectbox("weights of", weighted, index=len(weighted) - 1, key=f"{KEY}-wmethod")
-        w = sample_weights(study, meth, study.seeds[0], levels)
-        st.plotly_chart(fig.weights_figure(w, f"(b) {meth}: per-sample weights vs injected noise"), key=f"{KEY}-w")
-        look_for("noisier samples should get smaller weights; a flat cloud is a weighting that ignores the noise.")
-    right.plotly_chart(fig.alpha_figure(alpha_table(study)), key=f"{KEY}-alpha")
+    weighted = [m for m in study.methods if m != "static"] or study.methods
+    meth = st.selectbox("per-sample weights of", weighted, index=len(weighted) - 1, key=f"{KEY}-wmethod")
+    st.caption("Every position of every slider was evaluated when the model changed, so a step redraws at once. "
+               "In the estimator panels the other modalities carry the slider noise while one modality's intensity "
+               "runs from 1 to 11; dotted lines: each slider's maximum as an intensity. The last panel is the "
+               "ceiling: an oracle that reads the noisy input's energy ‖x‖², the best per-sample ρ any estimator can "
+               "reach under this noise map. An estimator far below it has not learned what the input could tell it.")
+    live_view(f"{KEY}-live", noise_sliders(study.data.modality_names, study.schedule),
+              lambda values: noise_frame(run, meth, dict(zip(study.data.modality_names, values))), NOISE_LAYOUT,
+              owner=run, context=(meth,))
+    st.plotly_chart(fig.alpha_figure(alpha_table(study)), key=f"{KEY}-alpha")
     st.caption("α: how much the trained model relies on each modality (the fusion head's logit size with the other "
                "modalities zeroed). A modality with a small α is the one it under-uses; UDML divides by α so that "
                "this modality is not also down-weighted for its noise.")
@@ -122,12 +101,11 @@ def noise_view(run: UDMLRun) -> None:
         st.plotly_chart(fig.unimodal_figure(uni), key=f"{KEY}-unimodal")
         st.caption("What to look for: a modality whose own accuracy rises late or stays low is learned slowly — "
                    "the case where PE's variance weights can suppress it a second time (dual suppression).")
+    acc = accuracy_table(study, per_sample_levels(len(study.data.test), {}, study.eval_seed))
     weights = acc.groupby("method", sort=False)[[c for c in acc if c.startswith("weight/")]].mean()
     weights.columns = [c.split("/", 1)[1] for c in weights.columns]
     st.markdown("Mean weight per modality on the clean test set (1 = an equal share), mean over seeds:")
     st.dataframe(weights.round(3), key=f"{KEY}-weights-table")
-    st.plotly_chart(fig.robustness_methods_figure(run.robustness, marks=max_levels), key=f"{KEY}-rob")
-    look_for("dynamic weighting helps where its curve stays above static fusion's as the test noise rises.")
     st.subheader("Does the paper's finding hold here?")
     st.caption("Judged once, on the trained study with clean test inputs and training-like random noise (the CLI's "
                "summary.json says the same); paired over seeds: an interval that contains 0 cannot tell.")

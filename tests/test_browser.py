@@ -71,8 +71,13 @@ def _open_playground(pg, server) -> None:
     pg.get_by_role("button", name="Train").wait_for()
 
 
+def _live(pg):
+    """The Playground's live view: its sliders and figures draw in a component's iframe."""
+    return pg.frame_locator('iframe[src*="fusionlab_live"]')
+
+
 def _accuracy(pg) -> str:
-    return pg.locator('[data-testid="stMetricValue"]').first.inner_text()
+    return _live(pg).locator(".metric .value").first.inner_text()
 
 
 def test_a_deep_link_as_the_first_request_opens_the_full_app(server, page):
@@ -91,20 +96,25 @@ def test_playground_trains_and_answers_noise_slider(server, page, tmp_path):
     _open_playground(page, server)
     page.get_by_role("button", name="Train").click()
     page.get_by_text("Corrupt the test set").wait_for()
-    page.locator('[data-testid="stMetricValue"]').first.wait_for()
+    _live(page).locator(".metric .value").first.wait_for()
     clean = _accuracy(page)
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
     assert "Playground" in nav and "Home" in nav, nav
-    sliders = page.get_by_role("slider")  # epochs, then one noise slider per modality
-    noise_slider = sliders.nth(sliders.count() - 2)  # the first modality's noise slider (pix)
+    noise_slider = _live(page).get_by_role("slider", name="noise on pix")
     noise_slider.focus()
     page.keyboard.press("End")
-    page.wait_for_function(
-        "clean => { const e = document.querySelector('[data-testid=\"stMetricValue\"]'); return e && e.innerText !== clean; }",
-        arg=clean)
-    page.wait_for_timeout(500)
+    page.wait_for_function(  # the figures change in the browser, without a rerun
+        """clean => { const f = document.querySelector('iframe[src*="fusionlab_live"]');
+                      const e = f && f.contentDocument.querySelector('.metric .value');
+                      return e && e.innerText !== clean; }""", arg=clean)
+    page.wait_for_timeout(2500)  # the view reports the setting a second later: the page stores it
     page.screenshot(path=os.environ.get("FUSIONLAB_SCREENSHOT", str(tmp_path / "playground.png")), full_page=True)
     assert _accuracy(page) != clean
+    assert _live(page).locator("#val-0").inner_text() == "1"  # the slider's end, as the page knows it too:
+    _live(page).get_by_role("slider", name="noise on mor").focus()  # mor's positions with pix at 1 came with it
+    page.keyboard.press("End")
+    page.wait_for_timeout(300)
+    assert _live(page).locator("#status").inner_text() == ""  # not "computing"
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

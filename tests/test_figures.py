@@ -24,7 +24,9 @@ def test_current_marker_sits_at_the_measured_accuracy():
 def test_mixed_setting_draws_a_line_not_a_marker():
     fig = robustness_figure(_curve(), marks={}, current=0.5)
     assert not [t for t in fig.data if t.name and t.name.endswith(": current")]
-    assert any(s.y0 == 0.5 for s in fig.layout.shapes)
+    line = [t for t in fig.data if t.name and t.name.startswith("current setting")]
+    assert len(line) == 1 and set(line[0].y) == {0.5} and line[0].name == "current setting: 0.500"  # in the legend
+    assert not fig.layout.annotations  # a label on the plot sat on a curve
 
 
 def test_current_marks_names_the_curve_the_setting_lies_on():

@@ -34,44 +34,88 @@ def _train_playground(fusion="concat", epochs=2):
     return at
 
 
+def _live(at):
+    """The Playground's noise view as it stands (the live view draws in the browser; its blocks, decoded)."""
+    import json
+    return {k: json.loads(v) for k, v in at.session_state["playground-live-shown"].items()}
+
+
+def _accuracy(at) -> str:
+    return _live(at)["metrics"]["items"][0]["value"]
+
+
+def _figures(at) -> list:
+    return [b for b in _live(at).values() if b["kind"] == "figure"]
+
+
 def test_playground_trains_and_answers_a_noise_slider():
     at = _train_playground()
-    clean = at.metric[0].value
-    assert at.metric[0].delta == "+0.000 vs clean"  # from the first draw after training
+    clean = _accuracy(at)
+    assert _live(at)["metrics"]["items"][0]["delta"] == "+0.000 vs clean"  # from the first draw after training
     at.selectbox(key="playground-noise").set_value("mix").run()
-    at.slider(key="playground-lv-mix-pix").set_value(0.95).run()
+    at.session_state["playground-lv-mix-pix"] = 0.95  # what the live view's slider stores
+    at.run()
     _no_exception(at)
-    assert at.metric[0].value != clean
-    assert "vs clean" in at.metric[0].delta
-    assert len(at.get("plotly_chart")) >= 4  # confusion, robustness, probabilities, contributions
+    assert _accuracy(at) != clean
+    assert "vs clean" in _live(at)["metrics"]["items"][0]["delta"]
+    assert len(_figures(at)) >= 4  # confusion, robustness, probabilities, contributions
     at.selectbox(key="playground-noise").set_value("drop").run()
     assert not at.get("slider") or all("noise on" not in s.label for s in at.slider)  # on/off, not a level
-    at.toggle(key="playground-lv-drop-pix").set_value(True).run()
+    at.session_state["playground-lv-drop-pix"] = 1.0
+    at.run()
     _no_exception(at)
-    assert at.metric[0].value != clean
+    assert _accuracy(at) != clean
+
+
+def test_playground_every_slider_position_is_sent_with_the_view():
+    """A step along any one slider needs no rerun: the frames of every position of every slider, with the
+    others held, are in the view (and each equals a fresh evaluation of that setting)."""
+    import json
+    from fusionlab.ui.live import frame_json
+    from fusionlab.ui.playground import noise_frame
+    at = _train_playground()
+    at.selectbox(key="playground-noise").set_value("mix").run()
+    at.session_state["playground-lv-mix-pix"] = 0.3
+    at.run()
+    more = 0
+    while at.session_state["playground-live-pending"]:  # what the component asks for when the page is not done
+        more += 1
+        _, revision, point, _ = at.session_state["playground-live-live"]
+        at.session_state["playground-live"] = {"point": list(point), "revision": revision, "more": more}
+        at.run()
+    frames = at.session_state["playground-live-frames"][2]
+    assert set(frames) >= {(i, 0) for i in range(21)} | {(6, j) for j in range(21)}
+    run = at.session_state["playground-run"]
+    want = frame_json(noise_frame(run, "mix", {"pix": 0.3, "mor": 0.5}, 0))
+    assert json.loads(frames[(6, 10)]["metrics"]) == json.loads(want["metrics"])
+    assert json.loads(frames[(6, 10)]["cm"]) == json.loads(want["cm"])
 
 
 def test_playground_gated_shows_gate_and_sample_picker_works():
     at = _train_playground("gated", 1)
-    n_charts = len(at.get("plotly_chart"))
+    n_charts = len(_figures(at))
+    first = _live(at)["sample"]["html"]
     at.number_input(key="playground-sample").set_value(5).run()
     _no_exception(at)
-    assert len(at.get("plotly_chart")) == n_charts
-    assert any("gate" in str(c.proto.spec) for c in at.get("plotly_chart"))
+    assert len(_figures(at)) == n_charts
+    assert "<b>5</b>" in _live(at)["sample"]["html"] and first != _live(at)["sample"]["html"]
+    assert "gate" in _live(at)
 
 
 def test_playground_missing_noise_removes_a_share_of_samples():
     """METHODS §1 ``missing``: at level 1 every test sample has lost pix, so the model sees only mor."""
     at = _train_playground()
-    clean = at.metric[0].value
+    clean = _accuracy(at)
     at.selectbox(key="playground-noise").set_value("missing").run()
-    at.slider(key="playground-lv-missing-pix").set_value(1.0).run()
+    at.session_state["playground-lv-missing-pix"] = 1.0
+    at.run()
     _no_exception(at)
-    gone = at.metric[0].value
+    gone = _accuracy(at)
     assert gone != clean and float(gone) < float(clean)
-    at.slider(key="playground-lv-missing-pix").set_value(0.5).run()
+    at.session_state["playground-lv-missing-pix"] = 0.5
+    at.run()
     _no_exception(at)
-    assert float(gone) <= float(at.metric[0].value) <= float(clean)  # half the samples keep pix
+    assert float(gone) <= float(_accuracy(at)) <= float(clean)  # half the samples keep pix
 
 
 def test_playground_bad_upload_shows_error_and_keeps_working():
@@ -132,7 +176,8 @@ def test_playground_signal_and_perceptual_tests_are_the_librarys_with_the_slider
     from fusionlab.experiments import playground as study
     at = _train_playground("gated")
     at.selectbox(key="playground-noise").set_value("mix").run()
-    at.slider(key="playground-lv-mix-pix").set_value(0.5).run()
+    at.session_state["playground-lv-mix-pix"] = 0.5
+    at.run()
     for part in ("inputs", "signal"):
         at.select_slider(key=f"playground-{part}-k").set_value(50).run()
         at.button(key=f"playground-{part}-run").click().run()
@@ -152,5 +197,8 @@ def test_playground_signal_and_perceptual_tests_are_the_librarys_with_the_slider
 
 def test_the_playgrounds_figures_say_what_to_look_for():
     at = _train_playground("concat", 1)
-    lines = [c.value for c in at.caption if c.value.startswith("What to look for")]
-    assert len(lines) >= 5, lines  # training curves, confusion matrix, probabilities, contributions, the input
+    from fusionlab.ui.playground import noise_layout
+    lines = [c.value for c in at.caption if c.value.startswith("What to look for")]  # the training curves'
+    captions = {name: text for row in noise_layout(at.session_state["playground-run"]) for name, text in row}
+    figures = [name for name, b in _live(at).items() if b["kind"] == "figure"]  # the live view's
+    assert lines and len(figures) >= 4 and all(captions[f] for f in figures), (figures, captions)

@@ -203,6 +203,10 @@ def test_diagnostics_tables(study, data):
     w = diag.sample_weights(study, "udml", 0, levels)
     np.testing.assert_allclose(w.groupby("row")["weight"].sum(), 2.0, rtol=1e-5)
     assert w.loc[w["modality"] == "m2", "injected"].eq(0).all() and w["injected"].le(2.0).all()
+    full = diag.accuracy_table(study, levels)  # the live view's lighter table gives the same column
+    light = diag.current_accuracy(study, levels)
+    pd.testing.assert_frame_equal(light, full[["method", "seed", "current"]])
+    assert not light["current"].equals(diag.current_accuracy(study, {"m1": torch.full((len(data.test),), 9.0)})["current"])
     rob = diag.robustness_table(study, [0.0, 1.0])
     assert set(rob["condition"]) == {"m1", "m2", "all"} and rob["accuracy"].between(0, 1).all()
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.stats import spearmanr
+from sklearn.metrics import accuracy_score
 
 from .. import rng
 from ..data.dataset import PreparedData
@@ -195,6 +196,18 @@ def accuracy_table(study: UDMLStudy, levels: Optional[Mapping[str, Level]] = Non
         row.update({f"weight/{k}": float(w) for k, w in zip(model.names, clean_out.extras["weights"].mean(0))})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def current_accuracy(study: UDMLStudy, levels: Mapping[str, Level], split: str = "test") -> pd.DataFrame:
+    """Per method and seed, accuracy at ``levels`` only: ``accuracy_table``'s ``current`` column, without the
+    clean and training-noise evaluations that do not depend on the levels. Columns ``method, seed, current``."""
+    data, part = study.data, getattr(study.data, split)
+    y = part.y.numpy()
+    rows = []
+    for (meth, s), model in study.models.items():
+        logits = predict(model, corrupt_modalities(part.xs, dict(levels), NOISE, s, data.stats)).logits
+        rows.append({"method": meth, "seed": s, "current": float(accuracy_score(y, logits.argmax(1).numpy()))})
+    return pd.DataFrame(rows, columns=["method", "seed", "current"])
 
 
 def robustness_table(study: UDMLStudy, levels=None) -> pd.DataFrame:

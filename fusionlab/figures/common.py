@@ -101,9 +101,10 @@ def robustness_figure(df: pd.DataFrame, marks: Optional[Mapping[str, float]] = N
             fig.add_trace(go.Scatter(x=[lv], y=[y], mode="markers", marker=dict(size=14, symbol="x", color=color(i)),
                                      name=f"{name}: current", showlegend=False,
                                      hovertemplate=f"{name} now: level %{{x}}, accuracy %{{y:.3f}}<extra></extra>"))
-    if current is not None and not marked:
-        fig.add_hline(y=current, line_dash="dot", line_color="grey",
-                      annotation_text=f"current setting: {current:.3f}", annotation_position="bottom right")  # curves start high at the left
+    if current is not None and not marked:  # a legend entry, not a label on the plot: a label sat on a curve
+        lo, hi = float(df["level"].min()), float(df["level"].max())
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[current, current], mode="lines", name=f"current setting: {current:.3f}",
+                                 line=dict(dash="dot", color="grey"), hoverinfo="skip"))
     noise = df["noise"].iloc[0] if "noise" in df else "noise"
     fig.update_layout(title=title, xaxis_title=f"{noise} level", yaxis_title="test accuracy", height=360,
                       yaxis_range=[0, 1.02], margin=dict(t=40))

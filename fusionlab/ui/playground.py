@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pandas as pd
 import streamlit as st
@@ -16,6 +16,7 @@ from ..fusion import FUSIONS
 from ..noise import CORRUPTIONS, level_range, on_off
 from .links import Param, current_query, data_params, page_url
 from .forms import data_controls, data_state, init_state
+from .live import LiveSlider, Metric
 
 KEY = "playground"
 
@@ -99,23 +100,88 @@ def formula_expander(fusion: str) -> None:
                     f"{FUSIONS.doc(fusion)}.  \nSource: {SOURCES.get(fusion, 'common baseline')}.")
 
 
-def noise_controls(names: list[str], default: str) -> tuple[str, Dict[str, float]]:
-    noise = st.selectbox("noise type", CORRUPTIONS.names(), key=init_state(f"{KEY}-noise", default),
-                         help="gaussian: x + level·s·ε; mix: (1−α)x + αn; additive: x + αn; "
-                              "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed; "
-                              "missing: a share of the test samples lose the modality (set to the train mean, "
-                              "which is all a model without an availability mask can be told)")
-    cols = st.columns(len(names))
+def noise_type(default: str, where=None) -> str:
+    return (where or st).selectbox(
+        "noise type", CORRUPTIONS.names(), key=init_state(f"{KEY}-noise", default),
+        help="gaussian: x + level·s·ε; mix: (1−α)x + αn; additive: x + αn; "
+             "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed; "
+             "missing: a share of the test samples lose the modality (set to the train mean, "
+             "which is all a model without an availability mask can be told)")
+
+
+def noise_sliders(names: list[str], noise: str) -> List[LiveSlider]:
+    """One slider per modality: 21 levels over the noise's range, or off / on for ``drop``."""
     if on_off(noise):  # a 0-1 slider would be a step at 0
-        return noise, {k: float(c.toggle(f"{noise} {k}", key=f"{KEY}-lv-{noise}-{k}")) for c, k in zip(cols, names)}
+        return [LiveSlider(f"{noise} {k}", f"{KEY}-lv-{noise}-{k}", (0.0, 1.0), ("off", "on")) for k in names]
     lo, hi = level_range(noise)
-    levels = {k: float(c.slider(f"noise on {k}", lo, hi, lo, (hi - lo) / 20, key=f"{KEY}-lv-{noise}-{k}"))
-              for c, k in zip(cols, names)}
-    return noise, levels
+    values = tuple(round(lo + (hi - lo) * j / 20, 10) for j in range(21))
+    return [LiveSlider(f"noise on {k}", f"{KEY}-lv-{noise}-{k}", values) for k in names]
+
+
+def noise_layout(run: "PlaygroundRun") -> List[List[Tuple[str, str]]]:
+    rows = [[("metrics", "")],
+            [("cm", "counts off the diagonal are mistakes: which classes the model confuses, and how that spreads "
+                    "as you add noise."),
+             ("rob", "the × moves along the curve of the modality you noise; a curve that stays flat belongs to a "
+                     "modality the model can do without.")],
+            [("sample", "")],
+            [("probs", "one tall bar is a confident answer, several similar bars a guess."),
+             ("contrib", "the modality whose removal costs the most probability is the one this decision rests on.")],
+            [("input", "as the noise on pix rises the digit dissolves; the prediction above says whether the model "
+                       "still reads it from the other views." if run.data.name.startswith("uci") else
+                       "rows are timesteps, columns features; a noised modality turns into speckle, and the "
+                       "prediction above says whether the model still gets the class.")]]
+    if run.config.model.fusion == "gated":
+        rows.append([("gate", "a gate near 0 shuts a modality's channels out of the fused vector for this sample.")])
+    return rows
+
+
+def noise_frame(run: "PlaygroundRun", noise: str, levels: Dict[str, float], i: int) -> Dict[str, object]:
+    """Everything the noise view draws for one setting of the sliders and test sample ``i``."""
+    from .. import figures
+    from ..data.loaders import UCI_IMAGES
+    from ..diagnostics import modality_contributions, noisy_predictions
+    from ..train import metrics_from_probs
+    from .widgets import metric_change
+    from sklearn.metrics import confusion_matrix
+    try:
+        xs, out = noisy_predictions(run.model, run.data, levels, noise, run.config.train.seed)
+    except ValueError as exc:
+        return {"metrics": f"Cannot apply this noise: {exc}"}
+    probs = torch.softmax(out.logits, dim=1).numpy()
+    y = run.data.test.y.numpy()
+    m = metrics_from_probs(y, probs)
+    clean = float(run.result.tables["metrics"]["accuracy"].iloc[0])
+    change = metric_change(m["accuracy"], clean, "clean")
+    marks = current_marks(levels)
+    names, cls = run.data.modality_names, run.data.class_names
+    one = {k: v[i:i + 1] for k, v in xs.items()}
+    pred = int(probs[i].argmax())
+    raw = {k: (xs[k][i] * run.data.raw_stats[k].std + run.data.raw_stats[k].mean).numpy() for k in xs}
+    frame = {
+        "metrics": [Metric("test accuracy", f"{m['accuracy']:.3f}", change["delta"], change["delta_color"]),
+                    Metric("macro-F1", f"{m['macro_f1']:.3f}"),
+                    Metric("ROC-AUC", "n/a" if m["roc_auc"] != m["roc_auc"] else f"{m['roc_auc']:.3f}")],
+        "cm": figures.confusion_matrix_figure(confusion_matrix(y, probs.argmax(1), labels=list(range(len(cls)))), cls),
+        "rob": figures.robustness_figure(run.robustness[noise], marks=marks, current=m["accuracy"],
+                                         title="accuracy vs noise (× = current setting)" if marks else
+                                         "accuracy vs noise (dotted: the current setting, which mixes levels)"),
+        "sample": f"Test sample **{i}**: true class **{cls[y[i]]}**, predicted **{cls[pred]}** "
+                  f"({'correct' if pred == y[i] else 'wrong'}) under the current noise.",
+        "probs": figures.probability_bars(probs[i], cls, int(y[i])),
+        "contrib": figures.contribution_bars(modality_contributions(run.model, one, run.data),
+                                             "contribution: probability lost when the modality is dropped"),
+        "input": figures.sample_inputs(raw, UCI_IMAGES if run.data.name.startswith("uci") else {},
+                                       "what the model sees for this sample (raw scale, under the current noise)"),
+    }
+    if "gate" in out.extras:
+        frame["gate"] = figures.gate_heatmap(out.extras["gate"][i].numpy(), names,
+                                             "gated fusion: gate z per modality (this sample)")
+    return frame
 
 
 def current_noise(names: list[str], default: str) -> tuple[str, Dict[str, float]]:
-    """What :func:`noise_controls` last returned, read back from the widgets' state (outside their fragment)."""
+    """The noise type and the sliders' levels, from their session-state keys (``live_view`` keeps them)."""
     noise = st.session_state.get(f"{KEY}-noise", default)
     return noise, {k: float(st.session_state.get(f"{KEY}-lv-{noise}-{k}", 0.0)) for k in names}
 

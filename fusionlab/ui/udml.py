@@ -1,9 +1,8 @@
 """Controls, presets and session state of the Uncertainty-weighting page (seed 001, UDML)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import streamlit as st
 
@@ -11,10 +10,11 @@ from ..experiments import udml as study
 from ..experiments.base import Result
 from ..experiments.udml import UDMLStudyConfig
 from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, METHODS
-from ..models.udml_schedule import INTENSITY_MAPS, LABELS
+from ..models.udml_schedule import INTENSITY_MAPS, LABELS, max_level
 from ..noise import level_range
 from .forms import data_controls, data_state, init_state
 from .links import Param, data_params
+from .live import LiveSlider, Metric
 
 KEY = "udml"
 
@@ -208,13 +208,60 @@ def formula_expander() -> None:
             "authors' public code as recorded in METHODS.md §4.")
 
 
-def noise_sliders(names: list[str], top: float) -> Dict[str, float]:
-    """One "max test noise" slider per modality, from 0 to ``top`` (the training noise's largest level)."""
-    lo, hi = level_range("gaussian")[0], max(level_range("gaussian")[1], float(top))
-    hi = math.ceil(round(hi * 10, 6)) / 10  # a whole number of 0.1 steps, so the slider can reach its maximum
-    cols = st.columns(len(names))
-    return {k: float(c.slider(f"max test noise on {k} (train sd)", lo, hi, step=0.1,
-                              key=_init(f"lv-{k}", 1.5 if i == 0 else 0.0))) for i, (c, k) in enumerate(zip(cols, names))}
+def noise_sliders(names: list[str], schedule) -> List[LiveSlider]:
+    """One "max test noise" slider per modality (a live view's), at the noise levels of the training schedule's
+    intensities t = 1 (clean), 2, ..., its maximum, and on to the top of the gaussian range if that is higher:
+    the paper's own scale, and few enough positions to evaluate them all beforehand."""
+    from ..models.udml_schedule import intensity_to_level
+    top = max(level_range("gaussian")[1], max_level(schedule))
+    values, t = [0.0], 2
+    while values[-1] < top - 1e-9 and t <= 100:
+        values.append(round(intensity_to_level(float(t), schedule), 6))
+        t += 1
+    labels = [f"{v:.2f} (t = {i + 1})" for i, v in enumerate(values)]
+    for i, k in enumerate(names):
+        _init(f"lv-{k}", 1.5 if i == 0 else 0.0)
+    return [LiveSlider(f"max test noise on {k} (train sd)", _k(f"lv-{k}"), tuple(values), tuple(labels),
+                       help="each test sample gets gaussian noise of a random level between 0 and this; the "
+                            "positions are the training schedule's intensities t") for k in names]
+
+
+NOISE_LAYOUT = [
+    [("metrics", "")],
+    [("estimator", "the closer a method's ρ is to the oracle's, the better its weights read the noise it was given.")],
+    [("weights", "noisier samples should get smaller weights; a flat cloud is a weighting that ignores the noise."),
+     ("rob", "dynamic weighting helps where its curve stays above static fusion's as the test noise rises.")],
+]
+
+
+def noise_frame(run: "UDMLRun", method: str, max_levels: Dict[str, float]) -> Dict[str, object]:
+    """Everything the noise view draws for one setting of the max-noise sliders (``method``: whose weights)."""
+    import pandas as pd
+    from ..diagnostics.udml import (current_accuracy, per_sample_levels, sample_weights, spearman_table,
+                                    study_oracle, study_response)
+    from ..figures import udml as fig
+    from ..models.udml_schedule import level_to_intensity
+    from .widgets import metric_change
+    st_ = run.study
+    levels = per_sample_levels(len(st_.data.test), max_levels, st_.eval_seed)
+    try:
+        acc = current_accuracy(st_, levels)
+        resp = pd.concat([study_response(st_, levels), study_oracle(st_, st_.seeds, levels)], ignore_index=True)
+    except ValueError as exc:
+        return {"metrics": f"Cannot evaluate: {exc}"}
+    means = acc.groupby("method", sort=False)["current"].agg(["mean", "std"])
+    static = means["mean"].get("static")
+    metrics = []
+    for m, r in means.iterrows():
+        change = {} if static is None or m == "static" else metric_change(r["mean"], static, "static")
+        metrics.append(Metric(f"{m} accuracy", f"{r['mean']:.3f}", change.get("delta", ""),
+                              change.get("delta_color", "normal")))
+    marks = {k: level_to_intensity(v, st_.schedule) for k, v in max_levels.items()}
+    w = sample_weights(st_, method, st_.seeds[0], levels)
+    return {"metrics": metrics,
+            "estimator": fig.estimator_figure(resp, spearman_table(resp), marks=marks),
+            "weights": fig.weights_figure(w, f"(b) {method}: per-sample weights vs injected noise"),
+            "rob": fig.robustness_methods_figure(run.robustness, marks=max_levels)}
 
 
 def current_levels(names: list[str]) -> Dict[str, float]:

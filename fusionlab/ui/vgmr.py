@@ -15,6 +15,7 @@ from ..refiners.vgmr import CHOICES
 from .forms import data_controls as generated_data_controls
 from .forms import data_state, init_state
 from .links import Param, data_params
+from .live import LiveSlider
 from .glossary import term
 
 KEY = "gates_values"
@@ -208,26 +209,74 @@ def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
     return cfg
 
 
-def noise_sliders(shapes: Dict[str, Tuple[int, int]]) -> Dict[str, Tuple[float, float]]:
+def noise_sliders(shapes: Dict[str, Tuple[int, int]]) -> List[LiveSlider]:
     """Per modality: how many of its timesteps (entries, for a vector) are noised — the noise ratio in
-    steps of ``1 / units``, so every step changes the input — and the noise weight."""
+    steps of ``1 / units``, so every step changes the input — and the noise weight (a live view's sliders)."""
     _defaults(_noise_values(shapes, {}))
+    out = []
     for k, shape in shapes.items():  # a preset written for another dataset's T may exceed this one's
-        key = f"{KEY}-noised-{k}"
-        st.session_state[key] = min(int(st.session_state[key]), noise_units(shape)[0])
-    cols = st.columns(len(shapes))
-    out = {}
-    for c, (k, shape) in zip(cols, shapes.items()):
         units, what = noise_units(shape)
-        with c:
-            n = st.slider(f"{k}: noised {what} (of {units})", 0, units, step=1, key=f"{KEY}-noised-{k}",
-                          help=f"how many of this sample's {units} {what} are mixed toward noise (the noise "
-                               f"ratio is this over {units}); which ones is drawn at random, per sample")
-            weight = st.slider(f"{k}: noise weight", 0.0, 1.0, step=0.05, key=f"{KEY}-weight-{k}", disabled=n == 0,
-                               help="x ← (1 − w)·x + w·n on the noised " + what + "; 1 replaces them with noise"
-                                    + (". Nothing is noised yet: move the slider above first." if n == 0 else ""))
-        out[k] = (n / units, float(weight))
+        key = f"{KEY}-noised-{k}"
+        st.session_state[key] = min(int(st.session_state[key]), units)
+        out.append(LiveSlider(f"{k}: noised {what} (of {units})", key, tuple(float(i) for i in range(units + 1)),
+                              tuple(str(i) for i in range(units + 1)),
+                              help=f"how many of this sample's {units} {what} are mixed toward noise (the noise "
+                                   f"ratio is this over {units}); which ones is drawn at random, per sample"))
+        out.append(LiveSlider(f"{k}: noise weight", f"{KEY}-weight-{k}", tuple(round(j * 0.05, 10) for j in range(21)),
+                              help=f"x ← (1 − w)·x + w·n on the noised {what}; 1 replaces them with noise; with "
+                                   "nothing noised the weight changes nothing"))
     return out
+
+
+def same_noise(values: Tuple[float, ...]) -> Tuple[Optional[float], ...]:
+    """Settings that draw alike: a modality's noise weight changes nothing while none of it is noised."""
+    return tuple(v if j % 2 == 0 or values[j - 1] > 0 else None for j, v in enumerate(values))
+
+
+def slider_noise(shapes: Dict[str, Tuple[int, int]], values: Tuple[float, ...]) -> Dict[str, Tuple[float, float]]:
+    """The live sliders' values (noised units, weight per modality) as ``{modality: (ratio, weight)}``."""
+    return {k: (values[2 * j] / noise_units(shape)[0], float(values[2 * j + 1]))
+            for j, (k, shape) in enumerate(shapes.items())}
+
+
+SAMPLE_LAYOUT_TIPS = {
+    "vg": "the paper expects the modality you noise to get a lower value than the clean ones.",
+    "vc": "channels stuck at 0 or 1 on every sample are saturated and carry no per-sample information.",
+}
+
+
+def sample_layout(names: List[str]) -> List[List[Tuple[str, str]]]:
+    return ([[("text", "")], [("vg", SAMPLE_LAYOUT_TIPS["vg"]), ("vc", SAMPLE_LAYOUT_TIPS["vc"])]]
+            + [[(f"heat-{k}", "outlined cells are the noised ones; G_eff below 1 (suppression) on them is the "
+                               "gate doing what the paper says." if i == 0 else "")] for i, k in enumerate(names)])
+
+
+def sample_frame(run: "GatesRun", idx: int, noise: Dict[str, Tuple[float, float]]) -> Dict[str, object]:
+    """Everything the sample view draws for one setting of the noise sliders."""
+    from ..diagnostics.gates import gate_range, sample_view
+    from ..figures import vgmr as vfig
+    try:
+        view = sample_view(run.model, run.data, idx, noise, seed=run.config.train.seed)
+    except ValueError as exc:
+        return {"text": f"Cannot show this sample: {exc}"}
+    cls = run.data.class_names
+    lo, hi = gate_range(run.vgmr)
+    scale = (f"the full range of `G_eff` ({lo:.2f}–{hi:.2f})" if hi - lo > 1e-9 else
+             f"λ = 0 makes `G_eff` exactly {lo:.2f} (neutral) everywhere, so the gate heatmap is flat")
+    frame: Dict[str, object] = {
+        "text": f"Sample **{idx}**: true label **{cls[view.label]}**, predicted **{cls[view.pred]}** "
+                f"(p = {view.probs[view.pred]:.2f}, {'correct' if view.pred == view.label else 'wrong'}) "
+                f"under the current noise. Gate colour scale: {scale}.",
+        "vg": vfig.value_bars(view.v_g), "vc": vfig.channel_value_strip(view.v_c)}
+    for k, shape in run.data.shapes().items():
+        ratio, weight = noise[k]
+        units, what = noise_units(shape)
+        noised = (f"{round(ratio * units)} of {units} {what} noised (outlined), weight {weight:g}" if ratio > 0
+                  else "clean")
+        frame[f"heat-{k}"] = vfig.sample_heatmaps(view.x[k], view.g_eff[k], view.diff[k], k, (lo, hi),
+                                                  f"{k} — {noised}; mean G_eff {view.g_eff[k].mean():.3f}",
+                                                  view.noised[k])
+    return frame
 
 
 def current_noise(shapes: Dict[str, Tuple[int, int]]) -> Dict[str, Tuple[float, float]]:

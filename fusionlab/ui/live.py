@@ -1,0 +1,234 @@
+"""Sliders that answer at once (issue 17 item 1): a live view evaluated in Python beforehand, drawn in the browser.
+
+A Streamlit slider reruns the page for every step, and the browser then redraws every figure the rerun sent:
+0.5-1 s per step on a 2-core machine. Here the figures that depend on the sliders live in one component
+(``live/index.html``) with its own sliders. For the current setting the page evaluates every position of every
+slider with the others held (the "axes" through the point: ``sum(len(s.values))`` frames, not their product), and
+sends those frames; a step along any axis then only swaps figures in the browser, with Plotly.react, and nothing
+reruns. A second slider moved after the first needs the axes through the new point: the component reports the
+setting one second after the last move (and at once when it has no frame for it), the page stores it in the
+sliders' session-state keys (what links, bundles and the rest of the page read) and sends the new axes.
+
+A frame is a mapping of block names to :class:`Block`: a figure, metrics, or a line of text. Blocks that do not
+change between two positions are not redrawn.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
+
+import plotly
+import plotly.graph_objects as go
+from plotly.utils import PlotlyJSONEncoder
+
+MAX_FRAMES = 600  # per view and session: about 15 kB each; the oldest go first
+MIN_PER_RUN = 4
+BUDGET_S = 1.0  # seconds of evaluation per run before the rest of the axes are left to the next run
+
+
+@dataclass(frozen=True)
+class LiveSlider:
+    """One slider of a live view: its label, the session-state key holding its value, its positions."""
+
+    name: str
+    key: str
+    values: Tuple[float, ...]
+    labels: Tuple[str, ...] = ()
+    help: str = ""
+
+    def label_list(self) -> List[str]:
+        return list(self.labels) if self.labels else [f"{v:g}" for v in self.values]
+
+    def index(self, value: float) -> int:
+        """The position nearest ``value`` (a link or a bundle may hold a value between two positions)."""
+        return min(range(len(self.values)), key=lambda i: abs(self.values[i] - float(value)))
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    value: str
+    delta: str = ""
+    color: str = "normal"  # or "off": no arrow, grey (ui.widgets.metric_change)
+
+
+Block = object  # go.Figure | List[Metric] | str (markdown: **bold** and `code` only)
+
+
+def markdown_html(text: str) -> str:
+    """The markdown the live view's text blocks use (**bold**, `code`), as escaped HTML."""
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+
+
+def block_json(block: Block) -> str:
+    """One block as the component reads it; a figure without its template (sent once per view)."""
+    if isinstance(block, go.Figure):
+        fig = block.to_plotly_json()
+        fig["layout"].pop("template", None)
+        out = {"kind": "figure", "figure": fig}
+    elif isinstance(block, str):
+        out = {"kind": "text", "html": markdown_html(block)}
+    else:
+        out = {"kind": "metrics", "items": [m.__dict__ for m in block]}
+    return json.dumps(out, cls=PlotlyJSONEncoder, separators=(",", ":"))
+
+
+def frame_json(frame: Mapping[str, Block]) -> Dict[str, str]:
+    return {name: block_json(b) for name, b in frame.items()}
+
+
+def template_json() -> str:
+    import plotly.io as pio
+    return json.dumps(pio.templates[pio.templates.default].to_plotly_json(), cls=PlotlyJSONEncoder)
+
+
+def axes(point: Sequence[int], sliders: Sequence[LiveSlider], first: int = 0) -> List[Tuple[int, ...]]:
+    """Every point that differs from ``point`` in one slider at most: ``point`` itself, then the positions of
+    slider ``first`` and of the sliders next to it before those further away (the order they are evaluated in)."""
+    out, seen = [tuple(point)], {tuple(point)}
+    for j in sorted(range(len(sliders)), key=lambda j: (abs(j - first), j)):
+        for p in range(len(sliders[j].values)):
+            q = tuple(point[:j]) + (p,) + tuple(point[j + 1:])
+            if q not in seen:
+                seen.add(q)
+                out.append(q)
+    return out
+
+
+def _assets() -> Path:
+    """A directory holding the component's page and plotly.js (Streamlit serves a component's files from one
+    directory and refuses links out of it). Written once per version, atomically, outside the repository."""
+    page = Path(__file__).with_name("live") / "index.html"
+    js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    digest = hashlib.sha256(page.read_bytes() + plotly.__version__.encode()).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fusionlab"
+    root = base / f"live-{digest}"
+    if not (root / "index.html").exists():
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=base, prefix=".live-"))
+        shutil.copyfile(js, tmp / "plotly.min.js")
+        shutil.copyfile(page, tmp / "index.html")
+        try:
+            tmp.rename(root)
+        except OSError:  # another session wrote it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+_COMPONENT = None
+
+
+def _component():
+    global _COMPONENT
+    if _COMPONENT is None:
+        import streamlit.components.v1 as components
+        _COMPONENT = components.declare_component("fusionlab_live", path=str(_assets()))
+    return _COMPONENT
+
+
+def reported_point(value: object, sliders: Sequence[LiveSlider], revision: int) -> Optional[Tuple[int, ...]]:
+    """The point the component reported, if it is one of this view's (same revision, positions in range)."""
+    if not isinstance(value, dict) or value.get("revision") != revision:
+        return None
+    p = value.get("point")
+    if not isinstance(p, list) or len(p) != len(sliders):
+        return None
+    if not all(isinstance(i, int) and 0 <= i < len(s.values) for i, s in zip(p, sliders)):
+        return None
+    return tuple(p)
+
+
+def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[float, ...]], Mapping[str, Block]],
+              layout: Sequence[Sequence[Tuple[str, str]]], owner: object, context: tuple = (),
+              same: Optional[Callable[[Tuple[float, ...]], Hashable]] = None, columns: int = 3) -> Tuple[float, ...]:
+    """Draw the live view and return the sliders' current values. Call it inside an ``st.fragment``.
+
+    ``frame(values)`` gives the blocks for one setting; ``layout`` is rows of ``(block name, what to look for)``;
+    the frames depend on nothing but the values, ``owner`` (the trained run, by identity) and ``context`` (the
+    sample, the noise type): another owner or context drops them. ``same(values)``, if given, names settings
+    that draw alike (a noise weight with nothing noised), evaluated once. The sliders' values live in
+    ``st.session_state[s.key]``; set them there to move the sliders.
+
+    The current setting is evaluated at once; its axes for up to ``BUDGET_S`` per run (and ``MIN_PER_RUN`` more
+    frames at least), the rest in further runs of the fragment that the component asks for, so a view with many
+    positions shows without waiting for all of them.
+    """
+    import streamlit as st
+    state = st.session_state
+    point = tuple(s.index(state.get(s.key, s.values[0])) for s in sliders)
+    structure = hashlib.sha1(json.dumps([[s.name, s.label_list()] for s in sliders] + [list(map(list, layout))])
+                             .encode()).hexdigest()[:12]
+    meta = state.get(f"{key}-live")  # (structure, revision, the point last agreed with the component, moved)
+    revision, moved = (meta[1], meta[3]) if meta else (0, 0)
+    got = reported_point(state.get(key), sliders, revision) if meta and meta[0] == structure else None
+    if got is not None and got != meta[2]:  # the user moved a slider in the browser
+        moved = next(j for j, (a, b) in enumerate(zip(got, meta[2])) if a != b)
+        point = got
+        for s, i in zip(sliders, point):
+            state[s.key] = s.values[i]
+    elif meta is not None and point != meta[2]:  # the page moved them (a link, a reopened run, the noise type)
+        revision += 1
+    for s, i in zip(sliders, point):  # a value between two positions (a link, an older run) is the nearest one
+        if state.get(s.key) != s.values[i]:
+            state[s.key] = s.values[i]
+    state[f"{key}-live"] = (structure, revision, point, moved)
+
+    cache = state.get(f"{key}-frames")  # (owner, (structure, context), frames by point, by same(), generation)
+    if cache is None or cache[0] is not owner or cache[1] != (structure, context):
+        cache = (owner, (structure, context), {}, {}, (cache[4] + 1) if cache else 0)
+        state[f"{key}-frames"] = cache
+    frames, evaluated, generation = cache[2], cache[3], cache[4]
+    deadline = time.perf_counter() + BUDGET_S
+    out, pending, done = {}, False, 0
+    for q in axes(point, sliders, moved):
+        if q in frames:
+            frames[q] = frames.pop(q)  # recently used last: the oldest are dropped first
+        elif q != point and done >= MIN_PER_RUN and time.perf_counter() > deadline:
+            pending = True
+            continue
+        else:
+            values = tuple(s.values[i] for s, i in zip(sliders, q))
+            name = same(values) if same else q
+            if name not in evaluated:
+                evaluated[name] = frame_json(frame(values))
+                done += q != point
+            frames[q] = evaluated[name]
+        out[",".join(map(str, q))] = frames[q]
+    for store in (frames, evaluated):
+        for old in [k for k in store][:max(0, len(store) - MAX_FRAMES)]:
+            if store is evaluated or ",".join(map(str, old)) not in out:
+                store.pop(old)
+    state[f"{key}-shown"] = frames[point]  # what the view shows now (tests read it; AppTest draws no component)
+    state[f"{key}-pending"] = pending
+    _component()(sliders=[{"name": s.name, "labels": s.label_list(), "help": s.help} for s in sliders],
+                 layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
+                 revision=revision, point=list(point), frames=out, template=_template(), columns=columns,
+                 pending=pending, key=key, default=None)  # pending: the component asks for another run at once
+    return tuple(s.values[i] for s, i in zip(sliders, point))
+
+
+_TEMPLATE: Optional[str] = None
+
+
+def _template() -> str:
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        _TEMPLATE = template_json()
+    return _TEMPLATE
+
+
+def shown(key: str) -> Dict[str, dict]:
+    """The blocks the live view ``key`` shows now, decoded (for tests and for 'Download run')."""
+    import streamlit as st
+    return {k: json.loads(v) for k, v in st.session_state.get(f"{key}-shown", {}).items()}

@@ -1,0 +1,94 @@
+"""The live view (ui.live): which frames it sends, and how it and the page agree on the sliders' setting."""
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from fusionlab.ui.live import LiveSlider, axes, markdown_html, reported_point
+
+SLIDERS = [LiveSlider("a", "a", (0.0, 0.5, 1.0)), LiveSlider("b", "b", (0.0, 1.0), ("off", "on"))]
+
+
+def test_axes_are_every_point_one_slider_away_and_the_point_first():
+    got = axes((1, 0), SLIDERS)
+    assert got[0] == (1, 0)
+    assert sorted(got) == [(0, 0), (1, 0), (1, 1), (2, 0)]  # not the product's (0, 1) or (2, 1)
+    assert len(axes((0, 0, 0), [SLIDERS[0]] * 3)) == 1 + 3 * 2
+
+
+def test_a_report_counts_only_for_this_revision_and_these_sliders():
+    assert reported_point({"point": [2, 1], "revision": 3}, SLIDERS, 3) == (2, 1)
+    assert reported_point({"point": [2, 1], "revision": 2}, SLIDERS, 3) is None  # from before the page moved them
+    assert reported_point({"point": [3, 1], "revision": 3}, SLIDERS, 3) is None  # out of range
+    assert reported_point({"point": [1], "revision": 3}, SLIDERS, 3) is None
+    assert reported_point(None, SLIDERS, 3) is None
+
+
+def test_slider_positions_snap_to_the_nearest_and_labels_default_to_values():
+    assert SLIDERS[0].index(0.7) == 1 and SLIDERS[0].index(0.8) == 2
+    assert SLIDERS[0].label_list() == ["0", "0.5", "1"] and SLIDERS[1].label_list() == ["off", "on"]
+
+
+def test_text_blocks_are_escaped_with_bold_and_code_kept():
+    assert markdown_html("**<b>** and `x<1`") == "<b>&lt;b&gt;</b> and <code>x&lt;1</code>"
+
+
+def _script(budget=None):
+    import streamlit as st
+    from fusionlab.ui import live
+    from fusionlab.ui.live import LiveSlider, live_view
+    if budget is not None:
+        live.BUDGET_S = budget
+    calls = st.session_state.setdefault("calls", [])
+    sliders = [LiveSlider("a", "a", (0.0, 0.5, 1.0)), LiveSlider("b", "b", (0.0, 1.0), ("off", "on"))]
+
+    def frame(values):
+        calls.append(values)
+        return {"text": f"a={values[0]} b={values[1]}"}
+    owner = st.session_state.setdefault("owner", object())
+    live_view("v", sliders, frame, [[("text", "")]], owner=owner, context=(st.session_state.get("ctx", 0),))
+
+
+def _text(at) -> str:
+    return json.loads(at.session_state["v-shown"]["text"])["html"]
+
+
+def test_the_browsers_report_moves_the_page_and_the_page_can_move_the_sliders():
+    at = AppTest.from_function(_script).run()
+    assert not at.exception
+    assert _text(at) == "a=0.0 b=0.0" and len(at.session_state["calls"]) == 4  # (0,0) (1,0) (2,0) (0,1)
+    structure, revision, point, _ = at.session_state["v-live"]
+    at.session_state["v"] = {"point": [2, 1], "revision": revision}  # what the component sends after a move
+    at.run()
+    assert (at.session_state["a"], at.session_state["b"]) == (1.0, 1.0)  # the keys links and bundles read
+    assert _text(at) == "a=1.0 b=1.0" and at.session_state["v-live"][1] == revision
+    assert len(at.session_state["calls"]) == 4 + 2  # only the points it lacked: (2,1) and (1,1)
+    at.session_state["a"] = 0.5  # the page moves a slider (a link, a reopened run): a new revision
+    at.run()
+    assert at.session_state["v-live"][1] == revision + 1 and _text(at) == "a=0.5 b=1.0"
+    at.session_state["v"] = {"point": [0, 0], "revision": revision}  # a stale report, sent before that
+    at.run()
+    assert at.session_state["a"] == 0.5
+    n = len(at.session_state["calls"])
+    at.session_state["ctx"] = 1  # another sample: the frames are evaluated again
+    at.run()
+    assert len(at.session_state["calls"]) == n + 4
+
+
+def test_with_no_time_to_spare_the_setting_shows_first_and_the_axes_follow_in_further_runs():
+    from fusionlab.ui import live
+    keep = live.MIN_PER_RUN, live.BUDGET_S
+    try:
+        at = AppTest.from_function(_script, kwargs={"budget": 0.0})
+        live.MIN_PER_RUN = 1
+        at.run()
+        calls = at.session_state["calls"]
+        assert calls == [(0.0, 0.0), (0.5, 0.0)]  # the setting, then one more: the component asks for the rest
+        revision = at.session_state["v-live"][1]
+        for more in range(1, 4):
+            at.session_state["v"] = {"point": [0, 0], "revision": revision, "more": more}  # as the component does
+            at.run()
+        assert not at.exception
+        assert sorted(calls) == sorted(set(calls)) and len(calls) == 4  # each evaluated once
+        assert len(at.session_state["v-frames"][2]) == 4
+    finally:
+        live.MIN_PER_RUN, live.BUDGET_S = keep
