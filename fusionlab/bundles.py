@@ -179,6 +179,22 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
     return Bundle(str(meta["kind"]), meta["config"], str(meta["url"]), state, tables)
 
 
+def joined_state(models: Mapping[str, torch.nn.Module]) -> Dict[str, torch.Tensor]:
+    """Several models' weights in one state dict, each under ``<name>/`` (a study with models per seed)."""
+    return {f"{name}/{k}": v for name, m in models.items() for k, v in m.state_dict().items()}
+
+
+def split_state(state: Mapping[str, torch.Tensor]) -> Dict[str, Dict[str, torch.Tensor]]:
+    """``joined_state``'s inverse: ``{name: state dict}``."""
+    out: Dict[str, Dict[str, torch.Tensor]] = {}
+    for k, v in state.items():
+        name, sep, rest = k.partition("/")
+        if not sep or not rest:
+            raise ValueError(f"weight '{k}' names no model (expected '<model>/<weight>')")
+        out.setdefault(name, {})[rest] = v
+    return out
+
+
 def check_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
     """The weights must be exactly the model's: the same names, each of the same shape."""
     own = model.state_dict()

@@ -61,6 +61,7 @@ if start and cfg is not None:
             st.session_state[f"{KEY}-run"] = ui.GatesRun(cfg, result.model, data, result.history, result.best_epoch,
                                                           models={("vgmr", cfg.train.seed): result.model})
 
+ui.bundle_controls(ui.current_run())  # after training, so a model trained in this run can be downloaded
 run = ui.current_run()
 if run is None:
     st.info("No model yet: press **Train VGMR** above (the progress bar shows the epochs; Stop keeps no half-trained model).")

@@ -71,6 +71,27 @@ def _open_playground(pg, server) -> None:
     pg.get_by_role("button", name="Train").wait_for()
 
 
+def _reopen(pg, path) -> None:
+    """Upload the bundle and press Reopen once it has reached the page: the file's name shows at once, its size
+    once it is sent; a click before the upload's own rerun carries no file (the page says so) and is pressed
+    again, and an upload that never arrives is made again."""
+    import re
+    for _ in range(3):
+        pg.locator('input[type="file"]').last.set_input_files(str(path))
+        pg.get_by_text(path.name).first.wait_for()
+        pg.get_by_text(re.compile(r"^\d+(\.\d+)?\s?[KM]B$")).first.wait_for()
+        for _ in range(3):
+            pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+            pg.get_by_role("button", name="Reopen").click()
+            done = pg.get_by_text("nothing was retrained").or_(pg.get_by_text("No run bundle has reached the page"))
+            done.first.wait_for()
+            if pg.get_by_text("nothing was retrained").count():
+                return
+            pg.wait_for_timeout(1500)
+    pg.screenshot(path="/tmp/reopen-fail.png")
+    raise AssertionError("the uploaded bundle never reached the page")
+
+
 def _live(pg):
     """The Playground's live view: its sliders and figures draw in a component's iframe."""
     return pg.frame_locator('iframe[src*="fusionlab_live"]')
@@ -188,11 +209,32 @@ def test_a_downloaded_run_reopens_in_another_browser_context(server, page, tmp_p
     other.set_default_timeout(240_000)
     other.goto(f"{server}/playground")
     other.get_by_role("button", name="Train", exact=True).wait_for()
-    other.locator('input[type="file"]').set_input_files(str(path))
-    other.get_by_text("run.zip").first.wait_for()
-    other.get_by_role("button", name="Reopen").click()
-    other.get_by_text("nothing was retrained").wait_for()
+    _reopen(other, path)
     other.get_by_text("Corrupt the test set").wait_for()
     assert _accuracy(other) == clean
+    assert other.locator('[data-testid="stException"]').count() == 0
+    other.context.close()
+
+
+def test_a_gates_run_reopens_in_another_browser_context(server, page, tmp_path):
+    """Gates & values: every model the page trained goes into the bundle; another user reopens it and sees the
+    same model (the caption's clean test accuracy), without training."""
+    page.goto(f"{server}/gates_values?epochs=1")
+    page.get_by_role("button", name="Train VGMR", exact=True).click()
+    page.get_by_text("One sample, one gate").wait_for()
+    caption = page.get_by_text("clean test accuracy").first.inner_text()
+    page.get_by_role("button", name="Prepare the download").click()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download run (.zip)").click()
+    path = tmp_path / "gates.zip"
+    info.value.save_as(path)
+    other = page.context.browser.new_context().new_page()
+    other.set_default_timeout(240_000)
+    other.goto(f"{server}/gates_values")
+    other.get_by_role("button", name="Train VGMR", exact=True).wait_for()
+    _reopen(other, path)
+    other.get_by_text("One sample, one gate").wait_for()
+    assert other.get_by_text("clean test accuracy").first.inner_text() == caption
+    other.frame_locator('iframe[src*="fusionlab_live"]').get_by_role("slider", name="m1: noised").wait_for()
     assert other.locator('[data-testid="stException"]').count() == 0
     other.context.close()

@@ -122,8 +122,9 @@ def test_a_malformed_bundle_is_a_one_line_error_not_a_traceback(trained, change,
 
 
 def test_a_bundle_whose_setting_the_page_cannot_show_is_refused_and_its_link_is_the_runs():
-    from fusionlab.ui.playground import checked_widget_state, run_link
-    checked_widget_state(CFG)  # the test config fits the page
+    from fusionlab.ui.links import checked_state
+    from fusionlab.ui.playground import link_params, run_link, widget_state
+    checked_state(link_params(CFG.data.name), widget_state(CFG))  # the test config fits the page
     with pytest.raises(ValueError, match="its epochs = 150 is beyond this page's controls"):
-        checked_widget_state(replace(CFG, train=replace(CFG.train, epochs=150)))
+        checked_state(link_params(CFG.data.name), widget_state(replace(CFG, train=replace(CFG.train, epochs=150))))
     assert "epochs=2" in run_link(CFG) and "seed=4" in run_link(CFG) and "dataset=synthetic" in run_link(CFG)

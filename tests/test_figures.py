@@ -33,7 +33,8 @@ def test_current_marks_names_the_curve_the_setting_lies_on():
     assert current_marks({"pix": 0.3, "mor": 0.0}) == {"pix": 0.3}
     assert current_marks({"pix": 0.3, "mor": 0.3}) == {"all": 0.3}
     assert current_marks({"pix": 0.3, "mor": 0.1}) == {}
-    assert current_marks({"pix": 0.0, "mor": 0.0}) == {}
+    assert current_marks({"pix": 0.0, "mor": 0.0}) == {"all": 0.0}  # clean lies on every curve
+    assert current_marks({"pix": 0.0}) == {"pix": 0.0}
 
 
 def test_a_null_with_no_spread_gets_a_narrow_axis():

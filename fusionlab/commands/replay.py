@@ -38,7 +38,7 @@ def run_replay(args) -> int:
     from pathlib import Path
 
     from ..bundles import read_bundle
-    from ..experiments import playground
+    from ..experiments import gates, playground
     from ._common import check_out, result_set, write_csv, write_json
     out = check_out(args.out)
     path = Path(args.bundle)
@@ -46,18 +46,17 @@ def run_replay(args) -> int:
         raise ValueError(f"no such file: {path}")
     data = path.read_bytes()
     kind = read_bundle(data).kind
-    reopeners = {playground.BUNDLE_KIND: playground.reopen}
-    if kind not in reopeners:
-        raise ValueError(f"bundles of kind '{kind}' cannot be replayed yet; replay reads {sorted(reopeners)}")
-    result, _ = reopeners[kind](data)
-    saved = result.artifacts["bundle"].tables
-    equal = {name: same_tables(table, saved[name]) for name, table in result.tables.items() if name in saved}
+    replayers = {playground.BUNDLE_KIND: playground.replay, gates.BUNDLE_KIND: gates.replay}
+    if kind not in replayers:
+        raise ValueError(f"bundles of kind '{kind}' cannot be replayed yet; replay reads {sorted(replayers)}")
+    tables, saved, config = replayers[kind](data)
+    equal = {name: same_tables(table, saved[name]) for name, table in tables.items() if name in saved}
     with result_set(out, "replay") as d:
-        for name, table in result.tables.items():
+        for name, table in tables.items():
             write_csv(table, d / f"{name}.csv")
-        write_json(result.config, d / "config.json")
+        write_json(config, d / "config.json")
         write_json(equal, d / "equal.json")
     for name, ok in equal.items():
         print(f"{name:20s} {'equal to the bundle' if ok else 'DIFFERS from the bundle'}")
-    print(f"{len(result.tables)} table(s) -> {out}")
+    print(f"{len(tables)} table(s) -> {out}")
     return 0 if all(equal.values()) else 1

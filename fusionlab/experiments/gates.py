@@ -19,7 +19,8 @@ import torch
 
 from ..data import DataConfig, PreparedData, SplitConfig, SyntheticConfig, UCIConfig, prepare
 from ..diagnostics.gates import (SweepConfig, corrupt_test, gate_findings, gate_samples, noise_label, removal_table,
-                                 robustness_findings, robustness_of, robustness_summary, summarise_samples)
+                                 robustness_findings, robustness_of, robustness_summary, sample_table,
+                                 summarise_samples)
 from ..diagnostics.signals import SignalTestConfig, over_conditions, signal_findings, signal_permutation
 from ..jobs import uploads_uncached, Job, JobCache, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model
@@ -196,3 +197,71 @@ def run(cfg: GatesConfig = DEFAULT, progress: Optional[Progress] = None, stop: O
     config = {"dataset": data.name, "views": data.modality_names, "shapes": data.shapes(), **record(cfg)}
     return Result(tables, findings, config, {"models": models, "data": data, "job_seconds": outcome.seconds,
                                              "cached": outcome.cached}, outcome.stopped)
+
+
+BUNDLE_KIND = "gates"
+
+
+def model_name(method: str, seed: int) -> str:
+    return f"{method}@{seed}"
+
+
+def trained_tables(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str, int], torch.nn.Module]
+                   ) -> Dict[str, pd.DataFrame]:
+    """Every table the page computes from trained models: the first VGMR's per-sample table, the §4.4 and §4.7
+    tables once every VGMR seed and the first backbone are trained, and §4.8 once both methods' seeds are. What
+    the page shows after training and what ``reopen`` recomputes from a bundle's weights."""
+    tables = {"samples": sample_table(models[("vgmr", cfg.train.seed)], data)}
+    needed = [("vgmr", s) for s in cfg.seed_list()] + [(cfg.backbone, cfg.train.seed)]
+    if all(k in models for k in needed):
+        tables.update(gate_tables(cfg, data, {k: models[k] for k in needed}))
+    every = [(name, s) for s in cfg.seed_list() for name in cfg.configs()]
+    if all(k in models for k in every):
+        tables["robustness"] = robustness_of({k: models[k] for k in every}, data, cfg.sweep)
+    return tables
+
+
+def bundle(cfg: GatesConfig, models: Mapping[Tuple[str, int], torch.nn.Module], history: pd.DataFrame,
+           best_epoch: int, tables: Mapping[str, pd.DataFrame], url: str = "", figures: Optional[Dict[str, Any]] = None
+           ) -> bytes:
+    """A run bundle (``fusionlab.bundles``) of the Gates & values page's models (every seed it trained)."""
+    from ..bundles import joined_state, write_bundle
+    return write_bundle(BUNDLE_KIND, record(cfg), url, joined_state({model_name(*k): m for k, m in models.items()}),
+                        {**tables, "history": history, "best": pd.DataFrame([{"best_epoch": int(best_epoch)}])},
+                        figures or {})
+
+
+def reopen(data_bytes: bytes, source: Any = None):
+    """A bundle's models without retraining: ``(cfg, models, data, history, best_epoch, tables, bundle)``, every
+    table but the history recomputed from the weights (``trained_tables``)."""
+    from ..bundles import check_state, config_from_record, read_bundle, split_state
+    b = read_bundle(data_bytes, BUNDLE_KIND)
+    cfg = config_from_record(GatesConfig, b.config)
+    if cfg.data.spec.upload and source is None:
+        raise ValueError("this run trained on an uploaded file, which a bundle does not hold, so it cannot be reopened")
+    best = b.tables.get("best")
+    if "history" not in b.tables or best is None or len(best) != 1 or "best_epoch" not in best:
+        raise ValueError("the bundle lacks its history table or its one-row best-epoch table")
+    data = prepared(cfg, source)
+    names = {model_name(m, s): (m, s) for s in cfg.seed_list() for m in cfg.configs()}
+    models = {}
+    for name, state in split_state(b.state).items():
+        if name not in names:
+            raise ValueError(f"the bundle holds a model '{name}' its config does not train (expected some of "
+                             f"{sorted(names)})")
+        method, seed = names[name]
+        model = build_model(data.shapes(), data.n_classes, cfg.configs()[method], seed=seed)
+        check_state(model, state)
+        model.load_state_dict(state)
+        models[(method, seed)] = model.eval()
+    if ("vgmr", cfg.train.seed) not in models:
+        raise ValueError(f"the bundle lacks the first VGMR model ('{model_name('vgmr', cfg.train.seed)}')")
+    tables = trained_tables(cfg, data, models)
+    return cfg, models, data, b.tables["history"], int(best["best_epoch"].iloc[0]), tables, b
+
+
+def replay(data_bytes: bytes) -> Tuple[Dict[str, pd.DataFrame], Dict[str, pd.DataFrame], Dict[str, Any]]:
+    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
+    cfg, _, data, history, best, tables, b = reopen(data_bytes)
+    config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
+    return {**tables, "history": history, "best": pd.DataFrame([{"best_epoch": best}])}, b.tables, config

@@ -172,3 +172,9 @@ def reopen(data_bytes: bytes, source: Any = None) -> Tuple[Result, PlaygroundCon
     tables = {**trained_tables(model, data, cfg, trained, tests=ran), "history": b.tables["history"]}
     config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
     return Result(tables, [], config, {"model": model, "data": data, "fit": None, "bundle": b}), cfg
+
+
+def replay(data_bytes: bytes) -> Tuple[Dict[str, pd.DataFrame], Dict[str, pd.DataFrame], Dict[str, Any]]:
+    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
+    result, _ = reopen(data_bytes)
+    return result.tables, result.artifacts["bundle"].tables, result.config

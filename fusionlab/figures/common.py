@@ -56,7 +56,7 @@ def training_curves(history: pd.DataFrame, title: Optional[str] = None) -> go.Fi
 def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix") -> go.Figure:
     """Rows: true class; columns: predicted class; cell text is the count."""
     cm = np.asarray(cm)
-    fig = go.Figure(go.Heatmap(z=cm, x=list(class_names), y=list(class_names), colorscale="Blues",
+    fig = go.Figure(go.Heatmap(z=cm, x=list(class_names), y=list(class_names), colorscale="Blues", showscale=False,
                                text=cm, texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>"))
     fig.update_layout(title=title, height=380, xaxis_title="predicted", yaxis_title="true",
                       yaxis_autorange="reversed", margin=dict(t=40),
@@ -106,8 +106,9 @@ def robustness_figure(df: pd.DataFrame, marks: Optional[Mapping[str, float]] = N
         fig.add_trace(go.Scatter(x=[lo, hi], y=[current, current], mode="lines", name=f"current setting: {current:.3f}",
                                  line=dict(dash="dot", color="grey"), hoverinfo="skip"))
     noise = df["noise"].iloc[0] if "noise" in df else "noise"
-    fig.update_layout(title=title, xaxis_title=f"{noise} level", yaxis_title="test accuracy", height=360,
-                      yaxis_range=[0, 1.02], margin=dict(t=40))
+    fig.update_layout(title=title, xaxis_title=f"{noise} level", yaxis_title="test accuracy", height=380,
+                      yaxis_range=[0, 1.02], margin=dict(t=60),  # the legend below: a column at 1024 px keeps its plot
+                      legend=dict(orientation="h", y=-0.22, yanchor="top", x=0))
     levels = sorted(df["level"].unique())
     if len(levels) <= 3:  # e.g. drop: off / on; no in-between ticks for levels that do not exist
         fig.update_xaxes(tickvals=levels)
@@ -118,7 +119,8 @@ def probability_bars(probs: Sequence[float], class_names: Sequence[str], true_cl
                      title: str = "predicted probabilities") -> go.Figure:
     colors = [color(2) if i == true_class else color(0) for i in range(len(class_names))]
     fig = go.Figure(go.Bar(x=list(class_names), y=list(probs), marker_color=colors))
-    fig.update_layout(title=title + " (green = true class)", yaxis_range=[0, 1], height=280, margin=dict(t=40),
+    fig.update_layout(title=dict(text=title, subtitle=dict(text="green = true class")), yaxis_range=[0, 1], height=280,
+                      margin=dict(t=60),
                       xaxis_title="class", yaxis_title="probability", xaxis_type="category")
     return fig
 
@@ -157,7 +159,8 @@ def sample_inputs(inputs: Mapping[str, np.ndarray], images: Mapping[str, Tuple[i
         fig.add_trace(go.Heatmap(z=z, colorscale="Greys" if image else "RdBu_r", showscale=False,
                                  hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"), 1, j)
         fig.update_yaxes(autorange="reversed", showticklabels=image or z.shape[0] > 1, row=1, col=j)
-        if image:
-            fig.update_yaxes(scaleanchor=f"x{j if j > 1 else ''}", row=1, col=j)
+        if image:  # square pixels, the panel shrunk to the image (not the axis stretched past it), no zero line
+            fig.update_yaxes(scaleanchor=f"x{j if j > 1 else ''}", constrain="domain", zeroline=False, row=1, col=j)
+            fig.update_xaxes(constrain="domain", zeroline=False, row=1, col=j)
     fig.update_layout(title=title, height=300, margin=dict(t=70, b=30))
     return fig

@@ -53,10 +53,12 @@ def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Seque
                            lo=0.0, hi=None)  # variance estimates: never negative, unbounded above
     fig.layout.shapes = [vline(marks[mod], c, color(i)) for c in range(1, len(methods) + 1)
                          for i, mod in enumerate(mods) if marks and mod in marks]
-    fig.update_xaxes(title_text="injected intensity t (1 = clean)")
+    fig.update_xaxes(title_text="intensity t")  # short: three of them share a row at 1024 px
     fig.update_yaxes(title_text="estimate", col=1)
-    fig.update_layout(height=380, margin=dict(t=50), legend=dict(orientation="h", y=-0.25),
-                      title="(a) does the estimate rise with the injected noise? (ρ: Spearman, per sample)")
+    fig.update_annotations(font_size=12)
+    fig.update_layout(height=400, margin=dict(t=80), legend=dict(orientation="h", y=-0.25),
+                      title=dict(text="(a) does the estimate rise with the injected noise?",
+                                 subtitle=dict(text="t = 1 is clean; ρ: Spearman, per sample")))
     return fig
 
 
@@ -69,9 +71,14 @@ def weights_figure(weights: pd.DataFrame, title: str = "(b) per-sample weights v
         fig.add_trace(go.Scatter(x=part["injected"], y=part["weight"], mode="markers", name=str(mod),
                                  marker=dict(color=color(i), size=5, opacity=0.55),
                                  hovertemplate=f"{mod}<br>noise %{{x:.2f}} sd<br>weight %{{y:.2f}}<extra></extra>"))
-    fig.add_hline(y=1.0, line=dict(color="grey", dash="dash"), annotation_text="equal share")
-    fig.update_layout(title=title, xaxis_title="injected gaussian noise (train sd)",
-                      yaxis_title="weight w_m (sums to M per sample)", height=380, margin=dict(t=50))
+    # the equal share as a legend entry: a label on the line sat on the points
+    lo, hi = float(weights["injected"].min()), float(weights["injected"].max())
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[1.0, 1.0], mode="lines", name="equal share (1)", hoverinfo="skip",
+                             line=dict(color="grey", dash="dash")))
+    fig.update_layout(title=dict(text=title, subtitle=dict(text="a sample's weights sum to M, the number of "
+                                                                 "modalities")),
+                      xaxis_title="injected gaussian noise (train sd)", yaxis_title="weight w_m", height=400,
+                      margin=dict(t=80))
     return fig
 
 
@@ -124,8 +131,10 @@ def robustness_methods_figure(rob: pd.DataFrame, marks: Optional[Mapping[str, fl
             line_with_band(fig, s["level"], s["mean"], s["std"], str(meth), i, row=1, col=c, showlegend=c == 1)
     fig.layout.shapes = [vline(marks[cond], c, "grey") for c, cond in enumerate(conds, start=1)
                          if marks and cond in marks]
-    fig.update_xaxes(title_text="gaussian level (train sd)")
+    fig.update_xaxes(title_text="level (sd)")
     fig.update_yaxes(title_text="test accuracy", col=1)
-    fig.update_layout(title="(d) accuracy vs noise level (mean ± sd over seeds)", height=380, margin=dict(t=60),
-                      legend=dict(orientation="h", y=-0.25))
+    fig.update_annotations(font_size=12)
+    fig.update_layout(title=dict(text="(d) accuracy vs noise level",
+                                 subtitle=dict(text="gaussian level in train sd; mean ± sd over seeds")),
+                      height=400, margin=dict(t=80), legend=dict(orientation="h", y=-0.25))
     return fig

@@ -32,10 +32,11 @@ def sample_heatmaps(x: np.ndarray, g_eff: np.ndarray, diff: np.ndarray, name: st
     panels = [dict(z=x, colorscale="RdBu_r", zmid=0, zmin=-span, zmax=span),
               dict(z=g_eff, colorscale="Viridis", zmin=gate_range[0], zmax=gate_range[1]),
               dict(z=diff, colorscale="RdBu_r", zmid=0, zmin=-dspan, zmax=dspan)]
-    for c, kw in enumerate(panels, start=1):
-        right = fig.get_subplot(1, c).xaxis.domain[1]
-        fig.add_trace(go.Heatmap(hovertemplate=hover, colorbar=dict(x=right + 0.005, xanchor="left", len=0.9,
-                                                                    thickness=10), **kw), 1, c)
+    for c, kw in enumerate(panels, start=1):  # each colour bar under its panel: beside it, its tick labels ran
+        lo, hi = fig.get_subplot(1, c).xaxis.domain  # into the next panel's at 1024 px
+        fig.add_trace(go.Heatmap(hovertemplate=hover, colorbar=dict(
+            orientation="h", x=(lo + hi) / 2, xanchor="center", len=hi - lo, thickness=8, yref="container", y=0.01,
+            yanchor="bottom", ypad=0), **kw), 1, c)
     if noised is not None and noised.any():
         rows = noised.all(1) if x.shape[0] > 1 else np.zeros(x.shape[0], bool)  # whole noised timesteps
         cells = [(t, t, 0, x.shape[1] - 1) for t in np.flatnonzero(rows)] + \
@@ -47,7 +48,7 @@ def sample_heatmaps(x: np.ndarray, g_eff: np.ndarray, diff: np.ndarray, name: st
     fig.update_xaxes(title_text="channel")
     fig.update_yaxes(title_text="timestep", autorange="reversed", col=1)
     fig.update_yaxes(autorange="reversed", dtick=1 if x.shape[0] <= 20 else None)  # whole timesteps only (T = 1: "0")
-    fig.update_layout(title=title or None, height=250 + 6 * min(x.shape[0], 20), margin=dict(t=60, b=40, l=50, r=20))
+    fig.update_layout(title=title or None, height=290 + 6 * min(x.shape[0], 20), margin=dict(t=60, b=90, l=50, r=20))
     return fig
 
 
@@ -73,7 +74,7 @@ def channel_value_strip(v_c: Mapping[str, np.ndarray], title: str = "channel val
     z = np.stack([np.asarray(v_c[k]) for k in names])
     fig = go.Figure(go.Heatmap(z=z, y=names, zmin=0, zmax=1, colorscale="Viridis",
                                hovertemplate="%{y}, channel %{x}: %{z:.3f}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="latent channel", height=120 + 40 * len(names), margin=dict(t=40, b=30))
+    fig.update_layout(title=title, xaxis_title="latent channel", height=140 + 40 * len(names), margin=dict(t=40, b=50))
     return fig
 
 

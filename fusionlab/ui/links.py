@@ -190,3 +190,16 @@ def link_box(page: str, url_path: str, params: Mapping[str, Param]) -> str:
         st.code(url, language=None, wrap_lines=True)
         st.caption("Opening it sets the controls; press Train there to train the same model (same seed).")
     return url
+
+
+def checked_state(params: Mapping[str, Param], state: Dict[str, Any]) -> Dict[str, Any]:
+    """``state`` (widget key -> value, e.g. a reopened run's), refused (``ValueError``) where a control cannot
+    show it: a bundle's config may hold values the engine accepts but the page's widgets do not (150 epochs;
+    Streamlit raises on those)."""
+    for name, p in params.items():
+        if p.key in state and not p.apply:
+            try:
+                p.parse(p.text(state[p.key]))
+            except ValueError as exc:
+                raise ValueError(f"its {name} = {p.text(state[p.key])} is beyond this page's controls: {exc}") from None
+    return state

@@ -113,9 +113,13 @@ def _assets() -> Path:
     js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     digest = hashlib.sha256(page.read_bytes() + plotly.__version__.encode()).hexdigest()[:16]
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fusionlab"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: the temporary directory
+        base = Path(tempfile.gettempdir()) / f"fusionlab-{os.getuid()}"
+        base.mkdir(parents=True, exist_ok=True)
     root = base / f"live-{digest}"
     if not (root / "index.html").exists():
-        base.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=base, prefix=".live-"))
         shutil.copyfile(js, tmp / "plotly.min.js")
         shutil.copyfile(page, tmp / "index.html")

@@ -14,7 +14,8 @@ from ..experiments.base import Result
 from ..experiments.playground import PlaygroundConfig
 from ..fusion import FUSIONS
 from ..noise import CORRUPTIONS, level_range, on_off
-from .links import Param, current_query, data_params, page_url
+from .bundle_box import bundle_box
+from .links import Param, checked_state, current_query, data_params, page_url
 from .forms import data_controls, data_state, init_state
 from .live import LiveSlider, Metric
 
@@ -164,13 +165,15 @@ def noise_frame(run: "PlaygroundRun", noise: str, levels: Dict[str, float], i: i
                     Metric("ROC-AUC", "n/a" if m["roc_auc"] != m["roc_auc"] else f"{m['roc_auc']:.3f}")],
         "cm": figures.confusion_matrix_figure(confusion_matrix(y, probs.argmax(1), labels=list(range(len(cls)))), cls),
         "rob": figures.robustness_figure(run.robustness[noise], marks=marks, current=m["accuracy"],
-                                         title="accuracy vs noise (× = current setting)" if marks else
-                                         "accuracy vs noise (dotted: the current setting, which mixes levels)"),
+                                         title="accuracy vs noise<br><sup>× = the current setting</sup>" if marks else
+                                         "accuracy vs noise<br><sup>dotted = the current setting (mixed levels)"
+                                         "</sup>"),
         "sample": f"Test sample **{i}**: true class **{cls[y[i]]}**, predicted **{cls[pred]}** "
                   f"({'correct' if pred == y[i] else 'wrong'}) under the current noise.",
         "probs": figures.probability_bars(probs[i], cls, int(y[i])),
         "contrib": figures.contribution_bars(modality_contributions(run.model, one, run.data),
-                                             "contribution: probability lost when the modality is dropped"),
+                                             "contribution<br><sup>probability lost when the modality is dropped"
+                                             "</sup>"),
         "input": figures.sample_inputs(raw, UCI_IMAGES if run.data.name.startswith("uci") else {},
                                        "what the model sees for this sample (raw scale, under the current noise)"),
     }
@@ -191,52 +194,30 @@ def current_run() -> Optional[PlaygroundRun]:
 
 
 def current_marks(levels: Dict[str, float]) -> Dict[str, float]:
-    """Which robustness curve the sliders' setting lies on: the one noisy modality's, or
-    ``all`` when every modality has the same level; none (empty) for a mixed setting."""
+    """Which robustness curve the sliders' setting lies on: the one noisy modality's, or ``all`` when every
+    modality has the same level (0 included: clean lies on every curve); none (empty) for a mixed setting."""
     noisy = {k: v for k, v in levels.items() if v > 0}
     if len(noisy) == 1:
         return noisy
-    if len(levels) > 1 and len(noisy) == len(levels) and len(set(noisy.values())) == 1:
-        return {"all": next(iter(noisy.values()))}
+    if levels and len(set(levels.values())) == 1:
+        v = next(iter(levels.values()))
+        return {"all": v} if len(levels) > 1 else dict(levels)
     return {}
 
 
-def _reopen() -> None:
-    """The Reopen button's callback (it runs before the page, so it may set the controls): the bundle's run
-    becomes the page's model, and the controls show its setting."""
-    up = st.session_state.get(f"{KEY}-bundle-up")
-    st.session_state.pop(f"{KEY}-bundle-error", None)
-    if up is None:
-        st.session_state[f"{KEY}-bundle-error"] = "Choose a run bundle (.zip) first."
-        return
-    try:
-        result, cfg = study.reopen(up.getvalue())
-        state = checked_widget_state(cfg)
-    except ValueError as exc:
-        st.session_state[f"{KEY}-bundle-error"] = f"Cannot reopen {up.name}: {exc}"
-        return
+def _reopen(data: bytes) -> None:
+    """Reopen's callback (it runs before the page, so it may set the controls): the bundle's run becomes the
+    page's model, and the controls show its setting."""
+    result, cfg = study.reopen(data)
+    state = checked_state(link_params(cfg.data.name), widget_state(cfg))
     st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
     st.session_state.update(state)
-    st.session_state[f"{KEY}-bundle-note"] = f"Reopened {up.name}: its model, settings and tables; nothing was retrained."
 
 
 def widget_state(cfg: PlaygroundConfig) -> Dict[str, object]:
     """The widget values that show ``cfg`` on this page."""
     return {**data_state(KEY, cfg.data), f"{KEY}-fusion": cfg.model.fusion, f"{KEY}-epochs": cfg.train.epochs,
             f"{KEY}-seed": cfg.train.seed, f"{KEY}-noise": cfg.noise}
-
-
-def checked_widget_state(cfg: PlaygroundConfig) -> Dict[str, object]:
-    """``widget_state``, refused (``ValueError``) where a widget cannot show it: a bundle's config may hold
-    values the engine accepts but the page's sliders do not (150 epochs; Streamlit raises on those)."""
-    state = widget_state(cfg)
-    for name, p in link_params(cfg.data.name).items():
-        if p.key in state and not p.apply:
-            try:
-                p.parse(p.text(state[p.key]))
-            except ValueError as exc:
-                raise ValueError(f"its {name} = {p.text(state[p.key])} is beyond this page's controls: {exc}") from None
-    return state
 
 
 def run_link(cfg: PlaygroundConfig) -> str:
@@ -247,35 +228,13 @@ def run_link(cfg: PlaygroundConfig) -> str:
 def bundle_controls(run: Optional[PlaygroundRun]) -> None:
     """'Download run' (a zip: config with this link, weights, tables, figures) and 'Reopen' of such a zip."""
     from .. import figures
-    # a bordered box, not an expander: the training run's progress bar shifts the elements, so an expander would
-    # come back closed on the next run (and hide the download button that run made)
-    with st.container(border=True, key=f"{KEY}-bundle-box"):
-        st.markdown("**Save this run, or reopen a saved one**")
-        left, right = st.columns(2)
-        with left:
-            if run is None:
-                st.caption("Train a model to download it.")
-            elif run.result.artifacts.get("fit") is None and run.result.artifacts.get("bundle") is None:
-                st.caption("This run cannot be saved.")
-            else:
-                made = st.session_state.get(f"{KEY}-bundle")
-                if made is None or made[0] is not run:
-                    if st.button("Prepare the download", key=f"{KEY}-bundle-make",
-                                 help="one .zip: config.json (with this page's link), the weights (safetensors), "
-                                      "every table as CSV and every figure as HTML"):
-                        figs = {"training_curves": figures.training_curves(run.history),
-                                "robustness": figures.robustness_figure(run.result.tables["robustness"])}
-                        made = (run, study.bundle(run.result, run.config, run_link(run.config), figs))
-                        st.session_state[f"{KEY}-bundle"] = made
-                if made is not None and made[0] is run:
-                    st.download_button("Download run (.zip)", made[1], key=f"{KEY}-bundle-download",
-                                       file_name=f"fusionlab-playground-{run.config.model.fusion}-seed"
-                                                 f"{run.config.train.seed}.zip", mime="application/zip",
-                                       on_click="ignore", type="primary")
-        with right:
-            st.file_uploader("reopen a run (.zip from 'Download run')", type=["zip"], key=f"{KEY}-bundle-up")
-            st.button("Reopen", key=f"{KEY}-reopen", on_click=_reopen)
-        if st.session_state.get(f"{KEY}-bundle-error"):
-            st.error(st.session_state[f"{KEY}-bundle-error"])
-        elif st.session_state.get(f"{KEY}-bundle-note"):
-            st.success(st.session_state.pop(f"{KEY}-bundle-note"))
+
+    def make() -> bytes:
+        figs = {"training_curves": figures.training_curves(run.history),
+                "robustness": figures.robustness_figure(run.result.tables["robustness"])}
+        return study.bundle(run.result, run.config, run_link(run.config), figs)
+    savable = run is not None and (run.result.artifacts.get("fit") is not None
+                                   or run.result.artifacts.get("bundle") is not None)
+    bundle_box(KEY, run, make if savable else None,
+               f"fusionlab-playground-{run.config.model.fusion}-seed{run.config.train.seed}.zip" if run else "",
+               _reopen)

@@ -229,8 +229,8 @@ def noise_sliders(names: list[str], schedule) -> List[LiveSlider]:
 NOISE_LAYOUT = [
     [("metrics", "")],
     [("estimator", "the closer a method's ρ is to the oracle's, the better its weights read the noise it was given.")],
-    [("weights", "noisier samples should get smaller weights; a flat cloud is a weighting that ignores the noise."),
-     ("rob", "dynamic weighting helps where its curve stays above static fusion's as the test noise rises.")],
+    [("weights", "noisier samples should get smaller weights; a flat cloud is a weighting that ignores the noise.")],
+    [("rob", "dynamic weighting helps where its curve stays above static fusion's as the test noise rises.")],
 ]
 
 

@@ -14,7 +14,8 @@ from ..experiments.gates import BACKBONES, GatesConfig
 from ..refiners.vgmr import CHOICES
 from .forms import data_controls as generated_data_controls
 from .forms import data_state, init_state
-from .links import Param, data_params
+from .bundle_box import bundle_box
+from .links import Param, checked_state, current_query, data_params, page_url
 from .live import LiveSlider
 from .glossary import term
 
@@ -304,3 +305,45 @@ def sample_picker(n: int) -> int:
         st.session_state[f"{KEY}-sample"] = 0
     return int(st.number_input("test sample index (or click a point in the scatter)", 0, n - 1, step=1,
                                key=f"{KEY}-sample"))
+
+
+def widget_state(cfg: GatesConfig) -> Dict[str, object]:
+    """The widget values that show ``cfg`` on this page."""
+    v = cfg.vgmr
+    return {**data_state(KEY, cfg.data), f"{KEY}-backbone": cfg.backbone, f"{KEY}-lambda": v.lambda_amp,
+            f"{KEY}-rho": v.rho, f"{KEY}-epochs": cfg.train.epochs, f"{KEY}-seed": cfg.train.seed,
+            f"{KEY}-value-target": v.value_target, f"{KEY}-regulariser": v.regulariser, f"{KEY}-norm": v.norm,
+            f"{KEY}-value-rows": v.value_rows}
+
+
+def run_link(cfg: GatesConfig) -> str:
+    """The link that opens the page set up as ``cfg`` was (what a bundle stores)."""
+    return page_url(URL_PATH, current_query(link_params(cfg.data.name), widget_state(cfg)))
+
+
+def _reopen(data: bytes) -> None:
+    cfg, models, prepared, history, best, tables, _ = study.reopen(data)
+    state = checked_state(link_params(cfg.data.name), widget_state(cfg))
+    samples = tables.pop("samples")
+    st.session_state[f"{KEY}-run"] = GatesRun(cfg, models[("vgmr", cfg.train.seed)], prepared, history, best,
+                                              samples=samples, tables=tables, models=models)
+    st.session_state.update(state)
+
+
+def bundle_controls(run: Optional[GatesRun]) -> None:
+    """'Download run' (every model the page trained, its tables and figures) and 'Reopen' of such a zip."""
+    from ..figures import training_curves
+    from ..figures import vgmr as vfig
+
+    def make() -> bytes:
+        from ..diagnostics.gates import sample_table
+        samples = run.samples if run.samples is not None else sample_table(run.model, run.data)
+        figs = {"training_curves": training_curves(run.history)}
+        if "gate_stats" in run.tables:
+            figs["gate_stats"] = vfig.gate_stats_figure(run.tables["gate_stats"])
+        if "robustness" in run.tables:
+            figs["robustness"] = vfig.robustness_bands(run.tables["robustness"])
+        return study.bundle(run.config, run.models, run.history, run.best_epoch, {**run.tables, "samples": samples},
+                            run_link(run.config), figs)
+    bundle_box(KEY, run, make if run is not None else None,
+               f"fusionlab-gates-{run.backbone}-seed{run.config.train.seed}.zip" if run else "", _reopen)

@@ -1,0 +1,65 @@
+"""The "Save this run, or reopen a saved one" box every page with a trained model shows (issue 17 item 4).
+
+A page gives ``bundle_box`` its key, whether its run can be saved, how to make the bundle's bytes (called when
+the user asks, not on every rerun: a bundle holds every table and figure) and how to reopen one (a callback
+that gets the uploaded bytes and sets the page's run and controls, raising ``ValueError`` with a one-line
+reason). The upload is reopened in the button's callback, before the page runs, so the controls it sets are
+drawn with the bundle's values.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import streamlit as st
+
+
+def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
+    up = st.session_state.get(f"{key}-bundle-up")
+    st.session_state.pop(f"{key}-bundle-error", None)
+    if up is None:
+        st.session_state[f"{key}-bundle-error"] = ("No run bundle has reached the page yet: choose a .zip, wait until "
+                                                   "its size shows, then press Reopen.")
+        return
+    try:
+        reopen(up.getvalue())
+    except ValueError as exc:
+        st.session_state[f"{key}-bundle-error"] = f"Cannot reopen {up.name}: {exc}"
+        return
+    st.session_state[f"{key}-bundle-note"] = f"Reopened {up.name}: its model, settings and tables; nothing was retrained."
+
+
+def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_name: str,
+               reopen: Callable[[bytes], None]) -> None:
+    """'Download run' of ``run`` (``make`` is None: it cannot be saved) and 'Reopen' of an uploaded bundle."""
+    # a bordered box, not an expander: the training run's progress bar shifts the elements, so an expander would
+    # come back closed on the next run (and hide the download button that run made)
+    with st.container(border=True, key=f"{key}-bundle-box"):
+        st.markdown("**Save this run, or reopen a saved one**")
+        left, right = st.columns(2)
+        with left:
+            if run is None:
+                st.caption("Train a model to download it.")
+            elif make is None:
+                st.caption("This run cannot be saved.")
+            else:
+                made = st.session_state.get(f"{key}-bundle")
+                if made is None or made[0] is not run:
+                    if st.button("Prepare the download", key=f"{key}-bundle-make",
+                                 help="one .zip: config.json (with this page's link), the weights (safetensors), "
+                                      "every table as CSV and every figure as HTML"):
+                        try:
+                            made = (run, make())
+                        except ValueError as exc:
+                            st.error(f"Cannot save this run: {exc}")
+                        else:
+                            st.session_state[f"{key}-bundle"] = made
+                if made is not None and made[0] is run:
+                    st.download_button("Download run (.zip)", made[1], key=f"{key}-bundle-download",
+                                       file_name=file_name, mime="application/zip", on_click="ignore", type="primary")
+        with right:
+            st.file_uploader("reopen a run (.zip from 'Download run')", type=["zip"], key=f"{key}-bundle-up")
+            st.button("Reopen", key=f"{key}-reopen", on_click=_reopen, args=(key, reopen))
+        if st.session_state.get(f"{key}-bundle-error"):
+            st.error(st.session_state[f"{key}-bundle-error"])
+        elif st.session_state.get(f"{key}-bundle-note"):
+            st.success(st.session_state.pop(f"{key}-bundle-note"))
