@@ -58,6 +58,8 @@ SETTLED = """([t0, quiet]) => {
   const now = performance.now();
   return !running && window.__lastMutation > t0 && now - window.__lastMutation > quiet;
 }"""
+POSITION = """e => e.tagName === "INPUT" ? [+e.value, +e.min, +e.max]
+  : [+e.getAttribute("aria-valuenow"), +e.getAttribute("aria-valuemin"), +e.getAttribute("aria-valuemax")]"""
 SYNCED = """() => !document.querySelector('[data-testid="stStatusWidget"]')"""
 
 
@@ -107,10 +109,14 @@ def measure(page, url: str, name: str, steps: int) -> list[float]:
     page.evaluate(OBSERVER)  # again: a live view's iframe may have appeared since
     target = find_slider(page, slider)
     out, sync = [], []
+    key = "ArrowRight"
     for _ in range(steps):
         target.focus()
+        value, lo, hi = target.evaluate(POSITION)
+        if value >= hi or value <= lo:  # at an end a key press changes nothing: turn back
+            key = "ArrowLeft" if value >= hi else "ArrowRight"
         t0 = page.evaluate("() => performance.now()")
-        page.keyboard.press("ArrowRight")
+        page.keyboard.press(key)
         page.wait_for_function(SETTLED, arg=[t0, QUIET_MS], timeout=120_000, polling=20)
         out.append(page.evaluate("() => window.__lastMutation") - t0)
     # a live view tells the page its setting a second after the last move (a rerun that changes nothing on
@@ -160,6 +166,7 @@ def main() -> None:
                 print(f"{name:24s} slider step: median {statistics.median(ms):6.0f} ms, max {max(ms):6.0f} ms "
                       f"({len(ms)} steps; target <= 150 ms median); every position evaluated {evaluated:.1f} s "
                       f"after the first draw; the page idle again {sync[0]:.0f} ms after the last step")
+                print(f"{'':24s} steps in order (ms): {' '.join(f'{m:.0f}' for m in ms)}")
                 page.close()
             browser.close()
     finally:
