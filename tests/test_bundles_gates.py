@@ -1,14 +1,13 @@
 """Run bundles of the Gates & values page: every model it trained (one per method and seed), reopened without
 retraining; the tables regenerated from the weights equal the ones the page computed; bad bundles refused."""
-import io
 import json
-import zipfile
 from dataclasses import replace
 
 import pytest
 import torch
 
 from fusionlab.commands.replay import same_tables
+from test_bundles import _rezip  # tests/ is on the path (pytest's default import mode)
 from fusionlab.data import DataConfig
 from fusionlab.experiments import gates
 
@@ -46,17 +45,6 @@ def test_replay_reads_a_gates_bundle(trained, tmp_path):
     assert main(["replay", str(tmp_path / "g.zip"), "--out", str(tmp_path / "out")]) == 0
     equal = json.loads((tmp_path / "out" / "equal.json").read_text())
     assert equal and all(equal.values()) and {"samples", "gate_stats", "robustness", "history"} <= set(equal)
-
-
-def _rezip(data: bytes, change) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        members = {n: z.read(n) for n in z.namelist()}
-    change(members)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for n, v in members.items():
-            z.writestr(n, v)
-    return out.getvalue()
 
 
 def _weights(change):
