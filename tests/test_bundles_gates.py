@@ -47,6 +47,12 @@ def test_replay_reads_a_gates_bundle(trained, tmp_path):
     assert equal and all(equal.values()) and {"samples", "gate_stats", "robustness", "history"} <= set(equal)
 
 
+def _sweep(raw: bytes) -> bytes:
+    meta = json.loads(raw)
+    meta["config"]["sweep"]["ratios"] = [i / 1000 for i in range(1000)]  # a crafted grid: minutes of work
+    return json.dumps(meta).encode()
+
+
 def _weights(change):
     from safetensors.torch import load, save
 
@@ -65,6 +71,9 @@ def _weights(change):
     (_weights(lambda s: s.update({k: torch.zeros(3) for k in list(s)[:1]})), "has shape"),
     (lambda m: m.pop("tables/best.csv"), "lists table 'best' but the bundle has no tables/best.csv"),
     (lambda m: m.update({"tables/best.csv": b"best_epoch\n1\n2\n"}), "its one-row best-epoch table"),
+    (lambda m: m.update({"tables/best.csv": b"best_epoch\ninf\n"}), "best epoch is inf, not a whole number"),
+    (lambda m: m.update({"tables/history.csv": b"step\n1\n"}), "history table needs the columns"),
+    (lambda m: m.update({"config.json": _sweep(m["config.json"])}), "robustness grid has 1006 levels"),
 ])
 def test_a_bad_gates_bundle_is_refused_in_one_line(trained, change, match):
     with pytest.raises(ValueError, match=match):

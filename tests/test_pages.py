@@ -60,7 +60,8 @@ def test_playground_trains_and_answers_a_noise_slider():
     assert "vs clean" in _live(at)["metrics"]["items"][0]["delta"]
     assert len(_figures(at)) >= 4  # confusion, robustness, probabilities, contributions
     at.selectbox(key="playground-noise").set_value("drop").run()
-    assert not at.get("slider") or all("noise on" not in s.label for s in at.slider)  # on/off, not a level
+    from fusionlab.ui.playground import noise_sliders  # on/off, not a level
+    assert [s.label_list() for s in noise_sliders(["pix", "mor"], "drop")] == [["off", "on"]] * 2
     at.session_state["playground-lv-drop-pix"] = 1.0
     at.run()
     _no_exception(at)

@@ -200,6 +200,7 @@ def run(cfg: GatesConfig = DEFAULT, progress: Optional[Progress] = None, stop: O
 
 
 BUNDLE_KIND = "gates"
+MAX_SWEEP = 100  # levels a reopened bundle's robustness grid may hold (its tables are recomputed on reopen)
 
 
 def model_name(method: str, seed: int) -> str:
@@ -239,9 +240,20 @@ def reopen(data_bytes: bytes, source: Any = None):
     cfg = config_from_record(GatesConfig, b.config)
     if cfg.data.spec.upload and source is None:
         raise ValueError("this run trained on an uploaded file, which a bundle does not hold, so it cannot be reopened")
-    best = b.tables.get("best")
-    if "history" not in b.tables or best is None or len(best) != 1 or "best_epoch" not in best:
+    best, history = b.tables.get("best"), b.tables.get("history")
+    if history is None or best is None or len(best) != 1 or "best_epoch" not in best:
         raise ValueError("the bundle lacks its history table or its one-row best-epoch table")
+    want = {"epoch", "train_loss", "val_loss", "val_accuracy"}
+    if not want <= set(history.columns) or history.empty:
+        raise ValueError(f"the bundle's history table needs the columns {sorted(want)} and a row per epoch")
+    try:
+        best_epoch = int(best["best_epoch"].iloc[0])
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"the bundle's best epoch is {best['best_epoch'].iloc[0]}, not a whole number") from None
+    grid = len(cfg.sweep.ratios) + len(cfg.sweep.weights)
+    if grid > MAX_SWEEP or not 1 <= len(cfg.sweep.seeds) <= 100:
+        raise ValueError(f"the bundle's robustness grid has {grid} levels (at most {MAX_SWEEP}) or "
+                         f"{len(cfg.sweep.seeds)} seeds (1 to 100)")
     data = prepared(cfg, source)
     names = {model_name(m, s): (m, s) for s in cfg.seed_list() for m in cfg.configs()}
     models = {}
@@ -257,7 +269,7 @@ def reopen(data_bytes: bytes, source: Any = None):
     if ("vgmr", cfg.train.seed) not in models:
         raise ValueError(f"the bundle lacks the first VGMR model ('{model_name('vgmr', cfg.train.seed)}')")
     tables = trained_tables(cfg, data, models)
-    return cfg, models, data, b.tables["history"], int(best["best_epoch"].iloc[0]), tables, b
+    return cfg, models, data, history, best_epoch, tables, b
 
 
 def replay(data_bytes: bytes) -> Tuple[Dict[str, pd.DataFrame], Dict[str, pd.DataFrame], Dict[str, Any]]:

@@ -8,7 +8,7 @@ drawn with the bundle's values.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Hashable, Optional
 
 import streamlit as st
 
@@ -29,8 +29,10 @@ def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
 
 
 def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_name: str,
-               reopen: Callable[[bytes], None]) -> None:
-    """'Download run' of ``run`` (``make`` is None: it cannot be saved) and 'Reopen' of an uploaded bundle."""
+               reopen: Callable[[bytes], None], version: Hashable = None) -> None:
+    """'Download run' of ``run`` (``make`` is None: it cannot be saved) and 'Reopen' of an uploaded bundle.
+    ``version`` names what the run holds now, for a run that grows in place (more seeds, more tables): a
+    prepared download of an older version is not offered."""
     # a bordered box, not an expander: the training run's progress bar shifts the elements, so an expander would
     # come back closed on the next run (and hide the download button that run made)
     with st.container(border=True, key=f"{key}-bundle-box"):
@@ -42,19 +44,21 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
             elif make is None:
                 st.caption("This run cannot be saved.")
             else:
-                made = st.session_state.get(f"{key}-bundle")
-                if made is None or made[0] is not run:
+                made = st.session_state.get(f"{key}-bundle")  # (run, version, bytes)
+                current = made is not None and made[0] is run and made[1] == version
+                if not current:
                     if st.button("Prepare the download", key=f"{key}-bundle-make",
                                  help="one .zip: config.json (with this page's link), the weights (safetensors), "
                                       "every table as CSV and every figure as HTML"):
                         try:
-                            made = (run, make())
+                            made = (run, version, make())
                         except ValueError as exc:
                             st.error(f"Cannot save this run: {exc}")
                         else:
                             st.session_state[f"{key}-bundle"] = made
-                if made is not None and made[0] is run:
-                    st.download_button("Download run (.zip)", made[1], key=f"{key}-bundle-download",
+                            current = True
+                if current:
+                    st.download_button("Download run (.zip)", made[2], key=f"{key}-bundle-download",
                                        file_name=file_name, mime="application/zip", on_click="ignore", type="primary")
         with right:
             st.file_uploader("reopen a run (.zip from 'Download run')", type=["zip"], key=f"{key}-bundle-up")

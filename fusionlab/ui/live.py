@@ -115,9 +115,8 @@ def _assets() -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fusionlab"
     try:
         base.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only home: the temporary directory
-        base = Path(tempfile.gettempdir()) / f"fusionlab-{os.getuid()}"
-        base.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: a fresh private temporary directory (never one another user could plant)
+        base = Path(tempfile.mkdtemp(prefix="fusionlab-live-"))
     root = base / f"live-{digest}"
     if not (root / "index.html").exists():
         tmp = Path(tempfile.mkdtemp(dir=base, prefix=".live-"))
@@ -230,9 +229,3 @@ def _template() -> str:
     if _TEMPLATE is None:
         _TEMPLATE = template_json()
     return _TEMPLATE
-
-
-def shown(key: str) -> Dict[str, dict]:
-    """The blocks the live view ``key`` shows now, decoded (for tests and for 'Download run')."""
-    import streamlit as st
-    return {k: json.loads(v) for k, v in st.session_state.get(f"{key}-shown", {}).items()}

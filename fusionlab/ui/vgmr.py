@@ -346,4 +346,5 @@ def bundle_controls(run: Optional[GatesRun]) -> None:
         return study.bundle(run.config, run.models, run.history, run.best_epoch, {**run.tables, "samples": samples},
                             run_link(run.config), figs)
     bundle_box(KEY, run, make if run is not None else None,
-               f"fusionlab-gates-{run.backbone}-seed{run.config.train.seed}.zip" if run else "", _reopen)
+               f"fusionlab-gates-{run.backbone}-seed{run.config.train.seed}.zip" if run else "", _reopen,
+               version=(tuple(sorted(run.models)), tuple(sorted(run.tables))) if run else None)
