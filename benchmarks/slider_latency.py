@@ -17,14 +17,11 @@ The machine is shared: run it twice and report the range.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
+
+from fusionlab.ui.serve import start_app, stop_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -72,27 +69,11 @@ def find_slider(page, name: str):
     raise SystemExit(f"no slider called {name!r} on {page.url}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve():
-    port = free_port()
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("streamlit did not start")
+    try:
+        return start_app(ROOT)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def measure(page, url: str, name: str, steps: int) -> list[float]:
@@ -170,8 +151,7 @@ def main() -> None:
                 page.close()
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop_app(proc)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Seed 001 (UDML): noise-aware per-sample modality weights, their baselines, and d
 """
 import streamlit as st
 
-from fusionlab.diagnostics.udml import accuracy_table, alpha_table, noise_label, per_sample_levels, signal_test
+from fusionlab.diagnostics.udml import alpha_table, noise_label, signal_test
 from fusionlab.experiments import udml as study_mod
 from fusionlab.figures import udml as fig
 from fusionlab.ui.findings import show_findings
@@ -92,30 +92,32 @@ def noise_view(run: UDMLRun) -> None:
     live_view(f"{KEY}-live", noise_sliders(study.data.modality_names, study.schedule),
               lambda values: noise_frame(run, meth, dict(zip(study.data.modality_names, values))), NOISE_LAYOUT,
               owner=run, context=(meth,))
-    st.plotly_chart(fig.alpha_figure(alpha_table(study)), key=f"{KEY}-alpha")
-    st.caption("α: how much the trained model relies on each modality (the fusion head's logit size with the other "
-               "modalities zeroed). A modality with a small α is the one it under-uses; UDML divides by α so that "
-               "this modality is not also down-weighted for its noise.")
-    uni = run.result.tables.get("unimodal")
-    if uni is not None and len(uni):
-        st.plotly_chart(fig.unimodal_figure(uni), key=f"{KEY}-unimodal")
-        st.caption("What to look for: a modality whose own accuracy rises late or stays low is learned slowly — "
-                   "the case where PE's variance weights can suppress it a second time (dual suppression).")
-    acc = accuracy_table(study, per_sample_levels(len(study.data.test), {}, study.eval_seed))
-    weights = acc.groupby("method", sort=False)[[c for c in acc if c.startswith("weight/")]].mean()
-    weights.columns = [c.split("/", 1)[1] for c in weights.columns]
-    st.markdown("Mean weight per modality on the clean test set (1 = an equal share), mean over seeds:")
-    st.dataframe(weights.round(3), key=f"{KEY}-weights-table")
-    st.subheader("Does the paper's finding hold here?")
-    st.caption("Judged once, on the trained study with clean test inputs and training-like random noise (the CLI's "
-               "summary.json says the same); paired over seeds: an interval that contains 0 cannot tell.")
-    if len(study.seeds) < 2:
-        st.info("One seed: a paired comparison needs at least two, so the accuracy findings cannot tell. "
-                "Raise **seeds** or press a preset (3 seeds) to judge them.")
-    show_findings(run.result.findings)
 
 
 noise_view(run)
+
+# nothing below depends on the sliders: outside the fragment, so the live view's reruns do not redo it
+st.plotly_chart(fig.alpha_figure(alpha_table(study)), key=f"{KEY}-alpha")
+st.caption("α: how much the trained model relies on each modality (the fusion head's logit size with the other "
+           "modalities zeroed). A modality with a small α is the one it under-uses; UDML divides by α so that "
+           "this modality is not also down-weighted for its noise.")
+uni = run.result.tables.get("unimodal")
+if uni is not None and len(uni):
+    st.plotly_chart(fig.unimodal_figure(uni), key=f"{KEY}-unimodal")
+    st.caption("What to look for: a modality whose own accuracy rises late or stays low is learned slowly — "
+               "the case where PE's variance weights can suppress it a second time (dual suppression).")
+acc = run.result.tables["accuracy"]  # the study's own, clean weights per method and seed
+weights = acc.groupby("method", sort=False)[[c for c in acc if c.startswith("weight/")]].mean()
+weights.columns = [c.split("/", 1)[1] for c in weights.columns]
+st.markdown("Mean weight per modality on the clean test set (1 = an equal share), mean over seeds:")
+st.dataframe(weights.round(3), key=f"{KEY}-weights-table")
+st.subheader("Does the paper's finding hold here?")
+st.caption("Judged once, on the trained study with clean test inputs and training-like random noise (the CLI's "
+           "summary.json says the same); paired over seeds: an interval that contains 0 cannot tell.")
+if len(study.seeds) < 2:
+    st.info("One seed: a paired comparison needs at least two, so the accuracy findings cannot tell. "
+            "Raise **seeds** or press a preset (3 seeds) to judge them.")
+show_findings(run.result.findings)
 
 
 @st.fragment

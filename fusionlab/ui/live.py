@@ -14,6 +14,7 @@ change between two positions are not redrawn.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -88,7 +89,9 @@ def frame_json(frame: Mapping[str, Block]) -> Dict[str, str]:
     return {name: block_json(b) for name, b in frame.items()}
 
 
+@functools.lru_cache(maxsize=1)
 def template_json() -> str:
+    """The figures' template, sent once per view (the frames' figures go without it)."""
     import plotly.io as pio
     return json.dumps(pio.templates[pio.templates.default].to_plotly_json(), cls=PlotlyJSONEncoder)
 
@@ -129,15 +132,10 @@ def _assets() -> Path:
     return root
 
 
-_COMPONENT = None
-
-
+@functools.lru_cache(maxsize=1)
 def _component():
-    global _COMPONENT
-    if _COMPONENT is None:
-        import streamlit.components.v1 as components
-        _COMPONENT = components.declare_component("fusionlab_live", path=str(_assets()))
-    return _COMPONENT
+    import streamlit.components.v1 as components
+    return components.declare_component("fusionlab_live", path=str(_assets()))
 
 
 def reported_point(value: object, sliders: Sequence[LiveSlider], revision: int) -> Optional[Tuple[int, ...]]:
@@ -216,16 +214,6 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
     state[f"{key}-pending"] = pending
     _component()(sliders=[{"name": s.name, "labels": s.label_list(), "help": s.help} for s in sliders],
                  layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
-                 revision=revision, point=list(point), frames=out, template=_template(), columns=columns,
+                 revision=revision, point=list(point), frames=out, template=template_json(), columns=columns,
                  pending=pending, key=key, default=None)  # pending: the component asks for another run at once
     return tuple(s.values[i] for s, i in zip(sliders, point))
-
-
-_TEMPLATE: Optional[str] = None
-
-
-def _template() -> str:
-    global _TEMPLATE
-    if _TEMPLATE is None:
-        _TEMPLATE = template_json()
-    return _TEMPLATE
