@@ -91,6 +91,10 @@ def _value(hint: Any, value: Any, where: str) -> Any:
             raise ValueError(f"{where} must be a list, got {type(value).__name__}")
         item = args[0] if args else Any
         return tuple(_value(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is tuple:  # a bare ``tuple`` field (of names): a JSON list back as a tuple
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where} must be a list, got {type(value).__name__}")
+        return tuple(value)
     if hint in (int, float, str, bool):
         ok = isinstance(value, hint) or (hint is float and isinstance(value, int) and not isinstance(value, bool))
         if not ok or (hint is int and isinstance(value, bool)):

@@ -10,7 +10,7 @@ from fusionlab.ui.findings import show_findings
 from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.widgets import look_for
 from fusionlab.ui.glossary import term
-from fusionlab.ui.scaling import KEY, URL_PATH, controls, link_params, preset_buttons
+from fusionlab.ui.scaling import KEY, URL_PATH, bundle_controls, controls, link_params, preset_buttons
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.shell import ensure_app
@@ -63,6 +63,7 @@ if start and cfg is not None:
         if not result.stopped:
             st.session_state[f"{KEY}-run"] = (result, cfg)
 
+bundle_controls(st.session_state.get(f"{KEY}-run"))  # after the run, so a study run just now can be downloaded
 run = st.session_state.get(f"{KEY}-run")
 if run is None:
     st.info("No study yet: pick a preset or settings above and press **Run study**.")

@@ -12,7 +12,7 @@ from fusionlab.ui.forms import load_or_error
 from fusionlab.diagnostics.experts import ExpertConfig, RowCorruption
 from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.glossary import term
-from fusionlab.ui.permutation import (KEY, URL_PATH, Base, link_params, control_controls, corruption_controls, current_base, dataset_controls,
+from fusionlab.ui.permutation import (KEY, URL_PATH, Base, bundle_controls, link_params, control_controls, corruption_controls, current_base, dataset_controls,
                                       diagnose, expert_controls, outputs_controls, permutation_controls, preset_buttons,
                                       read_outputs, set_base, source_control, study_config)
 from fusionlab.ui.training import train_buttons
@@ -86,10 +86,12 @@ with st.container(border=True):
                 set_base(None if outputs is None else Base(None, None, ExpertConfig(kind="yours"), seed, outputs,
                                                            outputs_cfg))
 
+st.session_state.pop(f"{KEY}-reopened", None)  # this is a full run: the controls show the reopened bundle
 base = current_base()
 if base is not None and (base.outputs is not None) != (kind == "outputs"):
     base = None  # the other source's run stays stored (switching back shows it) but never under this choice
 if base is None:
+    bundle_controls(None, None, None)  # reopen a saved run (a downloaded one's box is in the view below)
     st.info("Nothing to test yet: press **Fit experts** (or, with your own outputs, **Load outputs**) above.")
     st.stop()
 if base.outputs is not None:
@@ -101,6 +103,8 @@ preset_buttons(base.names, features=base.outputs is None)
 
 @st.fragment
 def diagnostic_view(base: Base) -> None:
+    if st.session_state.pop(f"{KEY}-reopened", False):
+        st.rerun(scope="app")  # a bundle reopened from this view: its dataset and expert controls are outside it
     names = base.names
     st.subheader("Controls")
     control, qcfg = control_controls()
@@ -148,6 +152,7 @@ def diagnostic_view(base: Base) -> None:
     look_for("a score far right (ρ high) with Δ_perm ≈ 0 tracks correctness but no rule uses it.", right)
     if base.outputs is None:  # your outputs fix their own runs (split, folds, or the layout's seeds x folds)
         repeat_view(base, control, qcfg, corruption, pcfg)
+    bundle_controls(out, cfg, base)
 
 
 SHOWN = ["metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean", "f1_delta", "f1_p_value",

@@ -14,7 +14,7 @@ from fusionlab.ui.glossary import term
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.signals import signal_header, signal_section
 from fusionlab.ui.live import live_view
-from fusionlab.ui.udml import (KEY, NOISE_LAYOUT, URL_PATH, UDMLRun, controls, current_levels, current_run,
+from fusionlab.ui.udml import (KEY, NOISE_LAYOUT, URL_PATH, UDMLRun, bundle_controls, controls, current_levels, current_run,
                                formula_expander, link_params, noise_frame, noise_sliders, preset_buttons, store_run)
 from fusionlab.ui.shell import ensure_app
 
@@ -63,6 +63,7 @@ if start and cfg is not None:
         if not result.stopped:
             store_run(UDMLRun(result, cfg))
 
+bundle_controls(current_run())  # after training, so a study trained in this run can be downloaded
 run = current_run()
 if run is None:
     st.info("No models yet: pick a preset (or your own settings) and press **Train**.")

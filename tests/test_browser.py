@@ -162,7 +162,8 @@ def test_your_outputs_upload_runs_the_permutation_test(server, page, tmp_path):
     df.to_csv(tmp_path / "mine.csv", index=False)
     page.goto(f"{server}/reliability_permutation")
     page.get_by_text("your own model's outputs").click()
-    page.locator('input[type="file"]').set_input_files(str(tmp_path / "mine.csv"))
+    outputs = page.locator('[data-testid="stFileUploader"]').filter(has_text="your outputs")  # not the bundle box's
+    outputs.locator('input[type="file"]').set_input_files(str(tmp_path / "mine.csv"))
     page.get_by_text("mine.csv").first.wait_for()
     page.get_by_role("button", name="Load outputs").click()
     page.get_by_text("score to inspect").wait_for()
@@ -216,4 +217,41 @@ def test_a_gates_run_reopens_in_another_browser_context(server, page, tmp_path):
     assert other.get_by_text("clean test accuracy").first.inner_text() == caption
     other.frame_locator('iframe[src*="fusionlab_live"]').get_by_role("slider", name="m1: noised").wait_for()
     assert other.locator('[data-testid="stException"]').count() == 0
+    other.context.close()
+
+
+# page, a link to a quick setting, its run button, text once the run is shown, text that names the run's numbers
+QUICK_RUNS = {
+    "fusion_complexity": ("fusion_complexity?max_size=64&seeds=2&epochs=2", "Run study",
+                          "The paper's findings, judged on this run", "learns the task from less data"),
+    "reliability_permutation": ("reliability_permutation?k=50", "Fit experts", "score to inspect",
+                                "Experts (logreg) test accuracy"),
+    "uncertainty_weighting": ("uncertainty_weighting?epochs=2&methods=static,udml", "Train",
+                              "Does the paper's finding hold here?", "Trained static, udml"),
+}
+
+
+@pytest.mark.parametrize("name", list(QUICK_RUNS))
+def test_every_other_page_reopens_its_run_in_another_browser_context(server, page, tmp_path, name):
+    """Fusion complexity, Reliability permutation, Uncertainty weighting: run the page's quick setting, download
+    the run, reopen it as another user, and see the same numbers without a run there."""
+    link, button, shown, numbers = QUICK_RUNS[name]
+    page.goto(f"{server}/{link}")
+    page.get_by_role("button", name=button, exact=True).click()
+    page.get_by_text(shown).first.wait_for()
+    before = page.get_by_text(numbers).first.inner_text()
+    page.get_by_role("button", name="Prepare the download").click()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download run (.zip)").click()
+    path = tmp_path / "run.zip"  # a short name: the uploader shows a long one cut
+    info.value.save_as(path)
+    other = page.context.browser.new_context().new_page()
+    other.set_default_timeout(240_000)
+    other.goto(f"{server}/{name}")
+    other.get_by_role("button", name=button, exact=True).wait_for()
+    _reopen(other, path)
+    other.get_by_text(shown).first.wait_for()
+    assert other.get_by_text(numbers).first.inner_text() == before
+    assert other.locator('[data-testid="stException"]').count() == 0
+    assert other.locator('[data-testid="stAlertContentError"]').count() == 0
     other.context.close()

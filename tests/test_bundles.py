@@ -72,6 +72,24 @@ def _rezip(data: bytes, change) -> bytes:
     return out.getvalue()
 
 
+def _weights(change):
+    from safetensors.torch import load, save
+
+    def go(members):
+        state = load(members["weights.safetensors"])
+        change(state)
+        members["weights.safetensors"] = save(state)
+    return go
+
+
+def _replayed(blob: bytes, tmp_path) -> dict:
+    """``python -m fusionlab replay`` of a bundle: its exit code must be 0; returns ``equal.json``."""
+    from fusionlab.cli import main
+    (tmp_path / "run.zip").write_bytes(blob)
+    assert main(["replay", str(tmp_path / "run.zip"), "--out", str(tmp_path / "out")]) == 0
+    return json.loads((tmp_path / "out" / "equal.json").read_text())
+
+
 def _with_meta(key, value):
     def change(m):
         meta = json.loads(m["config.json"])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fusionlab.commands.replay import same_tables
-from test_bundles import _rezip  # tests/ is on the path (pytest's default import mode)
+from test_bundles import _rezip, _weights  # tests/ is on the path (pytest's default import mode)
 from fusionlab.data import DataConfig
 from fusionlab.experiments import gates
 
@@ -51,16 +51,6 @@ def _sweep(raw: bytes) -> bytes:
     meta = json.loads(raw)
     meta["config"]["sweep"]["ratios"] = [i / 1000 for i in range(1000)]  # a crafted grid: minutes of work
     return json.dumps(meta).encode()
-
-
-def _weights(change):
-    from safetensors.torch import load, save
-
-    def go(members):
-        state = load(members["weights.safetensors"])
-        change(state)
-        members["weights.safetensors"] = save(state)
-    return go
 
 
 @pytest.mark.parametrize("change, match", [

@@ -38,7 +38,7 @@ def run_replay(args) -> int:
     from pathlib import Path
 
     from ..bundles import read_bundle
-    from ..experiments import gates, playground
+    from ..experiments import gates, permutation, playground, scaling, udml
     from ._common import check_out, result_set, write_csv, write_json
     out = check_out(args.out)
     path = Path(args.bundle)
@@ -46,7 +46,7 @@ def run_replay(args) -> int:
         raise ValueError(f"no such file: {path}")
     data = path.read_bytes()
     kind = read_bundle(data).kind
-    replayers = {playground.BUNDLE_KIND: playground.replay, gates.BUNDLE_KIND: gates.replay}
+    replayers = {m.BUNDLE_KIND: m.replay for m in (playground, gates, udml, scaling, permutation)}
     if kind not in replayers:
         raise ValueError(f"bundles of kind '{kind}' cannot be replayed yet; replay reads {sorted(replayers)}")
     tables, saved, config = replayers[kind](data)

@@ -145,27 +145,49 @@ def _oof_logits(proto, x: np.ndarray, y: np.ndarray, cfg: ExpertConfig, n_classe
     return out
 
 
+def _inputs(data: PreparedData):
+    names = data.modality_names
+    xs = {s: {k: flatten(getattr(data, s).xs[k]) for k in names} for s in SPLITS}
+    ys = {s: getattr(data, s).y.numpy() for s in SPLITS}
+    present = {s: present_of(getattr(data, s), names) for s in SPLITS}
+    return xs, ys, present
+
+
 def fit_experts(data: PreparedData, cfg: ExpertConfig = ExpertConfig()) -> ExpertBank:
     """Fit one expert per modality on ``data.train`` and cache train / test outputs.
 
     A modality's expert is fitted on the train rows where it is present and run on the present rows
     only; its logits are 0 (a uniform posterior, weight 0 in every rule) where it is missing."""
     names, c = data.modality_names, data.n_classes
-    xs = {s: {k: flatten(getattr(data, s).xs[k]) for k in names} for s in SPLITS}
-    ys = {s: getattr(data, s).y.numpy() for s in SPLITS}
-    present = {s: present_of(getattr(data, s), names) for s in SPLITS}
-    models, logits = {}, {s: [] for s in SPLITS}
+    xs, ys, present = _inputs(data)
+    models, oof = {}, {}
     for j, k in enumerate(names):
         proto = EXPERTS.create(cfg.kind, cfg)
-        tr, te = present["train"][:, j], present["test"][:, j]
+        tr = present["train"][:, j]
         if len(np.unique(ys["train"][tr])) < 2:
             raise ValueError(f"modality '{k}' is present on train rows of {len(np.unique(ys['train'][tr]))} "
                              "class(es); its expert needs two or more")
         models[k] = clone(proto).fit(xs["train"][k][tr], ys["train"][tr])
+        if cfg.oof_folds:
+            oof[k] = np.zeros((len(ys["train"]), c))
+            oof[k][tr] = _oof_logits(proto, xs["train"][k][tr], ys["train"][tr], cfg, c, models[k])
+    return bank_of(data, cfg, models, oof)
+
+
+def bank_of(data: PreparedData, cfg: ExpertConfig, models: Dict[str, object], oof: Dict[str, np.ndarray]) -> ExpertBank:
+    """The bank of fitted ``models`` (one per modality): test outputs from each expert on its present rows, train
+    outputs ``oof[m]`` (the out-of-fold ones) or, with ``cfg.oof_folds = 0``, the expert's own."""
+    names, c = data.modality_names, data.n_classes
+    xs, ys, present = _inputs(data)
+    logits = {s: [] for s in SPLITS}
+    for j, k in enumerate(names):
         out = {s: np.zeros((len(ys[s]), c)) for s in SPLITS}
+        te, tr = present["test"][:, j], present["train"][:, j]
         out["test"][te] = expert_logits(models[k], xs["test"][k][te], c)
-        out["train"][tr] = (_oof_logits(proto, xs["train"][k][tr], ys["train"][tr], cfg, c, models[k]) if cfg.oof_folds
-                            else expert_logits(models[k], xs["train"][k][tr], c))
+        if cfg.oof_folds:
+            out["train"] = oof[k]
+        else:
+            out["train"][tr] = expert_logits(models[k], xs["train"][k][tr], c)
         for s in SPLITS:
             logits[s].append(out[s])
     severity = {s: np.stack([getattr(data, s).extras.get(f"severity_{k}", np.zeros(len(ys[s]))) for k in names], 1)
@@ -173,6 +195,73 @@ def fit_experts(data: PreparedData, cfg: ExpertConfig = ExpertConfig()) -> Exper
     masks = {s: present[s] for s in SPLITS} if not all(present[s].all() for s in SPLITS) else {}
     return ExpertBank(names, models, {s: np.stack(v, axis=1) for s, v in logits.items()}, ys, xs,
                       {s: severity[s] == 0 for s in SPLITS}, cfg, c, severity, masks)  # logits (N, M, C)
+
+
+def expert_state(bank: ExpertBank) -> Dict[str, torch.Tensor]:
+    """The experts as tensors (a run bundle's weights; no pickle): ``<m>/classes`` and a logistic regression's
+    ``<m>/coef``, ``<m>/intercept`` or an MLP's ``<m>/layer<i>.weight``, ``.bias``; with out-of-fold train
+    outputs also ``<m>/oof`` (the fold experts' outputs: five more models each, kept as what they gave)."""
+    out = {}
+    for k, m in bank.models.items():
+        out[f"{k}/classes"] = torch.as_tensor(np.asarray(m.classes_, np.int64))
+        if isinstance(m, MLPClassifier):
+            for i, (w, b) in enumerate(zip(m.coefs_, m.intercepts_)):
+                out[f"{k}/layer{i}.weight"], out[f"{k}/layer{i}.bias"] = torch.as_tensor(w), torch.as_tensor(b)
+        else:
+            out[f"{k}/coef"], out[f"{k}/intercept"] = torch.as_tensor(m.coef_), torch.as_tensor(m.intercept_)
+        if bank.cfg.oof_folds:
+            out[f"{k}/oof"] = torch.as_tensor(bank.logits["train"][:, bank.names.index(k)])
+    return out
+
+
+def bank_from_state(data: PreparedData, cfg: ExpertConfig, state: Dict[str, torch.Tensor]) -> ExpertBank:
+    """``expert_state``'s inverse on ``data`` (the split the experts were fitted on): the bank, its test outputs
+    recomputed from the experts' weights. Names, shapes and classes are checked against the data and ``cfg``."""
+    names, c = data.modality_names, data.n_classes
+    dims = {k: flatten(data.test.xs[k][:1]).shape[1] for k in names}
+    n_train = len(data.train)
+    if cfg.kind == "mlp":
+        want = {k: {f"{k}/layer{i}.{p}" for i in range(2) for p in ("weight", "bias")} for k in names}
+    else:
+        want = {k: {f"{k}/coef", f"{k}/intercept"} for k in names}
+    want = {k: v | {f"{k}/classes"} | ({f"{k}/oof"} if cfg.oof_folds else set()) for k, v in want.items()}
+    every = set().union(*want.values())
+    missing, extra = sorted(every - set(state)), sorted(set(state) - every)
+    if missing or extra:
+        raise ValueError(f"the experts' weights do not fit the config's {cfg.kind} experts on {names}: missing "
+                         f"{missing[:3]}, unexpected {extra[:3]}")
+    models, oof = {}, {}
+    for k in names:
+        classes = state[f"{k}/classes"].numpy()
+        if classes.ndim != 1 or not 2 <= len(classes) <= c or len(set(classes.tolist())) != len(classes) \
+                or classes.min() < 0 or classes.max() >= c:
+            raise ValueError(f"expert '{k}' names classes {classes.tolist()[:5]}; the data have {c}")
+        nc = len(classes)
+        out_dim = 1 if nc == 2 else nc
+        if cfg.kind == "mlp":
+            shapes = {f"{k}/layer0.weight": (dims[k], cfg.hidden), f"{k}/layer0.bias": (cfg.hidden,),
+                      f"{k}/layer1.weight": (cfg.hidden, out_dim), f"{k}/layer1.bias": (out_dim,)}
+        else:
+            shapes = {f"{k}/coef": (out_dim, dims[k]), f"{k}/intercept": (out_dim,)}
+        if cfg.oof_folds:
+            shapes[f"{k}/oof"] = (n_train, c)
+        for name, shape in shapes.items():
+            v = state[name]
+            if tuple(v.shape) != shape or v.dtype != torch.float64 or not torch.isfinite(v).all():
+                raise ValueError(f"weight '{name}' is {tuple(v.shape)} {v.dtype}; the experts need {shape} "
+                                 "torch.float64, finite")
+        model = EXPERTS.create(cfg.kind, cfg)
+        model.classes_ = classes
+        if cfg.kind == "mlp":
+            model.coefs_ = [state[f"{k}/layer{i}.weight"].numpy() for i in range(2)]
+            model.intercepts_ = [state[f"{k}/layer{i}.bias"].numpy() for i in range(2)]
+        else:
+            model.coef_, model.intercept_ = state[f"{k}/coef"].numpy(), state[f"{k}/intercept"].numpy()
+            model.n_features_in_ = dims[k]
+        models[k] = model
+        if cfg.oof_folds:
+            oof[k] = state[f"{k}/oof"].numpy()
+    return bank_of(data, cfg, models, oof)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import Executor
 from dataclasses import asdict, replace
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pandas as pd
 import torch

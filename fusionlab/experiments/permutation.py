@@ -12,9 +12,8 @@ import functools
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, MutableMapping, Optional
+from typing import Any, Dict, List, MutableMapping, Optional, Tuple
 
-import numpy as np
 import pandas as pd
 
 from ..data import DataConfig, MultimodalDataset, SplitConfig, UCIConfig, prepare
@@ -211,22 +210,72 @@ def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = No
                       findings(table), config, {"bank": bank, "result": result, "outputs": out})
     ds = dataset if dataset is not None else _dataset(cfg.data, source)
     if cfg.repeats == 1 and cfg.folds < 2:
-        bank, result, qc = single_run(ds, cfg, memo)
-        runs = result.table.assign(seed=cfg.seed, fold=0)
-        artifacts = {"bank": bank, "result": result}
-    else:
-        seeds = range(cfg.seed, cfg.seed + cfg.repeats)
-        remote = executor is not None
-        jobs = [Job(f"seed {s}, fold {f}", permutation_job, (cfg, s, f, source) if remote or dataset is None
-                    else (cfg, s, f, source, ds))
-                for s in seeds for f in range(len(fold_parts(ds, s, cfg.folds)))]
-        outcome = run_jobs(jobs, executor, cache, progress, stop)
-        runs = concat(outcome.results, "permutation_runs")
-        result, qc, artifacts = None, pd.DataFrame(), {"job_seconds": outcome.seconds}
+        return split_result(cfg, ds, *single_run(ds, cfg, memo))
+    seeds = range(cfg.seed, cfg.seed + cfg.repeats)
+    remote = executor is not None
+    jobs = [Job(f"seed {s}, fold {f}", permutation_job, (cfg, s, f, source) if remote or dataset is None
+                else (cfg, s, f, source, ds))
+            for s in seeds for f in range(len(fold_parts(ds, s, cfg.folds)))]
+    outcome = run_jobs(jobs, executor, cache, progress, stop)
+    runs = concat(outcome.results, "permutation_runs")
     table = summary_table(runs)
-    tables = {"permutation_runs": runs, "permutation": table, "q_correct": qc}
-    if result is not None:
-        tables["null"] = result.null
     config = {"dataset": ds.name, "views": ds.modality_names, "repeats": cfg.repeats, "folds": cfg.folds,
               "config": cfg.diagnostic.seeded(cfg.seed).record(), "study": record(cfg)}
-    return Result(tables, findings(table), config, artifacts)
+    return Result({"permutation_runs": runs, "permutation": table, "q_correct": pd.DataFrame()}, findings(table),
+                  config, {"job_seconds": outcome.seconds})
+
+def split_result(cfg: PermutationStudyConfig, ds: MultimodalDataset, bank, result: PermutationResult,
+                 qc: pd.DataFrame) -> Result:
+    """The result of one seeded split from its bank and broken-Q test: what ``run`` and ``reopen`` return."""
+    runs = result.table.assign(seed=cfg.seed, fold=0)
+    table = summary_table(runs)
+    config = {"dataset": ds.name, "views": ds.modality_names, "repeats": cfg.repeats, "folds": cfg.folds,
+              "config": cfg.diagnostic.seeded(cfg.seed).record(), "study": record(cfg)}
+    return Result({"permutation_runs": runs, "permutation": table, "q_correct": qc, "null": result.null},
+                  findings(table), config, {"bank": bank, "result": result})
+
+
+BUNDLE_KIND = "permutation"
+
+
+def bundle(cfg: PermutationStudyConfig, result: Result, url: str = "", figures: Optional[Dict[str, Any]] = None) -> bytes:
+    """A run bundle (``fusionlab.bundles``) of one seeded split: the frozen experts as tensors
+    (``diagnostics.experts.expert_state``), every table and figure. Your own outputs and runs over several splits
+    cannot be saved (the one is your file, the other keeps no experts)."""
+    from ..bundles import write_bundle
+    from ..diagnostics.experts import expert_state
+    if cfg.outputs.path:
+        raise ValueError("these are your own model's outputs: the file you loaded is the run, keep that")
+    if "bank" not in result.artifacts or cfg.repeats != 1 or cfg.folds >= 2:
+        raise ValueError("a run over several splits keeps no experts; a single split (repeats 1, no folds) can be saved")
+    return write_bundle(BUNDLE_KIND, record(cfg), url, expert_state(result.artifacts["bank"]), result.tables,
+                        figures or {})
+
+
+def reopen(data_bytes: bytes, source: Any = None, memo: Optional[MutableMapping] = None
+           ) -> Tuple[PermutationStudyConfig, Result, Any]:
+    """A bundle's run without refitting the experts: ``(cfg, result, bundle)``. The experts' test outputs come from
+    their stored weights, their train outputs from the bundle; the scores, the router and the broken-Q test are
+    recomputed from those as ``run`` computes them (each is seeded by the config). ``memo`` (a page's) receives the
+    split and the bank under ``single_run``'s keys, so the page's next ``run`` of this split fits nothing."""
+    from ..bundles import config_from_record, read_bundle
+    from ..diagnostics.experts import bank_from_state, corrupt_rows
+    b = read_bundle(data_bytes, BUNDLE_KIND)
+    cfg = config_from_record(PermutationStudyConfig, b.config)
+    if cfg.outputs.path or cfg.repeats != 1 or cfg.folds >= 2:
+        raise ValueError("the bundle's config is your outputs or several splits, which a bundle never holds")
+    if cfg.data.spec.upload and source is None:
+        raise ValueError("this run used an uploaded file, which a bundle does not hold, so it cannot be reopened")
+    ds = _dataset(cfg.data, source)
+    c = cfg.diagnostic.seeded(cfg.seed)
+    split = prepare(ds, SplitConfig(seed=cfg.seed))
+    bank = bank_from_state(corrupt_rows(split, c.corruption), c.expert, dict(b.state))
+    if memo is not None:
+        memo[("data", cfg.seed)], memo[("bank", cfg.seed, c.expert, c.corruption)] = split, bank
+    return cfg, split_result(cfg, ds, *bank_run(bank, c, memo, ("score", cfg.seed, c.expert, c.corruption))), b
+
+
+def replay(data_bytes: bytes):
+    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
+    cfg, result, b = reopen(data_bytes)
+    return result.tables, b.tables, result.config

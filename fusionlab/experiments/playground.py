@@ -10,7 +10,7 @@ each modality's inputs permuted). The page's sliders then re-evaluate ``artifact
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np

@@ -25,7 +25,7 @@ The two findings are judged by ``findings`` from the numbers, see there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from sklearn.preprocessing import label_binarize
 import functools
 from concurrent.futures import Executor
 
-from ..batched import BatchedFit, batched_fit
+from ..batched import BatchedFit, SeedStack, batched_fit
 from ..data import ClipLikeConfig, DataConfig, PreparedData, SplitConfig, UCIConfig, prepare
 from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
 from ..fusion import FUSIONS
@@ -251,6 +251,13 @@ def unit_tables(data: PreparedData, cfg: ScalingConfig, fusion: str, n: int, lab
     fit = batched_fit(subsample(data, n, cfg.first_seed), mcfg, cfg.train, cfg.seeds(), callback, stop)
     if fit.stopped_by_user:
         raise Stopped(f"{fusion}, n = {n}")
+    return {**fit_tables(data, cfg, fusion, n, label, fit, n_params, robust_size),
+            "artifacts": {"params": fit.best_params}}
+
+
+def fit_tables(data: PreparedData, cfg: ScalingConfig, fusion: str, n: int, label: str, fit: BatchedFit,
+               n_params: int, robust_size: int) -> Dict[str, pd.DataFrame]:
+    """One unit's rows of every table from its trained seeds (what ``reopen`` recomputes from a bundle)."""
     s, r = _evaluate(fit, data, fusion, label, n, n_params)
     out = {"scaling": pd.DataFrame(s), "roc": pd.concat(r, ignore_index=True),
            "params": pd.DataFrame([{"fusion": fusion, "params": n_params}])}
@@ -404,10 +411,101 @@ def run(cfg: ScalingConfig = DEFAULT, progress: Optional[Progress] = None, stop:
     names = data.modality_names
     if len(names) != 2 and "product" in cfg.fusions:
         raise ValueError(f"seed 002 fuses two modalities; {data.name} has {names}")
-    outcome = run_jobs(jobs_of(cfg, data, source), executor, cache, progress, stop)
+    jobs = jobs_of(cfg, data, source)
+    outcome = run_jobs(jobs, executor, cache, progress, stop)
+    params = {(j.args[1], j.args[2]): r["artifacts"]["params"] for j, r in zip(jobs, outcome.results)
+              if r is not None and "artifacts" in r}
+    return assemble(cfg, data, outcome, {"params": params, "job_seconds": outcome.seconds, "cached": outcome.cached})
+
+
+def assemble(cfg: ScalingConfig, data: PreparedData, outcome: JobsOutcome, extra: Dict) -> Result:
+    """The study's result from its jobs' tables (``jobs_of``'s order): what ``run`` and ``reopen`` return."""
     res = _result(data, cfg, outcome)
     tables = {"scaling": res.scores, "robustness": res.robustness, "roc": res.roc, "params": res.params}
-    config = {"dataset": data.name, "views": names, **record(cfg)}
+    config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
     return Result(tables, findings(res) if not res.scores.empty else [], config,
-                  {"result": res, "data_name": data.name, "job_seconds": outcome.seconds, "cached": outcome.cached},
-                  res.stopped)
+                  {"result": res, "data_name": data.name, **extra}, res.stopped)
+
+
+BUNDLE_KIND = "scaling"
+MAX_UNITS = 200  # fusion x size settings a reopened bundle may hold (each is re-evaluated on reopen)
+
+
+def unit_name(fusion: str, n: int) -> str:
+    return f"{fusion}@{n}"
+
+
+def bundle(cfg: ScalingConfig, result: Result, url: str = "", figures: Optional[Dict] = None) -> bytes:
+    """A run bundle (``fusionlab.bundles``) of a study: every fusion's and size's seeds as stacked weights
+    ``<fusion>@<size>/<weight>`` of shape ``(seeds, ...)``, the tables and figures."""
+    from ..bundles import write_bundle
+    params = result.artifacts.get("params", {})
+    units = [(f, int(n)) for f, n in result.tables["scaling"][["fusion", "size"]].drop_duplicates().itertuples(index=False)]
+    lacking = [u for u in units if u not in params]
+    if lacking:
+        raise ValueError(f"the weights of {len(lacking)} setting(s) were not kept (e.g. {unit_name(*lacking[0])}: "
+                         "a job resumed from the cache keeps only its tables); run the study again to save it")
+    state = {f"{unit_name(f, n)}/{k}": v for (f, n) in units for k, v in params[(f, n)].items()}
+    return write_bundle(BUNDLE_KIND, record(cfg), url, state, result.tables, figures or {})
+
+
+def reopen(data_bytes: bytes, source=None) -> Tuple[ScalingConfig, Result, object]:
+    """A bundle's study without retraining: ``(cfg, result, bundle)``, every table recomputed from the weights
+    as ``run`` computes it (each seed's best epoch and validation accuracy are the bundle's own)."""
+    from ..bundles import config_from_record, read_bundle, split_state
+    b = read_bundle(data_bytes, BUNDLE_KIND)
+    cfg = config_from_record(ScalingConfig, b.config)
+    if cfg.data.spec.upload and source is None:
+        raise ValueError("this run trained on an uploaded file, which a bundle does not hold, so it cannot be reopened")
+    data = prepared(cfg.data, cfg.split, source)
+    sizes, robust_size = study_sizes(data, cfg)
+    if len(cfg.fusions) * len(sizes) > MAX_UNITS or len(cfg.levels) > 100 or cfg.n_seeds > 100:
+        raise ValueError(f"the bundle's study has {len(cfg.fusions) * len(sizes)} settings, {len(cfg.levels)} noise "
+                         f"levels and {cfg.n_seeds} seeds (at most {MAX_UNITS}, 100 and 100)")
+    scores = b.tables.get("scaling")
+    want = {"fusion", "size", "seed", "val_accuracy", "best_epoch"}
+    if scores is None or not want <= set(scores.columns):
+        raise ValueError(f"the bundle lacks its scaling table with the columns {sorted(want)}")
+    states = split_state(b.state)
+    names = {unit_name(f, n): (f, n) for f in cfg.fusions for n in sizes}
+    unknown = sorted(set(states) - set(names))
+    if unknown:
+        raise ValueError(f"the bundle holds setting(s) {unknown[:3]} its config does not train")
+    seeds, label, results = cfg.seeds(), label_of(cfg), []
+    for fusion in cfg.fusions:
+        mcfg = model_config(cfg, fusion)
+        n_params = count_parameters(build_model(data.shapes(), data.n_classes, mcfg, seed=cfg.first_seed))
+        for n in sizes:
+            name = unit_name(fusion, n)
+            if name not in states:
+                raise ValueError(f"the bundle lacks the weights of {name}, which its config trains")
+            rows = scores[(scores["fusion"].astype(str) == fusion) & (scores["size"] == n)].set_index("seed")
+            if sorted(rows.index) != seeds:
+                raise ValueError(f"the bundle's scaling table has seeds {sorted(rows.index)[:5]} for {name}; "
+                                 f"its config trains {seeds[:5]}")
+            stack = SeedStack([build_model(data.shapes(), data.n_classes, mcfg, seed=s) for s in seeds])
+            params = states[name]
+            own = {k: v for k, v in stack.params.items()}
+            missing, extra = sorted(set(own) - set(params)), sorted(set(params) - set(own))
+            if missing or extra:
+                raise ValueError(f"the weights of {name} do not fit the model its config builds: missing "
+                                 f"{missing[:3]}, unexpected {extra[:3]}")
+            for k, v in own.items():
+                if tuple(params[k].shape) != tuple(v.shape) or params[k].dtype != v.dtype:
+                    raise ValueError(f"weight '{name}/{k}' is {tuple(params[k].shape)} {params[k].dtype}; the model "
+                                     f"needs {tuple(v.shape)} {v.dtype}")
+            try:
+                best_epoch = rows.loc[seeds, "best_epoch"].to_numpy(int)
+            except (TypeError, ValueError):
+                raise ValueError(f"the bundle's best epochs of {name} are not whole numbers") from None
+            fit = BatchedFit(seeds, stack, params, pd.DataFrame(), best_epoch,
+                             rows.loc[seeds, "val_accuracy"].to_numpy(float), False, 0.0)
+            results.append(fit_tables(data, cfg, fusion, n, label, fit, n_params, robust_size))
+    outcome = JobsOutcome(results, 0, [], False)
+    return cfg, assemble(cfg, data, outcome, {"params": {names[k]: v for k, v in states.items()}}), b
+
+
+def replay(data_bytes: bytes):
+    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
+    cfg, result, b = reopen(data_bytes)
+    return result.tables, b.tables, result.config

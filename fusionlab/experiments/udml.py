@@ -198,16 +198,23 @@ def run(cfg: UDMLStudyConfig = DEFAULT, progress: Optional[Progress] = None, sto
     done = [(job, r) for job, r in zip(jobs, outcome.results) if r is not None]
     models = {(job.args[1], job.args[2]): r["artifacts"]["model"] for job, r in done if "artifacts" in r}
     histories = {(job.args[1], job.args[2]): r["history"] for job, r in done if "history" in r}
+    return assemble(cfg, data, outcome.results, models, histories, outcome.stopped,
+                    {"job_seconds": outcome.seconds, "cached": outcome.cached})
+
+
+def assemble(cfg: UDMLStudyConfig, data, results: List[Optional[Dict[str, Any]]], models, histories,
+             stopped: bool = False, extra: Optional[Dict[str, Any]] = None) -> Result:
+    """The study's result from its jobs' outputs (``udml_job``'s, in ``jobs_of``'s order): what ``run`` returns and
+    what ``reopen`` rebuilds from a bundle's weights."""
     study = UDMLStudy(data, cfg.model, cfg.schedule, models, histories, eval_seed=cfg.split.seed,
-                      stopped=outcome.stopped, test_noise=cfg.test_noise)
+                      stopped=stopped, test_noise=cfg.test_noise)
     hard = hard_modality(cfg, data.modality_names)
-    tables = {name: concat(outcome.results, name) for name in ("estimator", "weights", "alpha", "robustness",
-                                                                "accuracy")}
+    tables = {name: concat(results, name) for name in ("estimator", "weights", "alpha", "robustness", "accuracy")}
     if len(tables["estimator"]):  # the ceiling beside the estimators, on the same noise draws per seed
         oracle = study_oracle(study, sorted(set(tables["estimator"]["seed"])))
         tables["estimator"] = pd.concat([tables["estimator"], oracle], ignore_index=True)
     tables["unimodal"] = unimodal_table(histories)
-    signals = concat(outcome.results, "signal_permutation")
+    signals = concat(results, "signal_permutation")
     if len(signals):
         tables["signal_permutation"] = signals
     tables["spearman"] = spearman_table(tables["estimator"]) if len(tables["estimator"]) else pd.DataFrame()
@@ -216,5 +223,71 @@ def run(cfg: UDMLStudyConfig = DEFAULT, progress: Optional[Progress] = None, sto
         found += signal_findings(signals)
     config = {"dataset": data.name, "modalities": data.modality_names, "hard": hard, "seeds": list(cfg.seed_list()),
               **record(cfg)}
-    return Result(tables, found, config, {"study": study, "hard": hard, "job_seconds": outcome.seconds,
-                                          "cached": outcome.cached}, outcome.stopped)
+    return Result(tables, found, config, {"study": study, "hard": hard, **(extra or {})}, stopped)
+
+
+BUNDLE_KIND = "udml"
+
+
+def model_name(method: str, seed: int) -> str:
+    return f"{method}@{seed}"
+
+
+def bundle(cfg: UDMLStudyConfig, result: Result, url: str = "", figures: Optional[Dict[str, Any]] = None) -> bytes:
+    """A run bundle (``fusionlab.bundles``) of a trained study: every method's and seed's model under
+    ``<method>@<seed>/``, its tables (with each model's training history) and figures."""
+    from ..bundles import joined_state, write_bundle
+    study = result.artifacts["study"]
+    history = pd.concat([h.assign(method=m, seed=s) for (m, s), h in study.histories.items()], ignore_index=True)
+    return write_bundle(BUNDLE_KIND, record(cfg), url, joined_state({model_name(*k): v for k, v in study.models.items()}),
+                        {**result.tables, "history": history}, figures or {})
+
+
+def reopen(data_bytes: bytes, source: Any = None) -> Tuple[UDMLStudyConfig, Result, Any]:
+    """A bundle's study without retraining: ``(cfg, result, bundle)``, every table recomputed from the weights as
+    ``run`` computes it (the histories, and so the unimodal curves, are the bundle's own)."""
+    from ..bundles import check_state, config_from_record, read_bundle, split_state
+    b = read_bundle(data_bytes, BUNDLE_KIND)
+    cfg = config_from_record(UDMLStudyConfig, b.config)
+    if cfg.data.spec.upload and source is None:
+        raise ValueError("this run trained on an uploaded file, which a bundle does not hold, so it cannot be reopened")
+    if cfg.signals is not None:
+        raise ValueError("this bundle's config runs the signal test, which a page run never does; replay it with the CLI")
+    history = b.tables.get("history")
+    want = {"method", "seed", "epoch"}
+    if history is None or not want <= set(history.columns) or history.empty:
+        raise ValueError(f"the bundle lacks its history table (columns {sorted(want)}, a row per model and epoch)")
+    data = prepared(cfg.data, cfg.split, source)
+    names = {model_name(m, s): (m, s) for m in cfg.methods for s in cfg.seed_list()}
+    states = split_state(b.state)
+    unknown = sorted(set(states) - set(names))
+    if unknown:
+        raise ValueError(f"the bundle holds model(s) {unknown[:3]} its config does not train (expected {sorted(names)})")
+    lacking = sorted(set(names) - set(states))
+    if lacking:
+        raise ValueError(f"the bundle lacks the model(s) {lacking[:3]} its config trains")
+    results, models, histories = [], {}, {}
+    for job in jobs_of(cfg):
+        method, seed = job.args[1], job.args[2]
+        model = build_udml(data.shapes(), data.n_classes, replace(cfg.model, method=method), seed=seed)
+        state = states[model_name(method, seed)]
+        check_state(model, state)
+        model.load_state_dict(state)
+        model.eval()
+        rows = history[(history["method"].astype(str) == method) & (history["seed"] == seed)]
+        if rows.empty:
+            raise ValueError(f"the bundle's history has no rows for {model_name(method, seed)}")
+        own = rows.drop(columns=["method", "seed"]).dropna(axis=1, how="all").reset_index(drop=True)
+        models[(method, seed)], histories[(method, seed)] = model, own
+        one = UDMLStudy(data, cfg.model, cfg.schedule, {(method, seed): model}, {(method, seed): own},
+                        eval_seed=cfg.split.seed, test_noise=cfg.test_noise)
+        results.append(model_tables(one))
+    return cfg, assemble(cfg, data, results, models, histories), b
+
+
+def replay(data_bytes: bytes) -> Tuple[Dict[str, pd.DataFrame], Dict[str, pd.DataFrame], Dict[str, Any]]:
+    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
+    cfg, result, b = reopen(data_bytes)
+    study = result.artifacts["study"]
+    history = pd.concat([h.assign(method=m, seed=s) for (m, s), h in study.histories.items()], ignore_index=True)
+    return {**result.tables, "history": history}, b.tables, result.config

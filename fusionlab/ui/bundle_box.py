@@ -29,10 +29,10 @@ def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
 
 
 def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_name: str,
-               reopen: Callable[[bytes], None], version: Hashable = None) -> None:
-    """'Download run' of ``run`` (``make`` is None: it cannot be saved) and 'Reopen' of an uploaded bundle.
-    ``version`` names what the run holds now, for a run that grows in place (more seeds, more tables): a
-    prepared download of an older version is not offered."""
+               reopen: Callable[[bytes], None], version: Hashable = None, why: str = "") -> None:
+    """'Download run' of ``run`` (``make`` is None: it cannot be saved, for the reason ``why``) and 'Reopen' of an
+    uploaded bundle. ``version`` names what the run holds now, for a run that grows in place or changes with the
+    controls (more seeds, more tables, another setting): a prepared download of an older version is not offered."""
     # a bordered box, not an expander: the training run's progress bar shifts the elements, so an expander would
     # come back closed on the next run (and hide the download button that run made)
     with st.container(border=True, key=f"{key}-bundle-box"):
@@ -42,7 +42,7 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
             if run is None:
                 st.caption("Train a model to download it.")
             elif make is None:
-                st.caption("This run cannot be saved.")
+                st.caption(f"This run cannot be saved{': ' + why if why else '.'}")
             else:
                 made = st.session_state.get(f"{key}-bundle")  # (run, version, bytes)
                 current = made is not None and made[0] is run and made[1] == version

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional
 
-import pandas as pd
 import streamlit as st
 
 from ..data import DataConfig, MultimodalDataset
@@ -222,3 +221,60 @@ def set_base(base: Optional[Base]) -> None:
     st.session_state[f"{KEY}-base"] = base
     st.session_state[f"{KEY}-cache"] = {}
     st.session_state.pop(f"{KEY}-repeated", None)
+
+
+def widget_state(cfg: PermutationStudyConfig) -> Dict[str, object]:
+    """The widget values that show ``cfg`` (features, one split) on this page."""
+    from .forms import data_state
+    d = cfg.diagnostic
+    control = next((s for s in d.scores if s in CONTROLS), NONE)
+    c = d.corruption
+    return {**data_state(KEY, cfg.data), f"{KEY}-source": "features", f"{KEY}-expert": d.expert.kind,
+            f"{KEY}-seed": cfg.seed, f"{KEY}-control": control, f"{KEY}-fidelity": d.quality.fidelity,
+            f"{KEY}-rate": d.quality.rate, f"{KEY}-corrupt-mod": c.modality or NONE,
+            f"{KEY}-corrupt-noise": c.noise if c.modality else "mix",
+            f"{KEY}-corrupt-frac": c.fraction if c.modality else 0.5,
+            f"{KEY}-corrupt-max": c.max_level if c.modality else 1.0, f"{KEY}-k": d.permutation.permutations,
+            f"{KEY}-joint": d.permutation.joint, f"{KEY}-observed": d.permutation.observed_only}
+
+
+def run_link(cfg: PermutationStudyConfig) -> str:
+    """The link that opens the page set up as ``cfg`` was (what a bundle stores)."""
+    from .links import current_query, page_url
+    return page_url(URL_PATH, current_query(link_params(cfg.data.name), widget_state(cfg)))
+
+
+def _reopen(data: bytes) -> None:
+    from .links import checked_state
+    memo: Dict = {}
+    cfg, result, _ = study.reopen(data, memo=memo)
+    d = cfg.diagnostic
+    base = Base(study._dataset(cfg.data), cfg.data, ExpertConfig(kind=d.expert.kind, seed=cfg.seed), cfg.seed)
+    control = next((s for s in d.scores if s in CONTROLS), NONE)
+    c = d.corruption
+    corruption = RowCorruption() if not c.modality else RowCorruption(
+        modality=c.modality, fraction=c.fraction, noise=c.noise, max_level=c.max_level, min_level=0.3 * c.max_level)
+    if study_config(base, control, d.quality, corruption, d.permutation) != cfg:
+        raise ValueError("it was run with settings this page has no control for (the CLI's expert, quality or "
+                         "corruption options); replay it with `python -m fusionlab replay`")
+    state = checked_state(link_params(cfg.data.name), widget_state(cfg))
+    set_base(base)
+    st.session_state[f"{KEY}-cache"] = memo  # the reopened experts: the page's run fits nothing
+    st.session_state.update(state)
+    st.session_state[f"{KEY}-reopened"] = True  # a full rerun redraws the controls outside the diagnostic view
+
+
+def bundle_controls(out: Optional[Result], cfg: Optional[PermutationStudyConfig], base: Optional[Base]) -> None:
+    """'Download run' (the frozen experts, every table and figure) and 'Reopen' of such a zip."""
+    from ..figures import permutation as figs
+    from .bundle_box import bundle_box
+    saveable = out is not None and base is not None and base.outputs is None
+
+    def make() -> bytes:
+        table, qc = out.tables["permutation"], out.tables["q_correct"]
+        pick = list(table["score"])[-1]
+        f = {"histograms": figs.permutation_histograms(out.tables["null"], table, pick),
+             "q_vs_correct": figs.q_vs_correct(qc[qc["score"] == pick]), "rho_delta": figs.rho_delta_summary(table)}
+        return study.bundle(cfg, out, run_link(cfg), f)
+    bundle_box(KEY, out, make if saveable else None, f"fusionlab-permutation-seed{cfg.seed}.zip" if cfg else "",
+               _reopen, version=cfg, why="these are your own model's outputs; the file you loaded is the run")
