@@ -233,12 +233,17 @@ def model_name(method: str, seed: int) -> str:
     return f"{method}@{seed}"
 
 
+def joined_history(study: UDMLStudy) -> pd.DataFrame:
+    """Every model's training history in one table, with ``method`` and ``seed`` columns (a bundle's)."""
+    return pd.concat([h.assign(method=m, seed=s) for (m, s), h in study.histories.items()], ignore_index=True)
+
+
 def bundle(cfg: UDMLStudyConfig, result: Result, url: str = "", figures: Optional[Dict[str, Any]] = None) -> bytes:
     """A run bundle (``fusionlab.bundles``) of a trained study: every method's and seed's model under
     ``<method>@<seed>/``, its tables (with each model's training history) and figures."""
     from ..bundles import joined_state, write_bundle
     study = result.artifacts["study"]
-    history = pd.concat([h.assign(method=m, seed=s) for (m, s), h in study.histories.items()], ignore_index=True)
+    history = joined_history(study)
     return write_bundle(BUNDLE_KIND, record(cfg), url, joined_state({model_name(*k): v for k, v in study.models.items()}),
                         {**result.tables, "history": history}, figures or {})
 
@@ -289,5 +294,5 @@ def replay(data_bytes: bytes) -> Tuple[Dict[str, pd.DataFrame], Dict[str, pd.Dat
     """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
     cfg, result, b = reopen(data_bytes)
     study = result.artifacts["study"]
-    history = pd.concat([h.assign(method=m, seed=s) for (m, s), h in study.histories.items()], ignore_index=True)
+    history = joined_history(study)
     return {**result.tables, "history": history}, b.tables, result.config
