@@ -11,7 +11,7 @@ from fusionlab.models import count_parameters
 from fusionlab.noise import default_levels
 from fusionlab.diagnostics.signals import declared_signals
 from fusionlab.ui.glossary import term
-from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
 from fusionlab.ui.playground import (KEY, URL_PATH, PlaygroundRun, bundle_controls, current_noise, current_run,
                                      formula_expander, link_params, noise_frame, noise_layout, noise_sliders,
@@ -86,6 +86,7 @@ def noise_view(run: PlaygroundRun) -> None:
     live_view(f"{KEY}-live", noise_sliders(names, noise),
               lambda values: noise_frame(run, noise, dict(zip(names, values)), i),
               noise_layout(run), owner=run, context=(noise, i))
+    write_link(link_params(st.session_state[f"{KEY}-dataset"]))  # the noise type and levels, in the address
 
 
 noise_view(run)

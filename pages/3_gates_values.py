@@ -13,7 +13,7 @@ from fusionlab.models import count_parameters
 from fusionlab.ui import vgmr as ui
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
-from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
 from fusionlab.ui.training import live_run, show_error, train_buttons
 from fusionlab.ui.widgets import describe_dataset, look_for
@@ -104,6 +104,7 @@ def sample_fragment(run: ui.GatesRun) -> None:
     live_view(f"{KEY}-live", ui.noise_sliders(shapes),
               lambda values: ui.sample_frame(run, idx, ui.slider_noise(shapes, values)),
               ui.sample_layout(names), owner=run, context=(idx,), same=ui.same_noise, columns=2)
+    write_link(ui.link_params(st.session_state[f"{KEY}-dataset"]))  # the noise sliders, in the address
 
 
 sample_fragment(run)

@@ -9,7 +9,7 @@ from fusionlab.experiments import udml as study_mod
 from fusionlab.figures import udml as fig
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.executor import page_executor
-from fusionlab.ui.links import link_box, open_link
+from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.glossary import term
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.signals import signal_header, signal_section
@@ -93,6 +93,7 @@ def noise_view(run: UDMLRun) -> None:
     live_view(f"{KEY}-live", noise_sliders(study.data.modality_names, study.schedule),
               lambda values: noise_frame(run, meth, dict(zip(study.data.modality_names, values))), NOISE_LAYOUT,
               owner=run, context=(meth,))
+    write_link(link_params(st.session_state[f"{KEY}-dataset"]))  # the noise sliders, in the address
 
 
 noise_view(run)

@@ -107,7 +107,11 @@ def test_playground_trains_and_answers_noise_slider(server, page, tmp_path):
         """clean => { const f = document.querySelector('iframe[src*="fusionlab_live"]');
                       const e = f && f.contentDocument.querySelector('.metric .value');
                       return e && e.innerText !== clean; }""", arg=clean)
-    page.wait_for_timeout(2500)  # the view reports the setting a second later: the page stores it
+    page.wait_for_function(  # the view reports the setting a second later; the page stores it and sends its axes
+        """() => { const f = document.querySelector('iframe[src*="fusionlab_live"]');
+                   const b = f && f.contentDocument.body;
+                   return b && b.dataset.pending === "no" && b.dataset.agreed
+                          && b.dataset.agreed.split(",")[0] !== "0"; }""")
     page.screenshot(path=os.environ.get("FUSIONLAB_SCREENSHOT", str(tmp_path / "playground.png")), full_page=True)
     assert _accuracy(page) != clean
     assert _live(page).locator("#val-0").inner_text() == "1"  # the slider's end, as the page knows it too:
@@ -115,6 +119,7 @@ def test_playground_trains_and_answers_noise_slider(server, page, tmp_path):
     page.keyboard.press("End")
     page.wait_for_timeout(300)
     assert _live(page).locator("#status").inner_text() == ""  # not "computing"
+    page.wait_for_function("() => location.search.includes('level-pix=')")  # the sliders' setting is in the address
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

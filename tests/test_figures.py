@@ -96,3 +96,26 @@ def test_the_sample_input_draws_pix_as_the_digit_image_and_others_as_heatmaps():
     shapes = [np.asarray(t.z).shape for t in fig.data]
     assert shapes == [(16, 15), (1, 6), (5, 3)]
     assert np.asarray(fig.data[0].z)[1, 0] == 15  # row-major: the second image row starts at pixel 15
+
+
+def test_a_control_whose_q_is_one_value_per_group_draws_its_rows_not_flat_boxes():
+    from fusionlab.figures.permutation import q_vs_correct
+    rng = np.random.default_rng(0)
+    correct = rng.random(60) < 0.7
+    control = pd.DataFrame({"modality": np.repeat(["a", "b"], 30), "correct": correct,
+                            "q": correct.astype(float), "score": "control-aligned"})
+    fig = q_vs_correct(control)
+    assert {t.boxpoints for t in fig.data} == {"all"} and "its box is a line" in fig.layout.title.text
+    assert fig.layout.legend.y >= 1  # above the plot, clear of the axis title
+    spread = control.assign(q=rng.random(60), score="entropy")
+    fig = q_vs_correct(spread)
+    assert {t.boxpoints for t in fig.data} == {"outliers"} and "its box is a line" not in fig.layout.title.text
+
+
+def test_each_null_histogram_marks_its_clean_value_with_its_number():
+    rng = np.random.default_rng(1)
+    null = pd.DataFrame({"score": "entropy", "rule": np.repeat(["r1", "r2"], 50),
+                         "balanced_accuracy": rng.normal(0.8, 0.01, 100), "metric_clean": np.repeat([0.8123, 0.7456], 50)})
+    table = pd.DataFrame({"score": "entropy", "rule": ["r1", "r2"], "delta": [0.01, 0.0], "p_value": [0.2, 0.9]})
+    texts = [a.text for a in permutation_histograms(null, table, "entropy").layout.annotations]
+    assert "clean 0.812" in texts and "clean 0.746" in texts

@@ -137,3 +137,40 @@ def test_a_link_respects_a_pages_limit_on_views_and_a_presets_dataset():
     if name is not None:  # a preset on another dataset: the link's options are checked against that one
         at = _page("5_uncertainty_weighting.py", preset=name)
         assert not at.exception and not at.warning
+
+
+def test_a_link_sets_the_noise_sliders_whatever_the_order_of_its_parameters():
+    """A level is looked up after ``noise`` and ``views`` (its session-state key names the noise type; the
+    modalities come from the views the link picks), wherever it stands in the query."""
+    at = _page("1_playground.py", **{"level-fou": "0.5", "views": "pix,fou", "noise": "mix"})
+    assert not at.exception and not at.warning
+    assert at.session_state["playground-lv-mix-fou"] == 0.5
+    assert dict(at.query_params) == {"views": "pix,fou", "noise": "mix", "level-fou": "0.5"}
+
+
+def test_a_level_for_a_modality_the_link_does_not_pick_or_beyond_its_range_is_named():
+    at = _page("1_playground.py", **{"level-fou": "0.5", "level-pix": "9", "epochs": "4"})
+    text = at.warning[0].value
+    assert "unknown parameter 'level-fou'" in text and "'level-pix=9'" in text and "expected a value in [0, " in text
+    assert at.slider(key="playground-epochs").value == 4
+
+
+@pytest.mark.parametrize("page,query,state", [
+    ("3_gates_values.py", {"noised-m1": "3", "weight-m1": "0.5"},
+     {"gates_values-noised-m1": 3, "gates_values-weight-m1": 0.5}),
+    ("5_uncertainty_weighting.py", {"level-m2": "2"}, {"udml-lv-m2": 2.0}),
+])
+def test_the_other_live_pages_take_their_noise_sliders_from_a_link(page, query, state):
+    at = _page(page, **query)
+    assert not at.exception and not at.warning
+    assert {k: at.session_state[k] for k in state} == state
+    assert dict(at.query_params) == query
+
+
+def test_a_linked_level_is_the_trained_playgrounds_slider_setting():
+    at = _page("1_playground.py", **{"noise": "mix", "level-pix": "1", "epochs": "2"})
+    at.button(key="playground-train").click().run()
+    assert not at.exception
+    _, _, point, _ = at.session_state["playground-live-live"]
+    assert point == (20, 0)  # mix on pix at its end (21 positions over [0, 1]), mor clean
+    assert at.query_params["level-pix"] == "1"

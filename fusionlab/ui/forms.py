@@ -107,6 +107,26 @@ def data_controls(page: str, names: Sequence[str], defaults: Mapping[str, DataCo
         return None, None
 
 
+def state_shapes(page: str, defaults: Mapping[str, DataConfig], default_name: str) -> Dict[str, Tuple[int, int]]:
+    """The modalities (name -> shape) the page's dataset widgets would pick now, read from their session-state
+    keys without drawing them (a link's levels are checked against these before the page is drawn); the
+    dataset's defaults where a key is unset or unusable; empty for an upload (its modalities are in the file)."""
+    base = data_default(defaults, st.session_state.get(f"{page}-dataset", default_name))
+    values = {}
+    for f in controls(base.spec.config):
+        key = field_key(page, base.name, f.name)
+        if kind_of(f) in ("bool", "int", "float", "str", "strs") and key in st.session_state:
+            values[f.name] = st.session_state[key]
+    try:
+        options = replace(base.options, **values)
+    except (TypeError, ValueError):
+        options = base.options
+    try:
+        return dict(base.spec.info(options).modalities)
+    except (TypeError, ValueError):
+        return {}
+
+
 def load_or_error(cfg: Optional[DataConfig], source: Optional[bytes]) -> Optional[MultimodalDataset]:
     if cfg is None:
         return None

@@ -41,6 +41,8 @@ class Param:
     step: Optional[float] = None
     apply: Optional[Callable[[Any], None]] = None  # a preset: called with the value, applied before the rest
     most: Optional[int] = None  # a multiselect's max_selections
+    late: bool = False  # looked up after the others are applied: it depends on them (a noise level on the noise type)
+    default: Any = None  # left out of a link at this value (when the widget records no default in ``DEFAULTS``)
 
     def options(self) -> Optional[list]:
         return list(self.choices() if callable(self.choices) else self.choices) if self.choices is not None else None
@@ -116,25 +118,37 @@ def open_link(page: str, params: Callable[[str], Mapping[str, Param]], default_d
         known = params(dataset)
         if DATASET in known and dataset not in (known[DATASET].options() or [dataset]):
             known = {**params(default_dataset), DATASET: known[DATASET]}  # its options are the default dataset's
-        problems = []
+        problems, later = [], []
         presets = [n for n in query if n in known and known[n].apply]
-        for name in presets + [n for n in query if n not in presets]:  # a preset first, then what it left
+
+        def apply(name: str) -> None:
             raw = query[name]
-            if name not in presets and presets and DATASET not in query:  # a preset may have switched the dataset
-                known = {**params(st.session_state.get(known[DATASET].key, default_dataset)),
-                         **{n: known[n] for n in presets}}
-            if name not in known:
-                problems.append(f"unknown parameter '{name}'")
-                continue
             try:
                 value = known[name].parse(raw)
             except ValueError as exc:
                 problems.append(f"'{name}={raw}': {exc}")
-                continue
+                return
             if known[name].apply:
                 known[name].apply(value)
             else:
                 st.session_state[known[name].key] = value
+
+        for name in presets + [n for n in query if n not in presets]:  # a preset first, then what it left
+            if name not in presets and presets and DATASET not in query:  # a preset may have switched the dataset
+                known = {**params(st.session_state.get(known[DATASET].key, default_dataset)),
+                         **{n: known[n] for n in presets}}
+            if name not in known or known[name].late:
+                later.append(name)
+            else:
+                apply(name)
+        if later:  # a second look, with the parameters as the rest left them (the views chosen, the noise type)
+            known = params(st.session_state.get(known[DATASET].key, default_dataset) if DATASET in known
+                           else default_dataset)
+            for name in later:
+                if name in known:
+                    apply(name)
+                else:
+                    problems.append(f"unknown parameter '{name}'")
         if problems:
             st.session_state[_notice_key(page)] = ("Not applied from this link: " + "; ".join(problems)
                                                    + ". Its other settings were applied.")
@@ -157,7 +171,7 @@ def current_query(params: Mapping[str, Param], values: Optional[Mapping[str, Any
         if p.apply or p.key not in values:  # a preset is a one-off: the controls it set are in the URL
             continue
         value = values[p.key]
-        default = DEFAULTS.get(p.key)
+        default = DEFAULTS.get(p.key, p.default)
         if default is not None and _same(value, default):
             continue
         if isinstance(value, str) and value.startswith("__") and value.endswith("__"):
@@ -179,16 +193,24 @@ def page_url(url_path: str, query: Mapping[str, str]) -> str:
     return base + (f"?{urlencode(query, safe=',')}" if query else "")
 
 
-def link_box(page: str, url_path: str, params: Mapping[str, Param]) -> str:
-    """Write the current setup into the URL and show it with a copy button; returns the link."""
+def write_link(params: Mapping[str, Param]) -> Dict[str, str]:
+    """Write the current setup into the browser's address (a live view's fragment calls it after its sliders
+    moved: the address then holds their levels before the page reruns)."""
     query = current_query(params)
     if {k: st.query_params.get(k) for k in st.query_params} != query:
         st.query_params.from_dict(query)
+    return query
+
+
+def link_box(page: str, url_path: str, params: Mapping[str, Param]) -> str:
+    """Write the current setup into the URL and show it with a copy button; returns the link."""
+    query = write_link(params)
     st.session_state.setdefault(f"{page}-link-first", query)  # the setting the link opened (open_link compares)
     url = page_url(url_path, query)
     with st.popover("Copy link", icon=":material/link:", help="a link that opens this page with these settings"):
         st.code(url, language=None, wrap_lines=True)
-        st.caption("Opening it sets the controls; press Train there to train the same model (same seed).")
+        st.caption("Opening it sets the controls; press Train there to train the same model (same seed). The "
+                   "address bar holds the noise sliders' latest setting too.")
     return url
 
 

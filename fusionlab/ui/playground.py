@@ -16,7 +16,7 @@ from ..fusion import FUSIONS
 from ..noise import CORRUPTIONS, level_range, on_off
 from .bundle_box import bundle_box
 from .links import Param, checked_state, current_query, data_params, page_url
-from .forms import data_controls, data_state, init_state
+from .forms import data_controls, data_state, init_state, state_shapes
 from .live import LiveSlider, Metric
 
 KEY = "playground"
@@ -73,7 +73,19 @@ def link_params(dataset: str) -> Dict[str, Param]:
             "fusion": Param(f"{KEY}-fusion", "str", FUSIONS.names()),
             "epochs": Param(f"{KEY}-epochs", "int", lo=1, hi=100),
             "seed": Param(f"{KEY}-seed", "int", lo=0, hi=10_000),
-            "noise": Param(f"{KEY}-noise", "str", CORRUPTIONS.names())}
+            "noise": Param(f"{KEY}-noise", "str", CORRUPTIONS.names()), **level_params()}
+
+
+def level_params() -> Dict[str, Param]:
+    """``level-<modality>``: a noise slider's level, for the noise type the page holds (looked up after
+    ``noise``); the trained model's modalities, or before training those the dataset controls pick."""
+    noise = st.session_state.get(f"{KEY}-noise", study.DEFAULT.noise)
+    run = current_run()
+    names = (list(run.data.modality_names) if run is not None
+             else list(state_shapes(KEY, study.DATA_DEFAULTS, study.DEFAULT.data.name)))
+    lo, hi = (0.0, 1.0) if on_off(noise) else level_range(noise)
+    return {f"level-{m}": Param(f"{KEY}-lv-{noise}-{m}", "float", lo=lo, hi=hi, late=True, default=0.0)
+            for m in names}
 
 
 def study_controls() -> Tuple[Optional[PlaygroundConfig], object]:

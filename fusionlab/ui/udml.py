@@ -12,7 +12,7 @@ from ..experiments.udml import UDMLStudyConfig
 from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, METHODS
 from ..models.udml_schedule import INTENSITY_MAPS, LABELS, max_level
 from ..noise import level_range
-from .forms import data_controls, data_state, init_state
+from .forms import data_controls, data_state, init_state, state_shapes
 from .links import Param, data_params
 from .live import LiveSlider, Metric
 
@@ -118,7 +118,19 @@ def link_params(dataset: str) -> Dict[str, Param]:
            "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool")}
     out.update({name: Param(_k(f"opt-{name}"), "str", [str(w) for w in words])
                 for name, (_, words, _) in AUTHOR_OPTIONS.items()})
+    out.update(level_params())
     return out
+
+
+def level_params() -> Dict[str, Param]:
+    """``level-<modality>``: a "max test noise" slider (the nearest of its positions is taken), for the
+    trained study's modalities, or before training those the dataset controls pick."""
+    run = current_run()
+    names = (list(run.study.data.modality_names) if run is not None
+             else list(state_shapes(KEY, study.DATA_DEFAULTS, study.DEFAULT.data.name)))
+    values = slider_levels((run.config if run is not None else study.DEFAULT).schedule)
+    return {f"level-{k}": Param(_k(f"lv-{k}"), "float", lo=0.0, hi=values[-1], late=True,
+                                default=default_level(i, values)) for i, k in enumerate(names)}
 
 
 def controls() -> Optional[UDMLStudyConfig]:
@@ -208,19 +220,30 @@ def formula_expander() -> None:
             "authors' public code as recorded in METHODS.md §4.")
 
 
-def noise_sliders(names: list[str], schedule) -> List[LiveSlider]:
-    """One "max test noise" slider per modality (a live view's), at the noise levels of the training schedule's
-    intensities t = 1 (clean), 2, ..., its maximum, and on to the top of the gaussian range if that is higher:
-    the paper's own scale, and few enough positions to evaluate them all beforehand."""
+def slider_levels(schedule) -> List[float]:
+    """The "max test noise" sliders' positions: the noise levels of the training schedule's intensities
+    t = 1 (clean), 2, ..., its maximum, and on to the top of the gaussian range if that is higher — the paper's
+    own scale, and few enough positions to evaluate them all beforehand."""
     from ..models.udml_schedule import intensity_to_level
     top = max(level_range("gaussian")[1], max_level(schedule))
     values, t = [0.0], 2
     while values[-1] < top - 1e-9 and t <= 100:
         values.append(round(intensity_to_level(float(t), schedule), 6))
         t += 1
+    return values
+
+
+def default_level(i: int, values: List[float]) -> float:
+    """The first modality starts noisy (1.5 train sd, at the nearest position), the others clean."""
+    return min(values, key=lambda v: abs(v - 1.5)) if i == 0 else 0.0
+
+
+def noise_sliders(names: list[str], schedule) -> List[LiveSlider]:
+    """One "max test noise" slider per modality (a live view's), at :func:`slider_levels`."""
+    values = slider_levels(schedule)
     labels = [f"{v:.2f} (t = {i + 1})" for i, v in enumerate(values)]
     for i, k in enumerate(names):
-        _init(f"lv-{k}", 1.5 if i == 0 else 0.0)
+        _init(f"lv-{k}", default_level(i, values))
     return [LiveSlider(f"max test noise on {k} (train sd)", _k(f"lv-{k}"), tuple(values), tuple(labels),
                        help="each test sample gets gaussian noise of a random level between 0 and this; the "
                             "positions are the training schedule's intensities t") for k in names]

@@ -13,7 +13,7 @@ from ..experiments import gates as study
 from ..experiments.gates import BACKBONES, GatesConfig
 from ..refiners.vgmr import CHOICES
 from .forms import data_controls as generated_data_controls
-from .forms import data_state, init_state
+from .forms import data_state, init_state, state_shapes
 from .bundle_box import bundle_box
 from .links import Param, checked_state, current_query, data_params, page_url
 from .live import LiveSlider
@@ -159,7 +159,19 @@ def link_params(dataset: str) -> Dict[str, Param]:
             "value_target": Param(f"{KEY}-value-target", "str", CHOICES["value_target"]),
             "regulariser": Param(f"{KEY}-regulariser", "str", CHOICES["regulariser"]),
             "norm": Param(f"{KEY}-norm", "str", CHOICES["norm"]),
-            "value_rows": Param(f"{KEY}-value-rows", "int", VALUE_ROWS)}
+            "value_rows": Param(f"{KEY}-value-rows", "int", VALUE_ROWS), **noise_params()}
+
+
+def noise_params() -> Dict[str, Param]:
+    """``noised-<modality>`` (how many timesteps or entries) and ``weight-<modality>``: the noise sliders, for
+    the trained model's modalities, or before training those the dataset controls pick."""
+    run = current_run()
+    shapes = run.data.shapes() if run is not None else state_shapes(KEY, study.DATA_DEFAULTS, study.DEFAULT.data.name)
+    out: Dict[str, Param] = {}
+    for k, shape in shapes.items():
+        out[f"noised-{k}"] = Param(f"{KEY}-noised-{k}", "int", lo=0, hi=noise_units(shape)[0], late=True, default=0)
+        out[f"weight-{k}"] = Param(f"{KEY}-weight-{k}", "float", lo=0.0, hi=1.0, step=0.05, late=True, default=1.0)
+    return out
 
 
 def data_controls() -> tuple[Optional[DataConfig], object]:
