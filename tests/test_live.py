@@ -57,8 +57,9 @@ def test_the_browsers_report_moves_the_page_and_the_page_can_move_the_sliders():
     assert not at.exception
     assert _text(at) == "a=0.0 b=0.0" and len(at.session_state["calls"]) == 4  # (0,0) (1,0) (2,0) (0,1)
     structure, revision, point, _ = at.session_state["v-live"]
-    at.session_state["v"] = {"point": [2, 1], "revision": revision}  # what the component sends after a move
+    at.session_state["v"] = {"point": [2, 1], "revision": revision, "moved": 1}  # what the component sends after a move
     at.run()
+    assert at.session_state["v-live"][3] == 1  # the slider moved last (not the first that differs): its axes first
     assert (at.session_state["a"], at.session_state["b"]) == (1.0, 1.0)  # the keys links and bundles read
     assert _text(at) == "a=1.0 b=1.0" and at.session_state["v-live"][1] == revision
     assert len(at.session_state["calls"]) == 4 + 2  # only the points it lacked: (2,1) and (1,1)

@@ -174,7 +174,9 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
     revision, moved = (meta[1], meta[3]) if meta else (0, 0)
     got = reported_point(state.get(key), sliders, revision) if meta and meta[0] == structure else None
     if got is not None and got != meta[2]:  # the user moved a slider in the browser
-        moved = next(j for j, (a, b) in enumerate(zip(got, meta[2])) if a != b)
+        last = state.get(key).get("moved")  # the slider moved last: its neighbours' axes are evaluated first
+        moved = last if isinstance(last, int) and 0 <= last < len(sliders) and got[last] != meta[2][last] else \
+            next(j for j, (a, b) in enumerate(zip(got, meta[2])) if a != b)
         point = got
         for s, i in zip(sliders, point):
             state[s.key] = s.values[i]
