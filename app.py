@@ -11,7 +11,12 @@ import torch
 
 from fusionlab.ui.memory import start_trimmer
 
-torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+# one intra-op thread per training: on a 2-core machine shared with sessions, a browser or a worker, two OpenMP
+# threads wait on a busy core. benchmarks/torch_threads.py, next to one busy process: UDML's default study 5.7 s
+# with one thread, 22.9 s with two; Fusion complexity 9.3 vs 20.6 s. Idle, two threads gain nothing on the small
+# models (UDML 5.8 vs 6.0 s) and 25 % on tensor fusion (8.7 vs 6.5 s). First results in the browser fell from
+# 5.9 / 11.9 / 5.4 / 10.8 / 12.4 s to 3.7-3.9 / 10.6-11.5 / 3.4-3.7 / 9.6-9.9 / 6.8-7.5 s (slider_latency.py).
+torch.set_num_threads(1)
 st.set_page_config(page_title="fusionlab", page_icon=":material/hub:", layout="wide")
 start_trimmer()  # freed sessions' memory goes back to the system
 
