@@ -72,20 +72,27 @@ def q_vs_correct(df: pd.DataFrame) -> go.Figure:
     if df is None or df.empty:
         return empty_figure("no quality scores to show")
     fig = go.Figure()
-    # a control's Q is one value per group (1 where the expert was right): each box is then a flat line, so
-    # its rows are drawn as jittered points, which show how many rows each value holds
+    # a control's Q is one value per group (1 where the expert was right): each box is then a flat line, and
+    # what is left to read is how many rows each line holds: the modality's axis label says it
     single = bool((df.groupby(["modality", "correct"])["q"].agg(lambda q: q.max() - q.min()) < 1e-9).all())
     for i, (ok, name) in enumerate([(True, "expert correct"), (False, "expert wrong")]):
         d = df[df["correct"] == ok]
         fig.add_trace(go.Box(x=d["modality"], y=d["q"], name=name, marker_color=color(2 if ok else 1),
-                             boxpoints="all" if single else "outliers", jitter=0.6 if single else 0,
-                             pointpos=0 if single else None, marker=dict(size=4, opacity=0.5 if single else 1)))
+                             boxpoints=False if single else "outliers"))
     score = df["score"].iloc[0]
-    note = ("Q against expert correctness (test rows); each group's Q is one value: its box is a line, its points "
-            "the rows" if single else "Q against expert correctness (test rows)")
-    fig.update_layout(title=dict(text=f"{label(score)}<br><sup>{note}</sup>", font_size=14), boxmode="group",
+    note = "Q against expert correctness (test rows)"
+    if single:
+        mods = list(dict.fromkeys(df["modality"]))
+        counts = df.groupby(["modality", "correct"]).size()
+        fig.update_xaxes(tickmode="array", tickvals=mods,
+                         ticktext=[f"{m}<br>{counts.get((m, True), 0)} right<br>{counts.get((m, False), 0)} wrong"
+                                   for m in mods])
+        note += "<br>Q is one value per group, so its box is a line; its rows are counted under the axis"
+    fig.update_xaxes(tickangle=0)
+    fig.update_layout(title=dict(text=f"{label(score)}<br><sup>{note}</sup>", font_size=14, y=1 - 30 / (420 if single else 360),
+                                 yref="container", yanchor="top"), boxmode="group",
                       yaxis_title="Q (scaled to [0, 1])", xaxis_title="modality", yaxis_range=[-0.05, 1.05],
-                      height=360, margin=dict(t=90),
+                      height=420 if single else 360, margin=dict(t=125 if single else 100),
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"))
     return fig
 
