@@ -97,6 +97,13 @@ def test_playground_trains_and_answers_noise_slider(server, page, tmp_path):
     page.get_by_role("button", name="Train").click()
     page.get_by_text("Corrupt the test set").wait_for()
     _live(page).locator(".metric .value").first.wait_for()
+    # while the page evaluates the other slider positions (a few runs of the fragment), the view is re-sent at
+    # the start of each run: Streamlit never fades it as stale (it did, for seconds after every training)
+    opacity = page.evaluate("""async () => { const f = document.querySelector('iframe[src*="fusionlab_live"]');
+        let low = 1; for (let i = 0; i < 30; i++) { let e = f;
+          while (e) { low = Math.min(low, parseFloat(getComputedStyle(e).opacity)); e = e.parentElement; }
+          await new Promise(r => setTimeout(r, 100)); } return low; }""")
+    assert opacity > 0.95, opacity
     clean = _accuracy(page)
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
     assert "Playground" in nav and "Home" in nav, nav

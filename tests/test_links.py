@@ -142,10 +142,10 @@ def test_a_link_respects_a_pages_limit_on_views_and_a_presets_dataset():
 def test_a_link_sets_the_noise_sliders_whatever_the_order_of_its_parameters():
     """A level is looked up after ``noise`` and ``views`` (its session-state key names the noise type; the
     modalities come from the views the link picks), wherever it stands in the query."""
-    at = _page("1_playground.py", **{"level-fou": "0.5", "views": "pix,fou", "noise": "mix"})
+    at = _page("1_playground.py", **{"level-fou": "1.5", "views": "pix,fou", "noise": "gaussian"})
     assert not at.exception and not at.warning
-    assert at.session_state["playground-lv-mix-fou"] == 0.5
-    assert dict(at.query_params) == {"views": "pix,fou", "noise": "mix", "level-fou": "0.5"}
+    assert at.session_state["playground-lv-gaussian-fou"] == 1.5
+    assert dict(at.query_params) == {"views": "pix,fou", "noise": "gaussian", "level-fou": "1.5"}
 
 
 def test_a_level_for_a_modality_the_link_does_not_pick_or_beyond_its_range_is_named():

@@ -161,9 +161,9 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
     that draw alike (a noise weight with nothing noised), evaluated once. The sliders' values live in
     ``st.session_state[s.key]``; set them there to move the sliders.
 
-    The current setting is evaluated at once; its axes for up to ``BUDGET_S`` per run (and ``MIN_PER_RUN`` more
-    frames at least), the rest in further runs of the fragment that the component asks for, so a view with many
-    positions shows without waiting for all of them.
+    The current setting is evaluated at once and drawn; then its axes, for up to ``BUDGET_S`` per run (and
+    ``MIN_PER_RUN`` frames at least), sent with the further runs of the fragment that the component asks for, so
+    a view with many positions shows without waiting for all of them.
     """
     import streamlit as st
     state = st.session_state
@@ -192,30 +192,45 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
         cache = (owner, (structure, context), {}, {}, (cache[4] + 1) if cache else 0)
         state[f"{key}-frames"] = cache
     frames, evaluated, generation = cache[2], cache[3], cache[4]
-    deadline = time.perf_counter() + BUDGET_S
-    out, pending, done = {}, False, 0
-    for q in axes(point, sliders, moved):
+
+    def evaluate(q: Tuple[int, ...]) -> bool:
+        """Put ``q``'s frame in the cache; True if it had to be computed (not shared with a ``same`` setting)."""
+        values = tuple(s.values[i] for s, i in zip(sliders, q))
+        name = same(values) if same else q
+        fresh = name not in evaluated
+        if fresh:
+            evaluated[name] = frame_json(frame(values))
+        frames[q] = evaluated[name]
+        return fresh
+
+    ordered = axes(point, sliders, moved)
+    if point not in frames:
+        evaluate(point)
+    out = {}
+    for q in ordered:
         if q in frames:
             frames[q] = frames.pop(q)  # recently used last: the oldest are dropped first
-        elif q != point and done >= MIN_PER_RUN and time.perf_counter() > deadline:
-            pending = True
-            continue
-        else:
-            values = tuple(s.values[i] for s, i in zip(sliders, q))
-            name = same(values) if same else q
-            if name not in evaluated:
-                evaluated[name] = frame_json(frame(values))
-                done += q != point
-            frames[q] = evaluated[name]
-        out[",".join(map(str, q))] = frames[q]
-    for store in (frames, evaluated):
-        for old in [k for k in store][:max(0, len(store) - MAX_FRAMES)]:
-            if store is evaluated or ",".join(map(str, old)) not in out:
-                store.pop(old)
+            out[",".join(map(str, q))] = frames[q]
+    pending = len(out) < len(ordered)
     state[f"{key}-shown"] = frames[point]  # what the view shows now (tests read it; AppTest draws no component)
     state[f"{key}-pending"] = pending
+    # drawn before the rest of the axes are evaluated: the view is re-sent at the start of each run, so Streamlit
+    # never fades it as stale (it does so to what a run has not re-sent 0.5 s in), and its figures stay clear
+    # while the page evaluates the positions it lacks, for up to BUDGET_S, sent with the next run the
+    # component asks for (pending)
     _component()(sliders=[{"name": s.name, "labels": s.label_list(), "help": s.help} for s in sliders],
                  layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
                  revision=revision, point=list(point), frames=out, template=template_json(), columns=columns,
-                 pending=pending, key=key, default=None)  # pending: the component asks for another run at once
+                 pending=pending, key=key, default=None)
+    deadline, done = time.perf_counter() + BUDGET_S, 0
+    for q in ordered:
+        if q not in frames:
+            if done >= MIN_PER_RUN and time.perf_counter() > deadline:
+                break
+            done += evaluate(q)
+    keep = set(ordered)
+    for store in (frames, evaluated):
+        for old in [k for k in store][:max(0, len(store) - MAX_FRAMES)]:
+            if store is evaluated or old not in keep:
+                store.pop(old)
     return tuple(s.values[i] for s, i in zip(sliders, point))

@@ -73,7 +73,8 @@ def link_params(dataset: str) -> Dict[str, Param]:
             "fusion": Param(f"{KEY}-fusion", "str", FUSIONS.names()),
             "epochs": Param(f"{KEY}-epochs", "int", lo=1, hi=100),
             "seed": Param(f"{KEY}-seed", "int", lo=0, hi=10_000),
-            "noise": Param(f"{KEY}-noise", "str", CORRUPTIONS.names()), **level_params()}
+            "noise": Param(f"{KEY}-noise", "str", CORRUPTIONS.names(), default=study.DEFAULT.noise),  # its widget
+            **level_params()}  # is drawn only with a model: its default is not in DEFAULTS before
 
 
 def level_params() -> Dict[str, Param]:
