@@ -15,8 +15,10 @@ from plotly.subplots import make_subplots
 
 from .common import color, empty_figure, line_with_band
 
-LABELS = {"udml": "UDML: predicted intensity ŝ", "udml_no_alpha": "UDML w/o α: predicted intensity ŝ",
-          "pe": "PE: mean variance σ²"}
+# two lines each: three or four panels share a row, and at 1024 px one-line titles ran into each other
+LABELS = {"udml": "UDML:<br>predicted intensity ŝ", "udml_no_alpha": "UDML w/o α:<br>predicted intensity ŝ",
+          "pe": "PE:<br>mean variance σ²"}
+METHOD_NAMES = {"static": "static", "pe": "PE", "udml_no_alpha": "UDML w/o α", "udml": "UDML"}
 
 
 def vline(x: float, col: int, colour: str) -> dict:
@@ -39,7 +41,7 @@ def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Seque
         return empty_figure("no estimator to show: train UDML and PE first")
     if "oracle" in have:  # the ceiling, in a panel of its own (its scale is the input's energy)
         methods.append("oracle")
-    titles = [LABELS.get(m, m) if m != "oracle" else "ceiling: oracle ‖x‖² of the input"
+    titles = [LABELS.get(m, m) if m != "oracle" else "ceiling:<br>oracle ‖x‖² of the input"
               for m in methods]
     fig = make_subplots(rows=1, cols=len(methods), subplot_titles=titles)
     mods = list(dict.fromkeys(response["modality"]))
@@ -56,7 +58,7 @@ def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Seque
     fig.update_xaxes(title_text="intensity t")  # short: three of them share a row at 1024 px
     fig.update_yaxes(title_text="estimate", col=1)
     fig.update_annotations(font_size=12)
-    fig.update_layout(height=400, margin=dict(t=80), legend=dict(orientation="h", y=-0.25),
+    fig.update_layout(height=400, margin=dict(t=105), legend=dict(orientation="h", y=-0.25),
                       title=dict(text="(a) does the estimate rise with the injected noise?",
                                  subtitle=dict(text="t = 1 is clean; ρ: Spearman, per sample")))
     return fig
@@ -88,7 +90,7 @@ def unimodal_figure(uni: pd.DataFrame) -> go.Figure:
     if uni is None or uni.empty:
         return empty_figure("no unimodal accuracies recorded")
     methods = list(dict.fromkeys(uni["method"]))
-    fig = make_subplots(rows=1, cols=len(methods), subplot_titles=[LABELS.get(m, m) for m in methods],
+    fig = make_subplots(rows=1, cols=len(methods), subplot_titles=[METHOD_NAMES.get(m, m) for m in methods],
                         shared_yaxes=True)
     for c, meth in enumerate(methods, start=1):
         part = uni[uni["method"] == meth]
