@@ -36,8 +36,9 @@ def accuracy_vs_size(scores: pd.DataFrame, metric: str = "test_accuracy", chance
                       annotation_position="bottom right", annotation_font_color="grey")  # below: bands rise above
     n = int(stats["count"].max())
     fig.update_xaxes(type="log", tickvals=sizes, ticktext=[str(s) for s in sizes], title="training samples (log2)")
-    fig.update_layout(title=f"{metric.replace('_', ' ')} vs training size (mean ± 1 sd over {n} seed{'s' if n != 1 else ''})",
-                      yaxis_title=metric.replace("_", " "), height=380, margin=dict(t=50))
+    fig.update_layout(title=dict(text=f"{metric.replace('_', ' ')} vs training size",  # short: at 1024 px the
+                                 subtitle=dict(text=f"mean ± 1 sd over {n} seed{'s' if n != 1 else ''}")),  # column
+                      yaxis_title=metric.replace("_", " "), height=380, margin=dict(t=70))  # cut a long title
     return fig
 
 
@@ -53,9 +54,10 @@ def roc_figure(roc: pd.DataFrame, size: int, fusions: Optional[Sequence[str]] = 
         line_with_band(fig, s["fpr"], s["mean"], s["std"], f, i)
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"),
                              name="chance", hoverinfo="skip"))
-    fig.update_layout(title=f"ROC on the test set, n = {size} training samples (mean ± 1 sd over seeds)",
+    fig.update_layout(title=dict(text="ROC on the test set",
+                                 subtitle=dict(text=f"models trained on n = {size}; mean ± 1 sd over seeds")),
                       xaxis_title="false-positive rate", yaxis_title="true-positive rate", height=380,
-                      xaxis_range=[0, 1], yaxis_range=[0, 1.02], margin=dict(t=50))
+                      xaxis_range=[0, 1], yaxis_range=[0, 1.02], margin=dict(t=70))
     return fig
 
 
@@ -76,8 +78,8 @@ def robustness_grid(robustness: pd.DataFrame, size: Optional[int] = None,
     fig.update_xaxes(title_text=f"{noise} level α")
     fig.update_yaxes(title_text="test accuracy", row=1, col=1)
     at = f" (models trained on n = {size})" if size else ""
-    fig.update_layout(title=f"robustness: accuracy under noise, mean ± 1 sd over seeds{at}", height=380,
-                      margin=dict(t=70))
+    fig.update_layout(title=dict(text="robustness: accuracy under noise",
+                                 subtitle=dict(text=f"mean ± 1 sd over seeds{at}")), height=380, margin=dict(t=90))
     return fig
 
 
@@ -89,6 +91,6 @@ def params_bars(params: pd.DataFrame, fusions: Optional[Sequence[str]] = None) -
     p = params.set_index("fusion").loc[order, "params"]
     fig = go.Figure(go.Bar(x=order, y=p.values, marker_color=[color(i) for i in range(len(order))],
                            text=[f"{v:,}" for v in p.values], textposition="outside"))
-    fig.update_layout(title="trainable parameters per model", yaxis_title="parameters", height=320,
-                      yaxis_range=[0, float(np.max(p.values)) * 1.2], margin=dict(t=50))
+    fig.update_layout(title=dict(text="parameters", subtitle=dict(text="trainable, per model")), height=320,
+                      yaxis_range=[0, float(np.max(p.values)) * 1.2], margin=dict(t=70))
     return fig
