@@ -16,8 +16,8 @@ from plotly.subplots import make_subplots
 from .common import color, empty_figure, line_with_band
 
 # two lines each: three or four panels share a row, and at 1024 px one-line titles ran into each other
-LABELS = {"udml": "UDML:<br>predicted intensity ŝ", "udml_no_alpha": "UDML w/o α:<br>predicted intensity ŝ",
-          "pe": "PE:<br>mean variance σ²"}
+LABELS = {"udml": "UDML:<br>predicted ŝ", "udml_no_alpha": "UDML w/o α:<br>predicted ŝ",
+          "pe": "PE:<br>mean σ²"}
 METHOD_NAMES = {"static": "static", "pe": "PE", "udml_no_alpha": "UDML w/o α", "udml": "UDML"}
 
 
@@ -41,7 +41,7 @@ def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Seque
         return empty_figure("no estimator to show: train UDML and PE first")
     if "oracle" in have:  # the ceiling, in a panel of its own (its scale is the input's energy)
         methods.append("oracle")
-    titles = [LABELS.get(m, m) if m != "oracle" else "ceiling:<br>oracle ‖x‖² of the input"
+    titles = [LABELS.get(m, m) if m != "oracle" else "ceiling:<br>oracle ‖x‖²"
               for m in methods]
     fig = make_subplots(rows=1, cols=len(methods), subplot_titles=titles)
     mods = list(dict.fromkeys(response["modality"]))
@@ -58,9 +58,12 @@ def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Seque
     fig.update_xaxes(title_text="intensity t")  # short: three of them share a row at 1024 px
     fig.update_yaxes(title_text="estimate", col=1)
     fig.update_annotations(font_size=12)
-    fig.update_layout(height=400, margin=dict(t=105), legend=dict(orientation="h", y=-0.25),
-                      title=dict(text="(a) does the estimate rise with the injected noise?",
-                                 subtitle=dict(text="t = 1 is clean; ρ: Spearman, per sample")))
+    fig.update_xaxes(title_standoff=4)
+    # the title at the top of its margin, the two-line panel titles under it; the legend (three rows at 1024 px)
+    # below the axis titles
+    fig.update_layout(height=450, margin=dict(t=120), legend=dict(orientation="h", y=-0.3, yanchor="top"),
+                      title=dict(text="(a) does the estimate rise with the injected noise?", y=0.98, yref="container",
+                                 yanchor="top", subtitle=dict(text="t = 1 is clean; ρ: Spearman, per sample")))
     return fig
 
 
