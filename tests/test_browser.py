@@ -22,26 +22,25 @@ pytestmark = [pytest.mark.browser,
                                  "(scripts/setup.sh --browser installs it)")]
 
 
-@pytest.fixture(scope="module")
-def server():
+def _serve():
     try:
         proc, url = start_app(ROOT)
     except RuntimeError as exc:
         pytest.fail(str(exc))
     yield url
     stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from _serve()
 
 
 @pytest.fixture(scope="module")
 def fresh_server(server):
     """A second server, started for the reopening tests: a bundle from the first one opens where its run was
     never trained (no session, no cache of it)."""
-    try:
-        proc, url = start_app(ROOT)
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    yield url
-    stop_app(proc)
+    yield from _serve()
 
 
 @pytest.fixture(scope="module")
