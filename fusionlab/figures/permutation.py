@@ -89,10 +89,11 @@ def q_vs_correct(df: pd.DataFrame) -> go.Figure:
                                    for m in mods])
         note += "<br>Q is one value per group, so its box is a line; its rows are counted under the axis"
     fig.update_xaxes(tickangle=0)
-    fig.update_layout(title=dict(text=f"{label(score)}<br><sup>{note}</sup>", font_size=14, y=1 - 30 / (420 if single else 360),
+    height = 420 if single else 360
+    fig.update_layout(title=dict(text=f"{label(score)}<br><sup>{note}</sup>", font_size=14, y=1 - 30 / height,
                                  yref="container", yanchor="top"), boxmode="group",
                       yaxis_title="Q (scaled to [0, 1])", xaxis_title="modality", yaxis_range=[-0.05, 1.05],
-                      height=420 if single else 360, margin=dict(t=125 if single else 100),
+                      height=height, margin=dict(t=125 if single else 100),
                       legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"))
     return fig
 

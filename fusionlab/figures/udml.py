@@ -55,10 +55,9 @@ def estimator_figure(response: pd.DataFrame, spear: pd.DataFrame, methods: Seque
                            lo=0.0, hi=None)  # variance estimates: never negative, unbounded above
     fig.layout.shapes = [vline(marks[mod], c, color(i)) for c in range(1, len(methods) + 1)
                          for i, mod in enumerate(mods) if marks and mod in marks]
-    fig.update_xaxes(title_text="intensity t")  # short: three of them share a row at 1024 px
+    fig.update_xaxes(title_text="intensity t", title_standoff=4)  # short: three of them share a row at 1024 px
     fig.update_yaxes(title_text="estimate", col=1)
     fig.update_annotations(font_size=12)
-    fig.update_xaxes(title_standoff=4)
     # the title at the top of its margin, the two-line panel titles under it; the legend (three rows at 1024 px)
     # below the axis titles
     fig.update_layout(height=450, margin=dict(t=120), legend=dict(orientation="h", y=-0.3, yanchor="top"),
