@@ -2,7 +2,6 @@
 small setting per study the same tables (issue 12). The page's result is read from its session state;
 the CLI's from the CSV files it writes."""
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd

@@ -8,14 +8,14 @@ import pytest
 
 from fusionlab.cli import main
 from fusionlab.data import DATASETS, SplitConfig, load_dataset, prepare
-from fusionlab.experiments.scaling import (DEFAULT, ScalingConfig, check_sizes, data_efficiency_finding, doubling_sizes,
+from fusionlab.experiments.scaling import (ScalingConfig, check_sizes, data_efficiency_finding, doubling_sizes,
                                            findings, parse_sizes, robustness_finding, run_scaling)
 from fusionlab.train import TrainConfig
+from fusionlab.figures import scaling as fig
 
 
 def _train(epochs):
     return TrainConfig(epochs=epochs, weight_decay=0.0, patience=None)
-from fusionlab.figures import scaling as fig
 
 
 def test_clip_like_is_registered_and_dot_label_is_the_sign_of_the_dot_product():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fusionlab.cli import main
-from fusionlab.data import SplitConfig, SyntheticConfig, make_synthetic, prepare
+from fusionlab.data import SyntheticConfig, make_synthetic, prepare
 from fusionlab.diagnostics import udml as diag
 from fusionlab.figures import udml as figs
 from fusionlab.experiments import udml as study_mod
@@ -267,7 +267,9 @@ def test_figures_draw_data_and_say_when_empty(study, data):
 def test_xor_modality_is_informative_but_not_linearly(data):
     ds = make_synthetic(SyntheticConfig(n_samples=2000, n_modalities=2, informativeness=(0.9, 0.9), xor_modalities=(1,)))
     y = ds.labels
-    gap = lambda x: np.abs(x[y == 0].mean(axis=(0, 1)) - x[y == 1].mean(axis=(0, 1)))[1:].max()
+
+    def gap(x):
+        return np.abs(x[y == 0].mean(axis=(0, 1)) - x[y == 1].mean(axis=(0, 1)))[1:].max()
     assert gap(ds.modalities["m1"]) > 0.5 and gap(ds.modalities["m2"]) < 0.15
     x2 = ds.modalities["m2"]
     decoded = x2 * np.sign(x2[:, :, :1])

@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 
 from .dataset import MultimodalDataset
-from .spec import DATASETS, DatasetInfo, make_options, option, register_dataset, spec
+from .spec import DatasetInfo, make_options, option, register_dataset, spec
 
 UCI_VIEWS = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
 UCI_IMAGES = {"pix": (16, 15)}  # the pixel averages are a 16 x 15 image of the digit
