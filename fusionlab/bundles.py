@@ -1,16 +1,24 @@
 """Run bundles: one ``.zip`` that holds a trained run, so it can be handed on and reopened without retraining.
 
+Saving is written once, here, for every study: a run is ``(config record, view, named models, tables)``. A study
+module declares how it is saved with one :class:`Saving` (``SAVING``): its kind, its config class, which named
+models a result holds and how its stages rebuild a result from a config, those models' weights and the saved
+tables. :func:`save`, :func:`reopen` and :func:`replay` do the rest for every study alike.
+
 Members (nothing else is accepted, and nothing is ever unpickled)::
 
-    config.json            {"kind", "version", "config", "url", "tables", "figures"}
-    weights.safetensors    the model's state dict (safetensors: tensors only, no code)
+    config.json            {"kind", "version", "config", "url", "view", "tables", "figures"}
+    weights.safetensors    every named model's state dict, each weight under ``<model>/`` (safetensors: tensors only)
     tables/<name>.csv      every table of the run
     figures/<name>.html    every figure (figures/plotly.min.js once, so they open offline)
 
-``config`` is the study's frozen config as data (``experiments.base.record``); ``config_from_record`` turns
-it back into the dataclasses, refusing unknown keys. A bundle is checked before use: its size (the zip
-directory, before anything is decompressed), its members, its keys, and the weights' names and shapes against
-the model its config builds. Every problem is a one-line ``ValueError``.
+``config`` is the study's frozen config as data (``record``); ``config_from_record`` turns
+it back into the dataclasses, refusing unknown keys. ``view`` is what was on screen that the config does not
+hold: the page's link parameters (noise sliders' levels, the selected sample...) as the text a link carries, so
+a reopened run shows the same sliders and numbers; ``url`` is the page's link with that view. Version 1 bundles
+(no ``view``; a Playground's one model saved without a name) are still read. A bundle is checked before use: its
+size (the zip directory, before anything is decompressed), its members, its keys, and the weights' names and
+shapes against the models its config builds. Every problem is a one-line ``ValueError``.
 """
 from __future__ import annotations
 
@@ -18,8 +26,8 @@ import io
 import json
 import typing
 import zipfile
-from dataclasses import MISSING, dataclass, fields, is_dataclass
-from typing import Any, Dict, Mapping, Optional
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import pandas as pd
 import torch
@@ -27,8 +35,10 @@ import torch
 from .data.files import open_zip
 from .limits import MAX_FILE_BYTES
 
-VERSION = 1
-CONFIG_KEYS = {"kind", "version", "config", "url", "tables", "figures"}
+VERSION = 2
+READS = (1, 2)  # versions this fusionlab reopens
+CONFIG_KEYS = {"kind", "version", "config", "url", "view", "tables", "figures"}
+V1_KEYS = CONFIG_KEYS - {"view"}  # version 1 had no view
 PLOTLY_JS = "figures/plotly.min.js"
 
 
@@ -39,9 +49,51 @@ class Bundle:
     url: str
     state: Dict[str, torch.Tensor]
     tables: Dict[str, pd.DataFrame]
+    view: Dict[str, str] = field(default_factory=dict)  # the page's link parameters beyond the config
+    version: int = VERSION
+
+    def models(self, unnamed: str = "") -> Dict[str, Dict[str, torch.Tensor]]:
+        """The weights per named model; a version 1 bundle of a study with one unnamed model gets ``unnamed``."""
+        if self.version == 1 and unnamed:
+            return {unnamed: dict(self.state)}
+        return split_state(self.state)
+
+
+@dataclass(frozen=True)
+class Saving:
+    """How one study is saved and reopened (its module's ``SAVING``).
+
+    ``models(result)`` names the models a result holds (``{name: nn.Module or state dict}``); ``tables(result)``
+    the tables saved (default: ``result.tables``); ``savable(cfg, result)`` raises ``ValueError`` saying why a run
+    cannot be saved; ``rebuild(cfg, models, tables, source, **extra)`` is the study's own stages run on a config,
+    its models' weights (checked against what the config builds) and the saved tables, returning the ``Result``
+    that ``run`` would have. ``unnamed``: the name of the one model a version 1 bundle saved without a name."""
+
+    kind: str
+    config: type
+    models: Callable[[Any], Mapping[str, Any]]
+    rebuild: Callable[..., Any]
+    tables: Optional[Callable[[Any], Mapping[str, pd.DataFrame]]] = None
+    savable: Optional[Callable[[Any, Any], None]] = None
+    unnamed: str = ""
+
+
+@dataclass
+class Reopened:
+    """A reopened run: its config, the rebuilt result, what was on screen (``view``) and the bundle itself."""
+
+    config: Any
+    result: Any
+    view: Dict[str, str]
+    bundle: Bundle
 
 
 # --------------------------------------------------------------------------------------------- configs
+
+
+def record(cfg: Any) -> Dict[str, Any]:
+    """A config as JSON-ready data (``asdict`` of the nested dataclasses); ``config_from_record`` inverts it."""
+    return asdict(cfg) if is_dataclass(cfg) else dict(cfg)
 
 
 def config_from_record(cls: type, data: Any, where: str = "config") -> Any:
@@ -106,13 +158,27 @@ def _value(hint: Any, value: Any, where: str) -> Any:
 # --------------------------------------------------------------------------------------------- writing
 
 
+def save(saving: Saving, cfg: Any, result: Any, view: Optional[Mapping[str, str]] = None, url: str = "",
+         figures: Optional[Mapping[str, Any]] = None) -> bytes:
+    """A study's run as a bundle's bytes: ``cfg``'s record, ``view`` (the page's link parameters beyond the config),
+    every named model of ``result`` and its tables and figures."""
+    if saving.savable is not None:
+        saving.savable(cfg, result)
+    models = saving.models(result)
+    tables = saving.tables(result) if saving.tables is not None else result.tables
+    return write_bundle(saving.kind, record(cfg), url, joined_state(models), tables, figures or {}, view or {})
+
+
 def write_bundle(kind: str, config: Mapping[str, Any], url: str, state: Mapping[str, torch.Tensor],
-                 tables: Mapping[str, pd.DataFrame], figures: Mapping[str, Any] = {}) -> bytes:
+                 tables: Mapping[str, pd.DataFrame], figures: Mapping[str, Any] = {},
+                 view: Mapping[str, str] = {}) -> bytes:
     """The bundle's bytes (a ``.zip``)."""
     from plotly.offline import get_plotlyjs
     from safetensors.torch import save
-    meta = {"kind": kind, "version": VERSION, "config": config, "url": url, "tables": sorted(tables),
-            "figures": sorted(figures)}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in view.items()):
+        raise ValueError("a bundle's view holds link parameters: names and values are text")
+    meta = {"kind": kind, "version": VERSION, "config": config, "url": url, "view": dict(view),
+            "tables": sorted(tables), "figures": sorted(figures)}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("config.json", json.dumps(meta, indent=2, default=_json))
@@ -157,11 +223,16 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
         meta = json.loads(z.read("config.json").decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"config.json is not JSON: {exc}") from None
-    if not isinstance(meta, dict) or set(meta) != CONFIG_KEYS:
+    version = meta.get("version") if isinstance(meta, dict) else None
+    if isinstance(meta, dict) and version not in READS:
+        raise ValueError(f"bundle version {version!r}; this fusionlab reads versions {', '.join(map(str, READS))}")
+    keys = V1_KEYS if version == 1 else CONFIG_KEYS
+    if not isinstance(meta, dict) or set(meta) != keys:
         got = sorted(meta) if isinstance(meta, dict) else type(meta).__name__
-        raise ValueError(f"config.json must have exactly the keys {sorted(CONFIG_KEYS)}; it has {got}")
-    if meta["version"] != VERSION:
-        raise ValueError(f"bundle version {meta['version']!r}; this fusionlab reads version {VERSION}")
+        raise ValueError(f"config.json must have exactly the keys {sorted(keys)}; it has {got}")
+    view = meta.get("view", {})
+    if not isinstance(view, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in view.items()):
+        raise ValueError("config.json: 'view' must map link parameters to text")
     for key, kind_ in (("kind", str), ("url", str), ("config", dict), ("tables", list), ("figures", list)):
         if not isinstance(meta[key], kind_) or (kind_ is list and not all(isinstance(v, str) for v in meta[key])):
             raise ValueError(f"config.json: '{key}' must be {'a list of names' if kind_ is list else kind_.__name__}")
@@ -180,12 +251,61 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
             tables[name] = pd.read_csv(io.BytesIO(z.read(member)))
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ValueError(f"{member} is not a readable CSV: {exc}") from None
-    return Bundle(str(meta["kind"]), meta["config"], str(meta["url"]), state, tables)
+    return Bundle(str(meta["kind"]), meta["config"], str(meta["url"]), state, tables, dict(view), int(version))
 
 
-def joined_state(models: Mapping[str, torch.nn.Module]) -> Dict[str, torch.Tensor]:
-    """Several models' weights in one state dict, each under ``<name>/`` (a study with models per seed)."""
-    return {f"{name}/{k}": v for name, m in models.items() for k, v in m.state_dict().items()}
+def reopen(saving: Saving, data: bytes, source: Any = None, **extra: Any) -> Reopened:
+    """A bundle of ``saving``'s study without retraining: its config, the result its stages rebuild from the
+    saved weights and tables, and its view. ``source``: the upload a run on an uploaded file needs (a bundle
+    never holds the user's file); ``extra`` goes to the study's ``rebuild`` (e.g. a page's memo)."""
+    b = read_bundle(data, saving.kind)
+    cfg = config_from_record(saving.config, b.config)
+    spec_ = getattr(getattr(cfg, "data", None), "spec", None)
+    if spec_ is not None and spec_.upload and source is None:
+        raise ValueError("this run trained on an uploaded file, which a bundle does not hold, so it cannot be "
+                         "reopened")
+    result = saving.rebuild(cfg, b.models(saving.unnamed), b.tables, source, **extra)
+    result.artifacts["bundle"] = b  # a reopened run is saved again as it came
+    return Reopened(cfg, result, b.view, b)
+
+
+def replay(data: bytes, savings: Mapping[str, Saving]
+           ) -> Tuple[Dict[str, pd.DataFrame], Dict[str, pd.DataFrame], Dict[str, Any]]:
+    """The CLI's ``replay``: a bundle of any study in ``savings`` (by kind) reopened; the regenerated tables, the
+    bundle's own, and the run's config."""
+    kind = read_bundle(data).kind
+    if kind not in savings:
+        raise ValueError(f"bundles of kind '{kind}' cannot be replayed; replay reads {sorted(savings)}")
+    saving = savings[kind]
+    done = reopen(saving, data)
+    tables = saving.tables(done.result) if saving.tables is not None else done.result.tables
+    return dict(tables), done.bundle.tables, done.result.config
+
+
+def load_model(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
+    """``model`` with ``state`` loaded (checked first: ``check_state``), in eval mode."""
+    check_state(model, state)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def named_models(states: Mapping[str, Any], expected: Mapping[str, Any], what: str = "model",
+                 all_needed: bool = True) -> None:
+    """Refuse weights of a model the config does not build, and (``all_needed``) a model it builds but the bundle
+    lacks."""
+    unknown = sorted(set(states) - set(expected))
+    if unknown:
+        raise ValueError(f"the bundle holds {what}(s) {unknown[:3]} its config does not train (expected some of "
+                         f"{sorted(expected)[:6]})")
+    lacking = sorted(set(expected) - set(states))
+    if all_needed and lacking:
+        raise ValueError(f"the bundle lacks the {what}(s) {lacking[:3]} its config trains")
+
+
+def joined_state(models: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
+    """Several models' weights (modules or state dicts) in one state dict, each under ``<name>/``."""
+    return {f"{name}/{k}": v for name, m in models.items()
+            for k, v in (m.state_dict() if isinstance(m, torch.nn.Module) else m).items()}
 
 
 def split_state(state: Mapping[str, torch.Tensor]) -> Dict[str, Dict[str, torch.Tensor]]:

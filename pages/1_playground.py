@@ -11,11 +11,12 @@ from fusionlab.models import count_parameters
 from fusionlab.noise import default_levels
 from fusionlab.diagnostics.signals import declared_signals
 from fusionlab.ui.glossary import term
+from fusionlab.ui.operators import formula_expander
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
 from fusionlab.ui.playground import (KEY, URL_PATH, PlaygroundRun, bundle_controls, current_noise, current_run,
-                                     formula_expander, link_params, noise_frame, noise_layout, noise_sliders,
-                                     noise_type, study_controls)
+                                     link_params, noise_frame, noise_layout, noise_sliders,
+                                     noise_type, sample_index, study_controls)
 from fusionlab.ui.signals import input_section, signal_section
 from fusionlab.ui.training import live_run, train_buttons
 from fusionlab.ui.widgets import look_for
@@ -75,7 +76,7 @@ def noise_view(run: PlaygroundRun) -> None:
     st.subheader("Corrupt the test set")
     left, right = st.columns(2)
     noise = noise_type(run.config.noise, left)
-    i = int(right.number_input("test sample index", 0, len(run.data.test) - 1, 0, key=f"{KEY}-sample"))
+    i = sample_index(len(run.data.test), right)
     if noise not in run.robustness:
         run.robustness[noise] = robustness_curve(run.model, run.data, noise, default_levels(noise),
                                                  seed=run.config.train.seed, fusion=run.config.model.fusion)

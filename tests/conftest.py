@@ -1,10 +1,21 @@
 """Shared fixtures: small datasets, and one torch thread so tests run side by side."""
+import sys
+
 import pytest
 import torch
 
 from fusionlab.data import SyntheticConfig, load_dataset, make_synthetic, prepare
 
 torch.set_num_threads(1)
+MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _real_main():
+    """AppTest runs a page as ``__main__`` and leaves it there; multiprocessing's spawn (Dask's local workers)
+    re-runs ``__main__`` in each worker, where a page without a session crashes. Every test ends with the real one."""
+    yield
+    sys.modules["__main__"] = MAIN
 
 
 @pytest.fixture(scope="session")

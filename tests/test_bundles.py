@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from fusionlab import bundles
 from fusionlab.bundles import config_from_record, read_bundle
 from fusionlab.commands.replay import same_tables
 from fusionlab.data import DataConfig, SyntheticConfig
@@ -22,7 +23,7 @@ CFG = replace(playground.DEFAULT, data=DataConfig("synthetic", SyntheticConfig(n
 @pytest.fixture(scope="module")
 def trained():
     result = playground.run(CFG)
-    return result, playground.bundle(result, CFG, url="http://x/playground?epochs=2")
+    return result, bundles.save(playground.SAVING, CFG, result, url="http://x/playground?epochs=2")
 
 
 def test_a_config_survives_its_record_and_refuses_unknown_keys():
@@ -40,7 +41,8 @@ def test_a_config_survives_its_record_and_refuses_unknown_keys():
 def test_a_bundle_reopens_without_training_and_its_tables_equal_the_originals(trained, monkeypatch):
     result, data = trained
     monkeypatch.setattr(playground, "fit", lambda *a, **k: pytest.fail("reopening must not train"))
-    again, cfg = playground.reopen(data)
+    done = bundles.reopen(playground.SAVING, data)
+    again, cfg = done.result, done.config
     assert cfg == CFG
     for name, table in result.tables.items():
         assert same_tables(again.tables[name], table), name
@@ -116,7 +118,7 @@ def _shrunk_weights(m):
 ])
 def test_a_bad_bundle_is_refused_with_one_line(trained, change, match):
     with pytest.raises(ValueError, match=match) as info:
-        playground.reopen(_rezip(trained[1], change))
+        bundles.reopen(playground.SAVING, _rezip(trained[1], change))
     assert "\n" not in str(info.value)
 
 
@@ -136,12 +138,16 @@ def test_a_zip_bomb_is_refused_from_its_directory():
 ])
 def test_a_malformed_bundle_is_a_one_line_error_not_a_traceback(trained, change, match):
     with pytest.raises(ValueError, match=match):
-        playground.reopen(_rezip(trained[1], change))
+        bundles.reopen(playground.SAVING, _rezip(trained[1], change))
 
 
 def test_a_bundle_whose_setting_the_page_cannot_show_is_refused_and_its_link_is_the_runs():
     from fusionlab.ui.links import checked_state
-    from fusionlab.ui.playground import link_params, run_link, widget_state
+    from fusionlab.ui.links import run_url
+    from fusionlab.ui.playground import URL_PATH, link_params, widget_state
+
+    def run_link(cfg):
+        return run_url(URL_PATH, link_params(cfg.data.name), widget_state(cfg), {})
     checked_state(link_params(CFG.data.name), widget_state(CFG))  # the test config fits the page
     with pytest.raises(ValueError, match="its epochs = 150 is beyond this page's controls"):
         checked_state(link_params(CFG.data.name), widget_state(replace(CFG, train=replace(CFG.train, epochs=150))))

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from fusionlab import bundles
 from fusionlab.commands.replay import same_tables
 from test_bundles import _rezip, _weights  # tests/ is on the path (pytest's default import mode)
 from fusionlab.data import DataConfig
@@ -21,14 +22,17 @@ def trained():
     fit = gates.train_vgmr(CFG, data)
     models = gates.train_seeds(data, CFG.configs(), CFG.train, CFG.seed_list(), done={("vgmr", 2): fit.model})
     tables = gates.trained_tables(CFG, data, models)
-    return models, data, fit, tables, gates.bundle(CFG, models, fit.history, fit.best_epoch, tables, "http://x/g")
+    return models, data, fit, tables, bundles.save(gates.SAVING, CFG, gates.page_result(CFG, data, models, fit.history, fit.best_epoch, tables),
+                                                  url="http://x/g")
 
 
 def test_every_model_and_table_comes_back_without_training(trained, monkeypatch):
     models, data, fit, tables, blob = trained
     assert {"samples", "gate_stats", "removal", "robustness"} <= set(tables)  # every stage the page has
     monkeypatch.setattr(gates, "fit", lambda *a, **k: pytest.fail("reopening must not train"))
-    cfg, again, _, history, best, regenerated, _ = gates.reopen(blob)
+    done = bundles.reopen(gates.SAVING, blob)
+    cfg, again, regenerated = done.config, done.result.artifacts["models"], dict(done.result.tables)
+    history, best = regenerated.pop("history"), int(regenerated.pop("best")["best_epoch"].iloc[0])
     assert cfg == CFG and set(again) == set(models) and best == fit.best_epoch
     x = {k: v[:4] for k, v in data.test.xs.items()}
     for key, model in models.items():
@@ -55,7 +59,7 @@ def _sweep(raw: bytes) -> bytes:
 
 @pytest.mark.parametrize("change, match", [
     (_weights(lambda s: s.update({f"vgmr@9/{k.split('/', 1)[1]}": v.clone() for k, v in list(s.items())
-                                  if k.startswith("vgmr@2/")})), "a model 'vgmr@9' its config does not train"),
+                                  if k.startswith("vgmr@2/")})), r"model\(s\) \['vgmr@9'\] its config does not train"),
     (_weights(lambda s: [s.pop(k) for k in list(s) if k.startswith("vgmr@2/")]), "lacks the first VGMR model"),
     (_weights(lambda s: s.update({"loose": torch.zeros(1)})), "weight 'loose' names no model"),
     (_weights(lambda s: s.update({k: torch.zeros(3) for k in list(s)[:1]})), "has shape"),
@@ -67,10 +71,10 @@ def _sweep(raw: bytes) -> bytes:
 ])
 def test_a_bad_gates_bundle_is_refused_in_one_line(trained, change, match):
     with pytest.raises(ValueError, match=match):
-        gates.reopen(_rezip(trained[4], change))
+        bundles.reopen(gates.SAVING, _rezip(trained[4], change))
 
 
 def test_a_playground_bundle_is_refused_on_the_gates_page(trained):
     blob = _rezip(trained[4], lambda m: m.update({"config.json": m["config.json"].replace(b'"gates"', b'"playground"')}))
     with pytest.raises(ValueError, match="this is a 'playground' bundle, not a 'gates' one"):
-        gates.reopen(blob)
+        bundles.reopen(gates.SAVING, blob)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from fusionlab import bundles
 from fusionlab.commands.replay import same_tables
 from test_bundles import _replayed, _rezip, _weights  # tests/ is on the path (pytest's default import mode)
 from fusionlab.data import DataConfig, SyntheticConfig
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 def trained(request):
     cfg = KINDS[request.param]
     result = study.run(cfg)
-    return cfg, result, study.bundle(cfg, result, "http://x/p")
+    return cfg, result, bundles.save(study.SAVING, cfg, result, url="http://x/p")
 
 
 def test_the_run_comes_back_without_refitting_the_experts(trained, monkeypatch):
@@ -37,7 +38,8 @@ def test_the_run_comes_back_without_refitting_the_experts(trained, monkeypatch):
     monkeypatch.setattr(study, "single_run", lambda *a, **k: pytest.fail("reopening must not refit the experts"))
     import fusionlab.diagnostics.experts as experts
     monkeypatch.setattr(experts, "fit_experts", lambda *a, **k: pytest.fail("reopening must not refit the experts"))
-    again_cfg, again, _ = study.reopen(blob)
+    done = bundles.reopen(study.SAVING, blob)
+    again_cfg, again = done.config, done.result
     assert again_cfg == cfg
     old, new = result.artifacts["bank"], again.artifacts["bank"]
     for split in ("train", "test"):
@@ -56,9 +58,9 @@ def test_replay_reads_a_permutation_bundle(trained, tmp_path):
 def test_runs_without_experts_of_ours_cannot_be_saved():
     result = study.run(CFG)
     with pytest.raises(ValueError, match="several splits"):
-        study.bundle(replace(CFG, repeats=2), replace(result, artifacts={}))
+        bundles.save(study.SAVING, replace(CFG, repeats=2), replace(result, artifacts={}))
     with pytest.raises(ValueError, match="your own model's outputs"):
-        study.bundle(replace(CFG, outputs=study.OutputsConfig(path="mine.csv")), result)
+        bundles.save(study.SAVING, replace(CFG, outputs=study.OutputsConfig(path="mine.csv")), result)
 
 
 @pytest.mark.parametrize("change, match", [
@@ -70,6 +72,6 @@ def test_runs_without_experts_of_ours_cannot_be_saved():
     (_weights(lambda s: s.update({"m3/classes": torch.tensor([0, 7])})), r"names classes \[0, 7\]"),
 ])
 def test_a_bad_permutation_bundle_is_refused_in_one_line(change, match):
-    blob = study.bundle(CFG, study.run(CFG))
+    blob = bundles.save(study.SAVING, CFG, study.run(CFG))
     with pytest.raises(ValueError, match=match):
-        study.reopen(_rezip(blob, change))
+        bundles.reopen(study.SAVING, _rezip(blob, change))

@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from fusionlab import bundles
 from fusionlab.commands.replay import same_tables
 from test_bundles import _replayed, _rezip, _weights  # tests/ is on the path (pytest's default import mode)
 from fusionlab.data import ClipLikeConfig, DataConfig
@@ -17,13 +18,14 @@ CFG = replace(scaling.DEFAULT, data=DataConfig("clip-like", ClipLikeConfig(n_sam
 @pytest.fixture(scope="module")
 def trained():
     result = scaling.run(CFG)
-    return result, scaling.bundle(CFG, result, "http://x/f")
+    return result, bundles.save(scaling.SAVING, CFG, result, url="http://x/f")
 
 
 def test_every_setting_table_and_finding_comes_back_without_training(trained, monkeypatch):
     result, blob = trained
     monkeypatch.setattr(scaling, "batched_fit", lambda *a, **k: pytest.fail("reopening must not train"))
-    cfg, again, _ = scaling.reopen(blob)
+    done = bundles.reopen(scaling.SAVING, blob)
+    cfg, again = done.config, done.result
     assert cfg == CFG
     old, new = result.artifacts["params"], again.artifacts["params"]
     assert set(new) == set(old) == {(f, n) for f in CFG.fusions for n in (32, 64)}
@@ -44,7 +46,7 @@ def test_a_study_whose_weights_were_not_kept_cannot_be_saved(trained):
     result, _ = trained
     partial = replace(result, artifacts={**result.artifacts, "params": {}})
     with pytest.raises(ValueError, match="were not kept"):
-        scaling.bundle(CFG, partial)
+        bundles.save(scaling.SAVING, CFG, partial)
 
 
 @pytest.mark.parametrize("change, match", [
@@ -58,4 +60,4 @@ def test_a_study_whose_weights_were_not_kept_cannot_be_saved(trained):
 ])
 def test_a_bad_scaling_bundle_is_refused_in_one_line(trained, change, match):
     with pytest.raises(ValueError, match=match):
-        scaling.reopen(_rezip(trained[1], change))
+        bundles.reopen(scaling.SAVING, _rezip(trained[1], change))

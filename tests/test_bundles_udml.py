@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from fusionlab import bundles
 from fusionlab.commands.replay import same_tables
 from test_bundles import _replayed, _rezip, _weights  # tests/ is on the path (pytest's default import mode)
 from fusionlab.data import DataConfig
@@ -17,13 +18,14 @@ CFG = replace(udml.DEFAULT, data=DataConfig("synthetic", replace(udml.DEFAULT.da
 @pytest.fixture(scope="module")
 def trained():
     result = udml.run(CFG)
-    return result, udml.bundle(CFG, result, "http://x/u")
+    return result, bundles.save(udml.SAVING, CFG, result, url="http://x/u")
 
 
 def test_every_model_table_and_finding_comes_back_without_training(trained, monkeypatch):
     result, blob = trained
     monkeypatch.setattr(udml, "fit", lambda *a, **k: pytest.fail("reopening must not train"))
-    cfg, again, _ = udml.reopen(blob)
+    done = bundles.reopen(udml.SAVING, blob)
+    cfg, again = done.config, done.result
     assert cfg == CFG
     old, new = result.artifacts["study"], again.artifacts["study"]
     assert set(new.models) == set(old.models) == {(m, s) for m in CFG.methods for s in (1, 2)}
@@ -53,4 +55,4 @@ def test_replay_reads_a_udml_bundle(trained, tmp_path):
 ])
 def test_a_bad_udml_bundle_is_refused_in_one_line(trained, change, match):
     with pytest.raises(ValueError, match=match):
-        udml.reopen(_rezip(trained[1], change))
+        bundles.reopen(udml.SAVING, _rezip(trained[1], change))

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..data import DATASETS, DataConfig, controls, spec
 from ..data.spec import kind_of
+from ..options import number_text
 from ..diagnostics.signals import SignalTestConfig
 from ..experiments.base import Result, data_default
 from ..findings import Finding
@@ -74,16 +75,66 @@ def add_data_args(p: argparse.ArgumentParser, datasets: Sequence[str], default: 
         for f in controls(spec(name).config):
             seen.setdefault(f.metadata["flag"], []).append((name, f))
     for flag, owners in seen.items():
-        f = owners[0][1]
-        kind = kind_of(f)
-        helps = f.metadata["help"].replace("%", "%%")  # argparse formats help with %
-        if kind == "bool":
-            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helps)
-        else:
-            choices = f.metadata.get("choices") if kind == "str" else None
-            g.add_argument(flag, type=PARSERS[kind], default=None, choices=choices, help=helps)
+        add_option_flag(g, flag, owners)
     if "--views" not in seen:
         g.add_argument("--views", type=csv_list, default=None, help="modalities to keep, e.g. m1,m2")
+
+
+def add_option_flag(g, flag: str, owners: Sequence[tuple]) -> None:
+    """One flag for the option fields ``owners`` (``(owner name, field)``: the datasets or operators declaring it),
+    its help each owner's own (a flag several datasets share, e.g. ``--data-seed``, says what it means for each)."""
+    f = owners[0][1]
+    kind = kind_of(f)
+    texts = {}
+    for name, own in owners:
+        texts.setdefault(own.metadata["help"], []).append(name)
+    if len(texts) == 1:
+        helps = next(iter(texts))
+    else:
+        helps = "; ".join(f"{', '.join(names)}: {text}" for text, names in texts.items())
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    if kind in ("int", "float") and lo is not None and hi is not None:
+        helps += f" [{number_text(lo)}, {number_text(hi)}]"
+    helps = helps.replace("%", "%%")  # argparse formats help with %
+    if kind == "bool":
+        g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helps)
+    else:
+        choices = None
+        if kind == "str":
+            choices = list(dict.fromkeys(c for _, own in owners for c in (own.metadata.get("choices") or ())))
+        g.add_argument(flag, type=PARSERS[kind], default=None, choices=choices or None, help=helps)
+
+
+def add_fusion_args(p: argparse.ArgumentParser, fusions: Sequence[str]) -> None:
+    """A flag for every declared option of the operators ``fusions`` (``--tensor-append-one`` ...), generated from
+    their registry entries as the data flags are from the dataset specs."""
+    from ..fusion import fusion_options
+    g = p.add_argument_group("fusion operator options")
+    for fusion in fusions:
+        cls = fusion_options(fusion)
+        for f in controls(cls) if cls else ():
+            add_option_flag(g, f.metadata["flag"], [(fusion, f)])
+
+
+def fusion_options_of(args: argparse.Namespace, fusion: str, fusions: Sequence[str]) -> Dict[str, Any]:
+    """The chosen operator's options the flags set (those away from the defaults); a flag of another operator is an
+    error naming both."""
+    from ..fusion import fusion_options
+    out = {}
+    for other in fusions:
+        cls = fusion_options(other)
+        for f in controls(cls) if cls else ():
+            value = getattr(args, _dest(f.metadata["flag"]), None)
+            if value is None:
+                continue
+            if other != fusion:
+                raise ValueError(f"{f.metadata['flag']} is an option of fusion '{other}', not of '{fusion}'")
+            if value != f.default:
+                out[f.name] = value
+    if out:
+        from ..fusion import check_fusion_options
+        check_fusion_options(fusion, out)
+    return out
 
 
 def data_config(args: argparse.Namespace, datasets: Sequence[str], defaults: Mapping[str, DataConfig]) -> DataConfig:

@@ -37,7 +37,7 @@ def same_tables(a, b, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
 def run_replay(args) -> int:
     from pathlib import Path
 
-    from ..bundles import read_bundle
+    from ..bundles import replay
     from ..experiments import gates, permutation, playground, scaling, udml
     from ._common import check_out, result_set, write_csv, write_json
     out = check_out(args.out)
@@ -45,11 +45,8 @@ def run_replay(args) -> int:
     if not path.is_file():
         raise ValueError(f"no such file: {path}")
     data = path.read_bytes()
-    kind = read_bundle(data).kind
-    replayers = {m.BUNDLE_KIND: m.replay for m in (playground, gates, udml, scaling, permutation)}
-    if kind not in replayers:
-        raise ValueError(f"bundles of kind '{kind}' cannot be replayed yet; replay reads {sorted(replayers)}")
-    tables, saved, config = replayers[kind](data)
+    savings = {m.SAVING.kind: m.SAVING for m in (playground, gates, udml, scaling, permutation)}
+    tables, saved, config = replay(data, savings)
     equal = {name: same_tables(table, saved[name]) for name, table in tables.items() if name in saved}
     with result_set(out, "replay") as d:
         for name, table in tables.items():

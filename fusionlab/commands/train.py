@@ -21,6 +21,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=t.lr)
     p.add_argument("--encoder", default=m.encoder, choices=ENCODERS)
     p.add_argument("--out", required=True, help="output directory")
+    from ._common import add_fusion_args
+    add_fusion_args(p, FUSIONS.names())
 
 
 def add_parser(sub) -> None:
@@ -48,11 +50,13 @@ def config(args):
     """The Playground's config from the arguments (what the page builds from its widgets)."""
     from ..experiments import playground as study
     from ..diagnostics.signals import SignalTestConfig
-    from ._common import data_config, signal_config
+    from ..fusion import FUSIONS
+    from ._common import data_config, fusion_options_of, signal_config
     d = study.DEFAULT
     return study.PlaygroundConfig(
         data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS),
-        model=replace(d.model, fusion=args.fusion, encoder=args.encoder),
+        model=replace(d.model, fusion=args.fusion, encoder=args.encoder,
+                      fusion_options=fusion_options_of(args, args.fusion, FUSIONS.names())),
         train=replace(d.train, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr),
         noise=args.noise, levels=tuple(args.levels) if args.levels else None,
         signals=signal_config(args) if hasattr(args, "permute_signals") else None,

@@ -8,7 +8,7 @@ from .files import FileConfig, load_file
 from .cliplike import ClipLikeConfig
 
 __all__ = [
-    "ClipLikeConfig", "DATASETS", "DataConfig", "DatasetInfo", "DatasetSpec", "FileConfig", "ModalityStats",
+    "ClipLikeConfig", "DATASETS", "option", "DataConfig", "DatasetInfo", "DatasetSpec", "FileConfig", "ModalityStats",
     "MultimodalDataset", "PreparedData", "RULES", "Split", "SplitConfig", "SyntheticConfig", "UCIConfig",
     "UCI_DEFAULT_VIEWS", "UCI_VIEWS", "controls", "default_informativeness", "load_dataset", "load_file",
     "load_uci_digits", "make_options", "make_synthetic", "prepare", "spec", "split_indices",

@@ -24,6 +24,7 @@ import numpy as np
 
 from .dataset import MultimodalDataset
 from ..limits import MAX_CELLS
+from ..options import check_options
 from .spec import DatasetInfo, option, register_dataset
 
 CLIP_LABELS = ("real", "dot")
@@ -43,7 +44,7 @@ class ClipLikeConfig:
     label: str = option("dot", "clip-like label: dot (sign of <x1, x2>, seed 002 section 3) or real (a non-trivial "
                         "latent rule, like sentiment)", flag="--label", choices=CLIP_LABELS, label="label")
     n_samples: int = option(1500, "clip-like: number of samples (10% validation, 15% test, the rest the pool the "
-                            "training sizes draw from)", flag="--clip-samples", lo=200, hi=100_000, step=500,
+                            "training sizes draw from)", flag="--clip-samples", lo=20, hi=100_000, step=500,
                             label="samples")
     dim: int = 768
     latent_dim: int = 16
@@ -53,7 +54,8 @@ class ClipLikeConfig:
                        label="data seed")
 
     def __post_init__(self) -> None:
-        if not 20 <= self.n_samples or 2 * self.n_samples * self.dim > MAX_CELLS:
+        check_options(self)  # every declared option within its one range (the widget's)
+        if 2 * self.n_samples * self.dim > MAX_CELLS:
             raise ValueError(f"n_samples must be >= 20 and 2 x n_samples x dim <= {MAX_CELLS:,}, got n_samples "
                              f"{self.n_samples} (dim {self.dim})")
 

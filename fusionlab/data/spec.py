@@ -8,47 +8,14 @@ options, and (for datasets whose options do not pick modalities) which modalitie
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, Callable, Dict, Optional, Tuple
 
+from ..options import check_declared, controls, kind_of, option  # noqa: F401  (re-exported)
 from ..registry import Registry
 from .dataset import MultimodalDataset
 
 DATASETS: Registry = Registry("dataset")
-
-
-def option(default: Any, help: str, *, flag: Optional[str] = None, kind: Optional[str] = None,
-           choices: Optional[Tuple] = None, lo: Optional[float] = None, hi: Optional[float] = None,
-           step: Optional[float] = None, per: Optional[str] = None, label: Optional[str] = None):
-    """A config field with what a widget and a CLI flag need to know about it.
-
-    ``kind`` (inferred from the default when None): ``bool``, ``int``, ``float``, ``str``,
-    ``strs`` (a tuple of strings, from ``choices``), ``floats`` (a tuple of floats, one per
-    modality when ``per`` names the field holding the modality count), ``modalities`` (a tuple of
-    0-based modality indices, shown as names m1..mM), ``path`` (a file path; an upload on the page).
-    A field without a ``flag`` is neither a widget nor a flag (it keeps its default).
-    """
-    meta = dict(help=help, flag=flag, kind=kind, choices=choices, lo=lo, hi=hi, step=step, per=per, label=label)
-    return field(default=default, metadata=meta)
-
-
-def controls(config_cls: type) -> List:
-    """The config's fields that are widgets and flags, in declaration order."""
-    return [f for f in fields(config_cls) if f.metadata.get("flag")]
-
-
-def kind_of(f) -> str:
-    kind = f.metadata.get("kind")
-    if kind:
-        return kind
-    d = f.default
-    if isinstance(d, bool):
-        return "bool"
-    if isinstance(d, int):
-        return "int"
-    if isinstance(d, float):
-        return "float"
-    return "str"
 
 
 @dataclass(frozen=True)
@@ -76,6 +43,8 @@ class DatasetSpec:
 
 def register_dataset(name: str, doc: str, config: type, info: Callable[[Any], DatasetInfo], upload: bool = False):
     """Decorator: register ``loader(cfg)`` (or ``loader(cfg, source)`` for uploads) under ``name``."""
+
+    check_declared(config)
 
     def deco(loader: Callable[..., MultimodalDataset]):
         DATASETS.register(name, doc)(DatasetSpec(name, doc, config, loader, info, upload))

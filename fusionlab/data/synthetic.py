@@ -29,6 +29,7 @@ import numpy as np
 
 from .dataset import MultimodalDataset
 from ..limits import MAX_CELLS
+from ..options import check_options
 from .spec import DatasetInfo, option, register_dataset
 
 RULES = ("linear", "dot", "conflict")
@@ -39,13 +40,13 @@ MIN_SAMPLES, MAX_SAMPLES = 20, 1_000_000
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    n_samples: int = option(1200, "synthetic: number of samples", flag="--samples", lo=32, hi=100_000, step=100,
+    n_samples: int = option(1200, "synthetic: number of samples", flag="--samples", lo=MIN_SAMPLES, hi=MAX_SAMPLES, step=100,
                             label="samples")
     n_modalities: int = option(3, "synthetic: number of modalities", flag="--modalities", lo=1, hi=8,
                                label="modalities")
-    dim: int = option(16, "synthetic: features per modality", flag="--dim", lo=2, hi=256, label="features per modality")
-    seq_len: int = option(1, "synthetic: timesteps per modality", flag="--seq-len", lo=1, hi=64, label="timesteps T")
-    n_classes: int = option(2, "synthetic: classes (rule 'dot' has 2)", flag="--classes", lo=2, hi=10, label="classes")
+    dim: int = option(16, "synthetic: features per modality", flag="--dim", lo=1, hi=4096, label="features per modality")
+    seq_len: int = option(1, "synthetic: timesteps per modality", flag="--seq-len", lo=1, hi=1024, label="timesteps T")
+    n_classes: int = option(2, "synthetic: classes (rule 'dot' has 2)", flag="--classes", lo=2, hi=1000, label="classes")
     informativeness: Optional[Tuple[float, ...]] = option(
         None, "synthetic: informativeness per modality in [0, 1], comma-separated (default 0.9 down to 0.4)",
         flag="--informativeness", kind="floats", per="n_modalities", lo=0.0, hi=1.0, step=0.05,
@@ -72,13 +73,7 @@ class SyntheticConfig:
         if self.informativeness is not None:
             object.__setattr__(self, "informativeness", tuple(float(v) for v in self.informativeness))
         object.__setattr__(self, "xor_modalities", tuple(int(v) for v in self.xor_modalities))
-        if not MIN_SAMPLES <= self.n_samples <= MAX_SAMPLES:
-            raise ValueError(f"n_samples must be in [{MIN_SAMPLES}, {MAX_SAMPLES:,}], got {self.n_samples}")
-        if not 1 <= self.dim <= 4096 or not 1 <= self.seq_len <= 1024:
-            raise ValueError(f"dim must be in [1, 4096] and seq_len in [1, 1024], got {self.dim} and {self.seq_len}")
-        if not 2 <= self.n_classes <= 1000 or not 1 <= self.n_modalities <= 64:
-            raise ValueError(f"n_classes must be in [2, 1000] and n_modalities in [1, 64], got {self.n_classes} and "
-                             f"{self.n_modalities}")
+        check_options(self)  # every declared option within its one range (the widget's)
         cells = self.n_samples * self.n_modalities * self.seq_len * self.dim
         if cells > MAX_CELLS:
             raise ValueError(f"n_samples x n_modalities x seq_len x dim = {cells:,} numbers, above the limit of "

@@ -8,11 +8,12 @@ defaults and presets, the datasets it accepts with a default ``DataConfig`` for 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import pandas as pd
 
+from ..bundles import record  # noqa: F401  (a study's config as data; every study imports it from here)
 from ..data import DataConfig
 from ..findings import Finding
 from ..train import EpochInfo
@@ -31,11 +32,6 @@ class Result:
     config: Dict[str, Any]
     artifacts: Dict[str, Any] = field(default_factory=dict)
     stopped: bool = False
-
-
-def record(cfg: Any) -> Dict[str, Any]:
-    """A config as JSON-ready data (``asdict`` of the nested dataclasses)."""
-    return asdict(cfg) if is_dataclass(cfg) else dict(cfg)
 
 
 def data_default(defaults: Mapping[str, DataConfig], name: str) -> DataConfig:

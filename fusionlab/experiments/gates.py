@@ -26,6 +26,7 @@ from ..jobs import uploads_uncached, Job, JobCache, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model
 from ..refiners.vgmr import VGMRConfig
 from ..train import FitResult, TrainConfig, fit
+from ..bundles import Saving, load_model, named_models
 from .base import Progress, Result, Stop, epoch_progress, record
 
 BACKBONES = ("concat", "transformer")
@@ -199,7 +200,6 @@ def run(cfg: GatesConfig = DEFAULT, progress: Optional[Progress] = None, stop: O
                                              "cached": outcome.cached}, outcome.stopped)
 
 
-BUNDLE_KIND = "gates"
 MAX_SWEEP = 100  # levels a reopened bundle's robustness grid may hold (its tables are recomputed on reopen)
 
 
@@ -222,25 +222,20 @@ def trained_tables(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[s
     return tables
 
 
-def bundle(cfg: GatesConfig, models: Mapping[Tuple[str, int], torch.nn.Module], history: pd.DataFrame,
-           best_epoch: int, tables: Mapping[str, pd.DataFrame], url: str = "", figures: Optional[Dict[str, Any]] = None
-           ) -> bytes:
-    """A run bundle (``fusionlab.bundles``) of the Gates & values page's models (every seed it trained)."""
-    from ..bundles import joined_state, write_bundle
-    return write_bundle(BUNDLE_KIND, record(cfg), url, joined_state({model_name(*k): m for k, m in models.items()}),
-                        {**tables, "history": history, "best": pd.DataFrame([{"best_epoch": int(best_epoch)}])},
-                        figures or {})
+def page_result(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str, int], torch.nn.Module],
+                history: pd.DataFrame, best_epoch: int, tables: Mapping[str, pd.DataFrame]) -> Result:
+    """What the page has trained so far as the study's ``Result`` (what a bundle saves): every model, the first
+    VGMR's training history and best epoch, and the tables its stages computed."""
+    out = {**tables, "history": history, "best": pd.DataFrame([{"best_epoch": int(best_epoch)}])}
+    config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
+    return Result(out, [], config, {"models": dict(models), "data": data})
 
 
-def reopen(data_bytes: bytes, source: Any = None):
-    """A bundle's models without retraining: ``(cfg, models, data, history, best_epoch, tables, bundle)``, every
-    table but the history recomputed from the weights (``trained_tables``)."""
-    from ..bundles import check_state, config_from_record, read_bundle, split_state
-    b = read_bundle(data_bytes, BUNDLE_KIND)
-    cfg = config_from_record(GatesConfig, b.config)
-    if cfg.data.spec.upload and source is None:
-        raise ValueError("this run trained on an uploaded file, which a bundle does not hold, so it cannot be reopened")
-    best, history = b.tables.get("best"), b.tables.get("history")
+def rebuild(cfg: GatesConfig, states: Dict[str, Dict[str, torch.Tensor]], saved: Dict[str, pd.DataFrame],
+            source: Any = None) -> Result:
+    """A saved run without retraining (``bundles.reopen``): every model it holds, every table but the history
+    recomputed from the weights (``trained_tables``)."""
+    best, history = saved.get("best"), saved.get("history")
     if history is None or best is None or len(best) != 1 or "best_epoch" not in best:
         raise ValueError("the bundle lacks its history table or its one-row best-epoch table")
     want = {"epoch", "train_loss", "val_loss", "val_accuracy"}
@@ -254,26 +249,18 @@ def reopen(data_bytes: bytes, source: Any = None):
     if grid > MAX_SWEEP or not 1 <= len(cfg.sweep.seeds) <= 100:
         raise ValueError(f"the bundle's robustness grid has {grid} levels (at most {MAX_SWEEP}) or "
                          f"{len(cfg.sweep.seeds)} seeds (1 to 100)")
-    data = prepared(cfg, source)
     names = {model_name(m, s): (m, s) for s in cfg.seed_list() for m in cfg.configs()}
-    models = {}
-    for name, state in split_state(b.state).items():
-        if name not in names:
-            raise ValueError(f"the bundle holds a model '{name}' its config does not train (expected some of "
-                             f"{sorted(names)})")
-        method, seed = names[name]
-        model = build_model(data.shapes(), data.n_classes, cfg.configs()[method], seed=seed)
-        check_state(model, state)
-        model.load_state_dict(state)
-        models[(method, seed)] = model.eval()
-    if ("vgmr", cfg.train.seed) not in models:
+    named_models(states, names, all_needed=False)
+    if model_name("vgmr", cfg.train.seed) not in states:
         raise ValueError(f"the bundle lacks the first VGMR model ('{model_name('vgmr', cfg.train.seed)}')")
-    tables = trained_tables(cfg, data, models)
-    return cfg, models, data, history, best_epoch, tables, b
+    data = prepared(cfg, source)
+    models = {}
+    for name, state in states.items():
+        method, seed = names[name]
+        models[(method, seed)] = load_model(build_model(data.shapes(), data.n_classes, cfg.configs()[method],
+                                                        seed=seed), state)
+    return page_result(cfg, data, models, history, best_epoch, trained_tables(cfg, data, models))
 
 
-def replay(data_bytes: bytes) -> Tuple[Dict[str, pd.DataFrame], Dict[str, pd.DataFrame], Dict[str, Any]]:
-    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
-    cfg, _, data, history, best, tables, b = reopen(data_bytes)
-    config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
-    return {**tables, "history": history, "best": pd.DataFrame([{"best_epoch": best}])}, b.tables, config
+SAVING = Saving("gates", GatesConfig, rebuild=rebuild,
+                models=lambda result: {model_name(*k): m for k, m in result.artifacts["models"].items()})

@@ -12,7 +12,7 @@ import functools
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, MutableMapping, Optional, Tuple
+from typing import Any, Dict, List, MutableMapping, Optional
 
 import pandas as pd
 
@@ -26,6 +26,7 @@ from ..diagnostics.quality import score
 from ..rng import sub_seed
 from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding
 from ..text import signed
+from ..bundles import Saving, joined_state, split_state
 from .base import Progress, Result, Stop, record
 
 ALPHA = 0.05
@@ -235,47 +236,40 @@ def split_result(cfg: PermutationStudyConfig, ds: MultimodalDataset, bank, resul
                   findings(table), config, {"bank": bank, "result": result})
 
 
-BUNDLE_KIND = "permutation"
-
-
-def bundle(cfg: PermutationStudyConfig, result: Result, url: str = "", figures: Optional[Dict[str, Any]] = None) -> bytes:
-    """A run bundle (``fusionlab.bundles``) of one seeded split: the frozen experts as tensors
-    (``diagnostics.experts.expert_state``), every table and figure. Your own outputs and runs over several splits
-    cannot be saved (the one is your file, the other keeps no experts)."""
-    from ..bundles import write_bundle
-    from ..diagnostics.experts import expert_state
+def savable(cfg: PermutationStudyConfig, result: Result) -> None:
+    """Your own outputs and runs over several splits cannot be saved (the one is your file, the other keeps no
+    experts)."""
     if cfg.outputs.path:
         raise ValueError("these are your own model's outputs: the file you loaded is the run, keep that")
     if "bank" not in result.artifacts or cfg.repeats != 1 or cfg.folds >= 2:
         raise ValueError("a run over several splits keeps no experts; a single split (repeats 1, no folds) can be saved")
-    return write_bundle(BUNDLE_KIND, record(cfg), url, expert_state(result.artifacts["bank"]), result.tables,
-                        figures or {})
 
 
-def reopen(data_bytes: bytes, source: Any = None, memo: Optional[MutableMapping] = None
-           ) -> Tuple[PermutationStudyConfig, Result, Any]:
-    """A bundle's run without refitting the experts: ``(cfg, result, bundle)``. The experts' test outputs come from
-    their stored weights, their train outputs from the bundle; the scores, the router and the broken-Q test are
-    recomputed from those as ``run`` computes them (each is seeded by the config). ``memo`` (a page's) receives the
-    split and the bank under ``single_run``'s keys, so the page's next ``run`` of this split fits nothing."""
-    from ..bundles import config_from_record, read_bundle
+def saved_models(result: Result) -> Dict[str, Dict[str, Any]]:
+    """One split's frozen experts as tensors (``diagnostics.experts.expert_state``), one model per modality."""
+    from ..diagnostics.experts import expert_state
+    return split_state(expert_state(result.artifacts["bank"]))
+
+
+def rebuild(cfg: PermutationStudyConfig, states: Dict[str, Dict[str, Any]], saved: Dict[str, pd.DataFrame],
+            source: Any = None, memo: Optional[MutableMapping] = None) -> Result:
+    """A saved run without refitting the experts (``bundles.reopen``). The experts' test outputs come from their
+    stored weights, their train outputs from the bundle; the scores, the router and the broken-Q test are
+    recomputed from those as ``run`` computes them (each is seeded by the config). ``memo`` (``artifacts["memo"]``;
+    a page's, or a new one) holds the split and the bank under ``single_run``'s keys, so the page's next ``run`` of
+    this split fits nothing."""
     from ..diagnostics.experts import bank_from_state, corrupt_rows
-    b = read_bundle(data_bytes, BUNDLE_KIND)
-    cfg = config_from_record(PermutationStudyConfig, b.config)
     if cfg.outputs.path or cfg.repeats != 1 or cfg.folds >= 2:
         raise ValueError("the bundle's config is your outputs or several splits, which a bundle never holds")
-    if cfg.data.spec.upload and source is None:
-        raise ValueError("this run used an uploaded file, which a bundle does not hold, so it cannot be reopened")
     ds = _dataset(cfg.data, source)
     c = cfg.diagnostic.seeded(cfg.seed)
     split = prepare(ds, SplitConfig(seed=cfg.seed))
-    bank = bank_from_state(corrupt_rows(split, c.corruption), c.expert, dict(b.state))
-    if memo is not None:
-        memo[("data", cfg.seed)], memo[("bank", cfg.seed, c.expert, c.corruption)] = split, bank
-    return cfg, split_result(cfg, ds, *bank_run(bank, c, memo, ("score", cfg.seed, c.expert, c.corruption))), b
+    bank = bank_from_state(corrupt_rows(split, c.corruption), c.expert, joined_state(states))
+    memo = {} if memo is None else memo
+    memo[("data", cfg.seed)], memo[("bank", cfg.seed, c.expert, c.corruption)] = split, bank
+    result = split_result(cfg, ds, *bank_run(bank, c, memo, ("score", cfg.seed, c.expert, c.corruption)))
+    result.artifacts["memo"] = memo  # a page's next run of this split fits nothing
+    return result
 
 
-def replay(data_bytes: bytes):
-    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
-    cfg, result, b = reopen(data_bytes)
-    return result.tables, b.tables, result.config
+SAVING = Saving("permutation", PermutationStudyConfig, models=saved_models, rebuild=rebuild, savable=savable)

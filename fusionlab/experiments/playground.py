@@ -11,12 +11,12 @@ each modality's inputs permuted). The page's sliders then re-evaluate ``artifact
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple  # noqa: F401
 
 import numpy as np
 import pandas as pd
 
-from ..bundles import check_state, config_from_record, read_bundle, write_bundle
+from ..bundles import Saving, load_model, named_models
 from ..data import DATASETS, DataConfig, PreparedData, SplitConfig, prepare
 from ..diagnostics import modality_removal, robustness_curve
 from ..diagnostics.signals import (SignalTestConfig, declared_signals, input_permutation, over_conditions,
@@ -135,46 +135,30 @@ def trained_tables(model, data: PreparedData, cfg: PlaygroundConfig, trained: Di
     return tables
 
 
-BUNDLE_KIND = "playground"
-
-
-def bundle(result: Result, cfg: PlaygroundConfig, url: str = "", figures: Optional[Dict[str, Any]] = None) -> bytes:
-    """A run bundle (``fusionlab.bundles``) of a trained Playground run."""
-    return write_bundle(BUNDLE_KIND, record(cfg), url, result.artifacts["model"].state_dict(), result.tables,
-                        figures or {})
-
-
-def reopen(data_bytes: bytes, source: Any = None) -> Tuple[Result, PlaygroundConfig]:
-    """A bundle's run without retraining: its config, its weights in the model that config builds, its training
+def rebuild(cfg: PlaygroundConfig, models: Dict[str, Dict[str, Any]], tables: Dict[str, pd.DataFrame],
+            source: Any = None) -> Result:
+    """A saved run without retraining (``bundles.reopen``): its weights in the model ``cfg`` builds, its training
     history, and every other table recomputed from the weights (``trained_tables``)."""
-    b = read_bundle(data_bytes, BUNDLE_KIND)
-    cfg = config_from_record(PlaygroundConfig, b.config)
-    if cfg.data.spec.upload and source is None:
-        raise ValueError(f"this run trained on an uploaded file ('{getattr(cfg.data.options, 'path', '')}'), which a "
-                         "bundle does not hold, so it cannot be reopened")
-    metrics = b.tables.get("metrics")
-    if "history" not in b.tables or metrics is None or len(metrics) != 1 or \
+    metrics = tables.get("metrics")
+    if "history" not in tables or metrics is None or len(metrics) != 1 or \
             not {"best_epoch", "best_val_accuracy"} <= set(metrics.columns):
         raise ValueError("the bundle lacks its history table or a one-row metrics table with best_epoch and "
                          "best_val_accuracy")
+    named_models(models, {"model": None})
     data = prepared(cfg, source)
     try:
         model = build_model(data.shapes(), data.n_classes, cfg.model, seed=cfg.train.seed)
     except (TypeError, KeyError, ValueError) as exc:
         raise ValueError(f"the bundle's model config builds no model: {exc}") from None
-    check_state(model, b.state)
-    model.load_state_dict(b.state)
-    model.eval()
+    load_model(model, models["model"])
     m = metrics.iloc[0]
     trained = {"best_epoch": int(m["best_epoch"]), "best_val_accuracy": float(m["best_val_accuracy"])}
-    ran = not ((cfg.signals is not None and "signal_permutation" not in b.tables)
-               or (cfg.perceptual is not None and "perceptual" not in b.tables))  # a stopped run skipped its tests
-    tables = {**trained_tables(model, data, cfg, trained, tests=ran), "history": b.tables["history"]}
+    ran = not ((cfg.signals is not None and "signal_permutation" not in tables)
+               or (cfg.perceptual is not None and "perceptual" not in tables))  # a stopped run skipped its tests
+    out = {**trained_tables(model, data, cfg, trained, tests=ran), "history": tables["history"]}
     config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
-    return Result(tables, [], config, {"model": model, "data": data, "fit": None, "bundle": b}), cfg
+    return Result(out, [], config, {"model": model, "data": data, "fit": None})
 
 
-def replay(data_bytes: bytes) -> Tuple[Dict[str, pd.DataFrame], Dict[str, pd.DataFrame], Dict[str, Any]]:
-    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
-    result, _ = reopen(data_bytes)
-    return result.tables, result.artifacts["bundle"].tables, result.config
+SAVING = Saving("playground", PlaygroundConfig, models=lambda result: {"model": result.artifacts["model"]},
+                rebuild=rebuild, unnamed="model")

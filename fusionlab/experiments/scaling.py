@@ -45,6 +45,7 @@ from ..jobs import uploads_uncached, Job, JobCache, JobsOutcome, Stopped, concat
 from ..models import ModelConfig, build_model, count_parameters
 from ..noise import CORRUPTIONS, corrupt_modalities
 from ..train import EpochInfo, TrainConfig
+from ..bundles import Saving
 from .base import Progress, Result, Stop, record
 
 ALL = "all"
@@ -427,7 +428,6 @@ def assemble(cfg: ScalingConfig, data: PreparedData, outcome: JobsOutcome, extra
                   {"result": res, "data_name": data.name, **extra}, res.stopped)
 
 
-BUNDLE_KIND = "scaling"
 MAX_UNITS = 200  # fusion x size settings a reopened bundle may hold (each is re-evaluated on reopen)
 
 
@@ -435,38 +435,38 @@ def unit_name(fusion: str, n: int) -> str:
     return f"{fusion}@{n}"
 
 
-def bundle(cfg: ScalingConfig, result: Result, url: str = "", figures: Optional[Dict] = None) -> bytes:
-    """A run bundle (``fusionlab.bundles``) of a study: every fusion's and size's seeds as stacked weights
-    ``<fusion>@<size>/<weight>`` of shape ``(seeds, ...)``, the tables and figures."""
-    from ..bundles import write_bundle
+def units_of(result: Result) -> list:
+    return [(f, int(n)) for f, n in result.tables["scaling"][["fusion", "size"]].drop_duplicates()
+            .itertuples(index=False)]
+
+
+def savable(cfg: ScalingConfig, result: Result) -> None:
     params = result.artifacts.get("params", {})
-    units = [(f, int(n)) for f, n in result.tables["scaling"][["fusion", "size"]].drop_duplicates().itertuples(index=False)]
-    lacking = [u for u in units if u not in params]
+    lacking = [u for u in units_of(result) if u not in params]
     if lacking:
         raise ValueError(f"the weights of {len(lacking)} setting(s) were not kept (e.g. {unit_name(*lacking[0])}: "
                          "a job resumed from the cache keeps only its tables); run the study again to save it")
-    state = {f"{unit_name(f, n)}/{k}": v for (f, n) in units for k, v in params[(f, n)].items()}
-    return write_bundle(BUNDLE_KIND, record(cfg), url, state, result.tables, figures or {})
 
 
-def reopen(data_bytes: bytes, source=None) -> Tuple[ScalingConfig, Result, object]:
-    """A bundle's study without retraining: ``(cfg, result, bundle)``, every table recomputed from the weights
-    as ``run`` computes it (each seed's best epoch and validation accuracy are the bundle's own)."""
-    from ..bundles import config_from_record, read_bundle, split_state
-    b = read_bundle(data_bytes, BUNDLE_KIND)
-    cfg = config_from_record(ScalingConfig, b.config)
-    if cfg.data.spec.upload and source is None:
-        raise ValueError("this run trained on an uploaded file, which a bundle does not hold, so it cannot be reopened")
+def saved_models(result: Result) -> Dict[str, Dict[str, torch.Tensor]]:
+    """Every fusion's and size's seeds as stacked weights ``<fusion>@<size>/<weight>`` of shape ``(seeds, ...)``."""
+    params = result.artifacts.get("params", {})
+    return {unit_name(f, n): params[(f, n)] for f, n in units_of(result)}
+
+
+def rebuild(cfg: ScalingConfig, states: Dict[str, Dict[str, torch.Tensor]], saved: Dict[str, pd.DataFrame],
+            source=None) -> Result:
+    """A saved study without retraining (``bundles.reopen``): every table recomputed from the weights as ``run``
+    computes it (each seed's best epoch and validation accuracy are the bundle's own)."""
     data = prepared(cfg.data, cfg.split, source)
     sizes, robust_size = study_sizes(data, cfg)
     if len(cfg.fusions) * len(sizes) > MAX_UNITS or len(cfg.levels) > 100 or cfg.n_seeds > 100:
         raise ValueError(f"the bundle's study has {len(cfg.fusions) * len(sizes)} settings, {len(cfg.levels)} noise "
                          f"levels and {cfg.n_seeds} seeds (at most {MAX_UNITS}, 100 and 100)")
-    scores = b.tables.get("scaling")
+    scores = saved.get("scaling")
     want = {"fusion", "size", "seed", "val_accuracy", "best_epoch"}
     if scores is None or not want <= set(scores.columns):
         raise ValueError(f"the bundle lacks its scaling table with the columns {sorted(want)}")
-    states = split_state(b.state)
     names = {unit_name(f, n): (f, n) for f in cfg.fusions for n in sizes}
     unknown = sorted(set(states) - set(names))
     if unknown:
@@ -502,10 +502,9 @@ def reopen(data_bytes: bytes, source=None) -> Tuple[ScalingConfig, Result, objec
                              rows.loc[seeds, "val_accuracy"].to_numpy(float), False, 0.0)
             results.append(fit_tables(data, cfg, fusion, n, label, fit, n_params, robust_size))
     outcome = JobsOutcome(results, 0, [], False)
-    return cfg, assemble(cfg, data, outcome, {"params": {names[k]: v for k, v in states.items()}}), b
+    return assemble(cfg, data, outcome, {"params": {names[k]: v for k, v in states.items()}})
 
 
-def replay(data_bytes: bytes):
-    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
-    cfg, result, b = reopen(data_bytes)
-    return result.tables, b.tables, result.config
+SAVING = Saving("scaling", ScalingConfig, models=saved_models, rebuild=rebuild, savable=savable)
+
+

@@ -26,12 +26,14 @@ from ..models.udml import METHODS, UDMLConfig, build_udml
 from ..models.udml_schedule import NoiseSchedule, max_level
 from ..noise import CORRUPTIONS
 
-NOISE = "gaussian"  # UDML's training noise
-TEST_NOISES = tuple(n for n in CORRUPTIONS.names() if n not in ("missing", "drop"))  # graded corruptions only
 from ..jobs import uploads_uncached, Job, JobCache, Stopped, concat, run_jobs
 from ..objectives import UDMLObjective
 from ..train import TrainConfig, fit, predict
+from ..bundles import Saving, load_model, named_models
 from .base import Progress, Result, Stop, epoch_progress, record
+
+NOISE = "gaussian"  # UDML's training noise
+TEST_NOISES = tuple(n for n in CORRUPTIONS.names() if n not in ("missing", "drop"))  # graded corruptions only
 
 
 @dataclass(frozen=True)
@@ -226,9 +228,6 @@ def assemble(cfg: UDMLStudyConfig, data, results: List[Optional[Dict[str, Any]]]
     return Result(tables, found, config, {"study": study, "hard": hard, **(extra or {})}, stopped)
 
 
-BUNDLE_KIND = "udml"
-
-
 def model_name(method: str, seed: int) -> str:
     return f"{method}@{seed}"
 
@@ -238,47 +237,33 @@ def joined_history(study: UDMLStudy) -> pd.DataFrame:
     return pd.concat([h.assign(method=m, seed=s) for (m, s), h in study.histories.items()], ignore_index=True)
 
 
-def bundle(cfg: UDMLStudyConfig, result: Result, url: str = "", figures: Optional[Dict[str, Any]] = None) -> bytes:
-    """A run bundle (``fusionlab.bundles``) of a trained study: every method's and seed's model under
-    ``<method>@<seed>/``, its tables (with each model's training history) and figures."""
-    from ..bundles import joined_state, write_bundle
-    study = result.artifacts["study"]
-    history = joined_history(study)
-    return write_bundle(BUNDLE_KIND, record(cfg), url, joined_state({model_name(*k): v for k, v in study.models.items()}),
-                        {**result.tables, "history": history}, figures or {})
+def saved_tables(result: Result) -> Dict[str, pd.DataFrame]:
+    """What a bundle saves of a study: its tables and every model's training history (``history``)."""
+    return {**result.tables, "history": joined_history(result.artifacts["study"])}
 
 
-def reopen(data_bytes: bytes, source: Any = None) -> Tuple[UDMLStudyConfig, Result, Any]:
-    """A bundle's study without retraining: ``(cfg, result, bundle)``, every table recomputed from the weights as
-    ``run`` computes it (the histories, and so the unimodal curves, are the bundle's own)."""
-    from ..bundles import check_state, config_from_record, read_bundle, split_state
-    b = read_bundle(data_bytes, BUNDLE_KIND)
-    cfg = config_from_record(UDMLStudyConfig, b.config)
-    if cfg.data.spec.upload and source is None:
-        raise ValueError("this run trained on an uploaded file, which a bundle does not hold, so it cannot be reopened")
+def savable(cfg: UDMLStudyConfig, result: Result) -> None:
+    if result.stopped:
+        raise ValueError("a stopped study lacks some of its models; run it to the end to save it")
+
+
+def rebuild(cfg: UDMLStudyConfig, states: Dict[str, Dict[str, Any]], saved: Dict[str, pd.DataFrame],
+            source: Any = None) -> Result:
+    """A saved study without retraining (``bundles.reopen``): every table recomputed from the weights as ``run``
+    computes it (the histories, and so the unimodal curves, are the bundle's own)."""
     if cfg.signals is not None:
         raise ValueError("this bundle's config runs the signal test, which a page run never does; replay it with the CLI")
-    history = b.tables.get("history")
+    history = saved.get("history")
     want = {"method", "seed", "epoch"}
     if history is None or not want <= set(history.columns) or history.empty:
         raise ValueError(f"the bundle lacks its history table (columns {sorted(want)}, a row per model and epoch)")
+    named_models(states, {model_name(m, s): (m, s) for m in cfg.methods for s in cfg.seed_list()})
     data = prepared(cfg.data, cfg.split, source)
-    names = {model_name(m, s): (m, s) for m in cfg.methods for s in cfg.seed_list()}
-    states = split_state(b.state)
-    unknown = sorted(set(states) - set(names))
-    if unknown:
-        raise ValueError(f"the bundle holds model(s) {unknown[:3]} its config does not train (expected {sorted(names)})")
-    lacking = sorted(set(names) - set(states))
-    if lacking:
-        raise ValueError(f"the bundle lacks the model(s) {lacking[:3]} its config trains")
     results, models, histories = [], {}, {}
     for job in jobs_of(cfg):
         method, seed = job.args[1], job.args[2]
         model = build_udml(data.shapes(), data.n_classes, replace(cfg.model, method=method), seed=seed)
-        state = states[model_name(method, seed)]
-        check_state(model, state)
-        model.load_state_dict(state)
-        model.eval()
+        load_model(model, states[model_name(method, seed)])
         rows = history[(history["method"].astype(str) == method) & (history["seed"] == seed)]
         if rows.empty:
             raise ValueError(f"the bundle's history has no rows for {model_name(method, seed)}")
@@ -287,12 +272,8 @@ def reopen(data_bytes: bytes, source: Any = None) -> Tuple[UDMLStudyConfig, Resu
         one = UDMLStudy(data, cfg.model, cfg.schedule, {(method, seed): model}, {(method, seed): own},
                         eval_seed=cfg.split.seed, test_noise=cfg.test_noise)
         results.append(model_tables(one))
-    return cfg, assemble(cfg, data, results, models, histories), b
+    return assemble(cfg, data, results, models, histories)
 
 
-def replay(data_bytes: bytes) -> Tuple[Dict[str, pd.DataFrame], Dict[str, pd.DataFrame], Dict[str, Any]]:
-    """``reopen`` for the CLI's ``replay``: the regenerated tables, the bundle's own, and the run's config."""
-    cfg, result, b = reopen(data_bytes)
-    study = result.artifacts["study"]
-    history = joined_history(study)
-    return {**result.tables, "history": history}, b.tables, result.config
+SAVING = Saving("udml", UDMLStudyConfig, rebuild=rebuild, tables=saved_tables, savable=savable,
+                models=lambda result: {model_name(*k): m for k, m in result.artifacts["study"].models.items()})

@@ -12,11 +12,13 @@ An operator whose per-sample signals the decision may depend on (``gated``'s gat
 from __future__ import annotations
 
 import inspect
-from typing import ClassVar, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from dataclasses import fields
+from typing import Any, ClassVar, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
+from ..options import check_declared, check_options
 from ..registry import Registry
 from ..signals import Replace, Signal, per_modality
 
@@ -29,9 +31,16 @@ class FusionOutput(NamedTuple):
 
 
 class Fusion(nn.Module):
-    """Base class: subclasses set ``self.out_dim`` and implement ``fuse``."""
+    """Base class: subclasses set ``self.out_dim`` and implement ``fuse``.
+
+    What a page shows of an operator sits beside its class: ``formula`` (LaTeX), ``source`` (where it comes from)
+    and ``Options``, a frozen dataclass of ``options.option`` fields (help, flag, range, choices) from which the
+    pages' widgets and the CLI's flags are generated; its fields are keyword arguments of ``__init__``."""
 
     out_dim: int
+    formula: ClassVar[str] = ""
+    source: ClassVar[str] = "a common baseline"
+    Options: ClassVar[Optional[type]] = None
     signal_parts: ClassVar[Tuple[Tuple[str, str], ...]] = ()  # (signal name, key prefix) per part
 
     def __init__(self, in_dims: Sequence[int], names: Sequence[str]) -> None:
@@ -64,11 +73,43 @@ def pool(h: torch.Tensor) -> torch.Tensor:
     return h.mean(dim=1)
 
 
-def create_fusion(name: str, in_dims: Sequence[int], names: Sequence[str], **options) -> Fusion:
-    """Build operator ``name``; an option it does not take is an error naming it (no silent typos)."""
+def register_fusion(name: str, doc: str):
+    """Register an operator class; its declared ``Options`` are checked now (a range missing is a spec bug)."""
+
+    def deco(cls):
+        if cls.Options is not None:
+            check_declared(cls.Options)
+            params = inspect.signature(cls.__init__).parameters
+            missing = [f.name for f in fields(cls.Options) if f.name not in params]
+            if missing:
+                raise ValueError(f"fusion '{name}' declares option(s) {missing} its __init__ does not take")
+        return FUSIONS.register(name, doc)(cls)
+
+    return deco
+
+
+def fusion_options(name: str) -> Optional[type]:
+    """Operator ``name``'s declared options (a dataclass of ``option`` fields), or None."""
+    return FUSIONS.get(name).Options
+
+
+def check_fusion_options(name: str, options: Mapping[str, Any]) -> None:
+    """``options`` of operator ``name``: an option it does not take is an error naming it (no silent typos), a
+    declared one outside its range or choices too."""
     cls = FUSIONS.get(name)
     known = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "in_dims", "names")]
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(f"fusion '{name}' has no option(s) {unknown}; it takes {known}")
-    return cls(in_dims, names, **options)
+    if cls.Options is not None:
+        declared = {f.name for f in fields(cls.Options)}
+        try:
+            check_options(cls.Options(**{k: v for k, v in options.items() if k in declared}))
+        except ValueError as exc:
+            raise ValueError(f"fusion '{name}': {exc}") from None
+
+
+def create_fusion(name: str, in_dims: Sequence[int], names: Sequence[str], **options) -> Fusion:
+    """Build operator ``name`` with ``options`` (``check_fusion_options``)."""
+    check_fusion_options(name, options)
+    return FUSIONS.get(name)(in_dims, names, **options)

@@ -1,19 +1,42 @@
-"""Feature-level fusion operators (METHODS.md §2; seed 002 and seed 003 §4.5)."""
+"""Feature-level fusion operators (docs/methods.md, fusion operators): each with its formula, source and options."""
 from __future__ import annotations
 
 import itertools
 import math
-from typing import List, Optional
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
 
+from ..options import option
+from ..papers import cite
 from ..signals import repeat_rows, tap_rows
-from .base import FUSIONS, Fusion, FusionOutput, pool
+from .base import Fusion, FusionOutput, pool, register_fusion
 
 
-@FUSIONS.register("sum", "sum_m W_m h_m: project each modality to a common size, then add")
+@dataclass(frozen=True)
+class TensorOptions:
+    append_one: bool = option(True, "tensor: append a constant 1 to each modality before the outer product (Tensor "
+                              "Fusion Network); off is the plain outer product", flag="--tensor-append-one",
+                              label="append 1 (TFN)")
+
+
+@dataclass(frozen=True)
+class CrossAttentionOptions:
+    heads: int = option(4, "cross_attention: attention heads (the fused size must be divisible by them)",
+                        flag="--cross-attention-heads", lo=1, hi=16, label="attention heads")
+
+
+@dataclass(frozen=True)
+class ConcatMLPOptions:
+    hidden: int = option(0, "concat_mlp: the MLP's hidden width; 0 is the fused size (set it to match another "
+                         "model's parameter count)", flag="--concat-mlp-hidden", lo=0, hi=4096, label="hidden width")
+
+
+@register_fusion("sum", "sum_m W_m h_m: project each modality to a common size, then add")
 class SumFusion(Fusion):
+    formula = r"f = \sum_m W_m h_m"
     def __init__(self, in_dims, names, dim: int = 64):
         super().__init__(in_dims, names)
         self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims)
@@ -24,8 +47,9 @@ class SumFusion(Fusion):
         return FusionOutput(terms.sum(dim=1), {"term_norm": terms.norm(dim=-1)})
 
 
-@FUSIONS.register("concat", "[h_1; ...; h_M]: concatenation, no parameters")
+@register_fusion("concat", "[h_1; ...; h_M]: concatenation, no parameters")
 class ConcatFusion(Fusion):
+    formula = r"f = [h_1; h_2; \dots; h_M]"
     def __init__(self, in_dims, names, dim: int = 64):  # dim: the shared contract; concatenation has no size
         super().__init__(in_dims, names)
         self.out_dim = sum(in_dims)
@@ -39,8 +63,10 @@ def product_pair(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cat([a * b, a * b.flip(-1)], dim=-1)
 
 
-@FUSIONS.register("product", "[a*b ; a*reverse(b)] for every pair of modalities")
+@register_fusion("product", "[a*b ; a*reverse(b)] for every pair of modalities")
 class ProductFusion(Fusion):
+    formula = r"F_j = a_j b_j,\quad F_{n+j} = a_j\, b_{n+1-j}\quad (j = 1..n)"
+    source = "'Product Fusion' of " + cite("fusion-complexity")
     """For unequal sizes (or ``project=True``) each modality is first projected to ``dim``.
 
     For ``M > 2`` the pairwise products of every pair ``m < k`` are concatenated [choice].
@@ -63,8 +89,12 @@ class ProductFusion(Fusion):
         return FusionOutput(torch.cat([product_pair(vs[i], vs[j]) for i, j in self.pairs], dim=-1), {})
 
 
-@FUSIONS.register("tensor", "vec(outer product of [h_m; 1]): Tensor Fusion Network")
+@register_fusion("tensor", "vec(outer product of [h_m; 1]): Tensor Fusion Network")
 class TensorFusion(Fusion):
+    formula = r"f = \mathrm{vec}\Big(\bigotimes_m \begin{bmatrix} h_m \\ 1 \end{bmatrix}\Big)"
+    source = (cite("tfn") + "; the fusion-complexity paper (" + cite("fusion-complexity") + ") uses the outer "
+              "product without the appended 1")
+    Options = TensorOptions
     """``append_one=False`` gives seed 002's plain outer product.
 
     ``dim``: project each modality to this size first; ``None`` projects only when
@@ -94,8 +124,10 @@ class TensorFusion(Fusion):
         return FusionOutput(out, {})
 
 
-@FUSIONS.register("gated", "sum_m z_m * tanh(W_m h_m), z = sigmoid(W_z [h_1..h_M]) (GMU)")
+@register_fusion("gated", "sum_m z_m * tanh(W_m h_m), z = sigmoid(W_z [h_1..h_M]) (GMU)")
 class GatedFusion(Fusion):
+    formula = r"h'_m = \tanh(W_m h_m),\; z = \sigma(W_z[h_1;\dots;h_M]),\; f = \sum_m z_m \odot h'_m"
+    source = cite("gmu") + "; the VGMR paper's 'Sigmoid+Tanh gate' baseline"
     signal_parts = (("z", "gate"),)  # z_m, the gate of modality m: key gate/<m>, (B, dim)
 
     def __init__(self, in_dims, names, dim: int = 64):
@@ -115,8 +147,12 @@ class GatedFusion(Fusion):
         return FusionOutput((z * cand).sum(dim=1), {"gate": z})
 
 
-@FUSIONS.register("cross_attention", "each modality's tokens attend to the other modalities' tokens")
+@register_fusion("cross_attention", "each modality's tokens attend to the other modalities' tokens")
 class CrossAttentionFusion(Fusion):
+    formula = (r"\tilde h_m = \mathrm{LN}\big(P_m + \mathrm{MHA}(P_m, P_{\neq m}, P_{\neq m})\big),\; "
+               r"f = [\overline{\tilde h_1};\dots;\overline{\tilde h_M}]")
+    source = "the cross-attention baseline of " + cite("vgmr")
+    Options = CrossAttentionOptions
     def __init__(self, in_dims, names, dim: int = 64, heads: int = 4):
         super().__init__(in_dims, names)
         if dim % heads:
@@ -139,8 +175,11 @@ class CrossAttentionFusion(Fusion):
         return FusionOutput(torch.cat(pooled, dim=-1), extras)
 
 
-@FUSIONS.register("concat_mlp", "concatenation followed by a 2-layer MLP (seed 003 baseline)")
+@register_fusion("concat_mlp", "concatenation followed by a 2-layer MLP (seed 003 baseline)")
 class ConcatMLPFusion(Fusion):
+    formula = r"f = W_2\,\mathrm{ReLU}(W_1 [h_1;\dots;h_M])"
+    source = "the 'Concat+MLP' baseline of " + cite("vgmr")
+    Options = ConcatMLPOptions
     """``hidden`` can be set so the parameter count matches another method's."""
 
     def __init__(self, in_dims, names, dim: int = 64, hidden: Optional[int] = None):

@@ -8,15 +8,33 @@ without knowing ``T_m``; a temporal encoder (``ModelConfig.temporal``) can add o
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from .. import rng
-from .base import FUSIONS, Fusion, FusionOutput
+from ..options import option
+from ..papers import cite
+from .base import Fusion, FusionOutput, register_fusion
 
 
-@FUSIONS.register("transformer", "project tokens, add a modality embedding, concatenate, encoder layers, mean-pool")
+@dataclass(frozen=True)
+class TransformerOptions:
+    layers: int = option(1, "transformer: encoder layers (1 or 2)", flag="--transformer-layers", lo=1, hi=2,
+                         label="encoder layers")
+    heads: int = option(4, "transformer: attention heads (the fused size must be divisible by them)",
+                        flag="--transformer-heads", lo=1, hi=16, label="attention heads")
+    dropout: float = option(0.0, "transformer: dropout inside the encoder layers", flag="--transformer-dropout",
+                            lo=0.0, hi=0.5, step=0.05, label="dropout")
+
+
+@register_fusion("transformer", "project tokens, add a modality embedding, concatenate, encoder layers, mean-pool")
 class TransformerFusion(Fusion):
+    formula = (r"f = \overline{\mathrm{Enc}\big([P_1 + e_1;\dots;P_M + e_M]\big)},\quad P_m = W_m X_m")
+    source = "the Transformer backbone of " + cite("vgmr")
+    Options = TransformerOptions
+
     def __init__(self, in_dims, names, dim: int = 64, layers: int = 1, heads: int = 4, dropout: float = 0.0):
         super().__init__(in_dims, names)
         if dim % heads:

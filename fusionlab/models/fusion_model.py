@@ -14,7 +14,7 @@ from torch import nn
 
 from .. import rng
 from ..signals import Replace, Signal, check_replace
-from ..fusion import FUSIONS, create_fusion
+from ..fusion import check_fusion_options, create_fusion
 from ..refiners import REFINERS
 
 ENCODERS = ("mlp", "identity")
@@ -37,7 +37,7 @@ class ModelConfig:
     refiner_options: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        FUSIONS.get(self.fusion)
+        check_fusion_options(self.fusion, self.fusion_options)  # the operator exists and takes these options
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {ENCODERS}, got '{self.encoder}'")
         if self.temporal not in TEMPORAL:

@@ -8,9 +8,13 @@ drawn with the bundle's values.
 """
 from __future__ import annotations
 
-from typing import Callable, Hashable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Hashable, Mapping, Optional
 
 import streamlit as st
+
+from .. import bundles
+from .links import Param, apply_view, checked_state, run_url, view_query
 
 
 def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
@@ -67,3 +71,46 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
             st.error(st.session_state[f"{key}-bundle-error"])
         elif st.session_state.get(f"{key}-bundle-note"):
             st.success(st.session_state.pop(f"{key}-bundle-note"))
+
+
+@dataclass(frozen=True)
+class PageSaving:
+    """How one page saves and reopens its runs (``bundles`` does the saving itself, the same for every study).
+
+    ``params(dataset)``: the page's link parameters; ``config_state(cfg)``: the widget values that show a config;
+    ``restore(reopened)``: the page's run from a reopened one (raising ``ValueError`` if the page cannot show it);
+    ``figures()``: the figures saved with the run (called on demand)."""
+
+    key: str
+    url_path: str
+    saving: bundles.Saving
+    params: Callable[[str], Mapping[str, Param]]
+    config_state: Callable[[Any], Dict[str, Any]]
+    restore: Callable[[bundles.Reopened], None]
+
+    def view(self, cfg: Any) -> Dict[str, str]:
+        return view_query(self.params(cfg.data.name), self.config_state(cfg))
+
+    def make(self, cfg: Any, result: Any, figures: Callable[[], Mapping[str, Any]]) -> bytes:
+        params, state = self.params(cfg.data.name), self.config_state(cfg)
+        view = view_query(params, state)
+        return bundles.save(self.saving, cfg, result, view, run_url(self.url_path, params, state, view), figures())
+
+    def reopen(self, data: bytes) -> None:
+        """Reopen's callback (it runs before the page, so it may set the controls): the run, its controls, then
+        what was on screen (the sliders and the sample, which depend on the run's modalities)."""
+        done = bundles.reopen(self.saving, data)
+        cfg = done.config
+        state = checked_state(self.params(cfg.data.name), self.config_state(cfg))
+        self.restore(done)
+        st.session_state.update(state)
+        problems = apply_view(lambda: self.params(cfg.data.name), done.view)
+        if problems:
+            raise ValueError("its view could not be shown: " + "; ".join(problems))
+
+    def box(self, run: object, cfg: Any, result: Any, figures: Callable[[], Mapping[str, Any]], file_name: str,
+            savable: bool = True, version: Hashable = None, why: str = "") -> None:
+        """``bundle_box`` for this page: a prepared download belongs to the run, its ``version`` and its view."""
+        view = tuple(sorted(self.view(cfg).items())) if run is not None else ()
+        bundle_box(self.key, run, (lambda: self.make(cfg, result, figures)) if run is not None and savable else None,
+                   file_name, self.reopen, version=(version, view), why=why)

@@ -37,6 +37,11 @@ def _names(n: int) -> list:
     return [f"m{i + 1}" for i in range(n)]
 
 
+def option_widget(f, key: str, value: Any) -> Any:
+    """One declared option's widget (an operator's or a refiner's: no per-modality kinds)."""
+    return _widget(f, key, value, {}, {})
+
+
 def _widget(f, key: str, value: Any, values: Dict[str, Any], max_select: Mapping[str, int]):
     """One option's widget; returns its value in the config's type."""
     meta, kind = f.metadata, kind_of(f)

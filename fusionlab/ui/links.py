@@ -214,6 +214,41 @@ def link_box(page: str, url_path: str, params: Mapping[str, Param]) -> str:
     return url
 
 
+def view_query(params: Mapping[str, Param], config_state: Mapping[str, Any]) -> Dict[str, str]:
+    """What the page shows beyond a config (the noise sliders, the selected sample) as link text: the current
+    link's parameters whose widgets ``config_state`` (the config's widget values) does not set. A bundle saves it
+    as its ``view``; ``apply_view`` brings it back."""
+    return {n: v for n, v in current_query(params).items() if params[n].key not in config_state}
+
+
+def apply_view(params: Callable[[], Mapping[str, Param]], view: Mapping[str, str]) -> list:
+    """Set the widgets a saved ``view`` names (``view_query``'s), parameters that depend on others (``late``: a
+    noise level on the noise type) after the rest; returns what could not be applied, named."""
+    problems, known = [], params()
+    for late in (False, True):
+        if late:
+            known = params()  # with the noise type, the modalities... the first pass set
+        for name, raw in view.items():
+            p = known.get(name)
+            if p is None:
+                if late:
+                    problems.append(f"unknown parameter '{name}'")
+                continue
+            if p.late != late or p.apply:
+                continue
+            try:
+                st.session_state[p.key] = p.parse(raw)
+            except ValueError as exc:
+                problems.append(f"'{name}={raw}': {exc}")
+    return problems
+
+
+def run_url(url_path: str, params: Mapping[str, Param], config_state: Mapping[str, Any],
+            view: Mapping[str, str]) -> str:
+    """The link that opens the page as a run was: the controls of its config, then what was on screen."""
+    return page_url(url_path, {**current_query(params, config_state), **view})
+
+
 def checked_state(params: Mapping[str, Param], state: Dict[str, Any]) -> Dict[str, Any]:
     """``state`` (widget key -> value, e.g. a reopened run's), refused (``ValueError``) where a control cannot
     show it: a bundle's config may hold values the engine accepts but the page's widgets do not (150 epochs;

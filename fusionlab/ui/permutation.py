@@ -23,6 +23,7 @@ from ..experiments.base import Result
 from ..experiments.permutation import OutputsConfig, PermutationStudyConfig
 from ..noise import CORRUPTIONS
 from .forms import data_controls, init_state
+from .bundle_box import PageSaving
 from .links import Param, data_params
 
 KEY = "permutation"
@@ -238,17 +239,8 @@ def widget_state(cfg: PermutationStudyConfig) -> Dict[str, object]:
             f"{KEY}-joint": d.permutation.joint, f"{KEY}-observed": d.permutation.observed_only}
 
 
-def run_link(cfg: PermutationStudyConfig) -> str:
-    """The link that opens the page set up as ``cfg`` was (what a bundle stores)."""
-    from .links import current_query, page_url
-    return page_url(URL_PATH, current_query(link_params(cfg.data.name), widget_state(cfg)))
-
-
-def _reopen(data: bytes) -> None:
-    from .links import checked_state
-    memo: Dict = {}
-    cfg, result, _ = study.reopen(data, memo=memo)
-    d = cfg.diagnostic
+def _restore(done) -> None:
+    cfg, d = done.config, done.config.diagnostic
     base = Base(study._dataset(cfg.data), cfg.data, ExpertConfig(kind=d.expert.kind, seed=cfg.seed), cfg.seed)
     control = next((s for s in d.scores if s in CONTROLS), NONE)
     c = d.corruption
@@ -257,24 +249,23 @@ def _reopen(data: bytes) -> None:
     if study_config(base, control, d.quality, corruption, d.permutation) != cfg:
         raise ValueError("it was run with settings this page has no control for (the CLI's expert, quality or "
                          "corruption options); replay it with `python -m fusionlab replay`")
-    state = checked_state(link_params(cfg.data.name), widget_state(cfg))
     set_base(base)
-    st.session_state[f"{KEY}-cache"] = memo  # the reopened experts: the page's run fits nothing
-    st.session_state.update(state)
+    st.session_state[f"{KEY}-cache"] = done.result.artifacts["memo"]  # the reopened experts: the run fits nothing
     st.session_state[f"{KEY}-reopened"] = True  # a full rerun redraws the controls outside the diagnostic view
+
+
+SAVING = PageSaving(KEY, URL_PATH, study.SAVING, link_params, widget_state, _restore)
 
 
 def bundle_controls(out: Optional[Result], cfg: Optional[PermutationStudyConfig], base: Optional[Base]) -> None:
     """'Download run' (the frozen experts, every table and figure) and 'Reopen' of such a zip."""
     from ..figures import permutation as figs
-    from .bundle_box import bundle_box
-    saveable = out is not None and base is not None and base.outputs is None
 
-    def make() -> bytes:
+    def figures() -> Dict[str, object]:
         table, qc = out.tables["permutation"], out.tables["q_correct"]
         pick = list(table["score"])[-1]
-        f = {"histograms": figs.permutation_histograms(out.tables["null"], table, pick),
-             "q_vs_correct": figs.q_vs_correct(qc[qc["score"] == pick]), "rho_delta": figs.rho_delta_summary(table)}
-        return study.bundle(cfg, out, run_link(cfg), f)
-    bundle_box(KEY, out, make if saveable else None, f"fusionlab-permutation-seed{cfg.seed}.zip" if cfg else "",
-               _reopen, version=cfg, why="these are your own model's outputs; the file you loaded is the run")
+        return {"histograms": figs.permutation_histograms(out.tables["null"], table, pick),
+                "q_vs_correct": figs.q_vs_correct(qc[qc["score"] == pick]), "rho_delta": figs.rho_delta_summary(table)}
+    SAVING.box(out, cfg, out, figures, f"fusionlab-permutation-seed{cfg.seed}.zip" if cfg else "",
+               savable=base is not None and base.outputs is None, version=cfg,
+               why="these are your own model's outputs; the file you loaded is the run")

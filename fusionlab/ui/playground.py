@@ -14,30 +14,13 @@ from ..experiments.base import Result
 from ..experiments.playground import PlaygroundConfig
 from ..fusion import FUSIONS
 from ..noise import CORRUPTIONS, level_range, on_off
-from .bundle_box import bundle_box
-from .links import Param, checked_state, current_query, data_params, page_url
+from .bundle_box import PageSaving
+from .links import Param, data_params
 from .forms import data_controls, data_state, init_state, state_shapes
 from .live import LiveSlider, Metric
+from .operators import option_controls, option_params, option_state
 
 KEY = "playground"
-
-FORMULAS = {
-    "sum": r"f = \sum_m W_m h_m",
-    "concat": r"f = [h_1; h_2; \dots; h_M]",
-    "product": r"F_j = a_j b_j,\quad F_{n+j} = a_j\, b_{n+1-j}\quad (j = 1..n)",
-    "tensor": r"f = \mathrm{vec}\Big(\bigotimes_m \begin{bmatrix} h_m \\ 1 \end{bmatrix}\Big)",
-    "gated": r"h'_m = \tanh(W_m h_m),\; z = \sigma(W_z[h_1;\dots;h_M]),\; f = \sum_m z_m \odot h'_m",
-    "cross_attention": r"\tilde h_m = \mathrm{LN}\big(P_m + \mathrm{MHA}(P_m, P_{\neq m}, P_{\neq m})\big),\; f = [\overline{\tilde h_1};\dots;\overline{\tilde h_M}]",
-    "concat_mlp": r"f = W_2\,\mathrm{ReLU}(W_1 [h_1;\dots;h_M])",
-}
-SOURCES = {
-    "product": "seed 002 (fusion complexity vs robustness), 'Product Fusion'",
-    "tensor": "Zadeh et al. 2017, Tensor Fusion Network; seed 002 uses the outer product without the appended 1",
-    "gated": "Arevalo et al. 2017, Gated Multimodal Unit; seed 003 §4.5 'Sigmoid+Tanh gate'",
-    "cross_attention": "seed 003 §4.5 cross-attention baseline",
-    "concat_mlp": "seed 003 §4.5 'Concat+MLP'",
-}
-
 
 @dataclass
 class PlaygroundRun:
@@ -71,9 +54,11 @@ def link_params(dataset: str) -> Dict[str, Param]:
     """The Playground's controls as URL parameters (``ui.links``)."""
     return {**data_params(KEY, dataset, study.DATASET_NAMES),
             "fusion": Param(f"{KEY}-fusion", "str", FUSIONS.names()),
+            **option_params(KEY, FUSIONS.names()),
             "epochs": Param(f"{KEY}-epochs", "int", lo=1, hi=100),
             "seed": Param(f"{KEY}-seed", "int", lo=0, hi=10_000),
             "noise": Param(f"{KEY}-noise", "str", CORRUPTIONS.names(), default=study.DEFAULT.noise),  # its widget
+            "sample": Param(f"{KEY}-sample", "int", lo=0, hi=100_000, late=True, default=0),
             **level_params()}  # is drawn only with a model: its default is not in DEFAULTS before
 
 
@@ -99,19 +84,13 @@ def study_controls() -> Tuple[Optional[PlaygroundConfig], object]:
     epochs = c2.slider("epochs", 1, 100, key=init_state(f"{KEY}-epochs", d.train.epochs))
     seed = c3.number_input("seed", 0, 10_000, key=init_state(f"{KEY}-seed", d.train.seed),
                            help="seeds the split, the initialisation, the batch order and dropout")
+    options = option_controls(KEY, fusion)
     if data is None:
         return None, None
-    cfg = replace(d, data=data, model=replace(d.model, fusion=fusion),
+    cfg = replace(d, data=data, model=replace(d.model, fusion=fusion, fusion_options=options),
                   train=replace(d.train, epochs=int(epochs), seed=int(seed)))
     st.session_state[f"{KEY}-config"] = cfg  # what the widgets describe (tests compare it with the CLI's)
     return cfg, source
-
-
-def formula_expander(fusion: str) -> None:
-    with st.expander(f"How '{fusion}' fuses — formula and source"):
-        st.latex(FORMULAS.get(fusion, r"\text{see METHODS.md}"))
-        st.markdown(f"`h_m` is modality *m*'s encoded feature vector (mean over time for sequences). "
-                    f"{FUSIONS.doc(fusion)}.  \nSource: {SOURCES.get(fusion, 'common baseline')}.")
 
 
 def noise_type(default: str, where=None) -> str:
@@ -121,6 +100,13 @@ def noise_type(default: str, where=None) -> str:
              "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed; "
              "missing: a share of the test samples lose the modality (set to the train mean, "
              "which is all a model without an availability mask can be told)")
+
+
+def sample_index(n: int, where=None) -> int:
+    """The test sample the view shows (a link's or a saved run's, kept within this test set)."""
+    if st.session_state.get(f"{KEY}-sample", 0) >= n:
+        st.session_state[f"{KEY}-sample"] = 0
+    return int((where or st).number_input("test sample index", 0, n - 1, key=init_state(f"{KEY}-sample", 0)))
 
 
 def noise_sliders(names: list[str], noise: str) -> List[LiveSlider]:
@@ -218,36 +204,30 @@ def current_marks(levels: Dict[str, float]) -> Dict[str, float]:
     return {}
 
 
-def _reopen(data: bytes) -> None:
-    """Reopen's callback (it runs before the page, so it may set the controls): the bundle's run becomes the
-    page's model, and the controls show its setting."""
-    result, cfg = study.reopen(data)
-    state = checked_state(link_params(cfg.data.name), widget_state(cfg))
-    st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
-    st.session_state.update(state)
-
-
 def widget_state(cfg: PlaygroundConfig) -> Dict[str, object]:
     """The widget values that show ``cfg`` on this page."""
     return {**data_state(KEY, cfg.data), f"{KEY}-fusion": cfg.model.fusion, f"{KEY}-epochs": cfg.train.epochs,
-            f"{KEY}-seed": cfg.train.seed, f"{KEY}-noise": cfg.noise}
+            f"{KEY}-seed": cfg.train.seed, f"{KEY}-noise": cfg.noise,
+            **option_state(KEY, cfg.model.fusion, cfg.model.fusion_options)}
 
 
-def run_link(cfg: PlaygroundConfig) -> str:
-    """The link that opens the page set up as ``cfg`` was (what a bundle stores: the run's, not the controls')."""
-    return page_url(URL_PATH, current_query(link_params(cfg.data.name), widget_state(cfg)))
+def _restore(done) -> None:
+    cfg = done.config
+    st.session_state[f"{KEY}-run"] = PlaygroundRun(done.result, cfg, {cfg.noise: done.result.tables["robustness"]})
+
+
+SAVING = PageSaving(KEY, URL_PATH, study.SAVING, link_params, widget_state, _restore)
 
 
 def bundle_controls(run: Optional[PlaygroundRun]) -> None:
-    """'Download run' (a zip: config with this link, weights, tables, figures) and 'Reopen' of such a zip."""
+    """'Download run' (a zip: config, the sliders and sample on screen, weights, tables, figures) and 'Reopen'."""
     from .. import figures
 
-    def make() -> bytes:
-        figs = {"training_curves": figures.training_curves(run.history),
+    def figs() -> Dict[str, object]:
+        return {"training_curves": figures.training_curves(run.history),
                 "robustness": figures.robustness_figure(run.result.tables["robustness"])}
-        return study.bundle(run.result, run.config, run_link(run.config), figs)
     savable = run is not None and (run.result.artifacts.get("fit") is not None
                                    or run.result.artifacts.get("bundle") is not None)
-    bundle_box(KEY, run, make if savable else None,
+    SAVING.box(run, run.config if run else None, run.result if run else None, figs,
                f"fusionlab-playground-{run.config.model.fusion}-seed{run.config.train.seed}.zip" if run else "",
-               _reopen)
+               savable)

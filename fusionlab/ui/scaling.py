@@ -11,6 +11,7 @@ from ..experiments.scaling import ScalingConfig, doubling_sizes
 from ..fusion import FUSIONS
 from ..noise import CORRUPTIONS
 from .forms import data_controls, data_state, init_state
+from .bundle_box import PageSaving
 from .links import Param, data_params
 
 KEY = "fusion_complexity"
@@ -79,36 +80,27 @@ def controls() -> Tuple[Optional[ScalingConfig], object]:
     return cfg, source
 
 
-def run_link(cfg: ScalingConfig) -> str:
-    """The link that opens the page set up as ``cfg`` was (what a bundle stores)."""
-    from .links import current_query, page_url
-    return page_url(URL_PATH, current_query(link_params(cfg.data.name), state_of(cfg)))
-
-
-def _reopen(data: bytes) -> None:
-    from .links import checked_state
-    cfg, result, _ = study.reopen(data)
+def _restore(done) -> None:
+    cfg = done.config
     if cfg.sizes != tuple(doubling_sizes(max(cfg.sizes))) or cfg != replace(
             study.DEFAULT, data=cfg.data, fusions=cfg.fusions, noise=cfg.noise, sizes=cfg.sizes, n_seeds=cfg.n_seeds,
             train=replace(study.DEFAULT.train, epochs=cfg.train.epochs)):
         raise ValueError("it was run with settings this page has no control for (the CLI's sizes, levels or "
                          "split); replay it with `python -m fusionlab replay`")
-    state = checked_state(link_params(cfg.data.name), state_of(cfg))
-    st.session_state[_k("run")] = (result, cfg)
-    st.session_state.update(state)
+    st.session_state[_k("run")] = (done.result, cfg)
+
+
+SAVING = PageSaving(KEY, URL_PATH, study.SAVING, link_params, state_of, _restore)
 
 
 def bundle_controls(run) -> None:
     """'Download run' (every fusion's and size's seeds, the tables and figures) and 'Reopen' of such a zip."""
     from ..figures import scaling as fig
-    from .bundle_box import bundle_box
     result, cfg = run if run is not None else (None, None)
 
-    def make() -> bytes:
+    def figs() -> Dict[str, object]:
         res = result.artifacts["result"]
-        figs = {"accuracy_vs_size": fig.accuracy_vs_size(res.scores, chance=res.chance, fusions=cfg.fusions),
+        return {"accuracy_vs_size": fig.accuracy_vs_size(res.scores, chance=res.chance, fusions=cfg.fusions),
                 "params": fig.params_bars(res.params, cfg.fusions),
                 "robustness": fig.robustness_grid(res.robustness, res.robust_size, cfg.fusions)}
-        return study.bundle(cfg, result, run_link(cfg), figs)
-    bundle_box(KEY, result, make if result is not None else None,
-               f"fusionlab-fusion-complexity-seed{cfg.first_seed}.zip" if cfg else "", _reopen)
+    SAVING.box(result, cfg, result, figs, f"fusionlab-fusion-complexity-seed{cfg.first_seed}.zip" if cfg else "")

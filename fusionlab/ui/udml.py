@@ -13,6 +13,7 @@ from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, METHODS
 from ..models.udml_schedule import INTENSITY_MAPS, LABELS, max_level
 from ..noise import level_range
 from .forms import data_controls, data_state, init_state, state_shapes
+from .bundle_box import PageSaving
 from .links import Param, data_params
 from .live import LiveSlider, Metric
 
@@ -300,30 +301,23 @@ def store_run(run: UDMLRun) -> None:
     st.session_state[_k("run")] = run
 
 
-def run_link(cfg: UDMLStudyConfig) -> str:
-    """The link that opens the page set up as ``cfg`` was (what a bundle stores)."""
-    from .links import current_query, page_url
-    return page_url(URL_PATH, current_query(link_params(cfg.data.name), state_of(cfg)))
+def _restore(done) -> None:
+    store_run(UDMLRun(done.result, done.config))
 
 
-def _reopen(data: bytes) -> None:
-    from .links import checked_state
-    cfg, result, _ = study.reopen(data)
-    state = checked_state(link_params(cfg.data.name), state_of(cfg))
-    store_run(UDMLRun(result, cfg))
-    st.session_state.update(state)
+SAVING = PageSaving(KEY, URL_PATH, study.SAVING, link_params, state_of, _restore)
 
 
 def bundle_controls(run: Optional[UDMLRun]) -> None:
-    """'Download run' (every method's and seed's model, the tables and figures) and 'Reopen' of such a zip."""
+    """'Download run' (every method's and seed's model, the tables, figures and sliders) and 'Reopen'."""
     from ..diagnostics.udml import alpha_table
     from ..figures import udml as fig
-    from .bundle_box import bundle_box
 
-    def make() -> bytes:
-        figs = {"alpha": fig.alpha_figure(alpha_table(run.study))}
+    def figs() -> Dict[str, object]:
+        out = {"alpha": fig.alpha_figure(alpha_table(run.study))}
         if len(run.result.tables.get("unimodal", ())):
-            figs["unimodal"] = fig.unimodal_figure(run.result.tables["unimodal"])
-        return study.bundle(run.config, run.result, run_link(run.config), figs)
-    bundle_box(KEY, run, make if run is not None and not run.result.stopped else None,
-               f"fusionlab-udml-seed{run.config.train.seed}.zip" if run else "", _reopen)
+            out["unimodal"] = fig.unimodal_figure(run.result.tables["unimodal"])
+        return out
+    SAVING.box(run, run.config if run else None, run.result if run else None, figs,
+               f"fusionlab-udml-seed{run.config.train.seed}.zip" if run else "",
+               savable=run is not None and not run.result.stopped)

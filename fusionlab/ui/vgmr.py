@@ -14,8 +14,8 @@ from ..experiments.gates import BACKBONES, GatesConfig
 from ..refiners.vgmr import CHOICES
 from .forms import data_controls as generated_data_controls
 from .forms import data_state, init_state, state_shapes
-from .bundle_box import bundle_box
-from .links import Param, checked_state, current_query, data_params, page_url
+from .bundle_box import PageSaving
+from .links import Param, data_params
 from .live import LiveSlider
 from .glossary import term
 
@@ -159,7 +159,8 @@ def link_params(dataset: str) -> Dict[str, Param]:
             "value_target": Param(f"{KEY}-value-target", "str", CHOICES["value_target"]),
             "regulariser": Param(f"{KEY}-regulariser", "str", CHOICES["regulariser"]),
             "norm": Param(f"{KEY}-norm", "str", CHOICES["norm"]),
-            "value_rows": Param(f"{KEY}-value-rows", "int", VALUE_ROWS), **noise_params()}
+            "value_rows": Param(f"{KEY}-value-rows", "int", VALUE_ROWS),
+            "sample": Param(f"{KEY}-sample", "int", lo=0, hi=100_000, late=True, default=0), **noise_params()}
 
 
 def noise_params() -> Dict[str, Param]:
@@ -328,35 +329,37 @@ def widget_state(cfg: GatesConfig) -> Dict[str, object]:
             f"{KEY}-value-rows": v.value_rows}
 
 
-def run_link(cfg: GatesConfig) -> str:
-    """The link that opens the page set up as ``cfg`` was (what a bundle stores)."""
-    return page_url(URL_PATH, current_query(link_params(cfg.data.name), widget_state(cfg)))
+def _restore(done) -> None:
+    cfg, tables = done.config, dict(done.result.tables)
+    samples, history, best = tables.pop("samples"), tables.pop("history"), tables.pop("best")
+    models = done.result.artifacts["models"]
+    st.session_state[f"{KEY}-run"] = GatesRun(cfg, models[("vgmr", cfg.train.seed)], done.result.artifacts["data"],
+                                              history, int(best["best_epoch"].iloc[0]), samples=samples,
+                                              tables=tables, models=models)
 
 
-def _reopen(data: bytes) -> None:
-    cfg, models, prepared, history, best, tables, _ = study.reopen(data)
-    state = checked_state(link_params(cfg.data.name), widget_state(cfg))
-    samples = tables.pop("samples")
-    st.session_state[f"{KEY}-run"] = GatesRun(cfg, models[("vgmr", cfg.train.seed)], prepared, history, best,
-                                              samples=samples, tables=tables, models=models)
-    st.session_state.update(state)
+SAVING = PageSaving(KEY, URL_PATH, study.SAVING, link_params, widget_state, _restore)
 
 
 def bundle_controls(run: Optional[GatesRun]) -> None:
-    """'Download run' (every model the page trained, its tables and figures) and 'Reopen' of such a zip."""
+    """'Download run' (every model the page trained, its tables, figures and sliders) and 'Reopen' of such a zip."""
+    from ..diagnostics.gates import sample_table
     from ..figures import training_curves
     from ..figures import vgmr as vfig
 
-    def make() -> bytes:
-        from ..diagnostics.gates import sample_table
-        samples = run.samples if run.samples is not None else sample_table(run.model, run.data)
-        figs = {"training_curves": training_curves(run.history)}
+    def figs() -> Dict[str, object]:
+        out = {"training_curves": training_curves(run.history)}
         if "gate_stats" in run.tables:
-            figs["gate_stats"] = vfig.gate_stats_figure(run.tables["gate_stats"])
+            out["gate_stats"] = vfig.gate_stats_figure(run.tables["gate_stats"])
         if "robustness" in run.tables:
-            figs["robustness"] = vfig.robustness_bands(run.tables["robustness"])
-        return study.bundle(run.config, run.models, run.history, run.best_epoch, {**run.tables, "samples": samples},
-                            run_link(run.config), figs)
-    bundle_box(KEY, run, make if run is not None else None,
-               f"fusionlab-gates-{run.backbone}-seed{run.config.train.seed}.zip" if run else "", _reopen,
+            out["robustness"] = vfig.robustness_bands(run.tables["robustness"])
+        return out
+    result = None
+    if run is not None:
+        if run.samples is None:
+            run.samples = sample_table(run.model, run.data)
+        result = study.page_result(run.config, run.data, run.models, run.history, run.best_epoch,
+                                   {**run.tables, "samples": run.samples})
+    SAVING.box(run, run.config if run else None, result, figs,
+               f"fusionlab-gates-{run.backbone}-seed{run.config.train.seed}.zip" if run else "",
                version=(tuple(sorted(run.models)), tuple(sorted(run.tables))) if run else None)

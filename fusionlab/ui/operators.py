@@ -1,0 +1,62 @@
+"""A fusion operator as a page shows it, from what its registry entry declares (``fusion.base.Fusion``): its
+formula and source in an expander, its options as widgets (generated like a dataset's, from the same ``option``
+declarations) and as link parameters. No page names an operator or an option."""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Sequence
+
+import streamlit as st
+
+from ..fusion import FUSIONS, fusion_options
+from ..options import controls, kind_of
+from .forms import option_widget
+from .links import Param
+
+
+def option_key(page: str, fusion: str, name: str) -> str:
+    return f"{page}-{fusion}-opt-{name}"
+
+
+def formula_expander(fusion: str) -> None:
+    cls = FUSIONS.get(fusion)
+    with st.expander(f"How '{fusion}' fuses — formula and source"):
+        if cls.formula:
+            st.latex(cls.formula)
+        st.markdown(f"`h_m` is modality *m*'s encoded feature vector (mean over time for sequences). "
+                    f"{FUSIONS.doc(fusion)}.  \nSource: {cls.source}.")
+
+
+def option_controls(page: str, fusion: str, options: Mapping[str, Any] = {}) -> Dict[str, Any]:
+    """The widgets of ``fusion``'s declared options; returns those set away from their defaults (what
+    ``ModelConfig.fusion_options`` holds, so a default model's config stays ``{}``)."""
+    cls = fusion_options(fusion)
+    if cls is None:
+        return {}
+    shown = controls(cls)
+    cols = st.columns(min(3, len(shown))) if shown else []
+    out = {}
+    for i, f in enumerate(shown):
+        with cols[i % len(cols)]:
+            value = option_widget(f, option_key(page, fusion, f.name), options.get(f.name, f.default))
+        if value != f.default:
+            out[f.name] = value
+    return out
+
+
+def option_state(page: str, fusion: str, options: Mapping[str, Any]) -> Dict[str, Any]:
+    """The session-state values that make ``option_controls`` show ``options``."""
+    cls = fusion_options(fusion)
+    return {option_key(page, fusion, f.name): options.get(f.name, f.default) for f in controls(cls)} if cls else {}
+
+
+def option_params(page: str, fusions: Sequence[str]) -> Dict[str, Param]:
+    """``<operator>_<option>`` link parameters for the declared options of ``fusions``."""
+    out = {}
+    for fusion in fusions:
+        cls = fusion_options(fusion)
+        for f in controls(cls) if cls else ():
+            kind, meta = kind_of(f), f.metadata
+            out[f"{fusion}_{f.name}"] = Param(option_key(page, fusion, f.name), kind, meta.get("choices"),
+                                              meta.get("lo"), meta.get("hi"), meta.get("step"), default=f.default)
+    return out
+

@@ -1,0 +1,86 @@
+"""Saving written once (``fusionlab.bundles``): bundles that main wrote before saving was unified (version 1, one
+of each page, kept in tests/fixtures/bundles) still reopen and replay equal; a bundle keeps what was on screen
+(the noise sliders and the selected sample), and reopening on a fresh session shows the same sliders and numbers."""
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fusionlab import bundles
+from fusionlab.experiments import gates, permutation, playground, scaling, udml
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "bundles"
+STUDIES = {m.SAVING.kind: m for m in (playground, gates, permutation, scaling, udml)}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("kind", sorted(STUDIES))
+def test_a_version_1_bundle_of_every_page_still_reopens_and_replays_equal(kind, tmp_path, monkeypatch):
+    from fusionlab.cli import main
+    blob = (FIXTURES / f"v1-{kind}.zip").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        assert json.loads(z.read("config.json"))["version"] == 1  # as main wrote it, not re-saved
+    done = bundles.reopen(STUDIES[kind].SAVING, blob)
+    assert done.view == {} and done.bundle.version == 1
+    again = bundles.reopen(STUDIES[kind].SAVING, bundles.save(STUDIES[kind].SAVING, done.config, done.result))
+    assert again.bundle.version == bundles.VERSION and again.config == done.config  # saved again as version 2
+    (tmp_path / "run.zip").write_bytes(blob)
+    assert main(["replay", str(tmp_path / "run.zip"), "--out", str(tmp_path / "out")]) == 0
+    equal = json.loads((tmp_path / "out" / "equal.json").read_text())
+    assert equal and all(equal.values()), equal
+
+
+def test_a_version_the_reader_does_not_know_is_refused_by_number():
+    blob = (FIXTURES / "v1-playground.zip").read_bytes()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(blob)) as z, zipfile.ZipFile(out, "w") as w:
+        for info in z.infolist():
+            data = z.read(info.filename)
+            if info.filename == "config.json":
+                meta = json.loads(data)
+                meta["version"] = 7
+                data = json.dumps(meta).encode()
+            w.writestr(info.filename, data)
+    with pytest.raises(ValueError, match="bundle version 7; this fusionlab reads versions 1, 2"):
+        bundles.read_bundle(out.getvalue())
+
+
+def _reopened_page(blob_path: str, page: str) -> None:
+    """A fresh session that reopens a bundle before the page runs (what the Reopen button's callback does)."""
+    import runpy
+
+    import streamlit as st
+    if not st.session_state.get("test-reopened"):
+        st.session_state["test-reopened"] = True
+        from fusionlab.ui.playground import SAVING
+        with open(blob_path, "rb") as f:
+            SAVING.reopen(f.read())
+    runpy.run_path(page)
+
+
+def test_a_playground_bundle_keeps_the_sliders_and_sample_and_reopens_with_the_same_numbers(tmp_path):
+    from test_pages import _accuracy, _train_playground  # tests/ is on the path
+    at = _train_playground()
+    clean = _accuracy(at)
+    at.session_state["playground-lv-mix-pix"] = 1.0  # what the live view's slider stores
+    at.session_state["playground-sample"] = 3
+    at.run()
+    noisy = _accuracy(at)
+    assert noisy != clean
+    at.button(key="playground-bundle-make").click().run()
+    blob = at.session_state["playground-bundle"][2]
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        meta = json.loads(z.read("config.json"))
+    assert meta["view"] == {"level-pix": "1", "sample": "3"}  # a level left at 0 is the default, not stored
+    assert "level-pix=1" in meta["url"] and "sample=3" in meta["url"]  # the link holds the same setting
+    (tmp_path / "run.zip").write_bytes(blob)
+    again = AppTest.from_function(_reopened_page, args=(str(tmp_path / "run.zip"),
+                                                        str(ROOT / "pages" / "1_playground.py")),
+                                  default_timeout=120).run()  # (conftest gives __main__ back after the test)
+    assert not again.exception, [e.value for e in again.exception]
+    assert again.session_state["playground-lv-mix-pix"] == 1.0 and again.session_state["playground-sample"] == 3
+    assert _accuracy(again) == noisy

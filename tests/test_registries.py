@@ -1,0 +1,156 @@
+"""Tests over the registries (issue 27 item 4): every fusion operator on every path it is offered on (the
+batched multi-seed path included), every declared option's widget and flag, every dataset's widgets rendered;
+a declaration a page could not draw (an int option without a range) is refused when it is registered."""
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from fusionlab.batched import batched_fit
+from fusionlab.data import DATASETS, SyntheticConfig, make_synthetic, prepare
+from fusionlab.fusion import FUSIONS, fusion_options
+from fusionlab.models import ModelConfig, build_model
+from fusionlab.options import controls, kind_of, option
+from fusionlab.train import TrainConfig, fit
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = [3, 11]
+
+
+@pytest.fixture(scope="module")
+def dot_data():
+    return prepare(make_synthetic(SyntheticConfig(n_samples=200, n_modalities=2, dim=6, rule="dot", seed=2)))
+
+
+def _bounds(name):
+    """Each declared option of operator ``name`` at a value away from its default (its range's far end)."""
+    cls = fusion_options(name)
+    out = {}
+    for f in controls(cls) if cls else ():
+        kind, meta = kind_of(f), f.metadata
+        if kind == "bool":
+            out[f.name] = not f.default
+        elif kind in ("int", "float"):
+            far = meta["lo"] if f.default != meta["lo"] else meta["hi"]
+            out[f.name] = type(f.default)(far)
+    return out
+
+
+@pytest.mark.parametrize("name", FUSIONS.names())
+def test_every_operator_trains_batched_as_it_trains_alone(dot_data, name):
+    """The Fusion complexity study offers every registered operator and trains it on the batched path: a new
+    operator that breaks batching fails here."""
+    mcfg = ModelConfig(fusion=name, encoder="identity", head_hidden=8, dropout=0.0, fusion_dim=4)
+    tcfg = TrainConfig(epochs=2, batch_size=32, lr=1e-2, weight_decay=1e-3)
+    res = batched_fit(dot_data, mcfg, tcfg, SEEDS)
+    for i, seed in enumerate(SEEDS):
+        ref = fit(build_model(dot_data.shapes(), dot_data.n_classes, mcfg, seed=seed), dot_data,
+                  TrainConfig(**{**vars(tcfg), "seed": seed}))
+        assert res.best_epoch[i] == ref.best_epoch
+        hist = res.history[res.history["seed"] == seed].reset_index(drop=True)
+        assert hist["train_loss"].values == pytest.approx(ref.history["train_loss"].values, rel=1e-4, abs=1e-5)
+        # the models' outputs, not their weights: Adam turns a rounding-level gradient into a step of size lr
+        # (seen on the transformer's attention biases: equal losses, weights 1e-4 apart)
+        ref.model.eval()
+        with torch.no_grad():
+            theirs = ref.model(dot_data.test.xs).logits
+        torch.testing.assert_close(res.predict(dot_data.test.xs)[i], theirs, rtol=1e-3, atol=1e-3,
+                                   msg=f"{name} seed {seed}")
+
+
+@pytest.mark.parametrize("name", FUSIONS.names())
+def test_every_operator_shows_a_formula_a_source_and_builds_at_its_options_bounds(dot_data, name):
+    cls = FUSIONS.get(name)
+    assert cls.formula and cls.source and "seed 00" not in cls.source
+    options = _bounds(name)
+    if options.get("heads"):
+        options["heads"] = 4  # the fused size must divide by the heads: the far end (16) does not divide 4
+    model = build_model(dot_data.shapes(), dot_data.n_classes,
+                        ModelConfig(fusion=name, fusion_dim=4, fusion_options=options), seed=0)
+    out = model({k: v[:3] for k, v in dot_data.test.xs.items()})
+    assert out.logits.shape == (3, dot_data.n_classes) and torch.isfinite(out.logits).all()
+
+
+@pytest.mark.parametrize("name", [n for n in FUSIONS.names() if fusion_options(n)])
+def test_every_declared_operator_option_is_a_flag_of_train(name, tmp_path):
+    from fusionlab.cli import build_parser
+    from fusionlab.commands.train import config
+    parser = build_parser("train")
+    flags = []
+    for f in controls(fusion_options(name)):
+        value = _bounds(name)[f.name]
+        if kind_of(f) == "bool":
+            flags.append(f.metadata["flag"] if value else "--no-" + f.metadata["flag"][2:])
+        else:
+            flags += [f.metadata["flag"], str(value)]
+    args = parser.parse_args(["train", "--fusion", name, *flags, "--out", str(tmp_path)])
+    got = config(args).model.fusion_options
+    assert set(got) == {f.name for f in controls(fusion_options(name))}
+    other = next(n for n in FUSIONS.names() if n != name)
+    with pytest.raises(ValueError, match=f"is an option of fusion '{name}', not of '{other}'"):
+        config(parser.parse_args(["train", "--fusion", other, *flags, "--out", str(tmp_path)]))
+
+
+def test_an_option_outside_its_range_or_unknown_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"fusion 'transformer': layers must be in \[1, 2\]"):
+        ModelConfig(fusion="transformer", fusion_options={"layers": 3})
+    with pytest.raises(ValueError, match=r"fusion 'concat' has no option\(s\) \['heads'\]"):
+        ModelConfig(fusion="concat", fusion_options={"heads": 2})
+
+
+def test_a_numeric_option_without_a_range_is_refused_when_registered():
+    from fusionlab.data.spec import register_dataset
+
+    @dataclass(frozen=True)
+    class Unbounded:
+        size: int = option(3, "a size", flag="--size")
+
+    with pytest.raises(ValueError, match="Unbounded.size: a int option needs lo and hi"):
+        register_dataset("unbounded-test", "never registered", Unbounded, lambda c: None)
+    assert "unbounded-test" not in DATASETS
+
+
+def test_one_range_per_field_the_widgets_range_is_the_valid_range():
+    """Each declared dataset option at its range's ends is valid, one step past them is refused."""
+    for name in DATASETS.names():
+        cls = DATASETS.get(name).config
+        for f in controls(cls):
+            if kind_of(f) != "int":
+                continue
+            lo, hi = f.metadata["lo"], f.metadata["hi"]
+            for bad in (lo - 1, hi + 1):
+                with pytest.raises(ValueError, match=f.name):
+                    cls(**{f.name: int(bad)})
+
+
+def _page_with(dataset: str, fusion: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "1_playground.py"), default_timeout=60)
+    at.session_state["playground-dataset"] = dataset
+    at.session_state["playground-fusion"] = fusion
+    return at.run()
+
+
+@pytest.mark.parametrize("dataset", DATASETS.names())
+def test_every_datasets_widgets_render_on_the_playground(dataset):
+    at = _page_with(dataset, "concat")
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {w.key for w in [*at.number_input, *at.slider, *at.selectbox, *at.multiselect, *at.checkbox]}
+    for f in controls(DATASETS.get(dataset).config):
+        if kind_of(f) not in ("path", "floats"):
+            assert f"playground-{dataset}-{f.name}" in keys, f.name
+
+
+@pytest.mark.parametrize("fusion", [n for n in FUSIONS.names() if fusion_options(n)])
+def test_every_operators_option_widgets_render_and_reach_the_config(fusion):
+    at = _page_with("uci-digits", fusion)
+    assert not at.exception, [e.value for e in at.exception]
+    for name, value in _bounds(fusion).items():
+        key = f"playground-{fusion}-opt-{name}"
+        widget = next(w for w in [*at.number_input, *at.slider, *at.checkbox] if w.key == key)
+        widget.set_value(value)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["playground-config"].model.fusion_options == _bounds(fusion)
+    assert {f.name for f in fields(fusion_options(fusion))} >= set(_bounds(fusion))
