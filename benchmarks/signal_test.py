@@ -55,7 +55,7 @@ def main() -> None:
     p = replace(playground.DEFAULT, model=replace(playground.DEFAULT.model, fusion="gated"),
                 train=replace(playground.DEFAULT.train, epochs=args.epochs))
     res = playground.run(p)
-    pm, pd_ = res.artifacts["model"], res.artifacts["data"]
+    pm, pd_ = res.artifacts.model, res.artifacts.data
     cases.append(("Playground (gated z, uci-digits)",
                   lambda: playground.signal_test(pm, pd_, p.noise, [{}], cfg, 0), len(pd_.test)))
     cases.append(("Playground (perceptual score, uci-digits)",

@@ -69,7 +69,7 @@ def main() -> int:
     print(f"identical tables: {same}")
     per_job = pd.DataFrame({"fusion": [f for f in cfg.fusions for _ in cfg.sizes],
                             "size": [n for _ in cfg.fusions for n in cfg.sizes],
-                            "seconds": ref.artifacts["job_seconds"]})
+                            "seconds": ref.artifacts.job_seconds})
     print(per_job.pivot(index="size", columns="fusion", values="seconds").round(2).to_string())
     paper_sizes = doubling_sizes(327_680)
     factor = (20 / args.seeds) * (100 / args.epochs)

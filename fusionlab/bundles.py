@@ -265,7 +265,7 @@ def reopen(saving: Saving, data: bytes, source: Any = None, **extra: Any) -> Reo
         raise ValueError("this run trained on an uploaded file, which a bundle does not hold, so it cannot be "
                          "reopened")
     result = saving.rebuild(cfg, b.models(saving.unnamed), b.tables, source, **extra)
-    result.artifacts["bundle"] = b  # a reopened run is saved again as it came
+    result.artifacts.bundle = b  # a reopened run is saved again as it came
     return Reopened(cfg, result, b.view, b)
 
 

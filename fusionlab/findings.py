@@ -39,6 +39,11 @@ class Finding:
         return f"[{self.verdict}] {self.claim}: {self.evidence}"
 
 
+def records(findings: Sequence[Finding]) -> list:
+    """Findings as JSON-ready data (a result file's)."""
+    return [{"claim": f.claim, "verdict": f.verdict, "holds": f.holds, "evidence": f.evidence} for f in findings]
+
+
 def paired_interval(diffs: Sequence[float], level: float = LEVEL) -> Tuple[float, float, float]:
     """Mean and ``level`` t interval of paired differences; the interval is NaN with fewer than 2.
 

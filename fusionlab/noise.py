@@ -17,12 +17,14 @@ rows are returned unchanged, bit for bit.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Dict, Mapping, Optional, Union
 
+import numpy as np
 import torch
 
 from . import rng
-from .data.dataset import ModalityStats
+from .data.dataset import ModalityStats, PreparedData, Split
 from .registry import Registry
 
 CORRUPTIONS: Registry = Registry("corruption")
@@ -191,3 +193,55 @@ def default_levels(name: str, n: int = 9, top: Optional[float] = None) -> list[f
     lo, hi = level_range(name)
     hi = top if top is not None else (0.95 if hi == 1.0 and name == "mix" else hi)
     return [round(lo + (hi - lo) * i / (n - 1), 4) for i in range(n)]
+
+
+@dataclass(frozen=True)
+class RowCorruption:
+    """Point 5: corrupt a ``fraction`` of one modality's rows, severity ``U(min, max)`` each."""
+
+    modality: str = ""
+    fraction: float = 0.0
+    noise: str = "mix"
+    max_level: float = 1.0
+    min_level: float = 0.3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fraction <= 1:
+            raise ValueError(f"fraction must lie in [0, 1], got {self.fraction}")
+        if not (np.isfinite(self.max_level) and np.isfinite(self.min_level) and 0 <= self.min_level <= self.max_level):
+            raise ValueError(f"levels must be finite with 0 <= min <= max, got {self.min_level}, {self.max_level}")
+
+
+def corrupt_rows(data: PreparedData, cfg: RowCorruption) -> PreparedData:
+    """Corrupt ``cfg.fraction`` of ``cfg.modality``'s rows in every split (train and test alike).
+
+    With ``noise='missing'`` those rows lose the modality: features at the train mean and
+    ``extras['present_<modality>'] = False``, which the experts, scores and rules read as a mask.
+
+    The drawn levels go to ``split.extras['severity_<modality>']`` (0 = clean). One
+    ``torch.Generator`` seeded by ``cfg.seed`` serves the splits in a fixed order.
+    """
+    if not cfg.modality or cfg.fraction == 0:
+        return data
+    if cfg.modality not in data.modality_names:
+        raise ValueError(f"cannot corrupt modality '{cfg.modality}'; this dataset has {data.modality_names}")
+    if not 0 <= cfg.fraction <= 1:
+        raise ValueError(f"corrupted fraction must lie in [0, 1], got {cfg.fraction}")
+    gen = torch.Generator().manual_seed(cfg.seed)
+    parts = {}
+    for s in ("train", "val", "test"):
+        part: Split = getattr(data, s)
+        lv = sample_levels(len(part), cfg.max_level, gen, p_clean=1 - cfg.fraction, min_level=cfg.min_level)
+        xs = dict(part.xs)
+        extras = dict(part.extras)
+        if cfg.noise == "missing":  # every corrupted row loses the modality, and says so
+            lv = (lv > 0).to(lv.dtype)
+            before = np.asarray(extras.get(f"present_{cfg.modality}", np.ones(len(part), bool)), bool)
+            extras[f"present_{cfg.modality}"] = before & (lv.numpy() == 0)
+        xs[cfg.modality] = corrupt(cfg.noise, part.xs[cfg.modality], lv, gen, data.stats[cfg.modality])
+        before = part.extras.get(f"severity_{cfg.modality}")  # e.g. the synthetic generator's own corruption
+        sev = lv.numpy() if before is None else np.maximum(before, lv.numpy())
+        extras[f"severity_{cfg.modality}"] = sev
+        parts[s] = Split(xs, part.y, part.index, extras)
+    return replace(data, **parts)

@@ -5,10 +5,8 @@ Train a fusion model live, then corrupt each modality with a slider.
 import streamlit as st
 
 from fusionlab import figures
-from fusionlab.diagnostics import robustness_curve
 from fusionlab.experiments import playground as study
 from fusionlab.models import count_parameters
-from fusionlab.noise import default_levels
 from fusionlab.diagnostics.signals import declared_signals
 from fusionlab.ui.glossary import term
 from fusionlab.ui.operators import formula_expander
@@ -78,8 +76,7 @@ def noise_view(run: PlaygroundRun) -> None:
     noise = noise_type(run.config.noise, left)
     i = sample_index(len(run.data.test), right)
     if noise not in run.robustness:
-        run.robustness[noise] = robustness_curve(run.model, run.data, noise, default_levels(noise),
-                                                 seed=run.config.train.seed, fusion=run.config.model.fusion)
+        run.robustness[noise] = study.robustness(run.model, run.data, run.config, noise)
     names = run.data.modality_names
     st.caption("Every slider position below was evaluated when the model or the sample changed, so a step "
                "redraws at once; after a second slider moves, the page evaluates the new setting's positions "

@@ -69,7 +69,7 @@ if run is None:
     st.info("No study yet: pick a preset or settings above and press **Run study**.")
     st.stop()
 res_all, cfg_run = run
-result, name = res_all.artifacts["result"], res_all.artifacts["data_name"]
+result, name = res_all.artifacts.result, res_all.artifacts.data_name
 if cfg is not None and cfg != cfg_run:
     st.info("The controls above have changed since this study ran; the figures below show the last run. "
             "Press **Run study** to run the new setting.")

@@ -5,7 +5,7 @@ VGMR (seed 003): watch, per sample, what a value-conditioned gate does when one 
 import streamlit as st
 
 from fusionlab.diagnostics.gates import (gate_differences, gate_findings, noise_label, robustness_findings,
-                                         robustness_of, robustness_summary, sample_table)
+                                         robustness_summary, sample_table)
 from fusionlab.experiments import gates as study
 from fusionlab.figures import training_curves
 from fusionlab.figures import vgmr as vfig
@@ -130,17 +130,11 @@ st.markdown(f"For each modality, {run.config.ratio:.0%} of its timesteps (entrie
             "the plain backbone, trained with the same settings.")
 if st.button(f"Compute gate statistics and removal (trains VGMR × {run.config.seeds - 1} more seeds and the "
              "backbone once)", key=f"{KEY}-stats"):
-    c = run.config
     try:
-        def both(progress):  # every seed's VGMR, then the first seed's backbone
-            out = study.train_seeds(run.data, {"vgmr": c.configs()["vgmr"]}, c.train, c.seed_list(), progress,
-                                    done=run.models)
-            return out | study.train_seeds(run.data, {c.backbone: c.configs()[c.backbone]}, c.train, [c.train.seed],
-                                           progress, done=run.models)
-        run.models.update(live_run(KEY, both, "gate statistics"))
-        needed = [("vgmr", s) for s in c.seed_list()] + [(c.backbone, c.train.seed)]
-        if all(k in run.models for k in needed):
-            run.tables.update(study.gate_tables(c, run.data, {k: run.models[k] for k in needed}))
+        models, tables = live_run(KEY, lambda progress: study.gate_statistics(run.config, run.data, run.models,
+                                                                              progress), "gate statistics")
+        run.models.update(models)
+        run.tables.update(tables)
     except ValueError as exc:
         show_error(exc, "The gate statistics")
 if "gate_stats" in run.tables:
@@ -184,13 +178,11 @@ st.markdown(f"Noise on all modalities at once: accuracy vs the noise ratio at we
             f"ratio 0.5. {run.config.seeds} seeds per method (each a fresh training with the epochs above; the first "
             "seed's models are reused); bands are ± 1 sd.")
 if st.button(f"Compute robustness (trains 2 methods × {run.config.seeds} seeds)", key=f"{KEY}-rob"):
-    c = run.config
     try:
-        models = live_run(KEY, lambda progress: study.train_seeds(run.data, c.configs(), c.train, c.seed_list(),
-                                                                  progress, done=run.models), "robustness")
+        models, tables = live_run(KEY, lambda progress: study.robustness_stage(run.config, run.data, run.models,
+                                                                               progress), "robustness")
         run.models.update(models)
-        if len(models) == 2 * c.seeds:
-            run.tables["robustness"] = robustness_of(models, run.data, c.sweep)
+        run.tables.update(tables)
     except ValueError as exc:
         show_error(exc, "Robustness")
 if "robustness" in run.tables:

@@ -9,7 +9,8 @@ from fusionlab.experiments import permutation as study
 from fusionlab.figures import permutation as figs
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
-from fusionlab.diagnostics.experts import ExpertConfig, RowCorruption
+from fusionlab.experts import ExpertConfig
+from fusionlab.noise import RowCorruption
 from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.glossary import term
 from fusionlab.ui.permutation import (KEY, URL_PATH, Base, bundle_controls, link_params, control_controls, corruption_controls, current_base, dataset_controls,
@@ -118,7 +119,7 @@ def diagnostic_view(base: Base) -> None:
         st.error(f"This setting cannot run: {exc}")
         return
     st.session_state[f"{KEY}-result"] = out
-    bank, result, qc = out.artifacts["bank"], out.artifacts["result"], out.tables["q_correct"]
+    bank, result, qc = out.artifacts.bank, out.artifacts.result, out.tables["q_correct"]
     here = bank.mask("test")
     acc = ", ".join(f"{k} {bank.correct('test')[here[:, j], j].mean():.3f}" for j, k in enumerate(bank.names))
     missing = ", ".join(f"{k} {1 - here[:, j].mean():.0%}" for j, k in enumerate(bank.names) if not here[:, j].all())

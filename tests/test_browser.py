@@ -211,7 +211,17 @@ def test_a_downloaded_run_reopens_in_another_browser_context(server, fresh_serve
     page.keyboard.press("Home")  # 1 epoch
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Corrupt the test set").wait_for()
+    _live(page).locator(".metric .value").first.wait_for()
     clean = _accuracy(page)
+    _live(page).get_by_role("slider", name="noise on pix").focus()  # what was on screen goes into the bundle
+    page.keyboard.press("End")
+    page.wait_for_function(  # the page has stored the moved setting (the view reports it a second later)
+        """() => { const f = document.querySelector('iframe[src*="fusionlab_live"]');
+                   const b = f && f.contentDocument.body;
+                   return b && b.dataset.pending === "no" && b.dataset.agreed
+                          && b.dataset.agreed.split(",")[0] !== "0"; }""")
+    noisy = _accuracy(page)
+    assert noisy != clean
     page.get_by_role("button", name="Prepare the download").click()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download run (.zip)").click()
@@ -223,7 +233,9 @@ def test_a_downloaded_run_reopens_in_another_browser_context(server, fresh_serve
     other.get_by_role("button", name="Train", exact=True).wait_for()
     _reopen(other, path)
     other.get_by_text("Corrupt the test set").wait_for()
-    assert _accuracy(other) == clean
+    _live(other).locator(".metric .value").first.wait_for()
+    assert _accuracy(other) == noisy  # the sliders and the numbers that were on screen (it reopened at 0 noise)
+    assert _live(other).locator("#val-0").inner_text() == "1"
     assert other.locator('[data-testid="stException"]').count() == 0
     other.context.close()
 

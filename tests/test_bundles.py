@@ -46,9 +46,9 @@ def test_a_bundle_reopens_without_training_and_its_tables_equal_the_originals(tr
     assert cfg == CFG
     for name, table in result.tables.items():
         assert same_tables(again.tables[name], table), name
-    x = {k: v[:5] for k, v in result.artifacts["data"].test.xs.items()}
-    result.artifacts["model"].eval()
-    assert torch.equal(again.artifacts["model"](x).logits, result.artifacts["model"](x).logits)
+    x = {k: v[:5] for k, v in result.artifacts.data.test.xs.items()}
+    result.artifacts.model.eval()
+    assert torch.equal(again.artifacts.model(x).logits, result.artifacts.model(x).logits)
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = set(z.namelist())
         assert {"config.json", "weights.safetensors", "tables/metrics.csv", "tables/history.csv"} <= names

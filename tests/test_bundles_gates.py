@@ -31,7 +31,7 @@ def test_every_model_and_table_comes_back_without_training(trained, monkeypatch)
     assert {"samples", "gate_stats", "removal", "robustness"} <= set(tables)  # every stage the page has
     monkeypatch.setattr(gates, "fit", lambda *a, **k: pytest.fail("reopening must not train"))
     done = bundles.reopen(gates.SAVING, blob)
-    cfg, again, regenerated = done.config, done.result.artifacts["models"], dict(done.result.tables)
+    cfg, again, regenerated = done.config, done.result.artifacts.models, dict(done.result.tables)
     history, best = regenerated.pop("history"), int(regenerated.pop("best")["best_epoch"].iloc[0])
     assert cfg == CFG and set(again) == set(models) and best == fit.best_epoch
     x = {k: v[:4] for k, v in data.test.xs.items()}

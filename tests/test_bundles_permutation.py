@@ -10,9 +10,10 @@ from fusionlab import bundles
 from fusionlab.commands.replay import same_tables
 from test_bundles import _replayed, _rezip, _weights  # tests/ is on the path (pytest's default import mode)
 from fusionlab.data import DataConfig, SyntheticConfig
-from fusionlab.diagnostics.experts import ExpertConfig, RowCorruption
+from fusionlab.experts import ExpertConfig
+from fusionlab.noise import RowCorruption
 from fusionlab.diagnostics.permutation import PermutationConfig
-from fusionlab.diagnostics.permutation_runs import DiagnosticConfig
+from fusionlab.experiments.permutation_runs import DiagnosticConfig
 from fusionlab.experiments import permutation as study
 
 DIAG = DiagnosticConfig(scores=("max-prob", "correctness", "control-aligned"),
@@ -36,12 +37,12 @@ def trained(request):
 def test_the_run_comes_back_without_refitting_the_experts(trained, monkeypatch):
     cfg, result, blob = trained
     monkeypatch.setattr(study, "single_run", lambda *a, **k: pytest.fail("reopening must not refit the experts"))
-    import fusionlab.diagnostics.experts as experts
+    import fusionlab.experts as experts
     monkeypatch.setattr(experts, "fit_experts", lambda *a, **k: pytest.fail("reopening must not refit the experts"))
     done = bundles.reopen(study.SAVING, blob)
     again_cfg, again = done.config, done.result
     assert again_cfg == cfg
-    old, new = result.artifacts["bank"], again.artifacts["bank"]
+    old, new = result.artifacts.bank, again.artifacts.bank
     for split in ("train", "test"):
         np.testing.assert_array_equal(new.logits[split], old.logits[split])
     assert set(again.tables) == set(result.tables) and len(result.tables["null"])

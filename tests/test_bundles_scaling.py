@@ -27,7 +27,7 @@ def test_every_setting_table_and_finding_comes_back_without_training(trained, mo
     done = bundles.reopen(scaling.SAVING, blob)
     cfg, again = done.config, done.result
     assert cfg == CFG
-    old, new = result.artifacts["params"], again.artifacts["params"]
+    old, new = result.artifacts.params, again.artifacts.params
     assert set(new) == set(old) == {(f, n) for f in CFG.fusions for n in (32, 64)}
     for key, params in old.items():
         assert all(torch.equal(new[key][k], v) for k, v in params.items()), key
@@ -44,7 +44,7 @@ def test_replay_reads_a_scaling_bundle(trained, tmp_path):
 
 def test_a_study_whose_weights_were_not_kept_cannot_be_saved(trained):
     result, _ = trained
-    partial = replace(result, artifacts={**result.artifacts, "params": {}})
+    partial = replace(result, artifacts=replace(result.artifacts, params={}))
     with pytest.raises(ValueError, match="were not kept"):
         bundles.save(scaling.SAVING, CFG, partial)
 

@@ -27,7 +27,7 @@ def test_every_model_table_and_finding_comes_back_without_training(trained, monk
     done = bundles.reopen(udml.SAVING, blob)
     cfg, again = done.config, done.result
     assert cfg == CFG
-    old, new = result.artifacts["study"], again.artifacts["study"]
+    old, new = result.artifacts.study, again.artifacts.study
     assert set(new.models) == set(old.models) == {(m, s) for m in CFG.methods for s in (1, 2)}
     x = {k: v[:4] for k, v in old.data.test.xs.items()}
     for key, model in old.models.items():

@@ -76,7 +76,7 @@ def test_a_killed_sweep_resumes_with_only_the_missing_jobs(tmp_path, in_process)
     assert 1 <= finished < 4 and not (tmp_path / "o").exists()
     seen = []
     resumed = scaling.run(SCALING, cache=JobCache(cache), progress=lambda f, m, epoch=None: seen.append(m))
-    assert resumed.artifacts["cached"] == finished and len(resumed.artifacts["job_seconds"]) == 4 - finished
+    assert resumed.artifacts.cached == finished and len(resumed.artifacts.job_seconds) == 4 - finished
     assert any("from the cache" in m for m in seen)
     _same(in_process[0], resumed, ("scaling", "robustness", "roc"))
 

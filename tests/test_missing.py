@@ -7,7 +7,8 @@ import torch
 from fusionlab.data import MultimodalDataset, SplitConfig, prepare
 from fusionlab.data.dataset import ModalityStats
 from fusionlab.data.files import load_file
-from fusionlab.diagnostics.experts import RowCorruption, corrupt_rows, fit_experts, present_of
+from fusionlab.experts import fit_experts, present_of
+from fusionlab.noise import RowCorruption, corrupt_rows
 from fusionlab.noise import corrupt, missing_rows
 
 RNG = np.random.default_rng(0)

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fusionlab.diagnostics.experts import ExpertConfig, fit_experts
+from fusionlab.experts import ExpertConfig, fit_experts
 from fusionlab.diagnostics.outputs import load_outputs, outputs_bank, outputs_scores
 from fusionlab.diagnostics.permutation import PermutationConfig
-from fusionlab.diagnostics.permutation_runs import DiagnosticConfig
+from fusionlab.experiments.permutation_runs import DiagnosticConfig
 from fusionlab.experiments import permutation as study
 from fusionlab.experiments.permutation import OutputsConfig, bank_run
 

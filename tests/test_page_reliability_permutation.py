@@ -83,7 +83,7 @@ def test_your_outputs_on_the_page_give_the_librarys_table():
     import numpy as np
     import pandas as pd
 
-    from fusionlab.diagnostics.experts import ExpertConfig
+    from fusionlab.experts import ExpertConfig
     from fusionlab.diagnostics.outputs import load_outputs
     from fusionlab.experiments import permutation as study
     from fusionlab.experiments.permutation import OutputsConfig

@@ -9,11 +9,11 @@ from scipy.special import softmax
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from fusionlab.cli import main
-from fusionlab.diagnostics.experts import ExpertConfig, fit_experts
+from fusionlab.experts import ExpertConfig, fit_experts
 from fusionlab.diagnostics.permutation import (RULES, PermutationConfig, Router, _null_metrics, broken_q_test,
                                                confusion_counts, decide, fit_router, metrics_from_counts,
                                                p_value, permutation_indices, weights)
-from fusionlab.diagnostics.permutation_runs import SUMMARY_COLUMNS, DiagnosticConfig, repeated, summarise
+from fusionlab.experiments.permutation_runs import SUMMARY_COLUMNS, DiagnosticConfig, repeated, summarise
 from fusionlab.diagnostics.quality import QualityConfig, real_scores, score
 
 K = 60

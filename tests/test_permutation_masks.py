@@ -6,10 +6,10 @@ import pytest
 from scipy.special import softmax
 
 from fusionlab.data import DataConfig, SplitConfig, prepare
-from fusionlab.diagnostics.experts import fit_experts
+from fusionlab.experts import fit_experts
 from fusionlab.diagnostics.permutation import (RULES, PermutationConfig, broken_q_test, decide, permutation_indices,
                                                weights)
-from fusionlab.diagnostics.permutation_runs import DiagnosticConfig, build_bank
+from fusionlab.experiments.permutation_runs import DiagnosticConfig, build_bank
 from fusionlab.diagnostics.quality import QualityConfig, score
 
 RNG = np.random.default_rng(0)

@@ -7,8 +7,8 @@ import torch
 from scipy.special import softmax
 
 from fusionlab.data.dataset import Split
-from fusionlab.diagnostics.experts import (EXPERTS, ExpertConfig, RowCorruption, corrupt_rows, expert_logits,
-                                          fit_experts, flatten)
+from fusionlab.experts import EXPERTS, ExpertConfig, expert_logits, fit_experts, flatten
+from fusionlab.noise import RowCorruption, corrupt_rows
 from fusionlab.diagnostics.quality import (CONTROLS, QUALITY, QualityConfig, control_target, quantile_scale,
                                            real_scores, score)
 

@@ -26,6 +26,7 @@ from ..options import number_text
 from ..diagnostics.signals import SignalTestConfig
 from ..experiments.base import Result, data_default
 from ..findings import Finding
+from ..findings import records as finding_records  # noqa: F401  (the commands' name for it)
 
 
 def csv_list(text: str) -> list[str]:
@@ -249,10 +250,6 @@ def write_tables(result: Result, out: Path, names: Sequence[str]) -> None:
 def print_findings(findings: Sequence[Finding]) -> None:
     for f in findings:
         print(f.line())
-
-
-def finding_records(findings: Sequence[Finding]) -> list:
-    return [{"claim": f.claim, "verdict": f.verdict, "holds": f.holds, "evidence": f.evidence} for f in findings]
 
 
 def progress_printer(bar):

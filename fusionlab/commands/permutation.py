@@ -16,7 +16,7 @@ COMMANDS = {"permutation": "reliability permutation test of quality-aware fusion
 
 
 def add_parser(sub) -> None:
-    from ..diagnostics.experts import EXPERTS
+    from ..experts import EXPERTS
     from ..diagnostics.quality import real_scores
     from ..experiments import permutation as study
     from ..noise import CORRUPTIONS
@@ -55,9 +55,10 @@ def add_parser(sub) -> None:
 
 def config(args):
     """The study's config from the arguments (what the page builds from its widgets)."""
-    from ..diagnostics.experts import ExpertConfig, RowCorruption
+    from ..experts import ExpertConfig
+    from ..noise import RowCorruption
     from ..diagnostics.permutation import PermutationConfig
-    from ..diagnostics.permutation_runs import DiagnosticConfig
+    from ..experiments.permutation_runs import DiagnosticConfig
     from ..diagnostics.outputs import outputs_scores
     from ..diagnostics.quality import QualityConfig, real_scores
     from ..experiments import permutation as study

@@ -87,18 +87,18 @@ def run_scaling_command(args) -> int:
                           write_csv, write_json)
     out = check_out(args.out)
     result = run_with_jobs(args, study.run, config(args), "scaling")
-    res = result.artifacts["result"]
-    summary = res.scores.groupby(["fusion", "size"])[["val_accuracy", "test_accuracy", "test_auc"]].agg(["mean", "std"])
+    res = result.artifacts.result
+    summary = result.tables["summary"].set_index(["fusion", "size"])
     with result_set(out, "scaling") as d:
         write_csv(res.scores[SCORE_COLUMNS], d / "scaling.csv")
         write_csv(res.robustness[ROBUST_COLUMNS], d / "robustness.csv")
         write_csv(res.roc, d / "roc.csv")
         write_json({"config": result.config, "chance": res.chance, "robust_size": res.robust_size,
                     "findings": finding_records(result.findings),
-                    "summary": {f"{k[0]}/{k[1]}": {f"{a}_{b}": float(v) for (a, b), v in row.items()}
+                    "summary": {f"{k[0]}/{k[1]}": {c: float(v) for c, v in row.items()}
                                 for k, row in summary.iterrows()}}, d / "findings.json")
         atomic_write_text(d / "scaling.html", report_html(res, result.findings,
-                                                          f"Fusion complexity: {result.artifacts['data_name']}"))
+                                                          f"Fusion complexity: {result.artifacts.data_name}"))
     print_findings(result.findings)
     print(f"{len(res.scores)} rows -> {out / 'scaling.csv'}, {len(res.robustness)} rows -> "
           f"{out / 'robustness.csv'}, figures -> {out / 'scaling.html'}")

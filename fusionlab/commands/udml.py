@@ -110,29 +110,6 @@ def config(args: argparse.Namespace):
                             test_noise=args.test_noise, signals=signal_config(args)))
 
 
-def _nested(df, value: str) -> dict:
-    """``{method: {modality: mean over seeds}}``."""
-    means = df.groupby(["method", "modality"], sort=False)[value].mean()
-    return {meth: {mod: float(v) for (m2, mod), v in means.items() if m2 == meth} for meth in dict.fromkeys(df["method"])}
-
-
-def summary(result) -> dict:
-    from ._common import finding_records
-    spear, acc = result.tables["spearman"], result.tables["accuracy"]
-    per = acc.groupby("method", sort=False)
-    accuracy = {meth: {"clean": float(g["clean"].mean()), "clean_sd": float(g["clean"].std(ddof=0)),
-                       "noisy": float(g["noisy"].mean()), "noisy_sd": float(g["noisy"].std(ddof=0))}
-                for meth, g in per}
-    weights = {meth: {c.split("/", 1)[1]: float(g[c].mean()) for c in acc if c.startswith("weight/")}
-               for meth, g in per}
-    nested = _nested(spear, "spearman") if len(spear) else {}
-    return {"spearman": {m: v for m, v in nested.items() if m != "oracle"},
-            "oracle_spearman": nested.get("oracle", {}),
-            "monotone_fraction": _nested(spear, "monotone") if len(spear) else {},
-            "accuracy": accuracy, "mean_clean_weight": weights, "weights": weights,
-            "findings": finding_records(result.findings), "config": result.config}
-
-
 def run_udml(args) -> int:
     from ..experiments import udml as study
     from ._common import (check_out, print_findings, print_signal_table, result_set, run_with_jobs, write_csv,
@@ -140,11 +117,11 @@ def run_udml(args) -> int:
     out = check_out(args.out)
     result = run_with_jobs(args, study.run, config(args), "udml")
     t = result.tables
-    res = summary(result)
+    res = study.summary(result)
     with result_set(out, "udml") as d:
         write_csv(t["estimator"], d / "estimator.csv")
         write_csv(t["weights"], d / "weights.csv")
-        write_json({"alpha": _nested(t["alpha"], "alpha"), "per_seed": t["alpha"].to_dict(orient="records")},
+        write_json({"alpha": study.nested_means(t["alpha"], "alpha"), "per_seed": t["alpha"].to_dict(orient="records")},
                    d / "alpha.json")
         write_csv(t["robustness"], d / "robustness.csv")
         write_csv(t["unimodal"], d / "unimodal.csv")

@@ -57,6 +57,26 @@ def spec(name: str) -> DatasetSpec:
     return DATASETS.get(name)
 
 
+def datasets(accepts: Optional[Callable[[DatasetSpec], bool]] = None) -> Tuple[str, ...]:
+    """The registered datasets a study takes, in registration order: every one its predicate ``accepts`` (all
+    when None). A dataset registered in one file appears in every study whose predicate admits it."""
+    return tuple(n for n in DATASETS.names() if accepts is None or accepts(spec(n)))
+
+
+def can_give(n: int) -> Callable[[DatasetSpec], bool]:
+    """A predicate: the dataset can give at least ``n`` modalities (its default options do, or its modalities
+    come from a file and are not known before it is read)."""
+
+    def accepts(s: DatasetSpec) -> bool:
+        try:
+            found = len(s.info(s.config()).modalities)
+        except (TypeError, ValueError):
+            return True
+        return found == 0 or found >= n
+
+    return accepts
+
+
 def make_options(name: str, **values) -> Any:
     """The dataset's config from keyword values (lists become tuples); unknown names are an error."""
     cls = spec(name).config

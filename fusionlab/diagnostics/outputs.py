@@ -41,7 +41,7 @@ import pandas as pd
 
 from ..data.files import Source, _from_npz, open_zip, read_source, read_table
 from ..limits import MAX_DECOMPRESSED_BYTES
-from .experts import SPLITS, ExpertBank, ExpertConfig
+from ..experts import SPLITS, ExpertBank, ExpertConfig
 
 SUM_TOLERANCE = 1e-3
 LABEL_COLUMNS = ("label", "labels")

@@ -45,7 +45,7 @@ from ..limits import MAX_PERMUTATIONS
 from ..registry import Registry
 from ..threads import thread_budget
 from . import refuse
-from .experts import ExpertBank
+from ..experts import ExpertBank
 from .quality import Scored
 
 RULES: Registry = Registry("fusion rule")

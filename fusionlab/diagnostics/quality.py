@@ -41,7 +41,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..registry import Registry
-from .experts import SPLITS, ExpertBank
+from ..experts import SPLITS, ExpertBank
 
 QUALITY: Registry = Registry("quality score")
 CONTROLS = ("control-corruption", "control-aligned")

@@ -5,6 +5,7 @@ drops one modality at a time.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 
 from ..data.dataset import PreparedData, Split
 from ..noise import corrupt_modalities, default_levels
-from ..train import evaluate, predict
+from ..train import evaluate, metrics_from_probs, predict
 
 ALL = "all"
 
@@ -84,6 +85,33 @@ def noisy_predictions(model: torch.nn.Module, data: PreparedData, levels: Mappin
     part: Split = getattr(data, split)
     xs = corrupt_modalities(part.xs, levels, noise, seed, data.stats, **options)
     return xs, predict(model, xs)
+
+
+@dataclass
+class NoisyEvaluation:
+    """A frozen model on the corrupted test set: what a live view draws for one setting of the noise sliders."""
+
+    xs: Dict[str, torch.Tensor]  # the corrupted inputs, standardised as the model sees them
+    probs: np.ndarray  # (N, C) softmax of the logits
+    y: np.ndarray  # (N,) true classes
+    metrics: Dict[str, float]  # accuracy, macro_f1, roc_auc
+    confusion: np.ndarray  # (C, C): rows true, columns predicted
+    extras: Dict[str, torch.Tensor]  # the model's named intermediates (a gate...)
+
+    def raw(self, data: PreparedData, i: int) -> Dict[str, np.ndarray]:
+        """Test sample ``i``'s corrupted inputs on the raw scale (the train statistics undone)."""
+        return {k: (v[i] * data.raw_stats[k].std + data.raw_stats[k].mean).numpy() for k, v in self.xs.items()}
+
+
+def noisy_evaluation(model: torch.nn.Module, data: PreparedData, levels: Mapping[str, float], noise: str = "mix",
+                     seed: int = 0) -> NoisyEvaluation:
+    """``noisy_predictions`` on the test set, with its probabilities, metrics and confusion matrix."""
+    from sklearn.metrics import confusion_matrix
+    xs, out = noisy_predictions(model, data, levels, noise, seed)
+    probs = torch.softmax(out.logits, dim=1).numpy()
+    y = data.test.y.numpy()
+    cm = confusion_matrix(y, probs.argmax(1), labels=list(range(data.n_classes)))
+    return NoisyEvaluation(xs, probs, y, metrics_from_probs(y, probs), cm, dict(out.extras))
 
 
 def relative_robustness(levels: Sequence[float], accuracy: Sequence[float]) -> float:

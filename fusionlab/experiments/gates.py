@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import pandas as pd
 import torch
 
-from ..data import DataConfig, PreparedData, SplitConfig, SyntheticConfig, UCIConfig, prepare
+from ..data import DataConfig, PreparedData, datasets, SplitConfig, SyntheticConfig, UCIConfig, prepare
 from ..diagnostics.gates import (SweepConfig, corrupt_test, gate_findings, gate_samples, noise_label, removal_table,
                                  robustness_findings, robustness_of, robustness_summary, sample_table,
                                  summarise_samples)
@@ -74,7 +74,7 @@ class GatesConfig:
 
 
 DEFAULT = GatesConfig()
-DATASET_NAMES = ("synthetic", "uci-digits")
+DATASET_NAMES = datasets()  # VGMR refines any modalities, vectors or sequences
 DATA_DEFAULTS: Dict[str, DataConfig] = {
     "synthetic": DEFAULT.data,
     "uci-digits": DataConfig("uci-digits", UCIConfig(views=("pix", "fou", "mor"), pix_as_sequence=True)),
@@ -207,18 +207,60 @@ def model_name(method: str, seed: int) -> str:
     return f"{method}@{seed}"
 
 
+Models = Dict[Tuple[str, int], torch.nn.Module]
+
+
+def gate_models(cfg: GatesConfig) -> List[Tuple[str, int]]:
+    """The models §4.4 and §4.7 need: every VGMR seed and the first seed's backbone."""
+    return [("vgmr", s) for s in cfg.seed_list()] + [(cfg.backbone, cfg.train.seed)]
+
+
+def robustness_models(cfg: GatesConfig) -> List[Tuple[str, int]]:
+    """The models §4.8 needs: both methods, every seed."""
+    return [(name, s) for s in cfg.seed_list() for name in cfg.configs()]
+
+
+def _having(models: Mapping[Tuple[str, int], torch.nn.Module], keys) -> Optional[Models]:
+    return {k: models[k] for k in keys} if all(k in models for k in keys) else None
+
+
+def gate_statistics(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str, int], torch.nn.Module],
+                    progress: Optional[Progress] = None, stop: Optional[Stop] = None
+                    ) -> Tuple[Models, Dict[str, pd.DataFrame]]:
+    """The page's second stage (§4.4 and §4.7): train what ``gate_models`` lacks (``models`` are reused), then the
+    gate tables; every model trained so far and the tables (none if Stop cut the training short)."""
+    out = train_seeds(data, {"vgmr": cfg.configs()["vgmr"]}, cfg.train, cfg.seed_list(), progress, stop,
+                      done=models)
+    out = {**models, **out, **train_seeds(data, {cfg.backbone: cfg.configs()[cfg.backbone]}, cfg.train,
+                                          [cfg.train.seed], progress, stop, done=models)}
+    have = _having(out, gate_models(cfg))
+    return out, gate_tables(cfg, data, have) if have else {}
+
+
+def robustness_stage(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str, int], torch.nn.Module],
+                     progress: Optional[Progress] = None, stop: Optional[Stop] = None
+                     ) -> Tuple[Models, Dict[str, pd.DataFrame]]:
+    """The page's third stage (§4.8): train what ``robustness_models`` lacks, then accuracy over the sweep."""
+    out = {**models, **train_seeds(data, cfg.configs(), cfg.train, cfg.seed_list(), progress, stop, done=models)}
+    have = _having(out, robustness_models(cfg))
+    return out, {"robustness": robustness_of(have, data, cfg.sweep)} if have else {}
+
+
+STAGES = {"train": train_vgmr, "gate_statistics": gate_statistics, "robustness": robustness_stage}
+
+
 def trained_tables(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str, int], torch.nn.Module]
                    ) -> Dict[str, pd.DataFrame]:
-    """Every table the page computes from trained models: the first VGMR's per-sample table, the §4.4 and §4.7
-    tables once every VGMR seed and the first backbone are trained, and §4.8 once both methods' seeds are. What
-    the page shows after training and what ``reopen`` recomputes from a bundle's weights."""
+    """Every table the page's stages computed from ``models``: the first VGMR's per-sample table, the §4.4 and
+    §4.7 tables once ``gate_models`` are trained, and §4.8 once ``robustness_models`` are. What ``reopen``
+    recomputes from a bundle's weights."""
     tables = {"samples": sample_table(models[("vgmr", cfg.train.seed)], data)}
-    needed = [("vgmr", s) for s in cfg.seed_list()] + [(cfg.backbone, cfg.train.seed)]
-    if all(k in models for k in needed):
-        tables.update(gate_tables(cfg, data, {k: models[k] for k in needed}))
-    every = [(name, s) for s in cfg.seed_list() for name in cfg.configs()]
-    if all(k in models for k in every):
-        tables["robustness"] = robustness_of({k: models[k] for k in every}, data, cfg.sweep)
+    have = _having(models, gate_models(cfg))
+    if have:
+        tables.update(gate_tables(cfg, data, have))
+    have = _having(models, robustness_models(cfg))
+    if have:
+        tables["robustness"] = robustness_of(have, data, cfg.sweep)
     return tables
 
 
@@ -263,4 +305,4 @@ def rebuild(cfg: GatesConfig, states: Dict[str, Dict[str, torch.Tensor]], saved:
 
 
 SAVING = Saving("gates", GatesConfig, rebuild=rebuild,
-                models=lambda result: {model_name(*k): m for k, m in result.artifacts["models"].items()})
+                models=lambda result: {model_name(*k): m for k, m in result.artifacts.models.items()})

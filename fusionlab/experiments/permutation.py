@@ -16,9 +16,9 @@ from typing import Any, Dict, List, MutableMapping, Optional
 
 import pandas as pd
 
-from ..data import DataConfig, MultimodalDataset, SplitConfig, UCIConfig, prepare
+from ..data import DataConfig, MultimodalDataset, can_give, datasets, SplitConfig, UCIConfig, prepare
 from ..diagnostics.permutation import PermutationResult, broken_q_test, q_vs_correct
-from ..diagnostics.permutation_runs import (DiagnosticConfig, build_bank, check_scores, diagnose, fold_parts, part_data,
+from .permutation_runs import (DiagnosticConfig, build_bank, check_scores, diagnose, fold_parts, part_data,
                                             summarise)
 from ..jobs import uploads_uncached, Job, JobCache, concat, run_jobs
 from ..diagnostics.outputs import Outputs, load_outputs, outputs_bank, outputs_scores
@@ -66,7 +66,7 @@ class PermutationStudyConfig:
 
 
 DEFAULT = PermutationStudyConfig()
-DATASET_NAMES = ("uci-digits", "synthetic", "file")
+DATASET_NAMES = datasets(can_give(2))  # a fusion rule needs two or more modalities to weigh
 DATA_DEFAULTS: Dict[str, DataConfig] = {"uci-digits": DEFAULT.data}
 
 
@@ -241,24 +241,25 @@ def savable(cfg: PermutationStudyConfig, result: Result) -> None:
     experts)."""
     if cfg.outputs.path:
         raise ValueError("these are your own model's outputs: the file you loaded is the run, keep that")
-    if "bank" not in result.artifacts or cfg.repeats != 1 or cfg.folds >= 2:
+    if result.artifacts.bank is None or cfg.repeats != 1 or cfg.folds >= 2:
         raise ValueError("a run over several splits keeps no experts; a single split (repeats 1, no folds) can be saved")
 
 
 def saved_models(result: Result) -> Dict[str, Dict[str, Any]]:
     """One split's frozen experts as tensors (``diagnostics.experts.expert_state``), one model per modality."""
-    from ..diagnostics.experts import expert_state
-    return split_state(expert_state(result.artifacts["bank"]))
+    from ..experts import expert_state
+    return split_state(expert_state(result.artifacts.bank))
 
 
 def rebuild(cfg: PermutationStudyConfig, states: Dict[str, Dict[str, Any]], saved: Dict[str, pd.DataFrame],
             source: Any = None, memo: Optional[MutableMapping] = None) -> Result:
     """A saved run without refitting the experts (``bundles.reopen``). The experts' test outputs come from their
     stored weights, their train outputs from the bundle; the scores, the router and the broken-Q test are
-    recomputed from those as ``run`` computes them (each is seeded by the config). ``memo`` (``artifacts["memo"]``;
+    recomputed from those as ``run`` computes them (each is seeded by the config). ``memo`` (``artifacts.memo``;
     a page's, or a new one) holds the split and the bank under ``single_run``'s keys, so the page's next ``run`` of
     this split fits nothing."""
-    from ..diagnostics.experts import bank_from_state, corrupt_rows
+    from ..experts import bank_from_state
+    from ..noise import corrupt_rows
     if cfg.outputs.path or cfg.repeats != 1 or cfg.folds >= 2:
         raise ValueError("the bundle's config is your outputs or several splits, which a bundle never holds")
     ds = _dataset(cfg.data, source)
@@ -268,7 +269,7 @@ def rebuild(cfg: PermutationStudyConfig, states: Dict[str, Dict[str, Any]], save
     memo = {} if memo is None else memo
     memo[("data", cfg.seed)], memo[("bank", cfg.seed, c.expert, c.corruption)] = split, bank
     result = split_result(cfg, ds, *bank_run(bank, c, memo, ("score", cfg.seed, c.expert, c.corruption)))
-    result.artifacts["memo"] = memo  # a page's next run of this split fits nothing
+    result.artifacts.memo = memo  # a page's next run of this split fits nothing
     return result
 
 

@@ -6,7 +6,7 @@
 modality alone and on all); with ``cfg.signals``, ``signal_permutation`` (METHODS §6: the model's
 declared signals, e.g. ``gated``'s ``z``, permuted across test rows, clean and with each modality
 corrupted at ``cfg.signal_level``), and with ``cfg.perceptual``, ``perceptual`` (§5's companion test:
-each modality's inputs permuted). The page's sliders then re-evaluate ``artifacts["model"]``.
+each modality's inputs permuted). The page's sliders then re-evaluate ``artifacts.model``.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..bundles import Saving, load_model, named_models
-from ..data import DATASETS, DataConfig, PreparedData, SplitConfig, prepare
+from ..data import DataConfig, datasets, PreparedData, SplitConfig, prepare
 from ..diagnostics import modality_removal, robustness_curve
 from ..diagnostics.signals import (SignalTestConfig, declared_signals, input_permutation, over_conditions,
                                    signal_permutation)
@@ -62,7 +62,7 @@ class PlaygroundConfig:
 
 
 DEFAULT = PlaygroundConfig()
-DATASET_NAMES = tuple(DATASETS.names())
+DATASET_NAMES = datasets()  # every registered dataset
 DATA_DEFAULTS: Dict[str, DataConfig] = {"uci-digits": DEFAULT.data}
 PRESETS: Dict[str, PlaygroundConfig] = {}
 
@@ -119,14 +119,21 @@ def run(cfg: PlaygroundConfig = DEFAULT, progress: Optional[Progress] = None, st
     return Result(tables, [], config, {"model": res.model, "data": data, "fit": res}, res.stopped_by_user)
 
 
+def robustness(model, data: PreparedData, cfg: PlaygroundConfig, noise: str) -> pd.DataFrame:
+    """The robustness stage for one noise type (the config's on its grid, another on its default levels): the
+    curve ``run`` returns, and the one the page draws when its noise type changes."""
+    levels = cfg.grid() if noise == cfg.noise else default_levels(noise)
+    rob = robustness_curve(model, data, noise, levels, seed=cfg.train.seed, fusion=cfg.model.fusion)
+    return rob[ROBUST_COLUMNS]
+
+
 def trained_tables(model, data: PreparedData, cfg: PlaygroundConfig, trained: Dict[str, Any],
                    tests: bool = True) -> Dict[str, pd.DataFrame]:
     """Every table a trained model gives (all but the training history): what ``run`` returns after training
     and what ``reopen`` recomputes from a bundle's weights, so the two agree by construction."""
     metrics = {**evaluate(model, data.test), **trained}
-    rob = robustness_curve(model, data, cfg.noise, cfg.grid(), seed=cfg.train.seed, fusion=cfg.model.fusion)
     tables = {"metrics": pd.DataFrame([metrics]), "removal": modality_removal(model, data),
-              "robustness": rob[ROBUST_COLUMNS]}
+              "robustness": robustness(model, data, cfg, cfg.noise)}
     if cfg.signals is not None and tests:
         tables["signal_permutation"] = signal_test(model, data, cfg.noise, study_settings(cfg, data.modality_names),
                                                    cfg.signals, cfg.train.seed).table
@@ -160,5 +167,5 @@ def rebuild(cfg: PlaygroundConfig, models: Dict[str, Dict[str, Any]], tables: Di
     return Result(out, [], config, {"model": model, "data": data, "fit": None})
 
 
-SAVING = Saving("playground", PlaygroundConfig, models=lambda result: {"model": result.artifacts["model"]},
+SAVING = Saving("playground", PlaygroundConfig, models=lambda result: {"model": result.artifacts.model},
                 rebuild=rebuild, unnamed="model")

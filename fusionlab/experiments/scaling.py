@@ -38,7 +38,8 @@ import functools
 from concurrent.futures import Executor
 
 from ..batched import BatchedFit, SeedStack, batched_fit
-from ..data import ClipLikeConfig, DataConfig, PreparedData, SplitConfig, UCIConfig, prepare
+from ..data import (ClipLikeConfig, DataConfig, PreparedData, SplitConfig, SyntheticConfig, UCIConfig, can_give,
+                    datasets, prepare)
 from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
 from ..fusion import FUSIONS
 from ..jobs import uploads_uncached, Job, JobCache, JobsOutcome, Stopped, concat, run_jobs
@@ -104,8 +105,9 @@ class ScalingConfig:
 
 
 DEFAULT = ScalingConfig()
-DATASET_NAMES = ("clip-like", "uci-digits")
-DATA_DEFAULTS = {"clip-like": DEFAULT.data, "uci-digits": DataConfig("uci-digits", UCIConfig(views=("fou", "kar")))}
+DATASET_NAMES = datasets(can_give(2))  # the study fuses two modalities
+DATA_DEFAULTS = {"clip-like": DEFAULT.data, "uci-digits": DataConfig("uci-digits", UCIConfig(views=("fou", "kar"))),
+                 "synthetic": DataConfig("synthetic", SyntheticConfig(n_modalities=2, rule="dot"))}  # the dot task
 _PAPER = replace(DEFAULT, sizes=_sizes_to(4096), n_seeds=20, train=replace(DEFAULT.train, epochs=100))
 PRESETS: Dict[str, Tuple[ScalingConfig, str]] = {
     "quick look (default)": (DEFAULT, "about 10-15 s"),  # 10.6-11.5 s in the browser (slider_latency.py --first-result)
@@ -419,10 +421,21 @@ def run(cfg: ScalingConfig = DEFAULT, progress: Optional[Progress] = None, stop:
     return assemble(cfg, data, outcome, {"params": params, "job_seconds": outcome.seconds, "cached": outcome.cached})
 
 
+def seed_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd over seeds of each fusion's and size's validation and test accuracy and test ROC-AUC."""
+    cols = ["val_accuracy", "test_accuracy", "test_auc"]
+    if scores.empty:
+        return pd.DataFrame(columns=["fusion", "size"] + [f"{c}_{s}" for c in cols for s in ("mean", "std")])
+    out = scores.groupby(["fusion", "size"])[cols].agg(["mean", "std"])
+    out.columns = [f"{c}_{s}" for c, s in out.columns]
+    return out.reset_index()
+
+
 def assemble(cfg: ScalingConfig, data: PreparedData, outcome: JobsOutcome, extra: Dict) -> Result:
     """The study's result from its jobs' tables (``jobs_of``'s order): what ``run`` and ``reopen`` return."""
     res = _result(data, cfg, outcome)
-    tables = {"scaling": res.scores, "robustness": res.robustness, "roc": res.roc, "params": res.params}
+    tables = {"scaling": res.scores, "robustness": res.robustness, "roc": res.roc, "params": res.params,
+              "summary": seed_summary(res.scores)}
     config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
     return Result(tables, findings(res) if not res.scores.empty else [], config,
                   {"result": res, "data_name": data.name, **extra}, res.stopped)
@@ -441,7 +454,7 @@ def units_of(result: Result) -> list:
 
 
 def savable(cfg: ScalingConfig, result: Result) -> None:
-    params = result.artifacts.get("params", {})
+    params = result.artifacts.params
     lacking = [u for u in units_of(result) if u not in params]
     if lacking:
         raise ValueError(f"the weights of {len(lacking)} setting(s) were not kept (e.g. {unit_name(*lacking[0])}: "
@@ -450,7 +463,7 @@ def savable(cfg: ScalingConfig, result: Result) -> None:
 
 def saved_models(result: Result) -> Dict[str, Dict[str, torch.Tensor]]:
     """Every fusion's and size's seeds as stacked weights ``<fusion>@<size>/<weight>`` of shape ``(seeds, ...)``."""
-    params = result.artifacts.get("params", {})
+    params = result.artifacts.params
     return {unit_name(f, n): params[(f, n)] for f, n in units_of(result)}
 
 

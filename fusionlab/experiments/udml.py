@@ -17,8 +17,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 
-from ..data import DataConfig, SplitConfig, SyntheticConfig, UCIConfig, prepare
+from ..data import DataConfig, SplitConfig, datasets, SyntheticConfig, UCIConfig, prepare
 from ..diagnostics.signals import SignalTestConfig, signal_findings
+from ..findings import records
 from ..diagnostics.udml import (UDMLStudy, accuracy_table, alpha_table, findings, per_sample_levels,
                                 robustness_table, sample_weights, signal_test, spearman_table, study_oracle,
                                 study_response)
@@ -64,7 +65,7 @@ class UDMLStudyConfig:
 
 
 DEFAULT = UDMLStudyConfig()
-DATASET_NAMES = ("synthetic", "uci-digits", "file")
+DATASET_NAMES = datasets()  # every registered dataset
 DATA_DEFAULTS: Dict[str, DataConfig] = {"synthetic": DEFAULT.data,
                                         "uci-digits": DataConfig("uci-digits", UCIConfig(views=("pix", "fou")))}
 # Dual suppression needs a modality that is informative but slow to learn: equally informative views
@@ -239,7 +240,7 @@ def joined_history(study: UDMLStudy) -> pd.DataFrame:
 
 def saved_tables(result: Result) -> Dict[str, pd.DataFrame]:
     """What a bundle saves of a study: its tables and every model's training history (``history``)."""
-    return {**result.tables, "history": joined_history(result.artifacts["study"])}
+    return {**result.tables, "history": joined_history(result.artifacts.study)}
 
 
 def savable(cfg: UDMLStudyConfig, result: Result) -> None:
@@ -276,4 +277,29 @@ def rebuild(cfg: UDMLStudyConfig, states: Dict[str, Dict[str, Any]], saved: Dict
 
 
 SAVING = Saving("udml", UDMLStudyConfig, rebuild=rebuild, tables=saved_tables, savable=savable,
-                models=lambda result: {model_name(*k): m for k, m in result.artifacts["study"].models.items()})
+                models=lambda result: {model_name(*k): m for k, m in result.artifacts.study.models.items()})
+
+
+def nested_means(df, value: str) -> dict:
+    """``{method: {modality: mean over seeds}}``."""
+    means = df.groupby(["method", "modality"], sort=False)[value].mean()
+    return {meth: {mod: float(v) for (m2, mod), v in means.items() if m2 == meth} for meth in dict.fromkeys(df["method"])}
+
+
+def summary(result: Result) -> dict:
+    """The study in numbers (the CLI's ``summary.json``): Spearman ρ of each method's uncertainty with the noise
+    per modality (the oracle's apart), the monotone fraction, accuracy clean and noisy (mean and sd over seeds), the
+    mean clean weight per modality, the findings and the config."""
+    spear, acc = result.tables["spearman"], result.tables["accuracy"]
+    per = acc.groupby("method", sort=False)
+    accuracy = {meth: {"clean": float(g["clean"].mean()), "clean_sd": float(g["clean"].std(ddof=0)),
+                       "noisy": float(g["noisy"].mean()), "noisy_sd": float(g["noisy"].std(ddof=0))}
+                for meth, g in per}
+    weights = {meth: {c.split("/", 1)[1]: float(g[c].mean()) for c in acc if c.startswith("weight/")}
+               for meth, g in per}
+    nested = nested_means(spear, "spearman") if len(spear) else {}
+    return {"spearman": {m: v for m, v in nested.items() if m != "oracle"},
+            "oracle_spearman": nested.get("oracle", {}),
+            "monotone_fraction": nested_means(spear, "monotone") if len(spear) else {},
+            "accuracy": accuracy, "mean_clean_weight": weights, "weights": weights,
+            "findings": records(result.findings), "config": result.config}

@@ -41,6 +41,10 @@ class Fusion(nn.Module):
     formula: ClassVar[str] = ""
     source: ClassVar[str] = "a common baseline"
     Options: ClassVar[Optional[type]] = None
+    # a modality whose features are zero adds nothing that depends on the sample (true of operators that add or
+    # concatenate what each modality gives): studies that read "this modality alone" by zeroing the others
+    # (UDML's dependency alpha) take only these
+    zero_is_absent: ClassVar[bool] = False
     signal_parts: ClassVar[Tuple[Tuple[str, str], ...]] = ()  # (signal name, key prefix) per part
 
     def __init__(self, in_dims: Sequence[int], names: Sequence[str]) -> None:

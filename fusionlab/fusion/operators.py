@@ -36,6 +36,7 @@ class ConcatMLPOptions:
 
 @register_fusion("sum", "sum_m W_m h_m: project each modality to a common size, then add")
 class SumFusion(Fusion):
+    zero_is_absent = True
     formula = r"f = \sum_m W_m h_m"
     def __init__(self, in_dims, names, dim: int = 64):
         super().__init__(in_dims, names)
@@ -49,6 +50,7 @@ class SumFusion(Fusion):
 
 @register_fusion("concat", "[h_1; ...; h_M]: concatenation, no parameters")
 class ConcatFusion(Fusion):
+    zero_is_absent = True
     formula = r"f = [h_1; h_2; \dots; h_M]"
     def __init__(self, in_dims, names, dim: int = 64):  # dim: the shared contract; concatenation has no size
         super().__init__(in_dims, names)
@@ -126,6 +128,7 @@ class TensorFusion(Fusion):
 
 @register_fusion("gated", "sum_m z_m * tanh(W_m h_m), z = sigmoid(W_z [h_1..h_M]) (GMU)")
 class GatedFusion(Fusion):
+    zero_is_absent = True
     formula = r"h'_m = \tanh(W_m h_m),\; z = \sigma(W_z[h_1;\dots;h_M]),\; f = \sum_m z_m \odot h'_m"
     source = cite("gmu") + "; the VGMR paper's 'Sigmoid+Tanh gate' baseline"
     signal_parts = (("z", "gate"),)  # z_m, the gate of modality m: key gate/<m>, (B, dim)
@@ -177,6 +180,7 @@ class CrossAttentionFusion(Fusion):
 
 @register_fusion("concat_mlp", "concatenation followed by a 2-layer MLP (seed 003 baseline)")
 class ConcatMLPFusion(Fusion):
+    zero_is_absent = True
     formula = r"f = W_2\,\mathrm{ReLU}(W_1 [h_1;\dots;h_M])"
     source = "the 'Concat+MLP' baseline of " + cite("vgmr")
     Options = ConcatMLPOptions

@@ -48,7 +48,7 @@ from torch import nn
 
 from .. import rng
 from ..signals import Replace, Signal, check_replace, per_modality, repeat_rows, tap_rows
-from ..fusion import create_fusion, pool
+from ..fusion import FUSIONS, create_fusion, pool
 from ..registry import Registry
 from .fusion_model import ModelOutput
 
@@ -56,7 +56,9 @@ ALPHA_MODES = ("logit", "accuracy")
 CHOICES = {"alpha_mode": ALPHA_MODES, "alpha_update": ("step", "running"),
            "alpha_features": ("weighted", "unweighted"), "aux_heads": ("shared", "separate"),
            "intensity_grad": ("keep", "detach"), "estimator_input": ("sigma", "mu", "x")}
-FUSIONS_ALLOWED = ("concat", "sum", "gated")  # operators that take the weighted token sequences as they are
+# the operators UDML can take: alpha_m reads the fusion head with every other modality zeroed, which means "this
+# modality alone" only where a zeroed modality adds nothing sample-dependent (``Fusion.zero_is_absent``)
+FUSIONS_ALLOWED = tuple(n for n in FUSIONS.names() if FUSIONS.get(n).zero_is_absent)
 
 
 @dataclass(frozen=True)

@@ -208,10 +208,35 @@ def link_box(page: str, url_path: str, params: Mapping[str, Param]) -> str:
     st.session_state.setdefault(f"{page}-link-first", query)  # the setting the link opened (open_link compares)
     url = page_url(url_path, query)
     with st.popover("Copy link", icon=":material/link:", help="a link that opens this page with these settings"):
-        st.code(url, language=None, wrap_lines=True)
-        st.caption("Opening it sets the controls; press Train there to train the same model (same seed). The "
-                   "address bar holds the noise sliders' latest setting too.")
+        address_box(url)
+        st.caption("Opening it sets the controls, the noise sliders and the sample; press Train there to train the "
+                   "same model (same seed).")
     return url
+
+
+ADDRESS_HTML = """<div style="font: 14px monospace; word-break: break-all; padding: 6px; border-radius: 6px;
+ background: #f0f2f6; color: #31333f" id="u"></div>
+<button id="c" style="margin-top: 6px; padding: 4px 10px; border-radius: 6px; border: 1px solid #ccc;
+ background: white; cursor: pointer">Copy</button>
+<script>
+const u = document.getElementById("u"), c = document.getElementById("c");
+let here = %s;
+function show() { try { here = window.parent.location.href; } catch (e) {} u.textContent = here; }
+show(); setInterval(show, 500);
+c.onclick = async () => { try { await navigator.clipboard.writeText(here); c.textContent = "Copied"; }
+  catch (e) { const r = document.createRange(); r.selectNodeContents(u); const s = getSelection();
+              s.removeAllRanges(); s.addRange(r); c.textContent = "Selected: press Ctrl+C"; } };
+</script>"""
+
+
+def address_box(url: str) -> None:
+    """The page's address as the browser holds it (the live views write their sliders into it as they move, between
+    the page's full runs), read when shown and while open, with a Copy button: the same link the address bar
+    holds, never an older one. ``url`` (the setting as of this run) shows until the browser's is read."""
+    import json
+
+    import streamlit.components.v1 as components
+    components.html(ADDRESS_HTML % json.dumps(url), height=110)
 
 
 def view_query(params: Mapping[str, Param], config_state: Mapping[str, Any]) -> Dict[str, str]:

@@ -13,10 +13,11 @@ from typing import Dict, List, Optional
 import streamlit as st
 
 from ..data import DataConfig, MultimodalDataset
-from ..diagnostics.experts import EXPERTS, ExpertConfig, RowCorruption
+from ..experts import EXPERTS, ExpertConfig
+from ..noise import RowCorruption
 from ..diagnostics.outputs import Outputs, outputs_scores
 from ..diagnostics.permutation import PermutationConfig
-from ..diagnostics.permutation_runs import DiagnosticConfig
+from ..experiments.permutation_runs import DiagnosticConfig
 from ..diagnostics.quality import CONTROLS, QualityConfig, real_scores
 from ..experiments import permutation as study
 from ..experiments.base import Result
@@ -250,7 +251,7 @@ def _restore(done) -> None:
         raise ValueError("it was run with settings this page has no control for (the CLI's expert, quality or "
                          "corruption options); replay it with `python -m fusionlab replay`")
     set_base(base)
-    st.session_state[f"{KEY}-cache"] = done.result.artifacts["memo"]  # the reopened experts: the run fits nothing
+    st.session_state[f"{KEY}-cache"] = done.result.artifacts.memo  # the reopened experts: the run fits nothing
     st.session_state[f"{KEY}-reopened"] = True  # a full rerun redraws the controls outside the diagnostic view
 
 

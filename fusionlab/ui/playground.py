@@ -32,11 +32,11 @@ class PlaygroundRun:
 
     @property
     def model(self) -> torch.nn.Module:
-        return self.result.artifacts["model"]
+        return self.result.artifacts.model
 
     @property
     def data(self) -> PreparedData:
-        return self.result.artifacts["data"]
+        return self.result.artifacts.data
 
     @property
     def history(self) -> pd.DataFrame:
@@ -140,44 +140,37 @@ def noise_frame(run: "PlaygroundRun", noise: str, levels: Dict[str, float], i: i
     """Everything the noise view draws for one setting of the sliders and test sample ``i``."""
     from .. import figures
     from ..data.loaders import UCI_IMAGES
-    from ..diagnostics import modality_contributions, noisy_predictions
-    from ..train import metrics_from_probs
+    from ..diagnostics import modality_contributions, noisy_evaluation
     from .widgets import metric_change
-    from sklearn.metrics import confusion_matrix
     try:
-        xs, out = noisy_predictions(run.model, run.data, levels, noise, run.config.train.seed)
+        ev = noisy_evaluation(run.model, run.data, levels, noise, run.config.train.seed)
     except ValueError as exc:
         return {"metrics": f"Cannot apply this noise: {exc}"}
-    probs = torch.softmax(out.logits, dim=1).numpy()
-    y = run.data.test.y.numpy()
-    m = metrics_from_probs(y, probs)
-    clean = float(run.result.tables["metrics"]["accuracy"].iloc[0])
-    change = metric_change(m["accuracy"], clean, "clean")
+    m, y, cls = ev.metrics, ev.y, run.data.class_names
+    change = metric_change(m["accuracy"], float(run.result.tables["metrics"]["accuracy"].iloc[0]), "clean")
     marks = current_marks(levels)
-    names, cls = run.data.modality_names, run.data.class_names
-    one = {k: v[i:i + 1] for k, v in xs.items()}
-    pred = int(probs[i].argmax())
-    raw = {k: (xs[k][i] * run.data.raw_stats[k].std + run.data.raw_stats[k].mean).numpy() for k in xs}
+    one = {k: v[i:i + 1] for k, v in ev.xs.items()}
+    pred = int(ev.probs[i].argmax())
     frame = {
         "metrics": [Metric("test accuracy", f"{m['accuracy']:.3f}", change["delta"], change["delta_color"]),
                     Metric("macro-F1", f"{m['macro_f1']:.3f}"),
                     Metric("ROC-AUC", "n/a" if m["roc_auc"] != m["roc_auc"] else f"{m['roc_auc']:.3f}")],
-        "cm": figures.confusion_matrix_figure(confusion_matrix(y, probs.argmax(1), labels=list(range(len(cls)))), cls),
+        "cm": figures.confusion_matrix_figure(ev.confusion, cls),
         "rob": figures.robustness_figure(run.robustness[noise], marks=marks, current=m["accuracy"],
                                          title="accuracy vs noise<br><sup>× = the current setting</sup>" if marks else
                                          "accuracy vs noise<br><sup>dotted = the current setting (mixed levels)"
                                          "</sup>"),
         "sample": f"Test sample **{i}**: true class **{cls[y[i]]}**, predicted **{cls[pred]}** "
                   f"({'correct' if pred == y[i] else 'wrong'}) under the current noise.",
-        "probs": figures.probability_bars(probs[i], cls, int(y[i])),
+        "probs": figures.probability_bars(ev.probs[i], cls, int(y[i])),
         "contrib": figures.contribution_bars(modality_contributions(run.model, one, run.data),
                                              "contribution<br><sup>probability lost when the modality is dropped"
                                              "</sup>"),
-        "input": figures.sample_inputs(raw, UCI_IMAGES if run.data.name.startswith("uci") else {},
+        "input": figures.sample_inputs(ev.raw(run.data, i), UCI_IMAGES if run.data.name.startswith("uci") else {},
                                        "what the model sees for this sample (raw scale, under the current noise)"),
     }
-    if "gate" in out.extras:
-        frame["gate"] = figures.gate_heatmap(out.extras["gate"][i].numpy(), names,
+    if "gate" in ev.extras:
+        frame["gate"] = figures.gate_heatmap(ev.extras["gate"][i].numpy(), run.data.modality_names,
                                              "gated fusion: gate z per modality (this sample)")
     return frame
 
@@ -226,8 +219,8 @@ def bundle_controls(run: Optional[PlaygroundRun]) -> None:
     def figs() -> Dict[str, object]:
         return {"training_curves": figures.training_curves(run.history),
                 "robustness": figures.robustness_figure(run.result.tables["robustness"])}
-    savable = run is not None and (run.result.artifacts.get("fit") is not None
-                                   or run.result.artifacts.get("bundle") is not None)
+    savable = run is not None and (run.result.artifacts.fit is not None
+                                   or run.result.artifacts.bundle is not None)
     SAVING.box(run, run.config if run else None, run.result if run else None, figs,
                f"fusionlab-playground-{run.config.model.fusion}-seed{run.config.train.seed}.zip" if run else "",
                savable)

@@ -99,7 +99,7 @@ def bundle_controls(run) -> None:
     result, cfg = run if run is not None else (None, None)
 
     def figs() -> Dict[str, object]:
-        res = result.artifacts["result"]
+        res = result.artifacts.result
         return {"accuracy_vs_size": fig.accuracy_vs_size(res.scores, chance=res.chance, fusions=cfg.fusions),
                 "params": fig.params_bars(res.params, cfg.fusions),
                 "robustness": fig.robustness_grid(res.robustness, res.robust_size, cfg.fusions)}

@@ -38,11 +38,11 @@ class UDMLRun:
 
     @property
     def study(self):
-        return self.result.artifacts["study"]
+        return self.result.artifacts.study
 
     @property
     def hard(self) -> Optional[str]:
-        return self.result.artifacts["hard"]
+        return self.result.artifacts.hard
 
     @property
     def robustness(self):

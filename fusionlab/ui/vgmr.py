@@ -332,8 +332,8 @@ def widget_state(cfg: GatesConfig) -> Dict[str, object]:
 def _restore(done) -> None:
     cfg, tables = done.config, dict(done.result.tables)
     samples, history, best = tables.pop("samples"), tables.pop("history"), tables.pop("best")
-    models = done.result.artifacts["models"]
-    st.session_state[f"{KEY}-run"] = GatesRun(cfg, models[("vgmr", cfg.train.seed)], done.result.artifacts["data"],
+    models = done.result.artifacts.models
+    st.session_state[f"{KEY}-run"] = GatesRun(cfg, models[("vgmr", cfg.train.seed)], done.result.artifacts.data,
                                               history, int(best["best_epoch"].iloc[0]), samples=samples,
                                               tables=tables, models=models)
 

@@ -1,8 +1,9 @@
-"""One call for the whole reliability permutation diagnostic, and its repetition.
+"""One call for the whole reliability permutation diagnostic, and its repetition (a stage of the study: it fits the
+experts, so it lives with the study, not in ``diagnostics/``, which measures and fits nothing).
 
-METHODS.md §5 (seed 000): experts -> quality scores -> broken-Q test, on one seeded
-split, or repeated over seeds x stratified folds (scikit-learn ``StratifiedKFold``)
-with mean ± sd per (score, rule). The page and the CLI both call these.
+docs/methods.md, the reliability permutation test: experts -> quality scores -> broken-Q test, on one seeded
+split, or repeated over seeds x stratified folds (scikit-learn ``StratifiedKFold``) with mean ± sd per
+(score, rule). The page and the CLI both call these.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from ..data.dataset import MultimodalDataset, PreparedData, SplitConfig, prepare
-from .experts import ExpertBank, ExpertConfig, RowCorruption, corrupt_rows, fit_experts, fold_data
-from .permutation import PermutationConfig, PermutationResult, run_scores
-from .quality import QUALITY, QualityConfig, Scored, real_scores, score
+from ..diagnostics.permutation import PermutationConfig, PermutationResult, run_scores
+from ..diagnostics.quality import QUALITY, QualityConfig, Scored, real_scores, score
+from ..experts import ExpertBank, ExpertConfig, fit_experts, fold_data
+from ..noise import RowCorruption, corrupt_rows
 
 SUMMARY_COLUMNS = ["metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean", "f1_broken_mean",
                    "f1_delta", "f1_p_value", "accuracy", "oracle_headroom", "rho", "competitiveness"]

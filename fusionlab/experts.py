@@ -12,12 +12,13 @@ its own training rows are nearly always correct. The bank therefore also keeps
 *out-of-fold* train outputs (``oof_folds`` stratified folds, a fresh copy of the
 expert per fold); ``oof_folds=0`` uses the in-sample outputs instead.
 
-Also here: the "making quality matter" corruption (issue 5, point 5) that corrupts a
-fraction of one modality's rows, train and test alike, with a per-sample severity.
+Fitting them is training (scikit-learn's), so they live here, beside ``train.py``, not in ``diagnostics/``
+(which measures trained models and trains nothing). The corruption that makes quality matter (a fraction of one
+modality's rows, train and test alike) is ``noise.RowCorruption``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, List
 
 import numpy as np
@@ -28,9 +29,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 
-from ..data.dataset import ModalityStats, MultimodalDataset, PreparedData, Split, fit_stats, split_of, unit_stats
-from ..noise import corrupt, sample_levels
-from ..registry import Registry
+from .data.dataset import ModalityStats, MultimodalDataset, PreparedData, Split, fit_stats, split_of, unit_stats
+from .registry import Registry
 
 EXPERTS: Registry = Registry("expert")
 SPLITS = ("train", "test")
@@ -262,58 +262,6 @@ def bank_from_state(data: PreparedData, cfg: ExpertConfig, state: Dict[str, torc
         if cfg.oof_folds:
             oof[k] = state[f"{k}/oof"].numpy()
     return bank_of(data, cfg, models, oof)
-
-
-@dataclass(frozen=True)
-class RowCorruption:
-    """Point 5: corrupt a ``fraction`` of one modality's rows, severity ``U(min, max)`` each."""
-
-    modality: str = ""
-    fraction: float = 0.0
-    noise: str = "mix"
-    max_level: float = 1.0
-    min_level: float = 0.3
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.fraction <= 1:
-            raise ValueError(f"fraction must lie in [0, 1], got {self.fraction}")
-        if not (np.isfinite(self.max_level) and np.isfinite(self.min_level) and 0 <= self.min_level <= self.max_level):
-            raise ValueError(f"levels must be finite with 0 <= min <= max, got {self.min_level}, {self.max_level}")
-
-
-def corrupt_rows(data: PreparedData, cfg: RowCorruption) -> PreparedData:
-    """Corrupt ``cfg.fraction`` of ``cfg.modality``'s rows in every split (train and test alike).
-
-    With ``noise='missing'`` those rows lose the modality: features at the train mean and
-    ``extras['present_<modality>'] = False``, which the experts, scores and rules read as a mask.
-
-    The drawn levels go to ``split.extras['severity_<modality>']`` (0 = clean). One
-    ``torch.Generator`` seeded by ``cfg.seed`` serves the splits in a fixed order.
-    """
-    if not cfg.modality or cfg.fraction == 0:
-        return data
-    if cfg.modality not in data.modality_names:
-        raise ValueError(f"cannot corrupt modality '{cfg.modality}'; this dataset has {data.modality_names}")
-    if not 0 <= cfg.fraction <= 1:
-        raise ValueError(f"corrupted fraction must lie in [0, 1], got {cfg.fraction}")
-    gen = torch.Generator().manual_seed(cfg.seed)
-    parts = {}
-    for s in ("train", "val", "test"):
-        part: Split = getattr(data, s)
-        lv = sample_levels(len(part), cfg.max_level, gen, p_clean=1 - cfg.fraction, min_level=cfg.min_level)
-        xs = dict(part.xs)
-        extras = dict(part.extras)
-        if cfg.noise == "missing":  # every corrupted row loses the modality, and says so
-            lv = (lv > 0).to(lv.dtype)
-            before = np.asarray(extras.get(f"present_{cfg.modality}", np.ones(len(part), bool)), bool)
-            extras[f"present_{cfg.modality}"] = before & (lv.numpy() == 0)
-        xs[cfg.modality] = corrupt(cfg.noise, part.xs[cfg.modality], lv, gen, data.stats[cfg.modality])
-        before = part.extras.get(f"severity_{cfg.modality}")  # e.g. the synthetic generator's own corruption
-        sev = lv.numpy() if before is None else np.maximum(before, lv.numpy())
-        extras[f"severity_{cfg.modality}"] = sev
-        parts[s] = Split(xs, part.y, part.index, extras)
-    return replace(data, **parts)
 
 
 def fold_data(ds: MultimodalDataset, train: np.ndarray, test: np.ndarray) -> PreparedData:
