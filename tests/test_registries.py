@@ -73,24 +73,47 @@ def test_every_operator_shows_a_formula_a_source_and_builds_at_its_options_bound
     assert out.logits.shape == (3, dot_data.n_classes) and torch.isfinite(out.logits).all()
 
 
-@pytest.mark.parametrize("name", [n for n in FUSIONS.names() if fusion_options(n)])
-def test_every_declared_operator_option_is_a_flag_of_train(name, tmp_path):
-    from fusionlab.cli import build_parser
-    from fusionlab.commands.train import config
-    parser = build_parser("train")
-    flags = []
+def _offered():
+    """Every (command, operator with options) the CLI offers, and how the command's config holds the options."""
+    from fusionlab.experiments.gates import BACKBONES
+    from fusionlab.models.udml import FUSIONS_ALLOWED
+    from fusionlab.experiments.scaling import model_config
+    ways = {"train": (FUSIONS.names(), "--fusion", lambda c, n: c.model.fusion_options),  # the model's options
+            "scaling": (FUSIONS.names(), "--fusions", lambda c, n: model_config(c, n).fusion_options),
+            "udml": (FUSIONS_ALLOWED, "--fusion", lambda c, n: c.model.fusion_options),
+            "vgmr": (BACKBONES, "--backbone", lambda c, n: c.configs()[n].fusion_options)}
+    return [(cmd, n, flag, read) for cmd, (names, flag, read) in ways.items() for n in names if fusion_options(n)]
+
+
+def _flags(name):
+    out = []
     for f in controls(fusion_options(name)):
         value = _bounds(name)[f.name]
         if kind_of(f) == "bool":
-            flags.append(f.metadata["flag"] if value else "--no-" + f.metadata["flag"][2:])
+            out.append(f.metadata["flag"] if value else "--no-" + f.metadata["flag"][2:])
         else:
-            flags += [f.metadata["flag"], str(value)]
-    args = parser.parse_args(["train", "--fusion", name, *flags, "--out", str(tmp_path)])
-    got = config(args).model.fusion_options
-    assert set(got) == {f.name for f in controls(fusion_options(name))}
-    other = next(n for n in FUSIONS.names() if n != name)
-    with pytest.raises(ValueError, match=f"is an option of fusion '{name}', not of '{other}'"):
-        config(parser.parse_args(["train", "--fusion", other, *flags, "--out", str(tmp_path)]))
+            out += [f.metadata["flag"], str(value)]
+    return out
+
+
+@pytest.mark.parametrize("command, name, flag, read", _offered(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_declared_operator_option_is_a_flag_of_every_command_offering_it(command, name, flag, read, tmp_path):
+    import importlib
+
+    from fusionlab.cli import build_parser
+    parser = build_parser(command)
+    config = importlib.import_module(f"fusionlab.commands.{'train' if command == 'train' else command}").config
+    args = parser.parse_args([command, flag, name, *_flags(name), "--out", str(tmp_path)])
+    got = read(config(args), name)  # what the model is built with: every option at the value its flag gave
+    assert {f.name: got.get(f.name, f.default) for f in controls(fusion_options(name))} == _bounds(name), got
+
+
+def test_a_flag_of_an_operator_not_chosen_is_refused_naming_both(tmp_path):
+    from fusionlab.cli import build_parser
+    from fusionlab.commands.train import config
+    parser = build_parser("train")
+    with pytest.raises(ValueError, match="is an option of fusion 'transformer', not of 'concat'"):
+        config(parser.parse_args(["train", "--fusion", "concat", "--transformer-layers", "2", "--out", str(tmp_path)]))
 
 
 def test_an_option_outside_its_range_or_unknown_is_refused_naming_it():
@@ -154,3 +177,35 @@ def test_every_operators_option_widgets_render_and_reach_the_config(fusion):
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["playground-config"].model.fusion_options == _bounds(fusion)
     assert {f.name for f in fields(fusion_options(fusion))} >= set(_bounds(fusion))
+
+
+def _pages():
+    """Every (page, operator with options) a page offers: its file, its key, the widget that picks the operator and
+    the value that picks it, and how its config holds the options (what the model is built with)."""
+    from fusionlab.experiments.gates import BACKBONES
+    from fusionlab.experiments.scaling import model_config
+    from fusionlab.models.udml import FUSIONS_ALLOWED
+    ways = [("2_fusion_complexity.py", "fusion_complexity", "fusion_complexity-fusions", FUSIONS.names(),
+             lambda n: [n], lambda c, n: model_config(c, n).fusion_options),
+            ("3_gates_values.py", "gates_values", "gates_values-backbone", BACKBONES, lambda n: n,
+             lambda c, n: c.configs()[n].fusion_options),
+            ("5_uncertainty_weighting.py", "udml", "udml-fusion", FUSIONS_ALLOWED, lambda n: n,
+             lambda c, n: c.model.fusion_options)]
+    return [(f, key, pick, n, value, read) for f, key, pick, names, value, read in ways for n in names
+            if fusion_options(n)]
+
+
+@pytest.mark.parametrize("page, key, pick, name, value, read", _pages(),
+                         ids=lambda v: v if isinstance(v, str) and "-" not in v else "")
+def test_every_page_offering_an_operator_draws_its_options_and_builds_with_them(page, key, pick, name, value, read):
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
+    at.session_state[pick] = value(name)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    for opt, v in _bounds(name).items():
+        widget = next(w for w in [*at.number_input, *at.slider, *at.checkbox] if w.key == f"{key}-{name}-opt-{opt}")
+        widget.set_value(v)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    got = read(at.session_state[f"{key}-config"], name)
+    assert {f.name: got.get(f.name, f.default) for f in controls(fusion_options(name))} == _bounds(name), got

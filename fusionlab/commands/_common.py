@@ -117,25 +117,32 @@ def add_fusion_args(p: argparse.ArgumentParser, fusions: Sequence[str]) -> None:
             add_option_flag(g, f.metadata["flag"], [(fusion, f)])
 
 
-def fusion_options_of(args: argparse.Namespace, fusion: str, fusions: Sequence[str]) -> Dict[str, Any]:
-    """The chosen operator's options the flags set (those away from the defaults); a flag of another operator is an
-    error naming both."""
-    from ..fusion import fusion_options
-    out = {}
-    for other in fusions:
+def fusion_options_for(args: argparse.Namespace, chosen: Sequence[str], offered: Sequence[str],
+                       defaults: Mapping[str, Mapping[str, Any]] = {}) -> Dict[str, Dict[str, Any]]:
+    """The options the flags set for each chosen operator (those away from their defaults: the study's, in
+    ``defaults``, else the operator's); a flag of an operator that is offered but not chosen is an error naming
+    both."""
+    from ..fusion import check_fusion_options, fusion_options
+    out: Dict[str, Dict[str, Any]] = {}
+    for other in offered:
         cls = fusion_options(other)
         for f in controls(cls) if cls else ():
             value = getattr(args, _dest(f.metadata["flag"]), None)
             if value is None:
                 continue
-            if other != fusion:
-                raise ValueError(f"{f.metadata['flag']} is an option of fusion '{other}', not of '{fusion}'")
-            if value != f.default:
-                out[f.name] = value
-    if out:
-        from ..fusion import check_fusion_options
-        check_fusion_options(fusion, out)
+            if other not in chosen:
+                raise ValueError(f"{f.metadata['flag']} is an option of fusion '{other}', not of "
+                                 f"'{', '.join(chosen)}'")
+            if value != defaults.get(other, {}).get(f.name, f.default):
+                out.setdefault(other, {})[f.name] = value
+    for fusion, options in out.items():
+        check_fusion_options(fusion, options)
     return out
+
+
+def fusion_options_of(args: argparse.Namespace, fusion: str, offered: Sequence[str]) -> Dict[str, Any]:
+    """``fusion_options_for`` of one chosen operator: its options."""
+    return fusion_options_for(args, [fusion], offered).get(fusion, {})
 
 
 def data_config(args: argparse.Namespace, datasets: Sequence[str], defaults: Mapping[str, DataConfig]) -> DataConfig:

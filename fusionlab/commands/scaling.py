@@ -19,7 +19,8 @@ ROBUST_COLUMNS = ["fusion", "condition", "noise", "level", "accuracy", "seed"]
 def add_parser(sub) -> None:
     from ..experiments import scaling as study
     from ..noise import CORRUPTIONS
-    from ._common import add_data_args, add_executor_args, csv_list, float_list
+    from ..fusion import FUSIONS
+    from ._common import add_data_args, add_executor_args, add_fusion_args, csv_list, float_list
     d = study.DEFAULT
     p = sub.add_parser("scaling", help=COMMANDS["scaling"])
     add_data_args(p, study.DATASET_NAMES, d.data.name)
@@ -41,6 +42,7 @@ def add_parser(sub) -> None:
     g.add_argument("--val-fraction", type=float, default=None, help=f"default {d.split.val_fraction}")
     g.add_argument("--test-fraction", type=float, default=None, help=f"default {d.split.test_fraction}")
     g.add_argument("--split-seed", type=int, default=None, help=f"default {d.split.seed}")
+    add_fusion_args(p, FUSIONS.names())
     add_executor_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_scaling_command)
@@ -53,8 +55,10 @@ def _given(**values):
 def config(args):
     """The study's config: the default (or ``--preset``), changed by every flag given."""
     from ..experiments import scaling as study
-    from ._common import data_config
+    from ..fusion import FUSIONS
+    from ._common import data_config, fusion_options_for
     base = study.PRESETS[args.preset][0] if args.preset else study.DEFAULT
+    fusions = tuple(args.fusions) if args.fusions else base.fusions
     defaults = {**study.DATA_DEFAULTS, base.data.name: base.data}
     sizes = None
     if args.sizes is not None:
@@ -63,6 +67,7 @@ def config(args):
                   train=replace(base.train, **_given(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)),
                   split=replace(base.split, **_given(val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                                                      seed=args.split_seed)),
+                  fusion_options=fusion_options_for(args, fusions, FUSIONS.names(), study.operator_defaults(base)),
                   **_given(fusions=tuple(args.fusions) if args.fusions else None, n_seeds=args.seeds,
                            first_seed=args.first_seed, noise=args.noise,
                            levels=tuple(args.levels) if args.levels else None, robust_size=args.robust_size))

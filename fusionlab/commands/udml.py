@@ -22,10 +22,11 @@ def add_parser(sub) -> None:
     from ..experiments import udml as study
     from ..models.udml import ALPHA_MODES, CHOICES, FUSIONS_ALLOWED, METHODS
     from ..models.udml_schedule import INTENSITY_MAPS, LABELS
-    from ._common import add_data_args, add_executor_args, add_signal_args, csv_list
+    from ._common import add_data_args, add_executor_args, add_fusion_args, add_signal_args, csv_list
     d = study.DEFAULT
     p = sub.add_parser("udml", help=COMMANDS["udml"])
     add_data_args(p, study.DATASET_NAMES, d.data.name)
+    add_fusion_args(p, FUSIONS_ALLOWED)
     p.add_argument("--preset", choices=list(study.PRESETS), default=None,
                    help="start from a preset; the other flags change it")
     p.add_argument("--hard", type=str, default=None, help="synthetic: the XOR-coded (hard to learn) modality, or "
@@ -86,8 +87,10 @@ def _given(**values):
 def config(args: argparse.Namespace):
     """The study's config: the default (or ``--preset``), changed by every flag given."""
     from ..experiments import udml as study
-    from ._common import data_config, modality_list, signal_config
+    from ..models.udml import FUSIONS_ALLOWED
+    from ._common import data_config, fusion_options_of, modality_list, signal_config
     base = study.PRESETS[args.preset][0] if args.preset else study.DEFAULT
+    fusion = args.fusion or base.model.fusion
     if args.hard is not None:
         args.xor = modality_list(args.hard)
     try:
@@ -97,6 +100,7 @@ def config(args: argparse.Namespace):
     return replace(base, data=data,
                    model=replace(base.model, **_given(
                        gamma=args.gamma, beta=args.beta, alpha_mode=args.alpha_mode, fusion=args.fusion,
+                       fusion_options=fusion_options_of(args, fusion, FUSIONS_ALLOWED) or None,
                        alpha_update=args.alpha_update, alpha_features=args.alpha_features, aux_heads=args.aux_heads,
                        intensity_grad=args.intensity_grad, estimator_input=args.estimator_input,
                        alpha_in_warmup=None if args.alpha_in_warmup is None else args.alpha_in_warmup == "on")),

@@ -20,11 +20,12 @@ COMMANDS = {"vgmr": "VGMR gate statistics, modality removal and robustness (seed
 def _common_args(p: argparse.ArgumentParser, backbone: str = "") -> None:
     from ..experiments import gates as study
     from ..refiners.vgmr import CHOICES
-    from ._common import add_data_args, add_executor_args
+    from ._common import add_data_args, add_executor_args, add_fusion_args
     d = study.DEFAULT
     add_data_args(p, study.DATASET_NAMES, d.data.name)
     add_executor_args(p)
     p.add_argument("--backbone", default=backbone or d.backbone, choices=study.BACKBONES)
+    add_fusion_args(p, study.BACKBONES)
     p.add_argument("--epochs", type=int, default=d.train.epochs)
     p.add_argument("--seed", type=int, default=d.train.seed, help="seeds the split and the (first) training")
     p.add_argument("--lambda-amp", type=float, default=d.vgmr.lambda_amp, help="VGMR amplification lambda")
@@ -65,14 +66,14 @@ def config(args):
     """The study's config from the arguments (what the page builds from its widgets)."""
     from ..experiments import gates as study
     from ..refiners.vgmr import make_config
-    from ._common import data_config, signal_config
+    from ._common import data_config, fusion_options_of, signal_config
     d = study.DEFAULT
     vgmr = make_config({**vars(d.vgmr), **{k: getattr(args, k) for k in VGMR_FLAGS}})
     extra = {k: getattr(args, k) for k in ("ratio", "weight", "seeds") if getattr(args, k, None) is not None}
     if getattr(args, "permute_signals", False):
         extra["signals"] = signal_config(args)
     return replace(d, data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS), backbone=args.backbone,
-                   vgmr=vgmr, train=replace(d.train, epochs=args.epochs, seed=args.seed), **extra)
+                   backbone_options=fusion_options_of(args, args.backbone, study.BACKBONES), vgmr=vgmr, train=replace(d.train, epochs=args.epochs, seed=args.seed), **extra)
 
 
 def run_vgmr(args) -> int:

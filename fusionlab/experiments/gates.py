@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import pandas as pd
@@ -39,12 +39,14 @@ VGMR_SYNTHETIC = SyntheticConfig(n_samples=1200, n_modalities=3, dim=12, seq_len
 VGMR_STRUCTURED = replace(VGMR_SYNTHETIC, structure="persistent")
 
 
-def backbone_config(backbone: str = "concat", vgmr: Optional[VGMRConfig] = None, dim: int = 64) -> ModelConfig:
-    """The plain backbone (identity encoders: pool, fuse, MLP head), with VGMR in front if given."""
+def backbone_config(backbone: str = "concat", vgmr: Optional[VGMRConfig] = None, dim: int = 64,
+                    options: Optional[Mapping[str, Any]] = None) -> ModelConfig:
+    """The plain backbone (identity encoders: pool, fuse, MLP head), with VGMR in front if given; ``options``
+    are the backbone operator's own (a transformer's layers, heads, dropout)."""
     if backbone not in BACKBONES:
         raise ValueError(f"backbone must be one of {BACKBONES}, got '{backbone}'")
-    return ModelConfig(fusion=backbone, encoder="identity", fusion_dim=dim, refiner="vgmr" if vgmr else None,
-                       refiner_options=asdict(vgmr) if vgmr else {})
+    return ModelConfig(fusion=backbone, encoder="identity", fusion_dim=dim, fusion_options=dict(options or {}),
+                       refiner="vgmr" if vgmr else None, refiner_options=asdict(vgmr) if vgmr else {})
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,10 @@ class GatesConfig:
     seeds: int = 3  # §4.4 and §4.8: seeds train.seed, train.seed + 1, ...
     sweep: SweepConfig = SweepConfig()
     signals: Optional[SignalTestConfig] = None  # METHODS §6 on the first seed's VGMR (None: not run)
+    backbone_options: Dict[str, Any] = field(default_factory=dict)  # the backbone operator's declared options
 
     def __post_init__(self) -> None:
-        backbone_config(self.backbone)
+        backbone_config(self.backbone, options=self.backbone_options)
         if not 0 <= self.ratio <= 1 or not 0 <= self.weight <= 1:
             raise ValueError(f"ratio and weight must lie in [0, 1], got {self.ratio} and {self.weight}")
         if not 1 <= self.seeds <= 100:
@@ -70,7 +73,9 @@ class GatesConfig:
         return tuple(range(self.train.seed, self.train.seed + self.seeds))
 
     def configs(self) -> Dict[str, ModelConfig]:
-        return {"vgmr": backbone_config(self.backbone, self.vgmr), self.backbone: backbone_config(self.backbone)}
+        opts = self.backbone_options
+        return {"vgmr": backbone_config(self.backbone, self.vgmr, options=opts),
+                self.backbone: backbone_config(self.backbone, options=opts)}
 
 
 DEFAULT = GatesConfig()

@@ -25,7 +25,7 @@ The two findings are judged by ``findings`` from the numbers, see there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ from ..batched import BatchedFit, SeedStack, batched_fit
 from ..data import (ClipLikeConfig, DataConfig, PreparedData, SplitConfig, SyntheticConfig, UCIConfig, can_give,
                     datasets, prepare)
 from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
-from ..fusion import FUSIONS
+from ..fusion import FUSIONS, check_fusion_options
 from ..jobs import uploads_uncached, Job, JobCache, JobsOutcome, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model, count_parameters
 from ..noise import CORRUPTIONS, corrupt_modalities
@@ -80,11 +80,17 @@ class ScalingConfig:
     noise: str = "mix"
     levels: Tuple[float, ...] = DEFAULT_LEVELS
     robust_size: Optional[int] = None  # None: the largest size
+    fusion_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # per fusion, its declared options
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fusions", tuple(self.fusions))
         for f in self.fusions:
             FUSIONS.get(f)
+        stray = sorted(set(self.fusion_options) - set(self.fusions))
+        if stray:
+            raise ValueError(f"fusion_options name fusion(s) {stray} the study does not train")
+        for f, options in self.fusion_options.items():
+            check_fusion_options(f, options)
         if not self.fusions:
             raise ValueError("fusions: pick at least one fusion")
         if self.sizes is not None:
@@ -165,9 +171,14 @@ def check_sizes(sizes: Sequence[int], n_train: int, n_classes: int) -> List[int]
     return sorted(set(int(s) for s in sizes))
 
 
+def operator_defaults(cfg: ScalingConfig) -> Dict[str, Dict[str, Any]]:
+    """The study's own defaults of operator options: the paper's tensor fusion has no appended 1."""
+    return {"tensor": {"append_one": cfg.tensor_append_one}}
+
+
 def model_config(cfg: ScalingConfig, fusion: str) -> ModelConfig:
     """Seed 002's model: identity encoders, fusion, Linear(32), ReLU, Linear(C), no dropout."""
-    opts = {"append_one": cfg.tensor_append_one} if fusion == "tensor" else {}
+    opts = {**operator_defaults(cfg).get(fusion, {}), **cfg.fusion_options.get(fusion, {})}
     return ModelConfig(fusion=fusion, encoder="identity", head_hidden=cfg.head_hidden, dropout=0.0,
                        fusion_dim=cfg.fusion_dim, fusion_options=opts)
 

@@ -39,8 +39,8 @@ Methods (``METHODS`` registry): ``static`` (weights 1), ``pe`` (weights from mea
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +48,7 @@ from torch import nn
 
 from .. import rng
 from ..signals import Replace, Signal, check_replace, per_modality, repeat_rows, tap_rows
-from ..fusion import FUSIONS, create_fusion, pool
+from ..fusion import FUSIONS, check_fusion_options, create_fusion, pool
 from ..registry import Registry
 from .fusion_model import ModelOutput
 
@@ -98,6 +98,7 @@ class UDMLConfig:
     aux_heads: str = "shared"  # shared fusion head, others zeroed (the authors) | separate linear heads
     intensity_grad: str = "keep"  # keep s_m's gradient in the weights (the authors) | detach
     estimator_input: str = "sigma"  # sigma (the paper) | mu | x (the raw input: the ceiling)
+    fusion_options: Dict[str, Any] = field(default_factory=dict)  # the fusion operator's declared options
 
     def __post_init__(self) -> None:
         METHODS.get(self.method)
@@ -106,6 +107,7 @@ class UDMLConfig:
                 raise ValueError(f"{name} must be one of {allowed}, got '{getattr(self, name)}'")
         if self.fusion not in FUSIONS_ALLOWED:
             raise ValueError(f"UDML's fusion must be one of {FUSIONS_ALLOWED}, got '{self.fusion}'")
+        check_fusion_options(self.fusion, self.fusion_options)
         for name in ("enc_dim", "head_hidden"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -163,7 +165,7 @@ class UDMLModel(nn.Module):
                                              for k in self.names})
         self.unimodal = (nn.ModuleDict({k: nn.Linear(d, n_classes) for k in self.names})
                          if cfg.aux_heads == "separate" else None)
-        self.fusion = create_fusion(cfg.fusion, [d] * len(self.names), self.names, dim=d)
+        self.fusion = create_fusion(cfg.fusion, [d] * len(self.names), self.names, dim=d, **cfg.fusion_options)
         self.head = nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
                                   rng.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
         m = len(self.names)

@@ -26,9 +26,10 @@ def formula_expander(fusion: str) -> None:
                     f"{FUSIONS.doc(fusion)}.  \nSource: {cls.source}.")
 
 
-def option_controls(page: str, fusion: str, options: Mapping[str, Any] = {}) -> Dict[str, Any]:
-    """The widgets of ``fusion``'s declared options; returns those set away from their defaults (what
-    ``ModelConfig.fusion_options`` holds, so a default model's config stays ``{}``)."""
+def option_controls(page: str, fusion: str, defaults: Mapping[str, Any] = {}) -> Dict[str, Any]:
+    """The widgets of ``fusion``'s declared options, starting at ``defaults`` (a study's own, e.g. the
+    fusion-complexity paper's tensor without the appended 1) or the operator's; returns those set away from them
+    (what a config's operator options hold, so a default model's stays ``{}``)."""
     cls = fusion_options(fusion)
     if cls is None:
         return {}
@@ -37,16 +38,19 @@ def option_controls(page: str, fusion: str, options: Mapping[str, Any] = {}) -> 
     out = {}
     for i, f in enumerate(shown):
         with cols[i % len(cols)]:
-            value = option_widget(f, option_key(page, fusion, f.name), options.get(f.name, f.default))
-        if value != f.default:
+            start = defaults.get(f.name, f.default)
+            value = option_widget(f, option_key(page, fusion, f.name), start)
+        if value != start:
             out[f.name] = value
     return out
 
 
-def option_state(page: str, fusion: str, options: Mapping[str, Any]) -> Dict[str, Any]:
-    """The session-state values that make ``option_controls`` show ``options``."""
+def option_state(page: str, fusion: str, options: Mapping[str, Any], defaults: Mapping[str, Any] = {}
+                 ) -> Dict[str, Any]:
+    """The session-state values that make ``option_controls`` show ``options`` (over ``defaults``)."""
     cls = fusion_options(fusion)
-    return {option_key(page, fusion, f.name): options.get(f.name, f.default) for f in controls(cls)} if cls else {}
+    return {option_key(page, fusion, f.name): options.get(f.name, defaults.get(f.name, f.default))
+            for f in controls(cls)} if cls else {}
 
 
 def option_params(page: str, fusions: Sequence[str]) -> Dict[str, Param]:

@@ -8,11 +8,12 @@ import streamlit as st
 
 from ..experiments import scaling as study
 from ..experiments.scaling import ScalingConfig, doubling_sizes
-from ..fusion import FUSIONS
+from ..fusion import FUSIONS, fusion_options
 from ..noise import CORRUPTIONS
 from .forms import data_controls, data_state, init_state
 from .bundle_box import PageSaving
 from .links import Param, data_params
+from .operators import option_controls, option_params, option_state
 
 KEY = "fusion_complexity"
 SIZE_OPTIONS = doubling_sizes(4096)  # 32 .. 4096
@@ -27,7 +28,9 @@ def state_of(cfg: ScalingConfig) -> Dict[str, object]:
     """Every widget's session-state value for ``cfg`` (what a preset button writes)."""
     return {**data_state(KEY, cfg.data), _k("fusions"): list(cfg.fusions), _k("noise"): cfg.noise,
             _k("max_size"): max(cfg.sizes) if cfg.sizes else SIZE_OPTIONS[-1], _k("seeds"): cfg.n_seeds,
-            _k("epochs"): cfg.train.epochs}
+            _k("epochs"): cfg.train.epochs,
+            **{k: v for f in cfg.fusions for k, v in option_state(KEY, f, cfg.fusion_options.get(f, {}),
+                                                                   study.operator_defaults(cfg).get(f, {})).items()}}
 
 
 def _apply(name: str) -> None:
@@ -51,7 +54,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
             "preset": Param("", "str", list(study.PRESETS), apply=_apply),
             "fusions": Param(_k("fusions"), "strs", FUSIONS.names()), "noise": Param(_k("noise"), "str", NOISE_CHOICES),
             "max_size": Param(_k("max_size"), "int", SIZE_OPTIONS), "seeds": Param(_k("seeds"), "int", lo=1, hi=20),
-            "epochs": Param(_k("epochs"), "int", lo=1, hi=100)}
+            "epochs": Param(_k("epochs"), "int", lo=1, hi=100), **option_params(KEY, FUSIONS.names())}
 
 
 def controls() -> Tuple[Optional[ScalingConfig], object]:
@@ -69,13 +72,22 @@ def controls() -> Tuple[Optional[ScalingConfig], object]:
     seeds = c4.slider("seeds per setting", 1, 20, key=init_state(_k("seeds"), d.n_seeds),
                       help="each setting is trained from this many initialisations and shuffles, in one batched pass")
     epochs = c5.slider("epochs", 1, 100, key=init_state(_k("epochs"), d.train.epochs))
+    options = {}
+    with_options = [f for f in fusions if fusion_options(f)]
+    if with_options:
+        with st.expander("Options of the chosen fusions"):
+            for f in with_options:
+                st.caption(f"**{f}**")
+                chosen = option_controls(KEY, f, study.operator_defaults(d).get(f, {}))
+                if chosen:
+                    options[f] = chosen
     if data is None:
         return None, None
     if not fusions:
         st.warning("Pick at least one fusion.")
         return None, None
     cfg = replace(d, data=data, fusions=tuple(fusions), noise=noise, sizes=tuple(doubling_sizes(int(top))),
-                  n_seeds=int(seeds), train=replace(d.train, epochs=int(epochs)))
+                  n_seeds=int(seeds), train=replace(d.train, epochs=int(epochs)), fusion_options=options)
     st.session_state[_k("config")] = cfg  # what the widgets describe (tests compare it with the CLI's)
     return cfg, source
 
@@ -84,7 +96,7 @@ def _restore(done) -> None:
     cfg = done.config
     if cfg.sizes != tuple(doubling_sizes(max(cfg.sizes))) or cfg != replace(
             study.DEFAULT, data=cfg.data, fusions=cfg.fusions, noise=cfg.noise, sizes=cfg.sizes, n_seeds=cfg.n_seeds,
-            train=replace(study.DEFAULT.train, epochs=cfg.train.epochs)):
+            train=replace(study.DEFAULT.train, epochs=cfg.train.epochs), fusion_options=cfg.fusion_options):
         raise ValueError("it was run with settings this page has no control for (the CLI's sizes, levels or "
                          "split); replay it with `python -m fusionlab replay`")
     st.session_state[_k("run")] = (done.result, cfg)

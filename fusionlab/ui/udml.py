@@ -16,6 +16,7 @@ from .forms import data_controls, data_state, init_state, state_shapes
 from .bundle_box import PageSaving
 from .links import Param, data_params
 from .live import LiveSlider, Metric
+from .operators import option_controls, option_params, option_state
 
 KEY = "udml"
 
@@ -61,7 +62,8 @@ def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
             _k("imap"): cfg.schedule.intensity_map, _k("methods"): list(cfg.methods), _k("fusion"): cfg.model.fusion,
             _k("labels"): cfg.schedule.labels, _k("test-noise"): cfg.test_noise,
             **{_k(f"opt-{name}"): getattr(cfg.model, name) for name in AUTHOR_OPTIONS},
-            _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup}
+            _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup,
+            **option_state(KEY, cfg.model.fusion, cfg.model.fusion_options)}
 
 
 AUTHOR_OPTIONS = {  # UDMLConfig field -> (label, {choice: plain words}, one-line help)
@@ -116,7 +118,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
            "fusion": Param(_k("fusion"), "str", FUSIONS_ALLOWED), "labels": Param(_k("labels"), "str", LABELS),
            "test_noise": Param(_k("test-noise"), "str", study.TEST_NOISES),
            "methods": Param(_k("methods"), "strs", METHODS.names()),
-           "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool")}
+           "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool"), **option_params(KEY, FUSIONS_ALLOWED)}
     out.update({name: Param(_k(f"opt-{name}"), "str", [str(w) for w in words])
                 for name, (_, words, _) in AUTHOR_OPTIONS.items()})
     out.update(level_params())
@@ -188,6 +190,7 @@ def controls() -> Optional[UDMLStudyConfig]:
                                                   key=_init("opt-alpha_in_warmup", d.model.alpha_in_warmup),
                                                   help="before the estimate joins the weights, UDML already "
                                                        "weighs by 1/α")
+    fusion_opts = option_controls(KEY, fusion)
     methods = st.multiselect("methods", METHODS.names(), key=_init("methods", list(d.methods)),
                              format_func=lambda n: f"{n} — {METHODS.doc(n)}",
                              help="which weightings to train: static (all 1), PE (from the embedding's variance), "
@@ -195,7 +198,7 @@ def controls() -> Optional[UDMLStudyConfig]:
     if data is None:
         return None
     cfg = replace(d, data=data, model=replace(d.model, gamma=float(gamma), beta=float(beta), alpha_mode=mode,
-                                              fusion=fusion, **opts),
+                                              fusion=fusion, fusion_options=fusion_opts, **opts),
                   train=replace(d.train, epochs=int(epochs)),
                   schedule=replace(d.schedule, clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap,
                                    labels=labels),

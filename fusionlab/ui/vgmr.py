@@ -17,6 +17,7 @@ from .forms import data_state, init_state, state_shapes
 from .bundle_box import PageSaving
 from .links import Param, data_params
 from .live import LiveSlider
+from .operators import option_controls, option_params, option_state
 from .glossary import term
 
 KEY = "gates_values"
@@ -159,7 +160,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
             "value_target": Param(f"{KEY}-value-target", "str", CHOICES["value_target"]),
             "regulariser": Param(f"{KEY}-regulariser", "str", CHOICES["regulariser"]),
             "norm": Param(f"{KEY}-norm", "str", CHOICES["norm"]),
-            "value_rows": Param(f"{KEY}-value-rows", "int", VALUE_ROWS),
+            "value_rows": Param(f"{KEY}-value-rows", "int", VALUE_ROWS), **option_params(KEY, BACKBONES),
             "sample": Param(f"{KEY}-sample", "int", lo=0, hi=100_000, late=True, default=0), **noise_params()}
 
 
@@ -213,9 +214,10 @@ def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
         format_func=lambda n: "all rows of each batch" if n == 0 else f"{n} rows of each batch",
         help="The value target Δ re-runs the model once per modality, without that modality, on every batch: "
              "about half of VGMR's training time. Fewer rows make it cheaper and noisier.")
+    backbone_options = option_controls(KEY, backbone)
     if data is None:
         return None
-    cfg = replace(d, data=data, backbone=backbone,
+    cfg = replace(d, data=data, backbone=backbone, backbone_options=backbone_options,
                   vgmr=replace(d.vgmr, lambda_amp=float(lam), rho=float(rho), value_rows=int(rows),
                                value_target=target, regulariser=reg, norm=norm),
                   train=replace(d.train, epochs=int(epochs), seed=int(seed)))
@@ -326,7 +328,7 @@ def widget_state(cfg: GatesConfig) -> Dict[str, object]:
     return {**data_state(KEY, cfg.data), f"{KEY}-backbone": cfg.backbone, f"{KEY}-lambda": v.lambda_amp,
             f"{KEY}-rho": v.rho, f"{KEY}-epochs": cfg.train.epochs, f"{KEY}-seed": cfg.train.seed,
             f"{KEY}-value-target": v.value_target, f"{KEY}-regulariser": v.regulariser, f"{KEY}-norm": v.norm,
-            f"{KEY}-value-rows": v.value_rows}
+            f"{KEY}-value-rows": v.value_rows, **option_state(KEY, cfg.backbone, cfg.backbone_options)}
 
 
 def _restore(done) -> None:
