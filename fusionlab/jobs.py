@@ -129,66 +129,79 @@ def _eta(started: float, done: int, total: int) -> str:
     return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.0f} min left"
 
 
-def run_jobs(jobs: Sequence[Job], executor: Optional[Executor] = None, cache: Optional[JobCache] = None,
-             progress: Optional[Callable[..., None]] = None, stop: Optional[Callable[[], bool]] = None) -> JobsOutcome:
-    """Run ``jobs`` (see the module docstring); ``progress(fraction, message, epoch=None)`` after each job."""
-    n = len(jobs)
-    results: List[Optional[Tables]] = [None] * n
-    todo = []
-    for i, job in enumerate(jobs):
-        if cache is not None and cache.has(job):
-            results[i] = cache.load(job)
-        else:
-            todo.append(i)
-    cached, seconds, stopped, done = n - len(todo), [], False, n - len(todo)
-    started = time.perf_counter()
+class _Run:
+    """One ``run_jobs`` call's state: the results so far, the jobs left, the count done and its progress reports."""
 
-    def report(msg: str, epoch=None) -> None:
-        if progress is not None:
-            progress(done / max(n, 1), msg, epoch=epoch)
+    def __init__(self, jobs: Sequence[Job], cache: Optional[JobCache], progress: Optional[Callable[..., None]]) -> None:
+        self.jobs, self.cache, self.progress, self.n = jobs, cache, progress, len(jobs)
+        self.results: List[Optional[Tables]] = [None] * self.n
+        self.todo: List[int] = []
+        for i, job in enumerate(jobs):
+            if cache is not None and cache.has(job):
+                self.results[i] = cache.load(job)
+            else:
+                self.todo.append(i)
+        self.cached = self.done = self.n - len(self.todo)
+        self.seconds: List[float] = []
+        self.started = time.perf_counter()
 
-    if cached:
-        report(f"{cached} of {n} jobs from the cache")
-    if executor is None:
-        for i in todo:
-            if stop is not None and stop():
-                stopped = True
-                break
-            job, t0 = jobs[i], time.perf_counter()
-            kwargs = {}
-            if progress is not None and _accepts(job.func, "progress"):
-                base = done
+    def report(self, msg: str, epoch=None) -> None:
+        """Tell ``progress`` the share of jobs done and ``msg``."""
+        if self.progress is not None:
+            self.progress(self.done / max(self.n, 1), msg, epoch=epoch)
 
-                def sub(fraction, message, epoch=None, base=base, label=job.label):
-                    if progress is not None:
-                        progress((base + fraction) / n, f"{label}: {message}", epoch=epoch)
+    def finish(self, i: int, out: Tables, seconds: float) -> None:
+        """Keep job ``i``'s tables (and cache them), count it done and report it."""
+        self.results[i] = out
+        self.seconds.append(seconds)
+        if self.cache is not None:
+            self.cache.save(self.jobs[i], out)
+        self.done += 1
+        self.report(f"{self.jobs[i].label} done ({self.done}/{self.n})"
+                    f"{_eta(self.started, self.done - self.cached, self.n - self.cached)}")
 
-                kwargs["progress"] = sub
-            if stop is not None and _accepts(job.func, "stop"):
-                kwargs["stop"] = stop
-            try:
-                out = job.func(*job.args, **kwargs)
-            except Stopped:
-                stopped = True
-                break
-            results[i] = out
-            seconds.append(time.perf_counter() - t0)
-            if cache is not None:
-                cache.save(job, out)
-            done += 1
-            report(f"{job.label} done ({done}/{n}){_eta(started, done - cached, n - cached)}")
-        return JobsOutcome(results, cached, seconds, stopped)
-    futures: Dict[Future, int] = {executor.submit(jobs[i].func, *jobs[i].args): i for i in todo}
+
+def _job_kwargs(run: _Run, job: Job, stop: Optional[Callable[[], bool]]) -> Dict[str, Any]:
+    """The ``progress`` (scaled to the job's share of the run) and ``stop`` a job running here accepts."""
+    kwargs: Dict[str, Any] = {}
+    progress, n = run.progress, run.n
+    if progress is not None and _accepts(job.func, "progress"):
+        base = run.done
+
+        def sub(fraction, message, epoch=None, base=base, label=job.label):
+            if progress is not None:
+                progress((base + fraction) / n, f"{label}: {message}", epoch=epoch)
+
+        kwargs["progress"] = sub
+    if stop is not None and _accepts(job.func, "stop"):
+        kwargs["stop"] = stop
+    return kwargs
+
+
+def _run_here(run: _Run, stop: Optional[Callable[[], bool]]) -> bool:
+    """Run the jobs left one after another in this process; True if stopped before the end."""
+    for i in run.todo:
+        if stop is not None and stop():
+            return True
+        job, t0 = run.jobs[i], time.perf_counter()
+        kwargs = _job_kwargs(run, job, stop)
+        try:
+            out = job.func(*job.args, **kwargs)
+        except Stopped:
+            return True
+        run.finish(i, out, time.perf_counter() - t0)
+    return False
+
+
+def _run_on(executor: Executor, run: _Run, stop: Optional[Callable[[], bool]]) -> bool:
+    """Run the jobs left on ``executor``, cancelling those not started when stopped; True if any is missing."""
+    jobs, stopped = run.jobs, False
+    futures: Dict[Future, int] = {executor.submit(jobs[i].func, *jobs[i].args): i for i in run.todo}
     submitted = {f: time.perf_counter() for f in futures}
     try:
         for fut in as_completed(futures):
             i = futures[fut]
-            results[i] = fut.result()
-            seconds.append(time.perf_counter() - submitted[fut])
-            if cache is not None:
-                cache.save(jobs[i], results[i])
-            done += 1
-            report(f"{jobs[i].label} done ({done}/{n}){_eta(started, done - cached, n - cached)}")
+            run.finish(i, fut.result(), time.perf_counter() - submitted[fut])
             if stop is not None and stop():
                 stopped = True
                 break
@@ -196,7 +209,17 @@ def run_jobs(jobs: Sequence[Job], executor: Optional[Executor] = None, cache: Op
         pending = [f for f in futures if not f.done()]
         for f in pending:
             f.cancel()
-    return JobsOutcome(results, cached, seconds, stopped or any(r is None for r in results))
+    return stopped or any(r is None for r in run.results)
+
+
+def run_jobs(jobs: Sequence[Job], executor: Optional[Executor] = None, cache: Optional[JobCache] = None,
+             progress: Optional[Callable[..., None]] = None, stop: Optional[Callable[[], bool]] = None) -> JobsOutcome:
+    """Run ``jobs`` (see the module docstring); ``progress(fraction, message, epoch=None)`` after each job."""
+    run = _Run(jobs, cache, progress)
+    if run.cached:
+        run.report(f"{run.cached} of {run.n} jobs from the cache")
+    stopped = _run_here(run, stop) if executor is None else _run_on(executor, run, stop)
+    return JobsOutcome(run.results, run.cached, run.seconds, stopped)
 
 
 def executor_from(workers: int = 0, scheduler: Optional[str] = None

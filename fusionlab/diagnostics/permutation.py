@@ -1,6 +1,6 @@
 """Reliability permutation diagnostic: does a quality score change any fused decision?
 
-METHODS.md §5, seed 000 ("When Does Quality-Aware Multimodal Fusion Matter? A
+docs/methods.md, reliability permutation test, the reliability paper ("When Does Quality-Aware Multimodal Fusion Matter? A
 Leakage-Safe Diagnostic for Decision-Level Dependence"). Frozen experts
 (:mod:`.experts`) and quality scores ``Q`` (:mod:`.quality`) are fused by frozen rules;
 then ``Q`` is permuted across test rows ``K`` times (independently per modality, or one
@@ -21,7 +21,7 @@ logit ``Σ_m softmax(W [M; Q] + b)_m log p_m``; ``M`` is the availability mask, 
 fitted by L-BFGS on the cross-entropy of the fused train prediction, on the experts' out-of-fold
 train outputs; **[choice]** from two starts, keeping the lower penalised loss, see :func:`fit_router`).
 
-**Availability masks** (METHODS §5): ``Scored.present`` marks, per split, row and modality, whether
+**Availability masks** (docs/methods.md, reliability permutation test): ``Scored.present`` marks, per split, row and modality, whether
 the modality is there (default: everywhere). Rules renormalise over the present modalities, the
 router sees ``[M; Q]``, Broken-Q permutes ``Q_m`` only among the rows where ``m`` is present (the
 authors' "present-only" permutation; a joint permutation moves only rows present in every modality,
@@ -47,6 +47,7 @@ from ..threads import thread_budget
 from . import refuse
 from ..experts import ExpertBank
 from .quality import Scored
+from .permutation_draws import permutation_chunks, permutation_indices  # noqa: F401  (re-exported)
 
 RULES: Registry = Registry("fusion rule")
 
@@ -217,48 +218,6 @@ def metrics_from_counts(cm: np.ndarray) -> Dict[str, np.ndarray]:
     return {"balanced_accuracy": bal, "macro_f1": f1.sum(1) / (denom > 0).sum(1)}
 
 
-def permutation_chunks(n: int, m: int, cfg: PermutationConfig, present: Optional[np.ndarray] = None):
-    """Yield ``(k, M or 1, N)`` int32 row indices, ``cfg.chunk`` permutations at a time; independent per
-    modality, or one shared permutation (middle axis 1) when ``joint``.
-
-    Uniform draws from ``numpy.random.default_rng(seed)`` drive a Fisher-Yates shuffle, so the draws
-    do not depend on the chunk size. The yielded array is a buffer reused by the next chunk: copy
-    it to keep it. With availability ``present`` ``(N, M)`` that is not all ones, modality ``m``'s
-    permutation moves only the rows where ``m`` is present (the others map to themselves), and a joint
-    one only the rows present in every modality.
-    """
-    rng = np.random.default_rng(cfg.seed)
-    mp = 1 if cfg.joint else m
-    if present is not None and not np.all(present):
-        a = np.asarray(present) > 0
-        rows = [np.nonzero(a.all(1))[0]] if cfg.joint else [np.nonzero(a[:, j])[0] for j in range(m)]
-        perms = np.empty((min(cfg.chunk, cfg.permutations), mp, n), np.int32)
-        for start in range(0, cfg.permutations, cfg.chunk):
-            k = min(cfg.chunk, cfg.permutations - start)
-            perms[:k] = np.arange(n, dtype=np.int32)
-            for j, r in enumerate(rows):  # a shuffle of the present rows only, per modality
-                u, sub = rng.random((k, len(r))), np.empty((k, len(r)), np.int32)
-                with thread_budget():
-                    refuse.shuffles(u, sub)
-                perms[:k, j, r] = r[sub]
-            yield perms[:k]
-        return
-    size = min(cfg.chunk, cfg.permutations)
-    u, perms = np.empty((size * mp, n)), np.empty((size * mp, n), np.int32)  # reused: no page faults per chunk
-    for start in range(0, cfg.permutations, cfg.chunk):
-        k = min(cfg.chunk, cfg.permutations - start)
-        rng.random(out=u[:k * mp])
-        with thread_budget():  # per chunk: never held while the consumer works on the chunk
-            refuse.shuffles(u[:k * mp], perms[:k * mp])
-        yield perms[:k * mp].reshape(k, mp, n)
-
-
-def permutation_indices(n: int, m: int, cfg: PermutationConfig, present: Optional[np.ndarray] = None) -> np.ndarray:
-    """All ``(K, M, N)`` permutations of :func:`permutation_chunks` at once."""
-    perms = np.concatenate([p.copy() for p in permutation_chunks(n, m, cfg, present)])
-    return np.broadcast_to(perms, (len(perms), m, n))
-
-
 def p_value(null: np.ndarray, clean: float) -> float:
     """``(1 + #{k : metric_k >= metric_clean}) / (K + 1)``."""
     return float((1 + np.sum(null >= clean)) / (len(null) + 1))
@@ -312,7 +271,7 @@ def warm_kernels() -> None:
 def context(scored: Scored, y: np.ndarray, cfg: PermutationConfig = PermutationConfig()) -> Dict[str, float]:
     """Oracle accuracy (plain and balanced), ρ = mean_m corr(Q_m, 1[expert m correct]) and competitiveness
     on the test rows the metric counts (all, or the fully observed). The headroom the table reports is in
-    balanced accuracy, the metric of Δ_perm (METHODS §5). With availability masks the oracle picks among
+    balanced accuracy, the metric of Δ_perm (docs/methods.md, reliability permutation test). With availability masks the oracle picks among
     the present experts, ``corr(Q_m, ...)`` runs over the rows where ``m`` is present, and competitiveness
     over rows with two or more present experts.
 

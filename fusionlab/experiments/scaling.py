@@ -1,26 +1,27 @@
-"""Seed 002's study: data-scaling curves over many seeds, ROC, and robustness per modality.
+"""The fusion-complexity paper's study: data-scaling curves over many seeds, ROC, and robustness per modality.
 
 "Encoding domain insights into multi-modal fusion: improved performance at the cost
-of robustness" (seed 002) trains fusion -> Linear(32) -> ReLU -> Linear(C) with
+of robustness" (the fusion-complexity paper) trains fusion -> Linear(32) -> ReLU -> Linear(C) with
 AdamW (lr 1e-3, weight decay 0, up to 100 epochs) on training sets that double from
 32 samples upward, twenty initialisations and shuffles per setting, and keeps each
 model's best-validation epoch. It then corrupts each modality alone and both at once
 with noise scaled by alpha in [0, 0.95] (``mix``: (1 − α)x + αn, or ``additive``:
-x + αn, n ~ N(μ_m, s_m); METHODS.md §1 [choice]).
+x + αn, n ~ N(μ_m, s_m); docs/methods.md, corruptions and robustness [choice]).
 
 Choices made here:
 - one stratified train / validation / test split; for training size ``n`` a seeded
   stratified subsample of the train split (the same rows for every seed: seeds vary
   initialisation and shuffle); validation and test sets are fixed;
 - ``tensor`` projects each modality to ``fusion_dim`` (64) before the outer product:
-  768 × 768 = 589,824 features would need 19 M head weights per seed; seed 002's
+  768 × 768 = 589,824 features would need 19 M head weights per seed; the fusion-complexity paper's
   plain outer product (no appended 1) is the default (``tensor_append_one=False``);
 - ROC curves are interpolated per seed on a fixed false-positive grid (micro-averaged
   one-vs-rest for more than two classes) so seeds can be averaged;
 - robustness is measured on the test set at one training size (the largest by
   default), with noise drawn per seed (generator seeded by the seed).
 
-The two findings are judged by ``findings`` from the numbers, see there.
+Each trained unit is measured by ``scaling_tables`` (scores, ROC, robustness); the two findings are
+judged by ``findings`` (``scaling_findings``) from the numbers, see there.
 """
 from __future__ import annotations
 
@@ -30,9 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import label_binarize
 
 import functools
 from concurrent.futures import Executor
@@ -40,18 +39,18 @@ from concurrent.futures import Executor
 from ..batched import BatchedFit, SeedStack, batched_fit
 from ..data import (ClipLikeConfig, DataConfig, PreparedData, SplitConfig, SyntheticConfig, UCIConfig, can_give,
                     datasets, prepare)
-from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
 from ..fusion import FUSIONS, check_fusion_options
 from ..jobs import uploads_uncached, Job, JobCache, JobsOutcome, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model, count_parameters
-from ..noise import CORRUPTIONS, corrupt_modalities
+from ..noise import CORRUPTIONS
 from ..train import EpochInfo, TrainConfig
 from ..bundles import Saving
 from .base import Progress, Result, Stop, record
+from .scaling_findings import (MIN_MARGIN, data_efficiency_finding, degradation,  # noqa: F401  (re-exported)
+                               findings, robustness_finding)
+from .scaling_tables import ALL, FPR_GRID, fit_tables, robustness_rows, roc_rows, seed_summary  # noqa: F401
 
-ALL = "all"
 DEFAULT_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-FPR_GRID = np.linspace(0.0, 1.0, 101)
 MAX_SIZE = 10_000_000
 MAX_SEEDS = 1000
 
@@ -65,7 +64,7 @@ def _sizes_to(top: int) -> Tuple[int, ...]:
 
 @dataclass(frozen=True)
 class ScalingConfig:
-    """One seed-002 study; ``asdict()`` goes into results files."""
+    """One fusion-complexity-paper study; ``asdict()`` goes into results files."""
 
     data: DataConfig = DataConfig("clip-like", ClipLikeConfig())
     split: SplitConfig = SplitConfig(val_fraction=0.1, test_fraction=0.15, seed=0)
@@ -177,7 +176,7 @@ def operator_defaults(cfg: ScalingConfig) -> Dict[str, Dict[str, Any]]:
 
 
 def model_config(cfg: ScalingConfig, fusion: str) -> ModelConfig:
-    """Seed 002's model: identity encoders, fusion, Linear(32), ReLU, Linear(C), no dropout."""
+    """The fusion-complexity paper's model: identity encoders, fusion, Linear(32), ReLU, Linear(C), no dropout."""
     opts = {**operator_defaults(cfg).get(fusion, {}), **cfg.fusion_options.get(fusion, {})}
     return ModelConfig(fusion=fusion, encoder="identity", head_hidden=cfg.head_hidden, dropout=0.0,
                        fusion_dim=cfg.fusion_dim, fusion_options=opts)
@@ -192,53 +191,6 @@ def subsample(data: PreparedData, n: int, seed: int = 0) -> PreparedData:
     return PreparedData(tr.take(np.sort(rows)), data.val, data.test, data.stats, data.raw_stats,
                         data.class_names, data.name)
 
-
-def roc_rows(y: np.ndarray, probs: np.ndarray) -> Tuple[np.ndarray, float]:
-    """TPR on ``FPR_GRID`` and AUC (binary, or micro-averaged one-vs-rest)."""
-    n_classes = probs.shape[1]
-    if n_classes == 2:
-        truth, score = y, probs[:, 1]
-    else:
-        truth, score = label_binarize(y, classes=list(range(n_classes))).ravel(), probs.ravel()
-    if len(np.unique(truth)) < 2:
-        return np.full_like(FPR_GRID, np.nan), float("nan")
-    fpr, tpr, _ = roc_curve(truth, score)
-    return np.interp(FPR_GRID, fpr, tpr), float(roc_auc_score(truth, score))
-
-
-def _evaluate(fit: BatchedFit, data: PreparedData, fusion: str, label: str, size: int, params: int):
-    probs = torch.softmax(fit.predict(data.test.xs), dim=-1).numpy()  # (S, N, C)
-    y = data.test.y.numpy()
-    scores, rocs = [], []
-    for i, s in enumerate(fit.seeds):
-        tpr, auc = roc_rows(y, probs[i])
-        scores.append({"fusion": fusion, "label": label, "size": size, "seed": s,
-                       "val_accuracy": float(fit.best_val_accuracy[i]),
-                       "test_accuracy": float((probs[i].argmax(1) == y).mean()), "test_auc": auc,
-                       "best_epoch": int(fit.best_epoch[i]), "params": params})
-        rocs.append(pd.DataFrame({"fusion": fusion, "size": size, "seed": s, "fpr": FPR_GRID, "tpr": tpr}))
-    return scores, rocs
-
-
-def robustness_rows(fit: BatchedFit, data: PreparedData, fusion: str, noise: str,
-                    levels: Sequence[float]) -> pd.DataFrame:
-    """Test accuracy of every seed's best model with noise on each modality alone and on all.
-
-    The noise for seed ``s`` is drawn from a generator seeded by ``s`` (as the
-    Playground's ``robustness_curve`` does for a model trained with seed ``s``).
-    """
-    names = data.modality_names
-    conditions = names + ([ALL] if len(names) > 1 else [])
-    y = data.test.y
-    rows = []
-    for cond in conditions:
-        targets = names if cond == ALL else [cond]
-        for lv in levels:
-            xs = [corrupt_modalities(data.test.xs, {k: lv for k in targets}, noise, s, data.stats) for s in fit.seeds]
-            acc = (fit.predict_each(xs).argmax(-1) == y).float().mean(1)  # (S,)
-            rows += [{"fusion": fusion, "condition": cond, "noise": noise, "level": float(lv),
-                      "accuracy": float(a), "seed": s} for s, a in zip(fit.seeds, acc)]
-    return pd.DataFrame(rows)
 
 
 def study_sizes(data: PreparedData, cfg: ScalingConfig) -> Tuple[List[int], int]:
@@ -267,17 +219,6 @@ def unit_tables(data: PreparedData, cfg: ScalingConfig, fusion: str, n: int, lab
         raise Stopped(f"{fusion}, n = {n}")
     return {**fit_tables(data, cfg, fusion, n, label, fit, n_params, robust_size),
             "artifacts": {"params": fit.best_params}}
-
-
-def fit_tables(data: PreparedData, cfg: ScalingConfig, fusion: str, n: int, label: str, fit: BatchedFit,
-               n_params: int, robust_size: int) -> Dict[str, pd.DataFrame]:
-    """One unit's rows of every table from its trained seeds (what ``reopen`` recomputes from a bundle)."""
-    s, r = _evaluate(fit, data, fusion, label, n, n_params)
-    out = {"scaling": pd.DataFrame(s), "roc": pd.concat(r, ignore_index=True),
-           "params": pd.DataFrame([{"fusion": fusion, "params": n_params}])}
-    if n == robust_size:
-        out["robustness"] = robustness_rows(fit, data, fusion, cfg.noise, cfg.levels)
-    return out
 
 
 @uploads_uncached
@@ -322,88 +263,6 @@ def run_scaling(data: PreparedData, cfg: ScalingConfig = ScalingConfig(), label:
             stopped = True
             break
     return _result(data, cfg, JobsOutcome(results, 0, [], stopped))
-def _size_reaching(curve: pd.Series, target: float) -> Optional[int]:
-    reached = curve[curve >= target]
-    return int(reached.index.min()) if len(reached) else None
-
-
-def data_efficiency_finding(scores: pd.DataFrame, chance: float, a: str = "product", b: str = "concat") -> Finding:
-    """Did ``a`` reach a given accuracy from less training data than ``b``?
-
-    The target is half-way from chance to the best mean test accuracy any fusion
-    reached; the finding holds when ``a`` reaches it at a smaller size than ``b``.
-    """
-    claim = f"{a} learns the task from less data than {b}"
-    if scores.empty or not {a, b} <= set(scores["fusion"]):
-        return Finding(claim, UNKNOWN, f"the study needs both {a} and {b}.")
-    curves = scores.groupby(["fusion", "size"])["test_accuracy"].mean()
-    target = chance + 0.5 * (curves.max() - chance)
-    na, nb = _size_reaching(curves[a], target), _size_reaching(curves[b], target)
-    top = int(scores["size"].max())
-    desc = lambda f, n: f"{f} reached it at n = {n}" if n else f"{f} never did (up to n = {top})"  # noqa: E731
-    mean_a, mean_b = curves[a].mean(), curves[b].mean()
-    detail = (f"target: mean test accuracy {target:.3f} (half-way from chance {chance:.3f} to the best mean "
-              f"{curves.max():.3f}); {desc(a, na)}, {desc(b, nb)}. Averaged over the sizes, {a} scored "
-              f"{mean_a:.3f} and {b} {mean_b:.3f}.")
-    if na is None:
-        return Finding(claim, FAILS, f"{a} never reached the target. {detail}")
-    if na == nb:
-        return Finding(claim, UNKNOWN, f"both reached it at the same size. {detail}")
-    return Finding(claim, HOLDS if nb is None or na < nb else FAILS, detail)
-
-
-MIN_MARGIN = 0.05  # clean accuracy above chance needed to judge degradation
-
-
-def degradation(robustness: pd.DataFrame, chance: float) -> pd.DataFrame:
-    """Per fusion, condition and seed: the share of the clean above-chance accuracy lost,
-    averaged over the noise levels above 0 (0 = unaffected, 1 = down to chance). Seeds whose
-    clean accuracy is within ``MIN_MARGIN`` of chance are left out (a ratio of noise over
-    almost nothing)."""
-    df = robustness
-    clean = df[df["level"] == 0].set_index(["fusion", "condition", "seed"])["accuracy"].rename("clean")
-    noisy = df[df["level"] > 0].join(clean, on=["fusion", "condition", "seed"])
-    margin = (noisy["clean"] - chance).where(lambda m: m > MIN_MARGIN)
-    noisy = noisy.assign(lost=(noisy["clean"] - noisy["accuracy"]) / margin)
-    return noisy.groupby(["fusion", "condition", "seed"], as_index=False)["lost"].mean()
-
-
-def robustness_finding(robustness: pd.DataFrame, chance: float, a: str = "product", b: str = "concat") -> Finding:
-    """Did ``a`` degrade faster under noise than ``b``? Per noise condition, the per-seed paired
-    difference of ``degradation`` (the shared rule of ``findings``): holds when ``a`` lost significantly
-    more in every condition, partly in some, does not hold when ``b`` lost more, cannot tell otherwise."""
-    claim = f"{a} degrades faster under noise than {b}"
-    if robustness.empty or not {a, b} <= set(robustness["fusion"]) or not (robustness["level"] > 0).any():
-        return Finding(claim, UNKNOWN, f"robustness needs both {a} and {b} and a noise level above 0.")
-    lost = degradation(robustness, chance).pivot_table(index=["condition", "seed"], columns="fusion", values="lost")
-    lost = lost.reindex(columns=[a, b]).dropna()  # a fusion at chance on clean data has no column
-    if lost.empty:
-        return Finding(claim, UNKNOWN, f"a fusion is within {MIN_MARGIN:.2f} of chance on clean data, "
-                                       "so there is no accuracy for noise to take away.")
-    seen, parts = [], []
-    for cond, g in lost.groupby(level="condition", sort=False):
-        diff = (g[a] - g[b]).to_numpy()
-        seen.append(direction(diff))
-        parts.append(f"noise on {cond}: {a} lost {g[a].mean():.0%}, {b} {g[b].mean():.0%} "
-                     f"(paired difference {describe(diff)})")
-    verdict = from_directions([1] * len(seen), seen)
-    return Finding(claim, verdict, f"{a} lost significantly more in {seen.count(1)} of {len(seen)} conditions. "
-                   "Share of the clean above-chance accuracy lost, averaged over noise levels, mean over seeds "
-                   "[95% interval of the per-seed difference]: " + "; ".join(parts) + ".")
-
-
-def findings(result: ScalingResult) -> List[Finding]:
-    """The paper's two findings (product vs concat), each judged from ``result``."""
-    out = [data_efficiency_finding(result.scores, result.chance),
-           robustness_finding(result.robustness, result.chance)]
-    labels = set(result.scores["label"]) if not result.scores.empty else set()
-    if labels and labels != {"dot"}:
-        f = out[0]
-        out[0] = replace(f, evidence=f.evidence + f" (The paper makes this claim for the dot task; this run's label "
-                                                  f"is {', '.join(sorted(labels))}.)")
-    return out
-
-
 def label_of(cfg: ScalingConfig) -> str:
     """The label name the tables carry: the dataset's ``label`` option if it has one, else ``class``."""
     return str(getattr(cfg.data.options, "label", "class"))
@@ -417,29 +276,19 @@ def jobs_of(cfg: ScalingConfig, data: PreparedData, source: Optional[bytes] = No
 
 def run(cfg: ScalingConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
         source=None, executor: Optional[Executor] = None, cache: Optional[JobCache] = None) -> Result:
-    """Seed 002's study: tables ``scaling``, ``robustness``, ``roc``, ``params``; its two findings.
+    """The fusion-complexity paper's study: tables ``scaling``, ``robustness``, ``roc``, ``params``; its two findings.
 
     The jobs run here by default, or on ``executor`` (local processes, a Dask cluster); ``cache``
     keeps finished jobs so that a killed sweep resumes."""
     data = prepared(cfg.data, cfg.split, source)
     names = data.modality_names
     if len(names) != 2 and "product" in cfg.fusions:
-        raise ValueError(f"seed 002 fuses two modalities; {data.name} has {names}")
+        raise ValueError(f"the fusion-complexity paper fuses two modalities; {data.name} has {names}")
     jobs = jobs_of(cfg, data, source)
     outcome = run_jobs(jobs, executor, cache, progress, stop)
     params = {(j.args[1], j.args[2]): r["artifacts"]["params"] for j, r in zip(jobs, outcome.results)
               if r is not None and "artifacts" in r}
     return assemble(cfg, data, outcome, {"params": params, "job_seconds": outcome.seconds, "cached": outcome.cached})
-
-
-def seed_summary(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sd over seeds of each fusion's and size's validation and test accuracy and test ROC-AUC."""
-    cols = ["val_accuracy", "test_accuracy", "test_auc"]
-    if scores.empty:
-        return pd.DataFrame(columns=["fusion", "size"] + [f"{c}_{s}" for c in cols for s in ("mean", "std")])
-    out = scores.groupby(["fusion", "size"])[cols].agg(["mean", "std"])
-    out.columns = [f"{c}_{s}" for c, s in out.columns]
-    return out.reset_index()
 
 
 def assemble(cfg: ScalingConfig, data: PreparedData, outcome: JobsOutcome, extra: Dict) -> Result:

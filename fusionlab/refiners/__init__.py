@@ -1,4 +1,4 @@
-"""Pre-fusion refiners (seed 003 VGMR), registered by name.
+"""Pre-fusion refiners (the VGMR paper VGMR), registered by name.
 
 A refiner is an ``nn.Module`` built as ``cls(shapes, **options)`` with
 ``shapes = {name: (T, D)}``; ``forward(xs)`` takes ``{name: (B, T, D)}`` and returns

@@ -1,4 +1,4 @@
-"""A fusion operator in VGMR's place: the §4.5 baselines on one backbone (seed 003; METHODS.md §3).
+"""A fusion operator in VGMR's place: the §4.5 baselines on one backbone (the VGMR paper; docs/methods.md, VGMR).
 
 The paper compares VGMR with ``sum``, ``tensor``, ``concat_mlp``, ``cross_attention`` and ``gated``
 "under its Transformer setting": each baseline takes VGMR's place, the rest of the model unchanged.

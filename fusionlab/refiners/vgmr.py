@@ -1,4 +1,4 @@
-"""VGMR — Value-Gated Modality Refiner (seed 003, "Before Fusion, Ask What to Keep"; METHODS.md §3).
+"""VGMR — Value-Gated Modality Refiner (the VGMR paper, "Before Fusion, Ask What to Keep"; docs/methods.md, VGMR).
 
 Applied to every modality's *original* features before the backbone:
 
@@ -18,14 +18,14 @@ Loss (§3.8): ``beta * L_value + gamma * L_reg`` is added to the task loss by ``
 ``Delta_{m,i} = l_i(m dropped) - l_i(all)``, the task loss of each sample, without gradient, in
 eval mode **[choice]** (both losses from one stacked forward, so dropout noise does not enter
 ``Delta``); target ``sigmoid(Delta / tau)`` **[choice]** per sample (``value_target="sample"``,
-METHODS §3.9 as revised: the paper's values are "instance-wise") or the batch mean of ``Delta_m``
+docs/methods.md, VGMR as revised: the paper's values are "instance-wise") or the batch mean of ``Delta_m``
 (``"batch"``, the earlier reading); ``L_reg = sum_m relu(kappa - sd_batch(v_g)) +
 mean_channels relu(kappa - sd_batch(v_c))`` **[choice]** (``regulariser="both"``; ``"global"`` keeps
 the ``v_g`` term only, with which 82-100 % of ``v_c`` entries were measured saturated). A dropped
 modality is all zeros, i.e. its train mean after standardisation (the ``drop`` corruption).
 
 Implementation: every weight is modality-specific, but modalities of one shape run in one
-batched matmul per step (stacked ``(M_g, B, T, D)``; see :class:`VGMR`), which keeps the
+batched matmul per step (stacked ``(M_g, B, T, D)``; see :class:`VGMR`, weights in ``vgmr_weights``), which keeps the
 overhead over a small backbone down. The ablation switches
 (§4.3) remove a term from the gate (``use_global_value``, ``use_channel_value``) or from
 ``z_m`` (``use_agreement``, ``use_discrepancy``); ``ABLATIONS`` names the six rows.
@@ -42,10 +42,11 @@ from torch import nn
 from .. import rng
 from ..signals import Replace, Signal, repeat_rows, tap_rows
 from . import REFINERS
+from .vgmr_weights import GroupWeights, ShapeGroup, StackedLinear, StackedMLP  # noqa: F401  (re-exported)
 
 PREFIX = "vgmr"
 PARTS = ("v_g", "v_c", "G", "G_eff", "X_refined")
-SIGNALS = ("v_g", "v_c", "G_eff")  # the per-sample signals the rest of the pass uses (METHODS §6)
+SIGNALS = ("v_g", "v_c", "G_eff")  # the per-sample signals the rest of the pass uses (docs/methods.md, signal permutation test)
 
 
 @dataclass(frozen=True)
@@ -104,66 +105,7 @@ def make_config(options: Mapping) -> VGMRConfig:
     return cfg
 
 
-def _uniform(shape, fan_in: int) -> torch.Tensor:
-    """``nn.Linear``'s default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    bound = fan_in ** -0.5
-    return torch.empty(shape).uniform_(-bound, bound)
-
-
-class StackedLinear(nn.Module):
-    """``M`` modality-specific linear maps in one batched matmul: ``(M, B, i) -> (M, B, o)``."""
-
-    def __init__(self, m: int, d_in: int, d_out: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(_uniform((m, d_in, d_out), d_in))
-        self.bias = nn.Parameter(_uniform((m, d_out), d_in))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
-
-
-class StackedMLP(nn.Sequential):
-    """A 2-layer MLP per modality, batched over modalities."""
-
-    def __init__(self, m: int, d_in: int, hidden: int, d_out: int) -> None:
-        super().__init__(StackedLinear(m, d_in, hidden), nn.ReLU(), StackedLinear(m, hidden, d_out))
-
-
-@dataclass(frozen=True)
-class ShapeGroup:
-    """Modalities of one ``(T, D)``: they run through the shape-dependent steps stacked together."""
-
-    index: Tuple[int, ...]  # positions in the modality order
-    t: int
-    d: int
-
-    def take(self, x: torch.Tensor) -> torch.Tensor:
-        """This group's rows of a ``(M, ...)`` tensor in the modality order (a view when contiguous)."""
-        lo, hi = self.index[0], self.index[-1] + 1
-        return x[lo:hi] if self.index == tuple(range(lo, hi)) else x[list(self.index)]
-
-
-class GroupWeights(nn.Module):
-    """The shape-dependent weights of the ``M_g`` modalities of one shape group, stacked.
-
-    ``phi`` (projection ``D -> d``), the gate's ``A`` (affine ``D -> D``), ``B`` (``d -> D``)
-    and ``[C, D]`` (values ``-> D``), and the LayerNorm affine; each modality its own,
-    initialised as ``nn.Linear`` / ``nn.LayerNorm`` would.
-    """
-
-    def __init__(self, m: int, dim: int, d: int, n_value: int) -> None:
-        super().__init__()
-        self.proj_weight = nn.Parameter(_uniform((m, dim, d), dim))
-        self.proj_bias = nn.Parameter(_uniform((m, d), dim))
-        self.gate_x_weight = nn.Parameter(_uniform((m, dim, dim), dim))
-        self.gate_x_bias = nn.Parameter(_uniform((m, dim), dim))
-        self.gate_p_weight = nn.Parameter(_uniform((m, d, dim), d))
-        self.gate_v_weight = nn.Parameter(_uniform((m, n_value, dim), n_value)) if n_value else None
-        self.norm_weight = nn.Parameter(torch.ones(m, dim))
-        self.norm_bias = nn.Parameter(torch.zeros(m, dim))
-
-
-@REFINERS.register("vgmr", "Value-Gated Modality Refiner (seed 003): value-conditioned gate on each input")
+@REFINERS.register("vgmr", "Value-Gated Modality Refiner (the VGMR paper): value-conditioned gate on each input")
 class VGMR(nn.Module):
     """All modalities of one shape run through every step at once, stacked as ``(M_g, B, T, D)``.
 

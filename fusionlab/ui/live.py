@@ -150,6 +150,90 @@ def reported_point(value: object, sliders: Sequence[LiveSlider], revision: int) 
     return tuple(p)
 
 
+def _structure(sliders: Sequence[LiveSlider], layout: Sequence[Sequence[Tuple[str, str]]]) -> str:
+    """A hash of the sliders' names and positions and of the layout: another structure drops the frames."""
+    return hashlib.sha1(json.dumps([[s.name, s.label_list()] for s in sliders] + [list(map(list, layout))])
+                        .encode()).hexdigest()[:12]
+
+
+def _agree_point(state, key: str, sliders: Sequence[LiveSlider], structure: str) -> Tuple[int, Tuple[int, ...], int]:
+    """The revision, the point to show (reported by the component or set by the page) and the slider moved last."""
+    point = tuple(s.index(state.get(s.key, s.values[0])) for s in sliders)
+    meta = state.get(f"{key}-live")  # (structure, revision, the point last agreed with the component, moved)
+    revision, moved = (meta[1], meta[3]) if meta else (0, 0)
+    got = reported_point(state.get(key), sliders, revision) if meta and meta[0] == structure else None
+    if got is not None and got != meta[2]:  # the user moved a slider in the browser
+        last = state.get(key).get("moved")  # the slider moved last: its neighbours' axes are evaluated first
+        moved = last if isinstance(last, int) and 0 <= last < len(sliders) and got[last] != meta[2][last] else \
+            next(j for j, (a, b) in enumerate(zip(got, meta[2])) if a != b)
+        point = got
+        for s, i in zip(sliders, point):
+            state[s.key] = s.values[i]
+    elif meta is not None and point != meta[2]:  # the page moved them (a link, a reopened run, the noise type)
+        revision += 1
+    for s, i in zip(sliders, point):  # a value between two positions (a link, an older run) is the nearest one
+        if state.get(s.key) != s.values[i]:
+            state[s.key] = s.values[i]
+    state[f"{key}-live"] = (structure, revision, point, moved)
+    return revision, point, moved
+
+
+def _frame_cache(state, key: str, owner: object, structure: str, context: tuple) -> Tuple[dict, dict, int]:
+    """This view's frames by point and by ``same()`` and their generation, dropped for another owner or context."""
+    cache = state.get(f"{key}-frames")  # (owner, (structure, context), frames by point, by same(), generation)
+    if cache is None or cache[0] is not owner or cache[1] != (structure, context):
+        cache = (owner, (structure, context), {}, {}, (cache[4] + 1) if cache else 0)
+        state[f"{key}-frames"] = cache
+    return cache[2], cache[3], cache[4]
+
+
+def _evaluator(sliders: Sequence[LiveSlider], frame: Callable[[Tuple[float, ...]], Mapping[str, Block]],
+               same: Optional[Callable[[Tuple[float, ...]], Hashable]], frames: dict,
+               evaluated: dict) -> Callable[[Tuple[int, ...]], bool]:
+    """``evaluate(q)``: put point ``q``'s frame in ``frames``, computed once per ``same`` name."""
+
+    def evaluate(q: Tuple[int, ...]) -> bool:
+        """Put ``q``'s frame in the cache; True if it had to be computed (not shared with a ``same`` setting)."""
+        values = tuple(s.values[i] for s, i in zip(sliders, q))
+        name = same(values) if same else q
+        fresh = name not in evaluated
+        if fresh:
+            evaluated[name] = frame_json(frame(values))
+        frames[q] = evaluated[name]
+        return fresh
+
+    return evaluate
+
+
+def _frames_to_send(ordered: Sequence[Tuple[int, ...]], frames: dict) -> Dict[str, Dict[str, str]]:
+    """The evaluated frames of the axes by ``"i,j,..."``, each marked recently used."""
+    out = {}
+    for q in ordered:
+        if q in frames:
+            frames[q] = frames.pop(q)  # recently used last: the oldest are dropped first
+            out[",".join(map(str, q))] = frames[q]
+    return out
+
+
+def _evaluate_missing(ordered: Sequence[Tuple[int, ...]], frames: dict, evaluate: Callable[[Tuple[int, ...]], bool]
+                      ) -> None:
+    """Evaluate the axes' missing points in order, for up to ``BUDGET_S`` (and ``MIN_PER_RUN`` frames at least)."""
+    deadline, done = time.perf_counter() + BUDGET_S, 0
+    for q in ordered:
+        if q not in frames:
+            if done >= MIN_PER_RUN and time.perf_counter() > deadline:
+                break
+            done += evaluate(q)
+
+
+def _trim(frames: dict, evaluated: dict, keep: set) -> None:
+    """Drop the oldest frames beyond ``MAX_FRAMES`` (of the points, those off the current axes)."""
+    for store in (frames, evaluated):
+        for old in [k for k in store][:max(0, len(store) - MAX_FRAMES)]:
+            if store is evaluated or old not in keep:
+                store.pop(old)
+
+
 def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[float, ...]], Mapping[str, Block]],
               layout: Sequence[Sequence[Tuple[str, str]]], owner: object, context: tuple = (),
               same: Optional[Callable[[Tuple[float, ...]], Hashable]] = None, columns: int = 3) -> Tuple[float, ...]:
@@ -167,50 +251,14 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
     """
     import streamlit as st
     state = st.session_state
-    point = tuple(s.index(state.get(s.key, s.values[0])) for s in sliders)
-    structure = hashlib.sha1(json.dumps([[s.name, s.label_list()] for s in sliders] + [list(map(list, layout))])
-                             .encode()).hexdigest()[:12]
-    meta = state.get(f"{key}-live")  # (structure, revision, the point last agreed with the component, moved)
-    revision, moved = (meta[1], meta[3]) if meta else (0, 0)
-    got = reported_point(state.get(key), sliders, revision) if meta and meta[0] == structure else None
-    if got is not None and got != meta[2]:  # the user moved a slider in the browser
-        last = state.get(key).get("moved")  # the slider moved last: its neighbours' axes are evaluated first
-        moved = last if isinstance(last, int) and 0 <= last < len(sliders) and got[last] != meta[2][last] else \
-            next(j for j, (a, b) in enumerate(zip(got, meta[2])) if a != b)
-        point = got
-        for s, i in zip(sliders, point):
-            state[s.key] = s.values[i]
-    elif meta is not None and point != meta[2]:  # the page moved them (a link, a reopened run, the noise type)
-        revision += 1
-    for s, i in zip(sliders, point):  # a value between two positions (a link, an older run) is the nearest one
-        if state.get(s.key) != s.values[i]:
-            state[s.key] = s.values[i]
-    state[f"{key}-live"] = (structure, revision, point, moved)
-
-    cache = state.get(f"{key}-frames")  # (owner, (structure, context), frames by point, by same(), generation)
-    if cache is None or cache[0] is not owner or cache[1] != (structure, context):
-        cache = (owner, (structure, context), {}, {}, (cache[4] + 1) if cache else 0)
-        state[f"{key}-frames"] = cache
-    frames, evaluated, generation = cache[2], cache[3], cache[4]
-
-    def evaluate(q: Tuple[int, ...]) -> bool:
-        """Put ``q``'s frame in the cache; True if it had to be computed (not shared with a ``same`` setting)."""
-        values = tuple(s.values[i] for s, i in zip(sliders, q))
-        name = same(values) if same else q
-        fresh = name not in evaluated
-        if fresh:
-            evaluated[name] = frame_json(frame(values))
-        frames[q] = evaluated[name]
-        return fresh
-
+    structure = _structure(sliders, layout)
+    revision, point, moved = _agree_point(state, key, sliders, structure)
+    frames, evaluated, generation = _frame_cache(state, key, owner, structure, context)
+    evaluate = _evaluator(sliders, frame, same, frames, evaluated)
     ordered = axes(point, sliders, moved)
     if point not in frames:
         evaluate(point)
-    out = {}
-    for q in ordered:
-        if q in frames:
-            frames[q] = frames.pop(q)  # recently used last: the oldest are dropped first
-            out[",".join(map(str, q))] = frames[q]
+    out = _frames_to_send(ordered, frames)
     pending = len(out) < len(ordered)
     state[f"{key}-shown"] = frames[point]  # what the view shows now (tests read it; AppTest draws no component)
     state[f"{key}-pending"] = pending
@@ -222,15 +270,6 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
                  layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
                  revision=revision, point=list(point), frames=out, template=template_json(), columns=columns,
                  pending=pending, key=key, default=None)
-    deadline, done = time.perf_counter() + BUDGET_S, 0
-    for q in ordered:
-        if q not in frames:
-            if done >= MIN_PER_RUN and time.perf_counter() > deadline:
-                break
-            done += evaluate(q)
-    keep = set(ordered)
-    for store in (frames, evaluated):
-        for old in [k for k in store][:max(0, len(store) - MAX_FRAMES)]:
-            if store is evaluated or old not in keep:
-                store.pop(old)
+    _evaluate_missing(ordered, frames, evaluate)
+    _trim(frames, evaluated, set(ordered))
     return tuple(s.values[i] for s, i in zip(sliders, point))
