@@ -1,4 +1,4 @@
-"""Batched multi-seed training vs the sequential per-seed ``fit()`` loop (seed 002's workload).
+"""Batched multi-seed training vs the sequential per-seed ``fit()`` loop (the fusion-complexity paper's workload).
 
 Two 768-d modalities (clip-like, dot label), 2,000 training samples,
 concat -> Linear(32) -> ReLU -> Linear(2), AdamW lr 1e-3, weight decay 0, batch 64,

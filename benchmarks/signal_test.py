@@ -1,4 +1,4 @@
-"""How long the signal test (METHODS §6) and the perceptual score take on each page's default data.
+"""How long the signal test (docs/methods.md, signal permutation test) and the perceptual score take on each page's default data.
 
 Each page's default model is trained once (the page's default data and settings; ``--epochs``
 shortens training, which does not change the test's cost), then the test the page's button runs

@@ -1,4 +1,4 @@
-"""Benchmark: one small seed-002 sweep run here, in 2 local worker processes, and on a 2-worker Dask
+"""Benchmark: one small fusion-complexity-paper sweep run here, in 2 local worker processes, and on a 2-worker Dask
 LocalCluster; prints the wall times, their ratios, that the tables are identical, and an estimate of
 the paper-scale sweep on this machine from the measured per-job times.
 

@@ -1,4 +1,4 @@
-"""VGMR's cost over the plain backbone, measured side by side in one run (seed 003 §4.5, Table 7).
+"""VGMR's cost over the plain backbone, measured side by side in one run (the VGMR paper's §4.5, Table 7).
 
 The paper's VGMR costs 2.35x the concat backbone's training time per epoch and 3.3x its
 inference latency per batch; ours should stay at or below 2x on both. Both models see
@@ -6,7 +6,7 @@ the same prepared data, batch size, optimiser and thread setting; epochs and inf
 batches alternate between the two models so machine load hits both alike. Reported:
 median seconds per training epoch (value-supervision pass included, no validation) and
 median milliseconds per inference batch (eval mode, no gradient), and their ratios; and
-how much of VGMR's epoch goes to the value target (METHODS §3.9: per batch, the whole model
+how much of VGMR's epoch goes to the value target (docs/methods.md, VGMR: per batch, the whole model
 runs again, without gradient, on the batch with each modality dropped in turn, i.e. on
 (M + 1) x B rows), which sets a floor under the training ratio that no refiner speed-up removes
 (only a cheaper value target would):
@@ -115,7 +115,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10, help="inference timing rounds per model")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, all cores)")
     ap.add_argument("--value-rows", type=int, default=0,
-                    help="VGMR's value_rows: rows per batch for the value target (0: all, as METHODS §3.9)")
+                    help="VGMR's value_rows: rows per batch for the value target (0: all, as docs/methods.md, VGMR)")
     ap.add_argument("--quick", action="store_true", help="3 epochs and 4 inference rounds")
     args = ap.parse_args()
     if args.threads > 0:

@@ -1,6 +1,6 @@
 """Batched multi-seed training: S independent seeds of one architecture in one pass.
 
-Seed 002 (fusion complexity vs robustness) trains twenty initialisations and data
+The fusion-complexity paper (fusion complexity vs robustness) trains twenty initialisations and data
 shuffles per setting. Training them one after another spends most of the time in
 Python and in tiny matrix products; here the S models' parameters are stacked along
 a leading seed axis (``torch.func.stack_module_state``) and every step runs all
@@ -19,7 +19,7 @@ Parameter-free fusions (``concat``, ``product`` of equal sizes, ``tensor`` witho
 projection) with identity encoders are computed once for the whole split; only the
 head is then trained per seed, with its backward written out
 (:meth:`SeedStack.head_gradients`) and each step's rows gathered into reused buffers.
-Dropout must be 0 (the seed 002 model has none), so the result matches the sequential ``fit()`` of the same seed within float rounding.
+Dropout must be 0 (the fusion-complexity paper model has none), so the result matches the sequential ``fit()`` of the same seed within float rounding.
 """
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ class SeedStack:
         batched product already in the parameter's ``(S, out, in)`` layout, no gradient is
         formed for the input (it has none), and autograd's graph, transposed copies and
         accumulation buffers are skipped: about a quarter less time than autograd's
-        forward + backward on seed 002's head (checked equal to autograd by a test).
+        forward + backward on the fusion-complexity paper's head (checked equal to autograd by a test).
         """
         layers = self._layers()
         acts = [x]  # input of every layer, then each layer's output

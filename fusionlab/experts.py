@@ -1,4 +1,4 @@
-"""Frozen per-modality experts for decision-level fusion (METHODS.md §5, seed 000).
+"""Frozen per-modality experts for decision-level fusion (docs/methods.md, reliability permutation test, the reliability paper).
 
 One scikit-learn classifier per modality (``logreg`` by default, a small ``mlp`` as an
 option), trained on the train rows only and then frozen. Their logits and

@@ -1,4 +1,4 @@
-"""Typed findings and the one rule that decides them (METHODS.md §1, "Comparisons over seeds").
+"""Typed findings and the one rule that decides them (docs/methods.md, corruptions and robustness, "Comparisons over seeds").
 
 A ``Finding`` is a claim of a paper, a verdict (*holds / partly / does not hold / cannot tell*)
 and the numbers behind it. Where two methods are compared over the same seeds (or the same test

@@ -1,4 +1,4 @@
-"""The lab's input limits, in one place (the README's "Limits" section lists them).
+"""The lab's input limits, in one place (docs/serving.md lists them).
 
 A file is checked against them before it is read whole: an ``.npz``'s members from their zip
 and ``.npy`` headers (no decompression), a CSV's width from its header line and its rows from

@@ -1,4 +1,4 @@
-"""Corruptions, registered by name (METHODS.md §1).
+"""Corruptions, registered by name (docs/methods.md, corruptions and robustness).
 
 Every corruption has the signature ``f(x, level, generator, stats, **options)``:
 ``x`` is ``(B, T, D)``, ``level`` a float or a per-sample tensor ``(B,)``,
@@ -9,8 +9,8 @@ rows are returned unchanged, bit for bit.
 | name       | formula                                                     |
 |------------|-------------------------------------------------------------|
 | gaussian   | ``x + level * s * eps``                                     |
-| mix        | ``(1 - a) x + a n``, ``n ~ N(mu, s)`` (seed 002 [choice])    |
-| additive   | ``x + a n`` (the other reading of seed 002)                 |
+| mix        | ``(1 - a) x + a n``, ``n ~ N(mu, s)`` (the fusion-complexity paper [choice])    |
+| additive   | ``x + a n`` (the other reading of the fusion-complexity paper)                 |
 | timestep   | a fraction ``level`` of timesteps (or entries): ``(1-w) x + w n`` |
 | drop       | the modality replaced by the train mean (zeros after scaling) |
 | missing    | a share ``level`` of samples lose the modality (as ``drop``; availability flag 0) |
@@ -132,7 +132,7 @@ def missing_rows(n: int, level: Level, generator: torch.Generator) -> torch.Tens
 
 @CORRUPTIONS.register("missing", "a share of samples lose the modality (features -> train mean, present = 0)")
 def missing(x, level, generator, stats, **_):
-    """METHODS §1: the chosen samples' features become the train mean, as ``drop`` leaves them; a caller that
+    """docs/methods.md, corruptions and robustness: the chosen samples' features become the train mean, as ``drop`` leaves them; a caller that
     tracks availability sets ``present_<m> = 0`` on the same rows (``missing_rows`` with the same draws)."""
     if _is_zero(level):
         return x
@@ -182,7 +182,7 @@ def level_range(name: str) -> tuple[float, float]:
 
 
 def on_off(name: str) -> bool:
-    """Corruptions with no level in between (METHODS §1: ``drop`` removes the whole modality)."""
+    """Corruptions with no level in between (docs/methods.md, corruptions and robustness: ``drop`` removes the whole modality)."""
     return name == "drop"
 
 

@@ -1,6 +1,6 @@
 """Training objectives beyond the default (``train.Objective``: cross-entropy + the model's extra loss).
 
-``UDMLObjective``: seed 001's progressive schedule (METHODS.md §4, ``models.udml_schedule``) —
+``UDMLObjective``: the UDML paper's progressive schedule (docs/methods.md, UDML, ``models.udml_schedule``) —
 clean batches for the first E1 epochs, then intensity-labelled gaussian noise per sample and
 modality (drawn once per training sample and kept, or redrawn every batch: ``NoiseSchedule.labels``);
 ``s_m`` left out of the training weights until epoch E1 + delay; the loss ``udml_loss`` (CE of the

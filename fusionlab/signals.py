@@ -1,4 +1,4 @@
-"""Per-sample signals that a model computes and then uses, and replacing them (METHODS.md §6).
+"""Per-sample signals that a model computes and then uses, and replacing them (docs/methods.md, signal permutation test).
 
 A model *declares* its signals: ``model.signals()`` maps a key (``vgmr/G_eff/pix``) to a
 :class:`Signal` (what it is, ``G_eff``, and whose, ``pix``). Its forward pass takes an optional

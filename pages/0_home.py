@@ -30,10 +30,10 @@ st.table(
         "page": ["Playground", "Fusion complexity", "Gates & values", "Reliability permutation", "Uncertainty weighting"],
         "question": [
             "Which modality does a fusion operator lean on, and how does accuracy answer noise?",
-            "Does product/tensor fusion learn a multiplicative task from less data, and is it more fragile? (seed 002)",
-            "What does a value-gated refiner suppress when one input is corrupted? (seed 003, VGMR)",
-            "Do per-sample reliability scores change any fused decision? (seed 000)",
-            "Does noise-aware weighting avoid suppressing the harder modality? (seed 001, UDML)",
+            "Does product/tensor fusion learn a multiplicative task from less data, and is it more fragile? (the fusion-complexity paper)",
+            "What does a value-gated refiner suppress when one input is corrupted? (the VGMR paper, VGMR)",
+            "Do per-sample reliability scores change any fused decision? (the reliability paper)",
+            "Does noise-aware weighting avoid suppressing the harder modality? (the UDML paper, UDML)",
         ],
     }
 )

@@ -1,6 +1,6 @@
 """Fusion complexity
 
-Seed 002: does a fusion that encodes the task's structure learn from less data, and is it more fragile?
+The fusion-complexity paper: does a fusion that encodes the task's structure learn from less data, and is it more fragile?
 """
 import streamlit as st
 
@@ -40,7 +40,7 @@ with st.expander("Method — formulas and paper"):
         "the size at which a fusion first reaches half-way from chance to the best accuracy; robustness by the "
         "share of its clean above-chance accuracy a fusion loses, averaged over noise levels.  \n"
         "Paper: *Encoding Domain Insights into Multi-modal Fusion: Improved Performance at the Cost of "
-        "Robustness* (seed 002); `clip-like` stands in for its CLIP tweet embeddings."
+        "Robustness* (the fusion-complexity paper); `clip-like` stands in for its CLIP tweet embeddings."
     )
 
 open_link(KEY, link_params, study.DEFAULT.data.name)  # a link's settings, before the widgets are drawn

@@ -1,6 +1,6 @@
 """Gates & values
 
-VGMR (seed 003): watch, per sample, what a value-conditioned gate does when one input is corrupted.
+VGMR (the VGMR paper): watch, per sample, what a value-conditioned gate does when one input is corrupted.
 """
 import streamlit as st
 
@@ -10,6 +10,8 @@ from fusionlab.experiments import gates as study
 from fusionlab.figures import training_curves
 from fusionlab.figures import vgmr as vfig
 from fusionlab.models import count_parameters
+from fusionlab.papers import said
+from fusionlab.ui.methods import methods_link
 from fusionlab.ui import vgmr as ui
 from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
@@ -33,7 +35,7 @@ st.markdown(
     "where the gate suppresses (< 1) or amplifies (> 1) that sample's features; `X̃ − X` is what reaches the "
     "backbone minus the input, after the LayerNorm that follows the gate, so its sign is not the gate's (a "
     "suppressed channel can still rise once the others are renormalised). Below, the same question over the whole "
-    "test set: do values rise and the raw gate `G` fall on corrupted input, as the paper found?")
+    "test set, next to what the VGMR paper found.")
 st.markdown(ui.PLAIN)
 ui.formula_expander()
 
@@ -145,16 +147,16 @@ if "gate_stats" in run.tables:
     st.markdown("Corrupted − clean:")
     st.dataframe(gate_differences(stats).round(3), hide_index=True, key=f"{KEY}-diff-table")
     st.plotly_chart(vfig.gate_stats_figure(stats), key=f"{KEY}-stats-fig")
-    look_for("the paper expects the values and the gate of the corrupted modality to fall; a bar near 0 is no change.")
-    st.markdown("**Does the paper's finding hold here?** Each statistic rose, fell or did not change by the "
-                "95% interval of its paired difference (corrupted − clean) over test samples and seeds.")
+    look_for("each bar is one statistic's corrupted − clean difference; a bar near 0 is no change.")
+    st.markdown(f"**The paper**: {said('vgmr-gates')}.  \n**Here**: each statistic rose, fell or did not change "
+                "by the 95% interval of its paired difference (corrupted − clean) over test samples and seeds.")
     show_findings(gate_findings(run.tables["gate_samples"]))
     if run.vgmr.value_target == "sample":
         st.caption("Read the values against their target: with the per-sample target, `v_g` learns "
                    "σ(Δ/τ), how much *this* sample's loss rises when the modality is dropped. A corrupted modality "
-                   "is worth less, so a value that learned its target *falls* on corrupted input; the paper's "
-                   "'values rise' is what the batch-mean target (an option above) can produce, since it only ranks "
-                   "the modalities.")
+                   "is worth less to the prediction, so a value that learned this target moves the other way from "
+                   "the paper's pattern; the batch-mean target (an option above) only ranks the modalities and can "
+                   "produce it.")
     clean = stats[stats["condition"] == "clean"].set_index("modality")
     st.markdown("**Health of the values**: the share of channel values `v_c` stuck below 0.01 or above 0.99 (clean "
                 "inputs). A channel value that is always 0 or 1 cannot tell samples apart; with the anti-collapse "
@@ -188,10 +190,11 @@ if st.button(f"Compute robustness (trains 2 methods × {run.config.seeds} seeds)
 if "robustness" in run.tables:
     rob = run.tables["robustness"]
     st.plotly_chart(vfig.robustness_bands(rob), key=f"{KEY}-rob-fig")
-    look_for("VGMR's band above the plain backbone's over the whole curve would be the paper's finding; overlapping "
-             "bands are no difference these seeds can show.")
-    st.markdown("**Over the whole curve — is VGMR more robust than the plain backbone?** Effective robustness "
-                "(METHODS §1): the accuracy VGMR loses relative to clean, averaged over the grid, minus what the "
-                "backbone loses, paired by seed; relative robustness is the area under each curve.")
+    look_for("each band is one method's mean ± 1 sd over seeds; overlapping bands are no difference these seeds can "
+             "show.")
+    st.markdown(f"**The paper**: {said('vgmr-robustness')}.  \n**Here, over the whole curve**: effective "
+                f"robustness ({methods_link('corruptions-and-robustness', 'Methods')}): the accuracy VGMR loses "
+                "relative to clean, averaged over the grid, minus what the backbone loses, paired by seed; relative "
+                "robustness is the area under each curve.")
     show_findings(robustness_findings(rob, "vgmr", run.backbone))
     st.dataframe(robustness_summary(rob, run.backbone).round(3), hide_index=True, key=f"{KEY}-rob-summary")

@@ -1,9 +1,12 @@
 """Reliability permutation
 
-Does a per-sample quality score change any fused decision? (seed 000)
+Does a per-sample quality score change any fused decision? (the reliability paper)
 """
 import pandas as pd
 import streamlit as st
+
+from fusionlab.papers import cite
+from fusionlab.ui.methods import methods_link
 
 from fusionlab.experiments import permutation as study
 from fusionlab.figures import permutation as figs
@@ -57,8 +60,8 @@ with st.expander("Formulas and source"):
     st.latex(r"\rho = \tfrac1M \textstyle\sum_m \mathrm{corr}\big(Q_m, \mathbf{1}[\text{expert } m \text{ correct}]\big),"
              r"\quad \text{headroom} = \mathrm{BA}(\text{oracle: any expert correct}) - \mathrm{BA}(\text{fused})")
     st.markdown(
-        "Source: *When Does Quality-Aware Multimodal Fusion Matter? A Leakage-Safe Diagnostic for Decision-Level "
-        "Dependence* (seed 000, arXiv:2606.26473); details in METHODS.md §5. Real scores (`pca-recon`, `max-prob`, "
+        f"Source: {cite('reliability')}; details in {methods_link('reliability-permutation-test')} (Methods). "
+        "Real scores (`pca-recon`, `max-prob`, "
         "`energy`, `correctness`) never see a test label and are scaled by train quantiles (q05→0, q95→1). "
         "The two **positive controls** use test correctness on purpose, to show what a score that matters looks like.")
 

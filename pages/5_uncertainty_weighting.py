@@ -1,6 +1,6 @@
 """Uncertainty weighting
 
-Seed 001 (UDML): noise-aware per-sample modality weights, their baselines, and dual suppression.
+The UDML paper (UDML): noise-aware per-sample modality weights, their baselines, and dual suppression.
 """
 import streamlit as st
 
@@ -23,7 +23,7 @@ ensure_app()  # a deep link as a fresh server's first request still runs inside 
 st.title("Uncertainty weighting")
 st.markdown(
     f"Dynamic fusion gives each modality a **per-sample weight** from an uncertainty estimate. {term('udml', 'UDML')} "
-    "(seed 001) learns to *predict the injected noise intensity* and divides by the model's "
+    "(the UDML paper) learns to *predict the injected noise intensity* and divides by the model's "
     f"**{term('alpha', 'dependency α')}** on each modality, so a modality that is hard to learn is not punished twice "
     f"(\"dual suppression\"). Press **Train** to train {term('static', 'static')} fusion, {term('pe', 'PE')} (weights "
     "from the embedding variance) and UDML with and without α over several "

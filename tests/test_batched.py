@@ -1,4 +1,4 @@
-"""Batched multi-seed training equals the sequential fit() of each seed (seed 002's engine)."""
+"""Batched multi-seed training equals the sequential fit() of each seed (the fusion-complexity paper's engine)."""
 from dataclasses import replace
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Gate/value diagnostics, comparison helpers and the vgmr/compare CLI (seed 003 §4.3-§4.8)."""
+"""Gate/value diagnostics, comparison helpers and the vgmr/compare CLI (the VGMR paper's §4.3-§4.8)."""
 from dataclasses import replace
 
 import pandas as pd

@@ -1,4 +1,4 @@
-"""Missing modalities (METHODS §1 ``missing``, §5 availability): all-NaN rows in a feature file, the ``missing``
+"""Missing modalities (docs/methods.md, corruptions and robustness ``missing``, §5 availability): all-NaN rows in a feature file, the ``missing``
 corruption, and the permutation study on data with a modality missing on some rows."""
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Corruptions (METHODS.md §1), parametrised over the registry."""
+"""Corruptions (docs/methods.md, corruptions and robustness), parametrised over the registry."""
 import pytest
 import torch
 

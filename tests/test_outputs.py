@@ -1,4 +1,4 @@
-"""Your own outputs in the reliability permutation test (METHODS §5): the table format, the seed-000 authors'
+"""Your own outputs in the reliability permutation test (docs/methods.md, reliability permutation test): the table format, the reliability paper's authors'
 layout, strict validation, and the oracle that our experts' outputs written out and read back give our table."""
 import io
 import zipfile
@@ -209,9 +209,9 @@ def test_cli_on_your_outputs_writes_the_same_columns(bank, tmp_path):
     assert not (tmp_path / "c" / "permutation.csv").exists()
 
 
-def test_the_readme_example_is_a_valid_outputs_file():
+def test_the_documented_example_is_a_valid_outputs_file():
     from pathlib import Path
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text()  # moved from the README
     block = text.split("```csv\n", 1)[1].split("```", 1)[0]
     assert len(block.strip().splitlines()) == 7  # a header and six rows
     out = load_outputs(block.encode(), "example.csv")

@@ -104,7 +104,7 @@ def test_playground_gated_shows_gate_and_sample_picker_works():
 
 
 def test_playground_missing_noise_removes_a_share_of_samples():
-    """METHODS §1 ``missing``: at level 1 every test sample has lost pix, so the model sees only mor."""
+    """docs/methods.md, corruptions and robustness ``missing``: at level 1 every test sample has lost pix, so the model sees only mor."""
     at = _train_playground()
     clean = _accuracy(at)
     at.selectbox(key="playground-noise").set_value("missing").run()

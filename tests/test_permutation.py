@@ -1,4 +1,4 @@
-"""Reliability permutation diagnostic (METHODS.md §5, seed 000): rules, broken-Q test, metrics, CLI."""
+"""Reliability permutation diagnostic (docs/methods.md, reliability permutation test, the reliability paper): rules, broken-Q test, metrics, CLI."""
 import warnings
 from dataclasses import replace
 
@@ -104,7 +104,7 @@ def test_rule_weights_are_a_distribution(bank, rule):
 
 
 def _reference_weights(rule, q, router, tau):
-    """METHODS.md §5's weights, written out in numpy, independent of the compiled kernel."""
+    """docs/methods.md, reliability permutation test's weights, written out in numpy, independent of the compiled kernel."""
     m = q.shape[1]
     if rule == "noq":
         return np.full(q.shape, 1 / m)

@@ -1,4 +1,4 @@
-"""Availability masks through the reliability permutation diagnostic, and the router fix (METHODS §5)."""
+"""Availability masks through the reliability permutation diagnostic, and the router fix (docs/methods.md, reliability permutation test)."""
 from dataclasses import replace
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Frozen experts, quality scores and positive controls (METHODS.md §5, seed 000)."""
+"""Frozen experts, quality scores and positive controls (docs/methods.md, reliability permutation test, the reliability paper)."""
 from dataclasses import replace
 
 import numpy as np

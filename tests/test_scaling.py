@@ -1,4 +1,4 @@
-"""Seed 002's protocol: clip-like data, the scaling study, findings, figures and the CLI twin."""
+"""The fusion-complexity paper's protocol: clip-like data, the scaling study, findings, figures and the CLI twin."""
 import json
 
 import numpy as np
@@ -91,7 +91,7 @@ def _robust(drop_product, drop_concat):
     for f, drop in (("product", drop_product), ("concat", drop_concat)):
         for cond in ("a", "b", "all"):
             for lv in (0.0, 0.5):
-                for seed, jitter in enumerate((0.0, 0.01, -0.01)):  # paired seeds (METHODS §1) with some spread
+                for seed, jitter in enumerate((0.0, 0.01, -0.01)):  # paired seeds (docs/methods.md, corruptions and robustness) with some spread
                     rows.append({"fusion": f, "condition": cond, "noise": "mix", "level": lv, "seed": seed,
                                  "accuracy": 0.9 - (drop + jitter) * lv})
     return pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""Permuting learned signals inside feature-level models (METHODS.md §6) and the perceptual score (§5)."""
+"""Permuting learned signals inside feature-level models (docs/methods.md, signal permutation test) and the perceptual score (§5)."""
 import numpy as np
 import pytest
 import torch

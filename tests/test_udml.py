@@ -1,4 +1,4 @@
-"""UDML (seed 001): model, training noise, schedule, diagnostics, figures and the CLI twin."""
+"""UDML (the UDML paper): model, training noise, schedule, diagnostics, figures and the CLI twin."""
 import json
 
 import numpy as np
@@ -12,7 +12,7 @@ from fusionlab.data import SyntheticConfig, make_synthetic, prepare
 from fusionlab.diagnostics import udml as diag
 from fusionlab.figures import udml as figs
 from fusionlab.experiments import udml as study_mod
-from fusionlab.models.udml import METHODS, UDMLConfig, build_udml, kl_to_prior, udml_loss
+from fusionlab.models.udml import VARIANTS, UDMLConfig, build_udml, kl_to_prior, udml_loss
 from fusionlab.models.udml_schedule import NoiseSchedule, add_intensity_noise, draw_intensities
 from fusionlab.objectives import UDMLObjective
 from fusionlab.train import TrainConfig, fit
@@ -52,10 +52,10 @@ def _batch(data, n=16):
 
 
 def test_methods_registered():
-    assert set(METHODS.names()) == {"static", "pe", "udml_no_alpha", "udml"}
+    assert set(VARIANTS.names()) == {"static", "pe", "udml_no_alpha", "udml"}
 
 
-@pytest.mark.parametrize("method", METHODS.names())
+@pytest.mark.parametrize("method", VARIANTS.names())
 def test_forward_returns_named_extras_and_weights_sum_to_m(data, method):
     model = build_udml(data.shapes(), data.n_classes, UDMLConfig(method=method, enc_dim=8), seed=0).eval()
     out = model(_batch(data))
@@ -121,7 +121,7 @@ def test_intensity_one_is_clean_and_half_the_rows_are_clean(data):
                                                    ("sd", lambda t: t if t > 1 else 0.0),
                                                    ("linear", lambda t: 0.3 * (t - 1))])
 def test_intensity_noise_has_the_mapped_scale(data, mapping, expected_sd):
-    """METHODS.md §4: intensity t adds noise N(0, t) in train sd (t = 1 clean); 'sd' and 'linear' are options."""
+    """UDML_docs/methods.md, UDML: intensity t adds noise N(0, t) in train sd (t = 1 clean); 'sd' and 'linear' are options."""
     cfg = UDMLTrainConfig(intensity_map=mapping, level_scale=0.3 if mapping == "linear" else 1.0)
     xs = {k: v.repeat(20, 1, 1) for k, v in data.train.xs.items()}  # enough entries for a stable sd
     n = len(next(iter(xs.values())))
@@ -242,7 +242,7 @@ def test_suppression_findings_follow_the_numbers():
 
 
 def test_a_gap_within_the_seed_spread_is_not_judged():
-    # three seeds: METHODS §1's 95% t interval over two seeds (t = 12.7) would call even a 0.24 gap a tie
+    # three seeds: UDML_docs/methods.md, corruptions and robustness's 95% t interval over two seeds (t = 12.7) would call even a 0.24 gap a tie
     acc = pd.DataFrame({"method": ["static"] * 3 + ["pe"] * 3 + ["udml"] * 3, "seed": [0, 1, 2] * 3,
                         "clean": [0.80, 0.90, 0.85, 0.84, 0.84, 0.84, 0.60, 0.62, 0.61], "noisy": [0.5] * 9})
     res = {f.claim: f for f in diag.suppression_findings(acc)}
@@ -287,7 +287,7 @@ def test_cli_writes_every_file_with_the_right_columns(tmp_path):
     assert {"method", "seed", "row", "modality", "injected", "weight"} <= set(pd.read_csv(out / "weights.csv").columns)
     assert {"method", "seed", "condition", "level", "accuracy"} <= set(pd.read_csv(out / "robustness.csv").columns)
     alpha = json.loads((out / "alpha.json").read_text())
-    assert set(alpha["alpha"]) == set(METHODS.names())
+    assert set(alpha["alpha"]) == set(VARIANTS.names())
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["spearman"]) == {"pe", "udml_no_alpha", "udml"}
     assert set(summary["spearman"]["udml"]) == {"m1", "m2"}

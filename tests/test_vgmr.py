@@ -1,4 +1,4 @@
-"""VGMR (seed 003, METHODS.md §3): gate algebra, shapes, gradients, ablation switches, determinism."""
+"""VGMR (the VGMR paper, docs/methods.md, VGMR): gate algebra, shapes, gradients, ablation switches, determinism."""
 from dataclasses import replace
 
 import pytest
@@ -78,7 +78,7 @@ def test_refined_follows_the_norm_option_in_eval_mode(norm):
 
 
 def test_post_gate_layernorm_erases_a_gate_uniform_within_each_timestep():
-    """METHODS §3.8: LN over channels cancels scaling uniform within a timestep; pre-gate keeps it."""
+    """docs/methods.md, VGMR: LN over channels cancels scaling uniform within a timestep; pre-gate keeps it."""
     x = torch.randn(4, 5, 6)
     scale = torch.rand(4, 5, 1) + 0.5  # one factor per (sample, timestep)
     for norm, erased in (("post-gate", True), ("pre-gate", False)):
@@ -115,7 +115,7 @@ def test_loss_increase_has_one_entry_per_sample_and_modality_and_no_gradient():
 
 @pytest.mark.parametrize("target_kind,regulariser", [("sample", "both"), ("batch", "global"), ("sample", "global")])
 def test_value_target_and_extra_loss_follow_the_formulas(target_kind, regulariser):
-    """Delta_{m,i} = CE_i(m zeroed) - CE_i(all) in eval mode; extra = beta L_value + gamma L_reg (METHODS.md
+    """Delta_{m,i} = CE_i(m zeroed) - CE_i(all) in eval mode; extra = beta L_value + gamma L_reg (docs/methods.md
     §3.9): per sample (or the batch mean of Delta), and L_reg on v_g and v_c (or on v_g only)."""
     model = _model(d=8, beta=0.7, gamma=0.3, tau=0.5, kappa=0.4, value_target=target_kind,
                    regulariser=regulariser).train()
@@ -221,7 +221,7 @@ def _interleaved(**options):
 
 
 def _own_refiner(ref, xs, v_g, v_c):
-    """Each modality's G and X~ from its own weights alone (METHODS §3.1, 3.5-3.8, eval mode)."""
+    """Each modality's G and X~ from its own weights alone (docs/methods.md, VGMR, 3.5-3.8, eval mode)."""
     gates, refined = {}, {}
     for i, k in enumerate(INTERLEAVED):
         w, x, d = ref.modality_weights(k), xs[k], INTERLEAVED[k][1]

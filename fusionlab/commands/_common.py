@@ -312,9 +312,9 @@ def run_with_jobs(args: argparse.Namespace, run, cfg, label: str, **kwargs):
 
 
 def add_signal_args(p: argparse.ArgumentParser) -> None:
-    """``--permute-signals`` and its K (METHODS §6), as every command with a gated model takes them."""
+    """``--permute-signals`` and its K (docs/methods.md, signal permutation test), as every command with a gated model takes them."""
     p.add_argument("--permute-signals", action="store_true",
-                   help="permute the model's learned per-sample signals across test rows (METHODS §6); "
+                   help="permute the model's learned per-sample signals across test rows (docs/methods.md, signal permutation test); "
                         "writes signal_permutation.csv")
     p.add_argument("--signal-permutations", type=int, default=SignalTestConfig().permutations,
                    help="K permutations of the signal test")

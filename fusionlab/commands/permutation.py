@@ -1,4 +1,4 @@
-"""``permutation``: the Reliability permutation page's headless twin (METHODS.md §5, seed 000).
+"""``permutation``: the Reliability permutation page's headless twin (docs/methods.md, reliability permutation test, the reliability paper).
 
     python -m fusionlab permutation --dataset uci-digits --views fou,kar,mor --permutations 200 \\
         --seed 0 --out DIR [--control aligned --fidelity F | --control corruption --rate K] \\
@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
                    help="metrics on the fully observed test rows only (the authors' FULL-only); else on all test rows")
     p.add_argument("--outputs", default="", metavar="FILE|DIR",
                    help="your own outputs instead of our experts: a .csv/.parquet/.npz table (label, split|fold, "
-                        "p__<m>__<c> or p__<m>, q__<m>, present__<m>; see the README) or the seed-000 authors' "
+                        "p__<m>__<c> or p__<m>, q__<m>, present__<m>; see docs/data.md) or the reliability paper's authors' "
                         "artifact directory (or a .zip of it); --dataset and the expert options are then unused")
     p.add_argument("--outputs-model", default="", help="with an authors' layout: which unimodal_preds/<model>")
     p.add_argument("--tau", type=float, default=d.permutation.tau, help="temperature of the softmax rule")

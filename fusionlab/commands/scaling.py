@@ -1,4 +1,4 @@
-"""``scaling``: the Fusion complexity page's headless twin (seed 002, ``experiments.scaling``).
+"""``scaling``: the Fusion complexity page's headless twin (the fusion-complexity paper, ``experiments.scaling``).
 
     python -m fusionlab scaling --dataset clip-like --label dot --fusions concat,product,tensor \\
         --sizes 32-4096 --seeds 20 --out DIR      (or --preset "paper: dot-product task")
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-COMMANDS = {"scaling": "seed 002: accuracy vs training size over many seeds, ROC, robustness"}
+COMMANDS = {"scaling": "the fusion-complexity paper: accuracy vs training size over many seeds, ROC, robustness"}
 SCORE_COLUMNS = ["fusion", "label", "size", "seed", "val_accuracy", "test_accuracy", "params"]
 ROBUST_COLUMNS = ["fusion", "condition", "noise", "level", "accuracy", "seed"]
 

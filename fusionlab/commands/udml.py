@@ -1,4 +1,4 @@
-"""``udml``: the Uncertainty-weighting page's headless twin (seed 001, ``experiments.udml``).
+"""``udml``: the Uncertainty-weighting page's headless twin (the UDML paper, ``experiments.udml``).
 
 Trains static / pe / udml_no_alpha / udml with ``--seeds`` seeds (S, S+1, ...) and writes
 ``estimator.csv`` (method, modality, injected, predicted, seed), ``weights.csv``,
@@ -6,7 +6,7 @@ Trains static / pe / udml_no_alpha / udml with ``--seeds`` seeds (S, S+1, ...) a
 accuracy per epoch) and ``summary.json`` (Spearman ρ per method and modality, the oracle's ρ
 beside them, clean and noisy accuracy and mean clean weights per method, and the paper's
 findings judged from these numbers); with ``--permute-signals``, ``signal_permutation.csv``
-(METHODS §6: each method's first-seed weights ``w_m`` permuted across test rows, clean and with
+(docs/methods.md, signal permutation test: each method's first-seed weights ``w_m`` permuted across test rows, clean and with
 each modality noised up to the top training level).
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ COMMANDS = {"udml": "UDML vs static / PE: estimator response, weights, alpha, ro
 
 def add_parser(sub) -> None:
     from ..experiments import udml as study
-    from ..models.udml import ALPHA_MODES, CHOICES, FUSIONS_ALLOWED, METHODS
+    from ..models.udml import ALPHA_MODES, CHOICES, FUSIONS_ALLOWED, VARIANTS
     from ..models.udml_schedule import INTENSITY_MAPS, LABELS
     from ._common import add_data_args, add_executor_args, add_fusion_args, add_signal_args, csv_list
     d = study.DEFAULT
@@ -49,7 +49,7 @@ def add_parser(sub) -> None:
                         "'linear' sd scale*(t-1)")
     p.add_argument("--level-scale", type=float, default=None,
                    help="multiplies every noise sd (default 1; 0.3 for 'linear')")
-    p.add_argument("--methods", type=csv_list, default=None, help=f"subset of {','.join(METHODS.names())}")
+    p.add_argument("--methods", type=csv_list, default=None, help=f"subset of {','.join(VARIANTS.names())}")
     p.add_argument("--fusion", default=None, choices=FUSIONS_ALLOWED,
                    help=f"how the weighted modalities are fused (default {d.model.fusion}); UDML claims to work "
                         "with any")

@@ -1,8 +1,8 @@
-"""``vgmr`` and ``compare``: the Gates & values page's headless twin (seed 003, ``experiments.gates``).
+"""``vgmr`` and ``compare``: the Gates & values page's headless twin (the VGMR paper, ``experiments.gates``).
 
 ``vgmr`` trains VGMR and the plain backbone for ``--seeds`` seeds and writes ``gate_stats.csv``
 (§4.4, every seed), ``removal.csv`` (§4.7), ``robustness.csv`` and ``robustness_summary.csv`` (§4.8);
-with ``--permute-signals``, ``signal_permutation.csv`` (METHODS §6: the first seed's ``v_g``, ``v_c``,
+with ``--permute-signals``, ``signal_permutation.csv`` (docs/methods.md, signal permutation test: the first seed's ``v_g``, ``v_c``,
 ``G_eff`` permuted across test rows, clean and with each modality corrupted at ``--ratio``/``--weight``).
 ``compare`` trains every §4.5 method on one backbone (transformer by default) for ``--seeds`` seeds and
 writes ``comparison.csv`` (mean ± sd, paired difference to VGMR; ``comparison_seeds.csv`` per seed)
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-COMMANDS = {"vgmr": "VGMR gate statistics, modality removal and robustness (seed 003)",
+COMMANDS = {"vgmr": "VGMR gate statistics, modality removal and robustness (the VGMR paper)",
             "compare": "§4.5 controlled comparison of VGMR with fusion baselines"}
 
 
@@ -33,7 +33,7 @@ def _common_args(p: argparse.ArgumentParser, backbone: str = "") -> None:
     p.add_argument("--value-rows", type=int, default=d.vgmr.value_rows,
                    help="rows of each batch the value target is computed on (0: all; fewer is cheaper, noisier)")
     p.add_argument("--value-target", default=d.vgmr.value_target, choices=CHOICES["value_target"],
-                   help="VGMR value target: per 'sample' (METHODS §3.9, default) or the 'batch' mean")
+                   help="VGMR value target: per 'sample' (docs/methods.md, VGMR, default) or the 'batch' mean")
     p.add_argument("--regulariser", default=d.vgmr.regulariser, choices=CHOICES["regulariser"],
                    help="VGMR anti-collapse term on 'both' values (default) or the 'global' value only")
     p.add_argument("--norm", default=d.vgmr.norm, choices=CHOICES["norm"],

@@ -1,6 +1,6 @@
-"""``clip-like``: two synthetic 768-d embeddings that share latent structure (seed 002).
+"""``clip-like``: two synthetic 768-d embeddings that share latent structure (the fusion-complexity paper).
 
-Seed 002 trains on CLIP text and image embeddings of tweets with a human sentiment
+The fusion-complexity paper trains on CLIP text and image embeddings of tweets with a human sentiment
 label ("real"), and on a synthetic label, the sign of the two embeddings' dot
 product ("dot", §3). We have no tweets, so this loader makes a stand-in whose
 structure is known:
@@ -41,7 +41,7 @@ def _real_label(z: np.ndarray, rng: np.random.Generator, label_noise: float) -> 
 
 @dataclass(frozen=True)
 class ClipLikeConfig:
-    label: str = option("dot", "clip-like label: dot (sign of <x1, x2>, seed 002 section 3) or real (a non-trivial "
+    label: str = option("dot", "clip-like label: dot (sign of <x1, x2>, the fusion-complexity paper section 3) or real (a non-trivial "
                         "latent rule, like sentiment)", flag="--label", choices=CLIP_LABELS, label="label")
     n_samples: int = option(1500, "clip-like: number of samples (10% validation, 15% test, the rest the pool the "
                             "training sizes draw from)", flag="--clip-samples", lo=20, hi=100_000, step=500,
@@ -64,7 +64,7 @@ def _info(cfg: ClipLikeConfig) -> DatasetInfo:
     return DatasetInfo({"text": (1, cfg.dim), "image": (1, cfg.dim)}, 2, "generated stand-in for CLIP embeddings")
 
 
-@register_dataset("clip-like", "two synthetic 768-d embeddings sharing a latent; 'real' or 'dot' label (seed 002)",
+@register_dataset("clip-like", "two synthetic 768-d embeddings sharing a latent; 'real' or 'dot' label (the fusion-complexity paper)",
                   ClipLikeConfig, _info)
 def _load(cfg: ClipLikeConfig) -> MultimodalDataset:
     return load_clip_like(cfg.label, cfg.n_samples, cfg.dim, cfg.latent_dim, cfg.noise, cfg.label_noise, cfg.seed)

@@ -1,6 +1,6 @@
 """The multimodal dataset container, seeded stratified splits and train-only scaling.
 
-METHODS.md §1: every statistic (standardisation, noise scale) is fitted on the train
+docs/methods.md, corruptions and robustness: every statistic (standardisation, noise scale) is fitted on the train
 split only and applied unchanged to validation and test.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Label rules:
 - ``linear``: a linear rule of a shared latent ``z``; every modality sees ``z``
   through its own random projection, scaled by its informativeness.
-- ``dot``: seed 002 §3, ``y = 1[<x_1, x_2> > 0]`` for two independent Gaussian
+- ``dot``: the fusion-complexity paper's §3, ``y = 1[<x_1, x_2> > 0]`` for two independent Gaussian
   embeddings; the other modalities are noise.
 - ``conflict``: each sample trusts one modality chosen at random (``extras['trusted']``);
   the others carry the latent of a *different* class and extra noise, so they
@@ -12,7 +12,7 @@ Label rules:
 Optional XOR coding (``xor_modalities``, rules ``linear`` and ``conflict``): the listed
 modalities hide their signal behind a random per-sample sign, so they stay
 informative but a linear read-out sees nothing; a modality that is hard to learn
-(seed 001's "dual suppression" setting).
+(the UDML paper's "dual suppression" setting).
 
 Optional per-sample corruption: a fraction of samples get Gaussian noise of a
 severity drawn per sample; the severities come back as ``extras['severity']``
@@ -52,7 +52,7 @@ class SyntheticConfig:
         flag="--informativeness", kind="floats", per="n_modalities", lo=0.0, hi=1.0, step=0.05,
         label="informativeness")
     rule: str = option("linear", "synthetic label rule: linear (a latent every modality sees), dot (sign of "
-                       "<x1, x2>, seed 002), conflict (each sample trusts one modality)", flag="--rule",
+                       "<x1, x2>, the fusion-complexity paper), conflict (each sample trusts one modality)", flag="--rule",
                        choices=RULES, label="label rule")
     structure: str = option("iid", "synthetic: the noise over timesteps — iid (drawn afresh at every timestep) or "
                             "persistent (a per-sample pattern held over time, with a little jitter), under which a "

@@ -1,4 +1,4 @@
-"""Gate and value diagnostics of VGMR (seed 003 §4.4, §4.7, §4.8; METHODS.md §3).
+"""Gate and value diagnostics of VGMR (the VGMR paper's §4.4, §4.7, §4.8; docs/methods.md, VGMR).
 
 - ``sample_view``: one test sample, each modality optionally corrupted by ``timestep``
   noise (ratio, weight), run through the frozen model: ``G``, ``G_eff``, ``X~ - X``,
@@ -25,6 +25,7 @@ from ..data.dataset import PreparedData
 from ..noise import corrupt, corrupt_modalities
 from ..refiners.vgmr import VGMRConfig, stack_part
 from ..train import predict
+from ..papers import CLAIMS
 from ..findings import FAILS, HOLDS, UNKNOWN, Finding, describe, direction, from_directions
 from .robustness import effective_robustness, modality_removal, noisy_metrics, relative_robustness
 
@@ -196,14 +197,15 @@ def gate_differences(stats: pd.DataFrame) -> pd.DataFrame:
     return diff.reset_index()
 
 
-WANTED = {"global_value": 1, "channel_value": 1, "gate": -1}  # seed 003 §4.4: values rise, the gate falls
+# the VGMR paper's §4.4 (Table 4.4): corruption raises the global value, the channel value and the channel values'
+# spread, and lowers the average gate (papers.CLAIMS["vgmr-gates"])
+WANTED = {"global_value": 1, "channel_value": 1, "channel_sd": 1, "gate": -1}
 WORD = {1: "rose", -1: "fell", 0: "no change"}
 
 
 def gate_findings(samples: pd.DataFrame) -> List[Finding]:
     """Per corrupted modality: does each statistic rise or fall (paired over test samples, the shared
-    rule), and does the paper's finding — global and channel value rise, the gate falls — hold?
-    The within-sample channel sd is reported beside them (the paper reports it; it predicts no sign)."""
+    rule), and does the paper's §4.4 pattern (``WANTED``) hold?"""
     out = []
     unit = ["seed", "row"] if "seed" in samples else ["row"]
     for k, g in samples.groupby("modality", sort=False):
@@ -215,7 +217,7 @@ def gate_findings(samples: pd.DataFrame) -> List[Finding]:
             dirs[s] = direction(d)
             parts.append(f"{s.replace('_', ' ')} {WORD[dirs[s]]} ({describe(d)})")
         verdict = from_directions(list(WANTED.values()), [dirs[s] for s in WANTED])
-        out.append(Finding(f"corrupting {k}: values rise and the gate falls (seed 003 §4.4)", verdict,
+        out.append(Finding(f"{k} corrupted, the VGMR paper's §4.4: {CLAIMS['vgmr-gates'].text}", verdict,
                            "; ".join(parts) + " — corrupted minus clean, mean over test samples"
                            + (f" of {g['seed'].nunique()} seeds" if "seed" in g else "")
                            + " [95% interval of the per-sample difference]."))
@@ -267,7 +269,7 @@ def removal_table(models: Mapping[str, torch.nn.Module], data: PreparedData) -> 
 
 def robustness_summary(rob: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Per method, seed and sweep: relative robustness (area under the accuracy curve over the grid,
-    per unit of level) and effective robustness against ``baseline`` with the same seed (METHODS §1;
+    per unit of level) and effective robustness against ``baseline`` with the same seed (docs/methods.md, corruptions and robustness;
     NaN for the baseline itself or a seed it lacks). Columns ``method, seed, sweep, clean_accuracy,
     relative_robustness, effective_robustness``."""
     rows = []
@@ -285,11 +287,11 @@ def robustness_summary(rob: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 
 def robustness_findings(rob: pd.DataFrame, method: str = "vgmr", baseline: str = "concat") -> List[Finding]:
-    """Seed 003 §4.8 over the whole curve: is ``method`` more robust than ``baseline``? Per sweep, its
+    """The VGMR paper §4.8 over the whole curve: is ``method`` more robust than ``baseline``? Per sweep, its
     effective robustness against the baseline (paired by seed: does it lose less accuracy as noise
     grows?) decides; the paired difference in relative robustness is given beside it."""
     have = set(rob["method"])
-    claim = f"{method} is more robust than the plain {baseline} backbone (seed 003 §4.8, whole curve)"
+    claim = f"{method} is more robust than the plain {baseline} backbone (the VGMR paper's §4.8, whole curve)"
     if not {method, baseline} <= have:
         return [Finding(claim, UNKNOWN, f"needs both '{method}' and '{baseline}'; have {sorted(have)}.")]
     summary = robustness_summary(rob, baseline)

@@ -1,4 +1,4 @@
-"""Per-sample quality (reliability) scores ``Q_m in [0, 1]`` (METHODS.md §5, seed 000).
+"""Per-sample quality (reliability) scores ``Q_m in [0, 1]`` (docs/methods.md, reliability permutation test, the reliability paper).
 
 Three families, none of which sees a test label:
 

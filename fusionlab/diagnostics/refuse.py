@@ -12,7 +12,7 @@ across threads. ``benchmarks/permutation.py`` measures it against a per-permutat
 The fusion weights of every rule live only here (:func:`rule_weights`), so the clean
 decision and all permuted ones go through the same arithmetic.
 
-**Availability** (METHODS §5): ``a[m, i] = 1`` where modality ``m`` is present on row ``i``, else
+**Availability** (docs/methods.md, reliability permutation test): ``a[m, i] = 1`` where modality ``m`` is present on row ``i``, else
 0. Every rule renormalises over the present modalities (a missing one gets weight 0); the
 ``moe`` router reads ``[a; Q]``. A row whose label is negative is left out of the confusion
 counts (the fully-observed-only metric), though it is fused like any other.

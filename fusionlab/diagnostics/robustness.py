@@ -1,6 +1,6 @@
 """Robustness curves, modality removal and per-sample modality contributions.
 
-Seed 002 evaluates noise on each modality alone and on all at once; seed 003 §4.7
+The fusion-complexity paper evaluates noise on each modality alone and on all at once; the VGMR paper's §4.7
 drops one modality at a time.
 """
 from __future__ import annotations
@@ -115,7 +115,7 @@ def noisy_evaluation(model: torch.nn.Module, data: PreparedData, levels: Mapping
 
 
 def relative_robustness(levels: Sequence[float], accuracy: Sequence[float]) -> float:
-    """MultiBench's relative robustness (METHODS §1): the area under the accuracy curve over the
+    """MultiBench's relative robustness (docs/methods.md, corruptions and robustness): the area under the accuracy curve over the
     level grid divided by the grid's width, so a flat curve scores its accuracy."""
     x, f = np.asarray(levels, dtype=float), np.asarray(accuracy, dtype=float)
     order = np.argsort(x)
@@ -126,7 +126,7 @@ def relative_robustness(levels: Sequence[float], accuracy: Sequence[float]) -> f
 
 
 def effective_robustness(levels: Sequence[float], accuracy: Sequence[float], baseline: Sequence[float]) -> float:
-    """MultiBench's effective robustness against a baseline curve on the same grid (METHODS §1),
+    """MultiBench's effective robustness against a baseline curve on the same grid (docs/methods.md, corruptions and robustness),
     unnormalised: ``mean_i [(f_i - f_0) - (b_i - b_0)]``, ``l_0`` the lowest level."""
     x = np.asarray(levels, dtype=float)
     f, b = np.asarray(accuracy, dtype=float), np.asarray(baseline, dtype=float)

@@ -1,6 +1,6 @@
-"""Does the decision depend on a learned signal, or on a modality at all? (METHODS.md §6 and §5)
+"""Does the decision depend on a learned signal, or on a modality at all? (docs/methods.md, signal permutation test and §5)
 
-Seed 000's Broken-Q test asks whether a fused decision depends on decision-level quality scores.
+The reliability paper's Broken-Q test asks whether a fused decision depends on decision-level quality scores.
 :func:`signal_permutation` asks the same of the per-sample signals a feature-level model computes
 and then uses (VGMR's ``v_g``, ``v_c``, ``G_eff``; UDML's ``w_m``; the ``gated`` operator's ``z``):
 with the trained model frozen (evaluation mode), the signal of test row ``i`` is replaced by that of
@@ -180,7 +180,7 @@ def input_targets(names: Sequence[str]) -> List[Target]:
 
 def input_permutation(model: torch.nn.Module, xs: Mapping[str, torch.Tensor], y, n_classes: int,
                       cfg: SignalTestConfig = SignalTestConfig()) -> PermutationResult:
-    """The perceptual score (METHODS §5): permute modality ``m``'s inputs across test rows.
+    """The perceptual score (docs/methods.md, reliability permutation test): permute modality ``m``'s inputs across test rows.
 
     ``table`` has ``modality, metric_clean, metric_permuted_mean, delta, p_value`` (and macro-F1).
     """

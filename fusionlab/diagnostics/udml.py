@@ -1,4 +1,4 @@
-"""Diagnostics of seed 001 (UDML, arXiv 2603.19681): does the estimator track the noise,
+"""Diagnostics of the UDML paper (UDML, arXiv 2603.19681): does the estimator track the noise,
 what weight does each sample get, how dependent is the model on each modality, and
 does dynamic fusion beat static fusion?
 
@@ -20,7 +20,7 @@ from sklearn.metrics import accuracy_score
 from .. import rng
 from ..data.dataset import PreparedData
 from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding, describe, direction
-from ..models.udml import METHODS, UDMLConfig, UDMLModel
+from ..models.udml import VARIANTS, UDMLConfig, UDMLModel
 from ..models.udml_schedule import NoiseSchedule, add_intensity_noise, draw_intensities, intensity_to_level, max_level
 from ..noise import Level, corrupt_modalities, default_levels, level_range
 from .signals import SignalTestConfig, over_conditions, signal_permutation
@@ -55,7 +55,7 @@ class UDMLStudy:
 
 def estimator_key(method: str) -> Optional[str]:
     """Which output is the method's noise estimate: ``intensity`` (s_m), ``variance`` (PE) or None."""
-    return {"intensity": "intensity", "variance": "variance"}.get(METHODS.get(method).weighting)
+    return {"intensity": "intensity", "variance": "variance"}.get(VARIANTS.get(method).weighting)
 
 
 def test_level(t: float, schedule: NoiseSchedule, noise: str = NOISE) -> float:
@@ -307,7 +307,7 @@ def suppression_findings(acc: pd.DataFrame, hard: Optional[str] = None) -> List[
 
 
 def findings(spear: pd.DataFrame, acc: pd.DataFrame, hard: Optional[str] = None, noise: str = NOISE) -> List[Finding]:
-    """Every claim of seed 001 the numbers can judge, in order (``noise``: the estimator sweep's test noise)."""
+    """Every claim of the UDML paper the numbers can judge, in order (``noise``: the estimator sweep's test noise)."""
     return [monotonicity_finding(spear, noise)] + suppression_findings(acc, hard)
 
 
@@ -319,7 +319,7 @@ def noise_label(max_levels: Mapping[str, float]) -> str:
 
 def signal_test(study: UDMLStudy, method: str, seed: int, noises: Sequence[Mapping[str, float]],
                 cfg: SignalTestConfig = SignalTestConfig()):
-    """METHODS §6 on one model's weights ``w_m`` (and a ``gated`` operator's ``z``), once per noise setting
+    """docs/methods.md, signal permutation test on one model's weights ``w_m`` (and a ``gated`` operator's ``z``), once per noise setting
     (``{modality: max level}``, ``{}`` clean; the page passes its sliders'): gaussian test noise at
     per-sample levels ~ U(0, max), drawn from the study's evaluation seed as ``sample_weights`` draws them."""
     data, part = study.data, study.data.test

@@ -1,4 +1,4 @@
-"""The Gates & values study: VGMR (seed 003, METHODS.md §3) on a backbone, and what it does.
+"""The Gates & values study: VGMR (the VGMR paper, docs/methods.md, VGMR) on a backbone, and what it does.
 
 ``run`` (the CLI's ``vgmr``) trains VGMR and the plain backbone for ``cfg.seeds`` seeds and returns
 ``gate_stats`` (§4.4, every seed's VGMR, pooled; ``gate_samples`` per seed and sample), ``removal``
@@ -59,7 +59,7 @@ class GatesConfig:
     weight: float = 1.0  # §4.4: noise weight (1 replaces)
     seeds: int = 3  # §4.4 and §4.8: seeds train.seed, train.seed + 1, ...
     sweep: SweepConfig = SweepConfig()
-    signals: Optional[SignalTestConfig] = None  # METHODS §6 on the first seed's VGMR (None: not run)
+    signals: Optional[SignalTestConfig] = None  # docs/methods.md, signal permutation test on the first seed's VGMR (None: not run)
     backbone_options: Dict[str, Any] = field(default_factory=dict)  # the backbone operator's declared options
 
     def __post_init__(self) -> None:
@@ -135,7 +135,7 @@ def gate_tables(cfg: GatesConfig, data: PreparedData, models: Mapping[Tuple[str,
 
 def signal_test(model: torch.nn.Module, data: PreparedData, noises: Sequence[Mapping[str, Tuple[float, float]]],
                 cfg: SignalTestConfig = SignalTestConfig(), seed: int = 0):
-    """METHODS §6 on VGMR's signals, once per noise setting (``{modality: (ratio, weight)}``, ``{}`` clean;
+    """docs/methods.md, signal permutation test on VGMR's signals, once per noise setting (``{modality: (ratio, weight)}``, ``{}`` clean;
     the page passes its sliders'): a ``condition`` column names each."""
     conditions = {noise_label(n): corrupt_test(data, n, seed) for n in noises}
     return over_conditions(signal_permutation, model, conditions, data.test.y, data.n_classes, cfg)

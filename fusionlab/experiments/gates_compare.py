@@ -1,4 +1,4 @@
-"""Controlled comparison, cost and ablation of VGMR (seed 003 §4.3 and §4.5, Table 7): the CLI's ``compare``.
+"""Controlled comparison, cost and ablation of VGMR (the VGMR paper's §4.3 and §4.5, Table 7): the CLI's ``compare``.
 
 - ``comparison_configs``: on one backbone (transformer by default, as the paper runs §4.5), the plain
   backbone, VGMR, and each baseline in VGMR's place (``refiners.context``: ``sum``, ``tensor``,
@@ -149,7 +149,7 @@ def over_seeds(rows: pd.DataFrame, reference: str, backbone: str) -> pd.DataFram
 
 
 def comparison_findings(rows: pd.DataFrame, reference: str = "vgmr", backbone: str = "") -> List[Finding]:
-    """Seed 003 §4.5: VGMR is at least as accurate as each baseline on the same backbone, by the shared
+    """The VGMR paper §4.5: VGMR is at least as accurate as each baseline on the same backbone, by the shared
     paired rule over the per-seed rows (``method, seed, accuracy, params``)."""
     wide = rows.pivot_table(index="seed", columns="method", values="accuracy")
     if reference not in wide:
@@ -161,7 +161,7 @@ def comparison_findings(rows: pd.DataFrame, reference: str = "vgmr", backbone: s
         diff = (wide[name] - wide[reference]).dropna().to_numpy()
         verdict = {-1: HOLDS, 1: FAILS, 0: UNKNOWN}[direction(diff)]
         sd = f" ± {g['accuracy'].std(ddof=1):.3f}" if len(g) > 1 else ""
-        out.append(Finding(f"{reference} beats {name} on the {backbone} backbone (seed 003 §4.5)", verdict,
+        out.append(Finding(f"{reference} beats {name} on the {backbone} backbone (the VGMR paper's §4.5)", verdict,
                            f"accuracy {g['accuracy'].mean():.3f}{sd} vs {reference} {wide[reference].mean():.3f}; "
                            f"{name} − {reference} {describe(diff)} over {len(diff)} seeds; "
                            f"{int(g['params'].iloc[0]):,} parameters."))

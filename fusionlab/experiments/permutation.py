@@ -1,4 +1,4 @@
-"""The Reliability-permutation study (seed 000, METHODS.md §5): do quality scores change any fused decision?
+"""The Reliability-permutation study (the reliability paper, docs/methods.md, reliability permutation test): do quality scores change any fused decision?
 
 ``run`` fits frozen experts on one seeded split (or on seeds x stratified folds), scores them,
 runs the broken-Q test for every score and rule, and returns ``permutation_runs`` (every run),
@@ -36,7 +36,7 @@ FIRST = ["score", "rule", "metric_clean", "metric_broken_mean", "delta", "p_valu
 
 @dataclass(frozen=True)
 class OutputsConfig:
-    """Your own outputs instead of our experts (``diagnostics.outputs``): a table file, a directory in the seed-000
+    """Your own outputs instead of our experts (``diagnostics.outputs``): a table file, a directory in the reliability-paper
     authors' layout or a ``.zip`` of one (``path``; for an upload its file name), and which of the layout's models."""
 
     path: str = ""
@@ -153,7 +153,7 @@ def permutation_job(cfg: PermutationStudyConfig, seed: int, fold: int, source: O
 
 
 def findings(table: pd.DataFrame) -> List[Finding]:
-    """Seed 000's findings from a table. Only rules that use ``Q`` are counted (``noq`` ignores it, so it can
+    """The reliability paper's findings from a table. Only rules that use ``Q`` are counted (``noq`` ignores it, so it can
     never gain). Real scores: no rule loses accuracy when its ``Q`` is permuted (``Δ_perm > 0`` with
     ``p <= 0.05``) — holds when none does, does not hold when at least half do, partly in between; the
     oracle headroom and ρ are reported beside it. Positive controls: every rule loses accuracy."""
@@ -168,16 +168,23 @@ def findings(table: pd.DataFrame) -> List[Finding]:
         losses = real[(real["p_value"] <= ALPHA) & (real["delta"] > 0)]
         head, rho = real["oracle_headroom"].max(), real.groupby("score", sort=False)["rho"].first()
         rho_txt = ", ".join(f"{k} {v:.2f}" for k, v in rho.items())
-        claim = "permuting a real quality score across test rows changes no fused decision"
+        claim = "the reliability paper's clean-data finding: permuting a real quality score across test rows " \
+                "changes no fused decision"
         context = f"The oracle headroom reaches {head:.3f}; ρ per score: {rho_txt}."
+        finite = rho.dropna()
+        why = "" if finite.empty else (
+            f" Why it differs from the paper: here the scores track which expert is right (ρ from "
+            f"{finite.min():.2f} to {finite.max():.2f}), where the paper's barely did (ρ ≈ 0), so permuting them "
+            "moves decisions.")
         if losses.empty:
             out.append(Finding(claim, HOLDS, f"none of the {len(real)} score x rule pairs that use Q loses accuracy "
                                              f"significantly when Q is permuted (all p > {ALPHA} or Δ ≤ 0). {context}"))
         else:
             pairs = ", ".join(f"{r.score}/{r.rule} (Δ={signed(r.delta)}, p={r.p_value:.3f})" for r in losses.itertuples())
             verdict = FAILS if 2 * len(losses) >= len(real) else PARTLY
-            out.append(Finding(claim, verdict, f"{len(losses)} of {len(real)} score x rule pairs that use Q lose "
-                                               f"accuracy significantly when Q is permuted: {pairs}. {context}"))
+            out.append(Finding(claim, verdict, f"here Q changes decisions: {len(losses)} of {len(real)} score x rule "
+                                               f"pairs that use Q lose accuracy significantly when Q is permuted: "
+                                               f"{pairs}. {context}{why}"))
     for name, g in ctl.groupby("score", sort=False):
         lose = g[(g["p_value"] <= ALPHA) & (g["delta"] > 0)]
         verdict = HOLDS if len(lose) == len(g) else PARTLY if len(lose) else FAILS

@@ -104,7 +104,7 @@ P_COLUMNS = ("p_value", "f1_p_value")
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (score, rule) over runs: the mean of every effect (``<column>_sd`` beside it), but the **median**
-    of the p-values (the seed-000 authors' aggregate: a mean of p-values is not a p-value), and ``runs``."""
+    of the p-values (the reliability paper's authors' aggregate: a mean of p-values is not a p-value), and ``runs``."""
     keys = ["score", "rule", "control"]
     g = runs.groupby(keys, sort=False)[SUMMARY_COLUMNS]
     centre = g.mean()

@@ -1,9 +1,9 @@
-"""The Playground study: train one fusion model, then measure it (METHODS.md §1-§2).
+"""The Playground study: train one fusion model, then measure it (docs/methods.md, corruptions and robustness-§2).
 
 ``run`` trains ``cfg.model`` on ``cfg.data`` with ``cfg.train`` and returns the tables of the CLI's
 ``train`` and ``robustness`` commands: ``metrics`` (test accuracy, macro-F1, ROC-AUC, best epoch),
 ``history``, ``removal`` (each modality dropped) and ``robustness`` (accuracy vs ``cfg.noise`` on each
-modality alone and on all); with ``cfg.signals``, ``signal_permutation`` (METHODS §6: the model's
+modality alone and on all); with ``cfg.signals``, ``signal_permutation`` (docs/methods.md, signal permutation test: the model's
 declared signals, e.g. ``gated``'s ``z``, permuted across test rows, clean and with each modality
 corrupted at ``cfg.signal_level``), and with ``cfg.perceptual``, ``perceptual`` (§5's companion test:
 each modality's inputs permuted). The page's sliders then re-evaluate ``artifacts.model``.
@@ -38,7 +38,7 @@ class PlaygroundConfig:
     train: TrainConfig = TrainConfig(epochs=20)
     noise: str = "mix"  # the robustness curve's corruption
     levels: Optional[Tuple[float, ...]] = None  # its grid; None: default_levels(noise)
-    signals: Optional[SignalTestConfig] = None  # METHODS §6 on the trained model (None: not run)
+    signals: Optional[SignalTestConfig] = None  # docs/methods.md, signal permutation test on the trained model (None: not run)
     perceptual: Optional[SignalTestConfig] = None  # §5's perceptual score (None: not run)
     signal_level: Optional[float] = None  # the corrupted conditions' level of `noise`; None: its range's middle
 
@@ -94,7 +94,7 @@ def study_settings(cfg: PlaygroundConfig, names) -> list:
 
 
 def signal_test(model, data: PreparedData, noise: str, settings, test_cfg: SignalTestConfig, seed: int):
-    """METHODS §6 on the model's declared signals, once per noise setting (the page passes its sliders')."""
+    """docs/methods.md, signal permutation test on the model's declared signals, once per noise setting (the page passes its sliders')."""
     return over_conditions(signal_permutation, model, conditions(data, noise, settings, seed), data.test.y,
                            data.n_classes, test_cfg)
 

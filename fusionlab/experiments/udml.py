@@ -1,10 +1,10 @@
-"""The Uncertainty-weighting study: UDML vs static / PE fusion (seed 001, METHODS.md §4).
+"""The Uncertainty-weighting study: UDML vs static / PE fusion (the UDML paper, docs/methods.md, UDML).
 
 ``run`` trains every method with every seed through the one engine (``train.fit`` with
 ``objectives.UDMLObjective``: the progressive schedule, intensity-labelled noise and UDML's loss,
 keeping the final epoch) and returns the CLI's tables: ``estimator`` (each estimator's output as
 one modality's injected intensity runs 1..max), ``weights`` (per-sample weights at random test
-noise), ``alpha``, ``robustness`` and ``accuracy``, with seed 001's findings. The split is fixed by
+noise), ``alpha``, ``robustness`` and ``accuracy``, with the UDML paper's findings. The split is fixed by
 ``split.seed`` for every training seed, so seeds are paired on one test set; it also seeds the
 test-time noise of the diagnostics.
 """
@@ -23,7 +23,7 @@ from ..findings import records
 from ..diagnostics.udml import (UDMLStudy, accuracy_table, alpha_table, findings, per_sample_levels,
                                 robustness_table, sample_weights, signal_test, spearman_table, study_oracle,
                                 study_response)
-from ..models.udml import METHODS, UDMLConfig, build_udml
+from ..models.udml import VARIANTS, UDMLConfig, build_udml
 from ..models.udml_schedule import NoiseSchedule, max_level
 from ..noise import CORRUPTIONS
 
@@ -47,14 +47,14 @@ class UDMLStudyConfig:
     train: TrainConfig = TrainConfig(epochs=20, patience=None, keep="last", seed=0)  # seed: the first of `seeds`
     schedule: NoiseSchedule = NoiseSchedule(clean_epochs=2, weight_delay=10)
     seeds: int = 1  # train.seed, train.seed + 1, ...  (a first figure in seconds; the presets run 3)
-    methods: Tuple[str, ...] = tuple(METHODS.names())
+    methods: Tuple[str, ...] = tuple(VARIANTS.names())
     test_noise: str = NOISE  # the corruption of the estimator-response sweep; others test generalisation
-    signals: Optional[SignalTestConfig] = None  # METHODS §6 on every method's first-seed model (None: not run)
+    signals: Optional[SignalTestConfig] = None  # docs/methods.md, signal permutation test on every method's first-seed model (None: not run)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "methods", tuple(self.methods) or tuple(METHODS.names()))
+        object.__setattr__(self, "methods", tuple(self.methods) or tuple(VARIANTS.names()))
         for m in self.methods:
-            METHODS.get(m)
+            VARIANTS.get(m)
         if not 1 <= self.seeds <= 100:
             raise ValueError(f"seeds must be in [1, 100], got {self.seeds}")
         if self.test_noise not in TEST_NOISES:

@@ -1,4 +1,4 @@
-"""Figures of the Reliability permutation page (seed 000): data in, ``go.Figure`` out.
+"""Figures of the Reliability permutation page (the reliability paper): data in, ``go.Figure`` out.
 
 Positive controls (scores named ``control-*``) are labelled as controls in every title,
 legend and hover text.
@@ -133,7 +133,7 @@ def delta_bars(summary: pd.DataFrame) -> go.Figure:
 
 
 def signal_histograms(null: pd.DataFrame, table: pd.DataFrame, signal: str, cols: int = 4) -> go.Figure:
-    """Per modality (and ``all``): balanced accuracy with ``signal`` permuted across test rows (METHODS §6)."""
+    """Per modality (and ``all``): balanced accuracy with ``signal`` permuted across test rows (docs/methods.md, signal permutation test)."""
     if null is None or null.empty or signal not in set(null["signal"]):
         return empty_figure(f"no signal-test results for '{signal}'")
     part, stats = null[null["signal"] == signal], table[table["signal"] == signal]

@@ -1,4 +1,4 @@
-"""Figures of the fusion-complexity study (seed 002): data in, ``go.Figure`` out.
+"""Figures of the fusion-complexity study (the fusion-complexity paper): data in, ``go.Figure`` out.
 
 Accuracy vs training size (log2 axis) with ±1 sd bands, ROC curves per fusion,
 robustness per noise condition with seed bands, and parameter counts.

@@ -1,4 +1,4 @@
-"""Figures of the Uncertainty-weighting page (seed 001, UDML): data in, ``go.Figure`` out.
+"""Figures of the Uncertainty-weighting page (the UDML paper, UDML): data in, ``go.Figure`` out.
 
 (a) ``estimator_figure``: the noise estimate against the injected intensity, per modality;
 (b) ``weights_figure``: per-sample weights against the true injected noise;

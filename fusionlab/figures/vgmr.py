@@ -1,7 +1,7 @@
-"""Figures of the Gates & values page (VGMR, seed 003): data in, ``go.Figure`` out.
+"""Figures of the Gates & values page (VGMR, the VGMR paper): data in, ``go.Figure`` out.
 
 Per sample and modality: heatmaps (timesteps x channels) of the input, of the
-effective gate ``G_eff`` and of the refinement difference ``X~ - X`` (seed 003 §4.10);
+effective gate ``G_eff`` and of the refinement difference ``X~ - X`` (the VGMR paper's §4.10);
 the global value as bars, the channel value as a strip; the §4.4 clean-vs-corrupted
 statistics; §4.8 robustness with seed bands; a scatter of test samples to click on.
 """

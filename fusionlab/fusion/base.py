@@ -7,7 +7,7 @@ attention weights). Nothing is stashed on ``self``.
 
 An operator whose per-sample signals the decision may depend on (``gated``'s gate) lists them in
 ``signal_parts``; ``signals()`` then declares one per modality and ``fuse`` receives the
-``replace`` mapping of :mod:`fusionlab.signals` (METHODS.md §6).
+``replace`` mapping of :mod:`fusionlab.signals` (docs/methods.md, signal permutation test).
 """
 from __future__ import annotations
 

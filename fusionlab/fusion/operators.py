@@ -61,7 +61,7 @@ class ConcatFusion(Fusion):
 
 
 def product_pair(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Seed 002 product fusion: ``[a * b ; a * reversed(b)]``, ``(B, n) x (B, n) -> (B, 2n)``."""
+    """The fusion-complexity paper product fusion: ``[a * b ; a * reversed(b)]``, ``(B, n) x (B, n) -> (B, 2n)``."""
     return torch.cat([a * b, a * b.flip(-1)], dim=-1)
 
 
@@ -97,7 +97,7 @@ class TensorFusion(Fusion):
     source = (cite("tfn") + "; the fusion-complexity paper (" + cite("fusion-complexity") + ") uses the outer "
               "product without the appended 1")
     Options = TensorOptions
-    """``append_one=False`` gives seed 002's plain outer product.
+    """``append_one=False`` gives the fusion-complexity paper's plain outer product.
 
     ``dim``: project each modality to this size first; ``None`` projects only when
     the outer product would exceed ``max_out`` values [choice], keeping it tractable.
@@ -178,7 +178,7 @@ class CrossAttentionFusion(Fusion):
         return FusionOutput(torch.cat(pooled, dim=-1), extras)
 
 
-@register_fusion("concat_mlp", "concatenation followed by a 2-layer MLP (seed 003 baseline)")
+@register_fusion("concat_mlp", "concatenation followed by a 2-layer MLP (the VGMR paper baseline)")
 class ConcatMLPFusion(Fusion):
     zero_is_absent = True
     formula = r"f = W_2\,\mathrm{ReLU}(W_1 [h_1;\dots;h_M])"

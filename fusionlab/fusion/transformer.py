@@ -1,4 +1,4 @@
-"""The Transformer fusion backbone of seed 003 §4.2 (METHODS.md §3 "Backbones").
+"""The Transformer fusion backbone of the VGMR paper's §4.2 (docs/methods.md, VGMR "Backbones").
 
 Each modality's tokens ``(B, T_m, d_m)`` are projected to ``dim`` (``d_model``), a
 learned modality embedding is added, the token sequences are concatenated

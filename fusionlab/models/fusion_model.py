@@ -1,6 +1,6 @@
 """Encoders + optional refiner + fusion operator + head, as one ``nn.Module``.
 
-The seed 002 model is ``ModelConfig(encoder="identity", head_hidden=32)``:
+The the fusion-complexity paper model is ``ModelConfig(encoder="identity", head_hidden=32)``:
 precomputed embeddings, fused vector -> Linear(32) -> ReLU -> Linear(C).
 Dropout draws from the training run's own generator (``fusionlab.rng``).
 """

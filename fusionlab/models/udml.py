@@ -1,7 +1,7 @@
 """UDML — noise-aware uncertainty weighting with modality-dependency compensation.
 
-Seed 001, "Unbiased Dynamic Multimodal Fusion" (CVPR 2026, arXiv 2603.19681); the
-details follow METHODS.md §4, which records the authors' public training code.
+The UDML paper, "Unbiased Dynamic Multimodal Fusion" (CVPR 2026, arXiv 2603.19681); the
+details follow docs/methods.md, UDML, which records the authors' public training code.
 
 - Probabilistic encoders: ``mu_m``, ``log sigma^2_m`` per token; ``z = mu + eps sigma``
   in training, ``z = mu`` at evaluation.
@@ -16,7 +16,7 @@ details follow METHODS.md §4, which records the authors' public training code.
 - Progressive schedule (``UDMLObjective`` in ``fusionlab.objectives``): ``s_m`` is left out of
   the training weights until ``weights_on`` is set; at evaluation the weights are always computed.
 
-Where the paper is silent, the defaults follow the authors' public code (METHODS §4, checked
+Where the paper is silent, the defaults follow the authors' public code (docs/methods.md, UDML, checked
 line by line), each with our earlier reading as an option:
 
 - ``alpha_update="step"``: alpha is overwritten by every training step's measurement (the
@@ -33,7 +33,7 @@ line by line), each with our earlier reading as an option:
   ``"mu"``: ``pool(mu_m)`` detached; ``"x"``: the raw input pooled over time, read by an MLP with a
   ReLU (a linear map of x cannot read its energy) — what an estimator could learn from the input.
 
-Methods (``METHODS`` registry): ``static`` (weights 1), ``pe`` (weights from mean
+Methods (``VARIANTS`` registry): ``static`` (weights 1), ``pe`` (weights from mean
 ``sigma^2``, KL to N(0, 1), no noise supervision, no alpha), ``udml_no_alpha`` and
 ``udml``. Everything a figure or the loss needs comes back in ``ModelOutput.extras``.
 """
@@ -68,13 +68,13 @@ class MethodSpec:
     use_alpha: bool
 
 
-METHODS: Registry = Registry("udml method")
-METHODS.register("static", "static fusion: all weights 1")(MethodSpec("none", False, False))
-METHODS.register("pe", "probabilistic-embedding dynamic fusion: weights from mean sigma^2")(
+VARIANTS: Registry = Registry("udml method")
+VARIANTS.register("static", "static fusion: all weights 1")(MethodSpec("none", False, False))
+VARIANTS.register("pe", "probabilistic-embedding dynamic fusion: weights from mean sigma^2")(
     MethodSpec("variance", False, False))
-METHODS.register("udml_no_alpha", "noise-aware estimator only (no dependency alpha)")(
+VARIANTS.register("udml_no_alpha", "noise-aware estimator only (no dependency alpha)")(
     MethodSpec("intensity", True, False))
-METHODS.register("udml", "noise-aware estimator and dependency alpha (full UDML)")(
+VARIANTS.register("udml", "noise-aware estimator and dependency alpha (full UDML)")(
     MethodSpec("intensity", True, True))
 
 
@@ -101,7 +101,7 @@ class UDMLConfig:
     fusion_options: Dict[str, Any] = field(default_factory=dict)  # the fusion operator's declared options
 
     def __post_init__(self) -> None:
-        METHODS.get(self.method)
+        VARIANTS.get(self.method)
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got '{getattr(self, name)}'")
@@ -153,7 +153,7 @@ class UDMLModel(nn.Module):
 
     def __init__(self, shapes: Mapping[str, Tuple[int, int]], n_classes: int, cfg: UDMLConfig = UDMLConfig()) -> None:
         super().__init__()
-        self.spec: MethodSpec = METHODS.get(cfg.method)
+        self.spec: MethodSpec = VARIANTS.get(cfg.method)
         self.cfg, self.names, self.n_classes = cfg, list(shapes), n_classes
         d = cfg.enc_dim
         self.encoders = nn.ModuleDict({k: ProbEncoder(shapes[k][1], d, cfg.dropout) for k in self.names})

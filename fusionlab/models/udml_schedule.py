@@ -1,8 +1,8 @@
-"""UDML's training noise: intensity labels and the progressive schedule (seed 001; METHODS.md §4).
+"""UDML's training noise: intensity labels and the progressive schedule (the UDML paper; docs/methods.md, UDML).
 
 Every training sample gets an intensity label ``t_m in {1..11}`` per modality, independently; a
 random half of the samples is reset to ``t = 1`` for all modalities. [choice] ``t = 1`` means
-clean input. METHODS.md §4 writes the noise as ``N(0, t_m)`` in train-sd units, the notation of
+clean input. docs/methods.md, UDML writes the noise as ``N(0, t_m)`` in train-sd units, the notation of
 the KL prior ``N(0, t)`` whose second argument is a variance; so by default
 (``intensity_map = "variance"``) intensity ``t >= 2`` adds gaussian noise of variance ``t`` (sd
 ``level_scale * sqrt(t)``: 1.4 to 3.3 train sd for t = 2..11) and ``t = 1`` is level 0. The other

@@ -100,7 +100,7 @@ TERMS: Dict[str, List[Tuple[str, str, str]]] = {
         ("present", "present, missing", "whether a modality exists for a sample; a missing one gets no say"),
     ],
     "Uncertainty weighting": [
-        ("udml", "UDML", "Unbiased Dynamic Multimodal Fusion (seed 001): weights each modality by how noisy it looks "
+        ("udml", "UDML", "Unbiased Dynamic Multimodal Fusion (the UDML paper): weights each modality by how noisy it looks "
                          "for this sample, corrected by how much the model depends on it"),
         ("pe", "PE", "probabilistic embedding: each modality's embedding is a mean μ and a spread σ"),
         ("mu_sigma", "μ, σ", "the embedding's mean and spread; a large σ means an uncertain (noisy) input"),

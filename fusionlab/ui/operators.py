@@ -11,6 +11,7 @@ from ..fusion import FUSIONS, fusion_options
 from ..options import controls, kind_of
 from .forms import option_widget
 from .links import Param
+from .methods import methods_link
 
 
 def option_key(page: str, fusion: str, name: str) -> str:
@@ -23,7 +24,8 @@ def formula_expander(fusion: str) -> None:
         if cls.formula:
             st.latex(cls.formula)
         st.markdown(f"`h_m` is modality *m*'s encoded feature vector (mean over time for sequences). "
-                    f"{FUSIONS.doc(fusion)}.  \nSource: {cls.source}.")
+                    f"{FUSIONS.doc(fusion)}.  \nSource: {cls.source}. More in "
+                    f"{methods_link('fusion-operators', 'Methods')}.")
 
 
 def option_controls(page: str, fusion: str, defaults: Mapping[str, Any] = {}) -> Dict[str, Any]:

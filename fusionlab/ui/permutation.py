@@ -1,4 +1,4 @@
-"""Controls, presets and per-user caches of the Reliability permutation page (seed 000).
+"""Controls, presets and per-user caches of the Reliability permutation page (the reliability paper).
 
 The page calls ``experiments.permutation.run`` with a memo dict kept in ``st.session_state``:
 experts are fitted once per (seed, expert, point-5 corruption) and scores once per quality setting
@@ -46,8 +46,8 @@ FEATURE_PRESETS = ("making quality matter", "a modality missing on 30 % of rows"
 SOURCES = {"features": "our experts, fitted on features", "outputs": "your own model's outputs (a file)"}
 OUTPUTS_HELP = ("One row per sample: `label`; `split` (train/test) or `fold` (integer); per modality m and class c "
                 "the posterior `p__m__c` (two classes: `p__m` = P(the larger label)); optional `q__m` in [0, 1] "
-                "(your quality score, shown as `user`) and `present__m` (0/1). Or a .zip of the seed-000 authors' "
-                "artifacts (UNION .npz, splits/, unimodal_preds/<model>/, quality/). The README has a 6-row example.")
+                "(your quality score, shown as `user`) and `present__m` (0/1). Or a .zip of the reliability paper's authors' "
+                "artifacts (UNION .npz, splits/, unimodal_preds/<model>/, quality/). docs/data.md has a 6-row example.")
 
 
 @dataclass
@@ -159,7 +159,7 @@ def control_controls() -> tuple[str, QualityConfig]:
 
 def corruption_controls(modalities: List[str], seed: int) -> RowCorruption:
     """Point 5: corrupt a fraction of one modality's rows (train and test alike); ``missing`` removes the
-    modality from those rows (its availability flag 0, METHODS §1)."""
+    modality from those rows (its availability flag 0, docs/methods.md, corruptions and robustness)."""
     key = f"{KEY}-corrupt-mod"
     if st.session_state.get(key) == "__last__":
         st.session_state[key] = modalities[-1] if modalities else NONE

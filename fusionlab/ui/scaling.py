@@ -1,4 +1,4 @@
-"""Controls and presets of the Fusion complexity page (seed 002)."""
+"""Controls and presets of the Fusion complexity page (the fusion-complexity paper)."""
 from __future__ import annotations
 
 from dataclasses import replace

@@ -1,4 +1,4 @@
-"""The "Does the decision depend on this signal?" section (METHODS.md §6), shared by three pages.
+"""The "Does the decision depend on this signal?" section (docs/methods.md, signal permutation test), shared by three pages.
 
 The page passes a function that runs the library's test (``experiments.*.signal_test``, what the
 CLI's ``--permute-signals`` runs) on its trained model, with the noise its sliders set, and the
@@ -15,6 +15,7 @@ from ..diagnostics.permutation import PermutationResult
 from ..diagnostics.signals import ALL, SignalTestConfig, input_findings, signal_findings
 from ..figures.permutation import null_histograms, signal_histograms
 from .findings import show_findings
+from .methods import methods_link
 
 COLUMNS = ["signal", "modality", "metric_clean", "metric_broken_mean", "metric_permuted_mean", "delta", "p_value",
            "f1_delta", "f1_p_value"]
@@ -27,8 +28,9 @@ EXPLAIN = (
     "**Δ** (clean minus the mean over permutations) is above 0 and **p** (the share of permutations that did at "
     "least as well as the real signals) is small. Δ ≈ 0 with p ≫ 0.05 means the signal is decorative: whatever "
     "it shows, no decision depends on it. Row **all** swaps every modality's signal at once. The noise set above "
-    "applies first, so you can ask whether a gate or weight matters more when a modality is noisy. (Seed 000 asked this of "
-    "decision-level quality scores; METHODS §6 asks it of the signals inside a model.)")
+    "applies first, so you can ask whether a gate or weight matters more when a modality is noisy. (The reliability paper asked this of "
+    "decision-level quality scores; " + methods_link("signal-permutation-test", "this test") + " asks it of the "
+    "signals inside a model.)")
 
 
 EXPLAIN_INPUTS = (
@@ -36,7 +38,8 @@ EXPLAIN_INPUTS = (
     "one modality is swapped with another sample's (a random permutation of the test rows), K times. A modality "
     "the decision uses loses balanced accuracy when its inputs no longer belong to the sample: **Δ** > 0 with a "
     "small **p**; Δ ≈ 0 means the model ignores it. This is the *perceptual score* (Gat et al., NeurIPS 2021), "
-    "the companion of the reliability permutation test (METHODS §5); row **all** swaps every modality's inputs.")
+    "the companion of the " + methods_link("reliability-permutation-test", "reliability permutation test")
+    + "; row **all** swaps every modality's inputs.")
 
 
 def signal_header(what: str = "signal") -> None:

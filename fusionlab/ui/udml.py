@@ -1,4 +1,4 @@
-"""Controls, presets and session state of the Uncertainty-weighting page (seed 001, UDML)."""
+"""Controls, presets and session state of the Uncertainty-weighting page (the UDML paper, UDML)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -9,13 +9,14 @@ import streamlit as st
 from ..experiments import udml as study
 from ..experiments.base import Result
 from ..experiments.udml import UDMLStudyConfig
-from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, METHODS
+from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, VARIANTS
 from ..models.udml_schedule import INTENSITY_MAPS, LABELS, max_level
 from ..noise import level_range
 from .forms import data_controls, data_state, init_state, state_shapes
 from .bundle_box import PageSaving
 from .links import Param, data_params
 from .live import LiveSlider, Metric
+from .methods import methods_link
 from .operators import option_controls, option_params, option_state
 
 KEY = "udml"
@@ -117,7 +118,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
            "alpha": Param(_k("alpha-mode"), "str", ALPHA_MODES), "imap": Param(_k("imap"), "str", INTENSITY_MAPS),
            "fusion": Param(_k("fusion"), "str", FUSIONS_ALLOWED), "labels": Param(_k("labels"), "str", LABELS),
            "test_noise": Param(_k("test-noise"), "str", study.TEST_NOISES),
-           "methods": Param(_k("methods"), "strs", METHODS.names()),
+           "methods": Param(_k("methods"), "strs", VARIANTS.names()),
            "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool"), **option_params(KEY, FUSIONS_ALLOWED)}
     out.update({name: Param(_k(f"opt-{name}"), "str", [str(w) for w in words])
                 for name, (_, words, _) in AUTHOR_OPTIONS.items()})
@@ -165,7 +166,7 @@ def controls() -> Optional[UDMLStudyConfig]:
     imap = c8.selectbox("training noise of intensity t", INTENSITY_MAPS, key=_init("imap", d.schedule.intensity_map),
                         format_func=lambda m: {"variance": "variance t: sd √t (t ≥ 2)", "sd": "sd t (t ≥ 2)",
                                                "linear": "sd 0.3·(t − 1)"}[m],
-                        help="how an intensity label t (1 = clean … 11) becomes noise: METHODS.md §4's N(0, t) in "
+                        help="how an intensity label t (1 = clean … 11) becomes noise: the lab's N(0, t) in "
                              "train sd, read as a variance (default), as a sd (up to 11 sd), or a gentle ramp")
     c9, c10 = st.columns(2)
     fusion = c9.selectbox("fusion", FUSIONS_ALLOWED, key=_init("fusion", d.model.fusion),
@@ -191,8 +192,8 @@ def controls() -> Optional[UDMLStudyConfig]:
                                                   help="before the estimate joins the weights, UDML already "
                                                        "weighs by 1/α")
     fusion_opts = option_controls(KEY, fusion)
-    methods = st.multiselect("methods", METHODS.names(), key=_init("methods", list(d.methods)),
-                             format_func=lambda n: f"{n} — {METHODS.doc(n)}",
+    methods = st.multiselect("methods", VARIANTS.names(), key=_init("methods", list(d.methods)),
+                             format_func=lambda n: f"{n} — {VARIANTS.doc(n)}",
                              help="which weightings to train: static (all 1), PE (from the embedding's variance), "
                                   "UDML without and with the dependency α")
     if data is None:
@@ -221,7 +222,7 @@ def formula_expander() -> None:
             "**PE** uses the mean variance σ² in place of ŝ²α, with no noise supervision (KL to N(0, 1)); "
             "**static** keeps all weights at 1.  \n"
             "Source: *Unbiased Dynamic Multimodal Fusion* (UDML), CVPR 2026, arXiv 2603.19681; details from the "
-            "authors' public code as recorded in METHODS.md §4.")
+            f"authors' public code as recorded in {methods_link('udml-uncertainty-weighting', 'Methods')}.")
 
 
 def slider_levels(schedule) -> List[float]:

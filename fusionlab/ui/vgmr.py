@@ -1,4 +1,4 @@
-"""Controls, presets and session state of the Gates & values page (VGMR, seed 003)."""
+"""Controls, presets and session state of the Gates & values page (VGMR, the VGMR paper)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -19,9 +19,10 @@ from .links import Param, data_params
 from .live import LiveSlider
 from .operators import option_controls, option_params, option_state
 from .glossary import term
+from .methods import methods_link
 
 KEY = "gates_values"
-PAPER = "Before Fusion, Ask What to Keep: Contextual Calibration of Multimodal Signals (seed 003, VGMR)"
+PAPER = "Before Fusion, Ask What to Keep: Contextual Calibration of Multimodal Signals (the VGMR paper, VGMR)"
 FORMULAS = [
     r"P_m = \phi_m(X_m),\qquad s_m = \psi_m\big([\operatorname{mean}_t P_m;\ \max_t P_m]\big)",
     r"a_{mn} = s_m \odot s_n,\quad \delta_{mn} = |s_m - s_n|,\quad c_m = \tfrac{1}{M-1}\textstyle\sum_{n\ne m} s_n,"
@@ -78,7 +79,7 @@ def formula_expander() -> None:
             st.latex(f)
         st.markdown(
             f"Source: *{PAPER}*; the paper's equations were lost in extraction, so this follows the "
-            "reconstruction in METHODS.md §3. Choices: `G_eff = ρ + (1−ρ)·G_amp`; the value target is "
+            f"reconstruction in {methods_link('vgmr-the-value-gated-refiner', 'Methods')}. Choices: `G_eff = ρ + (1−ρ)·G_amp`; the value target is "
             "`σ(Δ/τ)` with `Δ_{m,i}` sample *i*'s loss increase when modality *m* is dropped (zeros, no gradient, "
             "eval mode; the option *batch* uses the batch mean instead, which only ranks the modalities); the "
             "anti-collapse term covers `v_g` and `v_c` (the option *global* keeps the `v_g` term only). "
@@ -132,7 +133,7 @@ def presets(*shape_maps: Dict[str, Tuple[int, int]]) -> None:
         return out
 
     row.button("Paper §4.4 setting", key=f"{KEY}-p-paper",
-              help=f"λ 0.5, ρ 0.2 (seed 003 §4.1) and 30% of {first or 'the first modality'}'s timesteps noised (§4.4)",
+              help=f"λ 0.5, ρ 0.2 (the VGMR paper's §4.1) and 30% of {first or 'the first modality'}'s timesteps noised (§4.4)",
               on_click=_set, args=({f"{KEY}-lambda": 0.5, f"{KEY}-rho": 0.2, **noise(lambda n: {n[0]: 0.3})},))
     row.button("Neutral gate (λ = 0)", key=f"{KEY}-p-neutral",
               help="λ = 0 makes G_amp = 1, so G_eff = 1: the refiner only applies LayerNorm (retrain to see it)",
@@ -195,12 +196,12 @@ def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
     o1, o2 = st.columns(2)
     target = o1.selectbox("value target", CHOICES["value_target"],
                           key=init_state(f"{KEY}-value-target", d.vgmr.value_target),
-                          format_func=lambda v: {"sample": "per sample (METHODS)", "batch": "batch mean"}[v],
+                          format_func=lambda v: {"sample": "per sample (the default)", "batch": "batch mean"}[v],
                           help="What the values learn to predict: each sample's loss increase when the modality is "
                                "dropped (per sample), or the batch's average, which only ranks the modalities.")
     reg = o2.selectbox("anti-collapse term on", CHOICES["regulariser"],
                        key=init_state(f"{KEY}-regulariser", d.vgmr.regulariser),
-                       format_func=lambda v: {"both": "v_g and v_c (METHODS)", "global": "v_g only"}[v],
+                       format_func=lambda v: {"both": "v_g and v_c (the default)", "global": "v_g only"}[v],
                        help="Penalises values that stop varying across samples; on v_g only, most channel values "
                             "end up stuck near 0 or 1.")
     o3, o4 = st.columns(2)
@@ -256,7 +257,8 @@ def slider_noise(shapes: Dict[str, Tuple[int, int]], values: Tuple[float, ...]) 
 
 
 SAMPLE_LAYOUT_TIPS = {
-    "vg": "the paper expects the modality you noise to get a lower value than the clean ones.",
+    "vg": "compare the noised modality's value with the clean ones'; the findings further down say which way "
+          "values moved over the whole test set here, next to the paper's.",
     "vc": "channels stuck at 0 or 1 on every sample are saturated and carry no per-sample information.",
 }
 
