@@ -137,6 +137,21 @@ def level_params() -> Dict[str, Param]:
                                 default=default_level(i, values)) for i, k in enumerate(names)}
 
 
+def author_options(d: UDMLStudyConfig) -> Dict[str, object]:
+    """The expander of the authors' training details: each option's widget, starting at ``d``'s value."""
+    with st.expander("The authors' training details (each defaults to their public code)"):
+        cols = st.columns(2)  # two to a row: six columns cut every choice's words at 1024 px
+        opts = {}
+        for i, (name, (label, words, helptext)) in enumerate(AUTHOR_OPTIONS.items()):
+            opts[name] = cols[i % 2].selectbox(label, list(words), key=_init(f"opt-{name}", getattr(d.model, name)),
+                                               format_func=words.get, help=helptext)
+        opts["alpha_in_warmup"] = cols[len(AUTHOR_OPTIONS) % 2].toggle("α weights during warm-up (authors)",
+                                                  key=_init("opt-alpha_in_warmup", d.model.alpha_in_warmup),
+                                                  help="before the estimate joins the weights, UDML already "
+                                                       "weighs by 1/α")
+    return opts
+
+
 def controls() -> Optional[UDMLStudyConfig]:
     """The study's config from the widgets (None while the dataset settings are unusable)."""
     d = study.DEFAULT
@@ -146,7 +161,7 @@ def controls() -> Optional[UDMLStudyConfig]:
                        help="passes over the training data, for every method and seed")
     e1 = c2.slider("clean epochs E₁", 0, 10, key=_init("e1", d.schedule.clean_epochs),
                    help="the first epochs see clean data only; the training noise starts after them")
-    delay = c3.slider("weights wait … more epochs", 0, 20, key=_init("delay", d.schedule.weight_delay),
+    delay = c3.slider("weight delay (epochs)", 0, 20, key=_init("delay", d.schedule.weight_delay),
                       help="after E₁, the noise estimate stays out of the training weights for this many epochs "
                            "(10 in the authors' code), so it learns before it is used")
     seeds = c4.slider("seeds", 1, 3, key=_init("seeds", d.seeds),
@@ -181,16 +196,7 @@ def controls() -> Optional[UDMLStudyConfig]:
                                key=_init("test-noise", d.test_noise),
                                help="the corruption (a) injects; gaussian is the training noise, the others were "
                                     "never seen in training: does the estimate still rise?")
-    with st.expander("The authors' training details (each defaults to their public code)"):
-        cols = st.columns(2)  # two to a row: six columns cut every choice's words at 1024 px
-        opts = {}
-        for i, (name, (label, words, helptext)) in enumerate(AUTHOR_OPTIONS.items()):
-            opts[name] = cols[i % 2].selectbox(label, list(words), key=_init(f"opt-{name}", getattr(d.model, name)),
-                                               format_func=words.get, help=helptext)
-        opts["alpha_in_warmup"] = cols[len(AUTHOR_OPTIONS) % 2].toggle("α weights during warm-up (authors)",
-                                                  key=_init("opt-alpha_in_warmup", d.model.alpha_in_warmup),
-                                                  help="before the estimate joins the weights, UDML already "
-                                                       "weighs by 1/α")
+    opts = author_options(d)
     fusion_opts = option_controls(KEY, fusion)
     methods = st.multiselect("methods", VARIANTS.names(), key=_init("methods", list(d.methods)),
                              format_func=lambda n: f"{n} — {VARIANTS.doc(n)}",
