@@ -15,7 +15,8 @@ KINDS = ("bool", "int", "float", "str", "strs", "floats", "modalities", "path")
 
 def option(default: Any, help: str, *, flag: Optional[str] = None, kind: Optional[str] = None,
            choices: Optional[Tuple] = None, lo: Optional[float] = None, hi: Optional[float] = None,
-           step: Optional[float] = None, per: Optional[str] = None, label: Optional[str] = None):
+           step: Optional[float] = None, per: Optional[str] = None, label: Optional[str] = None,
+           words: Optional[dict] = None):
     """A config field with what a widget and a CLI flag need to know about it.
 
     ``kind`` (inferred from the default when None): ``bool``, ``int``, ``float``, ``str``,
@@ -23,11 +24,13 @@ def option(default: Any, help: str, *, flag: Optional[str] = None, kind: Optiona
     modality when ``per`` names the field holding the modality count), ``modalities`` (a tuple of
     0-based modality indices, shown as names m1..mM), ``path`` (a file path; an upload on the page).
     A field without a ``flag`` is neither a widget nor a flag (it keeps its default). An ``int`` or
-    ``float`` field that is a widget needs ``lo`` and ``hi``: they are its widget's range and its valid range.
+    ``float`` field that is a widget needs ``lo`` and ``hi`` (its widget's range and its valid range), or, for
+    an ``int``, ``choices``. ``words`` names a choice in plain words on a page (``{choice: words}``).
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"option kind must be one of {KINDS}, got '{kind}'")
-    meta = dict(help=help, flag=flag, kind=kind, choices=choices, lo=lo, hi=hi, step=step, per=per, label=label)
+    meta = dict(help=help, flag=flag, kind=kind, choices=choices, lo=lo, hi=hi, step=step, per=per, label=label,
+                words=words)
     return field(default=default, metadata=meta)
 
 
@@ -66,7 +69,7 @@ def check_options(cfg: Any) -> None:
                 if bad or (lo is not None and v < lo) or (hi is not None and v > hi):
                     whole = " (a whole number)" if kind == "int" else ""
                     raise ValueError(f"{f.name} must be in [{number_text(lo)}, {number_text(hi)}]{whole}, got {v!r}")
-        if kind in ("str", "strs") and meta.get("choices") is not None:
+        if kind in ("str", "strs", "int") and meta.get("choices") is not None:
             bad = [v for v in values if v not in meta["choices"]]
             if bad:
                 raise ValueError(f"{f.name} must be one of {', '.join(map(str, meta['choices']))}, got {bad[0]!r}")
@@ -82,7 +85,8 @@ def check_declared(config_cls: type) -> None:
     without a range, or a text option without choices."""
     for f in controls(config_cls):
         kind, meta = kind_of(f), f.metadata
-        if kind in ("int", "float", "floats") and (meta.get("lo") is None or meta.get("hi") is None):
+        if kind in ("int", "float", "floats") and (meta.get("lo") is None or meta.get("hi") is None) \
+                and not (kind == "int" and meta.get("choices")):
             raise ValueError(f"{config_cls.__name__}.{f.name}: a {kind} option needs lo and hi (its widget's range)")
         if kind in ("str", "strs") and not meta.get("choices"):
             raise ValueError(f"{config_cls.__name__}.{f.name}: a {kind} option needs its choices")

@@ -209,3 +209,43 @@ def test_every_page_offering_an_operator_draws_its_options_and_builds_with_them(
     assert not at.exception, [e.value for e in at.exception]
     got = read(at.session_state[f"{key}-config"], name)
     assert {f.name: got.get(f.name, f.default) for f in controls(fusion_options(name))} == _bounds(name), got
+
+
+def _refiner_values():
+    """Each of VGMR's declared options at a value away from its default (a choice, or its range's far end)."""
+    from fusionlab.refiners.vgmr import VGMRConfig
+    out = {}
+    for f in controls(VGMRConfig):
+        meta = f.metadata
+        if meta.get("choices"):
+            out[f.name] = next(c for c in meta["choices"] if c != f.default)
+        else:
+            out[f.name] = type(f.default)(meta["lo"] if f.default != meta["lo"] else meta["hi"])
+    return out
+
+
+@pytest.mark.parametrize("command", ["vgmr", "compare"])
+def test_the_refiners_declared_options_are_flags_of_its_commands(command, tmp_path):
+    from fusionlab.cli import build_parser
+    from fusionlab.commands.vgmr import config
+    from fusionlab.refiners.vgmr import VGMRConfig
+    flags = []
+    for f in controls(VGMRConfig):
+        flags += [f.metadata["flag"], str(_refiner_values()[f.name])]
+    cfg = config(build_parser(command).parse_args([command, *flags, "--out", str(tmp_path)]))
+    assert {k: getattr(cfg.vgmr, k) for k in _refiner_values()} == _refiner_values()
+    with pytest.raises(SystemExit):  # a value outside the declared choices is argparse's one-line error
+        build_parser(command).parse_args([command, "--value-rows", "5", "--out", str(tmp_path)])
+
+
+def test_the_refiners_declared_options_are_widgets_of_the_gates_page():
+    from fusionlab.ui.vgmr import REFINER_KEYS
+    at = AppTest.from_file(str(ROOT / "pages" / "3_gates_values.py"), default_timeout=60).run()
+    for name, value in _refiner_values().items():
+        key = f"gates_values-{REFINER_KEYS[name]}"
+        widget = next(w for w in [*at.slider, *at.selectbox, *at.number_input] if w.key == key)
+        widget.set_value(value)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    vgmr = at.session_state["gates_values-config"].vgmr
+    assert {k: getattr(vgmr, k) for k in _refiner_values()} == _refiner_values()

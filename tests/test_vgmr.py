@@ -296,12 +296,12 @@ def test_value_rows_computes_the_target_on_the_first_rows_only():
     model = _model(d=8).train()
     xs, y = _inputs(b=12), torch.arange(12) % 3
     full = model.refiner.loss_increase(model, xs, y)
-    model.refiner.cfg = replace(model.refiner.cfg, value_rows=5)
+    model.refiner.cfg = replace(model.refiner.cfg, value_rows=8)  # one of the declared choices (0, 32, 16, 8)
     part = model.refiner.loss_increase(model, xs, y)
     model.refiner.cfg = replace(model.refiner.cfg, value_rows=0)
-    head = model.refiner.loss_increase(model, {k: v[:5] for k, v in xs.items()}, y[:5])
+    head = model.refiner.loss_increase(model, {k: v[:8] for k, v in xs.items()}, y[:8])
     torch.testing.assert_close(part, head)
-    assert part.shape == (5, 3) and full.shape == (12, 3)
-    torch.testing.assert_close(part, full[:5])  # per-sample losses in eval mode: rows do not interact
+    assert part.shape == (8, 3) and full.shape == (12, 3)
+    torch.testing.assert_close(part, full[:8])  # per-sample losses in eval mode: rows do not interact
     with pytest.raises(ValueError, match="value_rows"):
         REFINERS.create("vgmr", SHAPES, value_rows=-1)

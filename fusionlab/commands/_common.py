@@ -101,7 +101,7 @@ def add_option_flag(g, flag: str, owners: Sequence[tuple]) -> None:
         g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helps)
     else:
         choices = None
-        if kind == "str":
+        if kind in ("str", "int"):
             choices = list(dict.fromkeys(c for _, own in owners for c in (own.metadata.get("choices") or ())))
         g.add_argument(flag, type=PARSERS[kind], default=None, choices=choices or None, help=helps)
 
@@ -115,6 +115,18 @@ def add_fusion_args(p: argparse.ArgumentParser, fusions: Sequence[str]) -> None:
         cls = fusion_options(fusion)
         for f in controls(cls) if cls else ():
             add_option_flag(g, f.metadata["flag"], [(fusion, f)])
+
+
+def add_option_args(p: argparse.ArgumentParser, cls: type, title: str) -> None:
+    """A flag for every declared option of ``cls`` (a refiner's config), generated from its declaration."""
+    g = p.add_argument_group(title)
+    for f in controls(cls):
+        add_option_flag(g, f.metadata["flag"], [(cls.__name__, f)])
+
+
+def options_from(args: argparse.Namespace, base: Any) -> Dict[str, Any]:
+    """The declared options of ``base``'s class that the flags set, as keywords for ``dataclasses.replace``."""
+    return {f.name: v for f in controls(type(base)) if (v := getattr(args, _dest(f.metadata["flag"]), None)) is not None}
 
 
 def fusion_options_for(args: argparse.Namespace, chosen: Sequence[str], offered: Sequence[str],

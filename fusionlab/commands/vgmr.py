@@ -19,8 +19,8 @@ COMMANDS = {"vgmr": "VGMR gate statistics, modality removal and robustness (the 
 
 def _common_args(p: argparse.ArgumentParser, backbone: str = "") -> None:
     from ..experiments import gates as study
-    from ..refiners.vgmr import CHOICES
-    from ._common import add_data_args, add_executor_args, add_fusion_args
+    from ..refiners.vgmr import VGMRConfig
+    from ._common import add_data_args, add_executor_args, add_fusion_args, add_option_args
     d = study.DEFAULT
     add_data_args(p, study.DATASET_NAMES, d.data.name)
     add_executor_args(p)
@@ -28,16 +28,7 @@ def _common_args(p: argparse.ArgumentParser, backbone: str = "") -> None:
     add_fusion_args(p, study.BACKBONES)
     p.add_argument("--epochs", type=int, default=d.train.epochs)
     p.add_argument("--seed", type=int, default=d.train.seed, help="seeds the split and the (first) training")
-    p.add_argument("--lambda-amp", type=float, default=d.vgmr.lambda_amp, help="VGMR amplification lambda")
-    p.add_argument("--rho", type=float, default=d.vgmr.rho, help="VGMR residual retention rho")
-    p.add_argument("--value-rows", type=int, default=d.vgmr.value_rows,
-                   help="rows of each batch the value target is computed on (0: all; fewer is cheaper, noisier)")
-    p.add_argument("--value-target", default=d.vgmr.value_target, choices=CHOICES["value_target"],
-                   help="VGMR value target: per 'sample' (docs/methods.md, VGMR, default) or the 'batch' mean")
-    p.add_argument("--regulariser", default=d.vgmr.regulariser, choices=CHOICES["regulariser"],
-                   help="VGMR anti-collapse term on 'both' values (default) or the 'global' value only")
-    p.add_argument("--norm", default=d.vgmr.norm, choices=CHOICES["norm"],
-                   help="where VGMR's LayerNorm sits: 'post-gate' (the paper), 'pre-gate' or 'none'")
+    add_option_args(p, VGMRConfig, "VGMR options")
     p.add_argument("--out", required=True, help="output directory")
 
 
@@ -59,16 +50,13 @@ def add_parser(sub) -> None:
     c.set_defaults(func=run_compare)
 
 
-VGMR_FLAGS = ("lambda_amp", "rho", "value_rows", "value_target", "regulariser", "norm")
-
-
 def config(args):
     """The study's config from the arguments (what the page builds from its widgets)."""
     from ..experiments import gates as study
     from ..refiners.vgmr import make_config
-    from ._common import data_config, fusion_options_of, signal_config
+    from ._common import data_config, fusion_options_of, options_from, signal_config
     d = study.DEFAULT
-    vgmr = make_config({**vars(d.vgmr), **{k: getattr(args, k) for k in VGMR_FLAGS}})
+    vgmr = make_config({**vars(d.vgmr), **options_from(args, d.vgmr)})
     extra = {k: getattr(args, k) for k in ("ratio", "weight", "seeds") if getattr(args, k, None) is not None}
     if getattr(args, "permute_signals", False):
         extra["signals"] = signal_config(args)

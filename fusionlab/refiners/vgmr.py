@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import rng
+from ..options import check_declared, check_options, option
 from ..signals import Replace, Signal, repeat_rows, tap_rows
 from . import REFINERS
 from .vgmr_weights import GroupWeights, ShapeGroup, StackedLinear, StackedMLP  # noqa: F401  (re-exported)
@@ -54,21 +55,40 @@ class VGMRConfig:
     """Options of the refiner; ``asdict()`` is what ``ModelConfig.refiner_options`` holds."""
 
     d: int = 32  # shared latent size
-    lambda_amp: float = 0.5  # amplification strength lambda
-    rho: float = 0.2  # residual retention rho
+    lambda_amp: float = option(0.5, "VGMR amplification λ: how far the gate may amplify (G_amp in [1 - λ, 1 + λ])",
+                               flag="--lambda-amp", lo=0.0, hi=1.0, step=0.05, label="amplification λ")
+    rho: float = option(0.2, "VGMR residual retention ρ: the share of each feature the gate cannot touch",
+                        flag="--rho", lo=0.0, hi=1.0, step=0.05, label="residual retention ρ")
     dropout: float = 0.1
     beta: float = 0.1  # weight of L_value
     gamma: float = 0.1  # weight of L_reg
     tau: float = 0.25  # temperature of the value target sigmoid(Delta / tau)
     kappa: float = 0.05  # minimum batch sd of v_g (and of each v_c channel, regulariser="both") before L_reg penalises
-    value_rows: int = 0  # rows of each batch the value target Delta is computed on (0: all of them)
-    value_target: str = "sample"  # "sample": sigmoid(Delta_{m,i} / tau) per sample; "batch": of the batch mean
-    regulariser: str = "both"  # L_reg on "both" v_g and v_c, or on the "global" value v_g only
-    norm: str = "post-gate"  # LayerNorm "post-gate" (the paper), "pre-gate", or "none"
+    value_rows: int = option(0, "rows of each batch the value target Δ is computed on (0: all). Δ re-runs the model "
+                             "once per modality without it, about half of VGMR's training time; fewer rows make it "
+                             "cheaper and noisier (an unbiased estimate of the same loss)", flag="--value-rows",
+                             kind="int", choices=(0, 32, 16, 8), label="value target computed on",
+                             words={0: "all rows of each batch", 32: "32 rows of each batch",
+                                    16: "16 rows of each batch", 8: "8 rows of each batch"})
+    value_target: str = option("sample", "what the values learn to predict: each sample's loss increase when the "
+                               "modality is dropped (per sample), or the batch's average, which only ranks the "
+                               "modalities", flag="--value-target", choices=("sample", "batch"), label="value target",
+                               words={"sample": "per sample (the default)", "batch": "batch mean"})
+    regulariser: str = option("both", "the anti-collapse term penalises values that stop varying across samples; on "
+                              "v_g only, most channel values end up stuck near 0 or 1", flag="--regulariser",
+                              choices=("both", "global"), label="anti-collapse term on",
+                              words={"both": "v_g and v_c (the default)", "global": "v_g only"})
+    norm: str = option("post-gate", "where the LayerNorm sits: after the gate (the paper) it cancels any suppression "
+                       "uniform across a timestep's channels; before the gate, the gate's scaling reaches the "
+                       "backbone", flag="--norm", choices=("post-gate", "pre-gate", "none"), label="LayerNorm",
+                       words={"post-gate": "after the gate (paper)", "pre-gate": "before the gate", "none": "none"})
     use_global_value: bool = True  # C_m(v_g - 1/2) in the gate
     use_channel_value: bool = True  # D_m(v_c - 1/2) in the gate
     use_agreement: bool = True  # {a_mn} in z_m
     use_discrepancy: bool = True  # {delta_mn} in z_m
+
+    def __post_init__(self) -> None:
+        check_options(self)  # the declared options within their one range (the page's and the flags')
 
 
 ABLATIONS: Dict[str, Dict[str, bool]] = {
@@ -82,8 +102,9 @@ ABLATIONS: Dict[str, Dict[str, bool]] = {
 }
 
 
-CHOICES = {"value_target": ("sample", "batch"), "regulariser": ("both", "global"),
-           "norm": ("post-gate", "pre-gate", "none")}
+check_declared(VGMRConfig)
+CHOICES = {f.name: f.metadata["choices"] for f in fields(VGMRConfig) if f.metadata.get("kind") != "int"
+           and f.metadata.get("choices")}  # value_target, regulariser, norm
 
 
 def key(part: str, name: str) -> str:

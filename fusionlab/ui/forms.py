@@ -48,6 +48,10 @@ def _widget(f, key: str, value: Any, values: Dict[str, Any], max_select: Mapping
     label, help_ = meta.get("label") or f.name, meta.get("help")
     if kind == "bool":
         return bool(st.checkbox(label, key=init_state(key, bool(value)), help=help_))
+    words = meta.get("words") or {}
+    if kind == "int" and meta.get("choices"):
+        return int(st.selectbox(label, list(meta["choices"]), key=init_state(key, int(value)), help=help_,
+                                format_func=lambda v: words.get(v, str(v))))
     if kind == "int":
         return int(st.number_input(label, int(meta["lo"]), int(meta["hi"]), step=int(meta.get("step") or 1),
                                    key=init_state(key, int(value)), help=help_))
@@ -56,7 +60,8 @@ def _widget(f, key: str, value: Any, values: Dict[str, Any], max_select: Mapping
                                key=init_state(key, float(value)), help=help_))
     if kind == "str":
         choices = list(meta["choices"])
-        return st.selectbox(label, choices, key=init_state(key, value), help=help_)
+        return st.selectbox(label, choices, key=init_state(key, value), help=help_,
+                            format_func=lambda v: words.get(v, str(v)))
     if kind == "strs":
         return tuple(st.multiselect(label, list(meta["choices"]), key=init_state(key, tuple(value)), help=help_,
                                     max_selections=max_select.get(f.name)))

@@ -1,7 +1,7 @@
 """Controls, presets and session state of the Gates & values page (VGMR, the VGMR paper)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Dict, List, Optional, Tuple
 
 import pandas as pd
@@ -11,9 +11,10 @@ import torch
 from ..data import DataConfig, PreparedData
 from ..experiments import gates as study
 from ..experiments.gates import BACKBONES, GatesConfig
-from ..refiners.vgmr import CHOICES
+from ..options import controls, kind_of
+from ..refiners.vgmr import VGMRConfig
 from .forms import data_controls as generated_data_controls
-from .forms import data_state, init_state, state_shapes
+from .forms import data_state, init_state, option_widget, state_shapes
 from .bundle_box import PageSaving
 from .links import Param, data_params
 from .live import LiveSlider
@@ -148,20 +149,15 @@ def presets(*shape_maps: Dict[str, Tuple[int, int]]) -> None:
 
 
 URL_PATH = "gates_values"
-VALUE_ROWS = [0, 32, 16, 8]
 
 
 def link_params(dataset: str) -> Dict[str, Param]:
     """The page's model controls as URL parameters (``ui.links``)."""
     return {**data_params(KEY, dataset, study.DATASET_NAMES),
             "backbone": Param(f"{KEY}-backbone", "str", BACKBONES),
-            "lambda": Param(f"{KEY}-lambda", "float", lo=0.0, hi=1.0, step=0.05),
-            "rho": Param(f"{KEY}-rho", "float", lo=0.0, hi=1.0, step=0.05),
+            **refiner_params(),
             "epochs": Param(f"{KEY}-epochs", "int", lo=1, hi=60), "seed": Param(f"{KEY}-seed", "int", lo=0, hi=10_000),
-            "value_target": Param(f"{KEY}-value-target", "str", CHOICES["value_target"]),
-            "regulariser": Param(f"{KEY}-regulariser", "str", CHOICES["regulariser"]),
-            "norm": Param(f"{KEY}-norm", "str", CHOICES["norm"]),
-            "value_rows": Param(f"{KEY}-value-rows", "int", VALUE_ROWS), **option_params(KEY, BACKBONES),
+            **option_params(KEY, BACKBONES),
             "sample": Param(f"{KEY}-sample", "int", lo=0, hi=100_000, late=True, default=0), **noise_params()}
 
 
@@ -181,46 +177,50 @@ def data_controls() -> tuple[Optional[DataConfig], object]:
     return generated_data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, study.DEFAULT.data.name)
 
 
+REFINER_KEYS = {"lambda_amp": "lambda", "rho": "rho", "value_target": "value-target", "regulariser": "regulariser",
+                "norm": "norm", "value_rows": "value-rows"}  # option -> its widget's key (links and saved runs use them)
+
+
+def refiner_widget(name: str, defaults: VGMRConfig):
+    """The widget of one of VGMR's declared options, generated from its declaration (label, help, range,
+    choices and their words), starting at ``defaults``' value."""
+    f = next(f for f in fields(VGMRConfig) if f.name == name)
+    return option_widget(f, f"{KEY}-{REFINER_KEYS[name]}", getattr(defaults, name))
+
+
+def refiner_params() -> Dict[str, Param]:
+    """VGMR's declared options as link parameters (named as before: ``lambda``, ``value_rows`` ...)."""
+    out = {}
+    for f in controls(VGMRConfig):
+        meta, link = f.metadata, {"lambda_amp": "lambda"}.get(f.name, f.name)
+        out[link] = Param(f"{KEY}-{REFINER_KEYS[f.name]}", kind_of(f), meta.get("choices"), meta.get("lo"),
+                          meta.get("hi"), meta.get("step"))
+    return out
+
+
 def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
     d = study.DEFAULT
     c1, c2, c3 = st.columns(3)  # at 1024 px five columns cut the select's text ("transfor")
     backbone = c1.selectbox("backbone", BACKBONES, key=init_state(f"{KEY}-backbone", d.backbone),
                             help="concat: pool over time, concatenate, MLP head; transformer: tokens of all "
                                  "modalities with a modality embedding, one encoder layer, mean-pool")
-    _defaults({f"{KEY}-lambda": d.vgmr.lambda_amp, f"{KEY}-rho": d.vgmr.rho})
-    lam = c2.slider("amplification λ", 0.0, 1.0, step=0.05, key=f"{KEY}-lambda")
-    rho = c3.slider("residual retention ρ", 0.0, 1.0, step=0.05, key=f"{KEY}-rho")
+    v = {}  # VGMR's declared options (refiners.vgmr.VGMRConfig), widgets generated from the declaration
+    with c2:
+        v["lambda_amp"] = refiner_widget("lambda_amp", d.vgmr)
+    with c3:
+        v["rho"] = refiner_widget("rho", d.vgmr)
     c4, c5 = st.columns(2)
     epochs = c4.slider("epochs", 1, 60, key=init_state(f"{KEY}-epochs", d.train.epochs))
     seed = c5.number_input("seed", 0, 10_000, key=init_state(f"{KEY}-seed", d.train.seed))
-    o1, o2 = st.columns(2)
-    target = o1.selectbox("value target", CHOICES["value_target"],
-                          key=init_state(f"{KEY}-value-target", d.vgmr.value_target),
-                          format_func=lambda v: {"sample": "per sample (the default)", "batch": "batch mean"}[v],
-                          help="What the values learn to predict: each sample's loss increase when the modality is "
-                               "dropped (per sample), or the batch's average, which only ranks the modalities.")
-    reg = o2.selectbox("anti-collapse term on", CHOICES["regulariser"],
-                       key=init_state(f"{KEY}-regulariser", d.vgmr.regulariser),
-                       format_func=lambda v: {"both": "v_g and v_c (the default)", "global": "v_g only"}[v],
-                       help="Penalises values that stop varying across samples; on v_g only, most channel values "
-                            "end up stuck near 0 or 1.")
-    o3, o4 = st.columns(2)
-    norm = o3.selectbox("LayerNorm", CHOICES["norm"], key=init_state(f"{KEY}-norm", d.vgmr.norm),
-                        format_func=lambda v: {"post-gate": "after the gate (paper)", "pre-gate": "before the gate",
-                                               "none": "none"}[v],
-                        help="After the gate (the paper), LayerNorm cancels any suppression uniform across a "
-                             "timestep's channels; before the gate, the gate's scaling reaches the backbone.")
-    rows = o4.selectbox(
-        "value target computed on", VALUE_ROWS, key=init_state(f"{KEY}-value-rows", d.vgmr.value_rows),
-        format_func=lambda n: "all rows of each batch" if n == 0 else f"{n} rows of each batch",
-        help="The value target Δ re-runs the model once per modality, without that modality, on every batch: "
-             "about half of VGMR's training time. Fewer rows make it cheaper and noisier.")
+    for row in (("value_target", "regulariser"), ("norm", "value_rows")):  # two to a row: readable at 1024 px
+        for col, name in zip(st.columns(2), row):
+            with col:
+                v[name] = refiner_widget(name, d.vgmr)
     backbone_options = option_controls(KEY, backbone)
     if data is None:
         return None
     cfg = replace(d, data=data, backbone=backbone, backbone_options=backbone_options,
-                  vgmr=replace(d.vgmr, lambda_amp=float(lam), rho=float(rho), value_rows=int(rows),
-                               value_target=target, regulariser=reg, norm=norm),
+                  vgmr=replace(d.vgmr, **v),
                   train=replace(d.train, epochs=int(epochs), seed=int(seed)))
     st.session_state[f"{KEY}-config"] = cfg  # what the widgets describe (tests compare it with the CLI's)
     return cfg
