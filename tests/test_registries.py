@@ -249,3 +249,15 @@ def test_the_refiners_declared_options_are_widgets_of_the_gates_page():
     assert not at.exception, [e.value for e in at.exception]
     vgmr = at.session_state["gates_values-config"].vgmr
     assert {k: getattr(vgmr, k) for k in _refiner_values()} == _refiner_values()
+
+
+def test_every_operator_can_take_vgmrs_place_in_the_comparison(dot_data):
+    """The VGMR comparison (compare --operators all) offers every registered operator in VGMR's place."""
+    from fusionlab.experiments.gates_compare import comparison_configs
+    from fusionlab.refiners.context import PAPER_OPERATORS
+    cfgs = comparison_configs(dot_data, "transformer", operators=FUSIONS.names())
+    assert set(PAPER_OPERATORS) < set(cfgs) and "vgmr" in cfgs and "transformer in VGMR's place" in cfgs
+    for name, mcfg in cfgs.items():
+        model = build_model(dot_data.shapes(), dot_data.n_classes, mcfg, seed=0)
+        out = model({k: v[:3] for k, v in dot_data.test.xs.items()})
+        assert out.logits.shape == (3, dot_data.n_classes) and torch.isfinite(out.logits).all(), name

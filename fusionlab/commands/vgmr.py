@@ -47,6 +47,12 @@ def add_parser(sub) -> None:
     _common_args(c, backbone="transformer")  # §4.5 runs every method under the paper's Transformer setting
     c.add_argument("--seeds", type=int, default=d.seeds, help="seeds of every method (mean ± sd, paired differences)")
     c.add_argument("--ablation", action="store_true", help="also train the §4.3 ablations; writes ablation.csv")
+    from ..fusion import FUSIONS
+    from ..refiners.context import PAPER_OPERATORS
+    from ._common import csv_list
+    c.add_argument("--operators", type=csv_list, default=None,
+                   help=f"the fusion operators that take VGMR's place: 'all' or a list of {','.join(FUSIONS.names())} "
+                        f"(default the paper's: {','.join(PAPER_OPERATORS)}; the others are not parameter-matched)")
     c.set_defaults(func=run_compare)
 
 
@@ -81,11 +87,25 @@ def run_vgmr(args) -> int:
     return 0
 
 
+def comparison_operators(names) -> tuple:
+    """``--operators``: the paper's five, every registered operator ('all'), or those named (each checked)."""
+    from ..fusion import FUSIONS
+    from ..refiners.context import PAPER_OPERATORS
+    if not names:
+        return PAPER_OPERATORS
+    if names == ["all"]:
+        return tuple(FUSIONS.names())
+    for n in names:
+        FUSIONS.get(n)  # an unknown name is a one-line error naming the registered ones
+    return tuple(names)
+
+
 def run_compare(args) -> int:
     from ..experiments import gates_compare
     from ._common import check_out, print_findings, result_set, run_with_jobs, write_json, write_tables
     out = check_out(args.out)
-    result = run_with_jobs(args, gates_compare.run, config(args), "compare", ablation=args.ablation)
+    result = run_with_jobs(args, gates_compare.run, config(args), "compare", ablation=args.ablation,
+                           operators=comparison_operators(args.operators))
     with result_set(out, "compare") as d:
         write_tables(result, d, ("comparison", "comparison_seeds", "ablation", "ablation_seeds"))
         write_json(result.config, d / "config.json")

@@ -15,13 +15,14 @@ from __future__ import annotations
 import time
 from concurrent.futures import Executor
 from dataclasses import asdict, replace
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import pandas as pd
 import torch
 
 from ..data.dataset import PreparedData, Split
 from ..models import ModelConfig, build_model, count_parameters
+from ..refiners.context import PAPER_OPERATORS
 from ..refiners.vgmr import ABLATIONS, VGMRConfig
 from ..train import TrainConfig, evaluate, fit
 from ..jobs import Job, JobCache, concat, run_jobs
@@ -56,8 +57,8 @@ def _in_vgmrs_place(backbone: str, operator: str, dim: int = 32, **options) -> M
                    refiner_options={"operator": operator, "dim": dim, "operator_options": options})
 
 
-def comparison_configs(data: PreparedData, backbone: str = "transformer",
-                       vgmr: VGMRConfig = VGMRConfig()) -> Dict[str, ModelConfig]:
+def comparison_configs(data: PreparedData, backbone: str = "transformer", vgmr: VGMRConfig = VGMRConfig(),
+                       operators: Sequence[str] = PAPER_OPERATORS) -> Dict[str, ModelConfig]:
     """The §4.5 methods on one backbone: each baseline takes VGMR's place (``fused_context``), the rest
     of the model unchanged; ``concat_mlp``, ``gated`` and ``tensor`` are parameter-matched to VGMR
     (``tensor`` through its projection size, capped so that its outer product stays below 10^5)."""
@@ -68,13 +69,15 @@ def comparison_configs(data: PreparedData, backbone: str = "transformer",
     gated = match_size(lambda h: _params(data, _in_vgmrs_place(backbone, "gated", dim=h)), target, hi=1024)
     tensor = match_size(lambda h: _params(data, _in_vgmrs_place(backbone, "tensor", dim=h)), target, lo=2,
                         hi=max(2, int(1e5 ** (1 / m)) - 1))
+    matched = {"sum": _in_vgmrs_place(backbone, "sum"),
+               "tensor": _in_vgmrs_place(backbone, "tensor", dim=tensor),
+               "concat_mlp": _in_vgmrs_place(backbone, "concat_mlp", hidden=hidden),
+               "gated": _in_vgmrs_place(backbone, "gated", dim=gated),
+               "cross_attention": _in_vgmrs_place(backbone, "cross_attention")}
+    # any other registered operator takes VGMR's place at its defaults (dim 32), not parameter-matched
     return {backbone: backbone_config(backbone),
-            "sum": _in_vgmrs_place(backbone, "sum"),
-            "tensor": _in_vgmrs_place(backbone, "tensor", dim=tensor),
-            "concat_mlp": _in_vgmrs_place(backbone, "concat_mlp", hidden=hidden),
-            "gated": _in_vgmrs_place(backbone, "gated", dim=gated),
-            "cross_attention": _in_vgmrs_place(backbone, "cross_attention"),
-            "vgmr": vgmr_cfg}
+            **{op if op != backbone else f"{op} in VGMR's place": matched.get(op) or _in_vgmrs_place(backbone, op)
+               for op in operators}, "vgmr": vgmr_cfg}
 
 
 def train_epoch_seconds(model: torch.nn.Module, data: PreparedData, cfg: TrainConfig = TrainConfig()) -> float:
@@ -169,14 +172,16 @@ def comparison_findings(rows: pd.DataFrame, reference: str = "vgmr", backbone: s
 
 
 def run(cfg: GatesConfig = DEFAULT, ablation: bool = False, progress: Optional[Progress] = None,
-        source: Any = None, executor: Optional[Executor] = None, cache: Optional[JobCache] = None) -> Result:
+        source: Any = None, executor: Optional[Executor] = None, cache: Optional[JobCache] = None,
+        operators: Sequence[str] = PAPER_OPERATORS) -> Result:
     """The CLI's ``compare``: ``comparison`` (§4.5) and, with ``ablation``, ``ablation`` (§4.3), each over
     ``cfg.seeds`` seeds (``comparison_seeds`` / ``ablation_seeds`` hold the rows per seed); one job per
-    method and seed. (Cost columns are wall-clock times: compare them within one run on one machine.)"""
+    method and seed. ``operators``: the fusion operators that take VGMR's place (the paper's five by default; any
+    registered one is offered). (Cost columns are wall-clock times: compare them within one run on one machine.)"""
     data = prepared(cfg, source)
     seeds = cfg.seed_list()
     jobs = [Job(f"{name}, seed {s}", comparison_job, (cfg, name, mc, s, source))
-            for name, mc in comparison_configs(data, cfg.backbone, cfg.vgmr).items() for s in seeds]
+            for name, mc in comparison_configs(data, cfg.backbone, cfg.vgmr, operators).items() for s in seeds]
     if ablation:
         jobs += [Job(f"{name}, seed {s}", ablation_job, (cfg, name, s, source)) for name in ABLATIONS for s in seeds]
     outcome = run_jobs(jobs, executor, cache, progress)

@@ -20,10 +20,10 @@ from typing import Mapping, Tuple
 import torch
 from torch import nn
 
-from ..fusion import create_fusion
+from ..fusion import FUSIONS, create_fusion
 from . import REFINERS
 
-OPERATORS = ("sum", "tensor", "concat_mlp", "cross_attention", "gated")
+PAPER_OPERATORS = ("sum", "tensor", "concat_mlp", "cross_attention", "gated")  # the paper's §4.5 baselines
 DEFAULTS = {"operator": "sum", "dim": 32, "operator_options": {}}
 
 
@@ -36,8 +36,8 @@ class FusedContext(nn.Module):
             raise ValueError(f"unknown fused_context option(s) {unknown}; known: {sorted(DEFAULTS)}")
         opts = {**DEFAULTS, **options}
         operator, dim, operator_options = opts["operator"], int(opts["dim"]), dict(opts["operator_options"])
-        if operator not in OPERATORS:
-            raise ValueError(f"fused_context operator must be one of {OPERATORS}, got {operator!r}")
+        if operator not in FUSIONS:  # any registered operator can take VGMR's place
+            raise ValueError(f"fused_context operator must be one of {FUSIONS.names()}, got {operator!r}")
         self.names = list(shapes)
         self.operator_name = operator
         dims = [int(shapes[k][1]) for k in self.names]
