@@ -280,4 +280,8 @@ def rebuild(cfg: PermutationStudyConfig, states: Dict[str, Dict[str, Any]], save
     return result
 
 
+# one seeded split: fit the experts and run the broken-Q test (single_run, then split_result); several splits:
+# one permutation_job per seed and fold; your own outputs: outputs_runs
+STAGES = {"split": single_run, "result": split_result, "repeat": permutation_job, "outputs": outputs_runs}
+
 SAVING = Saving("permutation", PermutationStudyConfig, models=saved_models, rebuild=rebuild, savable=savable)

@@ -105,14 +105,21 @@ def perceptual_test(model, data: PreparedData, noise: str, settings, test_cfg: S
                            data.n_classes, test_cfg)
 
 
-def run(cfg: PlaygroundConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
-        source: Any = None) -> Result:
-    data = prepared(cfg, source)
+def train(cfg: PlaygroundConfig, data: PreparedData, progress: Optional[Progress] = None,
+          stop: Optional[Stop] = None):
+    """The training stage: the model ``cfg`` builds, fitted (its best validation epoch kept)."""
     model = build_model(data.shapes(), data.n_classes, cfg.model, seed=cfg.train.seed)
     if cfg.signals is not None and not declared_signals(model):  # say so before training, not after
         raise ValueError(f"fusion '{cfg.model.fusion}' declares no per-sample signal to permute; the signal test "
                          "needs one that does (gated)")
-    res = fit(model, data, cfg.train, callback=epoch_progress(progress, 0, cfg.train.epochs), stop=stop)
+    return fit(model, data, cfg.train, callback=epoch_progress(progress, 0, cfg.train.epochs), stop=stop)
+
+
+def run(cfg: PlaygroundConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
+        source: Any = None) -> Result:
+    """The study: ``train``, then ``trained_tables`` (the measurement stages) on the trained model."""
+    data = prepared(cfg, source)
+    res = train(cfg, data, progress, stop)
     trained = {"best_epoch": res.best_epoch, "best_val_accuracy": res.best_val_accuracy}
     tables = {**trained_tables(res.model, data, cfg, trained, tests=not res.stopped_by_user), "history": res.history}
     config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
@@ -166,6 +173,9 @@ def rebuild(cfg: PlaygroundConfig, models: Dict[str, Dict[str, Any]], tables: Di
     config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
     return Result(out, [], config, {"model": model, "data": data, "fit": None})
 
+
+STAGES = {"train": train, "measure": trained_tables, "robustness": robustness, "signal test": signal_test,
+          "perceptual score": perceptual_test}  # the page's noise-type change and its test buttons call these
 
 SAVING = Saving("playground", PlaygroundConfig, models=lambda result: {"model": result.artifacts.model},
                 rebuild=rebuild, unnamed="model")

@@ -378,6 +378,9 @@ def rebuild(cfg: ScalingConfig, states: Dict[str, Dict[str, torch.Tensor]], save
     return assemble(cfg, data, outcome, {"params": {names[k]: v for k, v in states.items()}})
 
 
+# one job per fusion and size trains its seeds batched and measures them; assemble joins the jobs' tables
+STAGES = {"train and measure": scaling_job, "assemble": assemble}
+
 SAVING = Saving("scaling", ScalingConfig, models=saved_models, rebuild=rebuild, savable=savable)
 
 

@@ -303,3 +303,7 @@ def summary(result: Result) -> dict:
             "monotone_fraction": nested_means(spear, "monotone") if len(spear) else {},
             "accuracy": accuracy, "mean_clean_weight": weights, "weights": weights,
             "findings": records(result.findings), "config": result.config}
+
+
+# one job per method and seed: train_one, then model_tables; assemble joins them and decides the findings
+STAGES = {"train": train_one, "measure": model_tables, "assemble": assemble, "summary": summary}
