@@ -29,7 +29,8 @@ def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
     except ValueError as exc:
         st.session_state[f"{key}-bundle-error"] = f"Cannot reopen {up.name}: {exc}"
         return
-    st.session_state[f"{key}-bundle-note"] = f"Reopened {up.name}: its model, settings and tables; nothing was retrained."
+    st.session_state[f"{key}-bundle-note"] = (f"Reopened {up.name}: its model, settings, tables and what was on "
+                                              "screen (sliders, sample); nothing was retrained.")
 
 
 def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_name: str,
