@@ -187,11 +187,13 @@ def on_off(name: str) -> bool:
 
 
 def default_levels(name: str, n: int = 9, top: Optional[float] = None) -> list[float]:
-    """Levels of a robustness curve: ``n`` steps over the range; an on/off corruption has 0 and 1."""
+    """Levels of a robustness curve: ``n`` steps over the whole range the noise sliders offer (mix up to 1, pure
+    noise: the curve ended at 0.95 while the slider went to 1, so the current-setting mark left the curve); an on/off
+    corruption has 0 and 1."""
     if on_off(name):
         return [0.0, 1.0]
     lo, hi = level_range(name)
-    hi = top if top is not None else (0.95 if hi == 1.0 and name == "mix" else hi)
+    hi = top if top is not None else hi
     return [round(lo + (hi - lo) * i / (n - 1), 4) for i in range(n)]
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from fusionlab.papers import cite
+from fusionlab.text import plus_minus
 from fusionlab.ui.methods import methods_link
 
 from fusionlab.experiments import permutation as study
@@ -125,12 +126,14 @@ def diagnostic_view(base: Base) -> None:
     bank, result, qc = out.artifacts.bank, out.artifacts.result, out.tables["q_correct"]
     here = bank.mask("test")
     acc = ", ".join(f"{k} {bank.correct('test')[here[:, j], j].mean():.3f}" for j, k in enumerate(bank.names))
-    missing = ", ".join(f"{k} {1 - here[:, j].mean():.0%}" for j, k in enumerate(bank.names) if not here[:, j].all())
+    missing = ", ".join(f"{k} on {1 - here[:, j].mean():.1%} of them" for j, k in enumerate(bank.names)
+                        if not here[:, j].all())
     runs = out.config.get("runs", 1)
     st.caption(f"Experts ({base.expert.kind}) test accuracy where present: {acc}; {len(bank.y['test'])} test rows"
                + (f" (missing: {missing})" if missing else "") + "; "
                f"K = {pcfg.permutations} {'joint' if pcfg.joint else 'independent per-modality'} permutations."
-               + (f" Corrupted ({corruption.noise}): {corruption.fraction:.0%} of '{corruption.modality}' rows."
+               + (f" Corrupted ({corruption.noise}): each '{corruption.modality}' row with probability "
+                  f"{corruption.fraction:.0%} (drawn per row, so the share above can differ by a few rows)."
                   if corruption.modality else "")
                + (f" Your outputs hold {runs} train/test runs: the table is the mean over them (median p), the "
                   "histograms and box plot show the first." if runs > 1 else ""))
@@ -172,7 +175,7 @@ def repeat_table(summary):
     shown = pd.DataFrame({"score": [figs.label(s) for s in summary["score"]], "rule": summary["rule"]})
     config = {}
     for c in REPEATED:
-        shown[c] = ["—" if pd.isna(m) else f"{m:.3f} ± {sd:.3f}" for m, sd in zip(summary[c], summary[f"{c}_sd"])]
+        shown[c] = ["—" if pd.isna(m) else plus_minus(m, sd) for m, sd in zip(summary[c], summary[f"{c}_sd"])]
         label, tip = TABLE_COLUMNS[c]
         what = "median ± sd" if c.endswith("p_value") else "mean ± sd"  # a mean of p-values is not a p-value
         config[c] = st.column_config.TextColumn(label, help=f"{what} over runs of: {tip}")

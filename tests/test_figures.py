@@ -121,3 +121,8 @@ def test_each_null_histogram_marks_its_clean_value_with_its_number():
     table = pd.DataFrame({"score": "entropy", "rule": ["r1", "r2"], "delta": [0.01, 0.0], "p_value": [0.2, 0.9]})
     texts = [a.text for a in permutation_histograms(null, table, "entropy").layout.annotations]
     assert "clean 0.812" in texts and "clean 0.746" in texts
+
+
+def test_a_mean_that_rounds_to_zero_never_prints_as_minus_zero():
+    from fusionlab.text import plus_minus
+    assert plus_minus(-0.0002, 0.005) == "0.000 ± 0.005" and plus_minus(-0.0123, 0.01) == "-0.012 ± 0.010"

@@ -87,3 +87,4 @@ def test_drop_has_two_levels_on_a_robustness_curve():
     from fusionlab.noise import default_levels
     assert default_levels("drop") == [0.0, 1.0]
     assert len(default_levels("mix")) == 9
+    assert default_levels("mix")[-1] == 1.0  # the curve reaches the noise slider's end (issue 33: it stopped at 0.95)

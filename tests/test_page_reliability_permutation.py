@@ -128,5 +128,5 @@ def test_the_missing_preset_masks_a_modality_on_the_page():
     assert not at.exception and not at.error
     assert at.selectbox(key=f"{KEY}-corrupt-noise").value == "missing"
     caption = next(c.value for c in at.caption if "test accuracy where present" in c.value)
-    assert "(missing: " in caption and "Corrupted (missing): 30%" in caption
+    assert "(missing: " in caption and "Corrupted (missing): each" in caption and "probability 30%" in caption
     assert (at.session_state[f"{KEY}-result"].tables["permutation_runs"]["missing_share"] > 0).all()

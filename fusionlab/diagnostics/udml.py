@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score
 
 from .. import rng
 from ..data.dataset import PreparedData
+from ..text import plus_minus
 from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding, describe, direction
 from ..models.udml import VARIANTS, UDMLConfig, UDMLModel
 from ..models.udml_schedule import NoiseSchedule, add_intensity_noise, draw_intensities, intensity_to_level, max_level
@@ -230,7 +231,7 @@ def _mean_acc(acc: pd.DataFrame, method: str, col: str) -> tuple[float, float]:
 
 
 def _fmt(mean: float, sd: float) -> str:
-    return f"{mean:.3f} ± {sd:.3f}"
+    return plus_minus(mean, sd)
 
 
 def monotonicity_finding(spear: pd.DataFrame, noise: str = NOISE) -> Finding:

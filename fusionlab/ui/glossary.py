@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
+from ..fusion import FUSIONS
+
 URL_PATH = "glossary"
 
 # section -> [(anchor, symbol, plain words)]
+OPERATOR_TERMS = [(f"op-{name}", f"{name} (fusion operator)", FUSIONS.doc(name)) for name in FUSIONS.names()]
+
 TERMS: Dict[str, List[Tuple[str, str, str]]] = {
     "Everywhere": [
         ("modality", "modality, view", "one kind of input about the same sample: text, audio, video, a sensor, or one "
@@ -35,12 +39,18 @@ TERMS: Dict[str, List[Tuple[str, str, str]]] = {
                            "at least as well) / (K + 1). Large Δ with small p: the decision depends on it"),
         ("perceptual", "perceptual score", "Δ of a permutation test that shuffles one modality's inputs across test "
                                            "samples: how much the trained model uses that modality at all"),
+        ("relative_robustness", "relative robustness", "the area under a model's accuracy-vs-noise curve divided by "
+                                                       "the width of the noise range: its average accuracy under noise"),
+        ("effective_robustness", "effective robustness", "how much less accuracy a model loses under noise than a "
+                                                         "baseline does, averaged over the noise levels (positive: "
+                                                         "more robust than the baseline)"),
     ],
     "Playground": [
         ("h_m", "h_m", "modality m's encoded feature vector (the encoder's output, mean over time for sequences)"),
         ("gate", "z (gate)", "the gated fusion's per-sample weight of each modality, between 0 and 1"),
         ("contribution", "contribution", "how much the probability of the predicted class falls when one modality "
                                          "is set to its train mean (dropped)"),
+        *OPERATOR_TERMS,
     ],
     "Fusion complexity": [
         ("concat", "concat, product, tensor", "three fusions of increasing complexity: concatenate the vectors; "
@@ -59,6 +69,8 @@ TERMS: Dict[str, List[Tuple[str, str, str]]] = {
                                         "keeping"),
         ("G", "G (gate)", "the gate per timestep and channel, built from v_g, v_c and how the modality agrees with the "
                           "others"),
+        ("x_tilde", "X̃ (refined input)", "what VGMR hands the backbone: the input scaled by the gate G_eff (and "
+                                          "normalised by the LayerNorm); X̃ − X is what the refiner changed"),
         ("G_eff", "G_eff (effective gate)", "the gate actually applied: ρ + (1 − ρ)·G_amp with G_amp = 1 + λ(2G − 1), "
                                             "so ρ of the input passes whatever G says"),
         ("lambda", "λ (amplification)", "how far the gate may move away from 1: 0 makes G_eff = 1 (no gating)"),
@@ -94,6 +106,11 @@ TERMS: Dict[str, List[Tuple[str, str, str]]] = {
                                          "highest Q"),
         ("control", "positive control", "a Q built from the test labels on purpose, to show what a Q that matters "
                                         "looks like; never a real result"),
+        ("fidelity", "fidelity (control-aligned)", "how much of the correctness-aligned control's Q is the truth: "
+                                                   "Q = fidelity·1[expert correct] + (1 − fidelity)·random; 1 is a "
+                                                   "perfect Q, 0 a random one"),
+        ("rate", "rate k (control-corruption)", "the share of test rows where the corruption control makes one expert "
+                                                "confidently wrong and gives it Q = 0"),
         ("scores", "pca-recon, max-prob, energy, correctness, user", "quality scores: low PCA reconstruction error; "
                    "the expert's top probability; log Σ exp(logits); a learned predictor of the expert being right; "
                    "your own Q"),
@@ -113,6 +130,11 @@ TERMS: Dict[str, List[Tuple[str, str, str]]] = {
         ("gamma_udml", "γ (UDML)", "the weight of each modality's own classifier in the loss"),
         ("beta_udml", "β (UDML)", "the weight of the KL term that pulls σ toward the injected noise"),
         ("static", "static", "every modality weighted 1: the baseline"),
+        ("spearman", "Spearman ρ", "the rank correlation between the noise a method estimates and the noise "
+                                   "injected: 1 when the estimate orders every sample as the true noise does, 0 when "
+                                   "it is unrelated"),
+        ("oracle", "oracle ‖x‖²", "the ceiling of the estimator plot: the squared size of the noisy input itself, "
+                                  "which grows with the injected noise; what an estimator could read at best"),
     ],
 }
 

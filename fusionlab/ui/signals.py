@@ -19,6 +19,9 @@ from .methods import methods_link
 
 COLUMNS = ["signal", "modality", "metric_clean", "metric_broken_mean", "metric_permuted_mean", "delta", "p_value",
            "f1_delta", "f1_p_value"]
+SHOWN = {"metric_clean": "BA clean", "metric_broken_mean": "BA, signal shuffled (mean)",
+         "metric_permuted_mean": "BA, inputs shuffled (mean)", "delta": "Δ", "p_value": "p", "f1_delta": "Δ macro-F1",
+         "f1_p_value": "p (macro-F1)"}  # the table's columns in words on the page (the CSV keeps its names)
 PERMUTATIONS = (50, 100, 200, 500, 1000)
 
 EXPLAIN = (
@@ -57,7 +60,8 @@ def input_section(key: str, model, test: Callable[[SignalTestConfig], Permutatio
         return None
     table = result.table
     show_findings(input_findings(table))
-    st.dataframe(table[[c for c in COLUMNS if c in table]].round(4), hide_index=True, key=f"{key}-inputs-table")
+    st.dataframe(table[[c for c in COLUMNS if c in table]].round(4).rename(columns=SHOWN), hide_index=True,
+                 key=f"{key}-inputs-table")
     st.plotly_chart(null_histograms(result.null, table, "modality",
                                     "each modality's inputs swapped between test samples: balanced accuracy "
                                     "(dashed line = the real inputs)", "input-permuted",
@@ -102,7 +106,8 @@ def signal_section(key: str, model, test: Callable[[SignalTestConfig], Permutati
         return None
     table = result.table
     show_findings(signal_findings(table))
-    st.dataframe(table[[c for c in COLUMNS if c in table]].round(4), hide_index=True, key=f"{key}-signal-table")
+    st.dataframe(table[[c for c in COLUMNS if c in table]].round(4).rename(columns=SHOWN), hide_index=True,
+                 key=f"{key}-signal-table")
     names = list(dict.fromkeys(table["signal"]))
     shown = (st.selectbox("null distribution of", names, key=f"{key}-signal-hist",
                           help="the signal whose K permuted balanced accuracies the histograms show")

@@ -16,6 +16,7 @@ from .forms import data_controls, data_state, init_state, state_shapes
 from .bundle_box import PageSaving
 from .links import Param, data_params
 from .live import LiveSlider, Metric
+from ..figures.udml import METHOD_NAMES
 from .methods import methods_link
 from .operators import option_controls, option_params, option_state
 
@@ -288,7 +289,7 @@ def noise_frame(run: "UDMLRun", method: str, max_levels: Dict[str, float]) -> Di
     metrics = []
     for m, r in means.iterrows():
         change = {} if static is None or m == "static" else metric_change(r["mean"], static, "static")
-        metrics.append(Metric(f"{m} accuracy", f"{r['mean']:.3f}", change.get("delta", ""),
+        metrics.append(Metric(f"{METHOD_NAMES.get(m, m)} accuracy", f"{r['mean']:.3f}", change.get("delta", ""),
                               change.get("delta_color", "normal")))
     marks = {k: level_to_intensity(v, st_.schedule) for k, v in max_levels.items()}
     w = sample_weights(st_, method, st_.seeds[0], levels)
