@@ -46,7 +46,7 @@ with st.container(border=True):
     ds = load_or_error(data_cfg, source)
     if ds is not None:
         st.markdown(describe_dataset(ds))
-    ui.presets(run.data.shapes() if run else {}, ds.shapes() if ds else {})
+    ui.presets(run.data.shapes() if run else {}, ds.shapes() if ds else {}, trained=run is not None)
     cfg = ui.model_controls(data_cfg if ds is not None else None)
     with st.container(horizontal=True, vertical_alignment="center"):
         start, _ = train_buttons(KEY, "Train VGMR")

@@ -127,3 +127,12 @@ def test_signal_test_section_runs_the_library_test_with_the_sliders_noise():
     assert json.loads(_spec(at, f"{K}-signal-fig"))["data"]  # the null histograms are drawn
     _slide(at, f"{K}-noised-m1", 0)  # the sliders moved on: the result says what it was
     assert any("Computed with noise: **m1 (ratio 0.50" in m.value for m in at.markdown)
+
+
+def test_noise_presets_wait_for_a_model_and_say_so():
+    """Before training the noise sliders do not exist: a preset that only moves them changed nothing but the
+    address (issue 33), so it is disabled and its help says to train first."""
+    at = AppTest.from_file(str(PAGE), default_timeout=60).run()
+    for key in (f"{K}-p-heavy", f"{K}-p-clean"):
+        assert at.button(key=key).disabled and "train first" in at.button(key=key).help
+    assert not at.button(key=f"{K}-p-paper").disabled  # it sets λ and ρ too

@@ -117,12 +117,14 @@ def _noise_values(shapes: Dict[str, Tuple[int, int]], ratios: Dict[str, float], 
     return out
 
 
-def presets(*shape_maps: Dict[str, Tuple[int, int]]) -> None:
+def presets(*shape_maps: Dict[str, Tuple[int, int]], trained: bool = True) -> None:
     """Buttons that set the controls to a paper setting in one click.
 
     The noise sliders are set for every ``{modality: (T, D)}`` given: the trained model's and
     the selected dataset's, so a preset clicked before retraining on another dataset still
-    holds once the new model is there."""
+    holds once the new model is there. Before any model (``trained`` False) the noise sliders do not exist yet, so
+    the presets that only move them are disabled and say why (they changed nothing but the address)."""
+    wait = "" if trained else " — the noise sliders appear with a trained model: train first"
     row = st.container(horizontal=True)  # buttons as wide as their labels (four columns cut them at 1024 px)
     lists = [dict(m) for m in shape_maps if m]
     first = next(iter(lists[0])) if lists else ""
@@ -134,14 +136,16 @@ def presets(*shape_maps: Dict[str, Tuple[int, int]]) -> None:
         return out
 
     row.button("Paper §4.4 setting", key=f"{KEY}-p-paper",
-              help=f"λ 0.5, ρ 0.2 (the VGMR paper's §4.1) and 30% of {first or 'the first modality'}'s timesteps noised (§4.4)",
+              help=f"λ 0.5, ρ 0.2 (the VGMR paper's §4.1) and 30% of {first or 'the first modality'}'s timesteps noised "
+                   f"(§4.4){wait and ' once a model is trained'}",
               on_click=_set, args=({f"{KEY}-lambda": 0.5, f"{KEY}-rho": 0.2, **noise(lambda n: {n[0]: 0.3})},))
     row.button("Neutral gate (λ = 0)", key=f"{KEY}-p-neutral",
               help="λ = 0 makes G_amp = 1, so G_eff = 1: the refiner only applies LayerNorm (retrain to see it)",
               on_click=_set, args=({f"{KEY}-lambda": 0.0, f"{KEY}-rho": 0.2},))
-    row.button("Heavy noise everywhere", key=f"{KEY}-p-heavy", help="noise ratio 0.8, weight 1 on every modality",
-              on_click=_set, args=(noise(lambda n: {k: 0.8 for k in n}),))
-    row.button("Clean inputs", key=f"{KEY}-p-clean", on_click=_set, args=(noise(lambda n: {}),))
+    row.button("Heavy noise everywhere", key=f"{KEY}-p-heavy", help="noise ratio 0.8, weight 1 on every modality" + wait,
+              on_click=_set, args=(noise(lambda n: {k: 0.8 for k in n}),), disabled=not trained)
+    row.button("Clean inputs", key=f"{KEY}-p-clean", help="every noise slider at 0" + wait, on_click=_set,
+               args=(noise(lambda n: {}),), disabled=not trained)
     row.button("Structured synthetic", key=f"{KEY}-p-structured",
                help="the synthetic data with noise that persists over each sample's timesteps, so a noised "
                     "timestep stands out from the others (retrain to see it)",
