@@ -15,6 +15,7 @@ from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
 from fusionlab.experts import ExpertConfig
 from fusionlab.noise import RowCorruption
+from fusionlab.ui.training import live_run
 from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.glossary import term
 from fusionlab.ui.permutation import (KEY, URL_PATH, Base, bundle_controls, link_params, control_controls, corruption_controls, current_base, dataset_controls,
@@ -188,11 +189,15 @@ def repeat_view(base, control, qcfg, corruption, pcfg) -> None:
         c1, c2, c3 = st.columns(3)
         seeds = int(c1.number_input("seeds", 1, 5, 2, key=f"{KEY}-rep-seeds"))
         folds = int(c2.number_input("stratified folds (0 = one split per seed)", 0, 10, 3, key=f"{KEY}-rep-folds"))
-        if c3.button("Repeat", key=f"{KEY}-rep-go"):
+        runs = seeds * max(folds, 1)
+        if c3.button(f"Repeat ({runs} runs)", key=f"{KEY}-rep-go",
+                     help="each run fits the experts on its own split and permutes again; the progress bar says how "
+                          "many are done and, after the first, about how long the rest will take"):
             try:
                 cfg = study_config(base, control, qcfg, corruption, pcfg, repeats=seeds, folds=folds)
-                with st.spinner(f"{seeds} seed(s) × {max(folds, 1)} fold(s): fitting experts and permuting ..."):
-                    st.session_state[f"{KEY}-repeated"] = study.run(cfg, dataset=base.dataset).tables["permutation"]
+                st.session_state[f"{KEY}-repeated"] = live_run(
+                    KEY, lambda progress: study.run(cfg, progress=progress, dataset=base.dataset),
+                    f"{runs} runs ({seeds} seed(s) × {max(folds, 1)} fold(s))").tables["permutation"]
             except ValueError as exc:
                 st.error(f"Cannot repeat: {exc}")
         summary = st.session_state.get(f"{KEY}-repeated")
