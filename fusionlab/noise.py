@@ -186,6 +186,17 @@ def on_off(name: str) -> bool:
     return name == "drop"
 
 
+# corruptions that give the same numbers as another on the lab's inputs: every feature is standardised with its
+# train mean and sd, so additive noise n ~ N(mu, s) of those statistics is x + a * N(0, 1), gaussian's draw
+SAME_AS = {"additive": "gaussian"}
+
+
+def distinct_corruptions() -> list[str]:
+    """The registered corruptions a page offers: those not equal to another on standardised inputs (``SAME_AS``);
+    the command line still takes every name."""
+    return [n for n in CORRUPTIONS.names() if n not in SAME_AS]
+
+
 def default_levels(name: str, n: int = 9, top: Optional[float] = None) -> list[float]:
     """Levels of a robustness curve: ``n`` steps over the whole range the noise sliders offer (mix up to 1, pure
     noise: the curve ended at 0.95 while the slider went to 1, so the current-setting mark left the curve); an on/off

@@ -88,3 +88,18 @@ def test_drop_has_two_levels_on_a_robustness_curve():
     assert default_levels("drop") == [0.0, 1.0]
     assert len(default_levels("mix")) == 9
     assert default_levels("mix")[-1] == 1.0  # the curve reaches the noise slider's end (issue 33: it stopped at 0.95)
+
+
+def test_additive_equals_gaussian_on_standardised_inputs_so_pages_offer_one_of_them():
+    """Every input is standardised with its train statistics, so additive noise n ~ N(mu=0, s=1) is gaussian's draw:
+    the pages offered both and gave the same numbers (issue 33); they offer gaussian, the CLI still takes both."""
+    import torch
+    from fusionlab.data.dataset import ModalityStats
+    from fusionlab.noise import SAME_AS, corrupt, distinct_corruptions
+    x = torch.randn(64, 2, 5)
+    unit = ModalityStats(torch.zeros(5), torch.ones(5))
+    for name, same in SAME_AS.items():
+        a = corrupt(name, x, 2.5, torch.Generator().manual_seed(3), unit)
+        b = corrupt(same, x, 2.5, torch.Generator().manual_seed(3), unit)
+        assert torch.allclose(a, b) and not torch.allclose(a, x)
+        assert name not in distinct_corruptions() and same in distinct_corruptions()

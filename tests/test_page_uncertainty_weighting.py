@@ -35,7 +35,9 @@ def test_page_trains_and_redraws_on_a_slider():
     at.number_input(key="udml-synthetic-n_samples").set_value(200)
     at.button(key="udml-train").click().run()
     assert not at.exception
-    assert [m["label"] for m in _metrics(at)] == [f"{m} accuracy" for m in ("static", "pe", "udml_no_alpha", "udml")]
+    from fusionlab.figures.udml import METHOD_NAMES  # the methods in words, not their registry names (issue 33)
+    assert [m["label"] for m in _metrics(at)] == [f"{METHOD_NAMES[m]} accuracy"
+                                                  for m in ("static", "pe", "udml_no_alpha", "udml")]
     figures = {k for k, b in _live(at).items() if b["kind"] == "figure"}
     assert figures == {"estimator", "weights", "rob"} and len(at.get("plotly_chart")) >= 1  # alpha (+ unimodal)
     before = [m["value"] for m in _metrics(at)]

@@ -13,7 +13,7 @@ from ..experiments import playground as study
 from ..experiments.base import Result
 from ..experiments.playground import PlaygroundConfig
 from ..fusion import FUSIONS
-from ..noise import CORRUPTIONS, level_range, on_off
+from ..noise import distinct_corruptions, level_range, on_off
 from .bundle_box import PageSaving
 from .links import Param, data_params
 from .forms import data_controls, data_state, init_state, state_shapes
@@ -57,7 +57,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
             **option_params(KEY, FUSIONS.names()),
             "epochs": Param(f"{KEY}-epochs", "int", lo=1, hi=100),
             "seed": Param(f"{KEY}-seed", "int", lo=0, hi=10_000),
-            "noise": Param(f"{KEY}-noise", "str", CORRUPTIONS.names(), default=study.DEFAULT.noise),  # its widget
+            "noise": Param(f"{KEY}-noise", "str", distinct_corruptions(), default=study.DEFAULT.noise),  # its widget
             "sample": Param(f"{KEY}-sample", "int", lo=0, hi=100_000, late=True, default=0),
             **level_params()}  # is drawn only with a model: its default is not in DEFAULTS before
 
@@ -95,8 +95,9 @@ def study_controls() -> Tuple[Optional[PlaygroundConfig], object]:
 
 def noise_type(default: str, where=None) -> str:
     return (where or st).selectbox(
-        "noise type", CORRUPTIONS.names(), key=init_state(f"{KEY}-noise", default),
-        help="gaussian: x + level·s·ε; mix: (1−α)x + αn; additive: x + αn; "
+        "noise type", distinct_corruptions(), key=init_state(f"{KEY}-noise", default),
+        help="gaussian: x + level·s·ε (on the lab's standardised inputs the same as additive noise x + αn, "
+             "which the command line still takes); mix: (1−α)x + αn; "
              "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed; "
              "missing: a share of the test samples lose the modality (set to the train mean, "
              "which is all a model without an availability mask can be told)")

@@ -11,7 +11,7 @@ from ..experiments.base import Result
 from ..experiments.udml import UDMLStudyConfig
 from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, VARIANTS
 from ..models.udml_schedule import INTENSITY_MAPS, LABELS, max_level
-from ..noise import level_range
+from ..noise import distinct_corruptions, level_range
 from .forms import data_controls, data_state, init_state, state_shapes
 from .bundle_box import PageSaving
 from .links import Param, data_params
@@ -118,7 +118,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
            "beta": Param(_k("beta"), "float", BETAS),
            "alpha": Param(_k("alpha-mode"), "str", ALPHA_MODES), "imap": Param(_k("imap"), "str", INTENSITY_MAPS),
            "fusion": Param(_k("fusion"), "str", FUSIONS_ALLOWED), "labels": Param(_k("labels"), "str", LABELS),
-           "test_noise": Param(_k("test-noise"), "str", study.TEST_NOISES),
+           "test_noise": Param(_k("test-noise"), "str", [n for n in study.TEST_NOISES if n in distinct_corruptions()]),
            "methods": Param(_k("methods"), "strs", VARIANTS.names()),
            "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool"), **option_params(KEY, FUSIONS_ALLOWED)}
     out.update({name: Param(_k(f"opt-{name}"), "str", [str(w) for w in words])
@@ -193,7 +193,8 @@ def controls() -> Optional[UDMLStudyConfig]:
                            help="whether a training sample keeps its noise intensity for all epochs (the authors' "
                                 "loader) or gets a new one each time")
     c11, _ = st.columns(2)
-    test_noise = c11.selectbox("test noise of the estimator sweep", study.TEST_NOISES,
+    test_noise = c11.selectbox("test noise of the estimator sweep",
+                               [n for n in study.TEST_NOISES if n in distinct_corruptions()],
                                key=_init("test-noise", d.test_noise),
                                help="the corruption (a) injects; gaussian is the training noise, the others were "
                                     "never seen in training: does the estimate still rise?")
