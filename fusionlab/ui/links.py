@@ -234,7 +234,7 @@ def address_box(url: str) -> None:
     the page's full runs), read when shown and while open, with a Copy button: the same link the address bar
     holds, never an older one. ``url`` (the setting as of this run) shows until the browser's is read."""
     import json
-    st.iframe(ADDRESS_HTML % json.dumps(url).replace("<", "\\u003c"), height=110)  # no '</script>' can close it
+    st.iframe(ADDRESS_HTML % json.dumps(url).replace("<", "\\u003c"), height=84)  # no '</script>' can close it
 
 
 def view_query(params: Mapping[str, Param], config_state: Mapping[str, Any]) -> Dict[str, str]:
