@@ -147,6 +147,10 @@ def _value(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"{where} must be a list, got {type(value).__name__}")
         return tuple(value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be an object, got {type(value).__name__}")
+        return value
     if hint in (int, float, str, bool):
         ok = isinstance(value, hint) or (hint is float and isinstance(value, int) and not isinstance(value, bool))
         if not ok or (hint is int and isinstance(value, bool)):

@@ -24,18 +24,24 @@ def dot_data():
     return prepare(make_synthetic(SyntheticConfig(n_samples=200, n_modalities=2, dim=6, rule="dot", seed=2)))
 
 
-def _bounds(name):
-    """Each declared option of operator ``name`` at a value away from its default (its range's far end)."""
-    cls = fusion_options(name)
+def _bounds(name, defaults=None):
+    """Each declared option of operator ``name`` at a value away from its default (its range's far end): the
+    study's own default where it has one (``defaults``), so a flag or widget that were ignored would fail."""
+    cls, defaults = fusion_options(name), defaults or {}
     out = {}
     for f in controls(cls) if cls else ():
-        kind, meta = kind_of(f), f.metadata
+        kind, meta, start = kind_of(f), f.metadata, defaults.get(f.name, f.default)
         if kind == "bool":
-            out[f.name] = not f.default
+            out[f.name] = not start
         elif kind in ("int", "float"):
-            far = meta["lo"] if f.default != meta["lo"] else meta["hi"]
+            far = meta["lo"] if start != meta["lo"] else meta["hi"]
             out[f.name] = type(f.default)(far)
     return out
+
+
+def _study_defaults(command):
+    from fusionlab.experiments.scaling import DEFAULT, operator_defaults
+    return operator_defaults(DEFAULT) if command in ("scaling", "2_fusion_complexity.py") else {}
 
 
 @pytest.mark.parametrize("name", FUSIONS.names())
@@ -85,10 +91,10 @@ def _offered():
     return [(cmd, n, flag, read) for cmd, (names, flag, read) in ways.items() for n in names if fusion_options(n)]
 
 
-def _flags(name):
+def _flags(name, defaults=None):
     out = []
     for f in controls(fusion_options(name)):
-        value = _bounds(name)[f.name]
+        value = _bounds(name, defaults)[f.name]
         if kind_of(f) == "bool":
             out.append(f.metadata["flag"] if value else "--no-" + f.metadata["flag"][2:])
         else:
@@ -103,9 +109,11 @@ def test_every_declared_operator_option_is_a_flag_of_every_command_offering_it(c
     from fusionlab.cli import build_parser
     parser = build_parser(command)
     config = importlib.import_module(f"fusionlab.commands.{'train' if command == 'train' else command}").config
-    args = parser.parse_args([command, flag, name, *_flags(name), "--out", str(tmp_path)])
+    want = _bounds(name, _study_defaults(command).get(name))
+    args = parser.parse_args([command, flag, name, *_flags(name, _study_defaults(command).get(name)), "--out",
+                              str(tmp_path)])
     got = read(config(args), name)  # what the model is built with: every option at the value its flag gave
-    assert {f.name: got.get(f.name, f.default) for f in controls(fusion_options(name))} == _bounds(name), got
+    assert {f.name: got.get(f.name, f.default) for f in controls(fusion_options(name))} == want, got
 
 
 def test_a_flag_of_an_operator_not_chosen_is_refused_naming_both(tmp_path):
@@ -202,13 +210,14 @@ def test_every_page_offering_an_operator_draws_its_options_and_builds_with_them(
     at.session_state[pick] = value(name)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    for opt, v in _bounds(name).items():
+    want = _bounds(name, _study_defaults(page).get(name))
+    for opt, v in want.items():
         widget = next(w for w in [*at.number_input, *at.slider, *at.checkbox] if w.key == f"{key}-{name}-opt-{opt}")
         widget.set_value(v)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     got = read(at.session_state[f"{key}-config"], name)
-    assert {f.name: got.get(f.name, f.default) for f in controls(fusion_options(name))} == _bounds(name), got
+    assert {f.name: got.get(f.name, f.default) for f in controls(fusion_options(name))} == want, got
 
 
 def _refiner_values():
@@ -234,8 +243,8 @@ def test_the_refiners_declared_options_are_flags_of_its_commands(command, tmp_pa
         flags += [f.metadata["flag"], str(_refiner_values()[f.name])]
     cfg = config(build_parser(command).parse_args([command, *flags, "--out", str(tmp_path)]))
     assert {k: getattr(cfg.vgmr, k) for k in _refiner_values()} == _refiner_values()
-    with pytest.raises(SystemExit):  # a value outside the declared choices is argparse's one-line error
-        build_parser(command).parse_args([command, "--value-rows", "5", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match=r"value_rows must be in \[0, 4,096\]"):  # the one declared range
+        config(build_parser(command).parse_args([command, "--value-rows", "5000", "--out", str(tmp_path)]))
 
 
 def test_the_refiners_declared_options_are_widgets_of_the_gates_page():

@@ -44,13 +44,13 @@ class ClipLikeConfig:
     label: str = option("dot", "clip-like label: dot (sign of <x1, x2>, the fusion-complexity paper section 3) or real (a non-trivial "
                         "latent rule, like sentiment)", flag="--label", choices=CLIP_LABELS, label="label")
     n_samples: int = option(1500, "clip-like: number of samples (10% validation, 15% test, the rest the pool the "
-                            "training sizes draw from)", flag="--clip-samples", lo=20, hi=100_000, step=500,
+                            "training sizes draw from)", flag="--clip-samples", lo=20, hi=1_000_000, step=500,
                             label="samples")
     dim: int = 768
     latent_dim: int = 16
     noise: float = 0.1
     label_noise: float = 0.1
-    seed: int = option(0, "seed of the clip-like generator", flag="--data-seed", lo=0, hi=1_000_000,
+    seed: int = option(0, "seed of the clip-like generator", flag="--data-seed", lo=0, hi=2**31 - 1,
                        label="data seed")
 
     def __post_init__(self) -> None:

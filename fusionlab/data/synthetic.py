@@ -42,7 +42,7 @@ MIN_SAMPLES, MAX_SAMPLES = 20, 1_000_000
 class SyntheticConfig:
     n_samples: int = option(1200, "synthetic: number of samples", flag="--samples", lo=MIN_SAMPLES, hi=MAX_SAMPLES, step=100,
                             label="samples")
-    n_modalities: int = option(3, "synthetic: number of modalities", flag="--modalities", lo=1, hi=8,
+    n_modalities: int = option(3, "synthetic: number of modalities", flag="--modalities", lo=1, hi=64,
                                label="modalities")
     dim: int = option(16, "synthetic: features per modality", flag="--dim", lo=1, hi=4096, label="features per modality")
     seq_len: int = option(1, "synthetic: timesteps per modality", flag="--seq-len", lo=1, hi=1024, label="timesteps T")
@@ -64,7 +64,7 @@ class SyntheticConfig:
                                      step=0.05, label="fraction of samples corrupted")
     corrupt_max: float = 3.0
     corrupt_modality: Optional[int] = None  # None: each corrupted sample picks one at random
-    seed: int = option(0, "seed of the synthetic generator", flag="--data-seed", lo=0, hi=1_000_000, label="data seed")
+    seed: int = option(0, "seed of the synthetic generator", flag="--data-seed", lo=0, hi=2**31 - 1, label="data seed")
     xor_modalities: Tuple[int, ...] = option(
         (), "synthetic: XOR-coded modalities, hard to learn (their signal hides behind a random per-sample "
         "sign), e.g. m2", flag="--xor", kind="modalities", per="n_modalities", label="hard (XOR-coded) modalities")

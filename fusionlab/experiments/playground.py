@@ -10,7 +10,7 @@ each modality's inputs permuted). The page's sliders then re-evaluate ``artifact
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, Optional, Tuple  # noqa: F401
 
 import numpy as np
@@ -149,6 +149,17 @@ def trained_tables(model, data: PreparedData, cfg: PlaygroundConfig, trained: Di
     return tables
 
 
+def saved_grid(cfg: PlaygroundConfig, tables: Dict[str, pd.DataFrame]) -> PlaygroundConfig:
+    """``cfg`` with the robustness grid its saved table was computed on, when the config left it to the default:
+    a default grid that changed since (mix now reaches 1.0; it stopped at 0.95) must not change an old run's
+    table."""
+    rob = tables.get("robustness")
+    if cfg.levels is not None or rob is None or "level" not in rob or "noise" not in rob:
+        return cfg
+    levels = sorted(set(pd.to_numeric(rob.loc[rob["noise"] == cfg.noise, "level"], errors="coerce").dropna()))
+    return replace(cfg, levels=tuple(levels)) if levels else cfg
+
+
 def rebuild(cfg: PlaygroundConfig, models: Dict[str, Dict[str, Any]], tables: Dict[str, pd.DataFrame],
             source: Any = None) -> Result:
     """A saved run without retraining (``bundles.reopen``): its weights in the model ``cfg`` builds, its training
@@ -169,7 +180,7 @@ def rebuild(cfg: PlaygroundConfig, models: Dict[str, Dict[str, Any]], tables: Di
     trained = {"best_epoch": int(m["best_epoch"]), "best_val_accuracy": float(m["best_val_accuracy"])}
     ran = not ((cfg.signals is not None and "signal_permutation" not in tables)
                or (cfg.perceptual is not None and "perceptual" not in tables))  # a stopped run skipped its tests
-    out = {**trained_tables(model, data, cfg, trained, tests=ran), "history": tables["history"]}
+    out = {**trained_tables(model, data, saved_grid(cfg, tables), trained, tests=ran), "history": tables["history"]}
     config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
     return Result(out, [], config, {"model": model, "data": data, "fit": None})
 

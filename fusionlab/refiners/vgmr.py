@@ -67,9 +67,7 @@ class VGMRConfig:
     value_rows: int = option(0, "rows of each batch the value target Δ is computed on (0: all). Δ re-runs the model "
                              "once per modality without it, about half of VGMR's training time; fewer rows make it "
                              "cheaper and noisier (an unbiased estimate of the same loss)", flag="--value-rows",
-                             kind="int", choices=(0, 32, 16, 8), label="value target computed on",
-                             words={0: "all rows of each batch", 32: "32 rows of each batch",
-                                    16: "16 rows of each batch", 8: "8 rows of each batch"})
+                             lo=0, hi=4096, step=8, label="value target rows per batch (0: all)")
     value_target: str = option("sample", "what the values learn to predict: each sample's loss increase when the "
                                "modality is dropped (per sample), or the batch's average, which only ranks the "
                                "modalities", flag="--value-target", choices=("sample", "batch"), label="value target",

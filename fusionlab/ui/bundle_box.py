@@ -72,6 +72,8 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
             st.error(st.session_state[f"{key}-bundle-error"])
         elif st.session_state.get(f"{key}-bundle-note"):
             st.success(st.session_state.pop(f"{key}-bundle-note"))
+            if st.session_state.get(f"{key}-bundle-warning"):
+                st.warning(st.session_state.pop(f"{key}-bundle-warning"))
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,9 @@ class PageSaving:
         self.restore(done)
         st.session_state.update(state)
         problems = apply_view(lambda: self.params(cfg.data.name), done.view)
-        if problems:
-            raise ValueError("its view could not be shown: " + "; ".join(problems))
+        if problems:  # the run is back; only part of what was on screen is not (said, not raised: state has changed)
+            st.session_state[f"{self.key}-bundle-warning"] = ("Part of what was on screen could not be shown: "
+                                                              + "; ".join(problems))
 
     def box(self, run: object, cfg: Any, result: Any, figures: Callable[[], Mapping[str, Any]], file_name: str,
             savable: bool = True, version: Hashable = None, why: str = "") -> None:

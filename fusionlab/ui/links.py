@@ -14,6 +14,7 @@ Example: ``/playground?dataset=uci-digits&views=pix,mor&fusion=gated&epochs=5&se
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 from urllib.parse import urlencode, urlsplit
@@ -255,15 +256,21 @@ def apply_view(params: Callable[[], Mapping[str, Param]], view: Mapping[str, str
             p = known.get(name)
             if p is None:
                 if late:
-                    problems.append(f"unknown parameter '{name}'")
+                    problems.append(f"unknown parameter '{plain(name)}'")
                 continue
             if p.late != late or p.apply:
                 continue
             try:
                 st.session_state[p.key] = p.parse(raw)
             except ValueError as exc:
-                problems.append(f"'{name}={raw}': {exc}")
+                problems.append(f"'{plain(name)}={plain(raw)}': {plain(str(exc))}")
     return problems
+
+
+def plain(text: str, most: int = 80) -> str:
+    """Text from a file or a link shown as itself: markdown's special characters escaped, at most ``most`` long."""
+    text = text if len(text) <= most else text[:most] + "…"
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~])", r"\\\1", text)
 
 
 def run_url(url_path: str, params: Mapping[str, Param], config_state: Mapping[str, Any],

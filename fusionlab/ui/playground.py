@@ -201,12 +201,13 @@ def current_marks(levels: Dict[str, float]) -> Dict[str, float]:
 def widget_state(cfg: PlaygroundConfig) -> Dict[str, object]:
     """The widget values that show ``cfg`` on this page."""
     return {**data_state(KEY, cfg.data), f"{KEY}-fusion": cfg.model.fusion, f"{KEY}-epochs": cfg.train.epochs,
-            f"{KEY}-seed": cfg.train.seed, f"{KEY}-noise": cfg.noise,
-            **option_state(KEY, cfg.model.fusion, cfg.model.fusion_options)}
+            f"{KEY}-seed": cfg.train.seed, **option_state(KEY, cfg.model.fusion, cfg.model.fusion_options)}
+    # the noise type is the live view's (what was on screen, in a bundle's view), not the config's curve
 
 
 def _restore(done) -> None:
     cfg = done.config
+    st.session_state[f"{KEY}-noise"] = cfg.noise  # the view's noise type, if it has one, replaces it next
     st.session_state[f"{KEY}-run"] = PlaygroundRun(done.result, cfg, {cfg.noise: done.result.tables["robustness"]})
 
 

@@ -11,7 +11,7 @@ from ..experiments.base import Result
 from ..experiments.udml import UDMLStudyConfig
 from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, VARIANTS
 from ..models.udml_schedule import INTENSITY_MAPS, LABELS, max_level
-from ..noise import distinct_corruptions, level_range
+from ..noise import SAME_AS, distinct_corruptions, level_range
 from .forms import data_controls, data_state, init_state, state_shapes
 from .bundle_box import PageSaving
 from .links import Param, data_params
@@ -62,7 +62,8 @@ def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
             _k("delay"): cfg.schedule.weight_delay, _k("seeds"): cfg.seeds, _k("gamma"): cfg.model.gamma,
             _k("beta"): cfg.model.beta, _k("alpha-mode"): cfg.model.alpha_mode,
             _k("imap"): cfg.schedule.intensity_map, _k("methods"): list(cfg.methods), _k("fusion"): cfg.model.fusion,
-            _k("labels"): cfg.schedule.labels, _k("test-noise"): cfg.test_noise,
+            _k("labels"): cfg.schedule.labels,
+            _k("test-noise"): SAME_AS.get(cfg.test_noise, cfg.test_noise),  # additive is gaussian on the page
             **{_k(f"opt-{name}"): getattr(cfg.model, name) for name in AUTHOR_OPTIONS},
             _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup,
             **option_state(KEY, cfg.model.fusion, cfg.model.fusion_options)}
