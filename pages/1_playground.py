@@ -16,7 +16,7 @@ from fusionlab.ui.playground import (KEY, URL_PATH, PlaygroundRun, bundle_contro
                                      link_params, noise_frame, noise_layout, noise_sliders,
                                      noise_type, sample_index, study_controls)
 from fusionlab.ui.signals import input_section, signal_section
-from fusionlab.ui.training import live_run, train_buttons
+from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, train_buttons
 from fusionlab.ui.widgets import look_for
 from fusionlab.ui.shell import ensure_app
 
@@ -50,6 +50,7 @@ if start and cfg is not None:
                                             if st.session_state.get(f"{KEY}-run") is not None else ""))
     else:
         st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
+        ask_scroll(KEY, "corrupt-the-test-set")  # the noise sliders and what they move
 
 bundle_controls(current_run())  # after training, so a model trained in this run can be downloaded
 run = current_run()
@@ -71,7 +72,7 @@ with st.expander("Training curves", expanded=False):
 
 @st.fragment
 def noise_view(run: PlaygroundRun) -> None:
-    st.subheader("Corrupt the test set")
+    st.subheader("Corrupt the test set", anchor="corrupt-the-test-set")
     left, right = st.columns(2)
     noise = noise_type(run.config.noise, left)
     i = sample_index(len(run.data.test), right)
@@ -88,6 +89,7 @@ def noise_view(run: PlaygroundRun) -> None:
 
 
 noise_view(run)
+scroll_to_result(KEY)
 
 
 @st.fragment

@@ -12,7 +12,7 @@ from fusionlab.ui.widgets import look_for
 from fusionlab.ui.glossary import term
 from fusionlab.ui.scaling import KEY, URL_PATH, bundle_controls, controls, link_params, preset_buttons
 from fusionlab.ui.executor import page_executor
-from fusionlab.ui.training import live_run, train_buttons
+from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, train_buttons
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
@@ -62,6 +62,7 @@ if start and cfg is not None:
     else:
         if not result.stopped:
             st.session_state[f"{KEY}-run"] = (result, cfg)
+            ask_scroll(KEY, "the-papers-findings-judged-on-this-run")
 
 bundle_controls(st.session_state.get(f"{KEY}-run"))  # after the run, so a study run just now can be downloaded
 run = st.session_state.get(f"{KEY}-run")
@@ -73,7 +74,8 @@ result, name = res_all.artifacts.result, res_all.artifacts.data_name
 if cfg is not None and cfg != cfg_run:
     st.info("The controls above have changed since this study ran; the figures below show the last run. "
             "Press **Run study** to run the new setting.")
-st.subheader("The paper's findings, judged on this run")
+st.subheader("The paper's findings, judged on this run", anchor="the-papers-findings-judged-on-this-run")
+scroll_to_result(KEY)
 st.caption(f"{name}; fusions {', '.join(cfg_run.fusions)}; sizes {cfg_run.sizes[0]}–{cfg_run.sizes[-1]}; "
            f"{cfg_run.n_seeds} seeds; {cfg_run.train.epochs} epochs; {cfg_run.noise} noise.")
 show_findings(res_all.findings)

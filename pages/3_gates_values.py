@@ -17,7 +17,7 @@ from fusionlab.ui.findings import show_findings
 from fusionlab.ui.forms import load_or_error
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
-from fusionlab.ui.training import live_run, show_error, train_buttons
+from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, show_error, train_buttons
 from fusionlab.ui.widgets import describe_dataset, look_for
 from fusionlab.ui.shell import ensure_app
 from fusionlab.ui.signals import signal_section
@@ -62,6 +62,7 @@ if start and cfg is not None:
         if not result.stopped_by_user:
             st.session_state[f"{KEY}-run"] = ui.GatesRun(cfg, result.model, data, result.history, result.best_epoch,
                                                           models={("vgmr", cfg.train.seed): result.model})
+            ask_scroll(KEY, "one-sample-one-gate")
 
 ui.bundle_controls(ui.current_run())  # after training, so a model trained in this run can be downloaded
 run = ui.current_run()
@@ -85,7 +86,7 @@ with st.expander("Training curves"):
 
 @st.fragment
 def sample_fragment(run: ui.GatesRun) -> None:
-    st.subheader("One sample, one gate")
+    st.subheader("One sample, one gate", anchor="one-sample-one-gate")
     names = run.data.modality_names
     first = names[0]
     left, right = st.columns([1, 2])
@@ -110,6 +111,7 @@ def sample_fragment(run: ui.GatesRun) -> None:
 
 
 sample_fragment(run)
+scroll_to_result(KEY)
 
 
 @st.fragment

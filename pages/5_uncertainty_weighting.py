@@ -11,7 +11,7 @@ from fusionlab.ui.findings import show_findings
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.glossary import term
-from fusionlab.ui.training import live_run, train_buttons
+from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, train_buttons
 from fusionlab.ui.signals import signal_header, signal_section
 from fusionlab.ui.live import live_view
 from fusionlab.ui.udml import (KEY, NOISE_LAYOUT, URL_PATH, UDMLRun, bundle_controls, controls, current_levels, current_run,
@@ -62,6 +62,7 @@ if start and cfg is not None:
     else:
         if not result.stopped:
             store_run(UDMLRun(result, cfg))
+            ask_scroll(KEY, "corrupt-the-test-set")
 
 bundle_controls(current_run())  # after training, so a study trained in this run can be downloaded
 run = current_run()
@@ -80,7 +81,7 @@ if cfg is not None and cfg != run.config:
 @st.fragment
 def noise_view(run: UDMLRun) -> None:
     study = run.study
-    st.subheader("Corrupt the test set")
+    st.subheader("Corrupt the test set", anchor="corrupt-the-test-set")
     st.markdown("Each test sample gets gaussian noise of a random level between 0 and the slider's value, "
                 "per modality. Everything below is re-evaluated on the frozen models at once.")
     weighted = [m for m in study.methods if m != "static"] or study.methods
@@ -97,6 +98,7 @@ def noise_view(run: UDMLRun) -> None:
 
 
 noise_view(run)
+scroll_to_result(KEY)
 
 # nothing below depends on the sliders: outside the fragment, so the live view's reruns do not redo it
 st.plotly_chart(fig.alpha_figure(alpha_table(study)), key=f"{KEY}-alpha")

@@ -115,6 +115,10 @@ def test_playground_trains_and_answers_noise_slider(server, page, tmp_path):
           while (e) { low = Math.min(low, parseFloat(getComputedStyle(e).opacity)); e = e.parentElement; }
           await new Promise(r => setTimeout(r, 100)); } return low; }""")
     assert opacity > 0.95, opacity
+    # after Train the page shows its result: the noise sliders' heading is scrolled to the top (it was below the
+    # fold at 1024x768 and nothing scrolled, issue 33)
+    page.wait_for_function("() => { const h = document.getElementById('corrupt-the-test-set');"
+                           " return h && h.getBoundingClientRect().top >= 0 && h.getBoundingClientRect().top < 200; }")
     clean = _accuracy(page)
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
     assert "Playground" in nav and "Home" in nav, nav

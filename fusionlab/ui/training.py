@@ -65,5 +65,29 @@ def live_run(key: str, run: Callable[[Callable], T], label: str = "training") ->
     return result
 
 
+SCROLL_HTML = """<script>
+const want = %s; let tries = 0;
+const look = setInterval(() => {  // the result is drawn after this frame: look for it for up to 10 s
+  const el = window.parent.document.getElementById(want);
+  if (el) { el.scrollIntoView({behavior: "smooth", block: "start"}); clearInterval(look); }
+  if (++tries > 50) clearInterval(look);
+}, 200);
+</script>"""
+
+
+def ask_scroll(key: str, anchor: str) -> None:
+    """After the main button's run succeeded: the page shows the result at the top of the screen (issue 33, a
+    projector: the result landed below the fold and nothing scrolled). ``scroll_to_result`` does it, once."""
+    st.session_state[f"{key}-scroll"] = anchor
+
+
+def scroll_to_result(key: str) -> None:
+    """Scroll the browser to the heading ``ask_scroll`` named, in this run only (an invisible frame)."""
+    anchor = st.session_state.pop(f"{key}-scroll", None)
+    if anchor:
+        import json
+        st.iframe(SCROLL_HTML % json.dumps(anchor).replace("<", "\\u003c"), height=1)
+
+
 def show_error(exc: Exception, what: str = "This setting") -> None:
     st.error(f"{what} cannot run: {exc}")
