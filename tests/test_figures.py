@@ -87,14 +87,15 @@ def test_the_epoch_axis_has_whole_epochs_only():
     assert all(a["dtick"] == 5 for k, a in many.layout.to_plotly_json().items() if k.startswith("xaxis"))
 
 
-def test_the_sample_input_draws_pix_as_the_digit_image_and_others_as_heatmaps():
+def test_the_sample_input_draws_pix_as_the_digit_image_a_vector_as_bars_and_a_sequence_as_a_heatmap():
     import numpy as np
     from fusionlab.data.loaders import UCI_IMAGES
     from fusionlab.figures import sample_inputs
     fig = sample_inputs({"pix": np.arange(240.0).reshape(1, 240), "mor": np.ones((1, 6)), "seq": np.zeros((5, 3))},
                         UCI_IMAGES)
-    shapes = [np.asarray(t.z).shape for t in fig.data]
-    assert shapes == [(16, 15), (1, 6), (5, 3)]
+    assert [t.type for t in fig.data] == ["heatmap", "bar", "heatmap"]  # mor's six values on an axis (a scale)
+    assert np.asarray(fig.data[0].z).shape == (16, 15) and len(fig.data[1].y) == 6
+    assert np.asarray(fig.data[2].z).shape == (5, 3)
     assert np.asarray(fig.data[0].z)[1, 0] == 15  # row-major: the second image row starts at pixel 15
 
 

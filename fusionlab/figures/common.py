@@ -148,7 +148,8 @@ def gate_heatmap(gate: np.ndarray, row_names: Sequence[str], title: str = "gate 
 def sample_inputs(inputs: Mapping[str, np.ndarray], images: Mapping[str, Tuple[int, int]] = {},
                   title: str = "the sample's input") -> go.Figure:
     """One panel per modality of one sample's input ``(T, D)``: an image where ``images`` gives its shape
-    (uci-digits ``pix``: 16 rows of 15 pixels), else a heatmap of timesteps x features (one row for a vector)."""
+    (uci-digits ``pix``: 16 rows of 15 pixels), a bar per feature for a vector (its axis is the scale: a one-row
+    heatmap was a colour block without one), else a heatmap of timesteps x features."""
     from plotly.subplots import make_subplots
     names = list(inputs)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.08)
@@ -156,6 +157,11 @@ def sample_inputs(inputs: Mapping[str, np.ndarray], images: Mapping[str, Tuple[i
         x = np.asarray(inputs[k], dtype=float)
         image = k in images and x.size == images[k][0] * images[k][1]
         z = x.reshape(images[k]) if image else x.reshape(-1, x.shape[-1])
+        if not image and z.shape[0] == 1:  # a vector: its features' values on an axis of their own
+            fig.add_trace(go.Bar(y=z[0], marker_color="#4c78a8", showlegend=False,
+                                 hovertemplate="feature %{x}: %{y:.3g}<extra></extra>"), 1, j)
+            fig.update_xaxes(title_text="feature", row=1, col=j)
+            continue
         fig.add_trace(go.Heatmap(z=z, colorscale="Greys" if image else "RdBu_r", showscale=False,
                                  hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"), 1, j)
         fig.update_yaxes(autorange="reversed", showticklabels=image or z.shape[0] > 1, row=1, col=j)
