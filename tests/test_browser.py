@@ -254,6 +254,13 @@ def test_a_gates_run_reopens_in_another_browser_context(server, fresh_server, pa
     page.get_by_role("button", name="Train VGMR", exact=True).click()
     page.get_by_text("One sample, one gate").wait_for()
     caption = page.get_by_text("clean test accuracy").first.inner_text()
+    live = _live(page)  # a noise weight with nothing noised changes nothing: it is greyed out and says so
+    weight, noised = live.get_by_role("slider", name="m1: noise weight"), live.get_by_role("slider", name="m1: noised")
+    assert weight.is_disabled() and "no effect" in live.locator("#val-1").inner_text()
+    noised.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("""() => { const f = document.querySelector('iframe[src*="fusionlab_live"]');
+        const w = f && f.contentDocument.getElementById('slider-1'); return w && !w.disabled; }""")
     page.get_by_role("button", name="Prepare the download").click()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download run (.zip)").click()

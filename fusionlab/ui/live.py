@@ -45,6 +45,10 @@ class LiveSlider:
     values: Tuple[float, ...]
     labels: Tuple[str, ...] = ()
     help: str = ""
+    # the index of another slider at whose first position this one changes nothing (a noise weight with nothing
+    # noised): the browser greys it out and says why, instead of leaving a control that does nothing
+    inert_unless: Optional[int] = None
+    inert_note: str = ""
 
     def label_list(self) -> List[str]:
         return list(self.labels) if self.labels else [f"{v:g}" for v in self.values]
@@ -266,7 +270,8 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
     # never fades it as stale (it does so to what a run has not re-sent 0.5 s in), and its figures stay clear
     # while the page evaluates the positions it lacks, for up to BUDGET_S, sent with the next run the
     # component asks for (pending)
-    _component()(sliders=[{"name": s.name, "labels": s.label_list(), "help": s.help} for s in sliders],
+    _component()(sliders=[{"name": s.name, "labels": s.label_list(), "help": s.help, "inert_unless": s.inert_unless,
+                           "inert_note": s.inert_note} for s in sliders],
                  layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
                  revision=revision, point=list(point), frames=out, template=template_json(), columns=columns,
                  pending=pending, key=key, default=None)

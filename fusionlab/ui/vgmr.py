@@ -245,7 +245,8 @@ def noise_sliders(shapes: Dict[str, Tuple[int, int]]) -> List[LiveSlider]:
                                    f"ratio is this over {units}); which ones is drawn at random, per sample"))
         out.append(LiveSlider(f"{k}: noise weight", f"{KEY}-weight-{k}", tuple(round(j * 0.05, 10) for j in range(21)),
                               help=f"x ← (1 − w)·x + w·n on the noised {what}; 1 replaces them with noise; with "
-                                   "nothing noised the weight changes nothing"))
+                                   "nothing noised the weight changes nothing", inert_unless=len(out) - 1,
+                              inert_note=f"no effect: no {what} noised"))
     return out
 
 
