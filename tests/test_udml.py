@@ -397,3 +397,17 @@ def test_a_finding_under_an_unseen_test_noise_says_so():
     assert "never seen in training" in diag.monotonicity_finding(spear, "mix").claim
     assert "never seen" not in diag.monotonicity_finding(spear).claim
     assert "drop" not in study_mod.TEST_NOISES  # on/off: every t >= 2 would give the same input
+
+
+def test_the_premise_of_dual_suppression_is_checked_on_the_run_and_says_why_when_it_fails():
+    """The page's story (α protects a hard modality the model depends on less) is a computed finding: a run where
+    the hard modality got the larger α says the story does not apply (issue 33: m2 had α 1.3 vs 0.7)."""
+    from fusionlab.diagnostics.udml import premise_finding
+    rows = [{"method": "udml", "seed": s, "modality": m, "alpha": a}
+            for s in range(3) for m, a in (("m1", 0.7 + 0.01 * s), ("m2", 1.3 - 0.01 * s))]
+    f = premise_finding(pd.DataFrame(rows), "m2")[0]
+    assert f.verdict == "does not hold" and "does not apply" in f.evidence
+    flipped = pd.DataFrame(rows).assign(modality=lambda d: d["modality"].map({"m1": "m2", "m2": "m1"}))
+    g = premise_finding(flipped, "m2")[0]
+    assert g.verdict == "holds" and "does not apply" not in g.evidence
+    assert premise_finding(pd.DataFrame(rows), None) == []

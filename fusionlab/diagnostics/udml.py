@@ -307,9 +307,35 @@ def suppression_findings(acc: pd.DataFrame, hard: Optional[str] = None) -> List[
     return out
 
 
-def findings(spear: pd.DataFrame, acc: pd.DataFrame, hard: Optional[str] = None, noise: str = NOISE) -> List[Finding]:
-    """Every claim of the UDML paper the numbers can judge, in order (``noise``: the estimator sweep's test noise)."""
-    return [monotonicity_finding(spear, noise)] + suppression_findings(acc, hard)
+def premise_finding(alpha: pd.DataFrame, hard: Optional[str]) -> List[Finding]:
+    """The premise of dual suppression, checked on this run: the hard modality is the one the model depends on
+    less (UDML's α smaller than the other modalities' mean, paired by seed). When it is not, the page's story
+    (α protects the hard modality) does not apply here, and this says so with the numbers."""
+    a = alpha[alpha["method"] == "udml"] if len(alpha) else alpha
+    if hard is None or a.empty or hard not in set(a["modality"]) or a["modality"].nunique() < 2:
+        return []
+    per = a.pivot_table(index="seed", columns="modality", values="alpha")
+    diff = (per[hard] - per.drop(columns=[hard]).mean(axis=1)).to_numpy()
+    d = direction(diff)
+    others = per.drop(columns=[hard]).to_numpy().mean()
+    why = ""
+    if diff.mean() > 0:  # said from the numbers even when the seeds cannot decide the direction
+        why = (f" Here '{hard}' got the larger α, so dividing by α lowers its weight instead of protecting it: "
+               "the dual-suppression story does not apply to this run"
+               + ("." if d == 1 else " (these seeds cannot decide the direction)."))
+    return [Finding(f"the hard modality '{hard}' is the one the model depends on less (UDML's α; the premise of "
+                    "dual suppression)", {-1: HOLDS, 1: FAILS, 0: UNKNOWN}[d],
+                    f"α of '{hard}' {per[hard].mean():.2f}, of the others {others:.2f} (mean over "
+                    f"{len(per)} seed{'s' if len(per) != 1 else ''}); '{hard}' − others per seed {describe(diff)}."
+                    + why)]
+
+
+def findings(spear: pd.DataFrame, acc: pd.DataFrame, hard: Optional[str] = None, noise: str = NOISE,
+             alpha: Optional[pd.DataFrame] = None) -> List[Finding]:
+    """Every claim of the UDML paper the numbers can judge, in order (``noise``: the estimator sweep's test noise),
+    and, with ``alpha``, whether the run meets dual suppression's premise."""
+    premise = premise_finding(alpha, hard) if alpha is not None else []
+    return [monotonicity_finding(spear, noise)] + premise + suppression_findings(acc, hard)
 
 
 def noise_label(max_levels: Mapping[str, float]) -> str:

@@ -221,7 +221,8 @@ def assemble(cfg: UDMLStudyConfig, data, results: List[Optional[Dict[str, Any]]]
     if len(signals):
         tables["signal_permutation"] = signals
     tables["spearman"] = spearman_table(tables["estimator"]) if len(tables["estimator"]) else pd.DataFrame()
-    found = findings(tables["spearman"], tables["accuracy"], hard, cfg.test_noise) if len(tables["accuracy"]) else []
+    found = findings(tables["spearman"], tables["accuracy"], hard, cfg.test_noise, tables["alpha"]) \
+        if len(tables["accuracy"]) else []
     if len(signals):
         found += signal_findings(signals)
     config = {"dataset": data.name, "modalities": data.modality_names, "hard": hard, "seeds": list(cfg.seed_list()),
