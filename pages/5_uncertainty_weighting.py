@@ -26,8 +26,9 @@ st.markdown(
     "(the UDML paper) learns to *predict the injected noise intensity* and divides by the model's "
     f"**{term('alpha', 'dependency α')}** on each modality, so a modality that is hard to learn is not punished twice "
     f"(\"dual suppression\"). Press **Train** to train {term('static', 'static')} fusion, {term('pe', 'PE')} (weights "
-    "from the embedding variance) and UDML with and without α over several "
-    "seeds; then move the test-noise sliders. Read (a) as *does the estimate rise with the noise?*, (b) as "
+    "from the embedding variance) and UDML with and without α, once per seed (one by default: a quick look whose "
+    "findings can only say *cannot tell*; the seeds slider or a preset decides them); then move the test-noise "
+    "sliders. Read (a) as *does the estimate rise with the noise?*, (b) as "
     "*does a noisier sample get less weight?*, and (d) as *does dynamic weighting beat static fusion?*"
 )
 preset_buttons()

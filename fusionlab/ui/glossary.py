@@ -13,7 +13,8 @@ from ..fusion import FUSIONS
 URL_PATH = "glossary"
 
 # section -> [(anchor, symbol, plain words)]
-OPERATOR_TERMS = [(f"op-{name}", f"{name} (fusion operator)", FUSIONS.doc(name)) for name in FUSIONS.names()]
+OPERATOR_TERMS = [(f"op-{name}", f"{name} (fusion operator)", FUSIONS.doc(name).replace("*", "·"))  # a * is
+                  for name in FUSIONS.names()]  # markdown's italics, not a product, on the page
 
 TERMS: Dict[str, List[Tuple[str, str, str]]] = {
     "Everywhere": [

@@ -262,8 +262,8 @@ def slider_noise(shapes: Dict[str, Tuple[int, int]], values: Tuple[float, ...]) 
 
 
 SAMPLE_LAYOUT_TIPS = {
-    "vg": "compare the noised modality's value with the clean ones'; the findings further down say which way "
-          "values moved over the whole test set here, next to the paper's.",
+    "vg": "compare the noised modality's value with the clean ones'; 'Compute gate statistics' further down says "
+          "which way values moved over the whole test set here, next to the paper's finding.",
     "vc": "channels stuck at 0 or 1 on every sample are saturated and carry no per-sample information.",
 }
 
