@@ -90,6 +90,12 @@ class Param:
         return f"{value:g}" if self.kind == "float" else str(value)
 
 
+def field_param(f, key: str, **extra: Any) -> Param:
+    """The link parameter of a declared option (``options.option``): its kind, choices and one range."""
+    meta = f.metadata
+    return Param(key, kind_of(f), meta.get("choices"), meta.get("lo"), meta.get("hi"), meta.get("step"), **extra)
+
+
 def data_params(page: str, dataset: str, names: Sequence[str], max_select: Mapping[str, int] = {}) -> Dict[str, Param]:
     """``dataset`` and the chosen dataset's options (named as the config fields: ``views``, ``n_samples`` ...);
     ``max_select`` as the page gives ``data_controls`` (a multiselect's limit)."""
@@ -97,10 +103,8 @@ def data_params(page: str, dataset: str, names: Sequence[str], max_select: Mappi
     if dataset not in DATASETS:
         return out
     for f in controls(spec(dataset).config):
-        kind, meta = kind_of(f), f.metadata
-        if kind in ("bool", "int", "float", "str", "strs"):
-            out[f.name] = Param(field_key(page, dataset, f.name), kind, meta.get("choices"), meta.get("lo"),
-                                meta.get("hi"), meta.get("step"), most=max_select.get(f.name))
+        if kind_of(f) in ("bool", "int", "float", "str", "strs"):
+            out[f.name] = field_param(f, field_key(page, dataset, f.name), most=max_select.get(f.name))
     return out
 
 

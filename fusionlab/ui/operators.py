@@ -8,9 +8,9 @@ from typing import Any, Dict, Mapping, Sequence
 import streamlit as st
 
 from ..fusion import FUSIONS, fusion_options
-from ..options import controls, kind_of
+from ..options import controls
 from .forms import option_widget
-from .links import Param
+from .links import Param, field_param
 from .methods import methods_link
 
 
@@ -61,8 +61,6 @@ def option_params(page: str, fusions: Sequence[str]) -> Dict[str, Param]:
     for fusion in fusions:
         cls = fusion_options(fusion)
         for f in controls(cls) if cls else ():
-            kind, meta = kind_of(f), f.metadata
-            out[f"{fusion}_{f.name}"] = Param(option_key(page, fusion, f.name), kind, meta.get("choices"),
-                                              meta.get("lo"), meta.get("hi"), meta.get("step"), default=f.default)
+            out[f"{fusion}_{f.name}"] = field_param(f, option_key(page, fusion, f.name), default=f.default)
     return out
 

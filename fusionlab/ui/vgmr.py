@@ -11,12 +11,12 @@ import torch
 from ..data import DataConfig, PreparedData
 from ..experiments import gates as study
 from ..experiments.gates import BACKBONES, GatesConfig
-from ..options import controls, kind_of
+from ..options import controls
 from ..refiners.vgmr import VGMRConfig
 from .forms import data_controls as generated_data_controls
 from .forms import data_state, init_state, option_widget, state_shapes
 from .bundle_box import PageSaving
-from .links import Param, data_params
+from .links import Param, data_params, field_param
 from .live import LiveSlider
 from .operators import option_controls, option_params, option_state
 from .glossary import term
@@ -194,12 +194,8 @@ def refiner_widget(name: str, defaults: VGMRConfig):
 
 def refiner_params() -> Dict[str, Param]:
     """VGMR's declared options as link parameters (named as before: ``lambda``, ``value_rows`` ...)."""
-    out = {}
-    for f in controls(VGMRConfig):
-        meta, link = f.metadata, {"lambda_amp": "lambda"}.get(f.name, f.name)
-        out[link] = Param(f"{KEY}-{REFINER_KEYS[f.name]}", kind_of(f), meta.get("choices"), meta.get("lo"),
-                          meta.get("hi"), meta.get("step"))
-    return out
+    return {{"lambda_amp": "lambda"}.get(f.name, f.name): field_param(f, f"{KEY}-{REFINER_KEYS[f.name]}")
+            for f in controls(VGMRConfig)}
 
 
 def model_controls(data: Optional[DataConfig]) -> Optional[GatesConfig]:
