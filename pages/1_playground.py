@@ -9,6 +9,7 @@ from fusionlab.experiments import playground as study
 from fusionlab.models import count_parameters
 from fusionlab.diagnostics.signals import declared_signals
 from fusionlab.ui.glossary import term
+from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.operators import formula_expander
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
@@ -23,6 +24,7 @@ from fusionlab.ui.shell import ensure_app
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("Playground")
+panel = lesson_panel("playground")  # a lesson step's question, while one is open
 st.markdown(
     f"Pick a dataset and a {term('fusion', 'fusion')} operator and press **Train**: a small model (per-"
     f"{term('modality', 'modality')} encoder → fusion → classifier) trains live. Then drag a "
@@ -50,7 +52,7 @@ if start and cfg is not None:
                                             if st.session_state.get(f"{KEY}-run") is not None else ""))
     else:
         st.session_state[f"{KEY}-run"] = PlaygroundRun(result, cfg, {cfg.noise: result.tables["robustness"]})
-        ask_scroll(KEY, "corrupt-the-test-set")  # the noise sliders and what they move
+        ask_scroll(KEY, panel.anchor("corrupt-the-test-set"))  # the noise sliders and what they move
 
 bundle_controls(current_run())  # after training, so a model trained in this run can be downloaded
 run = current_run()
@@ -88,6 +90,7 @@ def noise_view(run: PlaygroundRun) -> None:
     write_link(link_params(st.session_state[f"{KEY}-dataset"]))  # the noise type and levels, in the address
 
 
+panel.says(run.result)
 noise_view(run)
 scroll_to_result(KEY)
 

@@ -7,6 +7,7 @@ import streamlit as st
 from fusionlab.experiments import scaling as study
 from fusionlab.figures import scaling as fig
 from fusionlab.ui.findings import show_findings
+from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.widgets import look_for
 from fusionlab.ui.glossary import term
@@ -18,6 +19,7 @@ from fusionlab.ui.shell import ensure_app
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("Fusion complexity")
+panel = lesson_panel(KEY)  # a lesson step's question, while one is open
 st.markdown(
     f"Several {term('concat', 'fusion operators')} are trained on training sets that double in size, many "
     f"{term('seed', 'seeds')} each, all seeds in "
@@ -79,6 +81,7 @@ scroll_to_result(KEY)
 st.caption(f"{name}; fusions {', '.join(cfg_run.fusions)}; sizes {cfg_run.sizes[0]}–{cfg_run.sizes[-1]}; "
            f"{cfg_run.n_seeds} seeds; {cfg_run.train.epochs} epochs; {cfg_run.noise} noise.")
 show_findings(res_all.findings)
+panel.says(res_all)
 
 left, right = st.columns([2, 1])
 left.plotly_chart(fig.accuracy_vs_size(result.scores, chance=result.chance, fusions=cfg_run.fusions), key=f"{KEY}-acc")

@@ -14,6 +14,7 @@ from fusionlab.papers import said
 from fusionlab.ui.methods import methods_link
 from fusionlab.ui import vgmr as ui
 from fusionlab.ui.findings import show_findings
+from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.forms import load_or_error
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
@@ -27,6 +28,7 @@ ensure_app()  # a deep link as a fresh server's first request still runs inside 
 KEY = ui.KEY
 
 st.title("Gates & values — a value-gated refiner before fusion")
+panel = lesson_panel(KEY)  # a lesson step's question, while one is open
 st.markdown(
     "**VGMR** rescales every modality's *original* features before the backbone fuses them: from summaries of all "
     "modalities it estimates a **global value** `v_g` and **channel values** `v_c` (how much impact the modality "
@@ -153,6 +155,7 @@ if "gate_stats" in run.tables:
     st.markdown(f"**The paper**: {said('vgmr-gates')}.  \n**Here**: each statistic rose, fell or did not change "
                 "by the 95% interval of its paired difference (corrupted − clean) over test samples and seeds.")
     show_findings(gate_findings(run.tables["gate_samples"]))
+    panel.says(run.result(), "gate_samples")
     if run.vgmr.value_target == "sample":
         st.caption("Read the values against their target: with the per-sample target, `v_g` learns "
                    "σ(Δ/τ), how much *this* sample's loss rises when the modality is dropped. A corrupted modality "
@@ -199,4 +202,5 @@ if "robustness" in run.tables:
                 "relative to clean, averaged over the grid, minus what the backbone loses, paired by seed; relative "
                 "robustness is the area under each curve.")
     show_findings(robustness_findings(rob, "vgmr", run.backbone))
+    panel.says(run.result(), "robustness")
     st.dataframe(robustness_summary(rob, run.backbone).round(3), hide_index=True, key=f"{KEY}-rob-summary")

@@ -12,6 +12,7 @@ from fusionlab.ui.methods import methods_link
 from fusionlab.experiments import permutation as study
 from fusionlab.figures import permutation as figs
 from fusionlab.ui.findings import show_findings
+from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.forms import load_or_error
 from fusionlab.experts import ExpertConfig
 from fusionlab.noise import RowCorruption
@@ -43,6 +44,7 @@ TABLE_COLUMNS = {  # short headers so the table fits the page; the full meaning 
 }
 
 st.title("Reliability permutation")
+panel = lesson_panel(KEY)  # a lesson step's question, while one is open
 st.markdown(
     f"Frozen per-modality **{term('expert', 'experts')}** are fused by {term('rules', 'rules')} that may use a "
     f"per-sample **{term('q', 'quality score')}** `Q`. To test whether `Q` changes any decision, `Q` is **permuted "
@@ -140,6 +142,7 @@ def diagnostic_view(base: Base) -> None:
                   "histograms and box plot show the first." if runs > 1 else ""))
     table = out.tables["permutation"] if runs > 1 else result.table
     show_findings(out.findings)
+    panel.says(out)
     shown = table.assign(score=[figs.label(s) for s in table["score"]])
     shown[SHOWN] = shown[SHOWN].astype(float).round(3) + 0.0  # + 0.0: a rounded -0.0 shows as 0.000, not -0.000
     st.dataframe(shown[["score", "rule", *SHOWN]],

@@ -8,6 +8,7 @@ from fusionlab.diagnostics.udml import alpha_table, noise_label, signal_test
 from fusionlab.experiments import udml as study_mod
 from fusionlab.figures import udml as fig
 from fusionlab.ui.findings import show_findings
+from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.glossary import term
@@ -21,6 +22,7 @@ from fusionlab.ui.shell import ensure_app
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("Uncertainty weighting")
+panel = lesson_panel(KEY)  # a lesson step's question, while one is open
 st.markdown(
     f"Dynamic fusion gives each modality a **per-sample weight** from an uncertainty estimate. {term('udml', 'UDML')} "
     "(the UDML paper) learns to *predict the injected noise intensity* and divides by the model's "
@@ -63,7 +65,7 @@ if start and cfg is not None:
     else:
         if not result.stopped:
             store_run(UDMLRun(result, cfg))
-            ask_scroll(KEY, "corrupt-the-test-set")
+            ask_scroll(KEY, panel.anchor("corrupt-the-test-set"))
 
 bundle_controls(current_run())  # after training, so a study trained in this run can be downloaded
 run = current_run()
@@ -98,6 +100,7 @@ def noise_view(run: UDMLRun) -> None:
     write_link(link_params(st.session_state[f"{KEY}-dataset"]))  # the noise sliders, in the address
 
 
+panel.says(run.result)
 noise_view(run)
 scroll_to_result(KEY)
 

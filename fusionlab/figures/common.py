@@ -125,13 +125,14 @@ def probability_bars(probs: Sequence[float], class_names: Sequence[str], true_cl
     return fig
 
 
-def contribution_bars(contrib: pd.DataFrame, title: str = "modality contribution") -> go.Figure:
-    """Bars of ``contribution`` per ``modality`` (drop in the predicted class's probability)."""
+def contribution_bars(contrib: pd.DataFrame, title: str = "modality contribution",
+                      y_title: str = "probability lost") -> go.Figure:
+    """Bars of ``contribution`` per ``modality`` (drop in the predicted class's probability, or another loss)."""
     if contrib is None or contrib.empty:
         return empty_figure("no contributions")
     fig = go.Figure(go.Bar(x=contrib["modality"], y=contrib["contribution"],
                            marker_color=[color(i) for i in range(len(contrib))]))
-    fig.update_layout(title=title, yaxis_title="probability lost", height=300, margin=dict(t=60))
+    fig.update_layout(title=title, yaxis_title=y_title, height=300, margin=dict(t=60))
     return fig
 
 

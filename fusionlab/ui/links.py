@@ -27,6 +27,7 @@ from .forms import DEFAULTS, field_key
 
 Choices = Union[Sequence[str], Callable[[], Sequence[str]], None]
 DATASET = "dataset"
+LESSON_QUERY = ("lesson", "step")  # a lesson step's link names it; every page accepts them (``ui.lessons``)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def open_link(page: str, params: Callable[[str], Mapping[str, Param]], default_d
     done = f"{page}-link-opened"
     if not st.session_state.get(done):
         st.session_state[done] = True
-        query = {k: st.query_params.get(k) for k in st.query_params}
+        query = {k: st.query_params.get(k) for k in st.query_params if k not in LESSON_QUERY}
         dataset = query.get(DATASET) or default_dataset
         known = params(dataset)
         if DATASET in known and dataset not in (known[DATASET].options() or [dataset]):

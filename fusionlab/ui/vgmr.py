@@ -65,6 +65,11 @@ class GatesRun:
     def vgmr(self):
         return self.config.vgmr
 
+    def result(self, **extra: pd.DataFrame):
+        """What the page has computed so far as the study's ``Result`` (a bundle saves it, a lesson step reads it)."""
+        return study.page_result(self.config, self.data, self.models, self.history, self.best_epoch,
+                                 {**self.tables, **extra})
+
     @property
     def backbone(self) -> str:
         return self.config.backbone
@@ -363,8 +368,7 @@ def bundle_controls(run: Optional[GatesRun]) -> None:
     if run is not None:
         if run.samples is None:
             run.samples = sample_table(run.model, run.data)
-        result = study.page_result(run.config, run.data, run.models, run.history, run.best_epoch,
-                                   {**run.tables, "samples": run.samples})
+        result = run.result(samples=run.samples)
     SAVING.box(run, run.config if run else None, result, figs,
                f"fusionlab-gates-{run.backbone}-seed{run.config.train.seed}.zip" if run else "",
                version=(tuple(sorted(run.models)), tuple(sorted(run.tables))) if run else None)
