@@ -125,7 +125,7 @@ def test_the_page_shows_what_the_students_run_says_after_a_prediction():
 
 
 def test_every_page_runs_with_the_lessons_page_in_the_app():
-    at = AppTest.from_file(str(ROOT / "pages" / "0a_lessons.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "pages" / "0_lessons.py"), default_timeout=60)
     at.run()
     assert not at.exception
     for name in list(LESSONS)[1:]:

@@ -81,7 +81,7 @@ LESSON = Lesson(
              "Train the default model (concat fusion). Which view will it need more?", PIX_MOR,
              do="Press **Train**. Then set the noise type to **drop** and move one view's slider to 1, then the "
                 "other's (drop puts the view's training mean in its place).",
-             look="The accuracy above the confusion matrix with each view dropped.",
+             look="The test accuracy readout (and its change from clean) with each view dropped.",
              says=needs_more, expect=0, figures=_removal_figure,
              note="A view the model needs is one whose absence costs accuracy; 240 features carry more of the digit "
                   "than 6."),

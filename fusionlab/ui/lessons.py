@@ -157,10 +157,11 @@ def lesson_panel(key: str, button: str = "") -> LessonPanel:
             predict_widget(lesson, i)
         with right:
             st.markdown(f"**Do:** {step.do}  \n**Look at:** {step.look}")
-            st.caption(f"Your run's answer appears with the results after you press **{lesson.where.button}**.")
+            st.caption(f"Your run's answer appears with the results (press **{lesson.where.button}** if the page has no "
+                       "run of this setting yet).")
         nav = st.container(horizontal=True)
         try:
-            nav.page_link("pages/0a_lessons.py", label="All lessons", icon=":material/school:")
+            nav.page_link("pages/0_lessons.py", label="All lessons", icon=":material/school:")
         except StreamlitAPIException:  # the page run alone (a test), outside app.py's navigation
             nav.markdown("[All lessons](/lessons)")
         if i > 0 and nav.button("Previous step", key=f"{key}-lesson-prev", icon=":material/arrow_back:"):
