@@ -139,3 +139,12 @@ def test_step_arguments_parse_for_their_command():
         for step in les.steps:
             build_parser(les.where.command).parse_args([les.where.command, *step.args, "--out", "x"])
             assert isinstance(step.link, dict) and all(isinstance(v, str) for v in step.link.values())
+
+
+def test_the_docs_list_every_step_with_its_reference_answer():
+    doc = (ROOT / "docs" / "lessons.md").read_text(encoding="utf-8")
+    for les in LESSONS.values():
+        assert f"(`{les.id}`, page: {les.where.url_path})" in doc
+        for step in les.steps:
+            assert f"{step.question} Choices: {' / '.join(step.predict)}. The reference run says: " \
+                   f"*{step.predict[step.expect]}*" in doc, step.title
