@@ -81,12 +81,11 @@ def noise_view(run: PlaygroundRun) -> None:
     if noise not in run.robustness:
         run.robustness[noise] = study.robustness(run.model, run.data, run.config, noise)
     names = run.data.modality_names
-    st.caption("Every slider position below was evaluated when the model or the sample changed, so a step "
-               "redraws at once; after a second slider moves, the page evaluates the new setting's positions "
-               "(a second or so).")
     live_view(f"{KEY}-live", noise_sliders(names, noise),
               lambda values: noise_frame(run, noise, dict(zip(names, values)), i),
               noise_layout(run), owner=run, context=(noise, i))
+    st.caption("Every slider position was evaluated when the model or the sample changed, so a step redraws at "
+               "once; after a second slider moves, the page evaluates the new setting's positions (a second or so).")
     write_link(link_params(st.session_state[f"{KEY}-dataset"]))  # the noise type and levels, in the address
 
 

@@ -91,24 +91,24 @@ def sample_fragment(run: ui.GatesRun) -> None:
     st.subheader("One sample, one gate", anchor="one-sample-one-gate")
     names = run.data.modality_names
     first = names[0]
-    left, right = st.columns([1, 2])
-    with left:
-        idx = ui.sample_picker(len(run.samples))
-        axis = st.selectbox("scatter: modality", names, key=f"{KEY}-scatter-modality")
-    with right:
-        st.plotly_chart(vfig.sample_scatter(run.samples, f"{axis}_global_value", f"{axis}_gate", idx),
-                        key=f"{KEY}-scatter", on_select=ui.pick_from_chart, selection_mode="points")
     info = getattr(run.config.data.options, "informativeness", None)  # a generator option: known ground truth
     if info:
         first = names[int(max(range(len(info)), key=lambda i: info[i]))]
     hint = " (the most informative modality of the generated data)" if info else ""
-    st.caption(f"Drag the sliders of **{first}**{hint} and watch its noised timesteps in the input heatmap and "
-               "what the gate does on them. Every position of every slider was evaluated for this sample, so a "
-               "step redraws at once.")
+    left, right = st.columns([1, 2], vertical_alignment="bottom")
+    with left:
+        idx = ui.sample_picker(len(run.samples))
+    right.caption(f"Drag the sliders of **{first}**{hint} and watch its noised timesteps in the input heatmap "
+                  "and what the gate does on them; every position was evaluated for this sample, so a step redraws "
+                  "at once.")
     shapes = run.data.shapes()
     live_view(f"{KEY}-live", ui.noise_sliders(shapes),
               lambda values: ui.sample_frame(run, idx, ui.slider_noise(shapes, values)),
               ui.sample_layout(names), owner=run, context=(idx,), same=ui.same_noise, columns=2)
+    with st.expander("Pick a sample from the test set (gate against global value)"):
+        axis = st.selectbox("scatter: modality", names, key=f"{KEY}-scatter-modality")
+        st.plotly_chart(vfig.sample_scatter(run.samples, f"{axis}_global_value", f"{axis}_gate", idx),
+                        key=f"{KEY}-scatter", on_select=ui.pick_from_chart, selection_mode="points")
     write_link(ui.link_params(st.session_state[f"{KEY}-dataset"]))  # the noise sliders, in the address
 
 

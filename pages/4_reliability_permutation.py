@@ -16,7 +16,7 @@ from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.forms import load_or_error
 from fusionlab.experts import ExpertConfig
 from fusionlab.noise import RowCorruption
-from fusionlab.ui.training import live_run
+from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result
 from fusionlab.ui.links import link_box, open_link
 from fusionlab.ui.glossary import term
 from fusionlab.ui.permutation import (KEY, URL_PATH, Base, bundle_controls, link_params, control_controls, corruption_controls, current_base, dataset_controls,
@@ -83,6 +83,7 @@ with st.container(border=True):
             link_box(KEY, URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
         if start and ds is not None:
             set_base(Base(ds, data_cfg, expert, seed))
+            ask_scroll(KEY, panel.anchor("what-the-test-found"))  # the findings, at the top of the screen
     else:
         upload, outputs_cfg, seed = outputs_controls()
         if st.button("Load outputs", type="primary", key=f"{KEY}-load"):
@@ -141,8 +142,10 @@ def diagnostic_view(base: Base) -> None:
                + (f" Your outputs hold {runs} train/test runs: the table is the mean over them (median p), the "
                   "histograms and box plot show the first." if runs > 1 else ""))
     table = out.tables["permutation"] if runs > 1 else result.table
+    st.subheader("What the test found", anchor="what-the-test-found")
     show_findings(out.findings)
     panel.says(out)
+    scroll_to_result(KEY)
     shown = table.assign(score=[figs.label(s) for s in table["score"]])
     shown[SHOWN] = shown[SHOWN].astype(float).round(3) + 0.0  # + 0.0: a rounded -0.0 shows as 0.000, not -0.000
     st.dataframe(shown[["score", "rule", *SHOWN]],

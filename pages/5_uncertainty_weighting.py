@@ -85,18 +85,19 @@ if cfg is not None and cfg != run.config:
 def noise_view(run: UDMLRun) -> None:
     study = run.study
     st.subheader("Corrupt the test set", anchor="corrupt-the-test-set")
-    st.markdown("Each test sample gets gaussian noise of a random level between 0 and the slider's value, "
-                "per modality. Everything below is re-evaluated on the frozen models at once.")
     weighted = [m for m in study.methods if m != "static"] or study.methods
-    meth = st.selectbox("per-sample weights of", weighted, index=len(weighted) - 1, key=f"{KEY}-wmethod")
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left.markdown("Each test sample gets gaussian noise of a random level between 0 and the slider's value, "
+                  "per modality; the frozen models are re-evaluated at once.")
+    meth = right.selectbox("per-sample weights of", weighted, index=len(weighted) - 1, key=f"{KEY}-wmethod")
+    live_view(f"{KEY}-live", noise_sliders(study.data.modality_names, study.schedule),
+              lambda values: noise_frame(run, meth, dict(zip(study.data.modality_names, values))), NOISE_LAYOUT,
+              owner=run, context=(meth,))
     st.caption("Every position of every slider was evaluated when the model changed, so a step redraws at once. "
                "In the estimator panels the other modalities carry the slider noise while one modality's intensity "
                "runs from 1 to 11; dotted lines: each slider's maximum as an intensity. The last panel is the "
                "ceiling: an oracle that reads the noisy input's energy ‖x‖², the best per-sample ρ any estimator can "
                "reach under this noise map. An estimator far below it has not learned what the input could tell it.")
-    live_view(f"{KEY}-live", noise_sliders(study.data.modality_names, study.schedule),
-              lambda values: noise_frame(run, meth, dict(zip(study.data.modality_names, values))), NOISE_LAYOUT,
-              owner=run, context=(meth,))
     write_link(link_params(st.session_state[f"{KEY}-dataset"]))  # the noise sliders, in the address
 
 

@@ -121,10 +121,10 @@ def noise_sliders(names: list[str], noise: str) -> List[LiveSlider]:
 
 def noise_layout(run: "PlaygroundRun") -> List[List[Tuple[str, str]]]:
     rows = [[("metrics", "")],
-            [("cm", "counts off the diagonal are mistakes: which classes the model confuses, and how that spreads "
-                    "as you add noise."),
-             ("rob", "the × moves along the curve of the modality you noise; a curve that stays flat belongs to a "
-                     "modality the model can do without.")],
+            [("rob", "the × moves along the curve of the modality you noise; a curve that stays flat belongs to a "
+                     "modality the model can do without."),
+             ("cm", "counts off the diagonal are mistakes: which classes the model confuses, and how that spreads "
+                    "as you add noise.")],
             [("sample", "")],
             [("probs", "one tall bar is a confident answer, several similar bars a guess."),
              ("contrib", "the modality whose removal costs the most probability is the one this decision rests on.")],

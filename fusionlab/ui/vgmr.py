@@ -270,9 +270,11 @@ SAMPLE_LAYOUT_TIPS = {
 
 
 def sample_layout(names: List[str]) -> List[List[Tuple[str, str]]]:
-    return ([[("text", "")], [("vg", SAMPLE_LAYOUT_TIPS["vg"]), ("vc", SAMPLE_LAYOUT_TIPS["vc"])]]
-            + [[(f"heat-{k}", "outlined cells are the noised ones; G_eff below 1 (suppression) on them is the "
-                               "gate doing what the paper says." if i == 0 else "")] for i, k in enumerate(names)])
+    """The sample view's rows: the first modality's heatmaps right under the sliders (what they move, on one screen
+    at 1024 px), then the values, then the other modalities' heatmaps."""
+    heat = [[(f"heat-{k}", "outlined cells are the noised ones; G_eff below 1 (suppression) on them is the "
+                           "gate doing what the paper says." if i == 0 else "")] for i, k in enumerate(names)]
+    return [[("text", "")], *heat[:1], [("vg", SAMPLE_LAYOUT_TIPS["vg"]), ("vc", SAMPLE_LAYOUT_TIPS["vc"])], *heat[1:]]
 
 
 def sample_frame(run: "GatesRun", idx: int, noise: Dict[str, Tuple[float, float]]) -> Dict[str, object]:
