@@ -148,7 +148,10 @@ def diagnostic_view(base: Base) -> None:
     scroll_to_result(KEY)
     shown = table.assign(score=[figs.label(s) for s in table["score"]])
     shown[SHOWN] = shown[SHOWN].astype(float).round(3) + 0.0  # + 0.0: a rounded -0.0 shows as 0.000, not -0.000
-    st.dataframe(shown[["score", "rule", *SHOWN]],
+    wide = st.toggle("also macro-F1 and competitiveness", key=f"{KEY}-wide",
+                     help="the balanced-accuracy columns decide the findings; these add macro-F1's Δ and p and the "
+                          "experts' competitiveness (12 columns do not fit a 1024 px screen)")
+    st.dataframe(shown[["score", "rule", *[c for c in SHOWN if wide or c not in EXTRA]]],
                  hide_index=True, key=f"{KEY}-table", width="stretch",
                  column_config={c: st.column_config.NumberColumn(label, format="%.3f", help=tip)
                                 for c, (label, tip) in TABLE_COLUMNS.items()})
@@ -171,6 +174,7 @@ def diagnostic_view(base: Base) -> None:
 
 SHOWN = ["metric_clean", "metric_broken_mean", "delta", "p_value", "f1_clean", "f1_delta", "f1_p_value",
          "oracle_headroom", "rho", "competitiveness"]  # the main table's metric columns, in its order
+EXTRA = ("f1_clean", "f1_delta", "f1_p_value", "competitiveness")  # shown on request: all did not fit 1024 px
 REPEATED = [c for c in SHOWN if c not in ("metric_clean", "metric_broken_mean", "f1_clean")]  # the effects, not
 # the levels they are differences of: with "mean ± sd" cells, all ten columns did not fit the page
 

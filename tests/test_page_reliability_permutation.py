@@ -63,6 +63,9 @@ def test_presets_set_controls():
 
 def test_repeat_shows_mean_and_sd_in_one_cell_per_metric():
     at = _fitted()
+    assert "f1_delta" not in at.dataframe[0].value.columns  # 12 columns do not fit 1024 px: macro-F1 on request
+    at.toggle(key=f"{KEY}-wide").set_value(True).run()
+    assert "F1 Δ" in at.dataframe[0].value.columns or "f1_delta" in at.dataframe[0].value.columns
     at.number_input(key=f"{KEY}-rep-seeds").set_value(2)
     at.number_input(key=f"{KEY}-rep-folds").set_value(0)
     at.button(key=f"{KEY}-rep-go").click()

@@ -43,8 +43,13 @@ def null_histograms(part: pd.DataFrame, stats: pd.DataFrame, panel: str, title: 
         clean = float(part.loc[part[panel] == r, "metric_clean"].iloc[0])
         return max(v.max(), clean) - min(v.min(), clean) < 1e-3
 
-    titles = [f"{r}: Δ={signed(stats.loc[r, 'delta'])}, p={stats.loc[r, 'p_value']:.3f}"
-              + ("<br>(no permutation changes it)" if flat(r) else "") for r in panels]  # in the title (a note on the panel hid the bar), on its own line (panels are narrow)
+    def clean_of(r) -> float:
+        return float(part.loc[part[panel] == r, "metric_clean"].iloc[0])
+
+    # Δ, p and the clean value in the title (a label on the panel sat on the bars), each part on its own line
+    # (panels are narrow at 1024 px)
+    titles = [f"{r}: Δ={signed(stats.loc[r, 'delta'])}, p={stats.loc[r, 'p_value']:.3f}<br>clean {clean_of(r):.3f} "
+              "(dashed)" + ("<br>(no permutation changes it)" if flat(r) else "") for r in panels]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles)
     for i, r in enumerate(panels):
         d = part[part[panel] == r]
@@ -54,13 +59,12 @@ def null_histograms(part: pd.DataFrame, stats: pd.DataFrame, panel: str, title: 
                                    hovertemplate=what + " balanced accuracy %{x}<br>%{y} permutations<extra></extra>"),
                       **rc)
         clean = float(d["metric_clean"].iloc[0])
-        fig.add_vline(x=clean, line=dict(color="black", width=2, dash="dash"), annotation_text=f"clean {clean:.3f}",
-                      annotation_position="top left", annotation_font_size=11, **rc)
+        fig.add_vline(x=clean, line=dict(color="black", width=2, dash="dash"), **rc)
         if flat(r):  # every permutation gives the same value: one thin bar, not a block over [0, 1]
             lo, hi = min(d["balanced_accuracy"].min(), clean), max(d["balanced_accuracy"].max(), clean)
             fig.update_xaxes(range=[lo - 0.01, hi + 0.01], **rc)
             fig.update_traces(xbins=dict(start=lo - 0.0005, end=hi + 0.0005, size=0.001), selector=dict(name=str(r)))
-    fig.update_layout(title=title, height=260 * rows + 60, margin=dict(t=100 if any(map(flat, panels)) else 80),
+    fig.update_layout(title=title, height=260 * rows + 80, margin=dict(t=125 if any(map(flat, panels)) else 105),
                       bargap=0.05)
     fig.update_annotations(font_size=12)  # the subplot titles
     fig.update_xaxes(title_text="balanced accuracy", tickformat=".3f")

@@ -79,7 +79,7 @@ def robustness_grid(robustness: pd.DataFrame, size: Optional[int] = None,
     fig.update_yaxes(title_text="test accuracy", row=1, col=1)
     at = f" (models trained on n = {size})" if size else ""
     fig.update_layout(title=dict(text="robustness: accuracy under noise",
-                                 subtitle=dict(text=f"mean ± 1 sd over seeds{at}")), height=380, margin=dict(t=90))
+                                 subtitle=dict(text=f"mean ± 1 sd over seeds{at}")), height=400, margin=dict(t=110))
     return fig
 
 

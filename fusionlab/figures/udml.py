@@ -102,7 +102,7 @@ def unimodal_figure(uni: pd.DataFrame) -> go.Figure:
                            lo=0.0, hi=1.0, showlegend=c == 1)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="unimodal validation accuracy", col=1, range=[0, 1.02])
-    fig.update_layout(height=320, margin=dict(t=50), legend=dict(orientation="h", y=-0.3),
+    fig.update_layout(height=350, margin=dict(t=80), legend=dict(orientation="h", y=-0.3),  # the title clears the panels
                       title="unimodal accuracy per epoch: which modality does the model learn slowly?")
     return fig
 
@@ -140,5 +140,5 @@ def robustness_methods_figure(rob: pd.DataFrame, marks: Optional[Mapping[str, fl
     fig.update_annotations(font_size=12)
     fig.update_layout(title=dict(text="(d) accuracy vs noise level",
                                  subtitle=dict(text="gaussian level in train sd; mean ± sd over seeds")),
-                      height=400, margin=dict(t=80), legend=dict(orientation="h", y=-0.25))
+                      height=420, margin=dict(t=110), legend=dict(orientation="h", y=-0.25))
     return fig

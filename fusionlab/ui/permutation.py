@@ -188,10 +188,13 @@ def permutation_controls() -> PermutationConfig:
     c1, c2 = st.columns(2)
     k = c1.select_slider("K permutations", KS, key=init_state(f"{KEY}-k", d.permutations))
     c3 = c2
-    joint = c2.checkbox("one joint permutation for all modalities", key=init_state(f"{KEY}-joint", d.joint))
-    observed = c3.checkbox("metrics on fully observed test rows only", key=init_state(f"{KEY}-observed", d.observed_only),
-                           help="the authors' FULL-only evaluation; off: every test row counts, a missing modality "
-                                "simply has no say in that row's decision")
+    joint = c2.checkbox("joint permutation", key=init_state(f"{KEY}-joint", d.joint),
+                        help="one permutation of the rows for all modalities' Q at once; off: each modality's Q is "
+                             "permuted on its own")
+    observed = c3.checkbox("fully observed rows only", key=init_state(f"{KEY}-observed", d.observed_only),
+                           help="metrics on the test rows where every modality is present (the authors' FULL-only "
+                                "evaluation); off: every test row counts, a missing modality simply has no say in "
+                                "that row's decision")
     return replace(d, permutations=int(k), joint=bool(joint), observed_only=bool(observed))
 
 
