@@ -2,6 +2,8 @@
 
 The UDML paper (UDML): noise-aware per-sample modality weights, their baselines, and dual suppression.
 """
+from dataclasses import replace
+
 import streamlit as st
 
 from fusionlab.diagnostics.udml import alpha_table, noise_label, signal_test
@@ -28,9 +30,9 @@ st.markdown(
     "(the UDML paper) learns to *predict the injected noise intensity* and divides by the model's "
     f"**{term('alpha', 'dependency α')}** on each modality, so a modality that is hard to learn is not punished twice "
     f"(\"dual suppression\"). Press **Train** to train {term('static', 'static')} fusion, {term('pe', 'PE')} (weights "
-    "from the embedding variance) and UDML with and without α, once per seed (one by default: a quick look whose "
-    "findings can only say *cannot tell*; the seeds slider or a preset decides them); then move the test-noise "
-    "sliders. Read (a) as *does the estimate rise with the noise?*, (b) as "
+    "from the embedding variance) and UDML with and without α, once per seed (three by default: the first seed's "
+    "figures appear at once, and the findings, which compare methods over seeds, are decided when the other two "
+    "land a few seconds later); then move the test-noise sliders. Read (a) as *does the estimate rise with the noise?*, (b) as "
     "*does a noisier sample get less weight?*, and (d) as *does dynamic weighting beat static fusion?*"
 )
 preset_buttons()
@@ -51,20 +53,27 @@ with st.container(border=True):
     executor, where = page_executor()
     st.caption(f"Its trainings run {where}, one job per setting; Stop cancels the jobs not started yet.")
     with st.container(horizontal=True, vertical_alignment="center"):
-        start, _ = train_buttons(KEY)
+        start, stop = train_buttons(KEY)
         link_box(KEY, URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
+if stop:  # Stop also stops the seeds that decide the findings (the first seed's result is kept)
+    st.session_state[f"{KEY}-deciding"] = None
 if start and cfg is not None:
     try:
         source = st.session_state.get(f"{KEY}-source")
-        result = live_run(KEY, lambda progress: study_mod.run(cfg, progress=progress, source=source, executor=executor),
-                          label=f"{len(cfg.methods)} methods × {cfg.seeds} seeds")
+        # the first seed first, shown at once; the others (which decide the findings) train after the page is drawn
+        first = replace(cfg, seeds=1)
+        part = live_run(KEY, lambda progress: study_mod.run_part(cfg, first.seed_list(), progress=progress,
+                                                                 source=source, executor=executor),
+                        label=f"{len(cfg.methods)} methods, seed {cfg.train.seed}"
+                              + (f" (then {cfg.seeds - 1} more seeds)" if cfg.seeds > 1 else ""))
     except ValueError as exc:
         st.error(f"Cannot train: {exc}" + (" The model below is the one trained before, with its own settings."
                                             if st.session_state.get(f"{KEY}-run") is not None else ""))
     else:
-        if not result.stopped:
-            store_run(UDMLRun(result, cfg))
+        if not part.stopped:
+            store_run(UDMLRun(study_mod.from_parts(first, [part], source), first))
+            st.session_state[f"{KEY}-deciding"] = (cfg, part, source) if cfg.seeds > 1 else None
             ask_scroll(KEY, panel.anchor("corrupt-the-test-set"))
 
 bundle_controls(current_run())  # after training, so a study trained in this run can be downloaded
@@ -77,7 +86,7 @@ study = run.study
 st.caption(f"Trained {', '.join(study.methods)} with seeds {study.seeds} on {study.data.name} "
            f"({', '.join(study.data.modality_names)}), {run.config.train.epochs} epochs; test set {len(study.data.test)} "
            f"samples. Figures use every seed; (b) shows seed {study.seeds[0]}.")
-if cfg is not None and cfg != run.config:
+if cfg is not None and cfg != run.config and st.session_state.get(f"{KEY}-deciding") is None:
     st.info("The controls above have changed since this study was trained; press **Train** to train the new setting.")
 
 
@@ -123,7 +132,13 @@ st.dataframe(weights.round(3), key=f"{KEY}-weights-table")
 st.subheader("Does the paper's finding hold here?")
 st.caption("Judged once, on the trained study with clean test inputs and training-like random noise (the CLI's "
            "summary.json says the same); paired over seeds: an interval that contains 0 cannot tell.")
-if len(study.seeds) < 2:
+deciding = st.session_state.get(f"{KEY}-deciding")
+if deciding is not None:
+    seconds = sum(deciding[1].seconds) * (deciding[0].seeds - 1)
+    st.info(f"These findings are seed {study.seeds[0]}'s alone, so the comparisons cannot tell yet: seeds "
+            f"{', '.join(map(str, deciding[0].seed_list()[1:]))} are training (about {seconds:.0f} s) and the page "
+            "updates when they land. The figures above can be explored meanwhile.", icon=":material/hourglass_top:")
+elif len(study.seeds) < 2:
     st.info("One seed: a paired comparison needs at least two, so the accuracy findings cannot tell. "
             "Raise **seeds** or press a preset (3 seeds) to judge them.")
 show_findings(run.result.findings)
@@ -144,3 +159,18 @@ def signal_fragment(run: UDMLRun) -> None:
 
 
 signal_fragment(run)
+
+if deciding is not None:  # after the page is drawn: the remaining seeds, then the whole study's findings
+    full, first_part, source = deciding
+    try:
+        rest = live_run(KEY, lambda progress: study_mod.run_part(full, full.seed_list()[1:], progress=progress,
+                                                                 source=source, executor=page_executor()[0]),
+                        label=f"seeds {', '.join(map(str, full.seed_list()[1:]))} (deciding the findings)")
+    except ValueError as exc:
+        st.session_state[f"{KEY}-deciding"] = None
+        st.error(f"The other seeds cannot train: {exc}. The figures above are seed {full.train.seed}'s.")
+    else:
+        st.session_state[f"{KEY}-deciding"] = None
+        if not rest.stopped:
+            store_run(UDMLRun(study_mod.from_parts(full, [first_part, rest], source), full))
+            st.rerun()

@@ -83,3 +83,32 @@ def test_signal_test_of_the_weights_is_the_librarys_with_the_sliders_noise():
     pd.testing.assert_frame_equal(shown, want)
     assert set(shown["signal"]) == {"w"} and set(shown["modality"]) == {"m1", "m2", "all"}
     assert any("The decision depends on w" in m.value for m in at.markdown)
+
+
+def test_the_default_shows_the_first_seed_then_decides_with_all_seeds_as_the_cli_does():
+    """Issue 33 item 2: the default trains three seeds (paired findings need several); the page shows the first
+    seed's result at once and trains the others after drawing it. The study it ends with is the one the CLI's
+    one-shot run gives (the same jobs), so its findings are the CLI's."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from fusionlab.experiments import udml
+    small = replace(udml.DEFAULT, train=replace(udml.DEFAULT.train, epochs=4),
+                    data=replace(udml.DEFAULT.data, options=replace(udml.DEFAULT.data.options, n_samples=300)))
+    assert udml.DEFAULT.seeds > 1
+    first = udml.from_parts(replace(small, seeds=1), [udml.run_part(small, small.seed_list()[:1])])
+    assert list(first.artifacts.study.seeds) == [small.train.seed]
+    assert any("one pair" in f.evidence for f in first.findings)  # what the page shows first cannot decide alone
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    at.run()
+    at.slider(key="udml-epochs").set_value(4)
+    at.number_input(key="udml-synthetic-n_samples").set_value(300)
+    at.button(key="udml-train").click().run()
+    assert not at.exception and at.session_state["udml-deciding"] is None
+    run = at.session_state["udml-run"]
+    assert run.config == small and list(run.study.seeds) == list(small.seed_list())
+    cli = udml.run(small)
+    for name in ("accuracy", "alpha", "spearman"):
+        pd.testing.assert_frame_equal(run.result.tables[name], cli.tables[name])
+    assert [f.line() for f in run.result.findings] == [f.line() for f in cli.findings]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
@@ -46,7 +46,7 @@ class UDMLStudyConfig:
     model: UDMLConfig = UDMLConfig(gamma=3.0, beta=1e-3)
     train: TrainConfig = TrainConfig(epochs=20, patience=None, keep="last", seed=0)  # seed: the first of `seeds`
     schedule: NoiseSchedule = NoiseSchedule(clean_epochs=2, weight_delay=10)
-    seeds: int = 1  # train.seed, train.seed + 1, ...  (a first figure in seconds; the presets run 3)
+    seeds: int = 3  # train.seed, train.seed + 1, ...: the paired findings need several (the page shows the first at once)
     methods: Tuple[str, ...] = tuple(VARIANTS.names())
     test_noise: str = NOISE  # the corruption of the estimator-response sweep; others test generalisation
     signals: Optional[SignalTestConfig] = None  # docs/methods.md, signal permutation test on every method's first-seed model (None: not run)
@@ -192,17 +192,45 @@ def jobs_of(cfg: UDMLStudyConfig, source: Optional[bytes] = None) -> List[Job]:
     return [Job(f"{m}, seed {s}", udml_job, (cfg, m, s, source)) for m in cfg.methods for s in cfg.seed_list()]
 
 
+@dataclass
+class Part:
+    """Some of a study's jobs, finished: ``(method, seed) -> udml_job's output`` (None: not run, stopped)."""
+
+    results: Dict[Tuple[str, int], Optional[Dict[str, Any]]]
+    stopped: bool = False
+    seconds: List[float] = field(default_factory=list)
+    cached: int = 0
+
+
+def run_part(cfg: UDMLStudyConfig, seeds: Optional[Sequence[int]] = None, progress: Optional[Progress] = None,
+             stop: Optional[Stop] = None, source: Any = None, executor: Optional[Executor] = None,
+             cache: Optional[JobCache] = None) -> Part:
+    """The jobs of ``seeds`` (default: all of ``cfg``'s), each the job ``run`` runs (the same arguments, so the same
+    result and the same cache entry): the page trains the first seed, shows it, then the others."""
+    seeds = cfg.seed_list() if seeds is None else tuple(seeds)
+    jobs = [job for job in jobs_of(cfg, source) if job.args[2] in seeds]
+    outcome = run_jobs(jobs, executor, cache, progress, stop)
+    return Part({(job.args[1], job.args[2]): r for job, r in zip(jobs, outcome.results)}, outcome.stopped,
+                list(outcome.seconds), outcome.cached)
+
+
+def from_parts(cfg: UDMLStudyConfig, parts: Sequence[Part], source: Any = None) -> Result:
+    """The study's result from parts of its jobs, in ``jobs_of``'s order whatever order they ran in; ``cfg`` may ask
+    for fewer seeds than the parts hold (the first seed's result, while the others train)."""
+    data = prepared(cfg.data, cfg.split, source)
+    merged = {k: v for part in parts for k, v in part.results.items()}
+    keys = [(job.args[1], job.args[2]) for job in jobs_of(cfg, source)]
+    results = [merged.get(k) for k in keys]
+    models = {k: merged[k]["artifacts"]["model"] for k in keys if merged.get(k) and "artifacts" in merged[k]}
+    histories = {k: merged[k]["history"] for k in keys if merged.get(k) and "history" in merged[k]}
+    return assemble(cfg, data, results, models, histories, any(p.stopped for p in parts),
+                    {"job_seconds": [t for p in parts for t in p.seconds], "cached": sum(p.cached for p in parts)})
+
+
 def run(cfg: UDMLStudyConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
         source: Any = None, executor: Optional[Executor] = None, cache: Optional[JobCache] = None) -> Result:
     """The study as one job per method and seed, here (default), on ``executor`` or resumed from ``cache``."""
-    data = prepared(cfg.data, cfg.split, source)
-    jobs = jobs_of(cfg, source)
-    outcome = run_jobs(jobs, executor, cache, progress, stop)
-    done = [(job, r) for job, r in zip(jobs, outcome.results) if r is not None]
-    models = {(job.args[1], job.args[2]): r["artifacts"]["model"] for job, r in done if "artifacts" in r}
-    histories = {(job.args[1], job.args[2]): r["history"] for job, r in done if "history" in r}
-    return assemble(cfg, data, outcome.results, models, histories, outcome.stopped,
-                    {"job_seconds": outcome.seconds, "cached": outcome.cached})
+    return from_parts(cfg, [run_part(cfg, None, progress, stop, source, executor, cache)], source)
 
 
 def assemble(cfg: UDMLStudyConfig, data, results: List[Optional[Dict[str, Any]]], models, histories,

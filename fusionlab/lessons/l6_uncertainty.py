@@ -7,8 +7,6 @@ from ..papers import said as paper_said
 from .base import Lesson, Said, Step
 from .reading import finding, from_verdict, said
 
-SEEDS = {"seeds": "3"}
-SEED_ARGS = ("--seeds", "3")
 SIGN = {-1: 0, 0: 1, 1: 2}  # direction -> (below, no difference we can show, above)
 
 
@@ -67,43 +65,45 @@ LESSON = Lesson(
     paper="udml",
     intro=("Dynamic fusion weights each modality per sample, often by its predicted uncertainty. "
            + paper_said("udml-dual") + ". The default synthetic task codes one modality (m2) as an XOR, which is "
-           "hard to learn. This lesson trains three seeds (about 10 s) so that differences between methods can be "
-           "decided; the page's one-seed default is a quick look. It teaches honestly what our reconstruction shows: "
+           "hard to learn. The page trains three seeds, so that differences between methods can be decided (the "
+           "first seed's figures come at once, the findings when the other two land). It teaches honestly what our "
+           "reconstruction shows: "
            "the dual suppression the paper describes does not appear here."),
     steps=(
         Step("Does the estimate track noise?",
              "Noise of known strength is injected in training. Does UDML's noise estimate rise with it at every "
              "step, and PE's (the mean predictive variance)?",
              ("both rise", "only UDML's rises", "neither rises"),
-             do="Set **seeds** to 3 and press **Train**.", look="Figure (a): estimate against injected noise.",
-             says=estimate, expect=1, link=SEEDS, args=SEED_ARGS, figures=_estimator,
+             do="Press **Train**.", look="Figure (a): estimate against injected noise.",
+             says=estimate, expect=1, figures=_estimator,
              note="A learned noise estimate is trained to predict the injected level; a variance is not."),
         Step("The premise",
              "The story needs the model to depend less on the hard modality m2 (UDML's α smaller). Which modality "
              "gets the smaller α?",
              ("the hard one, m2", "no difference we can show", "the other one, m1"),
              do="Same run.", look="The α bars per seed.",
-             says=premise, expect=1, link=SEEDS, args=SEED_ARGS, figures=_alpha,
-             note="With one seed m2 gets the larger α; over three seeds the direction cannot be decided. Where the "
+             says=premise, expect=1, figures=_alpha,
+             note="Over these seeds the direction cannot be decided: the seeds disagree about which modality gets the "
+                  "larger α. Where the "
                   "premise fails, dividing by α cannot protect m2."),
         Step("Suppression by PE",
              "On clean inputs, does PE give the hard modality m2 less than an equal share of the weight?",
              ("yes, below an equal share", "no difference we can show", "no, above it"),
              do="Same run.", look="The weights table: mean weight of m2 per method.",
-             says=hard_weight, expect=1, link=SEEDS, args=SEED_ARGS,
+             says=hard_weight, expect=1,
              note="The first half of dual suppression is not visible here."),
         Step("Below static fusion?",
              "On test data with training-like noise, does PE's dynamic fusion fall below static fusion?",
              ("yes, it falls below", "no difference we can show", "no, it rises above"),
              do="Same run.", look="The robustness curves per method, and the findings.",
-             says=versus_static("pe", "noisy"), expect=1, link=SEEDS, args=SEED_ARGS, figures=_robustness,
+             says=versus_static("pe", "noisy"), expect=1, figures=_robustness,
              note="The paper's motivating failure needs a task where uncertainty and difficulty line up; on this "
                   "one they do not."),
         Step("And UDML?",
              "Does UDML fall below static fusion on the same noisy test data?",
              ("yes, it falls below", "no difference we can show", "no, it rises above"),
              do="Same run.", look="The robustness curves per method.",
-             says=versus_static("udml", "noisy"), expect=1, link=SEEDS, args=SEED_ARGS, figures=_robustness,
+             says=versus_static("udml", "noisy"), expect=1, figures=_robustness,
              note="Nothing to protect against here, so nothing to gain: UDML and static fusion end level."),
     ),
 )
