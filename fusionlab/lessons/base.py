@@ -39,9 +39,9 @@ STUDIES: Dict[str, Study] = {
     "scaling": Study("2_fusion_complexity.py", "fusion_complexity", "fusion_complexity", "scaling", "scaling",
                      "scaling", "Run study"),
     "gates": Study("3_gates_values.py", "gates_values", "gates_values", "vgmr", "vgmr", "gates",
-                   "Train VGMR, then Gate statistics and Robustness"),
+                   "Train VGMR, then Compute gate statistics and Compute robustness"),
     "permutation": Study("4_reliability_permutation.py", "reliability_permutation", "permutation", "permutation",
-                         "permutation", "permutation", "Fit experts, then Run the test"),
+                         "permutation", "permutation", "Fit experts"),
     "udml": Study("5_uncertainty_weighting.py", "uncertainty_weighting", "udml", "udml", "udml", "udml",
                   "Train"),
 }

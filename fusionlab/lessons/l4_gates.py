@@ -37,7 +37,7 @@ def moves(modality: str, stat: str):
     def says(result) -> Said:
         d = paired(result, modality, stat)
         if d is None:
-            return said(f"{WORDS[stat]} of {modality}", None, "press **Gate statistics** first: the run has no "
+            return said(f"{WORDS[stat]} of {modality}", None, "press **Compute gate statistics** first: the run has no "
                                                                  "per-sample gate statistics yet")
         choice = MOVES[direction(d)]
         word = ("rises", "does not move measurably", "falls")[choice]
@@ -54,7 +54,7 @@ def anything_moves(modality: str):
                 continue
             d = paired(result, modality, stat)
             if d is None:
-                return said(f"the gate on {modality}", None, "press **Gate statistics** first")
+                return said(f"the gate on {modality}", None, "press **Compute gate statistics** first")
             moved += direction(d) != 0
             parts.append(f"{WORDS[stat]} {describe(d)}")
         choice = 1 if moved == 0 else 0
@@ -69,7 +69,7 @@ def robust(result) -> Said:
     rob = result.tables.get("robustness")
     found = robustness_findings(rob, "vgmr", result.config["backbone"]) if rob is not None else []
     return from_verdict(found[0] if found else None, {HOLDS: 0, PARTLY: 0, UNKNOWN: 1, FAILS: 2},
-                        "press **Robustness** first: the run has no robustness sweep yet")
+                        "press **Compute robustness** first: the run has no robustness sweep yet")
 
 
 LESSON = Lesson(
@@ -86,7 +86,7 @@ LESSON = Lesson(
         Step("The gate on a corrupted modality",
              "Corrupt m1. The paper found the average gate on a corrupted modality falls. Does m1's gate fall here?",
              ("it falls", "no change we can show", "it rises"),
-             do="Press **Train VGMR**, then **Gate statistics**.",
+             do="Press **Train VGMR**, then **Compute gate statistics**.",
              look="The gate statistics, clean against corrupted, and the finding for m1 under them.",
              says=moves("m1", "gate"), expect=1, figures=_stats, needs="gate_samples",
              note="Where the gate does not move measurably, the paper's finding does not reproduce with our "
@@ -117,7 +117,7 @@ LESSON = Lesson(
         Step("Is it more robust?",
              "Over the whole noise sweep, does VGMR keep more accuracy than the plain concat backbone?",
              ("yes, more robust", "no difference we can show", "no, less robust"),
-             do="Press **Robustness**.", look="The two bands of accuracy against noise ratio, and the findings.",
+             do="Press **Compute robustness**.", look="The two bands of accuracy against noise ratio, and the findings.",
              says=robust, expect=1, figures=_robustness, needs="robustness",
              note="On this small synthetic task three seeds cannot separate the two; the paper's gain came on real "
                   "benchmarks."),
