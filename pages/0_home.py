@@ -16,7 +16,9 @@ corrupted, or whether a "reliability score" changes any decision at all. fusionl
 fusion models live, lets you corrupt each modality with a slider, and shows per sample what the
 fusion does.
 
-**How to start.** Open **Playground** in the sidebar. The built-in dataset is the UCI handwritten
+**How to start.** Open **Lessons** in the sidebar and start with Lesson 1: each step asks a question, you
+predict the answer, the step opens a page with its setting, and after you run it the page shows what *your run*
+says, computed from its numbers. Or explore freely: open **Playground**. The built-in dataset is the UCI handwritten
 digits with six feature views; the default pair is `pix` (240 pixel averages, strong) and `mor`
 (6 morphological features, weak). Press *Train*, watch the live curves, then drag a noise slider:
 accuracy, the confusion matrix and the robustness curve answer at once.

@@ -119,7 +119,7 @@ def robustness_bands(rob: pd.DataFrame) -> go.Figure:
         fig.update_xaxes(title_text=f"noise {kind}", row=1, col=c + 1)
     n_seeds = rob["seed"].nunique()
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.02])
-    fig.update_layout(height=360, margin=dict(t=60, b=40), title=f"mean ± sd over {n_seeds} seed(s)")
+    fig.update_layout(height=360, margin=dict(t=85, b=40), title=f"mean ± sd over {n_seeds} seed(s)")
     return fig
 
 
