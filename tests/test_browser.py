@@ -297,6 +297,7 @@ def test_every_other_page_reopens_its_run_in_another_browser_context(server, fre
     page.goto(f"{server}/{link}")
     page.get_by_role("button", name=button, exact=True).click()
     page.get_by_text(shown).first.wait_for()
+    page.get_by_text("are training (about").wait_for(state="detached")  # Uncertainty weighting: all seeds landed
     before = page.get_by_text(numbers).first.inner_text()
     page.get_by_role("button", name="Prepare the download").click()
     with page.expect_download() as info:
