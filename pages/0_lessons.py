@@ -19,8 +19,8 @@ st.markdown(
     "`python -m fusionlab lessons --export DIR` writes every lesson as a standalone HTML file to project or hand out.")
 
 names = list(LESSONS)
-chosen = st.radio("Lesson", names, format_func=lambda n: f"{names.index(n) + 1}. {LESSONS[n].title}",
-                  key="lessons-chosen", horizontal=True)
+chosen = st.selectbox("Lesson", names, format_func=lambda n: f"{names.index(n) + 1}. {LESSONS[n].title}",
+                      key="lessons-chosen")
 lesson = LESSONS[chosen]
 st.subheader(f"Lesson {names.index(chosen) + 1}: {lesson.title}")
 st.markdown(lesson.intro)

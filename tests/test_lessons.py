@@ -129,7 +129,7 @@ def test_every_page_runs_with_the_lessons_page_in_the_app():
     at.run()
     assert not at.exception
     for name in list(LESSONS)[1:]:
-        at.radio(key="lessons-chosen").set_value(name).run()
+        at.selectbox(key="lessons-chosen").set_value(name).run()
         assert not at.exception
         assert len([b for b in at.button if b.key.startswith(f"lessons-open-{name}-")]) == len(LESSONS[name].steps)
 

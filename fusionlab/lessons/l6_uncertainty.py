@@ -53,8 +53,9 @@ def versus_static(method: str, column: str):
         d = (wide[method] - wide["static"]).dropna().to_numpy()
         choice = SIGN[direction(d)]
         word = ("falls below", "cannot be told from", "rises above")[choice]
-        return said(f"{method} {word} static fusion ({column} test)", choice,
-                    f"{method} − static accuracy per seed {describe(d)} over {len(d)} seeds", decided=choice != 1)
+        name = fig.METHOD_NAMES.get(method, method)
+        return said(f"{name} {word} static fusion ({column} test)", choice,
+                    f"{name} − static accuracy per seed {describe(d)} over {len(d)} seeds", decided=choice != 1)
     return says
 
 
