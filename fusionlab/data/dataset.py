@@ -256,9 +256,24 @@ def unit_stats(raw: Dict[str, ModalityStats]) -> Dict[str, ModalityStats]:
     return {k: ModalityStats(torch.zeros_like(s.mean), torch.ones_like(s.std)) for k, s in raw.items()}
 
 
-def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig()) -> PreparedData:
-    """Split ``ds`` and standardise every modality with train-split statistics."""
+def as_stored(x: np.ndarray, stats: ModalityStats) -> torch.Tensor:
+    """``x`` unscaled, as a float32 tensor; a missing (all-NaN) row becomes the train mean (what ``drop`` puts
+    there), as ``standardise`` does on its scale."""
+    t = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    missing = torch.isnan(t).all(dim=-1, keepdim=True).all(dim=-2, keepdim=True)
+    return torch.where(missing, stats.mean.expand_as(t), t)
+
+
+def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig(), scale: bool = True) -> PreparedData:
+    """Split ``ds`` and standardise every modality with train-split statistics; with ``scale=False`` the features
+    stay as stored (a user's trained model expects them so) and the corruptions get the train statistics of that
+    scale."""
     parts = split_indices(ds.labels, cfg, ds.class_names)
     raw = {k: fit_stats(v[parts["train"]]) for k, v in ds.modalities.items()}
+    if not scale:
+        splits = [Split({k: as_stored(v[parts[s]], raw[k]) for k, v in ds.modalities.items()},
+                        torch.as_tensor(ds.labels[parts[s]]), parts[s], {k: e[parts[s]] for k, e in ds.extras.items()})
+                  for s in ("train", "val", "test")]
+        return PreparedData(*splits, raw, raw, list(ds.class_names), ds.name)
     return PreparedData(*(split_of(ds, parts[s], raw) for s in ("train", "val", "test")), unit_stats(raw), raw,
                         list(ds.class_names), ds.name)

@@ -1,0 +1,143 @@
+"""Your model in the lab (issue 28, first part): the plug-in contract, ``inspect`` on a plain-PyTorch model and the
+refusals of bad model files and weights."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from fusionlab.cli import main
+from fusionlab.yours import build_yours, check_state, load_weights, save_weights, stored_shapes
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ["--dataset", "synthetic", "--samples", "200", "--modalities", "2", "--dim", "4", "--seq-len", "3"]
+GOOD = '''
+import torch
+from torch import nn
+
+class M(nn.Module):
+    def __init__(self, shapes, n_classes):
+        super().__init__()
+        self.names = sorted(shapes)
+        self.lin = nn.Linear(sum(shapes[k][-1] for k in self.names), n_classes)
+    def forward(self, xs):
+        return self.lin(torch.cat([xs[k].mean(dim=1) if xs[k].ndim == 3 else xs[k] for k in self.names], dim=1))
+
+def build(shapes, n_classes):
+    return M(shapes, n_classes)
+'''
+
+
+def _write(tmp_path, text, name="model.py"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_a_vector_modality_is_handed_over_as_stored():
+    assert stored_shapes({"a": (1, 5), "b": (3, 4)}) == {"a": (5,), "b": (3, 4)}
+    seen = {}
+
+    class Look(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Linear(5, 2)
+
+        def forward(self, xs):
+            seen.update({k: tuple(v.shape) for k, v in xs.items()})
+            return self.w(xs["a"])
+
+    model = build_yours(lambda shapes, c: Look(), {"a": (1, 5), "b": (3, 4)}, 2)
+    out = model({"a": torch.zeros(7, 1, 5), "b": torch.zeros(7, 3, 4)})
+    assert seen == {"a": (7, 5), "b": (7, 3, 4)} and tuple(out.logits.shape) == (7, 2)
+
+
+def test_inspect_trains_and_measures_a_users_model_here(tmp_path):
+    model = _write(tmp_path, GOOD)
+    out = tmp_path / "o"
+    assert main(["inspect", "--model", str(model), "--train", "--epochs", "2", "--permutations", "20", *DATA,
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["n_test"] > 0 and metrics["scaling"].startswith("standardised")
+    for name in ("robustness.csv", "removal.csv", "perceptual.csv"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_weights_round_trip_gives_the_same_tables(tmp_path):
+    """Weights saved from a model and inspected give the tables of the model itself (nothing rescaled)."""
+    from fusionlab.data import DataConfig, SplitConfig, prepare
+    from fusionlab.data.synthetic import SyntheticConfig
+    from fusionlab.yours import inspect
+    model_file = _write(tmp_path, GOOD)
+    data = prepare(DataConfig("synthetic", SyntheticConfig(n_samples=200, n_modalities=2, dim=4, seq_len=3)).load(),
+                   SplitConfig(seed=0), scale=False)
+    model = build_yours(str(model_file), data.shapes(), data.n_classes, seed=3)
+    mine = inspect(model, data, permutations=20)
+    save_weights(model, tmp_path / "w.safetensors")
+    out = tmp_path / "o"
+    assert main(["inspect", "--model", f"{model_file}:build", "--weights", str(tmp_path / "w.safetensors"),
+                 "--permutations", "20", *DATA, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] == mine["metrics"]["accuracy"] and metrics["scaling"] == "as stored"
+    import pandas as pd
+    pd.testing.assert_frame_equal(pd.read_csv(out / "removal.csv"), mine["removal"], check_dtype=False)
+
+
+BAD_MODELS = {
+    "missing": (None, "does not exist"),
+    "no build": ("x = 1\n", "defines no function 'build'"),
+    "import raises": ("raise RuntimeError('boom at import')\n", "importing model.py raised RuntimeError: boom"),
+    "build raises": ("def build(shapes, n_classes):\n    raise KeyError('text')\n", "build(shapes, n_classes) raised KeyError"),
+    "not a module": ("def build(shapes, n_classes):\n    return 3\n", "returned int, not a torch.nn.Module"),
+    "forward raises": (GOOD.replace("xs[k].mean(dim=1) if", "xs['nope'] if"), "forward raised KeyError: 'nope'"),
+    "wrong shape": (GOOD.replace("n_classes)\n    def", "n_classes + 1)\n    def"), "needs logits of shape (B, C)"),
+    "nan logits": (GOOD.replace("return self.lin(", "return float('nan') * self.lin("), "NaN or infinite logits"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MODELS))
+def test_a_bad_model_file_is_one_line_and_writes_nothing(tmp_path, capsys, case):
+    text, needle = BAD_MODELS[case]
+    model = tmp_path / "model.py" if text is None else _write(tmp_path, text)
+    out = tmp_path / "o"
+    assert main(["inspect", "--model", str(model), "--train", "--epochs", "1", *DATA, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_weights_are_checked_key_by_key_before_use(tmp_path):
+    want = {"a.weight": torch.zeros(2, 3), "a.bias": torch.zeros(2)}
+    with pytest.raises(ValueError, match="lacks 'a.bias'"):
+        check_state(want, {"a.weight": torch.zeros(2, 3)}, "w")
+    with pytest.raises(ValueError, match="has 'b', which the model does not"):
+        check_state(want, {**want, "b": torch.zeros(1)}, "w")
+    with pytest.raises(ValueError, match=r"'a.weight' has shape \(3, 2\); the model's is \(2, 3\)"):
+        check_state(want, {**want, "a.weight": torch.zeros(3, 2)}, "w")
+
+
+def test_weights_that_are_not_safetensors_are_refused(tmp_path, capsys):
+    model = _write(tmp_path, GOOD)
+    fake = tmp_path / "w.safetensors"
+    fake.write_bytes(b"\x80\x04pickle, not safetensors")
+    assert main(["inspect", "--model", str(model), "--weights", str(fake), *DATA, "--out", str(tmp_path / "o")]) == 2
+    assert "is not a safetensors file" in capsys.readouterr().err
+    m = build_yours(str(model), {"m1": (3, 4), "m2": (3, 4)}, 2)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_weights(m, tmp_path / "none.safetensors")
+
+
+def test_inspect_needs_weights_or_train(tmp_path, capsys):
+    model = _write(tmp_path, GOOD)
+    assert main(["inspect", "--model", str(model), *DATA, "--out", str(tmp_path / "o")]) == 2
+    assert "--weights" in capsys.readouterr().err
+
+
+def test_the_example_trains_in_plain_pytorch_and_the_lab_reports_its_accuracy(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "your_model.py"), "--epochs", "2",
+                           "--out", str(tmp_path / "ex")], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "-> equal" in done.stdout
