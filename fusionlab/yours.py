@@ -136,6 +136,63 @@ def save_weights(model: nn.Module, path: Union[str, Path]) -> None:
     save_file({k: v.detach().contiguous() for k, v in inner.state_dict().items()}, str(path))
 
 
+class LabModel(nn.Module):
+    """A lab model under the plug-in contract: features as stored in, standardised with the train mean and sd it
+    was trained with (buffers, saved with its weights), the lab's model after. ``export_lab_model`` writes it."""
+
+    def __init__(self, shapes: Mapping[str, tuple], n_classes: int, cfg: Any) -> None:
+        super().__init__()
+        from .models import build_model
+        lab = {k: (1, int(s[0])) if len(s) == 1 else (int(s[0]), int(s[1])) for k, s in shapes.items()}
+        self.model = build_model(lab, n_classes, cfg)
+        self.names = list(shapes)
+        for k in self.names:
+            self.register_buffer(f"mean_{k}", torch.zeros(lab[k][1]))
+            self.register_buffer(f"sd_{k}", torch.ones(lab[k][1]))
+
+    def forward(self, xs: Mapping[str, torch.Tensor]) -> ModelOutput:
+        z = {}
+        for k in self.names:
+            x = xs[k] if xs[k].ndim == 3 else xs[k][:, None, :]
+            z[k] = (x - getattr(self, f"mean_{k}")) / getattr(self, f"sd_{k}")
+        return self.model(z)
+
+
+EXPORTED = '''"""A fusionlab model exported to the plug-in contract (docs/your-model.md): its config is the JSON file of the
+same name; its weights, with the train mean and sd it standardises with, are the safetensors file beside it."""
+import json
+from pathlib import Path
+
+
+def build(shapes, n_classes):
+    from fusionlab.bundles import config_from_record
+    from fusionlab.models import ModelConfig
+    from fusionlab.yours import LabModel
+    cfg = config_from_record(ModelConfig, json.loads(Path(__file__).with_suffix(".json").read_text()))
+    return LabModel(shapes, n_classes, cfg)
+'''
+
+
+def export_lab_model(model: nn.Module, cfg: Any, data: PreparedData, out: Union[str, Path]) -> Path:
+    """Write a trained lab model (``build_model(..., cfg)``, trained on ``data``'s standardised features) as a model
+    file, its config and its weights: ``out/model.py`` (``build``), ``model.json``, ``weights.safetensors``;
+    ``inspect --model out/model.py --weights out/weights.safetensors`` then measures it on the stored features."""
+    import json
+
+    from .bundles import record
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    wrapped = LabModel(stored_shapes(data.shapes()), data.n_classes, cfg)
+    wrapped.model.load_state_dict(model.state_dict())
+    for k in wrapped.names:
+        getattr(wrapped, f"mean_{k}").copy_(data.raw_stats[k].mean)
+        getattr(wrapped, f"sd_{k}").copy_(data.raw_stats[k].std)
+    (out / "model.py").write_text(EXPORTED, encoding="utf-8")
+    (out / "model.json").write_text(json.dumps(record(cfg), indent=2) + "\n", encoding="utf-8")
+    save_weights(wrapped, out / "weights.safetensors")
+    return out / "model.py"
+
+
 def inspect(model: nn.Module, data: PreparedData, noise: str = "mix", levels: Optional[Sequence[float]] = None,
             seed: int = 0, permutations: int = 200) -> Dict[str, Any]:
     """The Playground's measurements of a trained model: ``metrics`` (test accuracy, macro-F1 and the split sizes),
@@ -153,5 +210,5 @@ def inspect(model: nn.Module, data: PreparedData, noise: str = "mix", levels: Op
             "removal": modality_removal(model, data), "perceptual": perceptual}
 
 
-__all__ = ["YourModel", "build_yours", "check_state", "inspect", "load_builder", "load_weights", "save_weights",
-           "stored_shapes"]
+__all__ = ["LabModel", "YourModel", "build_yours", "check_state", "export_lab_model", "inspect", "load_builder",
+           "load_weights", "save_weights", "stored_shapes"]

@@ -38,6 +38,9 @@ def add_parser(sub) -> None:
         p.add_argument("--levels", type=float_list, default=None, help="comma-separated noise levels")
         if name == "train":
             add_signal_args(p)
+            p.add_argument("--export-model", metavar="DIR",
+                           help="also write the trained model under the plug-in contract (model.py, model.json, "
+                                "weights.safetensors; docs/your-model.md), for inspect or your own code")
             p.add_argument("--signal-level", type=float, default=None,
                            help="the signal test's corrupted conditions: each modality alone at this level of "
                                 "--noise (default: the middle of its range)")
@@ -73,6 +76,12 @@ def run_train(args) -> int:
     result = study.run(cfg)
     metrics = result.tables["metrics"].iloc[0].to_dict()
     metrics["config"] = result.config
+    if getattr(args, "export_model", None):
+        from ..yours import export_lab_model
+        from ._common import check_out as check_export
+        target = check_export(args.export_model)
+        export_lab_model(result.artifacts.model, cfg.model, result.artifacts.data, target)
+        print(f"model under the plug-in contract -> {target / 'model.py'}")
     with result_set(out, "train") as d:
         write_csv(result.tables["history"], d / "history.csv")
         write_csv(result.tables["removal"], d / "removal.csv")
