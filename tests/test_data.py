@@ -174,3 +174,50 @@ def test_dataset_rejects_mismatched_rows_directly():
 
 def test_registry_lists_builtins():
     assert {"uci-digits", "synthetic", "file"} <= set(DATASETS.names())
+
+
+# -- a split given with the data (issue 28) ------------------------------------------------------------------------
+def _split_file(tmp_path, split, kind="csv"):
+    rng = np.random.default_rng(0)
+    n = len(split)
+    y = np.arange(n) % 2
+    if kind == "csv":
+        import pandas as pd
+        df = pd.DataFrame({"a__0": rng.normal(size=n) + y, "a__1": rng.normal(size=n), "labels": y, "split": split})
+        path = tmp_path / "d.csv"
+        df.to_csv(path, index=False)
+    else:
+        path = tmp_path / "d.npz"
+        np.savez(path, a=rng.normal(size=(n, 3)), labels=y, split=np.asarray(split))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["csv", "npz"])
+def test_a_split_given_with_the_data_is_the_split_used(tmp_path, kind):
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.data.files import load_file
+    split = ["train"] * 40 + ["valid"] * 10 + ["test"] * 10
+    ds = load_file(_split_file(tmp_path, split, kind))
+    data = prepare(ds, SplitConfig(seed=3))
+    assert data.train.index.tolist() == list(range(40)) and data.val.index.tolist() == list(range(40, 50))
+    assert data.test.index.tolist() == list(range(50, 60))
+    assert prepare(ds, SplitConfig(seed=9)).test.index.tolist() == list(range(50, 60))  # the seed does not move it
+
+
+def test_without_validation_rows_the_lab_draws_them_from_the_train_rows(tmp_path):
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.data.files import load_file
+    ds = load_file(_split_file(tmp_path, [0] * 40 + [2] * 20))
+    data = prepare(ds, SplitConfig(seed=0))
+    assert set(data.val.index) < set(range(40)) and not set(data.val.index) & set(data.train.index)
+    assert data.test.index.tolist() == list(range(40, 60))
+
+
+@pytest.mark.parametrize("split, needle", [([0] * 50 + [1] * 10, "no test rows"), ([2] * 60, "no train rows"),
+                                           (["train"] * 50 + ["holdout"] * 10, "holds 'holdout'"),
+                                           ([0] * 50 + [7] * 10, "holds 7")])
+def test_a_bad_split_is_one_line(tmp_path, split, needle):
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.data.files import load_file
+    with pytest.raises(ValueError, match=needle):
+        prepare(load_file(_split_file(tmp_path, split)), SplitConfig())

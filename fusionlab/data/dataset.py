@@ -30,9 +30,15 @@ class MultimodalDataset:
     class_names: List[str]
     name: str = "dataset"
     extras: Dict[str, np.ndarray] = field(default_factory=dict)
+    split: Optional[np.ndarray] = None  # the data's own assignment per row: 0 train, 1 validation, 2 test (split_codes)
 
     def __post_init__(self) -> None:
         labels = np.asarray(self.labels)
+        if self.split is not None:
+            self.split = np.asarray(self.split)
+            if self.split.shape != labels.shape or not np.isin(self.split, SPLIT_CODES).all():
+                raise ValueError(f"the split must give each of the {len(labels)} rows 0, 1 or 2 (train, validation, "
+                                 "test)")
         if labels.ndim != 1:
             raise ValueError(f"labels must be one-dimensional, got shape {labels.shape}")
         if not np.issubdtype(labels.dtype, np.integer):
@@ -114,13 +120,14 @@ class MultimodalDataset:
             raise ValueError("select at least one view")
         return MultimodalDataset(
             {v: self.modalities[v] for v in views}, self.labels, self.class_names,
-            self.name, dict(self.extras),
+            self.name, dict(self.extras), self.split,
         )
 
     def subset(self, index: np.ndarray) -> "MultimodalDataset":
         return MultimodalDataset(
             {k: v[index] for k, v in self.modalities.items()}, self.labels[index],
             self.class_names, self.name, {k: v[index] for k, v in self.extras.items()},
+            None if self.split is None else self.split[index],
         )
 
 
@@ -143,6 +150,46 @@ def check_class_counts(labels: np.ndarray, class_names: Sequence[str]) -> None:
             f"too few samples per class for a train/validation/test split: {desc} "
             f"(need at least {MIN_PER_CLASS})"
         )
+
+
+SPLIT_CODES = (0, 1, 2)
+SPLIT_WORDS = {"train": 0, "training": 0, "valid": 1, "val": 1, "validation": 1, "dev": 1, "test": 2}
+
+
+def split_codes(raw: np.ndarray) -> np.ndarray:
+    """A data file's split column or array as codes: ``train``/``valid``/``test`` (also ``val``, ``validation``,
+    ``dev``, ``training``; any case) or 0/1/2."""
+    raw = np.asarray(raw)
+    if raw.dtype.kind in "iu" or (raw.dtype.kind == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all()):
+        codes = raw.astype(np.int64)
+        bad = codes[~np.isin(codes, SPLIT_CODES)]
+        if len(bad):
+            raise ValueError(f"the split holds {int(bad[0])}; expected 0, 1, 2 or train, valid, test")
+        return codes
+    words = [str(v).strip().lower() for v in raw]
+    bad = [w for w in words if w not in SPLIT_WORDS]
+    if bad:
+        raise ValueError(f"the split holds '{bad[0]}'; expected train, valid or test (or 0, 1, 2)")
+    return np.array([SPLIT_WORDS[w] for w in words], dtype=np.int64)
+
+
+def given_split(labels: np.ndarray, split: np.ndarray, cfg: SplitConfig, class_names: Sequence[str]) -> Dict[str, np.ndarray]:
+    """The data's own train / validation / test rows. Without validation rows the lab draws them from the train
+    rows (stratified, ``cfg.val_fraction`` of them, with ``cfg.seed``); ``cfg.train_size`` caps the train rows."""
+    idx = np.arange(len(labels))
+    parts = {name: idx[split == code] for name, code in (("train", 0), ("val", 1), ("test", 2))}
+    for name, word in (("train", "train"), ("test", "test")):
+        if not len(parts[name]):
+            raise ValueError(f"the data's split has no {word} rows")
+    check_class_counts(labels[parts["train"]], list(class_names) or [str(c) for c in range(int(labels.max()) + 1)])
+    if not len(parts["val"]):
+        n_val = max(int(round(cfg.val_fraction * len(parts["train"]))), len(np.unique(labels)))
+        parts["train"], parts["val"] = train_test_split(parts["train"], test_size=n_val, stratify=labels[parts["train"]],
+                                                        random_state=sub_seed(cfg.seed, 1))
+    if cfg.train_size is not None and cfg.train_size < len(parts["train"]):
+        parts["train"], _ = train_test_split(parts["train"], train_size=cfg.train_size,
+                                             stratify=labels[parts["train"]], random_state=sub_seed(cfg.seed, 2))
+    return {k: np.sort(v) for k, v in parts.items()}
 
 
 def split_indices(labels: np.ndarray, cfg: SplitConfig, class_names: Sequence[str] = ()) -> Dict[str, np.ndarray]:
@@ -268,7 +315,8 @@ def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig(), scale: bool
     """Split ``ds`` and standardise every modality with train-split statistics; with ``scale=False`` the features
     stay as stored (a user's trained model expects them so) and the corruptions get the train statistics of that
     scale."""
-    parts = split_indices(ds.labels, cfg, ds.class_names)
+    parts = (split_indices(ds.labels, cfg, ds.class_names) if ds.split is None
+             else given_split(ds.labels, ds.split, cfg, ds.class_names))
     raw = {k: fit_stats(v[parts["train"]]) for k, v in ds.modalities.items()}
     if not scale:
         splits = [Split({k: as_stored(v[parts[s]], raw[k]) for k, v in ds.modalities.items()},

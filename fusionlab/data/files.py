@@ -5,6 +5,8 @@
 - ``.csv`` / ``.parquet``: a ``labels`` (or ``label``) column; every other column is
   named ``<modality><sep><feature>`` with ``sep`` one of ``__``, ``:``, ``.``, ``_``
   (the first that appears in every feature column is used).
+- Optionally ``split`` (an array, or a column): each row's part, ``train``/``valid``/``test`` or 0/1/2; the lab
+  then uses that split instead of drawing its own (``dataset.given_split``).
 
 Every problem raises ``ValueError`` naming the modality and the shapes.
 """
@@ -22,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from ..limits import MAX_CELLS, MAX_COLUMNS, MAX_DECOMPRESSED_BYTES, MAX_FILE_BYTES, MAX_ROWS
-from .dataset import MultimodalDataset, check_class_counts
+from .dataset import MultimodalDataset, check_class_counts, split_codes
 from .spec import DatasetInfo, option, register_dataset
 
 LABEL_COLUMNS = ("labels", "label")
+SPLIT = "split"  # the data's own train / valid / test assignment, an optional column or array
 SEPARATORS = ("__", ":", ".", "_")
 Source = Union[str, Path, bytes, BinaryIO]
 
@@ -149,7 +152,7 @@ def _split_columns(df: pd.DataFrame) -> tuple[Dict[str, np.ndarray], Dict[str, l
     label_col = next((c for c in LABEL_COLUMNS if c in df.columns), None)
     if label_col is None:
         raise ValueError(f"no 'labels' column; columns are {list(df.columns)[:8]}...")
-    feats = [c for c in df.columns if c != label_col]
+    feats = [c for c in df.columns if c not in (label_col, SPLIT)]
     if not feats:
         raise ValueError("no feature columns besides the labels")
     bad = [c for c in feats if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])]
@@ -174,6 +177,8 @@ def _split_columns(df: pd.DataFrame) -> tuple[Dict[str, np.ndarray], Dict[str, l
     if len(missing):
         raise ValueError(f"column '{label_col}' is empty on {len(missing)} row(s) (first rows: {missing[:5].tolist()})")
     out["labels"] = df[label_col].to_numpy()
+    if SPLIT in df.columns:
+        out[SPLIT] = df[SPLIT].to_numpy()
     return out, {k: [str(c) for c in cols] for k, cols in groups.items()}
 
 
@@ -265,6 +270,9 @@ def load_file(source: Source, filename: str = "", name: str = "") -> MultimodalD
     if "labels" not in arrays:
         raise ValueError(f"the file has no 'labels' array; it has {sorted(arrays)}")
     labels, class_names = _labels(arrays.pop("labels"))
+    split = split_codes(arrays.pop(SPLIT)) if SPLIT in arrays else None
+    if split is not None and len(split) != len(labels):
+        raise ValueError(f"the split has {len(split)} rows, labels have {len(labels)}")
     if not arrays:
         raise ValueError("the file has labels but no modality arrays")
     for k, v in arrays.items():
@@ -279,4 +287,4 @@ def load_file(source: Source, filename: str = "", name: str = "") -> MultimodalD
         check_float32(k, v, columns.get(k))
     check_class_counts(labels, class_names)
     label = name or Path(str(filename or getattr(source, "name", "file"))).stem
-    return MultimodalDataset(arrays, labels, class_names, label)
+    return MultimodalDataset(arrays, labels, class_names, label, split=split)
