@@ -129,6 +129,18 @@ def load_weights(model: YourModel, path: Union[str, Path]) -> None:
     model.inner.load_state_dict(state, strict=True)
 
 
+def load_weights_bytes(model: YourModel, data: bytes, name: str = "the weights") -> None:
+    """``load_weights`` for an upload held in memory."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+    try:
+        state = load(bytes(data))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{name} is not a safetensors file ({_first_line(exc)})") from None
+    check_state(model.inner.state_dict(), state, name)
+    model.inner.load_state_dict(state, strict=True)
+
+
 def save_weights(model: nn.Module, path: Union[str, Path]) -> None:
     """Your module's weights as safetensors (the file ``load_weights`` reads)."""
     from safetensors.torch import save_file

@@ -13,7 +13,7 @@ from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.operators import formula_expander
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
-from fusionlab.ui.playground import (KEY, URL_PATH, PlaygroundRun, bundle_controls, current_noise, current_run,
+from fusionlab.ui.playground import (KEY, URL_PATH, YOURS, PlaygroundRun, bundle_controls, current_noise, current_run,
                                      link_params, noise_frame, noise_layout, noise_sliders,
                                      noise_type, sample_index, study_controls)
 from fusionlab.ui.signals import input_section, signal_section
@@ -39,14 +39,20 @@ st.markdown(
 open_link(KEY, link_params, study.DEFAULT.data.name)  # a link's settings, before the widgets are drawn
 with st.container(border=True):
     cfg, source = study_controls()
-    formula_expander(cfg.model.fusion if cfg else study.DEFAULT.model.fusion)
+    yours = st.session_state.get(f"{KEY}-yours")
+    if st.session_state.get(f"{KEY}-model-kind") != YOURS:
+        formula_expander(cfg.model.fusion if cfg else study.DEFAULT.model.fusion)
     with st.container(horizontal=True, vertical_alignment="center"):
         start, _ = train_buttons(KEY)
         link_box(KEY, URL_PATH, link_params(st.session_state[f"{KEY}-dataset"]))
 
 if start and cfg is not None:
     try:
-        result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source))
+        if yours is not None:
+            result = live_run(KEY, lambda progress: study.run_yours(cfg, yours.path, yours.weights, progress=progress,
+                                                                    source=source), "your model")
+        else:
+            result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source))
     except ValueError as exc:
         st.error(f"Cannot train: {exc}" + (" The model below is the one trained before, with its own settings."
                                             if st.session_state.get(f"{KEY}-run") is not None else ""))
@@ -63,13 +69,19 @@ if cfg is not None and cfg != run.config:
     st.info("The controls above have changed since this model was trained; press **Train** to train the new setting.")
 
 st.subheader("Trained model")
-st.caption(f"{run.config.model.fusion} fusion on {run.data.name} ({', '.join(run.data.modality_names)}); "
-           f"{count_parameters(run.model):,} parameters; best validation epoch {run.best_epoch} "
-           f"(the weights kept); test set {len(run.data.test)} samples.")
-with st.expander("Training curves", expanded=False):
-    st.plotly_chart(figures.training_curves(run.history), key=f"{KEY}-history")
-    look_for("validation loss turning up while the training loss still falls is overfitting; the weights kept "
-             "are those of the best validation epoch.")
+given = run.result.config.get("weights") == "given"
+what = (f"your model ({run.result.config['yours']}, "
+        + ("your weights, features as stored" if given else "trained here on standardised features") + ")"
+        if run.result.config.get("yours") else f"{run.config.model.fusion} fusion")
+st.caption(f"{what} on {run.data.name} ({', '.join(run.data.modality_names)}); "
+           f"{count_parameters(run.model):,} parameters; "
+           + ("" if given else f"best validation epoch {run.best_epoch} (the weights kept); ")
+           + f"test set {len(run.data.test)} samples.")
+if len(run.history):
+    with st.expander("Training curves", expanded=False):
+        st.plotly_chart(figures.training_curves(run.history), key=f"{KEY}-history")
+        look_for("validation loss turning up while the training loss still falls is overfitting; the weights kept "
+                 "are those of the best validation epoch.")
 
 
 @st.fragment

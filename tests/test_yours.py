@@ -159,3 +159,46 @@ def test_a_lab_model_exported_and_inspected_gives_the_lab_tables(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "i" / "removal.csv"), pd.read_csv(tmp_path / "t" / "removal.csv"))
     rob, seen = pd.read_csv(tmp_path / "r" / "robustness.csv"), pd.read_csv(tmp_path / "i" / "robustness.csv")
     assert rob["accuracy"].tolist() == seen["accuracy"].tolist()  # noise drawn on the stored scale: the same draws
+
+
+def test_the_playground_refuses_a_model_file_unless_the_server_allows_user_code(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.delenv("FUSIONLAB_ALLOW_USER_CODE", raising=False)
+    at = AppTest.from_file(str(ROOT / "pages" / "1_playground.py"), default_timeout=300)
+    at.run()
+    at.radio(key="playground-model-kind").set_value("your model file").run()
+    assert not at.exception
+    assert any("FUSIONLAB_ALLOW_USER_CODE=1" in i.value for i in at.info)
+    assert not [t for t in at.text_input if t.key == "playground-yours-path"]
+
+
+def test_the_playground_trains_and_shows_your_model_when_allowed(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.setenv("FUSIONLAB_ALLOW_USER_CODE", "1")
+    model = _write(tmp_path, GOOD)
+    at = AppTest.from_file(str(ROOT / "pages" / "1_playground.py"), default_timeout=300)
+    at.run()
+    at.radio(key="playground-model-kind").set_value("your model file").run()
+    at.text_input(key="playground-yours-path").set_value(f"{model}:build").run()
+    at.slider(key="playground-epochs").set_value(2)
+    at.button(key="playground-train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = at.session_state["playground-run"]
+    assert run.result.config["yours"] == f"{model}:build" and "robustness" in run.result.tables
+    assert any("your model" in c.value for c in at.caption)
+    assert any("cannot be saved" in c.value for c in at.caption)  # no bundle carries code
+
+
+def test_run_yours_with_weights_measures_the_features_as_stored(tmp_path):
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.experiments import playground
+    from fusionlab.yours import inspect
+    model_file = _write(tmp_path, GOOD)
+    cfg = playground.DEFAULT
+    data = prepare(cfg.data.load(), SplitConfig(seed=0), scale=False)
+    model = build_yours(str(model_file), data.shapes(), data.n_classes, seed=1)
+    save_weights(model, tmp_path / "w.safetensors")
+    res = playground.run_yours(cfg, str(model_file), (tmp_path / "w.safetensors").read_bytes())
+    assert res.tables["metrics"]["accuracy"].iloc[0] == inspect(model, data, permutations=20)["metrics"]["accuracy"]
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        playground.run_yours(cfg, str(model_file), b"junk")

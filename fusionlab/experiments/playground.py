@@ -185,7 +185,29 @@ def rebuild(cfg: PlaygroundConfig, models: Dict[str, Dict[str, Any]], tables: Di
     return Result(out, [], config, {"model": model, "data": data, "fit": None})
 
 
-STAGES = {"train": train, "measure": trained_tables, "robustness": robustness, "signal test": signal_test,
+def run_yours(cfg: PlaygroundConfig, model_file: str, weights: Optional[bytes] = None,
+              progress: Optional[Progress] = None, stop: Optional[Stop] = None, source: Any = None) -> Result:
+    """The study on your own model (``fusionlab.yours``): built from ``model_file`` (``path.py[:build]``); with
+    ``weights`` (safetensors bytes) measured as given on the features as stored, else trained here like a lab model
+    (standardised features). The tables are the lab model's (``trained_tables``)."""
+    from ..yours import build_yours, load_weights_bytes
+    data = prepare(cfg.data.load(source), SplitConfig(seed=cfg.train.seed), scale=weights is None)
+    model = build_yours(model_file, data.shapes(), data.n_classes, seed=cfg.train.seed)
+    if weights is not None:
+        load_weights_bytes(model, weights)
+        res, history = None, pd.DataFrame(columns=["epoch", "train_loss", "val_loss", "val_accuracy"])
+        trained = {"best_epoch": 0, "best_val_accuracy": evaluate(model, data.val)["accuracy"]}
+    else:
+        res = fit(model, data, cfg.train, callback=epoch_progress(progress, 0, cfg.train.epochs), stop=stop)
+        history, trained = res.history, {"best_epoch": res.best_epoch, "best_val_accuracy": res.best_val_accuracy}
+    tables = {**trained_tables(model, data, cfg, trained), "history": history}
+    config = {"dataset": data.name, "views": data.modality_names, "yours": model_file,
+              "weights": "given" if weights is not None else "trained here", **record(cfg)}
+    return Result(tables, [], config, {"model": model, "data": data, "fit": res},
+                  bool(res is not None and res.stopped_by_user))
+
+
+STAGES = {"train": train, "measure": trained_tables, "your model": run_yours, "robustness": robustness, "signal test": signal_test,
           "perceptual score": perceptual_test}  # the page's noise-type change and its test buttons call these
 
 SAVING = Saving("playground", PlaygroundConfig, models=lambda result: {"model": result.artifacts.model},

@@ -74,18 +74,73 @@ def level_params() -> Dict[str, Param]:
             for m in names}
 
 
+ALLOW_USER_CODE = "FUSIONLAB_ALLOW_USER_CODE"
+LAB, YOURS = "a lab fusion model", "your model file"
+
+
+@dataclass(frozen=True)
+class YoursChoice:
+    """Your model as the controls describe it: its file (``path.py[:build]``) and, if uploaded, its weights."""
+
+    path: str
+    weights: Optional[bytes] = None
+    weights_name: str = ""
+
+
+def user_code_allowed() -> bool:
+    """Whether this server may import a user's model file (it runs their code): off unless the server was started
+    with ``FUSIONLAB_ALLOW_USER_CODE=1`` or ``allow_user_code = true`` in ``.streamlit/secrets.toml``."""
+    import os
+    if os.environ.get(ALLOW_USER_CODE, "").strip().lower() in ("1", "true", "yes"):
+        return True
+    try:
+        return bool(st.secrets.get("allow_user_code", False))
+    except Exception:  # no secrets file at all: Streamlit raises its own error type there
+        return False
+
+
+def yours_controls() -> Optional[YoursChoice]:
+    """The model file and its weights, when this server allows user code (else how to allow it)."""
+    if not user_code_allowed():
+        st.info(f"Importing a model file runs its code on this server, so a served lab refuses it. For a lab on your "
+                f"own machine, start it with `{ALLOW_USER_CODE}=1 .venv/bin/streamlit run app.py` (or set "
+                "`allow_user_code = true` in `.streamlit/secrets.toml`). The command line needs no switch: "
+                "`python -m fusionlab inspect --model my_model.py:build --weights W.safetensors --out DIR` "
+                "(docs/your-model.md).")
+        return None
+    c1, c2 = st.columns(2)
+    path = c1.text_input("model file on this server (PATH.py or PATH.py:build)", key=init_state(f"{KEY}-yours-path", ""),
+                         help="a Python file defining build(shapes, n_classes) -> torch.nn.Module; forward(xs) takes "
+                              "a dict of (B, D) or (B, T, D) tensors and returns logits (B, C) (docs/your-model.md)")
+    up = c2.file_uploader("trained weights (.safetensors); none: train it here", type=["safetensors"],
+                          key=f"{KEY}-yours-weights",
+                          help="your module's state_dict as safetensors: the features reach it as stored. Without "
+                               "weights the model is trained here on standardised features, like a lab model")
+    if not path.strip():
+        st.caption("Give the path of your model file.")
+        return None
+    return YoursChoice(path.strip(), up.getvalue() if up is not None else None, up.name if up is not None else "")
+
+
 def study_controls() -> Tuple[Optional[PlaygroundConfig], object]:
-    """The dataset, the model and the training controls: the study's config (None if unusable) and the upload."""
+    """The dataset, the model and the training controls: the study's config (None if unusable) and the upload. With
+    "your model file" chosen, ``st.session_state[f"{KEY}-yours"]`` holds it (None otherwise)."""
     d = study.DEFAULT
     data, source = data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name)
+    kind = st.radio("model", (LAB, YOURS), horizontal=True, key=init_state(f"{KEY}-model-kind", LAB),
+                    help="a fusion model the lab builds, or your own PyTorch model (docs/your-model.md)")
+    yours = yours_controls() if kind == YOURS else None
+    st.session_state[f"{KEY}-yours"] = yours
     c1, c2, c3 = st.columns(3)
-    fusion = c1.selectbox("fusion operator", FUSIONS.names(), key=init_state(f"{KEY}-fusion", d.model.fusion),
-                          help="  \n".join(f"**{n}**: {FUSIONS.doc(n)}" for n in FUSIONS.names()))
-    epochs = c2.slider("epochs", 1, 100, key=init_state(f"{KEY}-epochs", d.train.epochs))
+    fusion = d.model.fusion if kind == YOURS else c1.selectbox(
+        "fusion operator", FUSIONS.names(), key=init_state(f"{KEY}-fusion", d.model.fusion),
+        help="  \n".join(f"**{n}**: {FUSIONS.doc(n)}" for n in FUSIONS.names()))
+    epochs = c2.slider("epochs", 1, 100, key=init_state(f"{KEY}-epochs", d.train.epochs),
+                       help="with your weights given, no training happens" if kind == YOURS else None)
     seed = c3.number_input("seed", 0, 10_000, key=init_state(f"{KEY}-seed", d.train.seed),
                            help="seeds the split, the initialisation, the batch order and dropout")
-    options = option_controls(KEY, fusion)
-    if data is None:
+    options = option_controls(KEY, fusion) if kind == LAB else {}
+    if data is None or (kind == YOURS and yours is None):
         return None, None
     cfg = replace(d, data=data, model=replace(d.model, fusion=fusion, fusion_options=options),
                   train=replace(d.train, epochs=int(epochs), seed=int(seed)))
@@ -221,8 +276,10 @@ def bundle_controls(run: Optional[PlaygroundRun]) -> None:
     def figs() -> Dict[str, object]:
         return {"training_curves": figures.training_curves(run.history),
                 "robustness": figures.robustness_figure(run.result.tables["robustness"])}
-    savable = run is not None and (run.result.artifacts.fit is not None
-                                   or run.result.artifacts.bundle is not None)
+    yours = run is not None and bool(run.result.config.get("yours"))
+    savable = run is not None and not yours and (run.result.artifacts.fit is not None
+                                                 or run.result.artifacts.bundle is not None)
     SAVING.box(run, run.config if run else None, run.result if run else None, figs,
                f"fusionlab-playground-{run.config.model.fusion}-seed{run.config.train.seed}.zip" if run else "",
-               savable)
+               savable, why="a run of your own model is not saved: a bundle never carries code (your file and "
+                            "weights already are the run)" if yours else "")
