@@ -221,3 +221,62 @@ def test_a_bad_split_is_one_line(tmp_path, split, needle):
     from fusionlab.data.files import load_file
     with pytest.raises(ValueError, match=needle):
         prepare(load_file(_split_file(tmp_path, split)), SplitConfig())
+
+
+# -- a folder of .npy arrays (issue 28) --------------------------------------------------------------------------------
+def _folder(tmp_path, n=60, **extra):
+    rng = np.random.default_rng(0)
+    d = tmp_path / "feats"
+    d.mkdir()
+    y = np.arange(n) % 2
+    np.save(d / "text.npy", (rng.normal(size=(n, 5, 4)) + y[:, None, None]).astype(np.float32))
+    np.save(d / "audio.npy", rng.normal(size=(n, 3)))
+    np.save(d / "labels.npy", y)
+    for k, v in extra.items():
+        np.save(d / f"{k}.npy", v, allow_pickle=True)
+    return d
+
+
+def test_a_folder_of_npy_arrays_loads_memory_mapped_with_its_split(tmp_path):
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.data.folder import load_folder
+    d = _folder(tmp_path, split=np.array(["train"] * 40 + ["valid"] * 10 + ["test"] * 10),
+                present_audio=np.r_[np.zeros(3), np.ones(57)])
+    ds = load_folder(d)
+    assert ds.shapes() == {"audio": (1, 3), "text": (5, 4)} and ds.n_samples == 60
+    assert ds.extras["present_audio"][:3].tolist() == [False] * 3
+    assert prepare(ds, SplitConfig()).test.index.tolist() == list(range(50, 60))
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"notes": "txt"}, "holds 'notes.txt', which is not a .npy array"),
+    ({"video": np.zeros((59, 2))}, "video.npy has 59 rows, labels.npy has 60"),
+    ({"video": np.array([{"a": 1}] * 60, dtype=object)}, "cannot be read without unpickling"),
+    ({"present_video": np.ones(60)}, "present_video.npy names no modality"),
+    ({"split": np.array(["train"] * 60)}, "no test rows"),
+])
+def test_a_bad_folder_is_one_line(tmp_path, change, needle):
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.data.folder import load_folder
+    if "notes" in change:
+        d = _folder(tmp_path)
+        (d / "notes.txt").write_text("hi")
+    else:
+        d = _folder(tmp_path, **change)
+    with pytest.raises(ValueError, match=needle):
+        prepare(load_folder(d), SplitConfig())
+
+
+def test_a_folder_too_large_for_the_memory_is_refused_with_the_estimate(tmp_path):
+    from fusionlab.data.folder import load_folder
+    with pytest.raises(ValueError, match=r"need about .* GiB in memory .* has 0\.0 GiB available"):
+        load_folder(_folder(tmp_path), available=1000)
+
+
+def test_the_command_line_trains_on_a_folder(tmp_path, capsys):
+    from fusionlab.cli import main
+    d = _folder(tmp_path)
+    assert main(["train", "--dataset", "file", "--file", str(d), "--epochs", "2", "--out", str(tmp_path / "o")]) == 0
+    (d / "extra.csv").write_text("x")
+    assert main(["train", "--dataset", "file", "--file", str(d), "--epochs", "2", "--out", str(tmp_path / "p")]) == 2
+    assert "not a .npy array" in capsys.readouterr().err and not (tmp_path / "p").exists()

@@ -240,6 +240,9 @@ def _load(cfg: FileConfig, source: Source = None) -> MultimodalDataset:
     if source is None:
         if not cfg.path:
             raise ValueError("--dataset file needs --file PATH")
+        if Path(cfg.path).is_dir():  # the command line's folders of .npy arrays (a page sends bytes, never a path)
+            from .folder import load_folder
+            return load_folder(cfg.path)
         return load_file(cfg.path)
     return load_file(source, filename=cfg.path)
 
