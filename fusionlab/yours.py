@@ -69,14 +69,40 @@ class YourModel(nn.Module):
         self.vector = {k: int(s[0]) == 1 for k, s in shapes.items()}
         self.n_classes = int(n_classes)
 
-    def forward(self, xs: Mapping[str, torch.Tensor]) -> ModelOutput:
+    def signals(self) -> Dict[str, Any]:
+        """What your module declares (``signals()``: key -> ``fusionlab.signals.Signal``), if anything."""
+        return dict(self.inner.signals()) if hasattr(self.inner, "signals") else {}
+
+    def forward(self, xs: Mapping[str, torch.Tensor], replace: Optional[Mapping[str, Callable]] = None) -> ModelOutput:
+        """With ``replace`` (the signal test's), your module sees one variant of the batch at a time: a replacement
+        that stacks ``c`` variants (``fusionlab.signals``) is handed to it in ``c`` passes of ``B`` rows, so a module
+        that calls ``tap(replace, key, value)`` needs to know nothing of stacking."""
         given = {k: v[:, 0, :] if self.vector.get(k) and v.ndim == 3 else v for k, v in xs.items()}
+        if not replace:
+            return self._checked(self._call(given), len(next(iter(xs.values()))))
+        rows = len(next(iter(xs.values())))
+        seen = {"variants": 1}
+
+        def variant(fn: Callable, b: int) -> Callable:
+            def one(value: torch.Tensor) -> torch.Tensor:
+                out = fn(value)
+                seen["variants"] = max(seen["variants"], out.shape[0] // max(value.shape[0], 1))
+                return out[b * value.shape[0]:(b + 1) * value.shape[0]]
+            return one
+
+        outs = [self._checked(self._call(given, {k: variant(f, 0) for k, f in replace.items()}), rows)]
+        for b in range(1, seen["variants"]):
+            outs.append(self._checked(self._call(given, {k: variant(f, b) for k, f in replace.items()}), rows))
+        return ModelOutput(torch.cat([o.logits for o in outs]), {})
+
+    def _call(self, given: Mapping[str, torch.Tensor], replace: Optional[Mapping[str, Callable]] = None):
         try:
-            out = self.inner(given)
+            return self.inner(given, replace=replace) if replace else self.inner(given)
         except Exception as exc:  # the user's code: any error becomes one line naming it
             raise ValueError(f"your model's forward raised {_first_line(exc)}") from None
+
+    def _checked(self, out: Any, rows: int) -> ModelOutput:
         logits, extras = (out.logits, dict(out.extras)) if isinstance(out, ModelOutput) else (out, {})
-        rows = len(next(iter(xs.values())))
         if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (rows, self.n_classes):
             shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
             raise ValueError(f"your model returned {shape}; the lab needs logits of shape (B, C) = "
@@ -213,13 +239,19 @@ def inspect(model: nn.Module, data: PreparedData, noise: str = "mix", levels: Op
     from .diagnostics import modality_removal, robustness_curve
     from .diagnostics.signals import SignalTestConfig, input_permutation, over_conditions
     from .train import evaluate
+    from .diagnostics.signals import declared_signals, signal_permutation
     metrics = {k: v for k, v in evaluate(model, data.test).items() if k != "loss"}
     metrics.update({f"n_{s}": len(getattr(data, s)) for s in ("train", "val", "test")})
     rob = robustness_curve(model, data, noise, levels, seed=seed)
+    test_cfg = SignalTestConfig(permutations=permutations, seed=seed)
     perceptual = over_conditions(input_permutation, model, {"clean": data.test.xs}, data.test.y, data.n_classes,
-                                 SignalTestConfig(permutations=permutations, seed=seed)).table
-    return {"metrics": metrics, "robustness": rob[["condition", "noise", "level", "accuracy", "macro_f1"]],
-            "removal": modality_removal(model, data), "perceptual": perceptual}
+                                 test_cfg).table
+    out = {"metrics": metrics, "robustness": rob[["condition", "noise", "level", "accuracy", "macro_f1"]],
+           "removal": modality_removal(model, data), "perceptual": perceptual}
+    if declared_signals(model):  # the signals your module taps, each permuted across test rows
+        out["signal_permutation"] = over_conditions(signal_permutation, model, {"clean": data.test.xs}, data.test.y,
+                                                    data.n_classes, test_cfg).table
+    return out
 
 
 __all__ = ["LabModel", "YourModel", "build_yours", "check_state", "export_lab_model", "inspect", "load_builder",

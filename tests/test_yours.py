@@ -202,3 +202,52 @@ def test_run_yours_with_weights_measures_the_features_as_stored(tmp_path):
     assert res.tables["metrics"]["accuracy"].iloc[0] == inspect(model, data, permutations=20)["metrics"]["accuracy"]
     with pytest.raises(ValueError, match="not a safetensors file"):
         playground.run_yours(cfg, str(model_file), b"junk")
+
+
+GATED = '''
+import torch
+from torch import nn
+from fusionlab.signals import Signal, tap
+
+class Gated(nn.Module):
+    """A gate z per sample weighs modality m1 against m2; z is declared and tapped, so the lab can permute it."""
+    def __init__(self, shapes, n_classes):
+        super().__init__()
+        d = {k: shapes[k][-1] for k in shapes}
+        self.g = nn.Linear(d["m1"] + d["m2"], 1)
+        self.a, self.b = nn.Linear(d["m1"], n_classes), nn.Linear(d["m2"], n_classes)
+    def signals(self):
+        return {"gate/z": Signal("z", "m1")}
+    def forward(self, xs, replace=None):
+        x1, x2 = xs["m1"].mean(dim=1), xs["m2"].mean(dim=1)
+        z = tap(replace, "gate/z", torch.sigmoid(self.g(torch.cat([x1, x2], dim=1))))
+        return z * self.a(x1) + (1 - z) * self.b(x2)
+
+def build(shapes, n_classes):
+    return Gated(shapes, n_classes)
+'''
+
+
+def test_a_signal_your_model_taps_is_permuted_without_it_knowing_of_stacked_variants(tmp_path):
+    """Your module calls tap(replace, key, value) on B rows; the lab's test stacks K variants, handed to it one by
+    one. Oracle: the permuted pass equals your module run with the gate of row pi(i) put in by hand."""
+    from fusionlab.diagnostics.signals import declared_signals
+    model = build_yours(str(_write(tmp_path, GATED)), {"m1": (3, 4), "m2": (3, 4)}, 2, seed=0)
+    assert set(declared_signals(model)) == {"gate/z"}
+    xs = {"m1": torch.randn(5, 3, 4), "m2": torch.randn(5, 3, 4)}
+    perm = torch.tensor([3, 1, 4, 0, 2, 0, 1, 2, 3, 4])  # two variants of 5 rows, stacked
+    out = model(xs, replace={"gate/z": lambda z: z[perm]}).logits
+    assert tuple(out.shape) == (10, 2)
+    for b in range(2):
+        rows = perm[b * 5:(b + 1) * 5]
+        hand = model(xs, replace={"gate/z": lambda z, rows=rows: z[rows]}).logits
+        assert torch.allclose(out[b * 5:(b + 1) * 5], hand)
+
+
+def test_inspect_writes_the_signal_test_of_a_model_that_taps_one(tmp_path):
+    out = tmp_path / "o"
+    assert main(["inspect", "--model", str(_write(tmp_path, GATED)), "--train", "--epochs", "2",
+                 "--permutations", "20", *DATA, "--out", str(out)]) == 0
+    import pandas as pd
+    table = pd.read_csv(out / "signal_permutation.csv")
+    assert set(table["signal"]) == {"z"} and table["p_value"].between(0, 1).all()

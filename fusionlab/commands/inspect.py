@@ -51,8 +51,9 @@ def run_inspect(args) -> int:
     with result_set(out, "inspect") as d:
         write_json({**tables["metrics"], "model": args.model, "weights": args.weights or "trained here",
                     "scaling": "as stored" if args.weights else "standardised (train mean and sd)"}, d / "metrics.json")
-        for name in ("robustness", "removal", "perceptual"):
-            write_csv(tables[name], d / f"{name}.csv")
+        for name in ("robustness", "removal", "perceptual", "signal_permutation"):
+            if name in tables:  # signal_permutation: when your module declares and taps signals
+                write_csv(tables[name], d / f"{name}.csv")
     m = tables["metrics"]
     print(f"test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} on {m['n_test']} test rows -> {out}")
     return 0
