@@ -6,7 +6,9 @@ from dataclasses import replace
 
 COMMANDS = {"train": "train a fusion model; writes metrics.json, history.csv and removal.csv",
             "robustness": "train, then accuracy vs noise per modality; writes robustness.csv",
-            "perceptual": "train, then permute each modality's test inputs (perceptual score); writes perceptual.csv"}
+            "perceptual": "train, then permute each modality's test inputs (perceptual score); writes perceptual.csv",
+            "attribution": "train, then which modality each test sample used (exact Shapley values over all "
+                           "coalitions), the interactions, the subset table and EMAP"}
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -29,7 +31,8 @@ def add_parser(sub) -> None:
     from ..experiments import playground as study
     from ..noise import CORRUPTIONS
     from ._common import add_data_args, add_signal_args, float_list
-    for name, func in (("train", run_train), ("robustness", run_robustness), ("perceptual", run_perceptual)):
+    for name, func in (("train", run_train), ("robustness", run_robustness), ("perceptual", run_perceptual),
+                       ("attribution", run_attribution)):
         p = sub.add_parser(name, help=COMMANDS[name])
         add_data_args(p, study.DATASET_NAMES, study.DEFAULT.data.name)
         _add_model_args(p)
@@ -46,6 +49,8 @@ def add_parser(sub) -> None:
                                 "--noise (default: the middle of its range)")
         if name == "perceptual":
             p.add_argument("--permutations", type=int, default=200, help="K permutations per modality")
+        if name in ("train", "attribution"):
+            add_attribution_args(p, always=name == "attribution")
         p.set_defaults(func=func)
 
 
@@ -82,7 +87,10 @@ def run_train(args) -> int:
         target = check_export(args.export_model)
         export_lab_model(result.artifacts.model, cfg.model, result.artifacts.data, target)
         print(f"model under the plug-in contract -> {target / 'model.py'}")
+    attribution = attribution_of(args, result)
     with result_set(out, "train") as d:
+        if attribution is not None:
+            write_attribution(attribution, d)
         write_csv(result.tables["history"], d / "history.csv")
         write_csv(result.tables["removal"], d / "removal.csv")
         write_json(metrics, d / "metrics.json")
@@ -92,6 +100,65 @@ def run_train(args) -> int:
     if "signal_permutation" in result.tables:
         print_signal_table(result)
         print_findings(signal_findings(result.tables["signal_permutation"]))
+    return 0
+
+
+def add_attribution_args(p: argparse.ArgumentParser, always: bool = False) -> None:
+    from ..diagnostics.attribution import OUTPUTS, TARGETS
+    if not always:
+        p.add_argument("--attribution", action="store_true",
+                       help="also write coalitions.csv, shapley.csv, interactions.csv, subsets.csv and emap.json")
+    p.add_argument("--attribution-output", default="margin", choices=OUTPUTS,
+                   help="a coalition's value: the logit margin of the class (default), its logit, log-probability or "
+                        "probability")
+    p.add_argument("--attribution-target", default="predicted", choices=TARGETS,
+                   help="the class whose output is attributed: the one predicted on the full input, or the true one")
+    p.add_argument("--at", action="append", default=[], metavar="MODALITY=LEVEL",
+                   help="corrupt the test set with --noise at this level on this modality before attributing "
+                        "(repeat for several)")
+
+
+def attribution_of(args, result):
+    """The attribution the arguments ask for, of the run's model on its (corrupted) test set; None if not asked."""
+    if not (getattr(args, "attribution", False) or args.command == "attribution"):
+        return None
+    from ..diagnostics.attribution import AttributionConfig, attribute_data
+    levels = {}
+    for item in args.at:
+        name, _, level = item.partition("=")
+        try:
+            levels[name.strip()] = float(level)
+        except ValueError:
+            raise ValueError(f"--at {item}: expected MODALITY=LEVEL, e.g. pix=0.5") from None
+    data = result.artifacts.data
+    unknown = [k for k in levels if k not in data.modality_names]
+    if unknown:
+        raise ValueError(f"--at names '{unknown[0]}', not a modality of the data ({', '.join(data.modality_names)})")
+    cfg = AttributionConfig(output=args.attribution_output, target=args.attribution_target, seed=args.seed)
+    return attribute_data(result.artifacts.model, data, levels, args.noise, args.seed, cfg)
+
+
+def write_attribution(att, d) -> None:
+    from ._common import write_csv, write_json
+    write_csv(att.coalitions, d / "coalitions.csv")
+    write_csv(att.shapley, d / "shapley.csv")
+    write_csv(att.interactions, d / "interactions.csv")
+    write_csv(att.subsets, d / "subsets.csv")
+    write_json(att.emap, d / "emap.json")
+
+
+def run_attribution(args) -> int:
+    from ..experiments import playground as study
+    from ._common import check_out, result_set
+    out = check_out(args.out)
+    result = study.run(config(args))
+    att = attribution_of(args, result)
+    with result_set(out, "attribution") as d:
+        write_attribution(att, d)
+    phi = att.shapley.assign(phi=att.shapley["phi"].abs()).groupby("modality", sort=False)["phi"].mean()
+    print("mean |phi| per modality: " + ", ".join(f"{k} {v:.3f}" for k, v in phi.items()))
+    print(f"accuracy {att.emap['accuracy']:.4f}, EMAP {att.emap.get('emap_accuracy', float('nan')):.4f}, "
+          f"interaction share {att.emap['interaction_share']:.3f} -> {out}")
     return 0
 
 

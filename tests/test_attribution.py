@@ -1,0 +1,156 @@
+"""Attribution (issue 29, the computation): Shapley values, Möbius terms, the subset table and EMAP, held to their
+axioms and to models whose answers are known."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from fusionlab.diagnostics.attribution import (AttributionConfig, attribute, coalition_logits, coalitions, emap_logits,
+                                               shapley, values_of)
+
+torch.manual_seed(0)
+
+
+class Additive(nn.Module):
+    """Logits a sum of one linear term per modality."""
+
+    def __init__(self, dims, c=3):
+        super().__init__()
+        self.terms = nn.ModuleDict({k: nn.Linear(d, c) for k, d in dims.items()})
+
+    def forward(self, xs):
+        return sum(self.terms[k](xs[k].mean(dim=1)) for k in self.terms)
+
+
+class Product(nn.Module):
+    """Two classes, logit ±(w·x1)(u·x2): nothing but an interaction."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.w, self.u = nn.Linear(d, 1, bias=False), nn.Linear(d, 1, bias=False)
+
+    def forward(self, xs):
+        s = self.w(xs["a"].mean(dim=1)) * self.u(xs["b"].mean(dim=1))
+        return torch.cat([s, -s], dim=1)
+
+
+class Mixed(nn.Module):
+    """A non-additive MLP over several modalities; ``ignore`` names one it never reads."""
+
+    def __init__(self, dims, ignore=None, c=3):
+        super().__init__()
+        self.keep = [k for k in dims if k != ignore]
+        self.net = nn.Sequential(nn.Linear(sum(dims[k] for k in self.keep), 16), nn.Tanh(), nn.Linear(16, c))
+
+    def forward(self, xs):
+        return self.net(torch.cat([xs[k].mean(dim=1) for k in self.keep], dim=1))
+
+
+def _data(dims, n=30):
+    xs = {k: torch.randn(n, 2, d) for k, d in dims.items()}
+    base = {k: torch.randn(d) * 0.1 for k, d in dims.items()}
+    return xs, base, torch.randint(0, 3, (n,))
+
+
+def test_efficiency_the_values_sum_to_the_full_minus_the_empty_coalition():
+    dims = {"a": 3, "b": 2, "c": 4}
+    xs, base, y = _data(dims)
+    att = attribute(Mixed(dims), xs, base, y, with_emap=False)
+    phi = att.shapley.pivot(index="row", columns="modality", values="phi").sum(axis=1).to_numpy()
+    v = att.coalitions.pivot(index="row", columns="coalition", values="value")
+    assert np.allclose(phi, (v["a+b+c"] - v["∅"]).to_numpy(), atol=1e-5)
+
+
+def test_symmetry_and_dummy():
+    dims = {"a": 3, "b": 3, "c": 2}
+    model = Mixed(dims, ignore="c")
+    xs, base, y = _data(dims)
+    att = attribute(model, xs, base, y, with_emap=False)
+    assert (att.shapley[att.shapley["modality"] == "c"]["phi"] == 0).all()  # exactly: c never changes an output
+
+    class Sym(nn.Module):
+        def forward(self, xs):
+            s = xs["a"].mean(dim=1) + xs["b"].mean(dim=1)
+            return torch.cat([s.sum(1, keepdim=True) ** 2, s[:, :1]], dim=1)
+
+    same = {"a": xs["a"], "b": xs["a"].clone()}
+    att = attribute(Sym(), same, {"a": base["a"], "b": base["a"].clone()}, y % 2, with_emap=False)
+    phi = att.shapley.pivot(index="row", columns="modality", values="phi")
+    assert np.allclose(phi["a"], phi["b"], atol=1e-9)
+
+
+def test_an_additive_logit_model_is_its_terms_has_no_interaction_and_equals_its_emap():
+    dims = {"a": 3, "b": 4}
+    model = Additive(dims)
+    xs, base, y = _data(dims)
+    att = attribute(model, xs, base, y, AttributionConfig(output="logit"))
+    full = model(xs).argmax(dim=1)
+    for k in dims:
+        with torch.no_grad():
+            term = model.terms[k](xs[k].mean(dim=1)) - model.terms[k](base[k].expand_as(xs[k]).mean(dim=1))
+        want = term.gather(1, full[:, None]).squeeze(1).numpy()
+        assert np.allclose(att.shapley[att.shapley["modality"] == k]["phi"].to_numpy(), want, atol=1e-5)
+    assert att.emap["interaction_share"] < 1e-6
+    with torch.no_grad():
+        assert torch.allclose(emap_logits(model, xs).float(), model(xs), atol=1e-5)  # EMAP of an additive model: itself
+    assert att.emap["emap_accuracy"] == att.emap["accuracy"]
+
+
+def test_a_product_model_is_all_interaction_at_a_zero_baseline():
+    model = Product(3)
+    xs, _, y = _data({"a": 3, "b": 3})
+    att = attribute(model, xs, {"a": torch.zeros(3), "b": torch.zeros(3)}, y % 2, AttributionConfig(output="logit"))
+    assert att.emap["interaction_share"] > 0.999
+
+
+def test_exact_shapley_equals_the_average_over_all_orderings():
+    dims = {"a": 2, "b": 3, "c": 2, "d": 1}
+    xs, base, y = _data(dims, n=12)
+    model = Mixed(dims)
+    names = list(dims)
+    subsets = coalitions(names)
+    logits = coalition_logits(model, xs, base, subsets)
+    v = values_of(logits, logits[-1].argmax(dim=1), "margin").numpy()
+    where = {frozenset(s): i for i, s in enumerate(subsets)}
+    brute = np.zeros((v.shape[1], len(names)))
+    for order in itertools.permutations(names):
+        have = frozenset()
+        for m in order:
+            brute[:, names.index(m)] += v[where[have | {m}]] - v[where[have]]
+            have = have | {m}
+    brute /= math.factorial(len(names))
+    assert np.allclose(shapley(v, subsets, names), brute, atol=1e-9)
+
+
+def test_the_subset_table_has_every_non_empty_coalition_and_too_many_modalities_are_refused():
+    dims = {"a": 2, "b": 2, "c": 2}
+    xs, base, y = _data(dims)
+    att = attribute(Mixed(dims), xs, base, y, with_emap=False)
+    assert len(att.subsets) == 7 and att.subsets["accuracy"].between(0, 1).all()
+    with pytest.raises(ValueError, match="at most 8 modalities"):
+        coalitions([f"m{i}" for i in range(9)])
+    with pytest.raises(ValueError, match="output must be one of"):
+        AttributionConfig(output="shap")
+
+
+def test_the_command_line_writes_every_attribution_table(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from fusionlab.cli import main
+    data = ["--dataset", "synthetic", "--samples", "200", "--modalities", "3", "--epochs", "2"]
+    assert main(["attribution", *data, "--at", "m1=0.5", "--out", str(tmp_path / "a")]) == 0
+    shap = pd.read_csv(tmp_path / "a" / "shapley.csv")
+    coal = pd.read_csv(tmp_path / "a" / "coalitions.csv")
+    assert set(shap["modality"]) == {"m1", "m2", "m3"} and coal["coalition"].nunique() == 8
+    emap = json.loads((tmp_path / "a" / "emap.json").read_text())
+    assert {"accuracy", "emap_accuracy", "interaction_share"} <= set(emap)
+    assert len(pd.read_csv(tmp_path / "a" / "subsets.csv")) == 7
+    assert main(["train", *data, "--attribution", "--out", str(tmp_path / "t")]) == 0
+    assert (tmp_path / "t" / "shapley.csv").exists() and (tmp_path / "t" / "history.csv").exists()
+    assert main(["attribution", *data, "--at", "nope=1", "--out", str(tmp_path / "b")]) == 2
+    assert "'nope', not a modality" in capsys.readouterr().err and not (tmp_path / "b").exists()
