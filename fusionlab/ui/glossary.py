@@ -51,6 +51,18 @@ TERMS: Dict[str, List[Tuple[str, str, str]]] = {
         ("gate", "z (gate)", "the gated fusion's per-sample weight of each modality, between 0 and 1"),
         ("contribution", "contribution", "how much the probability of the predicted class falls when one modality "
                                          "is set to its train mean (dropped)"),
+        ("coalition", "coalition", "a set of modalities kept as they are, the others set to their train mean; with "
+                                   "M modalities there are 2^M of them, from none to all"),
+        ("shapley", "Shapley value φ", "a modality's share of a sample's output: what adding it to a coalition "
+                                       "changes, averaged over every order in which the modalities could be added; "
+                                       "the shares add up to the output with all modalities minus with none"),
+        ("interaction", "interaction, interaction share", "what the modalities do together beyond the sum of what "
+                                                          "each does alone; the share of the output's variation that "
+                                                          "is such joint effect (0: the model is additive)"),
+        ("emap", "EMAP", "the best additive copy of a model (each modality's average effect, summed): its accuracy "
+                         "beside the model's says how much the model relies on cross-modal interactions"),
+        ("subsets", "subset table", "the model's accuracy with each coalition of modalities kept: how it copes with "
+                                    "any combination of missing modalities"),
         *OPERATOR_TERMS,
     ],
     "Fusion complexity": [
