@@ -13,7 +13,7 @@ from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.operators import formula_expander
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
-from fusionlab.ui.playground import (KEY, URL_PATH, YOURS, PlaygroundRun, bundle_controls, current_noise, current_run,
+from fusionlab.ui.playground import (KEY, URL_PATH, YOURS, PlaygroundRun, attribution_section, bundle_controls, current_noise, current_run,
                                      link_params, noise_frame, noise_layout, noise_sliders,
                                      noise_type, sample_index, study_controls)
 from fusionlab.ui.signals import input_section, signal_section
@@ -104,6 +104,14 @@ def noise_view(run: PlaygroundRun) -> None:
 panel.says(run.result)
 noise_view(run)
 scroll_to_result(KEY)
+
+
+@st.fragment
+def attribution_view(run: PlaygroundRun) -> None:
+    attribution_section(run)
+
+
+attribution_view(run)
 
 
 @st.fragment

@@ -154,3 +154,22 @@ def test_the_command_line_writes_every_attribution_table(tmp_path, capsys):
     assert (tmp_path / "t" / "shapley.csv").exists() and (tmp_path / "t" / "history.csv").exists()
     assert main(["attribution", *data, "--at", "nope=1", "--out", str(tmp_path / "b")]) == 2
     assert "'nope', not a modality" in capsys.readouterr().err and not (tmp_path / "b").exists()
+
+
+def test_the_playground_shows_the_samples_shapley_bars_and_the_test_sets_attribution():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "1_playground.py"),
+                           default_timeout=300)
+    at.run()
+    at.slider(key="playground-epochs").set_value(3)
+    at.button(key="playground-train").click().run()
+    assert not at.exception
+    assert "shapley" in at.session_state["playground-live-shown"]  # in the live view: it answers every slider
+    at.button(key="playground-attr-go").click().run()
+    assert not at.exception
+    subsets = next(d.value for d in at.dataframe if "coalition" in d.value.columns)
+    assert list(subsets["coalition"]) == ["pix", "mor", "pix+mor"]
+    said = [m.value for m in at.markdown if m.value.startswith("**EMAP**")]
+    assert said and "McNemar p" in said[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -156,6 +156,8 @@ class Attribution:
     interactions: pd.DataFrame  # row, coalition, mobius
     subsets: pd.DataFrame  # coalition, accuracy, macro_f1
     emap: Dict[str, float]  # accuracy, emap_accuracy, interaction_share
+    correct: Optional[np.ndarray] = None  # per row: the model right (full input)
+    emap_correct: Optional[np.ndarray] = None  # per row: EMAP's additive copy right
 
 
 def attribute(model: torch.nn.Module, xs: Mapping[str, torch.Tensor], baselines: Mapping[str, torch.Tensor],
@@ -178,17 +180,18 @@ def attribute(model: torch.nn.Module, xs: Mapping[str, torch.Tensor], baselines:
         subset_rows.append({"coalition": labels[i], "accuracy": float((pred == y_np).mean()),
                             "macro_f1": float(f1_score(y_np, pred, average="macro", labels=list(range(logits.shape[2])),
                                                        zero_division=0))})
-    accuracy = float((full.argmax(dim=1).numpy() == y_np).mean())
-    emap = {"accuracy": accuracy, "interaction_share": interaction_share(terms, subsets)}
+    correct = full.argmax(dim=1).numpy() == y_np
+    emap = {"accuracy": float(correct.mean()), "interaction_share": interaction_share(terms, subsets)}
+    emap_correct = None
     if with_emap and len(names) >= 2:
-        emap["emap_accuracy"] = float((emap_logits(model, xs, cfg.emap_rows, cfg.seed).argmax(dim=1).numpy()
-                                       == y_np).mean())
+        emap_correct = emap_logits(model, xs, cfg.emap_rows, cfg.seed).argmax(dim=1).numpy() == y_np
+        emap["emap_accuracy"] = float(emap_correct.mean())
     return Attribution(
         pd.DataFrame({"row": np.tile(rows, len(subsets)), "coalition": np.repeat(labels, n), "value": v.ravel()}),
         pd.DataFrame({"row": np.repeat(rows, len(names)), "modality": np.tile(names, n), "phi": phi.ravel()}),
         pd.DataFrame({"row": np.tile(rows, len(subsets) - 1), "coalition": np.repeat(labels[1:], n),
                       "mobius": terms[1:].ravel()}),
-        pd.DataFrame(subset_rows), emap)
+        pd.DataFrame(subset_rows), emap, correct, emap_correct)
 
 
 def attribute_data(model: torch.nn.Module, data, levels: Mapping[str, float] = {}, noise: str = "mix", seed: int = 0,

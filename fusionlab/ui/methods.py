@@ -8,6 +8,7 @@ SECTIONS = {  # anchor -> the section's title in docs/methods.md
     "vgmr-the-value-gated-refiner": "VGMR: the value-gated refiner",
     "udml-uncertainty-weighting": "UDML: uncertainty weighting",
     "reliability-permutation-test": "Reliability permutation test",
+    "modality-attribution-and-interaction": "Modality attribution and interaction",
     "signal-permutation-test": "Signal permutation test",
     "findings": "Findings",
     "papers": "Papers",
