@@ -67,6 +67,21 @@ def noise_shifts(result) -> Said:
                                f"the same samples (McNemar p = {p:.3g})", decided=choice != 1)
 
 
+def shapley_agrees(result) -> Said:
+    """On how many samples do exact Shapley values (which count what the views do together) name another view than
+    occlusion (each view dropped alone)?"""
+    from ..diagnostics.attribution import attribute_data
+    a = result.artifacts
+    att = attribute_data(a.model, a.data, seed=int(result.config["train"]["seed"]), with_emap=False)
+    phi = att.shapley.pivot(index="row", columns="modality", values="phi")
+    differ = (phi["mor"] > phi["pix"]).to_numpy() != lean_on_mor(result)
+    ci = stats.binomtest(int(differ.sum()), len(differ)).proportion_ci(0.95)
+    choice = 0 if ci.high < 0.05 else 2 if ci.low > 0.25 else 1 if ci.low > 0.05 and ci.high < 0.25 else None
+    return said(f"Shapley values and the contribution bars name different views on {differ.mean():.1%} of the "
+                "samples", choice, f"{int(differ.sum())} of {len(differ)} samples [95 % interval {ci.low:.1%}–"
+                                   f"{ci.high:.1%}]")
+
+
 LESSON = Lesson(
     id="each-sample",
     title="Which view did each sample use?",
@@ -113,5 +128,17 @@ LESSON = Lesson(
              says=noise_shifts, expect=0, link={"level-pix": "0.5"},
              note="When one view gets noisy the decision of many samples moves to the other: the model has no gate, "
                   "but its fused vector is dominated by whichever view still carries a clear signal."),
+        Step("Counting what the views do together",
+             "The Shapley bars share a decision out over the views counting every combination of them, where the "
+             "contribution bars drop one view at a time. On how many samples do the two name a different view?",
+             ("none or almost none (under 5 %)", "some (5–25 %)", "many (over 25 %)"),
+             do="Noise back to 0; compare the contribution and Shapley bars of a dozen samples, then press "
+                "**Compute for the current sliders** under *Which modality did it use?*.",
+             look="Which bar is taller in each pair, and the interaction share under the subset table.",
+             says=shapley_agrees, expect=0,
+             note="With two views, a Shapley value is the average of a view's effect added to nothing and added to "
+                  "the other view; the contribution bar is the second alone (on probabilities, not the margin). They "
+                  "part where the views act together; try product fusion, whose interaction share is far higher "
+                  "(the methods reference, attribution)."),
     ),
 )
