@@ -173,3 +173,20 @@ def test_the_playground_shows_the_samples_shapley_bars_and_the_test_sets_attribu
     assert list(subsets["coalition"]) == ["pix", "mor", "pix+mor"]
     said = [m.value for m in at.markdown if m.value.startswith("**EMAP**")]
     assert said and "McNemar p" in said[0]
+
+
+@pytest.mark.parametrize("command, args", [("vgmr", ["--epochs", "2", "--seeds", "2", "--samples", "200"]),
+                                           ("udml", ["--epochs", "3", "--seeds", "1", "--samples", "200"])])
+def test_the_studies_write_the_attribution_of_their_first_seeds_model(tmp_path, command, args):
+    import json
+
+    import pandas as pd
+
+    from fusionlab.cli import main
+    assert main([command, *args, "--attribution", "--at", "m1=0.5", "--out", str(tmp_path / "o")]) == 0
+    shap = pd.read_csv(tmp_path / "o" / "shapley.csv")
+    coal = pd.read_csv(tmp_path / "o" / "coalitions.csv").pivot(index="row", columns="coalition", values="value")
+    total = shap.groupby("row")["phi"].sum()
+    full = coal[max(coal.columns, key=lambda c: c.count("+"))]
+    assert np.allclose(total.to_numpy(), (full - coal["∅"]).to_numpy(), atol=1e-5)  # efficiency, from the files
+    assert "emap_accuracy" in json.loads((tmp_path / "o" / "emap.json").read_text())

@@ -344,3 +344,49 @@ def print_signal_table(result: Result) -> None:
     if "signal_permutation" in result.tables:
         t = result.tables["signal_permutation"]
         print(t[[c for c in SIGNAL_COLUMNS if c in t]].round(4).to_string(index=False))
+
+
+def add_attribution_args(p: argparse.ArgumentParser, always: bool = False) -> None:
+    from ..diagnostics.attribution import OUTPUTS, TARGETS
+    if not always:
+        p.add_argument("--attribution", action="store_true",
+                       help="also write coalitions.csv, shapley.csv, interactions.csv, subsets.csv and emap.json")
+    p.add_argument("--attribution-output", default="margin", choices=OUTPUTS,
+                   help="a coalition's value: the logit margin of the class (default), its logit, log-probability or "
+                        "probability")
+    p.add_argument("--attribution-target", default="predicted", choices=TARGETS,
+                   help="the class whose output is attributed: the one predicted on the full input, or the true one")
+    p.add_argument("--at", action="append", default=[], metavar="MODALITY=LEVEL",
+                   help="corrupt the test set with --noise (mix where the command has none) at this level on this "
+                        "modality before attributing (repeat for several)")
+
+
+def attribution_of(args, model, data):
+    """The attribution the arguments ask for (``--attribution``, or the ``attribution`` command), of ``model`` on
+    ``data``'s test set corrupted as ``--at`` says; None if not asked."""
+    if not (getattr(args, "attribution", False) or args.command == "attribution"):
+        return None
+    from ..diagnostics.attribution import AttributionConfig, attribute_data
+    levels = {}
+    for item in args.at:
+        name, _, level = item.partition("=")
+        try:
+            levels[name.strip()] = float(level)
+        except ValueError:
+            raise ValueError(f"--at {item}: expected MODALITY=LEVEL, e.g. pix=0.5") from None
+    unknown = [k for k in levels if k not in data.modality_names]
+    if unknown:
+        raise ValueError(f"--at names '{unknown[0]}', not a modality of the data ({', '.join(data.modality_names)})")
+    seed = getattr(args, "seed", None)
+    seed = 0 if seed is None else int(seed)  # a command whose --seed defaults to its study's (None) draws with 0
+    cfg = AttributionConfig(output=args.attribution_output, target=args.attribution_target, seed=seed)
+    return attribute_data(model, data, levels, getattr(args, "noise", "mix"), seed, cfg)
+
+
+def write_attribution(att, d) -> None:
+    """The attribution's files: coalitions.csv, shapley.csv, interactions.csv, subsets.csv, emap.json."""
+    write_csv(att.coalitions, d / "coalitions.csv")
+    write_csv(att.shapley, d / "shapley.csv")
+    write_csv(att.interactions, d / "interactions.csv")
+    write_csv(att.subsets, d / "subsets.csv")
+    write_json(att.emap, d / "emap.json")

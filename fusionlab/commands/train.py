@@ -30,7 +30,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 def add_parser(sub) -> None:
     from ..experiments import playground as study
     from ..noise import CORRUPTIONS
-    from ._common import add_data_args, add_signal_args, float_list
+    from ._common import add_attribution_args, add_data_args, add_signal_args, float_list
     for name, func in (("train", run_train), ("robustness", run_robustness), ("perceptual", run_perceptual),
                        ("attribution", run_attribution)):
         p = sub.add_parser(name, help=COMMANDS[name])
@@ -75,7 +75,8 @@ def config(args):
 def run_train(args) -> int:
     from ..experiments import playground as study
     from ..diagnostics.signals import signal_findings
-    from ._common import check_out, print_findings, print_signal_table, result_set, write_csv, write_json
+    from ._common import (attribution_of, check_out, print_findings, print_signal_table, result_set,
+                          write_attribution, write_csv, write_json)
     out = check_out(args.out)
     cfg = config(args)
     result = study.run(cfg)
@@ -87,7 +88,7 @@ def run_train(args) -> int:
         target = check_export(args.export_model)
         export_lab_model(result.artifacts.model, cfg.model, result.artifacts.data, target)
         print(f"model under the plug-in contract -> {target / 'model.py'}")
-    attribution = attribution_of(args, result)
+    attribution = attribution_of(args, result.artifacts.model, result.artifacts.data)
     with result_set(out, "train") as d:
         if attribution is not None:
             write_attribution(attribution, d)
@@ -103,56 +104,12 @@ def run_train(args) -> int:
     return 0
 
 
-def add_attribution_args(p: argparse.ArgumentParser, always: bool = False) -> None:
-    from ..diagnostics.attribution import OUTPUTS, TARGETS
-    if not always:
-        p.add_argument("--attribution", action="store_true",
-                       help="also write coalitions.csv, shapley.csv, interactions.csv, subsets.csv and emap.json")
-    p.add_argument("--attribution-output", default="margin", choices=OUTPUTS,
-                   help="a coalition's value: the logit margin of the class (default), its logit, log-probability or "
-                        "probability")
-    p.add_argument("--attribution-target", default="predicted", choices=TARGETS,
-                   help="the class whose output is attributed: the one predicted on the full input, or the true one")
-    p.add_argument("--at", action="append", default=[], metavar="MODALITY=LEVEL",
-                   help="corrupt the test set with --noise at this level on this modality before attributing "
-                        "(repeat for several)")
-
-
-def attribution_of(args, result):
-    """The attribution the arguments ask for, of the run's model on its (corrupted) test set; None if not asked."""
-    if not (getattr(args, "attribution", False) or args.command == "attribution"):
-        return None
-    from ..diagnostics.attribution import AttributionConfig, attribute_data
-    levels = {}
-    for item in args.at:
-        name, _, level = item.partition("=")
-        try:
-            levels[name.strip()] = float(level)
-        except ValueError:
-            raise ValueError(f"--at {item}: expected MODALITY=LEVEL, e.g. pix=0.5") from None
-    data = result.artifacts.data
-    unknown = [k for k in levels if k not in data.modality_names]
-    if unknown:
-        raise ValueError(f"--at names '{unknown[0]}', not a modality of the data ({', '.join(data.modality_names)})")
-    cfg = AttributionConfig(output=args.attribution_output, target=args.attribution_target, seed=args.seed)
-    return attribute_data(result.artifacts.model, data, levels, args.noise, args.seed, cfg)
-
-
-def write_attribution(att, d) -> None:
-    from ._common import write_csv, write_json
-    write_csv(att.coalitions, d / "coalitions.csv")
-    write_csv(att.shapley, d / "shapley.csv")
-    write_csv(att.interactions, d / "interactions.csv")
-    write_csv(att.subsets, d / "subsets.csv")
-    write_json(att.emap, d / "emap.json")
-
-
 def run_attribution(args) -> int:
     from ..experiments import playground as study
-    from ._common import check_out, result_set
+    from ._common import attribution_of, check_out, result_set, write_attribution
     out = check_out(args.out)
     result = study.run(config(args))
-    att = attribution_of(args, result)
+    att = attribution_of(args, result.artifacts.model, result.artifacts.data)
     with result_set(out, "attribution") as d:
         write_attribution(att, d)
     phi = att.shapley.assign(phi=att.shapley["phi"].abs()).groupby("modality", sort=False)["phi"].mean()

@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
     from ..experiments import udml as study
     from ..models.udml import ALPHA_MODES, CHOICES, FUSIONS_ALLOWED, VARIANTS
     from ..models.udml_schedule import INTENSITY_MAPS, LABELS
-    from ._common import add_data_args, add_executor_args, add_fusion_args, add_signal_args, csv_list
+    from ._common import (add_attribution_args, add_data_args, add_executor_args, add_fusion_args, add_signal_args,
+                          csv_list)
     d = study.DEFAULT
     p = sub.add_parser("udml", help=COMMANDS["udml"])
     add_data_args(p, study.DATASET_NAMES, d.data.name)
@@ -75,6 +76,7 @@ def add_parser(sub) -> None:
                    help="weight by 1/alpha during warm-up too (on, the authors) (default "
                         f"{'on' if d.model.alpha_in_warmup else 'off'})")
     add_signal_args(p)
+    add_attribution_args(p)  # --attribution: of the first seed's UDML model (else the first method's)
     add_executor_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_udml)
@@ -116,11 +118,15 @@ def config(args: argparse.Namespace):
 
 def run_udml(args) -> int:
     from ..experiments import udml as study
-    from ._common import (check_out, print_findings, print_signal_table, result_set, run_with_jobs, write_csv,
-                          write_json)
+    from ._common import (attribution_of, check_out, print_findings, print_signal_table, result_set, run_with_jobs,
+                          write_attribution, write_csv, write_json)
     out = check_out(args.out)
-    result = run_with_jobs(args, study.run, config(args), "udml")
+    cfg = config(args)
+    result = run_with_jobs(args, study.run, cfg, "udml")
     t = result.tables
+    st = result.artifacts.study
+    main = next((m for m in ("udml", *cfg.methods) if (m, cfg.train.seed) in st.models), None)  # UDML's, else the first
+    att = attribution_of(args, st.models[(main, cfg.train.seed)], st.data) if main else None
     res = study.summary(result)
     with result_set(out, "udml") as d:
         write_csv(t["estimator"], d / "estimator.csv")
@@ -132,6 +138,8 @@ def run_udml(args) -> int:
         write_json(res, d / "summary.json")
         if "signal_permutation" in t:
             write_csv(t["signal_permutation"], d / "signal_permutation.csv")
+        if att is not None:
+            write_attribution(att, d)
     print_signal_table(result)
     for meth, rho in res["spearman"].items():
         print(f"spearman {meth}: " + ", ".join(f"{k} {v:.3f}" for k, v in rho.items()))

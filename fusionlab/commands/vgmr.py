@@ -40,8 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("--ratio", type=float, default=d.ratio, help="§4.4: fraction of timesteps replaced by noise")
     p.add_argument("--weight", type=float, default=d.weight, help="§4.4: noise weight (1 replaces)")
     p.add_argument("--seeds", type=int, default=d.seeds, help="seeds of every method (§4.4 and §4.8)")
-    from ._common import add_signal_args
+    from ._common import add_attribution_args, add_signal_args
     add_signal_args(p)
+    add_attribution_args(p)  # --attribution: of the first seed's VGMR
     p.set_defaults(func=run_vgmr)
     c = sub.add_parser("compare", help=COMMANDS["compare"])
     _common_args(c, backbone="transformer")  # §4.5 runs every method under the paper's Transformer setting
@@ -72,12 +73,17 @@ def config(args):
 
 def run_vgmr(args) -> int:
     from ..experiments import gates as study
-    from ._common import (check_out, print_findings, print_signal_table, result_set, run_with_jobs, write_json,
-                          write_tables)
+    from ._common import (attribution_of, check_out, print_findings, print_signal_table, result_set, run_with_jobs,
+                          write_attribution, write_json, write_tables)
     out = check_out(args.out)
-    result = run_with_jobs(args, study.run, config(args), "vgmr")
+    cfg = config(args)
+    result = run_with_jobs(args, study.run, cfg, "vgmr")
+    first = result.artifacts.models.get(("vgmr", cfg.train.seed))  # the first seed's VGMR, the page's model
+    att = attribution_of(args, first, result.artifacts.data) if first is not None else None
     with result_set(out, "vgmr") as d:
         write_tables(result, d, ("gate_stats", "removal", "robustness", "robustness_summary", "signal_permutation"))
+        if att is not None:
+            write_attribution(att, d)
         write_json(result.config, d / "config.json")
     print(result.tables["gate_stats"].round(3).to_string(index=False))
     print_signal_table(result)
