@@ -66,11 +66,15 @@ def live_run(key: str, run: Callable[[Callable], T], label: str = "training") ->
 
 
 SCROLL_HTML = """<script>
-const want = %s; let tries = 0;
-const look = setInterval(() => {  // the result is drawn after this frame: look for it for up to 10 s
+const want = %s; let tries = 0, settled = 0;
+const look = setInterval(() => {  // the result is drawn after this frame: look for it for up to 30 s (a loaded server)
   const el = window.parent.document.getElementById(want);
-  if (el) { el.scrollIntoView({behavior: "smooth", block: "start"}); clearInterval(look); }
-  if (++tries > 50) clearInterval(look);
+  if (++tries > 150) clearInterval(look);
+  if (!el) return;
+  const top = el.getBoundingClientRect().top;
+  if (top < 0 || top > 120) el.scrollIntoView({behavior: settled ? "auto" : "smooth", block: "start"});
+  // what is drawn after it can still move it for a moment (a figure taking its height): look again for ~2 s
+  if (++settled > 10) clearInterval(look);
 }, 200);
 </script>"""
 
