@@ -68,15 +68,15 @@ def modality_contributions(model: torch.nn.Module, xs: Mapping[str, torch.Tensor
     contribution``.
     """
     full = torch.softmax(predict(model, xs).logits, dim=1)
-    pred = full.argmax(dim=1)
-    rows = []
+    pred = full.argmax(dim=1, keepdim=True)
+    pf = full.gather(1, pred).squeeze(1).double().numpy()
+    parts = []
     for k in data.modality_names:
         dropped = corrupt_modalities(xs, {k: 1.0}, "drop", 0, data.stats)
-        p = torch.softmax(predict(model, dropped).logits, dim=1)
-        for i in range(len(pred)):
-            pf, pw = float(full[i, pred[i]]), float(p[i, pred[i]])
-            rows.append({"row": i, "modality": k, "p_full": pf, "p_without": pw, "contribution": pf - pw})
-    return pd.DataFrame(rows)
+        pw = torch.softmax(predict(model, dropped).logits, dim=1).gather(1, pred).squeeze(1).double().numpy()
+        parts.append(pd.DataFrame({"row": np.arange(len(pf)), "modality": k, "p_full": pf, "p_without": pw,
+                                   "contribution": pf - pw}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def noisy_predictions(model: torch.nn.Module, data: PreparedData, levels: Mapping[str, float], noise: str = "mix",

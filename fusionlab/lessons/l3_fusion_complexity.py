@@ -5,7 +5,7 @@ from ..figures import scaling as fig
 from ..findings import FAILS, HOLDS, UNKNOWN, describe, direction
 from ..papers import said as paper_said
 from .base import Lesson, Said, Step
-from .reading import finding, from_verdict, said
+from .reading import finding, from_verdict, per_seed, said
 
 PAIRED = {1: 0, 0: 1, -1: 2}  # direction of a − b -> (a ahead, cannot tell apart, b ahead)
 
@@ -50,8 +50,7 @@ def at_largest(a: str, b: str):
         if not {a, b} <= set(s["fusion"]):
             return said(f"{a} against {b}", None, f"the run needs both {a} and {b}")
         top = int(s["size"].max())
-        w = s[s["size"] == top].pivot_table(index="seed", columns="fusion", values="test_accuracy")
-        diff = (w[a] - w[b]).to_numpy()
+        diff = per_seed(s[s["size"] == top], "fusion", "test_accuracy", a, b)
         choice = PAIRED[direction(diff)]
         claim = {0: f"{a} is ahead of {b}", 1: f"{a} and {b} cannot be told apart", 2: f"{b} is ahead of {a}"}[choice]
         return said(f"at n = {top}, {claim}", choice,

@@ -5,7 +5,7 @@ from ..figures import udml as fig
 from ..findings import FAILS, HOLDS, UNKNOWN, describe, direction
 from ..papers import said as paper_said
 from .base import Lesson, Said, Step
-from .reading import finding, from_verdict, said
+from .reading import finding, from_verdict, per_seed, said
 
 SIGN = {-1: 0, 0: 1, 1: 2}  # direction -> (below, no difference we can show, above)
 
@@ -49,8 +49,7 @@ def versus_static(method: str, column: str):
         acc = result.tables["accuracy"]
         if not {method, "static"} <= set(acc["method"]):
             return said(f"{method} against static fusion", None, f"the run needs {method} and static")
-        wide = acc.pivot_table(index="seed", columns="method", values=column)
-        d = (wide[method] - wide["static"]).dropna().to_numpy()
+        d = per_seed(acc, "method", column, method, "static")
         choice = SIGN[direction(d)]
         word = ("falls below", "cannot be told from", "rises above")[choice]
         name = fig.METHOD_NAMES.get(method, method)

@@ -7,31 +7,23 @@ from __future__ import annotations
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
+import pandas as pd
 from scipy import stats
 
 from ..findings import HOLDS, UNKNOWN, Finding
 from ..noise import corrupt_modalities
-from ..train import predict
 from .base import Said
 
 ALPHA = 0.05
 
 
-def probabilities(result, levels: Mapping[str, float] = {}, noise: str = "mix") -> np.ndarray:
-    """The Playground model's class probabilities on its test set, each modality corrupted at ``levels`` (drawn
-    as the page's sliders draw them: the training seed)."""
-    a = result.artifacts
-    seed = int(result.config["train"]["seed"])
-    xs = corrupt_modalities(a.data.test.xs, dict(levels), noise, seed, a.data.stats)
-    with torch.no_grad():
-        return torch.softmax(predict(a.model, xs).logits, dim=1).numpy()
-
-
 def correct(result, levels: Mapping[str, float] = {}, noise: str = "mix") -> np.ndarray:
-    """Per test sample: is the prediction right under ``levels`` of ``noise``?"""
-    y = result.artifacts.data.test.y.numpy()
-    return probabilities(result, levels, noise).argmax(1) == y
+    """Per test sample: is the Playground model right with each modality corrupted at ``levels`` of ``noise`` (as
+    the page's sliders corrupt it: ``noisy_evaluation`` with the training seed)?"""
+    from ..diagnostics import noisy_evaluation
+    a = result.artifacts
+    ev = noisy_evaluation(a.model, a.data, dict(levels), noise, int(result.config["train"]["seed"]))
+    return ev.probs.argmax(1) == ev.y
 
 
 def mcnemar(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
@@ -62,20 +54,19 @@ def fisher(group: np.ndarray, outcome: np.ndarray) -> Tuple[float, float, float]
 
 
 def contributions(result, levels: Mapping[str, float] = {}, noise: str = "mix") -> Dict[str, np.ndarray]:
-    """Per modality and test sample: how much the predicted class's probability falls when that modality is dropped
-    (its training mean in its place), the page's contribution bars, on inputs corrupted at ``levels``."""
+    """Per modality and test sample: the page's contribution bars (``modality_contributions``: how much the
+    predicted class's probability falls with that modality dropped), on inputs corrupted at ``levels``."""
+    from ..diagnostics import modality_contributions
     a = result.artifacts
-    seed = int(result.config["train"]["seed"])
-    xs = corrupt_modalities(a.data.test.xs, dict(levels), noise, seed, a.data.stats)
-    with torch.no_grad():
-        full = torch.softmax(predict(a.model, xs).logits, dim=1)
-        pred = full.argmax(1, keepdim=True)
-        out = {}
-        for k in a.data.modality_names:
-            dropped = corrupt_modalities(xs, {k: 1.0}, "drop", 0, a.data.stats)
-            p = torch.softmax(predict(a.model, dropped).logits, dim=1)
-            out[k] = (full.gather(1, pred) - p.gather(1, pred)).squeeze(1).numpy()
-    return out
+    xs = corrupt_modalities(a.data.test.xs, dict(levels), noise, int(result.config["train"]["seed"]), a.data.stats)
+    table = modality_contributions(a.model, xs, a.data)
+    return {k: g.sort_values("row")["contribution"].to_numpy() for k, g in table.groupby("modality", sort=False)}
+
+
+def per_seed(table: pd.DataFrame, group: str, value: str, a: str, b: str) -> np.ndarray:
+    """``a − b`` of ``value`` per seed (the seeds both have), ``group`` naming the column that holds a and b."""
+    wide = table.pivot_table(index="seed", columns=group, values=value)
+    return (wide[a] - wide[b]).dropna().to_numpy()
 
 
 def finding(result, starts: str) -> Optional[Finding]:
