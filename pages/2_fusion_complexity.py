@@ -88,6 +88,13 @@ left.plotly_chart(fig.accuracy_vs_size(result.scores, chance=result.chance, fusi
 right.plotly_chart(fig.params_bars(result.params, cfg_run.fusions), key=f"{KEY}-params")
 look_for("the fusion whose curve rises first needs the least data; where the curves meet, its extra structure "
          "has stopped paying. The bars: how many weights each fusion trains.", left)
+if not result.emap.empty:
+    st.subheader("Which modality did each model use?", anchor="which-modality-did-it-use")
+    st.plotly_chart(fig.emap_figure(result.emap, cfg_run.fusions), key=f"{KEY}-emap")
+    look_for("EMAP (Hessel and Lee, EMNLP 2020) is the best sum of one part per modality that copies the model's "
+             "logits on the test set. A dashed line far below its solid one: the model needs what the modalities do "
+             "together. The interaction share is the part of the exact coalition terms that needs both modalities "
+             "(each modality alone at its train mean), 0 for an additive model. Compare the dot and real labels.")
 
 
 @st.fragment

@@ -190,3 +190,30 @@ def test_the_studies_write_the_attribution_of_their_first_seeds_model(tmp_path, 
     full = coal[max(coal.columns, key=lambda c: c.count("+"))]
     assert np.allclose(total.to_numpy(), (full - coal["∅"]).to_numpy(), atol=1e-5)  # efficiency, from the files
     assert "emap_accuracy" in json.loads((tmp_path / "o" / "emap.json").read_text())
+
+
+def test_the_scaling_study_sets_each_model_beside_its_emap_and_judges_the_interaction(tmp_path):
+    import pandas as pd
+
+    from fusionlab.cli import main
+    from fusionlab.experiments.scaling_findings import interaction_finding
+    out = tmp_path / "s"
+    assert main(["scaling", "--clip-samples", "300", "--fusions", "concat,product", "--sizes", "32,64", "--seeds", "2",
+                 "--epochs", "2", "--levels", "0,0.5", "--attribution", "--out", str(out)]) == 0
+    emap = pd.read_csv(out / "emap.csv")
+    assert list(emap.columns) == ["fusion", "label", "size", "seed", "accuracy", "emap_accuracy", "interaction_share"]
+    scores = pd.read_csv(out / "scaling.csv").set_index(["fusion", "size", "seed"])["test_accuracy"]
+    # the attribution's model is the study's model: its accuracy is the scores table's, seed by seed
+    assert np.allclose(emap.set_index(["fusion", "size", "seed"])["accuracy"].loc[scores.index], scores)
+    assert emap["interaction_share"].between(0, 1).all()
+    # product of two features at their zero train mean: either one alone carries nothing, all is interaction
+    assert (emap.loc[emap["fusion"] == "product", "interaction_share"] > 0.99).all()
+
+    def table(gap_product, gap_concat):
+        rng = np.random.default_rng(0)
+        return pd.DataFrame([{"fusion": f, "size": 64, "seed": s, "accuracy": 0.9, "interaction_share": 0.5,
+                              "emap_accuracy": 0.9 - g + rng.normal(0, 0.005)}
+                             for s in range(5) for f, g in (("product", gap_product), ("concat", gap_concat))])
+    assert interaction_finding(table(0.2, 0.0)).holds is True
+    assert interaction_finding(table(0.0, 0.2)).holds is False
+    assert interaction_finding(table(0.2, 0.0).query("fusion == 'product'")).holds is None

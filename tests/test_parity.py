@@ -82,14 +82,17 @@ def test_fusion_complexity_page_and_cli_give_the_same_tables(tmp_path):
     at.select_slider(key=f"{k}-max_size").set_value(64)
     at.slider(key=f"{k}-seeds").set_value(2)
     at.slider(key=f"{k}-epochs").set_value(2)
+    at.checkbox(key=f"{k}-attribution").check()
     at.button(key=f"{k}-train").click().run()
     assert not at.exception
     result, _ = at.session_state[f"{k}-run"]
     assert main(["scaling", "--clip-samples", "300", "--fusions", "concat,product", "--sizes", "32-64", "--seeds", "2",
-                 "--epochs", "2", "--out", str(tmp_path)]) == 0
-    from fusionlab.commands.scaling import ROBUST_COLUMNS, SCORE_COLUMNS
+                 "--epochs", "2", "--attribution", "--out", str(tmp_path)]) == 0
+    from fusionlab.commands.scaling import EMAP_COLUMNS, ROBUST_COLUMNS, SCORE_COLUMNS
     _same(result.tables["scaling"][SCORE_COLUMNS], tmp_path / "scaling.csv")
     _same(result.tables["robustness"][ROBUST_COLUMNS], tmp_path / "robustness.csv")
+    _same(result.tables["emap"][EMAP_COLUMNS], tmp_path / "emap.csv")
+    assert any(s.anchor == "which-modality-did-it-use" for s in at.subheader)
 
 
 def test_gates_page_and_cli_give_the_same_tables(tmp_path):

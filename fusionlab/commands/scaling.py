@@ -5,7 +5,8 @@
 
 writes ``DIR/scaling.csv`` (fusion, label, size, seed, val_accuracy, test_accuracy, params),
 ``DIR/robustness.csv`` (fusion, condition, noise, level, accuracy, seed), ``DIR/roc.csv``,
-``DIR/findings.json`` and ``DIR/scaling.html`` (the figures).
+``DIR/findings.json`` and ``DIR/scaling.html`` (the figures); with ``--attribution`` also ``DIR/emap.csv`` (fusion,
+label, size, seed, accuracy, emap_accuracy, interaction_share).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import replace
 COMMANDS = {"scaling": "the fusion-complexity paper: accuracy vs training size over many seeds, ROC, robustness"}
 SCORE_COLUMNS = ["fusion", "label", "size", "seed", "val_accuracy", "test_accuracy", "params"]
 ROBUST_COLUMNS = ["fusion", "condition", "noise", "level", "accuracy", "seed"]
+EMAP_COLUMNS = ["fusion", "label", "size", "seed", "accuracy", "emap_accuracy", "interaction_share"]
 
 
 def add_parser(sub) -> None:
@@ -38,6 +40,9 @@ def add_parser(sub) -> None:
     g.add_argument("--lr", type=float, default=None, help=f"default {d.train.lr}")
     g.add_argument("--noise", default=None, choices=CORRUPTIONS.names(), help="mix: (1-a)x + an; additive: x + an")
     g.add_argument("--levels", type=float_list, default=None, help="noise levels, comma-separated")
+    g.add_argument("--attribution", action="store_true",
+                   help="also write emap.csv: each model's test accuracy beside EMAP's (its best additive copy) and "
+                        "its interaction share, per fusion, size and seed (about 0.3-0.5 s more per model)")
     g.add_argument("--robust-size", type=int, default=None, help="training size for robustness (default: largest)")
     g.add_argument("--val-fraction", type=float, default=None, help=f"default {d.split.val_fraction}")
     g.add_argument("--test-fraction", type=float, default=None, help=f"default {d.split.test_fraction}")
@@ -70,7 +75,8 @@ def config(args):
                   fusion_options=fusion_options_for(args, fusions, FUSIONS.names(), study.operator_defaults(base)),
                   **_given(fusions=tuple(args.fusions) if args.fusions else None, n_seeds=args.seeds,
                            first_seed=args.first_seed, noise=args.noise,
-                           levels=tuple(args.levels) if args.levels else None, robust_size=args.robust_size))
+                           levels=tuple(args.levels) if args.levels else None, robust_size=args.robust_size,
+                           attribution=True if args.attribution else None))
     return replace(cfg, sizes=sizes) if args.sizes is not None else cfg
 
 
@@ -79,7 +85,8 @@ def report_html(result, found, title: str) -> str:
     figs = [scaling_figures.accuracy_vs_size(result.scores, chance=result.chance),
             scaling_figures.roc_figure(result.roc, result.robust_size),
             scaling_figures.robustness_grid(result.robustness, result.robust_size),
-            scaling_figures.params_bars(result.params)]
+            scaling_figures.params_bars(result.params)] + (
+        [scaling_figures.emap_figure(result.emap)] if not result.emap.empty else [])
     body = "".join(f"<li><b>{f.claim}</b> [{f.verdict}]: {f.evidence}</li>" for f in found)
     plots = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figs))
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
@@ -98,6 +105,8 @@ def run_scaling_command(args) -> int:
         write_csv(res.scores[SCORE_COLUMNS], d / "scaling.csv")
         write_csv(res.robustness[ROBUST_COLUMNS], d / "robustness.csv")
         write_csv(res.roc, d / "roc.csv")
+        if "emap" in result.tables:
+            write_csv(result.tables["emap"][EMAP_COLUMNS], d / "emap.csv")
         write_json({"config": result.config, "chance": res.chance, "robust_size": res.robust_size,
                     "findings": finding_records(result.findings),
                     "summary": {f"{k[0]}/{k[1]}": {c: float(v) for c, v in row.items()}

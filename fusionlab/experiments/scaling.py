@@ -80,6 +80,7 @@ class ScalingConfig:
     levels: Tuple[float, ...] = DEFAULT_LEVELS
     robust_size: Optional[int] = None  # None: the largest size
     fusion_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # per fusion, its declared options
+    attribution: bool = False  # per fusion, size and seed: EMAP beside the model and the interaction share (emap)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fusions", tuple(self.fusions))
@@ -135,6 +136,7 @@ class ScalingResult:
     robust_size: int
     stopped: bool = False
     config: Dict = field(default_factory=dict)
+    emap: pd.DataFrame = field(default_factory=pd.DataFrame)  # fusion, label, size, seed, accuracy, emap_accuracy, ...
 
 
 def doubling_sizes(n_max: int, start: int = 32) -> List[int]:
@@ -240,7 +242,7 @@ def _result(data: PreparedData, cfg: ScalingConfig, outcome: JobsOutcome) -> Sca
     params = concat(res, "params").drop_duplicates("fusion", ignore_index=True) if any(res) else pd.DataFrame()
     chance = float(np.bincount(data.test.y.numpy()).max() / len(data.test))
     return ScalingResult(concat(res, "scaling"), concat(res, "roc"), concat(res, "robustness"), params, chance,
-                         robust_size, outcome.stopped)
+                         robust_size, outcome.stopped, emap=concat(res, "emap"))
 
 
 def run_scaling(data: PreparedData, cfg: ScalingConfig = ScalingConfig(), label: str = "",
@@ -296,6 +298,8 @@ def assemble(cfg: ScalingConfig, data: PreparedData, outcome: JobsOutcome, extra
     res = _result(data, cfg, outcome)
     tables = {"scaling": res.scores, "robustness": res.robustness, "roc": res.roc, "params": res.params,
               "summary": seed_summary(res.scores)}
+    if cfg.attribution:
+        tables["emap"] = res.emap
     config = {"dataset": data.name, "views": data.modality_names, **record(cfg)}
     return Result(tables, findings(res) if not res.scores.empty else [], config,
                   {"result": res, "data_name": data.name, **extra}, res.stopped)

@@ -83,13 +83,35 @@ def robustness_finding(robustness: pd.DataFrame, chance: float, a: str = "produc
                    "[95% interval of the per-seed difference]: " + "; ".join(parts) + ".")
 
 
+def interaction_finding(emap: pd.DataFrame, a: str = "product", b: str = "concat") -> Finding:
+    """Does ``a`` rely on a cross-modal interaction, more than ``b``? At the largest training size, per seed, the EMAP
+    gap (the model's test accuracy minus that of EMAP, its best additive copy, on the same rows); holds when ``a``'s
+    gap is above 0 and above ``b``'s (paired by seed, the shared rule), partly when one of the two is."""
+    claim = f"{a} relies on a cross-modal interaction, more than {b}"
+    if emap.empty or not {a, b} <= set(emap["fusion"]):
+        return Finding(claim, UNKNOWN, f"the attribution table needs both {a} and {b}.")
+    top = int(emap["size"].max())
+    at = emap[emap["size"] == top].assign(gap=lambda d: d["accuracy"] - d["emap_accuracy"])
+    gap = at.pivot_table(index="seed", columns="fusion", values="gap").reindex(columns=[a, b]).dropna()
+    share = at.groupby("fusion")["interaction_share"].mean()
+    seen = [direction(gap[a].to_numpy()), direction((gap[a] - gap[b]).to_numpy())]
+    return Finding(claim, from_directions([1, 1], seen), (
+        f"at n = {top}, the model's accuracy minus that of EMAP (its best additive copy, same test rows), mean over "
+        f"{len(gap)} seeds [95% interval]: {a} {describe(gap[a].to_numpy())}, {b} {describe(gap[b].to_numpy())}; "
+        f"{a} minus {b} {describe((gap[a] - gap[b]).to_numpy())}. Interaction share (0: additive): {a} "
+        f"{share[a]:.2f}, {b} {share[b]:.2f}."))
+
+
 def findings(result: ScalingResult) -> List[Finding]:
-    """The paper's two findings (product vs concat), each judged from ``result``."""
+    """The paper's two findings (product vs concat), each judged from ``result``, and — when the study measured
+    attribution — whether product fusion relies on an interaction."""
     out = [data_efficiency_finding(result.scores, result.chance),
            robustness_finding(result.robustness, result.chance)]
+    if not result.emap.empty:
+        out.append(interaction_finding(result.emap))
     labels = set(result.scores["label"]) if not result.scores.empty else set()
     if labels and labels != {"dot"}:
-        f = out[0]
-        out[0] = replace(f, evidence=f.evidence + f" (The paper makes this claim for the dot task; this run's label "
-                                                  f"is {', '.join(sorted(labels))}.)")
+        for i in [0] + ([2] if len(out) > 2 else []):  # the claims made of the dot task
+            out[i] = replace(out[i], evidence=out[i].evidence + f" (The paper makes this claim for the dot task; "
+                                                                f"this run's label is {', '.join(sorted(labels))}.)")
     return out

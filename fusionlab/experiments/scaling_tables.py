@@ -70,6 +70,19 @@ def robustness_rows(fit: BatchedFit, data: PreparedData, fusion: str, noise: str
     return pd.DataFrame(rows)
 
 
+def emap_rows(fit: BatchedFit, data: PreparedData, fusion: str, label: str, size: int) -> pd.DataFrame:
+    """Each seed's model beside EMAP, its best additive copy, on the clean test set, and its interaction share
+    (``diagnostics.attribution``, docs/methods.md "Modality attribution and interaction")."""
+    from ..diagnostics.attribution import attribute
+    base = {k: s.mean for k, s in data.stats.items()}
+    rows = []
+    for i, s in enumerate(fit.seeds):
+        e = attribute(fit.model(i), data.test.xs, base, data.test.y).emap
+        rows.append({"fusion": fusion, "label": label, "size": size, "seed": s, "accuracy": e["accuracy"],
+                     "emap_accuracy": e["emap_accuracy"], "interaction_share": e["interaction_share"]})
+    return pd.DataFrame(rows)
+
+
 def fit_tables(data: PreparedData, cfg: ScalingConfig, fusion: str, n: int, label: str, fit: BatchedFit,
                n_params: int, robust_size: int) -> Dict[str, pd.DataFrame]:
     """One unit's rows of every table from its trained seeds (what ``reopen`` recomputes from a bundle)."""
@@ -78,6 +91,8 @@ def fit_tables(data: PreparedData, cfg: ScalingConfig, fusion: str, n: int, labe
            "params": pd.DataFrame([{"fusion": fusion, "params": n_params}])}
     if n == robust_size:
         out["robustness"] = robustness_rows(fit, data, fusion, cfg.noise, cfg.levels)
+    if cfg.attribution:
+        out["emap"] = emap_rows(fit, data, fusion, label, n)
     return out
 
 

@@ -94,3 +94,30 @@ def params_bars(params: pd.DataFrame, fusions: Optional[Sequence[str]] = None) -
     fig.update_layout(title=dict(text="parameters", subtitle=dict(text="trainable, per model")), height=320,
                       yaxis_range=[0, float(np.max(p.values)) * 1.2], margin=dict(t=70))
     return fig
+
+
+def emap_figure(emap: pd.DataFrame, fusions: Optional[Sequence[str]] = None) -> go.Figure:
+    """Left: each fusion's test accuracy (solid) and its EMAP's, the best additive copy (dashed), vs training size;
+    right: the interaction share (0: additive). Mean ± 1 sd over seeds."""
+    if emap is None or emap.empty:
+        return empty_figure("no attribution results: tick 'which modality did each model use?' and run the study")
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.12,
+                        subplot_titles=["model (solid) vs its additive copy EMAP (dashed)", "interaction share"])
+    stats = emap.groupby(["fusion", "size"])[["accuracy", "emap_accuracy", "interaction_share"]].agg(
+        ["mean", "std"]).reset_index()
+    stats.columns = ["_".join(c).strip("_") for c in stats.columns]
+    for i, f in enumerate(_order(emap, fusions)):
+        s = stats[stats["fusion"] == f].sort_values("size")
+        line_with_band(fig, s["size"], s["accuracy_mean"], s["accuracy_std"], f, i, row=1, col=1)
+        line_with_band(fig, s["size"], s["emap_accuracy_mean"], s["emap_accuracy_std"], f"{f} EMAP", i, row=1, col=1,
+                       dash="dash", showlegend=False)
+        line_with_band(fig, s["size"], s["interaction_share_mean"], s["interaction_share_std"], f, i, row=1, col=2,
+                       showlegend=False)
+    sizes = sorted(emap["size"].unique())
+    fig.update_xaxes(type="log", tickvals=sizes, ticktext=[str(s) for s in sizes], title_text="training samples (log2)")
+    fig.update_yaxes(title_text="test accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="share of |Möbius| terms", range=[-0.02, 1.02], row=1, col=2)
+    fig.update_layout(title=dict(text="does the model combine the modalities?",
+                                 subtitle=dict(text="a gap between a solid line and its dashed copy: accuracy no sum "
+                                                    "of per-modality parts reaches")), height=400, margin=dict(t=110))
+    return fig
