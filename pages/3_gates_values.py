@@ -126,6 +126,14 @@ def signal_fragment(run: ui.GatesRun) -> None:
 
 signal_fragment(run)
 
+
+@st.fragment
+def attribution_fragment(run: ui.GatesRun) -> None:
+    ui.attribution_section(run)
+
+
+attribution_fragment(run)
+
 st.subheader("Over the test set: clean vs corrupted (§4.4) and modality removal (§4.7)")
 st.markdown(f"For each modality, {run.config.ratio:.0%} of its timesteps (entries, for vectors; rounded to whole ones) "
             "are replaced by noise "

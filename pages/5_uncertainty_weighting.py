@@ -17,8 +17,9 @@ from fusionlab.ui.glossary import term
 from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, train_buttons
 from fusionlab.ui.signals import signal_header, signal_section
 from fusionlab.ui.live import live_view
-from fusionlab.ui.udml import (KEY, NOISE_LAYOUT, URL_PATH, UDMLRun, bundle_controls, controls, current_levels, current_run,
-                               formula_expander, link_params, noise_frame, noise_sliders, preset_buttons, store_run)
+from fusionlab.ui.udml import (KEY, NOISE_LAYOUT, URL_PATH, UDMLRun, attribution_section, bundle_controls, controls,
+                               current_levels, current_run, formula_expander, link_params, noise_frame, noise_sliders,
+                               preset_buttons, store_run)
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
@@ -159,6 +160,19 @@ def signal_fragment(run: UDMLRun) -> None:
 
 
 signal_fragment(run)
+
+
+@st.fragment
+def attribution_fragment(run: UDMLRun) -> None:
+    from fusionlab.ui.attribution import section_header
+    section_header()
+    methods = list(run.study.methods)
+    meth = st.selectbox("which modality did it use: the model of", methods, index=len(methods) - 1,
+                        key=f"{KEY}-attr-method", help=f"the seed-{run.study.seeds[0]} model of this method")
+    attribution_section(run, meth)
+
+
+attribution_fragment(run)
 
 if deciding is not None:  # after the page is drawn: the remaining seeds, then the whole study's findings
     full, first_part, source = deciding

@@ -217,3 +217,33 @@ def test_the_scaling_study_sets_each_model_beside_its_emap_and_judges_the_intera
     assert interaction_finding(table(0.2, 0.0)).holds is True
     assert interaction_finding(table(0.0, 0.2)).holds is False
     assert interaction_finding(table(0.2, 0.0).query("fusion == 'product'")).holds is None
+
+
+@pytest.mark.parametrize("page, train, go, setup", [
+    ("3_gates_values.py", "gates_values-train", "gates_values-attr-go",
+     {"number_input": {"gates_values-synthetic-n_samples": 160, "gates_values-synthetic-seq_len": 4},
+      "slider": {"gates_values-epochs": 1}}),
+    ("5_uncertainty_weighting.py", "udml-train", "udml-udml-attr-go",
+     {"number_input": {"udml-synthetic-n_samples": 200}, "slider": {"udml-epochs": 2, "udml-seeds": 1}}),
+])
+def test_the_gates_and_uncertainty_pages_say_which_modality_their_model_used(page, train, go, setup):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / page), default_timeout=300)
+    at.run()
+    for kind, values in setup.items():
+        for key, value in values.items():
+            getattr(at, kind)(key=key).set_value(value)
+    at.button(key=train).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.anchor == "which-modality-did-it-use" for s in at.subheader)
+    if page.startswith("3"):
+        assert "shapley" in at.session_state["gates_values-live-shown"]  # the sample's bars, in the live view
+    at.button(key=go).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    subsets = next(d.value for d in at.dataframe if "coalition" in d.value.columns)
+    names = subsets["coalition"].iloc[-1].split("+")  # the last coalition keeps every modality
+    assert len(names) >= 2 and len(subsets) == 2 ** len(names) - 1  # every non-empty coalition
+    said = [m.value for m in at.markdown if m.value.startswith("**EMAP**")]
+    assert said and "McNemar p" in said[0]

@@ -12,6 +12,7 @@ from ..data import PreparedData
 from ..experiments import playground as study
 from ..experiments.base import Result
 from ..experiments.playground import PlaygroundConfig
+from .attribution import shapley_bars
 from ..fusion import FUSIONS
 from ..noise import distinct_corruptions, level_range, on_off
 from .bundle_box import PageSaving
@@ -224,7 +225,7 @@ def noise_frame(run: "PlaygroundRun", noise: str, levels: Dict[str, float], i: i
         "contrib": figures.contribution_bars(modality_contributions(run.model, one, run.data),
                                              "contribution<br><sup>probability lost when the modality is dropped"
                                              "</sup>"),
-        "shapley": sample_shapley(run, one, y[i:i + 1]),
+        "shapley": shapley_bars(run.model, one, run.data, y[i:i + 1]),
         "input": figures.sample_inputs(ev.raw(run.data, i), UCI_IMAGES if run.data.name.startswith("uci") else {},
                                        "what the model sees for this sample (raw scale, under the current noise)"),
     }
@@ -234,62 +235,15 @@ def noise_frame(run: "PlaygroundRun", noise: str, levels: Dict[str, float], i: i
     return frame
 
 
-def sample_shapley(run: "PlaygroundRun", one: Dict[str, torch.Tensor], y) -> object:
-    """The selected sample's exact Shapley values (every coalition of modalities, the others at their train mean) of
-    its predicted class's logit margin, under the current noise."""
-    import pandas as pd
-
-    from .. import figures
-    from ..diagnostics.attribution import attribute
-    att = attribute(run.model, one, {k: s.mean for k, s in run.data.stats.items()}, torch.as_tensor(y),
-                    with_emap=False)
-    return figures.contribution_bars(pd.DataFrame({"modality": att.shapley["modality"], "contribution":
-                                                   att.shapley["phi"]}),
-                                     "Shapley value φ<br><sup>each modality's share of the predicted class's logit "
-                                     "margin</sup>", "φ (logit margin)")
-
-
 def attribution_section(run: "PlaygroundRun") -> None:
-    """Which modality the model used over the test set, at the sliders' current setting: mean |φ| per modality, the
-    subset table and EMAP (the model's best additive copy) beside the model, with the finding their difference
-    decides (McNemar's exact test on the same rows)."""
-
-    from .. import figures
-    from ..diagnostics.attribution import attribute_data
-    from ..lessons.reading import ALPHA, mcnemar
-    from .methods import methods_link
-    st.subheader("Which modality did it use?", anchor="which-modality-did-it-use")
+    """Which modality the model used over the test set, at the sliders' current setting (``ui.attribution``)."""
+    from ..noise import corrupt_modalities
+    from .attribution import which_modality
     noise, levels = current_noise(run.data.modality_names, run.config.noise)
     setting = ", ".join(f"{k} {v:g}" for k, v in levels.items() if v > 0)
-    st.caption("Every coalition of modalities (the others set to their train mean) on every test sample: exact Shapley "
-               "values, the accuracy of each coalition, and EMAP, the best additive copy of the model "
-               f"({methods_link('modality-attribution-and-interaction', 'Methods')}). At the sliders' setting: "
-               + (f"{noise} on {setting}." if setting else "clean."))
-    memo = st.session_state.setdefault(f"{KEY}-attribution", {})
-    key = (id(run), noise, tuple(sorted(levels.items())))
-    if key not in memo and not st.button("Compute for the current sliders (about a second)", key=f"{KEY}-attr-go"):
-        return
-    if key not in memo:
-        memo.clear()
-        memo[key] = attribute_data(run.model, run.data, levels, noise, run.config.train.seed)
-    att = memo[key]
-    left, right = st.columns(2)
-    mean = att.shapley.assign(contribution=att.shapley["phi"].abs()).groupby("modality", sort=False)[
-        "contribution"].mean().reset_index()
-    left.plotly_chart(figures.contribution_bars(mean, "mean |φ| per modality<br><sup>over the test set</sup>",
-                                                "mean |φ| (logit margin)"), key=f"{KEY}-attr-mean")
-    right.markdown("Accuracy with each coalition kept (the others at their train mean):")
-    right.dataframe(att.subsets.round(3), hide_index=True, key=f"{KEY}-attr-subsets")
-    e = att.emap
-    if "emap_accuracy" in e:
-        diff, p = mcnemar(att.correct, att.emap_correct)
-        verdict = ("the model relies on what the modalities do together: its additive copy loses "
-                   f"{diff:.3f} of accuracy" if p <= ALPHA and diff > 0 else
-                   "its additive copy does better" if p <= ALPHA else
-                   "the model cannot be told from its additive copy: it is, in effect, additive here")
-        right.markdown(f"**EMAP** (the best additive copy) {e['emap_accuracy']:.3f} vs the model {e['accuracy']:.3f} "
-                       f"on the same {len(att.correct)} test samples (McNemar p = {p:.3g}): {verdict}. Interaction "
-                       f"share {e['interaction_share']:.2f} (0: additive).")
+    which_modality(KEY, run.model, run.data,
+                   lambda: corrupt_modalities(run.data.test.xs, levels, noise, run.config.train.seed, run.data.stats),
+                   f"{noise} on {setting}" if setting else "clean")
 
 
 def current_noise(names: list[str], default: str) -> tuple[str, Dict[str, float]]:

@@ -301,6 +301,23 @@ def noise_frame(run: "UDMLRun", method: str, max_levels: Dict[str, float]) -> Di
             "rob": fig.robustness_methods_figure(run.robustness, marks=max_levels)}
 
 
+def attribution_section(run: "UDMLRun", method: str) -> None:
+    """Which modality the first seed's ``method`` model used over the test set, at the sliders' noise (each test
+    sample at a random level up to the slider's, as the noise view draws it; ``ui.attribution``)."""
+    from ..diagnostics.udml import NOISE, noise_label, per_sample_levels
+    from ..noise import corrupt_modalities
+    from .attribution import which_modality
+    st_ = run.study
+    seed = st_.seeds[0]
+    max_levels = current_levels(st_.data.modality_names)
+
+    def inputs():
+        levels = per_sample_levels(len(st_.data.test), max_levels, st_.eval_seed)
+        return corrupt_modalities(st_.data.test.xs, levels, NOISE, seed, st_.data.stats)
+    which_modality(f"{KEY}-{method}", st_.models[(method, seed)], st_.data, inputs, noise_label(max_levels),
+                   f"the seed-{seed} {METHOD_NAMES.get(method, method)} model", header=False)
+
+
 def current_levels(names: list[str]) -> Dict[str, float]:
     """What :func:`noise_sliders` last returned, read back from the widgets' state (outside their fragment)."""
     return {k: float(st.session_state.get(_k(f"lv-{k}"), 0.0)) for k in names}

@@ -17,6 +17,7 @@ from .forms import data_controls as generated_data_controls
 from .forms import data_state, init_state, option_widget, state_shapes
 from .bundle_box import PageSaving
 from .links import Param, data_params, field_param
+from .attribution import shapley_bars
 from .live import LiveSlider
 from .operators import option_controls, option_params, option_state
 from .glossary import term
@@ -266,6 +267,9 @@ SAMPLE_LAYOUT_TIPS = {
     "vg": "compare the noised modality's value with the clean ones'; 'Compute gate statistics' further down says "
           "which way values moved over the whole test set here, next to the paper's finding.",
     "vc": "channels stuck at 0 or 1 on every sample are saturated and carry no per-sample information.",
+    "shapley": "exact Shapley values over every coalition of modalities (the others at their train mean): which "
+               "modality this prediction used, under the current noise; 'Which modality did it use?' further down "
+               "answers it for the whole test set.",
 }
 
 
@@ -274,7 +278,8 @@ def sample_layout(names: List[str]) -> List[List[Tuple[str, str]]]:
     at 1024 px), then the values, then the other modalities' heatmaps."""
     heat = [[(f"heat-{k}", "outlined cells are the noised ones; G_eff below 1 (suppression) on them is the "
                            "gate doing what the paper says." if i == 0 else "")] for i, k in enumerate(names)]
-    return [[("text", "")], *heat[:1], [("vg", SAMPLE_LAYOUT_TIPS["vg"]), ("vc", SAMPLE_LAYOUT_TIPS["vc"])], *heat[1:]]
+    return [[("text", "")], *heat[:1], [("vg", SAMPLE_LAYOUT_TIPS["vg"]), ("shapley", SAMPLE_LAYOUT_TIPS["shapley"])],
+            [("vc", SAMPLE_LAYOUT_TIPS["vc"])], *heat[1:]]
 
 
 def sample_frame(run: "GatesRun", idx: int, noise: Dict[str, Tuple[float, float]]) -> Dict[str, object]:
@@ -293,7 +298,9 @@ def sample_frame(run: "GatesRun", idx: int, noise: Dict[str, Tuple[float, float]
         "text": f"Sample **{idx}**: true label **{cls[view.label]}**, predicted **{cls[view.pred]}** "
                 f"(p = {view.probs[view.pred]:.2f}, {'correct' if view.pred == view.label else 'wrong'}) "
                 f"under the current noise. Gate colour scale: {scale}.",
-        "vg": vfig.value_bars(view.v_g), "vc": vfig.channel_value_strip(view.v_c)}
+        "vg": vfig.value_bars(view.v_g), "vc": vfig.channel_value_strip(view.v_c),
+        "shapley": shapley_bars(run.model, {k: torch.from_numpy(x)[None] for k, x in view.x.items()}, run.data,
+                                run.data.test.y[idx:idx + 1])}
     for k, shape in run.data.shapes().items():
         ratio, weight = noise[k]
         units, what = noise_units(shape)
@@ -303,6 +310,15 @@ def sample_frame(run: "GatesRun", idx: int, noise: Dict[str, Tuple[float, float]
                                                   f"{k} — {noised}; mean G_eff {view.g_eff[k].mean():.3f}",
                                                   view.noised[k])
     return frame
+
+
+def attribution_section(run: "GatesRun") -> None:
+    """Which modality the first VGMR used over the test set, at the sliders' noise (``ui.attribution``)."""
+    from ..diagnostics.gates import corrupt_test, noise_label
+    from .attribution import which_modality
+    noise = {k: v for k, v in current_noise(run.data.shapes()).items() if v[0] > 0 and v[1] > 0}
+    which_modality(KEY, run.model, run.data, lambda: corrupt_test(run.data, noise, run.config.train.seed),
+                   noise_label(noise), "the first VGMR")
 
 
 def current_noise(shapes: Dict[str, Tuple[int, int]]) -> Dict[str, Tuple[float, float]]:
