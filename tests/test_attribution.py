@@ -247,3 +247,49 @@ def test_the_gates_and_uncertainty_pages_say_which_modality_their_model_used(pag
     assert len(names) >= 2 and len(subsets) == 2 ** len(names) - 1  # every non-empty coalition
     said = [m.value for m in at.markdown if m.value.startswith("**EMAP**")]
     assert said and "McNemar p" in said[0]
+
+
+def test_a_bundles_model_and_a_users_model_are_attributed_as_the_lab_attributes_its_own(tmp_path, capsys):
+    import json
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from fusionlab import bundles
+    from fusionlab.cli import main
+    from fusionlab.data import DataConfig, SyntheticConfig
+    from fusionlab.experiments import playground
+    cfg = replace(playground.DEFAULT, data=DataConfig("synthetic", SyntheticConfig(n_samples=240, dim=6)),
+                  train=replace(playground.DEFAULT.train, epochs=2, seed=4))
+    result = playground.run(cfg)
+    zipped = tmp_path / "run.zip"
+    zipped.write_bytes(bundles.save(playground.SAVING, cfg, result))
+    assert main(["attribution", "--bundle", str(zipped), "--at", "m1=0.5", "--out", str(tmp_path / "b")]) == 0
+    from fusionlab.diagnostics.attribution import attribute_data
+    own = attribute_data(result.artifacts.model, result.artifacts.data, {"m1": 0.5}, "mix", 4)  # the run's seed
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "b" / "shapley.csv"), own.shapley, check_dtype=False)
+    assert json.loads((tmp_path / "b" / "emap.json").read_text()) == pytest.approx(own.emap)
+    # a study the command cannot take one model from, and a file that is no bundle: one line each, nothing written
+    from fusionlab.experiments import scaling
+    small = replace(scaling.DEFAULT, data=DataConfig("clip-like", scaling.ClipLikeConfig(n_samples=300)),
+                    fusions=("concat",), sizes=(32,), n_seeds=1, levels=(0.0,))
+    (tmp_path / "s.zip").write_bytes(bundles.save(scaling.SAVING, small, scaling.run(small)))
+    assert main(["attribution", "--bundle", str(tmp_path / "s.zip"), "--out", str(tmp_path / "c")]) == 2
+    assert "scaling --attribution" in capsys.readouterr().err and not (tmp_path / "c").exists()
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    assert main(["attribution", "--bundle", str(tmp_path / "junk.zip"), "--out", str(tmp_path / "d")]) == 2
+    assert not (tmp_path / "d").exists()
+    # your own model, inspected with --attribution: efficiency holds in its files
+    model = tmp_path / "m.py"
+    model.write_text("import torch\nfrom torch import nn\n\nclass M(nn.Module):\n    def __init__(self, shapes, c):\n"
+                     "        super().__init__()\n        self.names = sorted(shapes)\n"
+                     "        self.lin = nn.Linear(sum(shapes[k][-1] for k in self.names), c)\n"
+                     "    def forward(self, xs):\n        return torch.tanh(self.lin(torch.cat([xs[k] for k in self.names],"
+                     " 1)))\n\ndef build(shapes, n_classes):\n    return M(shapes, n_classes)\n")
+    assert main(["inspect", "--model", str(model), "--train", "--epochs", "1", "--permutations", "5", "--dataset",
+                 "synthetic", "--samples", "200", "--modalities", "3", "--attribution", "--out", str(tmp_path / "i")]) == 0
+    shap = pd.read_csv(tmp_path / "i" / "shapley.csv")
+    coal = pd.read_csv(tmp_path / "i" / "coalitions.csv").pivot(index="row", columns="coalition", values="value")
+    assert np.allclose(shap.groupby("row")["phi"].sum(), coal["m1+m2+m3"] - coal["∅"], atol=1e-5)
+    metrics = json.loads((tmp_path / "i" / "metrics.json").read_text())
+    assert json.loads((tmp_path / "i" / "emap.json").read_text())["accuracy"] == pytest.approx(metrics["accuracy"])

@@ -383,6 +383,45 @@ def attribution_of(args, model, data):
     return attribute_data(model, data, levels, getattr(args, "noise", "mix"), seed, cfg)
 
 
+def read_bundle_file(path: str) -> bytes:
+    """A bundle's bytes, its size checked before it is read (a bundle is at most an upload's 64 MiB)."""
+    from ..limits import MAX_FILE_BYTES
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"no such file: {p}")
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"{p.name} is {size / 2**20:,.0f} MiB; a run bundle is at most {MAX_FILE_BYTES // 2**20} MiB")
+    return p.read_bytes()
+
+
+def main_udml_model(study, seed: int):
+    """The UDML study's model the commands attribute: UDML's of ``seed``, else its first method's (None: none)."""
+    main = next((m for m in ("udml", *study.methods) if (m, seed) in study.models), None)
+    return study.models[(main, seed)] if main else None
+
+
+def bundle_model(path: str):
+    """The model a run bundle holds, the data it was measured on (rebuilt without retraining) and the run's seed (its
+    page's noise draws): the Playground's model, the first VGMR of Gates & values, the first seed's UDML model of
+    Uncertainty weighting."""
+    from ..bundles import read_bundle, reopen
+    from ..experiments import gates, playground, udml
+    raw = read_bundle_file(path)
+    kind = read_bundle(raw).kind
+    studies = {m.SAVING.kind: m for m in (playground, gates, udml)}
+    if kind not in studies:
+        raise ValueError(f"attribution --bundle reads bundles of {', '.join(studies)}; this one is a '{kind}' run "
+                         "(a fusion-complexity study attributes its models with scaling --attribution)")
+    done = reopen(studies[kind].SAVING, raw)
+    a, seed = done.result.artifacts, done.config.train.seed
+    if kind == "playground":
+        return a.model, a.data, seed
+    if kind == "gates":
+        return a.models[("vgmr", seed)], a.data, seed
+    return main_udml_model(a.study, seed), a.study.data, seed
+
+
 def write_attribution(att, d) -> None:
     """The attribution's files: coalitions.csv, shapley.csv, interactions.csv, subsets.csv, emap.json."""
     write_csv(att.coalitions, d / "coalitions.csv")

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 COMMANDS = {"inspect": "your own PyTorch model (a file defining build(shapes, n_classes)), trained (--weights) or "
-                       "trained here (--train): writes metrics.json, robustness.csv, removal.csv, perceptual.csv"}
+                       "trained here (--train): writes metrics.json, robustness.csv, removal.csv, perceptual.csv (and with "
+                       "--attribution the attribution's tables)"}
 
 
 def add_parser(sub) -> None:
     from ..experiments import playground as study
     from ..noise import CORRUPTIONS
-    from ._common import add_data_args, float_list
+    from ._common import add_attribution_args, add_data_args, float_list
     p = sub.add_parser("inspect", help=COMMANDS["inspect"])
     p.add_argument("--model", required=True, metavar="PATH.py[:build]",
                    help="your Python file and the function that builds the model (default name: build)")
@@ -24,6 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--noise", default="mix", choices=CORRUPTIONS.names(), help="the robustness curve's corruption")
     p.add_argument("--levels", type=float_list, default=None, help="comma-separated noise levels")
     p.add_argument("--permutations", type=int, default=200, help="K permutations of the perceptual score")
+    add_attribution_args(p)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run_inspect)
 
@@ -37,7 +39,7 @@ def run_inspect(args) -> int:
     from ..experiments import playground as study
     from ..train import fit
     from ..yours import build_yours, inspect, load_weights
-    from ._common import check_out, data_config, result_set, write_csv, write_json
+    from ._common import attribution_of, check_out, data_config, result_set, write_attribution, write_csv, write_json
     out = check_out(args.out)
     torch.set_num_threads(1)
     data_cfg = data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS)
@@ -48,7 +50,10 @@ def run_inspect(args) -> int:
     else:
         fit(model, data, replace(study.DEFAULT.train, epochs=args.epochs, seed=args.seed))
     tables = inspect(model, data, args.noise, args.levels, seed=args.seed, permutations=args.permutations)
+    att = attribution_of(args, model, data)
     with result_set(out, "inspect") as d:
+        if att is not None:
+            write_attribution(att, d)
         write_json({**tables["metrics"], "model": args.model, "weights": args.weights or "trained here",
                     "scaling": "as stored" if args.weights else "standardised (train mean and sd)"}, d / "metrics.json")
         for name in ("robustness", "removal", "perceptual", "signal_permutation"):

@@ -35,16 +35,11 @@ def same_tables(a, b, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
 
 
 def run_replay(args) -> int:
-    from pathlib import Path
-
     from ..bundles import replay
     from ..experiments import gates, permutation, playground, scaling, udml
-    from ._common import check_out, result_set, write_csv, write_json
+    from ._common import check_out, read_bundle_file, result_set, write_csv, write_json
     out = check_out(args.out)
-    path = Path(args.bundle)
-    if not path.is_file():
-        raise ValueError(f"no such file: {path}")
-    data = path.read_bytes()
+    data = read_bundle_file(args.bundle)
     savings = {m.SAVING.kind: m.SAVING for m in (playground, gates, udml, scaling, permutation)}
     tables, saved, config = replay(data, savings)
     equal = {name: same_tables(table, saved[name]) for name, table in tables.items() if name in saved}

@@ -51,6 +51,11 @@ def add_parser(sub) -> None:
             p.add_argument("--permutations", type=int, default=200, help="K permutations per modality")
         if name in ("train", "attribution"):
             add_attribution_args(p, always=name == "attribution")
+        if name == "attribution":
+            p.add_argument("--bundle", metavar="RUN.zip",
+                           help="attribute the model of a run bundle ('Download run' on the Playground, Gates & "
+                                "values or Uncertainty weighting) on its own data, without training (the data and "
+                                "model flags are the bundle's; --at's noise is drawn with the run's seed)")
         p.set_defaults(func=func)
 
 
@@ -108,8 +113,13 @@ def run_attribution(args) -> int:
     from ..experiments import playground as study
     from ._common import attribution_of, check_out, result_set, write_attribution
     out = check_out(args.out)
-    result = study.run(config(args))
-    att = attribution_of(args, result.artifacts.model, result.artifacts.data)
+    if args.bundle:
+        from ._common import bundle_model
+        model, data, args.seed = bundle_model(args.bundle)  # noise drawn with the run's seed, as its page draws
+    else:
+        result = study.run(config(args))
+        model, data = result.artifacts.model, result.artifacts.data
+    att = attribution_of(args, model, data)
     with result_set(out, "attribution") as d:
         write_attribution(att, d)
     phi = att.shapley.assign(phi=att.shapley["phi"].abs()).groupby("modality", sort=False)["phi"].mean()

@@ -118,15 +118,15 @@ def config(args: argparse.Namespace):
 
 def run_udml(args) -> int:
     from ..experiments import udml as study
-    from ._common import (attribution_of, check_out, print_findings, print_signal_table, result_set, run_with_jobs,
+    from ._common import (attribution_of, check_out, main_udml_model, print_findings, print_signal_table, result_set, run_with_jobs,
                           write_attribution, write_csv, write_json)
     out = check_out(args.out)
     cfg = config(args)
     result = run_with_jobs(args, study.run, cfg, "udml")
     t = result.tables
     st = result.artifacts.study
-    main = next((m for m in ("udml", *cfg.methods) if (m, cfg.train.seed) in st.models), None)  # UDML's, else the first
-    att = attribution_of(args, st.models[(main, cfg.train.seed)], st.data) if main else None
+    model = main_udml_model(st, cfg.train.seed)  # UDML's, else the first method's
+    att = attribution_of(args, model, st.data) if model is not None else None
     res = study.summary(result)
     with result_set(out, "udml") as d:
         write_csv(t["estimator"], d / "estimator.csv")
