@@ -2,6 +2,8 @@
 are named in a warning, and the current setting is written back into the URL."""
 from pathlib import Path
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -33,7 +35,7 @@ def test_a_parameter_parses_and_writes_back(param, raw, value):
     (Param("k", "int", lo=1, hi=100), "500", r"\[1, 100\]"),
     (Param("k", "int", lo=1, hi=100), "five", "integer"),
     (Param("k", "float", lo=0.0, hi=1.0), "nan", r"\[0, 1\]"),
-    (Param("k", "strs", ("pix", "mor")), "pix,zzz", "zzz is not one of pix, mor"),
+    (Param("k", "strs", ("pix", "mor")), "pix,zzz", "1 of its 2 values are not one of pix, mor"),
     (Param("k", "bool"), "maybe", "true or false"),
 ])
 def test_a_bad_parameter_says_what_is_accepted(param, raw, match):
@@ -58,9 +60,33 @@ def test_unknown_and_invalid_parameters_are_named_and_the_rest_applies():
     at = _page("1_playground.py", fusion="tensor", epochs="5000", colour="red", views="pix,nope")
     assert not at.exception
     text = at.warning[0].value
-    assert "unknown parameter 'colour'" in text and "'epochs=5000'" in text and "nope is not one of" in text
+    assert "unknown parameter `colour`" in text and "`epochs=5000`" in text and "`views=pix,nope`" in text
     assert at.selectbox(key="playground-fusion").value == "tensor"  # the valid one applied
     assert at.slider(key="playground-epochs").value != 5000
+
+
+@pytest.mark.parametrize("hostile", ["![p](http://HOST/md-image.png)", "[Session expired - log in again](http://HOST/x)",
+                                     "http://HOST/bare", "a`b``c](x)", "<img src=x onerror=alert(1)>"])
+def test_a_links_rejected_value_is_shown_as_literal_text_never_as_markup(hostile):
+    from fusionlab.ui.links import literal
+    at = _page("1_playground.py", dataset=hostile, fusion=hostile, **{hostile[:20]: "1"})
+    assert not at.exception
+    text = at.warning[0].value
+    # every piece of the link's text sits inside a code span, whose content markdown shows as itself (no image, no
+    # link, no autolink): outside the spans nothing of it is left
+    outside = re.sub(r"(`+) ?.*? ?\1", "", text)
+    assert "HOST" not in outside and "](" not in outside and "<img" not in outside
+    assert literal(hostile) in text or literal(f"dataset={hostile}") in text
+
+
+@pytest.mark.parametrize("text", ["plain", "`tick`", "a``b", " ", "x\ny", "é" * 200])
+def test_a_literal_is_one_code_span_holding_the_text(text):
+    from fusionlab.ui.links import literal
+    shown = literal(text)
+    fence = re.match(r"`+", shown).group()
+    assert shown.endswith(fence) and fence not in shown[len(fence):-len(fence)]  # one span, closed only at its end
+    inner = shown[len(fence):-len(fence)]
+    assert inner.strip() in (text.replace("\n", " ")[:80] + ("…" if len(text) > 80 else "")).strip() or not text.strip()
 
 
 def test_moving_a_control_updates_the_link():
@@ -117,7 +143,8 @@ def test_a_glossary_link_goes_to_its_entry():
 def test_an_invalid_dataset_still_checks_the_other_parameters_and_the_warning_goes_once_the_user_moves_on():
     at = _page("1_playground.py", dataset="nosuch", views="pix,nope", epochs="7")
     text = at.warning[0].value
-    assert "nosuch is not one of" in text and "nope is not one of" in text and "unknown" not in text
+    assert "`dataset=nosuch`: it is not one of" in text and "`views=pix,nope`: 1 of its 2 values are not one of" in text
+    assert "unknown" not in text
     assert at.slider(key="playground-epochs").value == 7
     at.slider(key="playground-epochs").set_value(9).run()
     assert not at.warning
@@ -151,7 +178,7 @@ def test_a_link_sets_the_noise_sliders_whatever_the_order_of_its_parameters():
 def test_a_level_for_a_modality_the_link_does_not_pick_or_beyond_its_range_is_named():
     at = _page("1_playground.py", **{"level-fou": "0.5", "level-pix": "9", "epochs": "4"})
     text = at.warning[0].value
-    assert "unknown parameter 'level-fou'" in text and "'level-pix=9'" in text and "expected a value in [0, " in text
+    assert "unknown parameter `level-fou`" in text and "`level-pix=9`" in text and r"expected a value in \[0, " in text
     assert at.slider(key="playground-epochs").value == 4
 
 

@@ -77,8 +77,9 @@ class Param:
         allowed = self.options()
         if allowed is not None:
             bad = [v for v in values if v not in allowed]
-            if bad:
-                raise ValueError(f"{', '.join(bad)} is not one of {', '.join(map(str, allowed))}")
+            if bad:  # the message never repeats the link's text: a page shows it apart, as a literal
+                what = "it is" if len(values) == 1 else f"{len(bad)} of its {len(values)} values are"
+                raise ValueError(f"{what} not one of {', '.join(map(str, allowed))}")
         if self.most is not None and len(values) > self.most:
             raise ValueError(f"at most {self.most} may be chosen here")
         return values if self.kind == "strs" else values[0]
@@ -132,7 +133,7 @@ def open_link(page: str, params: Callable[[str], Mapping[str, Param]], default_d
             try:
                 value = known[name].parse(raw)
             except ValueError as exc:
-                problems.append(f"'{name}={raw}': {exc}")
+                problems.append(f"{literal(f'{name}={raw}')}: {plain(str(exc), 200)}")
                 return
             if known[name].apply:
                 known[name].apply(value)
@@ -154,7 +155,7 @@ def open_link(page: str, params: Callable[[str], Mapping[str, Param]], default_d
                 if name in known:
                     apply(name)
                 else:
-                    problems.append(f"unknown parameter '{name}'")
+                    problems.append(f"unknown parameter {literal(name)}")
         if problems:
             st.session_state[_notice_key(page)] = ("Not applied from this link: " + "; ".join(problems)
                                                    + ". Its other settings were applied.")
@@ -261,15 +262,25 @@ def apply_view(params: Callable[[], Mapping[str, Param]], view: Mapping[str, str
             p = known.get(name)
             if p is None:
                 if late:
-                    problems.append(f"unknown parameter '{plain(name)}'")
+                    problems.append(f"unknown parameter {literal(name)}")
                 continue
             if p.late != late or p.apply:
                 continue
             try:
                 st.session_state[p.key] = p.parse(raw)
             except ValueError as exc:
-                problems.append(f"'{plain(name)}={plain(raw)}': {plain(str(exc))}")
+                problems.append(f"{literal(f'{name}={raw}')}: {plain(str(exc), 200)}")
     return problems
+
+
+def literal(text: str, most: int = 80) -> str:
+    """Text from a link shown as itself in a markdown element: a code span (no markup, no image, no link, not even a
+    bare URL's autolink), at most ``most`` characters, with a delimiter longer than any run of backticks in it."""
+    text = text if len(text) <= most else text[:most] + "…"
+    text = re.sub(r"[\x00-\x1f\x7f]", " ", text)  # no line breaks: a code span is one line
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def plain(text: str, most: int = 80) -> str:
