@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+import reprlib
 import typing
 import zipfile
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
@@ -32,8 +33,8 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 import pandas as pd
 import torch
 
-from .data.files import open_zip
-from .limits import MAX_FILE_BYTES
+from .data.files import open_zip, read_member
+from .limits import MAX_CONFIG_BYTES, MAX_FILE_BYTES, MAX_TABLE_BYTES, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS
 
 VERSION = 2
 READS = (1, 2)  # versions this fusionlab reopens
@@ -130,6 +131,11 @@ def config_from_record(cls: type, data: Any, where: str = "config") -> Any:
 
 
 def _value(hint: Any, value: Any, where: str) -> Any:
+    from .limits import MAX_CONFIG_ITEMS
+    if isinstance(value, (list, tuple, dict)) and len(value) > MAX_CONFIG_ITEMS:
+        raise ValueError(f"{where} has {len(value):,} items (at most {MAX_CONFIG_ITEMS})")
+    if isinstance(value, str) and len(value) > 10_000:
+        raise ValueError(f"{where} is {len(value):,} characters long (at most 10,000)")
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union:
         if value is None and type(None) in args:
@@ -154,7 +160,7 @@ def _value(hint: Any, value: Any, where: str) -> Any:
     if hint in (int, float, str, bool):
         ok = isinstance(value, hint) or (hint is float and isinstance(value, int) and not isinstance(value, bool))
         if not ok or (hint is int and isinstance(value, bool)):
-            raise ValueError(f"{where} must be {hint.__name__}, got {value!r}")
+            raise ValueError(f"{where} must be {hint.__name__}, got {reprlib.repr(value)}")
         return hint(value)
     return value  # Any, Dict[str, Any]: as stored
 
@@ -205,6 +211,21 @@ def _json(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------- reading
 
 
+def read_table(raw: bytes, path: str) -> pd.DataFrame:
+    """A bundle's table, its width and length checked from its text before pandas parses it."""
+    head = raw[:raw.find(b"\n")] if b"\n" in raw else raw
+    columns = head.count(b",") + 1
+    if columns > MAX_TABLE_COLUMNS:
+        raise ValueError(f"{path} has {columns:,} columns (at most {MAX_TABLE_COLUMNS:,})")
+    rows = raw.count(b"\n")
+    if rows > MAX_TABLE_ROWS:
+        raise ValueError(f"{path} has {rows:,} lines (at most {MAX_TABLE_ROWS:,})")
+    try:
+        return pd.read_csv(io.BytesIO(raw))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable CSV: {exc}") from None
+
+
 def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
     """A bundle's contents, checked (see the module docstring); ``kind`` names the study it must be from."""
     from safetensors import SafetensorError
@@ -215,6 +236,7 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
         raise ValueError("not a run bundle: it is not a .zip file")
     z, infos = open_zip(data, "the bundle")
     names = {i.filename for i in infos}
+    member = {i.filename: i for i in infos}
     for needed in ("config.json", "weights.safetensors"):
         if needed not in names:
             raise ValueError(f"the bundle has no {needed}; is it a fusionlab run bundle?")
@@ -224,9 +246,11 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
     if stray:
         raise ValueError(f"the bundle holds unexpected member(s) {stray[:5]}")
     try:
-        meta = json.loads(z.read("config.json").decode("utf-8"))
+        meta = json.loads(read_member(z, member["config.json"], MAX_CONFIG_BYTES, "the bundle").decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"config.json is not JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("config.json nests deeper than JSON's reader follows") from None
     version = meta.get("version") if isinstance(meta, dict) else None
     if isinstance(meta, dict) and version not in READS:
         raise ValueError(f"bundle version {version!r}; this fusionlab reads versions {', '.join(map(str, READS))}")
@@ -240,21 +264,20 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
     for key, kind_ in (("kind", str), ("url", str), ("config", dict), ("tables", list), ("figures", list)):
         if not isinstance(meta[key], kind_) or (kind_ is list and not all(isinstance(v, str) for v in meta[key])):
             raise ValueError(f"config.json: '{key}' must be {'a list of names' if kind_ is list else kind_.__name__}")
+    if len(meta["url"]) > 8192 or len(view) > 256 or any(len(k) + len(v) > 8192 for k, v in view.items()):
+        raise ValueError("config.json: its link ('url', 'view') is longer than a link can be")
     if kind is not None and meta["kind"] != kind:
         raise ValueError(f"this is a '{meta['kind']}' bundle, not a '{kind}' one: open it on its own page")
     try:
-        state = load(z.read("weights.safetensors"))
+        state = load(read_member(z, member["weights.safetensors"], what="the bundle"))
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise ValueError(f"weights.safetensors is not readable: {exc}") from None
     tables = {}
     for name in meta["tables"]:
-        member = f"tables/{name}.csv"
-        if member not in names:
-            raise ValueError(f"config.json lists table '{name}' but the bundle has no {member}")
-        try:
-            tables[name] = pd.read_csv(io.BytesIO(z.read(member)))
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{member} is not a readable CSV: {exc}") from None
+        path = f"tables/{name}.csv"
+        if path not in names:
+            raise ValueError(f"config.json lists table '{name}' but the bundle has no {path}")
+        tables[name] = read_table(read_member(z, member[path], MAX_TABLE_BYTES, "the bundle"), path)
     return Bundle(str(meta["kind"]), meta["config"], str(meta["url"]), state, tables, dict(view), int(version))
 
 

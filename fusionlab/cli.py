@@ -66,6 +66,20 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings() -> None:
+    """The data's warnings (``DataWarning``) as one line on stderr, like the errors; other warnings as Python shows
+    them."""
+    import warnings
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__name__ == "DataWarning":
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+    warnings.showwarning = show
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and not argv[0].startswith("-") else None
@@ -74,9 +88,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         args = parser.parse_args(argv)  # --help, or a one-line error (the bad command, flag or value)
     except SystemExit as exc:
         return int(exc.code or 0)
+    _one_line_warnings()
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError, NotADirectoryError, PermissionError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, NotADirectoryError, PermissionError,
+            argparse.ArgumentTypeError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"error: {msg}", file=sys.stderr)
         return 2

@@ -10,3 +10,11 @@ MAX_DECOMPRESSED_BYTES = 256 * 2**20  # an .npz's members, uncompressed
 MAX_COLUMNS = 20_000  # CSV / parquet
 MAX_ROWS = 1_000_000  # CSV / parquet
 MAX_PERMUTATIONS = 100_000  # broken-Q permutations K
+# a run bundle's members (checked as they decompress, whatever the zip's directory says)
+MAX_CONFIG_BYTES = 2**20  # config.json
+MAX_TABLE_BYTES = 64 * 2**20  # one table's CSV
+MAX_TABLE_COLUMNS = 1_000  # the lab's own tables have a few dozen
+MAX_TABLE_ROWS = 2_000_000
+MAX_CONFIG_ITEMS = 256  # a list or object in a bundle's config (its noise levels, its fusions...)
+MAX_LEVELS = 100  # noise levels of one robustness curve (each is a pass over the test set per modality)
+MAX_WIDTH = 4096  # a model's encoder, fusion and head widths

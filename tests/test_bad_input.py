@@ -39,12 +39,30 @@ def _cli(capsys, *args):
     (["train", "--dataset", "synthetic", "--samples", "0"], "--samples must be in"),
     (["udml", "--hard", "m7"], "--hard"),
     (["train", "--fusion", "zzz"], "zzz"),
+    (["udml", "--hard", "zzz"], "--hard: expected modality names"),
+    (["permutation", "--dataset", "uci-digits", "--views", "fou"], "with one expert every rule is the same rule"),
+    (["robustness", "--levels", ",".join(["0.5"] * 101)], "at most 100"),
 ])
 def test_bad_values_are_one_line_exit_2_and_make_no_folder(tmp_path, capsys, args, needle):
     out = tmp_path / "out"
     code, err = _cli(capsys, *args, "--out", str(out))
     assert code == 2 and needle in err and "\n" not in err and err.startswith("error:")
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_constant_features_are_refused_or_named(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 120
+    labels = rng.integers(0, 2, n)
+    np.savez(tmp_path / "flat.npz", a=np.ones((n, 4)), b=np.zeros((n, 3)), labels=labels)
+    code, err = _cli(capsys, "train", "--dataset", "file", "--file", str(tmp_path / "flat.npz"), "--epochs", "1",
+                     "--out", str(tmp_path / "o1"))
+    assert code == 2 and "every modality (a, b) is constant on the train rows" in err and "\n" not in err
+    assert not (tmp_path / "o1").exists()
+    np.savez(tmp_path / "one.npz", a=np.ones((n, 4)), b=rng.normal(size=(n, 3)), labels=labels)
+    code, err = _cli(capsys, "train", "--dataset", "file", "--file", str(tmp_path / "one.npz"), "--epochs", "1",
+                     "--out", str(tmp_path / "o2"))
+    assert code == 0 and err == "warning: modality 'a' is constant on the train rows: it carries no information"
 
 
 def test_out_is_checked_before_any_work(tmp_path, capsys):

@@ -152,3 +152,93 @@ def test_a_bundle_whose_setting_the_page_cannot_show_is_refused_and_its_link_is_
     with pytest.raises(ValueError, match="its epochs = 150 is beyond this page's controls"):
         checked_state(link_params(CFG.data.name), widget_state(replace(CFG, train=replace(CFG.train, epochs=150))))
     assert "epochs=2" in run_link(CFG) and "seed=4" in run_link(CFG) and "dataset=synthetic" in run_link(CFG)
+
+
+# -- hostile bundles (issue 32): each refused with one line before anything large is read, parsed or built ----------
+def _raw_zip(members, method=zipfile.ZIP_STORED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def _patch_central(blob: bytes, name: str, offset: int, value: bytes) -> bytes:
+    """``blob`` with ``value`` written at ``offset`` of ``name``'s central-directory entry (and, for the fields the
+    local header repeats, there too)."""
+    b = bytearray(blob)
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        local = z.getinfo(name).header_offset
+    start = b.index(b"PK\x01\x02" + bytes(0))  # the first central entry
+    while True:
+        n = int.from_bytes(b[start + 28:start + 30], "little")
+        if bytes(b[start + 46:start + 46 + n]) == name.encode():
+            break
+        start = b.index(b"PK\x01\x02", start + 4)
+    b[start + offset:start + offset + len(value)] = value
+    local_offset = {8: 6, 10: 8, 16: 14, 20: 18, 24: 22}.get(offset)  # flags, method, crc, sizes
+    if local_offset is not None:
+        b[local + local_offset:local + local_offset + len(value)] = value
+    return bytes(b)
+
+
+def _bad_crc(blob: bytes) -> bytes:
+    b = bytearray(blob)
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        info = z.getinfo("config.json")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    b[start + 2] ^= 0xFF  # a byte of the stored data: its CRC no longer matches
+    return bytes(b)
+
+
+def _bundle_members(trained):
+    with zipfile.ZipFile(io.BytesIO(trained[1])) as z:
+        return [(n, z.read(n)) for n in z.namelist()]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda m: _raw_zip(m + [m[0]]), "holds the member 'config.json' twice"),
+    (lambda m: _bad_crc(_raw_zip(m)), "member 'config.json' cannot be read"),
+    (lambda m: _patch_central(_raw_zip(m), "config.json", 8, (1).to_bytes(2, "little")), "is encrypted"),
+    (lambda m: _patch_central(_raw_zip(m), "config.json", 10, (9).to_bytes(2, "little")), "compression method 9"),
+    (lambda m: _raw_zip([("config.json", b"[" * 100_000 + b"]" * 100_000)] + m[1:]), "nests deeper"),
+])
+def test_a_crafted_zip_is_one_line(trained, make, match):
+    with pytest.raises(ValueError, match=match) as info:
+        read_bundle(make(_bundle_members(trained)))
+    assert "\n" not in str(info.value)
+
+
+def test_a_member_that_understates_its_size_is_stopped_while_it_inflates(trained):
+    members = _bundle_members(trained)
+    big = b"\0" * (300 * 2**20)  # 300 MB of zeros: ~300 kB deflated
+    blob = _raw_zip([(n, big if n == "weights.safetensors" else d) for n, d in members], zipfile.ZIP_DEFLATED)
+    for claimed in (10, 2**20):  # the directory says 10 bytes, then 1 MiB; the stream holds 300 MB
+        lied = _patch_central(blob, "weights.safetensors", 24, claimed.to_bytes(4, "little"))
+        with pytest.raises(ValueError, match="weights.safetensors"):
+            read_bundle(lied)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda meta: meta["config"].update(levels=[0.1] * 1_000_000), r"config.json' decompresses to more than"),
+    (lambda meta: meta["config"].update(levels=[0.1] * 100_000), r"config.levels has 100,000 items \(at most 256\)"),
+    (lambda meta: meta["config"].update(levels=[0.1] * 200), r"levels: 200 noise levels \(at most 100\)"),
+    (lambda meta: meta["config"]["model"].update(head_hidden=6_000_000), r"head_hidden must lie in \[1, 4096\]"),
+    (lambda meta: meta.update(url="x" * 20_000), "longer than a link can be"),
+])
+def test_a_config_that_would_build_or_run_without_bound_is_refused_before_anything_is_built(trained, change, match):
+    def edit(m):
+        meta = json.loads(m["config.json"])
+        change(meta)
+        m["config.json"] = json.dumps(meta).encode()
+    with pytest.raises(ValueError, match=match):
+        bundles.reopen(playground.SAVING, _rezip(trained[1], edit))
+
+
+def test_a_table_too_wide_or_too_long_is_refused_before_it_is_parsed(trained):
+    wide = ",".join(f"c{i}" for i in range(100_000)).encode() + b"\n"
+    with pytest.raises(ValueError, match="100,000 columns"):
+        read_bundle(_rezip(trained[1], lambda m: m.update({"tables/metrics.csv": wide})))
+    long = b"a\n" + b"1\n" * 3_000_000
+    with pytest.raises(ValueError, match="lines"):
+        read_bundle(_rezip(trained[1], lambda m: m.update({"tables/metrics.csv": long})))

@@ -304,7 +304,6 @@ def executor_for(args: argparse.Namespace):
                              "put the cache beside it")
     executor, where, close = executor_from(args.workers, args.scheduler)
     cache = JobCache(args.cache) if args.cache else None
-    print(f"jobs run {where}" + (f"; finished jobs are kept in {args.cache}" if cache else ""), file=sys.stderr)
     try:
         yield executor, where, cache
     finally:
@@ -315,12 +314,20 @@ def run_with_jobs(args: argparse.Namespace, run, cfg, label: str, **kwargs):
     """``run(cfg, progress=, executor=, cache=, **kwargs)`` with a tqdm bar advancing per job (and per epoch
     in-process), on the executor and cache the arguments ask for."""
     from tqdm import tqdm
-    bar = tqdm(total=100, desc=label, unit="%", leave=True)
+    bars = []  # the bar starts with the first progress: a refusal before any work is one line, no empty bar
+
+    def progress(fraction: float, message: str, epoch=None) -> None:
+        if not bars:
+            print(f"jobs run {where}" + (f"; finished jobs are kept in {args.cache}" if cache else ""),
+                  file=sys.stderr)
+            bars.append(tqdm(total=100, desc=label, unit="%", leave=True))
+        progress_printer(bars[0])(fraction, message, epoch)
     try:
-        with executor_for(args) as (executor, _, cache):
-            return run(cfg, progress=progress_printer(bar), executor=executor, cache=cache, **kwargs)
+        with executor_for(args) as (executor, where, cache):
+            return run(cfg, progress=progress, executor=executor, cache=cache, **kwargs)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
 
 
 def add_signal_args(p: argparse.ArgumentParser) -> None:

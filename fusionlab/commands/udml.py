@@ -94,7 +94,10 @@ def config(args: argparse.Namespace):
     base = study.PRESETS[args.preset][0] if args.preset else study.DEFAULT
     fusion = args.fusion or base.model.fusion
     if args.hard is not None:
-        args.xor = modality_list(args.hard)
+        try:
+            args.xor = modality_list(args.hard)
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"--hard: {exc}") from None
     try:
         data = data_config(args, study.DATASET_NAMES, {**study.DATA_DEFAULTS, base.data.name: base.data})
     except ValueError as exc:

@@ -5,6 +5,8 @@ split only and applied unchanged to validation and test.
 """
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -224,6 +226,7 @@ class ModalityStats:
 
     mean: torch.Tensor  # (D,)
     std: torch.Tensor  # (D,)
+    constant: bool = False  # every feature constant on the train rows (its sd was left at 1)
 
 
 @dataclass
@@ -282,8 +285,26 @@ def fit_stats(x: np.ndarray) -> ModalityStats:
         raise ValueError("a modality is missing on every train row; its scale cannot be fitted")
     mean = flat[here].mean(axis=0)
     std = flat[here].std(axis=0)
+    constant = bool((std < 1e-8).all())
     std = np.where(std < 1e-8, 1.0, std)  # constant features: leave their scale alone
-    return ModalityStats(torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32))
+    return ModalityStats(torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32),
+                         constant)
+
+
+class DataWarning(UserWarning):
+    """Data the lab can use but a user should know about (the CLI prints it as one line)."""
+
+
+def check_constant(raw: Dict[str, "ModalityStats"]) -> None:
+    """Refuse data whose every modality is constant on the train rows (a model can only learn the class
+    frequencies: it would train to chance without a word); warn about a single constant modality."""
+    flat = [k for k, st in raw.items() if st.constant]
+    if flat and len(flat) == len(raw):
+        raise ValueError(f"every modality ({', '.join(flat)}) is constant on the train rows: there is nothing to "
+                         "learn from (check the file's columns)")
+    for k in flat:
+        warnings.warn(f"modality '{k}' is constant on the train rows: it carries no information", DataWarning,
+                      stacklevel=3)
 
 
 def standardise(x: np.ndarray, stats: ModalityStats) -> torch.Tensor:
@@ -300,7 +321,7 @@ def split_of(ds: MultimodalDataset, rows: np.ndarray, raw: Dict[str, ModalitySta
 
 def unit_stats(raw: Dict[str, ModalityStats]) -> Dict[str, ModalityStats]:
     """The statistics of standardised data (zeros and ones), what the corruptions are given."""
-    return {k: ModalityStats(torch.zeros_like(s.mean), torch.ones_like(s.std)) for k, s in raw.items()}
+    return {k: ModalityStats(torch.zeros_like(s.mean), torch.ones_like(s.std), s.constant) for k, s in raw.items()}
 
 
 def as_stored(x: np.ndarray, stats: ModalityStats) -> torch.Tensor:
@@ -318,6 +339,7 @@ def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig(), scale: bool
     parts = (split_indices(ds.labels, cfg, ds.class_names) if ds.split is None
              else given_split(ds.labels, ds.split, cfg, ds.class_names))
     raw = {k: fit_stats(v[parts["train"]]) for k, v in ds.modalities.items()}
+    check_constant(raw)
     if not scale:
         splits = [Split({k: as_stored(v[parts[s]], raw[k]) for k, v in ds.modalities.items()},
                         torch.as_tensor(ds.labels[parts[s]]), parts[s], {k: e[parts[s]] for k, e in ds.extras.items()})

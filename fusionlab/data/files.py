@@ -59,10 +59,42 @@ def open_zip(data: bytes, what: str = "the .zip") -> tuple:
         infos = [i for i in zf.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ValueError(f"{what} is not a readable .zip: {exc}") from exc
+    seen = set()
+    for i in infos:
+        if i.filename in seen:  # zipfile would silently read the last copy: two contents under one name
+            raise ValueError(f"{what} holds the member '{i.filename}' twice")
+        seen.add(i.filename)
+        if i.flag_bits & 0x1:
+            raise ValueError(f"{what}: member '{i.filename}' is encrypted")
+        if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(f"{what}: member '{i.filename}' uses compression method {i.compress_type}; only stored "
+                             "and deflated members are read")
     total = sum(i.file_size for i in infos)
     if total > MAX_DECOMPRESSED_BYTES:
         raise ValueError(f"{what} decompresses to {total:,} bytes, above the limit of {MAX_DECOMPRESSED_BYTES:,}")
     return zf, infos
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int = MAX_DECOMPRESSED_BYTES,
+                what: str = "the .zip") -> bytes:
+    """A member's bytes, decompressed in chunks and stopped as soon as its real output passes ``limit`` (whatever
+    the zip's directory claims); a bad CRC, a truncated or corrupt stream is one ``ValueError``."""
+    import zlib
+    out, size = [], 0
+    try:
+        with zf.open(info) as fh:
+            while True:
+                chunk = fh.read(1 << 20)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise ValueError(f"{what}: member '{info.filename}' decompresses to more than {limit:,} bytes, "
+                                     "the limit")
+                out.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
+        raise ValueError(f"{what}: member '{info.filename}' cannot be read ({exc})") from None
+    return b"".join(out)
 
 
 def _npz_headers(data: bytes) -> Dict[str, tuple]:

@@ -200,6 +200,14 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table[FIRST + [c for c in table.columns if c not in FIRST]]
 
 
+def one_modality(names) -> None:
+    """Refuse a test of one modality: with a single expert every fusion rule returns its decision, whatever Q says,
+    so permuting Q can change nothing and the test would report a certainty it did not measure."""
+    if len(names) < 2:
+        raise ValueError(f"the reliability test fuses several modalities' experts; {list(names)} is one, and with "
+                         "one expert every rule is the same rule (Q changes nothing). Pick at least two views")
+
+
 def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = None, stop: Optional[Stop] = None,
         source: Any = None, dataset: Optional[MultimodalDataset] = None,
         memo: Optional[MutableMapping] = None, executor: Optional[Executor] = None,
@@ -208,6 +216,7 @@ def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = No
     resumable from ``cache``); with ``cfg.outputs`` (or ``outputs``) your outputs' runs instead."""
     if outputs is not None or cfg.outputs.path:
         out = outputs if outputs is not None else load_outputs_of(cfg.outputs, source)
+        one_modality(out.names)
         if cfg.diagnostic.scores == DiagnosticConfig().scores:  # the features' defaults: the outputs' instead
             cfg = replace(cfg, diagnostic=replace(cfg.diagnostic, scores=tuple(outputs_scores(out))))
         (bank, result, qc), runs = outputs_runs(out, cfg, memo, progress)
@@ -217,6 +226,7 @@ def run(cfg: PermutationStudyConfig = DEFAULT, progress: Optional[Progress] = No
         return Result({"permutation_runs": runs, "permutation": table, "q_correct": qc, "null": result.null},
                       findings(table), config, {"bank": bank, "result": result, "outputs": out})
     ds = dataset if dataset is not None else _dataset(cfg.data, source)
+    one_modality(ds.modality_names)
     if cfg.repeats == 1 and cfg.folds < 2:
         return split_result(cfg, ds, *single_run(ds, cfg, memo))
     seeds = range(cfg.seed, cfg.seed + cfg.repeats)

@@ -23,6 +23,7 @@ from ..diagnostics.signals import (SignalTestConfig, declared_signals, input_per
                                    signal_permutation)
 from ..noise import corrupt_modalities
 from ..models import ModelConfig, build_model
+from ..limits import MAX_LEVELS
 from ..noise import CORRUPTIONS, default_levels, level_range
 from ..train import TrainConfig, evaluate, fit
 from .base import Progress, Result, Stop, epoch_progress, record
@@ -50,6 +51,8 @@ class PlaygroundConfig:
                 raise ValueError(f"signal_level of '{self.noise}' must lie in [{lo:g}, {max(hi, 1.0):g}], "
                                  f"got {self.signal_level}")
         if self.levels is not None:
+            if len(self.levels) > MAX_LEVELS:
+                raise ValueError(f"levels: {len(self.levels):,} noise levels (at most {MAX_LEVELS})")
             object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
             lo, hi = level_range(self.noise)
             bad = [v for v in self.levels if not (np.isfinite(v) and lo <= v <= max(hi, 1.0))]

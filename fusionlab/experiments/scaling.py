@@ -42,6 +42,7 @@ from ..data import (ClipLikeConfig, DataConfig, PreparedData, SplitConfig, Synth
 from ..fusion import FUSIONS, check_fusion_options
 from ..jobs import uploads_uncached, Job, JobCache, JobsOutcome, Stopped, concat, run_jobs
 from ..models import ModelConfig, build_model, count_parameters
+from ..limits import MAX_LEVELS
 from ..noise import CORRUPTIONS
 from ..train import EpochInfo, TrainConfig
 from ..bundles import Saving
@@ -102,6 +103,8 @@ class ScalingConfig:
         if self.first_seed < 0:
             raise ValueError(f"first_seed must be >= 0, got {self.first_seed}")
         CORRUPTIONS.get(self.noise)
+        if len(self.levels) > MAX_LEVELS:
+            raise ValueError(f"levels: {len(self.levels):,} noise levels (at most {MAX_LEVELS})")
         object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
         if not self.levels or any(not (np.isfinite(v) and 0 <= v <= 1) for v in self.levels):
             raise ValueError(f"levels must be numbers in [0, 1], got {list(self.levels)}")

@@ -91,6 +91,9 @@ class ProductFusion(Fusion):
         return FusionOutput(torch.cat([product_pair(vs[i], vs[j]) for i, j in self.pairs], dim=-1), {})
 
 
+MAX_TENSOR_OUT = 2**20  # the outer product's values per sample (the head's first layer multiplies them)
+
+
 @register_fusion("tensor", "vec(outer product of [h_m; 1]): Tensor Fusion Network")
 class TensorFusion(Fusion):
     formula = r"f = \mathrm{vec}\Big(\bigotimes_m \begin{bmatrix} h_m \\ 1 \end{bmatrix}\Big)"
@@ -113,6 +116,9 @@ class TensorFusion(Fusion):
         sizes = [dim] * len(in_dims) if dim else list(in_dims)
         self.append_one = append_one
         self.out_dim = math.prod(s + extra for s in sizes)
+        if self.out_dim > MAX_TENSOR_OUT:
+            raise ValueError(f"tensor fusion of sizes {sizes} has {self.out_dim:,} values per sample (at most "
+                             f"{MAX_TENSOR_OUT:,}): project to a smaller fusion_dim")
 
     def fuse(self, hs):
         vs = [pool(h) for h in hs]

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .. import rng
+from ..limits import MAX_WIDTH
 from ..signals import Replace, Signal, check_replace
 from ..fusion import check_fusion_options, create_fusion
 from ..refiners import REFINERS
@@ -43,8 +44,8 @@ class ModelConfig:
         if self.temporal not in TEMPORAL:
             raise ValueError(f"temporal must be one of {TEMPORAL}, got '{self.temporal}'")
         for name in ("enc_dim", "fusion_dim", "head_hidden"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            if not 1 <= int(getattr(self, name)) <= MAX_WIDTH:
+                raise ValueError(f"{name} must lie in [1, {MAX_WIDTH}], got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
         if self.refiner is not None:
