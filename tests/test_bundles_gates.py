@@ -67,7 +67,7 @@ def _sweep(raw: bytes) -> bytes:
     (lambda m: m.update({"tables/best.csv": b"best_epoch\n1\n2\n"}), "its one-row best-epoch table"),
     (lambda m: m.update({"tables/best.csv": b"best_epoch\ninf\n"}), "best epoch is inf, not a whole number"),
     (lambda m: m.update({"tables/history.csv": b"step\n1\n"}), "history table needs the columns"),
-    (lambda m: m.update({"config.json": _sweep(m["config.json"])}), "robustness grid has 1006 levels"),
+    (lambda m: m.update({"config.json": _sweep(m["config.json"])}), r"config.sweep.ratios has 1,000 items \(at most 256\)"),
 ])
 def test_a_bad_gates_bundle_is_refused_in_one_line(trained, change, match):
     with pytest.raises(ValueError, match=match):

@@ -24,12 +24,15 @@ def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
         st.session_state[f"{key}-bundle-error"] = ("No run bundle has reached the page yet: choose a .zip, wait until "
                                                    "its size shows, then press Reopen.")
         return
+    from .links import literal, plain
     try:
         reopen(up.getvalue())
-    except ValueError as exc:
-        st.session_state[f"{key}-bundle-error"] = f"Cannot reopen {up.name}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a crafted bundle must end in this one line, never in a traceback box
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        why = text if isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}"
+        st.session_state[f"{key}-bundle-error"] = f"Cannot reopen {literal(up.name)}: {plain(why, 300)}"
         return
-    st.session_state[f"{key}-bundle-note"] = (f"Reopened {up.name}: its model, settings, tables and what was on "
+    st.session_state[f"{key}-bundle-note"] = (f"Reopened {literal(up.name)}: its model, settings, tables and what was on "
                                               "screen (sliders, sample); nothing was retrained.")
 
 
