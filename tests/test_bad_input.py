@@ -136,6 +136,60 @@ def test_a_run_killed_mid_write_leaves_the_old_results_or_none(tmp_path, sig, co
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".py")) == ["run"]
 
 
+KILL_AT_RENAME = """
+import os, signal, sys
+from pathlib import Path
+from fusionlab.commands import _common as c
+mode, kill_at, out, value = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+if mode == "renames":
+    c.exchange = lambda a, b: False  # a system without the atomic exchange: two renames
+calls = [0]
+def counted(f):
+    def g(*a):
+        calls[0] += 1
+        if calls[0] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return f(*a)
+    return g
+os.rename, c.exchange = counted(os.rename), counted(c.exchange)
+with c.result_set(out, "t") as d:
+    (d / "v.txt").write_text(value)
+"""
+
+
+@pytest.mark.parametrize("mode, kill_at", [("exchange", 1), ("renames", 1), ("renames", 2)])  # at each step
+def test_a_run_killed_at_any_rename_never_loses_the_old_results(tmp_path, mode, kill_at):
+    script = tmp_path / "k.py"
+    script.write_text(KILL_AT_RENAME)
+    out = tmp_path / "sets" / "run"
+
+    def run(kill, value):
+        return subprocess.run([sys.executable, str(script), mode, str(kill), str(out), value], timeout=120).returncode
+
+    assert run(0, "old") == 0
+    assert run(kill_at, "new") == -signal.SIGKILL
+    hidden = [p for p in out.parent.iterdir() if p.name.startswith(".run.old-")]
+    if mode == "exchange":  # one atomic step: the name always holds a whole set
+        assert (out / "v.txt").read_text() in ("old", "new") and (out / "manifest.json").exists()
+    else:  # killed between the two renames: the old set waits, whole, beside it
+        assert (out / "v.txt").exists() or [(p / "v.txt").read_text() for p in hidden] == ["old"]
+    before = (out / "v.txt").read_text() if out.exists() else "old"
+    assert run(10_000, "next") == 0  # the next run puts any waiting old set back first, then replaces it
+    assert (out / "v.txt").read_text() == "next" and before in ("old", "new")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["run"]
+
+
+def test_the_next_run_restores_a_waiting_old_set_before_it_can_fail(tmp_path):
+    from fusionlab.commands._common import result_set
+    out = tmp_path / "run"
+    (tmp_path / ".run.old-123").mkdir()
+    (tmp_path / ".run.old-123" / "v.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with result_set(out, "t"):
+            raise RuntimeError("the new run fails before writing")
+    assert (out / "v.txt").read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 # -- files --------------------------------------------------------------------------------------------
 def _csv(text: str, name="f.csv"):
     return load_file(text.encode(), filename=name)

@@ -209,18 +209,40 @@ def check_out(path: str) -> Path:
     return p
 
 
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``): a kill at any moment leaves
+    each name holding one whole folder. False where the system has no such call (the caller falls back)."""
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        call = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if call(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (38, 22, 95):  # ENOSYS, EINVAL (a file system without it), EOPNOTSUPP: not available here
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 @contextlib.contextmanager
 def result_set(out: Path, command: str):
-    """Write a command's files into a hidden sibling folder and rename it into place when all are
-    written: ``out`` holds the old set or the new one, whole, never a mix (a kill leaves only the
-    hidden folder, which the next run into ``out`` removes). Files get the user's umask."""
+    """Write a command's files into a hidden sibling folder and put it in place when all are written: ``out`` holds
+    the old set or the new one, whole, never a mix and never nothing. An existing set is swapped with the new one in
+    one atomic exchange (``exchange``); where the system has none, by two renames, and a run killed between them
+    leaves the old set in ``.out.old-PID``, which the next run into ``out`` puts back before anything else. Files get
+    the user's umask."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    olds = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds and not out.exists():
+        os.rename(olds[-1], out)  # a run died between its two renames: the old set goes back in place
     for stale in [*out.parent.glob(f".{out.name}.partial-*"), *out.parent.glob(f".{out.name}.old-*")]:
-        if stale.name.startswith(f".{out.name}.old-") and not out.exists():
-            os.rename(stale, out)  # a run died between its two renames: the old set goes back in place
-        else:
-            shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     umask = os.umask(0)
     os.umask(umask)
@@ -230,7 +252,9 @@ def result_set(out: Path, command: str):
         files = sorted(f.name for f in tmp.iterdir())
         (tmp / MANIFEST).write_text(json.dumps({"command": command, "files": files, "complete": True}, indent=2) + "\n",
                                     encoding="utf-8")
-        if out.exists():
+        if out.exists() and exchange(tmp, out):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old set
+        elif out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.rename(out, old)
             try:
