@@ -242,3 +242,12 @@ def test_a_table_too_wide_or_too_long_is_refused_before_it_is_parsed(trained):
     long = b"a\n" + b"1\n" * 3_000_000
     with pytest.raises(ValueError, match="lines"):
         read_bundle(_rezip(trained[1], lambda m: m.update({"tables/metrics.csv": long})))
+
+
+def test_a_huge_file_given_to_replay_is_refused_from_its_size_before_it_is_read(tmp_path, capsys):
+    from fusionlab.cli import main
+    huge = tmp_path / "huge.zip"
+    with open(huge, "wb") as f:
+        f.truncate(2 * 2**30)  # 2 GiB, sparse: nothing to read if the size is checked first
+    assert main(["replay", str(huge), "--out", str(tmp_path / "o")]) == 2
+    assert "2,048 MiB; a run bundle is at most 64 MiB" in capsys.readouterr().err
