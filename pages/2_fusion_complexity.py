@@ -94,9 +94,9 @@ if not result.emap.empty:
     look_for("EMAP (Hessel and Lee, EMNLP 2020) is the best sum of one part per modality that copies the model's "
              "logits on the test set. A dashed line far below its solid one: the model needs what the modalities do "
              "together. The interaction share is the part of the exact coalition terms that needs both modalities "
-             "(the other at its train mean), 0 for an additive model; product fusion's is 1 by construction (a product "
-             "feature vanishes when either modality sits at its mean, 0 after standardising), so for it read the "
-             "gap. Compare the dot and real labels.")
+             "(the other at its train mean), 0 for an additive model. Product and tensor fusion's is 1, or nearly, by "
+             "construction (a product feature vanishes when either modality sits at its mean, 0 after "
+             "standardising), so for them read the gap. Compare the dot and real labels.")
 
 
 @st.fragment

@@ -101,8 +101,8 @@ def emap_figure(emap: pd.DataFrame, fusions: Optional[Sequence[str]] = None) -> 
     right: the interaction share (0: additive). Mean ± 1 sd over seeds."""
     if emap is None or emap.empty:
         return empty_figure("no attribution results: tick 'which modality did each model use?' and run the study")
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.12,
-                        subplot_titles=["model (solid) vs its additive copy EMAP (dashed)", "interaction share"])
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.58, 0.42], horizontal_spacing=0.17,
+                        subplot_titles=["model vs EMAP (dashed)", "interaction share"])
     stats = emap.groupby(["fusion", "size"])[["accuracy", "emap_accuracy", "interaction_share"]].agg(
         ["mean", "std"]).reset_index()
     stats.columns = ["_".join(c).strip("_") for c in stats.columns]
@@ -119,5 +119,6 @@ def emap_figure(emap: pd.DataFrame, fusions: Optional[Sequence[str]] = None) -> 
     fig.update_yaxes(title_text="share of |Möbius| terms", range=[-0.02, 1.02], row=1, col=2)
     fig.update_layout(title=dict(text="does the model combine the modalities?",
                                  subtitle=dict(text="a gap between a solid line and its dashed copy: accuracy no sum "
-                                                    "of per-modality parts reaches")), height=400, margin=dict(t=110))
+                                                    "of per-modality parts reaches")), height=430, margin=dict(t=110),
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0))
     return fig
