@@ -293,3 +293,30 @@ def test_a_bundles_model_and_a_users_model_are_attributed_as_the_lab_attributes_
     assert np.allclose(shap.groupby("row")["phi"].sum(), coal["m1+m2+m3"] - coal["∅"], atol=1e-5)
     metrics = json.loads((tmp_path / "i" / "metrics.json").read_text())
     assert json.loads((tmp_path / "i" / "emap.json").read_text())["accuracy"] == pytest.approx(metrics["accuracy"])
+
+
+def test_attribution_of_your_model_file_equals_inspects(tmp_path):
+    import pandas as pd
+
+    from fusionlab.cli import main
+    from fusionlab.data import DataConfig, SplitConfig, prepare
+    from fusionlab.data.synthetic import SyntheticConfig
+    from fusionlab.yours import build_yours, save_weights
+    model = tmp_path / "m.py"
+    model.write_text("import torch\nfrom torch import nn\n\nclass M(nn.Module):\n    def __init__(self, shapes, c):\n"
+                     "        super().__init__()\n        self.a = nn.Linear(shapes['m1'][-1], c)\n"
+                     "        self.b = nn.Linear(shapes['m2'][-1], c)\n    def forward(self, xs):\n"
+                     "        return self.a(xs['m1']) * torch.sigmoid(self.b(xs['m2']))\n\n"
+                     "def build(shapes, n_classes):\n    return M(shapes, n_classes)\n")
+    data = ["--dataset", "synthetic", "--samples", "200", "--modalities", "2"]
+    prepared = prepare(DataConfig("synthetic", SyntheticConfig(n_samples=200, n_modalities=2)).load(),
+                       SplitConfig(seed=0), scale=False)
+    save_weights(build_yours(str(model), prepared.shapes(), prepared.n_classes, seed=1), tmp_path / "w.safetensors")
+    mine = ["--model", str(model), "--weights", str(tmp_path / "w.safetensors"), *data, "--at", "m2=0.5"]
+    assert main(["attribution", *mine, "--out", str(tmp_path / "a")]) == 0
+    assert main(["inspect", *mine, "--permutations", "5", "--attribution", "--out", str(tmp_path / "i")]) == 0
+    for name in ("shapley.csv", "subsets.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / name), pd.read_csv(tmp_path / "i" / name))
+    phi = pd.read_csv(tmp_path / "a" / "shapley.csv")
+    assert phi["phi"].abs().sum() > 0  # a multiplicative model: neither modality is a dummy
+    assert main(["attribution", "--weights", str(tmp_path / "w.safetensors"), *data, "--out", str(tmp_path / "x")]) == 2

@@ -31,24 +31,13 @@ def add_parser(sub) -> None:
 
 
 def run_inspect(args) -> int:
-    from dataclasses import replace
-
     import torch
 
-    from ..data import SplitConfig, prepare
-    from ..experiments import playground as study
-    from ..train import fit
-    from ..yours import build_yours, inspect, load_weights
-    from ._common import attribution_of, check_out, data_config, result_set, write_attribution, write_csv, write_json
+    from ..yours import inspect
+    from ._common import attribution_of, check_out, result_set, write_attribution, write_csv, write_json
     out = check_out(args.out)
     torch.set_num_threads(1)
-    data_cfg = data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS)
-    data = prepare(data_cfg.load(), SplitConfig(seed=args.seed), scale=args.weights is None)
-    model = build_yours(args.model, data.shapes(), data.n_classes, seed=args.seed)
-    if args.weights:
-        load_weights(model, args.weights)
-    else:
-        fit(model, data, replace(study.DEFAULT.train, epochs=args.epochs, seed=args.seed))
+    model, data = your_model(args, train=not args.weights)
     tables = inspect(model, data, args.noise, args.levels, seed=args.seed, permutations=args.permutations)
     att = attribution_of(args, model, data)
     with result_set(out, "inspect") as d:
@@ -62,3 +51,23 @@ def run_inspect(args) -> int:
     m = tables["metrics"]
     print(f"test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} on {m['n_test']} test rows -> {out}")
     return 0
+
+
+def your_model(args, train: bool):
+    """``--model`` built on the data the arguments name, with ``--weights`` loaded (the features as stored) or, with
+    ``train``, trained here by the lab's engine (standardised features); returns the model and the prepared data."""
+    from dataclasses import replace
+
+    from ..data import SplitConfig, prepare
+    from ..experiments import playground as study
+    from ..train import fit
+    from ..yours import build_yours, load_weights
+    from ._common import data_config
+    data_cfg = data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS)
+    data = prepare(data_cfg.load(), SplitConfig(seed=args.seed), scale=train)
+    model = build_yours(args.model, data.shapes(), data.n_classes, seed=args.seed)
+    if not train:
+        load_weights(model, args.weights)
+    else:
+        fit(model, data, replace(study.DEFAULT.train, epochs=args.epochs, seed=args.seed))
+    return model, data

@@ -52,10 +52,16 @@ def add_parser(sub) -> None:
         if name in ("train", "attribution"):
             add_attribution_args(p, always=name == "attribution")
         if name == "attribution":
-            p.add_argument("--bundle", metavar="RUN.zip",
-                           help="attribute the model of a run bundle ('Download run' on the Playground, Gates & "
-                                "values or Uncertainty weighting) on its own data, without training (the data and "
-                                "model flags are the bundle's; --at's noise is drawn with the run's seed)")
+            which = p.add_mutually_exclusive_group()
+            which.add_argument("--bundle", metavar="RUN.zip",
+                               help="attribute the model of a run bundle ('Download run' on the Playground, Gates & "
+                                    "values or Uncertainty weighting) on its own data, without training (the data "
+                                    "and model flags are the bundle's; --at's noise is drawn with the run's seed)")
+            which.add_argument("--model", metavar="PATH.py[:build]",
+                               help="your own PyTorch model, as `inspect` takes it (docs/your-model.md): with "
+                                    "--weights, your trained weights on the features as stored; without, trained "
+                                    "here by the lab's engine")
+            p.add_argument("--weights", metavar="W.safetensors", help="with --model: your trained weights")
         p.set_defaults(func=func)
 
 
@@ -113,9 +119,14 @@ def run_attribution(args) -> int:
     from ..experiments import playground as study
     from ._common import attribution_of, check_out, result_set, write_attribution
     out = check_out(args.out)
+    if args.weights and not args.model:
+        raise ValueError("--weights needs --model (the file that builds the model they belong to)")
     if args.bundle:
         from ._common import bundle_model
         model, data, args.seed = bundle_model(args.bundle)  # noise drawn with the run's seed, as its page draws
+    elif args.model:
+        from .inspect import your_model
+        model, data = your_model(args, train=not args.weights)
     else:
         result = study.run(config(args))
         model, data = result.artifacts.model, result.artifacts.data
