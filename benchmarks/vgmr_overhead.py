@@ -17,7 +17,7 @@ batch, i.e. the value pass with a refiner that costs nothing. Forward FLOPs per 
     python benchmarks/vgmr_overhead.py                       # synthetic sequences, concat backbone
     python benchmarks/vgmr_overhead.py --dataset uci-digits  # pix as 16 rows + fou + mor
     python benchmarks/vgmr_overhead.py --backbone transformer
-    python benchmarks/vgmr_overhead.py --value-rows 16       # value target on 16 rows of each batch
+    python benchmarks/vgmr_overhead.py --value-rows 0        # value target on every row (the earlier default)
     python benchmarks/vgmr_overhead.py --quick               # fewer repeats
 """
 from __future__ import annotations
@@ -69,7 +69,8 @@ def forward_flops_per_sample(model, data, rows: int = 64) -> float:
     return counter.get_total_flops() / rows
 
 
-def measure(data, backbone: str, batch_size: int, epochs: int, repeats: int, value_rows: int = 0) -> dict:
+def measure(data, backbone: str, batch_size: int, epochs: int, repeats: int,
+            value_rows: int = VGMRConfig().value_rows) -> dict:
     vgmr = VGMRConfig(value_rows=value_rows)
     models = {"plain": build_model(data.shapes(), data.n_classes, backbone_config(backbone), seed=0),
               "vgmr": build_model(data.shapes(), data.n_classes, backbone_config(backbone, vgmr), seed=0)}
@@ -114,8 +115,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8, help="training epochs timed per model")
     ap.add_argument("--repeats", type=int, default=10, help="inference timing rounds per model")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, all cores)")
-    ap.add_argument("--value-rows", type=int, default=0,
-                    help="VGMR's value_rows: rows per batch for the value target (0: all, as docs/methods.md, VGMR)")
+    ap.add_argument("--value-rows", type=int, default=VGMRConfig().value_rows,
+                    help="VGMR's value_rows: rows per batch for the value target (0: all; default VGMR's, "
+                         "docs/methods.md, VGMR)")
     ap.add_argument("--quick", action="store_true", help="3 epochs and 4 inference rounds")
     args = ap.parse_args()
     if args.threads > 0:
