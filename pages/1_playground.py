@@ -19,12 +19,14 @@ from fusionlab.ui.playground import (KEY, URL_PATH, YOURS, PlaygroundRun, attrib
 from fusionlab.ui.signals import input_section, signal_section
 from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, train_buttons
 from fusionlab.ui.widgets import look_for
+from fusionlab.ui.restart import lost_notice, mark
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("Playground")
 panel = lesson_panel("playground")  # a lesson step's question, while one is open
+lost_notice(KEY, has_run=current_run() is not None)  # a run lost with a reload or a restart
 st.markdown(
     f"Pick a dataset and a {term('fusion', 'fusion')} operator and press **Train**: a small model (per-"
     f"{term('modality', 'modality')} encoder → fusion → classifier) trains live. Then drag a "
@@ -65,6 +67,7 @@ run = current_run()
 if run is None:
     st.info("No model yet: press **Train** above.")
     st.stop()
+mark(KEY)
 if cfg is not None and cfg != run.config:
     st.info("The controls above have changed since this model was trained; press **Train** to train the new setting.")
 

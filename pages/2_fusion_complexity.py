@@ -14,12 +14,14 @@ from fusionlab.ui.glossary import term
 from fusionlab.ui.scaling import KEY, URL_PATH, bundle_controls, controls, link_params, preset_buttons
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, train_buttons
+from fusionlab.ui.restart import lost_notice, mark
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("Fusion complexity")
 panel = lesson_panel(KEY)  # a lesson step's question, while one is open
+lost_notice(KEY, "study", has_run=st.session_state.get(f"{KEY}-run") is not None)  # a run lost with a reload or a restart
 st.markdown(
     f"Several {term('concat', 'fusion operators')} are trained on training sets that double in size, many "
     f"{term('seed', 'seeds')} each, all seeds in "
@@ -71,6 +73,7 @@ run = st.session_state.get(f"{KEY}-run")
 if run is None:
     st.info("No study yet: pick a preset or settings above and press **Run study**.")
     st.stop()
+mark(KEY)
 res_all, cfg_run = run
 result, name = res_all.artifacts.result, res_all.artifacts.data_name
 if cfg is not None and cfg != cfg_run:

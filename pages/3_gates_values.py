@@ -20,6 +20,7 @@ from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
 from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, show_error, train_buttons
 from fusionlab.ui.widgets import describe_dataset, look_for
+from fusionlab.ui.restart import lost_notice, mark
 from fusionlab.ui.shell import ensure_app
 from fusionlab.ui.signals import signal_section
 
@@ -29,6 +30,7 @@ KEY = ui.KEY
 
 st.title("Gates & values — a value-gated refiner before fusion")
 panel = lesson_panel(KEY)  # a lesson step's question, while one is open
+lost_notice(KEY, has_run=ui.current_run() is not None)  # a run lost with a reload or a restart
 st.markdown(
     "**VGMR** rescales every modality's *original* features before the backbone fuses them: from summaries of all "
     "modalities it estimates a **global value** `v_g` and **channel values** `v_c` (how much impact the modality "
@@ -71,6 +73,7 @@ run = ui.current_run()
 if run is None:
     st.info("No model yet: press **Train VGMR** above (the progress bar shows the epochs; Stop keeps no half-trained model).")
     st.stop()
+mark(KEY)
 if run.samples is None:
     run.samples = sample_table(run.model, run.data)
 acc = float(run.samples["correct"].mean())

@@ -24,6 +24,7 @@ from fusionlab.ui.permutation import (KEY, URL_PATH, Base, bundle_controls, link
                                       read_outputs, set_base, source_control, study_config)
 from fusionlab.ui.training import train_buttons
 from fusionlab.ui.widgets import describe_dataset, look_for
+from fusionlab.ui.restart import lost_notice, mark
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
@@ -45,6 +46,7 @@ TABLE_COLUMNS = {  # short headers so the table fits the page; the full meaning 
 
 st.title("Reliability permutation")
 panel = lesson_panel(KEY)  # a lesson step's question, while one is open
+lost_notice(KEY, "set of experts", has_run=current_base() is not None)  # a run lost with a reload or a restart
 st.markdown(
     f"Frozen per-modality **{term('expert', 'experts')}** are fused by {term('rules', 'rules')} that may use a "
     f"per-sample **{term('q', 'quality score')}** `Q`. To test whether `Q` changes any decision, `Q` is **permuted "
@@ -103,6 +105,7 @@ if base is None:
     bundle_controls(None, None, None)  # reopen a saved run (a downloaded one's box is in the view below)
     st.info("Nothing to test yet: press **Fit experts** (or, with your own outputs, **Load outputs**) above.")
     st.stop()
+mark(KEY)
 if base.outputs is not None:
     st.markdown(base.outputs.describe())
 

@@ -20,12 +20,14 @@ from fusionlab.ui.live import live_view
 from fusionlab.ui.udml import (KEY, NOISE_LAYOUT, URL_PATH, UDMLRun, attribution_section, bundle_controls, controls,
                                current_levels, current_run, formula_expander, link_params, noise_frame, noise_sliders,
                                preset_buttons, store_run)
+from fusionlab.ui.restart import lost_notice, mark
 from fusionlab.ui.shell import ensure_app
 
 ensure_app()  # a deep link as a fresh server's first request still runs inside app.py
 
 st.title("Uncertainty weighting")
 panel = lesson_panel(KEY)  # a lesson step's question, while one is open
+lost_notice(KEY, "set of models", has_run=current_run() is not None)  # a run lost with a reload or a restart
 st.markdown(
     f"Dynamic fusion gives each modality a **per-sample weight** from an uncertainty estimate. {term('udml', 'UDML')} "
     "(the UDML paper) learns to *predict the injected noise intensity* and divides by the model's "
@@ -82,6 +84,7 @@ run = current_run()
 if run is None:
     st.info("No models yet: pick a preset (or your own settings) and press **Train**.")
     st.stop()
+mark(KEY)
 
 study = run.study
 st.caption(f"Trained {', '.join(study.methods)} with seeds {study.seeds} on {study.data.name} "
