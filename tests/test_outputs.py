@@ -178,8 +178,8 @@ def test_the_authors_layout_reads_as_seeds_x_folds(tmp_path):
 @pytest.mark.parametrize("breakage,match", [
     (lambda r: (r / "splits" / "seed_11" / "test_ids_fold1.npy").unlink(), "has no splits/seed_11/train_ids_fold1"),
     (lambda r: np.save(r / "splits" / "seed_11" / "test_ids_fold0.npy", np.array(["nobody"])), "not in the UNION"),
-    (lambda r: np.save(r / "splits" / "seed_11" / "test_ids_fold0.npy", np.array(["s001"], dtype=object)),
-     "Python objects"),
+    (lambda r: np.save(r / "splits" / "seed_11" / "test_ids_fold0.npy", np.array(["s001", {"a set"}], dtype=object)),
+     "objects other than text, numbers"),
     (lambda r: (r / "unimodal_preds" / "hgb").mkdir(), r"several models \['hgb', 'lr'\]"),
 ])
 def test_a_broken_layout_is_named(tmp_path, breakage, match):
@@ -273,3 +273,70 @@ def test_the_layouts_labels_and_split_duplicates_are_checked(tmp_path):
     np.savez(preds, **arrays)
     with pytest.raises(ValueError, match="labels y differ from the UNION's"):
         load_outputs(tmp_path)
+
+
+def _as_the_authors_write_it(root):
+    """The layout as the authors' code writes it: every id array an object array, each predictions file with a
+    pickled ``meta`` dict, their quality file names, their project folders and a Broken-Q bank beside the
+    predictions."""
+    import shutil
+    for p in list(root.rglob("*.np*")):
+        if p.suffix == ".npy":
+            np.save(p, np.load(p).astype(object))
+        else:
+            with np.load(p) as z:
+                arrays = {k: (v.astype(object) if k == "ids" else v) for k, v in z.items()}
+            if "unimodal_preds" in p.parts:
+                arrays["meta"] = np.array({"model": "lr", "seed": 11, "C": 1.0, "views": ["a", "v", "p"]}, dtype=object)
+            np.savez(p, **arrays)
+    for q in list((root / "quality").rglob("fold_*.npz")):
+        s, f = q.parent.name.split("_")[1], q.stem.split("_")[1]
+        q.rename(q.parent / f"union_quality_Q_avp_v1_seed{s}_fold{f}.npz")
+    (root / "output").mkdir()
+    shutil.move(str(root / "union"), str(root / "output" / "fusion_table_noQ"))
+    (root / "paper_output").mkdir()
+    shutil.move(str(root / "unimodal_preds"), str(root / "paper_output" / "unimodal_preds"))
+    bank = root / "paper_output" / "brokenQ_K1000" / "seed_11"
+    bank.mkdir(parents=True)
+    np.savez(bank / "stressid_union_quality_BROKENQ_K1000_seed11_fold0.npz", Q=np.zeros((1000, 80, 3)))
+
+
+def test_the_authors_artifacts_load_as_their_code_writes_them(tmp_path):
+    _authors(tmp_path / "flat")
+    plain = load_outputs(tmp_path / "flat")
+    _authors(tmp_path / "theirs")
+    _as_the_authors_write_it(tmp_path / "theirs")
+    theirs = load_outputs(tmp_path / "theirs")
+    assert theirs.names == plain.names and theirs.has_q
+    for a, b in zip(theirs.runs, plain.runs):
+        assert np.array_equal(a.test, b.test) and np.array_equal(a.probs, b.probs, equal_nan=True)
+        assert np.array_equal(a.q, b.q)
+    for q in (tmp_path / "theirs" / "quality").rglob("*.npz"):  # names none of the runs has: the names tried
+        q.rename(q.parent / ("renamed_" + q.name))
+    with pytest.raises(ValueError, match=r"none is a run's: for seed 11, fold 0 the names tried are seed_11/fold_0.npz"):
+        load_outputs(tmp_path / "theirs")
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+        return (os.system, (f"touch {_Evil.sentinel}",))
+
+
+@pytest.mark.parametrize("where", ["union", "split", "meta"])
+def test_a_malicious_pickle_in_the_artifacts_is_refused_without_running_anything(tmp_path, where):
+    _authors(tmp_path)
+    _Evil.sentinel = tmp_path / "ran"
+    evil = np.array([_Evil()], dtype=object)
+    if where == "split":
+        np.save(tmp_path / "splits" / "seed_11" / "test_ids_fold0.npy", evil, allow_pickle=True)
+    else:
+        path = (tmp_path / "union" / "stressid_union.npz" if where == "union"
+                else tmp_path / "unimodal_preds" / "lr" / "seed_11" / "fold_0.npz")
+        with np.load(path) as z:
+            arrays = dict(z)
+        arrays["ids" if where == "union" else "meta"] = evil
+        np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"names '(posix|os)\.system'.*refused, nothing was run"):
+        load_outputs(tmp_path)
+    assert not _Evil.sentinel.exists()

@@ -1,12 +1,14 @@
 """Your own outputs in **the reliability paper's authors' artifact layout** (a directory, or a ``.zip`` of it; :mod:`.outputs`
 describes the files): a UNION ``.npz`` of ids, labels and availability, ``splits/``, ``unimodal_preds/<model>/``
-and optional ``quality/``. Nothing is unpickled.
+and optional ``quality/``, flat or in the authors' project layout (``output/fusion_table_noQ/``,
+``paper_output/unimodal_preds/``). Their code saves ids and a ``meta`` dict as object arrays: those are read through an
+allow-list that runs nothing (:mod:`fusionlab.data.safe_pickle`); Broken-Q banks beside them are recognised and left
+out.
 
 Every problem is a ``ValueError`` of one line naming the file and the rows.
 """
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -14,36 +16,36 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..data.files import _from_npz, open_zip
-from ..limits import MAX_DECOMPRESSED_BYTES
+from ..data.files import open_zip, read_member
+from ..data.safe_pickle import load_npy
+from ..limits import MAX_CELLS, MAX_DECOMPRESSED_BYTES
 from .outputs_base import OutputRun, Outputs, _rows, check_runs
 
 # ---------------------------------------------------------------------------------------------- reading files
 
 
 def _npz_arrays(data: bytes, where: str) -> Dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` (no pickle); an error names the file and how to re-save object ids."""
-    try:
-        return _from_npz(data)
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise ValueError(f"{where}: {exc} (e.g. np.savez(path, ids=np.asarray(ids, dtype=str), ...))") from exc
-        raise ValueError(f"{where}: {exc}") from exc
+    """The arrays of an ``.npz``, object members (ids, a ``meta`` dict) through the allow-list; sizes checked from
+    the zip's directory and each member's real output."""
+    if not data.startswith(b"PK"):
+        raise ValueError(f"{where} is not a .npz file (it does not start with a zip header)")
+    zf, infos = open_zip(data, where)
+    out, cells = {}, 0
+    for info in infos:
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        arr = load_npy(read_member(zf, info, what=where), f"{where}: member '{name}'")
+        cells += arr.size
+        if cells > MAX_CELLS:
+            raise ValueError(f"{where} holds more than {MAX_CELLS:,} values (member '{name}' {arr.shape})")
+        out[name] = arr
+    return out
 
 
 def _npy_array(data: bytes, where: str) -> np.ndarray:
-    """The array of a ``.npy`` (no pickle); an error names the file and how to re-save object ids."""
+    """The array of a ``.npy``, an object array (of ids) through the allow-list."""
     if not data.startswith(b"\x93NUMPY"):
         raise ValueError(f"{where} is not a .npy array (no numpy header)")
-    try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" not in str(exc):
-            raise ValueError(f"{where} is not a readable .npy array: {exc}") from exc
-        raise ValueError(f"{where} holds Python objects (it needs pickle, which is refused); re-save it with "
-                         "np.save(path, np.asarray(ids, dtype=str))") from exc
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"{where} is not a .npy array: {exc}") from exc
+    return load_npy(data, where)
 
 
 def _first_key(arrays: Mapping[str, np.ndarray], keys: Sequence[str], where: str, required: bool = True):
@@ -56,13 +58,19 @@ def _first_key(arrays: Mapping[str, np.ndarray], keys: Sequence[str], where: str
     return None
 
 
+def broken_q(path: str) -> bool:
+    """A Broken-Q bank (the authors' pipeline writes ``brokenQ_K<k>/...union_quality_BROKENQ...npz`` beside the
+    predictions): the permutations of their own test, not an input of ours; left out unread."""
+    return "brokenq" in path.lower()
+
+
 def _files_of_dir(root: Path) -> Dict[str, bytes]:
     """The ``.npz`` / ``.npy`` files under a directory, keyed by their relative path (size-capped)."""
     if not root.is_dir():
         raise ValueError(f"no such directory: {root}")
     out, total = {}, 0
     for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix in (".npz", ".npy"):
+        if p.is_file() and p.suffix in (".npz", ".npy") and not broken_q(p.relative_to(root).as_posix()):
             total += p.stat().st_size
             if total > MAX_DECOMPRESSED_BYTES:
                 raise ValueError(f"the .npz/.npy files under {root} exceed {MAX_DECOMPRESSED_BYTES:,} bytes")
@@ -75,7 +83,7 @@ def _files_of_zip(data: bytes) -> Dict[str, bytes]:
     zf, infos = open_zip(data, "the .zip of the authors' artifacts")
     out = {}
     for i in infos:
-        if i.filename.endswith((".npz", ".npy")) and "__MACOSX" not in i.filename:
+        if i.filename.endswith((".npz", ".npy")) and "__MACOSX" not in i.filename and not broken_q(i.filename):
             out[PurePosixPath(i.filename).as_posix()] = zf.read(i)
     # a zip of the directory itself: strip the common top folder
     tops = {k.split("/", 1)[0] for k in out}
@@ -137,7 +145,7 @@ def _union_masks(union: Mapping[str, np.ndarray], where: str, n: int) -> Tuple[L
 def _read_union(files: Mapping[str, bytes]) -> _Union:
     """Find the one UNION ``.npz`` and read its unique ids, 0/1 labels and availability masks."""
     unions = [k for k in files if "union" in PurePosixPath(k).name.lower() and k.endswith(".npz")
-              and "unimodal_preds/" not in k and "quality/" not in k]
+              and "unimodal_preds/" not in k and "quality" not in k.lower()]
     if len(unions) != 1:
         raise ValueError(f"the layout needs one UNION .npz (a name containing 'union'); found {unions[:5] or 'none'}")
     where = unions[0]
@@ -239,9 +247,25 @@ def _q_of(arrays: Mapping[str, np.ndarray], m: str, n: int, where: str) -> np.nd
     return v if v.ndim == 1 else v.mean(axis=1)
 
 
+def quality_names(s: int, f: int) -> List[str]:
+    """The names a quality file of seed ``s``, fold ``f`` may have under ``quality/``: ours, and the authors' (their
+    ``find_fold_q_file`` candidates, ``union_quality_Q_<modalities>_<version>_seed<s>_fold<f>.npz``)."""
+    return [f"seed_{s}/fold_{f}.npz", f"seed_{s}/fold{f}.npz", f"seed_{s}/union_quality_Q_*_seed{s}_fold{f}.npz"]
+
+
+def _quality_key(quality: Mapping[str, bytes], s: int, f: int) -> Optional[str]:
+    exact = [k for k in quality_names(s, f)[:2] if k in quality]
+    if exact:
+        return exact[0]
+    theirs = sorted(k for k in quality if re.fullmatch(rf"seed_{s}/union_quality_Q_.+_seed{s}_fold{f}\.npz", k))
+    if len(theirs) > 1:
+        raise ValueError(f"quality/seed_{s} holds several quality files of fold {f}: {theirs[:3]}")
+    return theirs[0] if theirs else None
+
+
 def _run_quality(quality: Mapping[str, bytes], s: int, f: int, union: _Union) -> Optional[np.ndarray]:
     """``Q`` ``(N, M)`` of seed ``s``, fold ``f`` from ``quality/`` (None without a file), 0 where missing."""
-    qkey = next((k for k in (f"seed_{s}/fold_{f}.npz", f"seed_{s}/fold{f}.npz") if k in quality), None)
+    qkey = _quality_key(quality, s, f)
     if not qkey:
         return None
     qa = _npz_arrays(quality[qkey], f"quality/{qkey}")
@@ -276,6 +300,11 @@ def _authors_outputs(files: Mapping[str, bytes], model: str, source: str) -> Out
         runs.append(OutputRun(s, f, np.sort(train), np.sort(test), probs, _run_quality(quality, s, f, union)))
     if not runs:
         raise ValueError(f"unimodal_preds/{model} has no seed_<s>/fold_<f>.npz")
+    if quality and all(r.q is None for r in runs):
+        r = runs[0]
+        raise ValueError(f"quality/ holds {len(quality)} file(s) but none is a run's: for seed {r.seed}, fold {r.fold} "
+                         f"the names tried are {', '.join(quality_names(r.seed, r.fold))}; it has "
+                         f"{sorted(quality)[:3]}")
     if any(r.q is None for r in runs) and any(r.q is not None for r in runs):
         raise ValueError("quality/ has Q files for some (seed, fold) runs but not for others")
     out = Outputs(union.names, ["0", "1"], union.y.astype(np.int64), union.present, runs, source,
