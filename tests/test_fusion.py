@@ -92,3 +92,18 @@ def test_cross_attention_weights_are_distributions():
     w = out.extras["attention/m0"]
     assert w.shape == (5, 4, 3 + 1)  # m0's 4 tokens attend to m1's 3 and m2's 1
     assert torch.allclose(w.sum(-1), torch.ones(5, 4), atol=1e-5)
+
+
+def test_the_bimodal_gmu_is_z_times_the_first_plus_one_minus_z_times_the_second():
+    from fusionlab.fusion import create_fusion
+    torch.manual_seed(0)
+    f = create_fusion("gated", [5, 3], ["a", "b"], dim=4, form="bimodal")
+    xa, xb = torch.randn(7, 1, 5), torch.randn(7, 1, 3)
+    out = f([xa, xb])
+    a, b = xa[:, 0], xb[:, 0]
+    z = torch.sigmoid(f.gate(torch.cat([a, b], dim=1)))
+    want = z * torch.tanh(f.proj[0](a)) + (1 - z) * torch.tanh(f.proj[1](b))
+    torch.testing.assert_close(out.fused, want)
+    torch.testing.assert_close(out.extras["gate"].sum(dim=1), torch.ones(7, 4))  # z and 1 - z
+    with pytest.raises(ValueError, match="bimodal GMU gates two modalities"):
+        create_fusion("gated", [5, 3, 2], ["a", "b", "c"], dim=4, form="bimodal")

@@ -36,6 +36,8 @@ def _bounds(name, defaults=None):
         elif kind in ("int", "float"):
             far = meta["lo"] if start != meta["lo"] else meta["hi"]
             out[f.name] = type(f.default)(far)
+        elif kind == "str" and meta.get("choices"):
+            out[f.name] = next(c for c in meta["choices"] if c != start)
     return out
 
 
@@ -179,7 +181,7 @@ def test_every_operators_option_widgets_render_and_reach_the_config(fusion):
     assert not at.exception, [e.value for e in at.exception]
     for name, value in _bounds(fusion).items():
         key = f"playground-{fusion}-opt-{name}"
-        widget = next(w for w in [*at.number_input, *at.slider, *at.checkbox] if w.key == key)
+        widget = next(w for w in [*at.number_input, *at.slider, *at.checkbox, *at.selectbox, *at.radio] if w.key == key)
         widget.set_value(value)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -212,7 +214,7 @@ def test_every_page_offering_an_operator_draws_its_options_and_builds_with_them(
     assert not at.exception, [e.value for e in at.exception]
     want = _bounds(name, _study_defaults(page).get(name))
     for opt, v in want.items():
-        widget = next(w for w in [*at.number_input, *at.slider, *at.checkbox] if w.key == f"{key}-{name}-opt-{opt}")
+        widget = next(w for w in [*at.number_input, *at.slider, *at.checkbox, *at.selectbox, *at.radio] if w.key == f"{key}-{name}-opt-{opt}")
         widget.set_value(v)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

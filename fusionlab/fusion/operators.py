@@ -29,6 +29,14 @@ class CrossAttentionOptions:
 
 
 @dataclass(frozen=True)
+class GatedOptions:
+    form: str = option("independent", "gated: one sigmoid gate per modality (independent), or the Gated Multimodal "
+                       "Unit of Arevalo et al. (2017) for two modalities, z·h₁ + (1 − z)·h₂ (bimodal)",
+                       flag="--gated-form", choices=("independent", "bimodal"), label="gate form",
+                       words={"independent": "one gate per modality", "bimodal": "GMU: z and 1 − z (two modalities)"})
+
+
+@dataclass(frozen=True)
 class ConcatMLPOptions:
     hidden: int = option(0, "concat_mlp: the MLP's hidden width; 0 is the fused size (set it to match another "
                          "model's parameter count)", flag="--concat-mlp-hidden", lo=0, hi=4096, label="hidden width")
@@ -135,21 +143,31 @@ class TensorFusion(Fusion):
 @register_fusion("gated", "sum_m z_m * tanh(W_m h_m), z = sigmoid(W_z [h_1..h_M]) (GMU)")
 class GatedFusion(Fusion):
     zero_is_absent = True
-    formula = r"h'_m = \tanh(W_m h_m),\; z = \sigma(W_z[h_1;\dots;h_M]),\; f = \sum_m z_m \odot h'_m"
+    formula = (r"h'_m = \tanh(W_m h_m),\; z = \sigma(W_z[h_1;\dots;h_M]),\; f = \sum_m z_m \odot h'_m"
+               r"\quad\text{(bimodal: } f = z \odot h'_1 + (1 - z) \odot h'_2\text{)}")
     source = cite("gmu") + "; the VGMR paper's 'Sigmoid+Tanh gate' baseline"
+    Options = GatedOptions
     signal_parts = (("z", "gate"),)  # z_m, the gate of modality m: key gate/<m>, (B, dim)
 
-    def __init__(self, in_dims, names, dim: int = 64):
+    def __init__(self, in_dims, names, dim: int = 64, form: str = "independent"):
         super().__init__(in_dims, names)
+        if form == "bimodal" and len(in_dims) != 2:
+            raise ValueError(f"the bimodal GMU gates two modalities (z and 1 − z); got {len(in_dims)}: use the "
+                             "independent form")
+        self.form = form
         self.proj = nn.ModuleList(nn.Linear(d, dim) for d in in_dims)
-        self.gate = nn.Linear(sum(in_dims), dim * len(in_dims))
+        self.gate = nn.Linear(sum(in_dims), dim * (1 if form == "bimodal" else len(in_dims)))
         self.dim = dim
         self.out_dim = dim
 
     def fuse(self, hs, replace=None):
         vs = [pool(h) for h in hs]
         cand = torch.stack([torch.tanh(p(v)) for p, v in zip(self.proj, vs)], dim=1)  # (B, M, dim)
-        z = torch.sigmoid(self.gate(torch.cat(vs, dim=-1))).view(-1, len(vs), self.dim)  # (B, M, dim)
+        if self.form == "bimodal":  # one gate z for the first modality, 1 - z for the second
+            z1 = torch.sigmoid(self.gate(torch.cat(vs, dim=-1)))
+            z = torch.stack([z1, 1 - z1], dim=1)  # (B, 2, dim)
+        else:
+            z = torch.sigmoid(self.gate(torch.cat(vs, dim=-1))).view(-1, len(vs), self.dim)  # (B, M, dim)
         if replace:
             z = torch.stack(tap_rows(replace, [f"gate/{k}" for k in self.names], list(z.unbind(1))), dim=1)
             cand = repeat_rows(cand, len(z))
