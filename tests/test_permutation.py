@@ -241,3 +241,21 @@ def test_repeated_runs_report_the_median_p_and_headroom_in_balanced_accuracy():
     logits[4, 1, 1] = 5
     ctx = context(Scored("x", {"test": np.ones((6, 2))}, {"test": logits}, False), y)
     assert ctx["oracle_accuracy"] == pytest.approx(5 / 6) and ctx["oracle_balanced_accuracy"] == pytest.approx(0.75)
+
+
+def test_route_ties_split_the_weight_or_go_to_the_first_expert_as_the_authors_argmax():
+    from fusionlab.diagnostics.permutation import PermutationConfig, decide, weights
+    q = np.array([[1.0, 1.0, 0.2], [0.1, 0.9, 0.9], [0.3, 0.2, 0.1]])
+    present = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool)
+    split = weights("route", q, present=present)
+    first = weights("route", q, cfg=PermutationConfig(route_ties="first"), present=present)
+    np.testing.assert_allclose(split, [[0.5, 0.5, 0], [0, 0, 1], [1, 0, 0]])
+    np.testing.assert_allclose(first, [[1, 0, 0], [0, 0, 1], [1, 0, 0]])  # np.argmax over the present experts
+    want = np.array([np.argmax(np.where(present[i], q[i], -np.inf)) for i in range(3)])
+    assert (first.argmax(1) == want).all()
+    probs = np.array([[[0.6, 0.4], [0.1, 0.9], [0.5, 0.5]]] * 3)  # row 0: experts 0 and 1 tie at Q = 1
+    split_pred = decide("route", probs, q[:, None], None, PermutationConfig(), present)[0]
+    first_pred = decide("route", probs, q[:, None], None, PermutationConfig(route_ties="first"), present)[0]
+    assert split_pred[0] == 1 and first_pred[0] == 0  # shared: 0.35 vs 0.65; the first expert alone: 0.6 vs 0.4
+    with pytest.raises(ValueError, match="route_ties"):
+        PermutationConfig(route_ties="random")

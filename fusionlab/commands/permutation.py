@@ -29,6 +29,10 @@ def add_parser(sub) -> None:
     p.add_argument("--joint", action="store_true", help="one joint permutation for all modalities")
     p.add_argument("--observed-only", action="store_true",
                    help="metrics on the fully observed test rows only (the authors' FULL-only); else on all test rows")
+    from ..diagnostics.permutation import ROUTE_TIES
+    p.add_argument("--route-ties", default=d.permutation.route_ties, choices=ROUTE_TIES,
+                   help="route: experts tied at the top Q share the weight (split, default) or the first in the "
+                        "modality order takes it (first, the authors' argmax)")
     p.add_argument("--outputs", default="", metavar="FILE|DIR",
                    help="your own outputs instead of our experts: a .csv/.parquet/.npz table (label, split|fold, "
                         "p__<m>__<c> or p__<m>, q__<m>, present__<m>; see docs/data.md) or the reliability paper's authors' "
@@ -77,7 +81,7 @@ def config(args):
         scores=tuple(scores), expert=ExpertConfig(kind=args.expert),
         quality=QualityConfig(fidelity=args.fidelity, rate=args.rate),
         permutation=PermutationConfig(permutations=args.permutations, joint=args.joint, tau=args.tau,
-                                      observed_only=args.observed_only),
+                                      observed_only=args.observed_only, route_ties=args.route_ties),
         corruption=RowCorruption(modality=args.corrupt, fraction=args.fraction if args.corrupt else 0.0,
                                  noise=args.corrupt_noise, max_level=args.max_level,
                                  min_level=0.3 * args.max_level) if args.corrupt else RowCorruption())

@@ -27,7 +27,7 @@ from numba import njit, prange
 # never numba's "workqueue", which aborts on concurrent parallel calls.
 numba.config.THREADING_LAYER = "threadsafe"
 
-NOQ, WEIGHTED, SOFTMAX, ROUTE, MOE = range(5)
+NOQ, WEIGHTED, SOFTMAX, ROUTE, MOE, ROUTE_FIRST = range(6)
 BLOCK = 1024  # rows fused together: their class scores (C x M x BLOCK) stay in cache
 GROUP = 8  # permutations one thread takes through a block before moving on
 
@@ -58,7 +58,8 @@ def rule_weights(code, q, a, nb, tau, W, b, w):
 
     ``noq`` 1 / #present; ``weighted`` Q normalised over the present (uniform over them where it sums to
     0); ``softmax`` softmax(Q / tau) over the present; ``route`` the highest Q among the present (tied
-    experts share the weight); ``moe`` softmax(W [a; Q] + b) over the present.
+    experts share the weight; ``ROUTE_FIRST``: the first of them takes it all, the authors' argmax);
+    ``moe`` softmax(W [a; Q] + b) over the present.
     """
     m = q.shape[0]
     for t in range(nb):
@@ -74,7 +75,7 @@ def rule_weights(code, q, a, nb, tau, W, b, w):
                 tot += a[j, t] * q[j, t]
             for j in range(m):
                 w[j, t] = a[j, t] * q[j, t] / tot if tot > 0 else a[j, t] / n_present
-        elif code == ROUTE:
+        elif code == ROUTE or code == ROUTE_FIRST:
             top = -np.inf
             for j in range(m):
                 if a[j, t] > 0:
@@ -82,8 +83,14 @@ def rule_weights(code, q, a, nb, tau, W, b, w):
             ties = 0.0
             for j in range(m):
                 ties += 1.0 if (a[j, t] > 0 and q[j, t] == top) else 0.0
+            first = True
             for j in range(m):
-                w[j, t] = (1.0 if (a[j, t] > 0 and q[j, t] == top) else 0.0) / ties
+                hit = a[j, t] > 0 and q[j, t] == top
+                if code == ROUTE_FIRST:
+                    w[j, t] = 1.0 if (hit and first) else 0.0
+                    first = first and not hit
+                else:
+                    w[j, t] = (1.0 if hit else 0.0) / ties
         else:  # SOFTMAX or MOE: a softmax over the present modalities' logits
             top = -np.inf
             for j in range(m):

@@ -110,8 +110,10 @@ TERMS: Dict[str, List[Tuple[str, str, str]]] = {
         ("headroom", "headroom", "balanced accuracy of an oracle that picks a correct expert whenever one exists, minus "
                                  "the rule's: what a perfect Q could gain"),
         ("rho", "ρ (Q–correctness)", "the correlation of Q with whether the expert was right, averaged over modalities"),
-        ("competitiveness", "competitiveness", "top-1 minus top-2 confidence in the true class among the experts: how "
-                                               "often the experts disagree enough for Q to matter"),
+        ("competitiveness", "competitiveness", "top-1 minus top-2 confidence in the true class among the experts, the "
+                                               "median over test rows (and over runs, as the authors report it; the "
+                                               "mean is competitiveness_mean): how far apart the experts are, so how "
+                                               "much Q could matter"),
         ("rules", "noq, weighted, softmax, route, moe", "fusion rules: plain mean of the experts' posteriors (ignores "
                                                         "Q); weights Q/ΣQ; weights softmax(Q/τ); the expert with the "
                                                         "highest Q; a learned router on [availability; Q]"),

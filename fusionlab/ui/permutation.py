@@ -16,7 +16,7 @@ from ..data import DataConfig, MultimodalDataset
 from ..experts import EXPERTS, ExpertConfig
 from ..noise import RowCorruption
 from ..diagnostics.outputs import Outputs, outputs_scores
-from ..diagnostics.permutation import PermutationConfig
+from ..diagnostics.permutation import ROUTE_TIES, PermutationConfig
 from ..experiments.permutation_runs import DiagnosticConfig
 from ..diagnostics.quality import CONTROLS, QualityConfig, real_scores
 from ..experiments import permutation as study
@@ -127,7 +127,8 @@ def link_params(dataset: str) -> Dict[str, Param]:
             "corrupt_fraction": Param(f"{KEY}-corrupt-frac", "float", lo=0.0, hi=1.0, step=0.05),
             "corrupt_max": Param(f"{KEY}-corrupt-max", "float", lo=0.1, hi=1.0, step=0.05),
             "k": Param(f"{KEY}-k", "int", KS), "joint": Param(f"{KEY}-joint", "bool"),
-            "observed_only": Param(f"{KEY}-observed", "bool")}
+            "observed_only": Param(f"{KEY}-observed", "bool"),
+            "route_ties": Param(f"{KEY}-route-ties", "str", list(ROUTE_TIES))}
 
 
 def dataset_controls():
@@ -195,7 +196,12 @@ def permutation_controls() -> PermutationConfig:
                            help="metrics on the test rows where every modality is present (the authors' FULL-only "
                                 "evaluation); off: every test row counts, a missing modality simply has no say in "
                                 "that row's decision")
-    return replace(d, permutations=int(k), joint=bool(joint), observed_only=bool(observed))
+    ties = c1.selectbox("route: experts tied at the top Q", list(ROUTE_TIES),
+                        key=init_state(f"{KEY}-route-ties", d.route_ties),
+                        format_func=lambda v: {"split": "share the weight", "first": "the first takes it (the authors')"}[v],
+                        help="Quality scores clipped to 1 often tie. Sharing the weight is the default; the authors' "
+                             "code takes the first expert in the modality order (argmax)")
+    return replace(d, permutations=int(k), joint=bool(joint), observed_only=bool(observed), route_ties=ties)
 
 
 def study_config(base: Base, control: str, qcfg: QualityConfig, corruption: RowCorruption,
@@ -240,7 +246,8 @@ def widget_state(cfg: PermutationStudyConfig) -> Dict[str, object]:
             f"{KEY}-corrupt-noise": c.noise if c.modality else "mix",
             f"{KEY}-corrupt-frac": c.fraction if c.modality else 0.5,
             f"{KEY}-corrupt-max": c.max_level if c.modality else 1.0, f"{KEY}-k": d.permutation.permutations,
-            f"{KEY}-joint": d.permutation.joint, f"{KEY}-observed": d.permutation.observed_only}
+            f"{KEY}-joint": d.permutation.joint, f"{KEY}-observed": d.permutation.observed_only,
+            f"{KEY}-route-ties": d.permutation.route_ties}
 
 
 def _restore(done) -> None:
