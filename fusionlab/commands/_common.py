@@ -79,6 +79,10 @@ def add_data_args(p: argparse.ArgumentParser, datasets: Sequence[str], default: 
         add_option_flag(g, flag, owners)
     if "--views" not in seen:
         g.add_argument("--views", type=csv_list, default=None, help="modalities to keep, e.g. m1,m2")
+    if "av-digits" in datasets:
+        g.add_argument("--fsdd-dir", default=None, metavar="DIR",
+                       help="av-digits: your clone of the Free Spoken Digit Dataset (git clone "
+                            "https://github.com/Jakobovski/free-spoken-digit-dataset); default: $FUSIONLAB_FSDD_DIR")
 
 
 def add_option_flag(g, flag: str, owners: Sequence[tuple]) -> None:
@@ -163,6 +167,10 @@ def data_config(args: argparse.Namespace, datasets: Sequence[str], defaults: Map
     if name not in datasets:
         DATASETS.get(name)  # an unknown name: the registry's message
         raise ValueError(f"this command takes --dataset {', '.join(datasets)}; got '{name}'")
+    if getattr(args, "fsdd_dir", None):  # the folder is this machine's, not the run's: the process's environment
+        from ..data.avdigits import ENV, fsdd_folder
+        fsdd_folder(args.fsdd_dir)  # a wrong folder is named now, before any work
+        os.environ[ENV] = str(args.fsdd_dir)
     base = data_default(defaults, name)
     fields = controls(spec(name).config)
     values: Dict[str, Any] = {}

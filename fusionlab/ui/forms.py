@@ -86,6 +86,10 @@ def data_controls(page: str, names: Sequence[str], defaults: Mapping[str, DataCo
 
     Bad options or a missing upload show a message and return ``(None, None)``.
     """
+    from .links import offered
+    names = offered(names)
+    if st.session_state.get(f"{page}-dataset") not in (None, *names):  # e.g. a saved setting of a folder gone since
+        st.session_state[f"{page}-dataset"] = default_name
     name = st.selectbox("dataset", list(names), key=init_state(f"{page}-dataset", default_name),
                         format_func=lambda n: f"{n} — {DATASETS.doc(n)}",
                         help="the data the models train on: a built-in dataset, generated data whose ground truth "

@@ -98,10 +98,17 @@ def field_param(f, key: str, **extra: Any) -> Param:
     return Param(key, kind_of(f), meta.get("choices"), meta.get("lo"), meta.get("hi"), meta.get("step"), **extra)
 
 
+def offered(names: Sequence[str]) -> list:
+    """The datasets a page offers: all of ``names`` but those that need a folder this server was not given
+    (av-digits without an FSDD clone: ``data.avdigits.configured``)."""
+    from ..data.avdigits import configured
+    return [n for n in names if n != "av-digits" or configured()]
+
+
 def data_params(page: str, dataset: str, names: Sequence[str], max_select: Mapping[str, int] = {}) -> Dict[str, Param]:
     """``dataset`` and the chosen dataset's options (named as the config fields: ``views``, ``n_samples`` ...);
     ``max_select`` as the page gives ``data_controls`` (a multiselect's limit)."""
-    out = {DATASET: Param(f"{page}-dataset", "str", list(names))}
+    out = {DATASET: Param(f"{page}-dataset", "str", offered(names))}
     if dataset not in DATASETS:
         return out
     for f in controls(spec(dataset).config):
