@@ -2,6 +2,7 @@
 
 Train a fusion model live, then corrupt each modality with a slider.
 """
+import numpy as np
 import streamlit as st
 
 from fusionlab import figures
@@ -101,6 +102,13 @@ def noise_view(run: PlaygroundRun) -> None:
               noise_layout(run), owner=run, context=(noise, i))
     st.caption("Every slider position was evaluated when the model or the sample changed, so a step redraws at "
                "once; after a second slider moves, the page evaluates the new setting's positions (a second or so).")
+    wave = run.data.test.extras.get("wave")
+    if wave is not None:  # av-digits: hear the sample
+        from fusionlab.data.avdigits import RATE
+        st.audio(np.asarray(wave[i]), sample_rate=RATE)
+        st.caption(f"Test sample {i}'s recording **as recorded** (the first 0.31 s, what its log-mel features are "
+                   "computed from). The sliders corrupt the features and the pixels, not this sound: noise added to "
+                   "the waveform itself is not built yet.")
     write_link(link_params(st.session_state[f"{KEY}-dataset"]))  # the noise type and levels, in the address
 
 
