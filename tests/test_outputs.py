@@ -311,8 +311,8 @@ def test_the_authors_artifacts_load_as_their_code_writes_them(tmp_path):
     for a, b in zip(theirs.runs, plain.runs):
         assert np.array_equal(a.test, b.test) and np.array_equal(a.probs, b.probs, equal_nan=True)
         assert np.array_equal(a.q, b.q)
-    for q in (tmp_path / "theirs" / "quality").rglob("*.npz"):  # names none of the runs has: the names tried
-        q.rename(q.parent / ("renamed_" + q.name))
+    for i, q in enumerate((tmp_path / "theirs" / "quality").rglob("*.npz")):  # names no run has: the names tried
+        q.rename(q.parent / f"quality_{i}.npz")
     with pytest.raises(ValueError, match=r"none is a run's: for seed 11, fold 0 the names tried are seed_11/fold_0.npz"):
         load_outputs(tmp_path / "theirs")
 
@@ -340,3 +340,14 @@ def test_a_malicious_pickle_in_the_artifacts_is_refused_without_running_anything
     with pytest.raises(ValueError, match=r"names '(posix|os)\.system'.*refused, nothing was run"):
         load_outputs(tmp_path)
     assert not _Evil.sentinel.exists()
+
+
+@pytest.mark.parametrize("name, found", [
+    ("seed_11/q_fold0.npz", True), ("seed_11/fold_0/q.npz", True), ("seed_11_fold_0.npz", True),
+    ("seed_11/union_quality_Q_av_v2_seed11_fold0.npz", True), ("seed_11/stressid_Q_seed11_fold0_scaled.npz", True),
+    ("seed_11/stressid_Q_seed11_fold01.npz", False), ("seed_11/stressid_Q_seed110_fold0.npz", False),
+])
+def test_the_authors_quality_file_names_are_found(name, found):
+    from fusionlab.diagnostics.outputs_authors import _quality_key
+    got = _quality_key({name: b""}, 11, 0)
+    assert (got == name) if found else got is None

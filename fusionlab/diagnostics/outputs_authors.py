@@ -248,19 +248,26 @@ def _q_of(arrays: Mapping[str, np.ndarray], m: str, n: int, where: str) -> np.nd
 
 
 def quality_names(s: int, f: int) -> List[str]:
-    """The names a quality file of seed ``s``, fold ``f`` may have under ``quality/``: ours, and the authors' (their
-    ``find_fold_q_file`` candidates, ``union_quality_Q_<modalities>_<version>_seed<s>_fold<f>.npz``)."""
-    return [f"seed_{s}/fold_{f}.npz", f"seed_{s}/fold{f}.npz", f"seed_{s}/union_quality_Q_*_seed{s}_fold{f}.npz"]
+    """The names a quality file of seed ``s``, fold ``f`` may have under ``quality/``, in the order they are tried:
+    ours, then the authors' (their ``find_fold_q_file`` candidates), then their two patterns."""
+    return [f"seed_{s}/fold_{f}.npz", f"seed_{s}/fold{f}.npz", f"seed_{s}/q_fold{f}.npz", f"seed_{s}/fold_{f}/q.npz",
+            f"seed_{s}_fold_{f}.npz", f"seed_{s}/union_quality_Q_*_seed{s}_fold{f}.npz",
+            f"seed_{s}/*seed{s}*fold{f}*.npz"]
 
 
 def _quality_key(quality: Mapping[str, bytes], s: int, f: int) -> Optional[str]:
-    exact = [k for k in quality_names(s, f)[:2] if k in quality]
+    names = quality_names(s, f)
+    exact = [k for k in names[:5] if k in quality]
     if exact:
         return exact[0]
-    theirs = sorted(k for k in quality if re.fullmatch(rf"seed_{s}/union_quality_Q_.+_seed{s}_fold{f}\.npz", k))
-    if len(theirs) > 1:
-        raise ValueError(f"quality/seed_{s} holds several quality files of fold {f}: {theirs[:3]}")
-    return theirs[0] if theirs else None
+    for pattern in (rf"seed_{s}/union_quality_Q_[^/]+_seed{s}_fold{f}\.npz",
+                    rf"seed_{s}/[^/]*seed_?{s}(?!\d)[^/]*fold_?{f}(?!\d)[^/]*\.npz"):
+        hits = sorted(k for k in quality if re.fullmatch(pattern, k))
+        if len(hits) > 1:
+            raise ValueError(f"quality/seed_{s} holds several quality files of fold {f}: {hits[:3]}")
+        if hits:
+            return hits[0]
+    return None
 
 
 def _run_quality(quality: Mapping[str, bytes], s: int, f: int, union: _Union) -> Optional[np.ndarray]:
