@@ -36,8 +36,11 @@ import torch
 from .data.files import open_zip, read_member
 from .limits import MAX_CONFIG_BYTES, MAX_FILE_BYTES, MAX_TABLE_BYTES, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS
 
-VERSION = 2
-READS = (1, 2)  # versions this fusionlab reopens
+VERSION = 3
+READS = (1, 2, 3)  # versions this fusionlab reopens
+# what a version's tables meant, read as this version names it: before 3, the reliability test's "competitiveness"
+# was the mean over rows (and runs); it is now the authors' median, and the mean is "competitiveness_mean"
+RENAMED_BEFORE = {3: {"competitiveness": "competitiveness_mean"}}
 CONFIG_KEYS = {"kind", "version", "config", "url", "view", "tables", "figures"}
 V1_KEYS = CONFIG_KEYS - {"view"}  # version 1 had no view
 PLOTLY_JS = "figures/plotly.min.js"
@@ -278,6 +281,10 @@ def read_bundle(data: bytes, kind: Optional[str] = None) -> Bundle:
         if path not in names:
             raise ValueError(f"config.json lists table '{name}' but the bundle has no {path}")
         tables[name] = read_table(read_member(z, member[path], MAX_TABLE_BYTES, "the bundle"), path)
+    for since, renames in RENAMED_BEFORE.items():
+        if version < since:
+            for name, t in tables.items():
+                tables[name] = t.rename(columns={a: b for a, b in renames.items() if a in t and b not in t})
     return Bundle(str(meta["kind"]), meta["config"], str(meta["url"]), state, tables, dict(view), int(version))
 
 

@@ -14,6 +14,8 @@ rows are returned unchanged, bit for bit.
 | timestep   | a fraction ``level`` of timesteps (or entries): ``(1-w) x + w n`` |
 | drop       | the modality replaced by the train mean (zeros after scaling) |
 | missing    | a share ``level`` of samples lose the modality (as ``drop``; availability flag 0) |
+| snr        | white noise at a signal-to-noise ratio of ``30 - 40 level`` dB, per row; on a modality with a raw signal  |
+|            | (av-digits' recordings) added to the signal, and the features recomputed (``SIGNAL_CORRUPTIONS``)         |
 """
 from __future__ import annotations
 
@@ -140,6 +142,42 @@ def missing(x, level, generator, stats, **_):
     return torch.where(gone, stats.mean.expand_as(x).to(x.dtype), x)
 
 
+def snr_db(level: Level) -> Level:
+    """The signal-to-noise ratio (dB) of ``snr`` at ``level``: 30 dB at the first step up from clean, 10 dB at 0.5,
+    0 dB at 0.75, -10 dB at 1 (level 0 is clean: no noise at all)."""
+    return 30.0 - 40.0 * level
+
+
+def _at_snr(x: torch.Tensor, level: Level, generator: torch.Generator) -> torch.Tensor:
+    """Rows of ``x`` ``(B, ...)`` plus white noise whose power is each row's mean square over 10^(SNR/10)."""
+    flat = x.reshape(len(x), -1)
+    lv = torch.as_tensor(level, dtype=flat.dtype)
+    lv = lv.expand(len(x)) if lv.ndim == 0 else lv
+    power = flat.pow(2).mean(dim=1)
+    sigma = torch.sqrt(power / torch.pow(10.0, snr_db(lv) / 10.0))
+    noisy = flat + sigma[:, None] * torch.randn(flat.shape, generator=generator, dtype=flat.dtype)
+    return torch.where((lv == 0)[:, None], flat, noisy).reshape(x.shape)
+
+
+@CORRUPTIONS.register("snr", "white noise at a signal-to-noise ratio of 30 - 40 level dB (on a recording: the sound)")
+def snr(x, level, generator, stats, **_):
+    if _is_zero(level):
+        return x
+    return _at_snr(x, level, generator)
+
+
+# corruptions that act on a modality's raw signal where it has one (``data.dataset.RawView``): the signal is
+# corrupted and the features recomputed; elsewhere the same name acts on the features
+SIGNAL_CORRUPTIONS = {"snr": _at_snr}
+
+
+def corrupt_signal(name: str, signal: np.ndarray, level: Level, generator: torch.Generator) -> np.ndarray:
+    """``signal`` ``(n, L)`` corrupted by the signal form of ``name`` (what a person would hear)."""
+    if _is_zero(level):
+        return np.asarray(signal)
+    return SIGNAL_CORRUPTIONS[name](torch.as_tensor(np.asarray(signal, np.float32)), level, generator).numpy()
+
+
 def corrupt(name: str, x: torch.Tensor, level: Level, generator: torch.Generator,
             stats: ModalityStats, **options) -> torch.Tensor:
     """Apply the registered corruption ``name``."""
@@ -159,11 +197,29 @@ def corrupt_modalities(xs: Mapping[str, torch.Tensor], levels: Mapping[str, Leve
     if unknown:
         raise ValueError(f"noise levels name unknown modalities {sorted(unknown)}; have {list(xs)}")
     gens = rng.streams(seed, tuple(xs))
+    raw = getattr(xs, "raw", {})  # a split's inputs with their raw signals (data.dataset.RawInputs)
     out = {}
     for k, x in xs.items():
         lv = levels.get(k, 0.0)
-        out[k] = corrupt(name, x, lv, gens[k], stats[k], **options)
+        if name in SIGNAL_CORRUPTIONS and k in raw and not _is_zero(lv):  # corrupt the sound, recompute the features
+            out[k] = raw[k].inputs(corrupt_signal(name, raw[k].signal, lv, gens[k])).to(x.dtype)
+        else:
+            out[k] = corrupt(name, x, lv, gens[k], stats[k], **options)
     return out
+
+
+def corrupted_signal(xs: Mapping[str, torch.Tensor], levels: Mapping[str, Level], name: str, seed: int,
+                     modality: str) -> Optional[np.ndarray]:
+    """The raw signal of ``modality`` ``(N, L)`` as ``corrupt_modalities`` corrupts it with the same arguments (the
+    same stream, the same draw): what a page plays. None where the modality has no raw signal; the signal as
+    recorded where ``name`` does not act on it."""
+    raw = getattr(xs, "raw", {})
+    if modality not in raw:
+        return None
+    lv = levels.get(modality, 0.0)
+    if name not in SIGNAL_CORRUPTIONS or _is_zero(lv):
+        return raw[modality].signal
+    return corrupt_signal(name, raw[modality].signal, lv, rng.streams(seed, tuple(xs))[modality])
 
 
 def sample_levels(n: int, max_level: float, generator: torch.Generator, p_clean: float = 0.0,

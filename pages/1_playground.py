@@ -88,6 +88,28 @@ if len(run.history):
                  "are those of the best validation epoch.")
 
 
+def hear(run: PlaygroundRun, noise: str, i: int) -> None:
+    """av-digits: test sample ``i``'s recording as the sliders' setting corrupts it (the noise added to the sound,
+    the features recomputed) or, for a corruption of the features, as recorded."""
+    from fusionlab.data.avdigits import RATE
+    from fusionlab.noise import SIGNAL_CORRUPTIONS, corrupted_signal, snr_db
+    _, levels = current_noise(run.data.modality_names, noise)
+    names = [k for k in run.data.modality_names if k in getattr(run.data.test.xs, "raw", {})]
+    for k in names:
+        wave = corrupted_signal(run.data.test.xs, levels, noise, run.config.train.seed, k)[i]
+        st.audio(np.clip(wave, -1.0, 1.0), sample_rate=RATE)
+        lv = levels.get(k, 0.0)
+        if noise in SIGNAL_CORRUPTIONS and lv > 0:
+            said = (f"with white noise at {snr_db(lv):.0f} dB signal-to-noise ratio added to the sound, the features "
+                    "the model sees recomputed from it")
+        elif lv > 0:
+            said = (f"as recorded: **{noise}** corrupts the {k} features, not the sound (the **snr** noise type adds "
+                    "the noise to the recording itself)")
+        else:
+            said = "as recorded (its slider is at 0)"
+        st.caption(f"Test sample {i}'s {k} recording (its first 0.31 s, what the features are computed from), {said}.")
+
+
 @st.fragment
 def noise_view(run: PlaygroundRun) -> None:
     st.subheader("Corrupt the test set", anchor="corrupt-the-test-set")
@@ -102,13 +124,7 @@ def noise_view(run: PlaygroundRun) -> None:
               noise_layout(run), owner=run, context=(noise, i))
     st.caption("Every slider position was evaluated when the model or the sample changed, so a step redraws at "
                "once; after a second slider moves, the page evaluates the new setting's positions (a second or so).")
-    wave = run.data.test.extras.get("wave")
-    if wave is not None:  # av-digits: hear the sample
-        from fusionlab.data.avdigits import RATE
-        st.audio(np.asarray(wave[i]), sample_rate=RATE)
-        st.caption(f"Test sample {i}'s recording **as recorded** (the first 0.31 s, what its log-mel features are "
-                   "computed from). The sliders corrupt the features and the pixels, not this sound: noise added to "
-                   "the waveform itself is not built yet.")
+    hear(run, noise, i)
     write_link(link_params(st.session_state[f"{KEY}-dataset"]))  # the noise type and levels, in the address
 
 

@@ -1,6 +1,5 @@
 """Audio-visual digits (issue 31): the FSDD loader on a generated folder of tones (no real recordings needed), the
 pairing with scikit-learn's digits, the split, bad folders and files; and on the real clone when one is configured."""
-import os
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +112,40 @@ def test_the_real_recordings(monkeypatch):
     assert [int((ds.split == c).sum()) for c in (0, 1, 2)] == [2400, 300, 300]
     assert sorted(set(ds.extras["speaker"].tolist())) == list(av.SPEAKERS)
     assert np.bincount(ds.labels[ds.split == 2]).tolist() == [30] * 10
+
+
+@pytest.mark.parametrize("level", [0.25, 0.5, 0.75, 1.0])
+def test_white_noise_on_the_recording_has_the_signal_to_noise_ratio_of_its_setting(level):
+    import torch
+
+    from fusionlab.noise import corrupt_signal, snr_db
+    rng = np.random.default_rng(0)
+    t = np.arange(av.SAMPLES) / av.RATE
+    clean = np.stack([a * np.sin(2 * np.pi * f * t) for a, f in zip(rng.uniform(0.05, 0.8, 20),
+                                                                      rng.uniform(100, 900, 20))]).astype(np.float32)
+    noisy = corrupt_signal("snr", clean, level, torch.Generator().manual_seed(1))
+    measured = 10 * np.log10((clean ** 2).mean(1) / ((noisy - clean) ** 2).mean(1))
+    assert np.abs(measured - snr_db(level)).max() < 0.5
+    assert np.array_equal(corrupt_signal("snr", clean, 0.0, torch.Generator()), clean)  # level 0: as recorded
+
+
+def test_snr_on_av_digits_corrupts_the_sound_and_recomputes_the_features(tones):
+    import torch
+
+    from fusionlab import rng
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.noise import corrupt_modalities, corrupt_signal, corrupted_signal
+    data = prepare(load_dataset("av-digits"), SplitConfig())
+    xs, raw = data.test.xs, data.test.xs.raw["audio"]
+    assert torch.allclose(raw.inputs(raw.signal), xs["audio"], atol=1e-4)  # the clean recording: the stored features
+    out = corrupt_modalities(xs, {"audio": 0.6, "image": 0.6}, "snr", 3, data.stats)
+    gen = rng.streams(3, tuple(xs))["audio"]
+    assert torch.allclose(out["audio"], raw.inputs(corrupt_signal("snr", raw.signal, 0.6, gen)))
+    heard = corrupted_signal(xs, {"audio": 0.6}, "snr", 3, "audio")  # what the page plays: the same draw
+    assert torch.allclose(out["audio"], raw.inputs(heard))
+    assert not torch.allclose(out["image"], xs["image"])  # no raw image: the features themselves get the noise
+    clean = corrupt_modalities(xs, {"audio": 0.0}, "snr", 3, data.stats)
+    assert torch.equal(clean["audio"], xs["audio"])
+    rows = data.test.take(np.arange(5)).xs  # a subset of rows has no raw signal: the feature-level form
+    assert not hasattr(rows, "raw") and corrupt_modalities(rows, {"audio": 0.6}, "snr", 3, data.stats)["audio"].shape == (
+        5, av.FRAMES, av.MELS)

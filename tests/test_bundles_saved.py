@@ -27,7 +27,7 @@ def test_a_version_1_bundle_of_every_page_still_reopens_and_replays_equal(kind, 
     done = bundles.reopen(STUDIES[kind].SAVING, blob)
     assert done.view == {} and done.bundle.version == 1
     again = bundles.reopen(STUDIES[kind].SAVING, bundles.save(STUDIES[kind].SAVING, done.config, done.result))
-    assert again.bundle.version == bundles.VERSION and again.config == done.config  # saved again as version 2
+    assert again.bundle.version == bundles.VERSION and again.config == done.config  # saved again as the current version
     (tmp_path / "run.zip").write_bytes(blob)
     assert main(["replay", str(tmp_path / "run.zip"), "--out", str(tmp_path / "out")]) == 0
     equal = json.loads((tmp_path / "out" / "equal.json").read_text())
@@ -45,7 +45,7 @@ def test_a_version_the_reader_does_not_know_is_refused_by_number():
                 meta["version"] = 7
                 data = json.dumps(meta).encode()
             w.writestr(info.filename, data)
-    with pytest.raises(ValueError, match="bundle version 7; this fusionlab reads versions 1, 2"):
+    with pytest.raises(ValueError, match="bundle version 7; this fusionlab reads versions 1, 2, 3"):
         bundles.read_bundle(out.getvalue())
 
 

@@ -166,7 +166,9 @@ def _page_with(dataset: str, fusion: str) -> AppTest:
 
 
 @pytest.mark.parametrize("dataset", DATASETS.names())
-def test_every_datasets_widgets_render_on_the_playground(dataset):
+def test_every_datasets_widgets_render_on_the_playground(dataset, tmp_path, monkeypatch):
+    for m in DATASETS.get(dataset).settings:  # what it needs of the machine (a folder): given, so the page offers it
+        monkeypatch.setenv(m.env, str(tmp_path))
     at = _page_with(dataset, "concat")
     assert not at.exception, [e.value for e in at.exception]
     keys = {w.key for w in [*at.number_input, *at.slider, *at.selectbox, *at.multiselect, *at.checkbox]}

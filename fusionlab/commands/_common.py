@@ -79,10 +79,9 @@ def add_data_args(p: argparse.ArgumentParser, datasets: Sequence[str], default: 
         add_option_flag(g, flag, owners)
     if "--views" not in seen:
         g.add_argument("--views", type=csv_list, default=None, help="modalities to keep, e.g. m1,m2")
-    if "av-digits" in datasets:
-        g.add_argument("--fsdd-dir", default=None, metavar="DIR",
-                       help="av-digits: your clone of the Free Spoken Digit Dataset (git clone "
-                            "https://github.com/Jakobovski/free-spoken-digit-dataset); default: $FUSIONLAB_FSDD_DIR")
+    settings = {m.flag: m for name in datasets for m in spec(name).settings}  # what a dataset needs of the machine
+    for flag, m in settings.items():
+        g.add_argument(flag, default=None, metavar="DIR", help=m.help.replace("%", "%%"))
 
 
 def add_option_flag(g, flag: str, owners: Sequence[tuple]) -> None:
@@ -167,10 +166,11 @@ def data_config(args: argparse.Namespace, datasets: Sequence[str], defaults: Map
     if name not in datasets:
         DATASETS.get(name)  # an unknown name: the registry's message
         raise ValueError(f"this command takes --dataset {', '.join(datasets)}; got '{name}'")
-    if getattr(args, "fsdd_dir", None):  # the folder is this machine's, not the run's: the process's environment
-        from ..data.avdigits import ENV, fsdd_folder
-        fsdd_folder(args.fsdd_dir)  # a wrong folder is named now, before any work
-        os.environ[ENV] = str(args.fsdd_dir)
+    for m in spec(name).settings:  # the machine's, not the run's: the process's environment, checked before any work
+        value = getattr(args, _dest(m.flag), None)
+        if value:
+            m.check(value)
+            os.environ[m.env] = str(value)
     base = data_default(defaults, name)
     fields = controls(spec(name).config)
     values: Dict[str, Any] = {}

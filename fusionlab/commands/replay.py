@@ -4,7 +4,9 @@
 
 Loads the bundle's config and weights, rebuilds the model its config names, recomputes every table from the
 weights (the training history is the bundle's own) and writes them to ``DIR`` as CSV, with ``config.json``;
-then says, table by table, whether the regenerated numbers equal the bundle's (``equal.json``).
+then says, table by table, whether the regenerated numbers equal the bundle's (``equal.json``): every column the
+bundle holds (a newer lab may add columns; a column renamed since the bundle's version is compared under its new name,
+``bundles.RENAMED_BEFORE``).
 """
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ def add_parser(sub) -> None:
 
 
 def same_tables(a, b, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
-    """Equal columns and rows, numbers within float tolerance (CSV round-trips floats to 17 digits)."""
+    """The bundle's table ``b`` regenerated in ``a``: every column of ``b`` in ``a`` (a newer lab may add columns
+    to a table), the same rows, numbers within float tolerance (CSV round-trips floats to 17 digits)."""
     import numpy as np
     import pandas as pd
-    if list(a.columns) != list(b.columns) or len(a) != len(b):
+    if not set(b.columns) <= set(a.columns) or len(a) != len(b):
         return False
+    a = a[list(b.columns)]
     for c in a.columns:
         x, y = a[c], b[c]
         if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y):

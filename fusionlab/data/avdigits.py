@@ -27,8 +27,9 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .dataset import MultimodalDataset
-from .spec import DatasetInfo, option, register_dataset
+from .dataset import MultimodalDataset, RawView
+from ..options import check_options
+from .spec import DatasetInfo, MachineSetting, option, register_dataset
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 RATE = 8000
@@ -48,10 +49,14 @@ class AVDigitsConfig:
     seed: int = option(0, "av-digits: the seed pairing each recording with an image of its digit", flag="--pair-seed",
                        lo=0, hi=2**31 - 1, label="pairing seed")
 
+    def __post_init__(self) -> None:
+        check_options(self)  # every declared option within its one range (the widget's)
+
 
 def _info(cfg: AVDigitsConfig) -> DatasetInfo:
     return DatasetInfo({"audio": (FRAMES, MELS), "image": (8, 8)}, 10,
-                       "Free Spoken Digit Dataset (your clone, CC BY-SA 4.0) + scikit-learn's 8x8 digits")
+                       "Free Spoken Digit Dataset (your clone, CC BY-SA 4.0) + scikit-learn's 8x8 digits",
+                       {"image": (8, 8)})
 
 
 def fsdd_folder(given: Optional[str] = None) -> Path:
@@ -179,7 +184,9 @@ def pair_images(digits: np.ndarray, split: np.ndarray, seed: int) -> np.ndarray:
 
 
 @register_dataset("av-digits", "audio-visual digits: a spoken digit (FSDD, your clone) with a handwritten one of "
-                  "the same label", AVDigitsConfig, _info)
+                  "the same label", AVDigitsConfig, _info, available=lambda: configured(),
+                  settings=(MachineSetting("--fsdd-dir", ENV, f"av-digits: your clone of the Free Spoken Digit Dataset "
+                                           f"({CLONE}); default: ${ENV}", lambda d: fsdd_folder(d)),))
 def load_av_digits(cfg: AVDigitsConfig) -> MultimodalDataset:
     waves, digits, speakers, indices = read_recordings(fsdd_folder())
     split = split_of(speakers, indices, cfg.test_speaker)
@@ -192,5 +199,5 @@ def load_av_digits(cfg: AVDigitsConfig) -> MultimodalDataset:
     paired = pair_images(digits, split, cfg.seed)
     return MultimodalDataset({"audio": log_mel(raw), "image": images[paired]}, digits,
                              [str(d) for d in range(10)], "av-digits",
-                             extras={"wave": raw, "image_row": paired, "speaker": speakers, "index": indices},
-                             split=split)
+                             extras={"image_row": paired, "speaker": speakers, "index": indices},
+                             split=split, raw={"audio": RawView(raw, log_mel)})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -17,6 +17,41 @@ from sklearn.model_selection import train_test_split
 from ..rng import sub_seed
 
 MIN_PER_CLASS = 3  # one sample for each of train / validation / test
+
+
+@dataclass
+class RawView:
+    """A modality's raw signal (a recording, ``(N, L)``) and the function that makes its features from it
+    (``(n, L) -> (n, T, D)``, on the scale the dataset stores): corruptions that act where a person perceives them
+    (``noise.SIGNAL_CORRUPTIONS``) corrupt the signal and recompute the features."""
+
+    signal: np.ndarray
+    features: Callable[[np.ndarray], np.ndarray]
+
+
+class RawInputs(dict):
+    """A split's inputs ``{modality: (N, T, D)}`` that also carry, for the modalities with a raw signal, its rows
+    and how to turn them into these inputs again (``raw``): what ``noise.corrupt_modalities`` needs to corrupt the
+    signal. Any other use sees a plain dict (a subset of rows, or a copy, drops ``raw``)."""
+
+    def __init__(self, xs: Mapping[str, torch.Tensor], raw: Mapping[str, "BoundRaw"]):
+        super().__init__(xs)
+        self.raw = dict(raw)
+
+
+@dataclass
+class BoundRaw:
+    """One split's rows of a ``RawView``, with the train statistics that scale its features as the split's are."""
+
+    signal: np.ndarray  # (n, L)
+    features: Callable[[np.ndarray], np.ndarray]
+    stats: "ModalityStats"
+    scale: bool = True
+
+    def inputs(self, signal: np.ndarray) -> torch.Tensor:
+        """The model's inputs ``(n, T, D)`` for ``signal`` (this split's rows, corrupted or not)."""
+        feats = self.features(np.asarray(signal, dtype=np.float32))
+        return standardise(feats, self.stats) if self.scale else as_stored(feats, self.stats)
 
 
 @dataclass
@@ -33,6 +68,7 @@ class MultimodalDataset:
     name: str = "dataset"
     extras: Dict[str, np.ndarray] = field(default_factory=dict)
     split: Optional[np.ndarray] = None  # the data's own assignment per row: 0 train, 1 validation, 2 test (split_codes)
+    raw: Dict[str, RawView] = field(default_factory=dict)  # modality -> its raw signal (av-digits' recordings)
 
     def __post_init__(self) -> None:
         labels = np.asarray(self.labels)
@@ -48,6 +84,9 @@ class MultimodalDataset:
         self.labels = labels.astype(np.int64)
         if not self.modalities:
             raise ValueError("the dataset has no modality")
+        for k, r in self.raw.items():
+            if k not in self.modalities or len(r.signal) != len(labels):
+                raise ValueError(f"the raw signal of '{k}' needs one row per sample of a modality of the dataset")
         fixed = {}
         for name, arr in self.modalities.items():
             arr = np.asarray(arr)
@@ -122,7 +161,7 @@ class MultimodalDataset:
             raise ValueError("select at least one view")
         return MultimodalDataset(
             {v: self.modalities[v] for v in views}, self.labels, self.class_names,
-            self.name, dict(self.extras), self.split,
+            self.name, dict(self.extras), self.split, {v: r for v, r in self.raw.items() if v in views},
         )
 
     def subset(self, index: np.ndarray) -> "MultimodalDataset":
@@ -130,6 +169,7 @@ class MultimodalDataset:
             {k: v[index] for k, v in self.modalities.items()}, self.labels[index],
             self.class_names, self.name, {k: v[index] for k, v in self.extras.items()},
             None if self.split is None else self.split[index],
+            {k: RawView(r.signal[index], r.features) for k, r in self.raw.items()},
         )
 
 
@@ -344,6 +384,10 @@ def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig(), scale: bool
         splits = [Split({k: as_stored(v[parts[s]], raw[k]) for k, v in ds.modalities.items()},
                         torch.as_tensor(ds.labels[parts[s]]), parts[s], {k: e[parts[s]] for k, e in ds.extras.items()})
                   for s in ("train", "val", "test")]
-        return PreparedData(*splits, raw, raw, list(ds.class_names), ds.name)
-    return PreparedData(*(split_of(ds, parts[s], raw) for s in ("train", "val", "test")), unit_stats(raw), raw,
-                        list(ds.class_names), ds.name)
+    else:
+        splits = [split_of(ds, parts[s], raw) for s in ("train", "val", "test")]
+    for sp in splits:  # the modalities with a raw signal: a corruption of the signal recomputes their inputs
+        if ds.raw:
+            sp.xs = RawInputs(sp.xs, {k: BoundRaw(v.signal[sp.index], v.features, raw[k], scale)
+                                      for k, v in ds.raw.items()})
+    return PreparedData(*splits, unit_stats(raw) if scale else raw, raw, list(ds.class_names), ds.name)

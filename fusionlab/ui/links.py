@@ -99,10 +99,9 @@ def field_param(f, key: str, **extra: Any) -> Param:
 
 
 def offered(names: Sequence[str]) -> list:
-    """The datasets a page offers: all of ``names`` but those that need a folder this server was not given
-    (av-digits without an FSDD clone: ``data.avdigits.configured``)."""
-    from ..data.avdigits import configured
-    return [n for n in names if n != "av-digits" or configured()]
+    """The datasets a page offers: all of ``names`` but those that need what this server was not given (a dataset
+    read from a folder the server was not pointed at: ``DatasetSpec.available``)."""
+    return [n for n in names if n not in DATASETS or spec(n).offered()]
 
 
 def data_params(page: str, dataset: str, names: Sequence[str], max_select: Mapping[str, int] = {}) -> Dict[str, Param]:

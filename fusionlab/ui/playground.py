@@ -198,8 +198,7 @@ def noise_layout(run: "PlaygroundRun") -> List[List[Tuple[str, str]]]:
 def noise_frame(run: "PlaygroundRun", noise: str, levels: Dict[str, float], i: int) -> Dict[str, object]:
     """Everything the noise view draws for one setting of the sliders and test sample ``i``."""
     from .. import figures
-    from ..data.loaders import UCI_IMAGES
-    images = {"uci-digits": UCI_IMAGES, "av-digits": {"image": (8, 8)}}  # modalities drawn as pictures
+    images = run.config.data.spec.info(run.config.data.options).images  # modalities drawn as pictures
     from ..diagnostics import modality_contributions, noisy_evaluation
     from .widgets import metric_change
     try:
@@ -227,7 +226,7 @@ def noise_frame(run: "PlaygroundRun", noise: str, levels: Dict[str, float], i: i
                                              "contribution<br><sup>probability lost when the modality is dropped"
                                              "</sup>"),
         "shapley": shapley_bars(run.model, one, run.data, y[i:i + 1]),
-        "input": figures.sample_inputs(ev.raw(run.data, i), images.get(run.data.name, {}),
+        "input": figures.sample_inputs(ev.raw(run.data, i), images,
                                        "what the model sees for this sample (raw scale, under the current noise)"),
     }
     if "gate" in ev.extras:
