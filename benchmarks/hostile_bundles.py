@@ -1,5 +1,6 @@
 """Hostile run bundles: how long each crafted bundle takes to be refused, and the peak memory of the process that
-refuses it (each case in a fresh process: ``ru_maxrss``), next to an honest bundle reopened for scale.
+refuses it (each case in a fresh process: ``ru_maxrss``, and how much above what importing the lab takes), next to
+an honest bundle reopened for scale.
 
     python benchmarks/hostile_bundles.py
 
@@ -21,15 +22,17 @@ import resource, sys, time
 from pathlib import Path
 from fusionlab import bundles
 from fusionlab.experiments import playground
+from fusionlab.commands._common import read_bundle_file
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the lab imported, nothing read yet
 t = time.perf_counter()
 try:
-    from fusionlab.commands._common import read_bundle_file
     bundles.reopen(playground.SAVING, read_bundle_file(sys.argv[1]))
     said = "reopened"
 except Exception as exc:  # noqa: BLE001 - the benchmark reports whatever the reader said
     said = f"{type(exc).__name__}: {str(exc).splitlines()[0][:110]}"
 s = time.perf_counter() - t
-print(f"{s:7.2f} s  {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MiB  {said}")
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{s:7.2f} s  peak {peak:5.0f} MiB (+{peak - base:4.0f} over the lab's imports)  {said}")
 """
 
 
