@@ -16,6 +16,8 @@ rows are returned unchanged, bit for bit.
 | missing    | a share ``level`` of samples lose the modality (as ``drop``; availability flag 0) |
 | snr        | white noise at a signal-to-noise ratio of ``30 - 40 level`` dB, per row; on a modality with a raw signal  |
 |            | (av-digits' recordings) added to the signal, and the features recomputed (``SIGNAL_CORRUPTIONS``)         |
+| gap        | a contiguous share ``level`` of the timesteps (a vector: of its features) at the train mean, at a random   |
+|            | start per row; on a recording, that share of its samples silenced, and the features recomputed            |
 """
 from __future__ import annotations
 
@@ -166,9 +168,35 @@ def snr(x, level, generator, stats, **_):
     return _at_snr(x, level, generator)
 
 
+def _gap_mask(n: int, length: int, level: Level, generator: torch.Generator) -> torch.Tensor:
+    """``(n, length)`` True on one contiguous run of ``round(level * length)`` positions per row, at a random start."""
+    lv = torch.as_tensor(level, dtype=torch.float64)
+    lv = lv.expand(n) if lv.ndim == 0 else lv
+    width = torch.round(lv.clamp(0, 1) * length).long()  # (n,)
+    start = (torch.rand(n, generator=generator, dtype=torch.float64) * (length - width + 1)).floor().long()
+    pos = torch.arange(length)[None, :]
+    return (pos >= start[:, None]) & (pos < (start + width)[:, None])
+
+
+def _gap_signal(x: torch.Tensor, level: Level, generator: torch.Generator) -> torch.Tensor:
+    """Rows of a signal ``(B, L)`` with a contiguous share ``level`` of their samples silenced."""
+    return torch.where(_gap_mask(len(x), x.shape[1], level, generator), torch.zeros_like(x), x)
+
+
+@CORRUPTIONS.register("gap", "a contiguous share of the timesteps (or features) masked out (on a recording: silence)")
+def gap(x, level, generator, stats, **_):
+    if _is_zero(level):
+        return x
+    b, t, d = x.shape
+    axis_len = t if t > 1 else d  # a sequence loses a run of timesteps, a vector a run of features
+    mask = _gap_mask(b, axis_len, level, generator)
+    mask = mask[:, :, None].expand(b, t, d) if t > 1 else mask[:, None, :]
+    return torch.where(mask, stats.mean.expand_as(x).to(x.dtype), x)
+
+
 # corruptions that act on a modality's raw signal where it has one (``data.dataset.RawView``): the signal is
 # corrupted and the features recomputed; elsewhere the same name acts on the features
-SIGNAL_CORRUPTIONS = {"snr": _at_snr}
+SIGNAL_CORRUPTIONS = {"snr": _at_snr, "gap": _gap_signal}
 
 
 def corrupt_signal(name: str, signal: np.ndarray, level: Level, generator: torch.Generator) -> np.ndarray:

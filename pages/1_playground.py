@@ -99,12 +99,15 @@ def hear(run: PlaygroundRun, noise: str, i: int) -> None:
         wave = corrupted_signal(run.data.test.xs, levels, noise, run.config.train.seed, k)[i]
         st.audio(np.clip(wave, -1.0, 1.0), sample_rate=RATE)
         lv = levels.get(k, 0.0)
-        if noise in SIGNAL_CORRUPTIONS and lv > 0:
+        if noise == "snr" and lv > 0:
             said = (f"with white noise at {snr_db(lv):.0f} dB signal-to-noise ratio added to the sound, the features "
                     "the model sees recomputed from it")
+        elif noise in SIGNAL_CORRUPTIONS and lv > 0:
+            said = (f"with {lv:.0%} of it silenced in one stretch ({noise}), the features the model sees recomputed "
+                    "from it")
         elif lv > 0:
-            said = (f"as recorded: **{noise}** corrupts the {k} features, not the sound (the **snr** noise type adds "
-                    "the noise to the recording itself)")
+            said = (f"as recorded: **{noise}** corrupts the {k} features, not the sound (the **snr** and **gap** "
+                    "noise types act on the recording itself)")
         else:
             said = "as recorded (its slider is at 0)"
         st.caption(f"Test sample {i}'s {k} recording (its first 0.31 s, what the features are computed from), {said}.")

@@ -149,3 +149,26 @@ def test_snr_on_av_digits_corrupts_the_sound_and_recomputes_the_features(tones):
     rows = data.test.take(np.arange(5)).xs  # a subset of rows has no raw signal: the feature-level form
     assert not hasattr(rows, "raw") and corrupt_modalities(rows, {"audio": 0.6}, "snr", 3, data.stats)["audio"].shape == (
         5, av.FRAMES, av.MELS)
+
+
+def test_a_gap_silences_a_contiguous_share_of_the_recording_or_masks_timesteps(tones):
+    import torch
+
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.noise import corrupt, corrupt_modalities, corrupted_signal
+    data = prepare(load_dataset("av-digits"), SplitConfig())
+    xs = data.test.xs
+    heard = corrupted_signal(xs, {"audio": 0.5}, "gap", 1, "audio")
+    was = xs.raw["audio"].signal
+    for a, b in zip(heard, was):
+        silent = np.flatnonzero(a != b)  # where the gap changed something: inside one run of half the samples
+        assert len(silent) == 0 or silent[-1] - silent[0] < av.SAMPLES // 2
+        assert (a == 0).sum() >= av.SAMPLES // 2 - 1
+    out = corrupt_modalities(xs, {"audio": 0.5}, "gap", 1, data.stats)
+    assert torch.allclose(out["audio"], xs.raw["audio"].inputs(heard))
+    x = torch.randn(4, 10, 3)
+    stats = type("S", (), {"mean": torch.zeros(3), "std": torch.ones(3)})()
+    y = corrupt("gap", x, 0.3, torch.Generator().manual_seed(0), stats)
+    hit = (y == 0).all(dim=2)  # (4, 10): three whole timesteps in a row per sample
+    assert (hit.sum(1) == 3).all() and all(np.ptp(np.flatnonzero(h)) == 2 for h in hit.numpy())
+    assert torch.equal(corrupt("gap", x, 0.0, torch.Generator(), stats), x)
