@@ -230,7 +230,8 @@ def corrupt_modalities(xs: Mapping[str, torch.Tensor], levels: Mapping[str, Leve
     for k, x in xs.items():
         lv = levels.get(k, 0.0)
         if name in SIGNAL_CORRUPTIONS and k in raw and not _is_zero(lv):  # corrupt the sound, recompute the features
-            out[k] = raw[k].inputs(corrupt_signal(name, raw[k].signal, lv, gens[k])).to(x.dtype)
+            heard = raw[k].inputs(corrupt_signal(name, raw[k].signal, lv, gens[k])).to(x.dtype)
+            out[k] = torch.where(_per_sample(lv, x) == 0, x, heard)  # a row at level 0 stays as it was, bit for bit
         else:
             out[k] = corrupt(name, x, lv, gens[k], stats[k], **options)
     return out

@@ -172,3 +172,17 @@ def test_a_gap_silences_a_contiguous_share_of_the_recording_or_masks_timesteps(t
     hit = (y == 0).all(dim=2)  # (4, 10): three whole timesteps in a row per sample
     assert (hit.sum(1) == 3).all() and all(np.ptp(np.flatnonzero(h)) == 2 for h in hit.numpy())
     assert torch.equal(corrupt("gap", x, 0.0, torch.Generator(), stats), x)
+
+
+def test_rows_at_level_zero_keep_their_inputs_bit_for_bit_on_the_signal_path(tones):
+    import torch
+
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.noise import corrupt_modalities
+    data = prepare(load_dataset("av-digits"), SplitConfig())
+    xs = data.test.xs
+    lv = torch.zeros(len(data.test))
+    lv[::2] = 0.7  # per-sample levels (as Uncertainty weighting draws them): every other row clean
+    for name in ("snr", "gap"):
+        out = corrupt_modalities(xs, {"audio": lv}, name, 0, data.stats)["audio"]
+        assert torch.equal(out[1::2], xs["audio"][1::2]) and not torch.allclose(out[::2], xs["audio"][::2])
