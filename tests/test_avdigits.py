@@ -1,5 +1,6 @@
 """Audio-visual digits (issue 31): the FSDD loader on a generated folder of tones (no real recordings needed), the
 pairing with scikit-learn's digits, the split, bad folders and files; and on the real clone when one is configured."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,18 @@ def test_rows_at_level_zero_keep_their_inputs_bit_for_bit_on_the_signal_path(ton
     for name in ("snr", "gap"):
         out = corrupt_modalities(xs, {"audio": lv}, name, 0, data.stats)["audio"]
         assert torch.equal(out[1::2], xs["audio"][1::2]) and not torch.allclose(out[::2], xs["audio"][::2])
+
+
+def test_a_served_page_takes_the_folder_from_the_secrets_file(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    root = _tones(tmp_path / "fsdd", per=2)
+    monkeypatch.setenv(av.ENV, "")  # recorded, so the value the page sets below is undone after the test
+    monkeypatch.delenv(av.ENV)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "1_playground.py"), default_timeout=60)
+    at.run()
+    assert not any(o.startswith("av-digits") for o in at.selectbox(key="playground-dataset").options)  # not offered
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "1_playground.py"), default_timeout=60)
+    at.secrets["fsdd_dir"] = str(root)
+    at.run()
+    assert not at.exception and any(o.startswith("av-digits") for o in at.selectbox(key="playground-dataset").options)
+    assert os.environ[av.ENV] == str(root)

@@ -4,8 +4,8 @@ parts that need no download at run time.
 
 - **Audio**: FSDD (Jakobovski/free-spoken-digit-dataset, CC BY-SA 4.0; 3,000 recordings, 8 kHz mono, 6 speakers x 10
   digits x 50), read from a folder the user cloned: ``FUSIONLAB_FSDD_DIR``, ``fsdd_dir`` in
-  ``.streamlit/secrets.toml``, or the CLI's ``--fsdd-dir``. The folder is not part of a run's config (a saved run
-  reopens on a machine whose clone lives elsewhere), and neither the recordings nor features derived from them are
+  ``.streamlit/secrets.toml`` (a served page copies it into the environment: ``ui.shell``), or the CLI's
+  ``--fsdd-dir``. The folder is not part of a run's config (a saved run on a machine whose clone lives elsewhere), and neither the recordings nor features derived from them are
   ever written into the repository. Features **[choice]**: log-mel frames ``(32, 40)``: the clip padded or trimmed
   to 2,480 samples (0.31 s, from its start: FSDD's clips are trimmed of leading silence), a 25 ms window, a 10 ms hop,
   40 mel bands (librosa), in dB.
@@ -60,9 +60,9 @@ def _info(cfg: AVDigitsConfig) -> DatasetInfo:
 
 
 def fsdd_folder(given: Optional[str] = None) -> Path:
-    """The FSDD clone's ``recordings`` folder: ``given``, else ``FUSIONLAB_FSDD_DIR``, else the Streamlit secret
-    ``fsdd_dir``; one line naming what is missing and the command that gets it."""
-    where = given or os.environ.get(ENV) or _secret()
+    """The FSDD clone's ``recordings`` folder: ``given``, else ``FUSIONLAB_FSDD_DIR`` (which a page sets from the secret
+    ``fsdd_dir``); one line naming what is missing and the command that gets it."""
+    where = given or os.environ.get(ENV)  # a served page sets it from .streamlit/secrets.toml (ui.shell)
     if not where:
         raise ValueError(f"av-digits needs the Free Spoken Digit Dataset: {CLONE} and give its folder with --fsdd-dir "
                          f"DIR, the environment variable {ENV}, or fsdd_dir in .streamlit/secrets.toml")
@@ -72,17 +72,6 @@ def fsdd_folder(given: Optional[str] = None) -> Path:
         raise ValueError(f"av-digits: {root} is not a folder (expected a clone of the Free Spoken Digit Dataset: "
                          f"{CLONE})")
     return rec
-
-
-def _secret() -> Optional[str]:
-    try:
-        import streamlit as st
-        from streamlit.runtime import exists
-        if not exists():
-            return None
-        return st.secrets.get("fsdd_dir")
-    except Exception:  # noqa: BLE001 - no secrets file, or not under streamlit: no secret
-        return None
 
 
 def configured() -> bool:
@@ -184,9 +173,9 @@ def pair_images(digits: np.ndarray, split: np.ndarray, seed: int) -> np.ndarray:
 
 
 @register_dataset("av-digits", "audio-visual digits: a spoken digit (FSDD, your clone) with a handwritten one of "
-                  "the same label", AVDigitsConfig, _info, available=lambda: configured(),
-                  settings=(MachineSetting("--fsdd-dir", ENV, f"av-digits: your clone of the Free Spoken Digit Dataset "
-                                           f"({CLONE}); default: ${ENV}", lambda d: fsdd_folder(d)),))
+                  "the same label", AVDigitsConfig, _info, available=configured,
+                  settings=(MachineSetting("--fsdd-dir", ENV, "fsdd_dir", f"av-digits: your clone of the Free Spoken Digit Dataset "
+                                           f"({CLONE}); default: ${ENV}", fsdd_folder),))
 def load_av_digits(cfg: AVDigitsConfig) -> MultimodalDataset:
     waves, digits, speakers, indices = read_recordings(fsdd_folder())
     split = split_of(speakers, indices, cfg.test_speaker)

@@ -31,10 +31,12 @@ class DatasetInfo:
 @dataclass(frozen=True)
 class MachineSetting:
     """Something a dataset needs from the machine rather than from a run's config (a folder of recordings): the
-    command line's ``flag``, which sets the environment variable ``env`` for the process after ``check(value)``."""
+    command line's ``flag`` and a served page's ``.streamlit/secrets.toml`` key ``secret`` both set the environment
+    variable ``env`` for the process (the flag after ``check(value)``)."""
 
     flag: str
     env: str
+    secret: str
     help: str
     check: Callable[[str], Any]
 

@@ -13,9 +13,29 @@ from __future__ import annotations
 import streamlit as st
 
 
+def machine_settings_from_secrets() -> None:
+    """What a dataset needs of the machine (``data.spec.MachineSetting``: the FSDD folder), from the server's
+    ``.streamlit/secrets.toml`` into the process environment the library reads; an environment variable already set
+    wins."""
+    import os
+
+    from ..data import DATASETS, spec
+    for name in DATASETS.names():
+        for m in spec(name).settings:
+            if os.environ.get(m.env):
+                continue
+            try:
+                value = st.secrets.get(m.secret)
+            except Exception:  # noqa: BLE001 - no secrets file: Streamlit raises its own not-found error
+                return
+            if value:
+                os.environ[m.env] = str(value)
+
+
 def ensure_app() -> None:
     from streamlit.runtime.pages_manager import PagesManager
 
+    machine_settings_from_secrets()
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False  # app.py's st.navigation would set this on its first run
         st.rerun()
