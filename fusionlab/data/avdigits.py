@@ -7,8 +7,8 @@ parts that need no download at run time.
   ``.streamlit/secrets.toml`` (a served page copies it into the environment: ``ui.shell``), or the CLI's
   ``--fsdd-dir``. The folder is not part of a run's config (a saved run reopens on a machine whose clone lives
   elsewhere), and neither the recordings nor features derived from them are ever written into the repository.
-  Features **[choice]**: log-mel frames ``(32, 40)``: the clip padded or trimmed to 2,480 samples (0.31 s, from its start: FSDD's clips are trimmed of leading silence), a 25 ms window, a 10 ms hop,
-  40 mel bands (librosa), in dB.
+  Features **[choice]**: log-mel frames ``(32, 40)``: the clip padded or trimmed to 2,480 samples (0.31 s, from
+  its start: FSDD's clips are trimmed of leading silence), a 25 ms window, a 10 ms hop, 40 mel bands (librosa), in dB.
 - **Image**: ``sklearn.datasets.load_digits`` (1,797 8x8 images inside the package), read as a sequence of 8 rows of
   8 pixels; split once (seeded, stratified) into train, validation and test pools, and each recording paired with an
   image of its digit drawn (seeded by ``seed``) from the pool of its own split. The two modalities are therefore
