@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 
-from .data.dataset import ModalityStats, MultimodalDataset, PreparedData, Split, fit_stats, split_of, unit_stats
+from .data.dataset import ModalityStats, MultimodalDataset, PreparedData, Split, fit_all, split_of, unit_stats
 from .registry import Registry
 
 EXPERTS: Registry = Registry("expert")
@@ -266,6 +266,6 @@ def bank_from_state(data: PreparedData, cfg: ExpertConfig, state: Dict[str, torc
 
 def fold_data(ds: MultimodalDataset, train: np.ndarray, test: np.ndarray) -> PreparedData:
     """Standardise with ``train`` rows' statistics; ``test`` is a stratified fold (no validation rows)."""
-    raw: Dict[str, ModalityStats] = {k: fit_stats(v[train]) for k, v in ds.modalities.items()}
+    raw: Dict[str, ModalityStats] = fit_all(ds, train)
     return PreparedData(split_of(ds, train, raw), split_of(ds, train[:0], raw), split_of(ds, test, raw),
                         unit_stats(raw), raw, list(ds.class_names), ds.name)

@@ -18,6 +18,11 @@ rows are returned unchanged, bit for bit.
 |            | (av-digits' recordings) added to the signal, and the features recomputed (``SIGNAL_CORRUPTIONS``)         |
 | gap        | a contiguous share ``level`` of the timesteps (a vector: of its features) at the train mean, at a random   |
 |            | start per row; on a recording, that share of its samples silenced, and the features recomputed            |
+| occlusion  | a rectangle covering a share ``level`` of the timesteps x features at the train mean, at a random place;  |
+|            | on an image (av-digits' digits), a grey patch over that share of its pixels                               |
+
+On an image, ``gaussian`` is noise of sd ``level`` x the train pixels' sd on every pixel, clipped to [0, 1], and the
+features recomputed from the noisy picture (``SIGNAL_CORRUPTIONS``).
 """
 from __future__ import annotations
 
@@ -194,16 +199,70 @@ def gap(x, level, generator, stats, **_):
     return torch.where(mask, stats.mean.expand_as(x).to(x.dtype), x)
 
 
-# corruptions that act on a modality's raw signal where it has one (``data.dataset.RawView``): the signal is
-# corrupted and the features recomputed; elsewhere the same name acts on the features
-SIGNAL_CORRUPTIONS = {"snr": _at_snr, "gap": _gap_signal}
+def _patch_mask(n: int, height: int, width: int, level: Level, generator: torch.Generator) -> torch.Tensor:
+    """``(n, height, width)`` True on one rectangle per row covering about a share ``level`` of the grid, at a random
+    place: ``h = round(sqrt(level) height)`` rows (at least one) by ``round(level height width / h)`` columns."""
+    lv = torch.as_tensor(level, dtype=torch.float64)
+    lv = lv.expand(n) if lv.ndim == 0 else lv
+    lv = lv.clamp(0, 1)
+    h = torch.where(lv > 0, torch.round(lv.sqrt() * height).clamp(min=1), torch.zeros_like(lv))
+    w = torch.where(h > 0, torch.round(lv * height * width / h.clamp(min=1)).clamp(max=width), torch.zeros_like(lv))
+    h, w = h.long(), w.long()
+    top = (torch.rand(n, generator=generator, dtype=torch.float64) * (height - h + 1)).floor().long()
+    left = (torch.rand(n, generator=generator, dtype=torch.float64) * (width - w + 1)).floor().long()
+    r = torch.arange(height)[None, :, None]
+    c = torch.arange(width)[None, None, :]
+    return ((r >= top[:, None, None]) & (r < (top + h)[:, None, None])
+            & (c >= left[:, None, None]) & (c < (left + w)[:, None, None]))
 
 
-def corrupt_signal(name: str, signal: np.ndarray, level: Level, generator: torch.Generator) -> np.ndarray:
-    """``signal`` ``(n, L)`` corrupted by the signal form of ``name`` (what a person would hear)."""
+@CORRUPTIONS.register("occlusion", "a rectangle covering a share of the timesteps x features at the train mean (on an "
+                      "image: a grey patch over its pixels)")
+def occlusion(x, level, generator, stats, **_):
+    if _is_zero(level):
+        return x
+    b, t, d = x.shape
+    return torch.where(_patch_mask(b, t, d, level, generator), stats.mean.expand_as(x).to(x.dtype), x)
+
+
+GREY = 0.5  # the occluding patch on an image [choice]: mid-grey, visible on the paper and on the ink alike
+
+
+def _pixel_gaussian(x: torch.Tensor, level: Level, generator: torch.Generator, unit: float) -> torch.Tensor:
+    """Images ``(B, H, W)`` in [0, 1] plus gaussian noise of sd ``level * unit`` on every pixel (``unit``: the sd of
+    the train images' pixels), clipped to [0, 1] as a picture is."""
+    lv = _per_sample(level, x)
+    noisy = (x + lv * unit * torch.randn(x.shape, generator=generator, dtype=x.dtype)).clamp(0.0, 1.0)
+    return torch.where(lv == 0, x, noisy)
+
+
+def _pixel_occlusion(x: torch.Tensor, level: Level, generator: torch.Generator, unit: float) -> torch.Tensor:
+    """Images ``(B, H, W)`` with a grey rectangle over a share ``level`` of their pixels, at a random place."""
+    return torch.where(_patch_mask(len(x), x.shape[1], x.shape[2], level, generator), torch.full_like(x, GREY), x)
+
+
+# corruptions that act on a modality's raw signal where it has one (``data.dataset.RawView``), by the signal's kind:
+# the signal is corrupted and the features recomputed; on any other modality the same name acts on the features
+SIGNAL_CORRUPTIONS = {
+    "snr": {"audio": lambda x, level, gen, unit: _at_snr(x, level, gen)},
+    "gap": {"audio": lambda x, level, gen, unit: _gap_signal(x, level, gen)},
+    "gaussian": {"image": _pixel_gaussian},
+    "occlusion": {"image": _pixel_occlusion},
+}
+
+
+def acts_on_signal(name: str, kind: str) -> bool:
+    """Whether corruption ``name`` acts on a raw signal of ``kind`` (``audio`` or ``image``) rather than on features."""
+    return kind in SIGNAL_CORRUPTIONS.get(name, {})
+
+
+def corrupt_signal(name: str, signal: np.ndarray, level: Level, generator: torch.Generator, kind: str = "audio",
+                   unit: float = 1.0) -> np.ndarray:
+    """``signal`` ``(n, ...)`` of ``kind`` corrupted by the signal form of ``name`` (what a person would hear or see)."""
     if _is_zero(level):
         return np.asarray(signal)
-    return SIGNAL_CORRUPTIONS[name](torch.as_tensor(np.asarray(signal, np.float32)), level, generator).numpy()
+    x = torch.as_tensor(np.asarray(signal, np.float32))
+    return SIGNAL_CORRUPTIONS[name][kind](x, level, generator, unit).numpy()
 
 
 def corrupt(name: str, x: torch.Tensor, level: Level, generator: torch.Generator,
@@ -229,8 +288,9 @@ def corrupt_modalities(xs: Mapping[str, torch.Tensor], levels: Mapping[str, Leve
     out = {}
     for k, x in xs.items():
         lv = levels.get(k, 0.0)
-        if name in SIGNAL_CORRUPTIONS and k in raw and not _is_zero(lv):  # corrupt the sound, recompute the features
-            heard = raw[k].inputs(corrupt_signal(name, raw[k].signal, lv, gens[k])).to(x.dtype)
+        if k in raw and acts_on_signal(name, raw[k].kind) and not _is_zero(lv):  # corrupt the signal, recompute
+            r = raw[k]
+            heard = r.inputs(corrupt_signal(name, r.signal, lv, gens[k], r.kind, r.unit)).to(x.dtype)
             out[k] = torch.where(_per_sample(lv, x) == 0, x, heard)  # a row at level 0 stays as it was, bit for bit
         else:
             out[k] = corrupt(name, x, lv, gens[k], stats[k], **options)
@@ -245,10 +305,10 @@ def corrupted_signal(xs: Mapping[str, torch.Tensor], levels: Mapping[str, Level]
     raw = getattr(xs, "raw", {})
     if modality not in raw:
         return None
-    lv = levels.get(modality, 0.0)
-    if name not in SIGNAL_CORRUPTIONS or _is_zero(lv):
-        return raw[modality].signal
-    return corrupt_signal(name, raw[modality].signal, lv, rng.streams(seed, tuple(xs))[modality])
+    lv, r = levels.get(modality, 0.0), raw[modality]
+    if not acts_on_signal(name, r.kind) or _is_zero(lv):
+        return r.signal
+    return corrupt_signal(name, r.signal, lv, rng.streams(seed, tuple(xs))[modality], r.kind, r.unit)
 
 
 def sample_levels(n: int, max_level: float, generator: torch.Generator, p_clean: float = 0.0,
@@ -264,6 +324,13 @@ def sample_levels(n: int, max_level: float, generator: torch.Generator, p_clean:
 def level_range(name: str) -> tuple[float, float]:
     """The natural slider range of a corruption's level."""
     return {"gaussian": (0.0, 3.0), "additive": (0.0, 3.0)}.get(name, (0.0, 1.0))
+
+
+def level_label(name: str, level: float) -> str:
+    """How a slider shows a level of ``name``: ``snr`` in dB (``clean`` at 0), every other level as a number."""
+    if name == "snr":
+        return "clean" if level == 0 else f"{snr_db(level):.0f} dB"
+    return f"{level:g}"
 
 
 def on_off(name: str) -> bool:

@@ -92,22 +92,23 @@ def hear(run: PlaygroundRun, noise: str, i: int) -> None:
     """av-digits: test sample ``i``'s recording as the sliders' setting corrupts it (the noise added to the sound,
     the features recomputed) or, for a corruption of the features, as recorded."""
     from fusionlab.data.avdigits import RATE
-    from fusionlab.noise import SIGNAL_CORRUPTIONS, corrupted_signal, snr_db
+    from fusionlab.noise import SIGNAL_CORRUPTIONS, acts_on_signal, corrupted_signal, snr_db
     _, levels = current_noise(run.data.modality_names, noise)
-    names = [k for k in run.data.modality_names if k in getattr(run.data.test.xs, "raw", {})]
-    for k in names:
+    raw = getattr(run.data.test.xs, "raw", {})
+    on_sound = ", ".join(f"**{n}**" for n, kinds in SIGNAL_CORRUPTIONS.items() if "audio" in kinds)
+    for k in [k for k in run.data.modality_names if k in raw and raw[k].kind == "audio"]:
         wave = corrupted_signal(run.data.test.xs, levels, noise, run.config.train.seed, k)[i]
         st.audio(np.clip(wave, -1.0, 1.0), sample_rate=RATE)
         lv = levels.get(k, 0.0)
         if noise == "snr" and lv > 0:
             said = (f"with white noise at {snr_db(lv):.0f} dB signal-to-noise ratio added to the sound, the features "
                     "the model sees recomputed from it")
-        elif noise in SIGNAL_CORRUPTIONS and lv > 0:
+        elif acts_on_signal(noise, "audio") and lv > 0:
             said = (f"with {lv:.0%} of it silenced in one stretch ({noise}), the features the model sees recomputed "
                     "from it")
         elif lv > 0:
-            said = (f"as recorded: **{noise}** corrupts the {k} features, not the sound (the **snr** and **gap** "
-                    "noise types act on the recording itself)")
+            said = (f"as recorded: **{noise}** corrupts the {k} features, not the sound (the {on_sound} noise types "
+                    "act on the recording itself)")
         else:
             said = "as recorded (its slider is at 0)"
         st.caption(f"Test sample {i}'s {k} recording (its first 0.31 s, what the features are computed from), {said}.")

@@ -202,3 +202,62 @@ def test_a_served_page_takes_the_folder_from_the_secrets_file(tmp_path, monkeypa
     at.run()
     assert not at.exception and any(o.startswith("av-digits") for o in at.selectbox(key="playground-dataset").options)
     assert os.environ[av.ENV] == str(root)
+
+
+@pytest.mark.parametrize("level", [0.1, 0.25, 0.5, 1.0])
+def test_occlusion_covers_one_rectangle_of_its_share_at_the_train_mean(level):
+    import torch
+
+    from fusionlab.noise import corrupt
+    x = torch.randn(50, 8, 10) + 5
+    stats = type("S", (), {"mean": torch.zeros(10), "std": torch.ones(10)})()
+    y = corrupt("occlusion", x, level, torch.Generator().manual_seed(0), stats)
+    for hit in (y == 0).numpy():
+        rows, cols = np.flatnonzero(hit.any(1)), np.flatnonzero(hit.any(0))
+        assert hit.sum() == len(rows) * len(cols)  # one rectangle, nothing outside it
+        assert np.ptp(rows) == len(rows) - 1 and np.ptp(cols) == len(cols) - 1
+        assert abs(hit.mean() - level) <= 0.1  # its share of the grid
+    vec = corrupt("occlusion", torch.randn(6, 1, 20) + 5, 0.3, torch.Generator().manual_seed(0), type(
+        "S", (), {"mean": torch.zeros(20)})())
+    assert ((vec == 0).sum(dim=2) == 6).all()  # a vector: a run of its features, as gap
+    assert torch.equal(corrupt("occlusion", x, 0.0, torch.Generator(), stats), x)
+
+
+def test_gaussian_and_occlusion_act_on_the_digit_pixels_and_the_page_shows_them(tones):
+    import torch
+
+    from fusionlab import rng
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.diagnostics import noisy_evaluation
+    from fusionlab.models import ModelConfig, build_model
+    from fusionlab.noise import GREY, corrupt_modalities, corrupt_signal, corrupted_signal
+    data = prepare(load_dataset("av-digits"), SplitConfig())
+    xs, raw = data.test.xs, data.test.xs.raw["image"]
+    assert raw.kind == "image" and torch.allclose(raw.inputs(raw.signal), xs["image"], atol=1e-5)
+    out = corrupt_modalities(xs, {"image": 0.8}, "gaussian", 2, data.stats)
+    pixels = corrupt_signal("gaussian", raw.signal, 0.8, rng.streams(2, tuple(xs))["image"], "image", raw.unit)
+    assert torch.allclose(out["image"], raw.inputs(pixels)) and pixels.min() >= 0 and pixels.max() <= 1
+    grey = np.full((400, 8, 8), 0.5, np.float32)  # far from the clip: the noise's sd is level x the train pixels' sd
+    noisy = corrupt_signal("gaussian", grey, 0.5, torch.Generator().manual_seed(0), "image", 0.1)
+    assert abs((noisy - grey).std() - 0.05) < 0.002
+    assert torch.equal(corrupt_modalities(xs, {"image": 0.8}, "gaussian", 2, data.stats)["audio"], xs["audio"])
+    seen = corrupted_signal(xs, {"image": 0.25}, "occlusion", 2, "image")
+    patch = seen == GREY
+    assert (patch.reshape(len(seen), -1).sum(1) >= 12).all()  # a quarter of the 64 pixels, grey
+    model = build_model(data.shapes(), data.n_classes, ModelConfig())
+    ev = noisy_evaluation(model, data, {"image": 0.25}, "occlusion", 2)
+    shown = ev.raw(data, 0)["image"]  # what the page draws for test sample 0: the grey patch on the digit
+    assert np.allclose(shown[patch[0]], GREY, atol=1e-5)
+
+
+def test_the_image_is_scaled_with_one_mean_and_sd_over_its_pixels(tones):
+    from fusionlab.data import SplitConfig, prepare
+    ds = load_dataset("av-digits")
+    data = prepare(ds, SplitConfig())
+    train = ds.modalities["image"][ds.split == 0]
+    st = data.raw_stats["image"]
+    assert np.allclose(st.mean.numpy(), train.mean(), atol=1e-6) and np.allclose(st.std.numpy(), train.std(), atol=1e-6)
+    audio = data.raw_stats["audio"].std.numpy()  # the log-mel bands keep a scale each
+    assert np.ptp(audio) > 0 and np.allclose(audio, ds.modalities["audio"][ds.split == 0].reshape(-1, av.MELS).std(0),
+                                             rtol=1e-4)
+    assert np.ptp(prepare(ds.subset(np.arange(len(ds.labels))), SplitConfig()).raw_stats["image"].std.numpy()) == 0

@@ -9,8 +9,8 @@ parts that need no download at run time.
   elsewhere), and neither the recordings nor features derived from them are ever written into the repository.
   Features **[choice]**: log-mel frames ``(32, 40)``: the clip padded or trimmed to 2,480 samples (0.31 s, from
   its start: FSDD's clips are trimmed of leading silence), a 25 ms window, a 10 ms hop, 40 mel bands (librosa), in dB.
-- **Image**: ``sklearn.datasets.load_digits`` (1,797 8x8 images inside the package), read as a sequence of 8 rows of
-  8 pixels; split once (seeded, stratified) into train, validation and test pools, and each recording paired with an
+- **Image**: ``sklearn.datasets.load_digits`` (1,797 8x8 images inside the package, scaled to [0, 1]), read as a
+  sequence of 8 rows of 8 pixels (gaussian noise and occlusion act on the pixels: ``noise.SIGNAL_CORRUPTIONS``); split once (seeded, stratified) into train, validation and test pools, and each recording paired with an
   image of its digit drawn (seeded by ``seed``) from the pool of its own split. The two modalities are therefore
   independent given the label.
 - **Split**: FSDD's own: recordings 0-4 of every speaker and digit are the test set (300), 5-9 the validation set
@@ -186,7 +186,16 @@ def load_av_digits(cfg: AVDigitsConfig) -> MultimodalDataset:
     raw = fixed_length(waves)
     images, _, _ = image_pools()
     paired = pair_images(digits, split, cfg.seed)
-    return MultimodalDataset({"audio": log_mel(raw), "image": images[paired]}, digits,
+    pixels = images[paired]
+    return MultimodalDataset({"audio": log_mel(raw), "image": pixels}, digits,
                              [str(d) for d in range(10)], "av-digits",
                              extras={"image_row": paired, "speaker": speakers, "index": indices},
-                             split=split, raw={"audio": RawView(raw, log_mel)})
+                             split=split, raw={"audio": RawView(raw, log_mel, "audio"),
+                                               "image": RawView(pixels, pixels_as_features, "image",
+                                                                float(pixels[split == 0].std()))},
+                             pooled_scale=("image",))
+
+
+def pixels_as_features(pixels: np.ndarray) -> np.ndarray:
+    """The image's features are its pixels: ``(n, 8, 8)``, 8 rows of 8."""
+    return np.asarray(pixels, np.float32)

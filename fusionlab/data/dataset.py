@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import warnings
 
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -21,12 +21,15 @@ MIN_PER_CLASS = 3  # one sample for each of train / validation / test
 
 @dataclass
 class RawView:
-    """A modality's raw signal (a recording, ``(N, L)``) and the function that makes its features from it
-    (``(n, L) -> (n, T, D)``, on the scale the dataset stores): corruptions that act where a person perceives them
-    (``noise.SIGNAL_CORRUPTIONS``) corrupt the signal and recompute the features."""
+    """A modality's raw signal (a recording ``(N, L)``, or pixels in [0, 1] ``(N, H, W)``) and the function that
+    makes its features from it (``(n, ...) -> (n, T, D)``, on the scale the dataset stores): corruptions that act
+    where a person perceives them (``noise.SIGNAL_CORRUPTIONS``, by ``kind``) corrupt the signal and recompute the
+    features. ``unit`` is the sd of the signal's train values (the unit of gaussian noise on pixels)."""
 
     signal: np.ndarray
     features: Callable[[np.ndarray], np.ndarray]
+    kind: str = "audio"  # "audio" or "image"
+    unit: float = 1.0
 
 
 class RawInputs(dict):
@@ -43,10 +46,12 @@ class RawInputs(dict):
 class BoundRaw:
     """One split's rows of a ``RawView``, with the train statistics that scale its features as the split's are."""
 
-    signal: np.ndarray  # (n, L)
+    signal: np.ndarray  # (n, ...)
     features: Callable[[np.ndarray], np.ndarray]
     stats: "ModalityStats"
     scale: bool = True
+    kind: str = "audio"
+    unit: float = 1.0
 
     def inputs(self, signal: np.ndarray) -> torch.Tensor:
         """The model's inputs ``(n, T, D)`` for ``signal`` (this split's rows, corrupted or not)."""
@@ -69,6 +74,9 @@ class MultimodalDataset:
     extras: Dict[str, np.ndarray] = field(default_factory=dict)
     split: Optional[np.ndarray] = None  # the data's own assignment per row: 0 train, 1 validation, 2 test (split_codes)
     raw: Dict[str, RawView] = field(default_factory=dict)  # modality -> its raw signal (av-digits' recordings)
+    # modalities whose features share one unit (an image's pixels): standardised with one mean and sd over all their
+    # features, not one per feature (a nearly blank edge column would otherwise blow pixel noise up 60-fold)
+    pooled_scale: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         labels = np.asarray(self.labels)
@@ -162,6 +170,7 @@ class MultimodalDataset:
         return MultimodalDataset(
             {v: self.modalities[v] for v in views}, self.labels, self.class_names,
             self.name, dict(self.extras), self.split, {v: r for v, r in self.raw.items() if v in views},
+            tuple(v for v in self.pooled_scale if v in views),
         )
 
     def subset(self, index: np.ndarray) -> "MultimodalDataset":
@@ -169,7 +178,7 @@ class MultimodalDataset:
             {k: v[index] for k, v in self.modalities.items()}, self.labels[index],
             self.class_names, self.name, {k: v[index] for k, v in self.extras.items()},
             None if self.split is None else self.split[index],
-            {k: RawView(r.signal[index], r.features) for k, r in self.raw.items()},
+            {k: replace(r, signal=r.signal[index]) for k, r in self.raw.items()}, self.pooled_scale,
         )
 
 
@@ -316,19 +325,26 @@ class PreparedData:
         return {k: tuple(v.shape[1:]) for k, v in self.train.xs.items()}
 
 
-def fit_stats(x: np.ndarray) -> ModalityStats:
+def fit_stats(x: np.ndarray, pooled: bool = False) -> ModalityStats:
     """Mean and sd per feature over samples and timesteps of ``x`` ``(N, T, D)``, over the rows where the
-    modality is present (a missing row is all NaN)."""
+    modality is present (a missing row is all NaN); ``pooled``: one mean and sd over all features (repeated per
+    feature), for features that share one unit."""
     flat = x.reshape(-1, x.shape[-1])  # (N*T, D)
     here = ~np.isnan(flat).all(axis=1)
     if not here.any():
         raise ValueError("a modality is missing on every train row; its scale cannot be fitted")
-    mean = flat[here].mean(axis=0)
-    std = flat[here].std(axis=0)
+    axis = None if pooled else 0
+    mean = np.array(np.broadcast_to(flat[here].mean(axis=axis), flat.shape[1:]))
+    std = np.array(np.broadcast_to(flat[here].std(axis=axis), flat.shape[1:]))
     constant = bool((std < 1e-8).all())
     std = np.where(std < 1e-8, 1.0, std)  # constant features: leave their scale alone
     return ModalityStats(torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32),
                          constant)
+
+
+def fit_all(ds: MultimodalDataset, rows: np.ndarray) -> Dict[str, ModalityStats]:
+    """Every modality's train statistics on ``rows`` (pooled where the dataset says its features share a unit)."""
+    return {k: fit_stats(v[rows], pooled=k in ds.pooled_scale) for k, v in ds.modalities.items()}
 
 
 class DataWarning(UserWarning):
@@ -378,7 +394,7 @@ def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig(), scale: bool
     scale."""
     parts = (split_indices(ds.labels, cfg, ds.class_names) if ds.split is None
              else given_split(ds.labels, ds.split, cfg, ds.class_names))
-    raw = {k: fit_stats(v[parts["train"]]) for k, v in ds.modalities.items()}
+    raw = fit_all(ds, parts["train"])
     check_constant(raw)
     if not scale:
         splits = [Split({k: as_stored(v[parts[s]], raw[k]) for k, v in ds.modalities.items()},
@@ -388,6 +404,6 @@ def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig(), scale: bool
         splits = [split_of(ds, parts[s], raw) for s in ("train", "val", "test")]
     for sp in splits:  # the modalities with a raw signal: a corruption of the signal recomputes their inputs
         if ds.raw:
-            sp.xs = RawInputs(sp.xs, {k: BoundRaw(v.signal[sp.index], v.features, raw[k], scale)
+            sp.xs = RawInputs(sp.xs, {k: BoundRaw(v.signal[sp.index], v.features, raw[k], scale, v.kind, v.unit)
                                       for k, v in ds.raw.items()})
     return PreparedData(*splits, unit_stats(raw) if scale else raw, raw, list(ds.class_names), ds.name)

@@ -14,7 +14,7 @@ from ..experiments.base import Result
 from ..experiments.playground import PlaygroundConfig
 from .attribution import shapley_bars
 from ..fusion import FUSIONS
-from ..noise import distinct_corruptions, level_range, on_off
+from ..noise import distinct_corruptions, level_label, level_range, on_off
 from .bundle_box import PageSaving
 from .links import Param, data_params
 from .forms import data_controls, data_state, init_state, state_shapes
@@ -156,7 +156,10 @@ def noise_type(default: str, where=None) -> str:
              "which the command line still takes); mix: (1−α)x + αn; "
              "timestep: a fraction of timesteps/entries replaced by noise; drop: modality removed; "
              "missing: a share of the test samples lose the modality (set to the train mean, "
-             "which is all a model without an availability mask can be told)")
+             "which is all a model without an availability mask can be told); snr: white noise at a signal-to-noise "
+             "ratio in dB; gap: one stretch of timesteps masked; occlusion: a rectangle of the timesteps x features "
+             "masked. On a recording snr and gap act on the sound, on an image gaussian and occlusion act on the "
+             "pixels, and the features are recomputed")
 
 
 def sample_index(n: int, where=None) -> int:
@@ -172,7 +175,9 @@ def noise_sliders(names: list[str], noise: str) -> List[LiveSlider]:
         return [LiveSlider(f"{noise} {k}", f"{KEY}-lv-{noise}-{k}", (0.0, 1.0), ("off", "on")) for k in names]
     lo, hi = level_range(noise)
     values = tuple(round(lo + (hi - lo) * j / 20, 10) for j in range(21))
-    return [LiveSlider(f"noise on {k}", f"{KEY}-lv-{noise}-{k}", values) for k in names]
+    labels = tuple(level_label(noise, v) for v in values)  # snr in dB, what a person sets
+    what = "signal-to-noise ratio of " if noise == "snr" else "noise on "
+    return [LiveSlider(f"{what}{k}", f"{KEY}-lv-{noise}-{k}", values, labels) for k in names]
 
 
 def noise_layout(run: "PlaygroundRun") -> List[List[Tuple[str, str]]]:
@@ -186,13 +191,28 @@ def noise_layout(run: "PlaygroundRun") -> List[List[Tuple[str, str]]]:
              ("contrib", "the modality whose removal costs the most probability is the one this decision rests on."),
              ("shapley", "a modality's bar is its share of the decision, counting what it does together with the "
                          "others; the bars add up to the margin with every modality minus with none.")],
-            [("input", "as the noise on pix rises the digit dissolves; the prediction above says whether the model "
-                       "still reads it from the other views." if run.data.name.startswith("uci") else
-                       "rows are timesteps, columns features; a noised modality turns into speckle, and the "
-                       "prediction above says whether the model still gets the class.")]]
+            [("input", input_caption(run))]]
     if run.config.model.fusion == "gated":
         rows.append([("gate", "a gate near 0 shuts a modality's channels out of the fused vector for this sample.")])
     return rows
+
+
+def input_caption(run: "PlaygroundRun") -> str:
+    """What to look for in the sample's inputs; on data with raw signals, which noise types act on which signal."""
+    from ..noise import SIGNAL_CORRUPTIONS
+    if run.data.name.startswith("uci"):
+        return ("as the noise on pix rises the digit dissolves; the prediction above says whether the model still reads "
+                "it from the other views.")
+    raw = getattr(run.data.test.xs, "raw", {})
+    if not raw:
+        return ("rows are timesteps, columns features; a noised modality turns into speckle, and the prediction above "
+                "says whether the model still gets the class.")
+    where = []
+    for k, r in raw.items():
+        names = [n for n, kinds in SIGNAL_CORRUPTIONS.items() if r.kind in kinds]
+        where.append(f"{' and '.join(names)} act on {k}'s {'pixels' if r.kind == 'image' else 'sound'}")
+    return ("; ".join(where) + ", and the features are recomputed from them (what you see here); every other noise type "
+            "acts on the features. A heatmap's rows are timesteps (a sound's frames), its columns features (mel bands).")
 
 
 def noise_frame(run: "PlaygroundRun", noise: str, levels: Dict[str, float], i: int) -> Dict[str, object]:
