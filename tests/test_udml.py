@@ -411,3 +411,20 @@ def test_the_premise_of_dual_suppression_is_checked_on_the_run_and_says_why_when
     g = premise_finding(flipped, "m2")[0]
     assert g.verdict == "holds" and "does not apply" not in g.evidence
     assert premise_finding(pd.DataFrame(rows), None) == []
+
+
+def test_a_modality_s_estimate_alone_is_what_the_full_forward_gives_it():
+    """``UDMLModel.estimate`` (the sweep's shortcut: one encoder and predictor) against the whole model's extras."""
+    import torch
+
+    from fusionlab.models.udml import UDMLConfig, UDMLModel
+    from fusionlab.train import predict
+    model = UDMLModel({"a": (4, 6), "b": (1, 3)}, 3, UDMLConfig(method="udml"))
+    model.train()  # estimate() evaluates whatever mode the model is in, and leaves it so
+    xs = {"a": torch.randn(20, 4, 6), "b": torch.randn(20, 1, 3)}
+    full = predict(model, xs).extras
+    for m, k in enumerate(("a", "b")):
+        alone = model.estimate(k, xs[k])
+        assert torch.allclose(alone["intensity"], full["intensity"][:, m], atol=1e-6)
+        assert torch.allclose(alone["variance"], full["variance"][:, m], atol=1e-6)
+    assert model.training

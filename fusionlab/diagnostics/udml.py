@@ -79,11 +79,35 @@ def swept_inputs(data: PreparedData, split: str, name: str, t: float, schedule: 
     return corrupt_modalities(others, {name: test_level(t, schedule, noise)}, noise, seed, data.stats)
 
 
+Sweeps = Dict[Tuple[int, str], Tuple[Dict[str, torch.Tensor], np.ndarray]]
+
+
+def swept_batch(data: PreparedData, split: str, name: str, schedule: NoiseSchedule, seed: int,
+                levels: Mapping[str, Level], noise: str = NOISE) -> Tuple[Dict[str, torch.Tensor], np.ndarray]:
+    """Modality ``name``'s whole intensity sweep t = 1..max (``swept_inputs`` at each t) stacked along the rows, and
+    each row's t: one batch for a model to run once instead of once per intensity."""
+    ts = range(1, schedule.max_intensity + 1)
+    parts = [swept_inputs(data, split, name, t, schedule, seed, levels, noise) for t in ts]
+    n = len(next(iter(parts[0].values())))
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}, np.repeat(np.asarray(ts), n)
+
+
+def _sweep(sweeps: Optional[Sweeps], data: PreparedData, split: str, name: str, schedule: NoiseSchedule, seed: int,
+           levels: Mapping[str, Level], noise: str):
+    """``swept_batch``, shared through ``sweeps`` by every model of one seed and by the oracle (the same draws)."""
+    if sweeps is None:
+        return swept_batch(data, split, name, schedule, seed, levels, noise)
+    if (seed, name) not in sweeps:
+        sweeps[(seed, name)] = swept_batch(data, split, name, schedule, seed, levels, noise)
+    return sweeps[(seed, name)]
+
+
 def estimator_response(study: UDMLStudy, method: str, seed: int, levels: Optional[Mapping[str, Level]] = None,
-                       split: str = "test") -> pd.DataFrame:
+                       split: str = "test", sweeps: Optional[Sweeps] = None) -> pd.DataFrame:
     """Per sample: the estimator's output on modality m as m's intensity of ``study.test_noise`` runs 1..max.
 
-    The other modalities stay at ``levels`` (the page's sliders; clean by default).
+    The other modalities stay at ``levels`` (the page's sliders; clean by default). ``sweeps`` (a dict) shares the
+    swept inputs between the calls of one setting (``study_response``, ``study_oracle``).
     Columns ``method, modality, injected, predicted, seed``.
     """
     key, levels = estimator_key(method), dict(levels or {})
@@ -92,10 +116,9 @@ def estimator_response(study: UDMLStudy, method: str, seed: int, levels: Optiona
     model, data, tc = study.models[(method, seed)], study.data, study.schedule
     frames = []
     for m, k in enumerate(model.names):
-        for t in range(1, tc.max_intensity + 1):
-            xs = swept_inputs(data, split, k, t, tc, seed, levels, study.test_noise)
-            pred = predict(model, xs).extras[key][:, m].numpy()
-            frames.append(pd.DataFrame({"method": method, "modality": k, "injected": t, "predicted": pred, "seed": seed}))
+        xs, t = _sweep(sweeps, data, split, k, tc, seed, levels, study.test_noise)
+        pred = model.estimate(k, xs[k])[key].numpy()  # the estimate reads its own modality only
+        frames.append(pd.DataFrame({"method": method, "modality": k, "injected": t, "predicted": pred, "seed": seed}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -103,7 +126,8 @@ ORACLE = "oracle"  # ||x_m||^2 of the noisy input: the best any per-sample estim
 
 
 def oracle_response(data: PreparedData, schedule: NoiseSchedule, seed: int,
-                    levels: Optional[Mapping[str, Level]] = None, split: str = "test", noise: str = NOISE) -> pd.DataFrame:
+                    levels: Optional[Mapping[str, Level]] = None, split: str = "test", noise: str = NOISE,
+                    sweeps: Optional[Sweeps] = None) -> pd.DataFrame:
     """The estimator's ceiling: per sample, the squared norm of modality m's input as m's intensity runs
     1..max, with exactly the noise draws ``estimator_response`` uses for ``seed`` (so its Spearman is
     the best a per-sample estimate can reach under this noise map: the noise adds variance, and an
@@ -111,23 +135,25 @@ def oracle_response(data: PreparedData, schedule: NoiseSchedule, seed: int,
     Same columns, ``method = "oracle"``."""
     levels, frames = dict(levels or {}), []
     for k in data.modality_names:
-        for t in range(1, schedule.max_intensity + 1):
-            xs = swept_inputs(data, split, k, t, schedule, seed, levels, noise)
-            energy = xs[k].pow(2).flatten(1).sum(1).numpy()
-            frames.append(pd.DataFrame({"method": ORACLE, "modality": k, "injected": t, "predicted": energy,
-                                        "seed": seed}))
+        xs, t = _sweep(sweeps, data, split, k, schedule, seed, levels, noise)
+        energy = xs[k].pow(2).flatten(1).sum(1).numpy()
+        frames.append(pd.DataFrame({"method": ORACLE, "modality": k, "injected": t, "predicted": energy, "seed": seed}))
     return pd.concat(frames, ignore_index=True)
 
 
-def study_oracle(study: UDMLStudy, seeds, levels: Optional[Mapping[str, Level]] = None) -> pd.DataFrame:
+def study_oracle(study: UDMLStudy, seeds, levels: Optional[Mapping[str, Level]] = None,
+                 sweeps: Optional[Sweeps] = None) -> pd.DataFrame:
     """``oracle_response`` for each of ``seeds`` under the study's test noise (the ceiling beside its estimators)."""
-    return pd.concat([oracle_response(study.data, study.schedule, s, levels, noise=study.test_noise) for s in seeds],
-                     ignore_index=True)
+    return pd.concat([oracle_response(study.data, study.schedule, s, levels, noise=study.test_noise, sweeps=sweeps)
+                      for s in seeds], ignore_index=True)
 
 
-def study_response(study: UDMLStudy, levels: Optional[Mapping[str, Level]] = None) -> pd.DataFrame:
-    """``estimator_response`` for every method with an estimator and every seed."""
-    frames = [estimator_response(study, meth, s, levels) for meth, s in study.models if estimator_key(meth)]
+def study_response(study: UDMLStudy, levels: Optional[Mapping[str, Level]] = None,
+                   sweeps: Optional[Sweeps] = None) -> pd.DataFrame:
+    """``estimator_response`` for every method with an estimator and every seed (each seed's sweep built once)."""
+    sweeps = {} if sweeps is None else sweeps
+    frames = [estimator_response(study, meth, s, levels, sweeps=sweeps) for meth, s in study.models
+              if estimator_key(meth)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["method", "modality", "injected", "predicted", "seed"])
 

@@ -232,6 +232,27 @@ class UDMLModel(nn.Module):
         source = {"sigma": sigma, "mu": mu, "x": x}[self.cfg.estimator_input]
         return pool(source).detach()
 
+    def _encode(self, k: str, x: torch.Tensor):
+        """Modality ``k``'s encoding: ``mu, logvar, sigma`` ``(B, T, d)``, its noise estimate ``s_hat`` and mean
+        variance ``(B,)``."""
+        mu, logvar = self.encoders[k](x)
+        sigma = (0.5 * logvar).exp()
+        s_hat = torch.exp(0.5 * self.predictors[k](self._estimator_input(x, mu, sigma)).squeeze(-1))
+        return mu, logvar, sigma, s_hat, sigma.pow(2).flatten(1).mean(dim=1)
+
+    @torch.no_grad()
+    def estimate(self, k: str, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Modality ``k``'s noise estimates from its input alone, in evaluation mode: ``intensity`` (s_hat) and
+        ``variance`` ``(B,)``, as ``forward`` computes them, without the fusion and the head (an estimate depends on
+        its own modality only: a sweep of one modality needs nothing else)."""
+        was = self.training
+        self.eval()
+        try:
+            _, _, _, s_hat, var = self._encode(k, x)
+        finally:
+            self.train(was)
+        return {"intensity": s_hat, "variance": var}
+
     def signals(self) -> Dict[str, Signal]:
         """The weights ``w_m`` ``(B,)`` (key ``weights/<m>``), and the fusion operator's signals."""
         return {**per_modality("w", "weights", self.names), **self.fusion.signals()}
@@ -246,13 +267,11 @@ class UDMLModel(nn.Module):
         extras: Dict[str, torch.Tensor] = {}
         hs, intensity, variance = [], [], []
         for k in self.names:
-            mu, logvar = self.encoders[k](xs[k])  # (B, T, d) each
-            sigma = (0.5 * logvar).exp()
+            mu, logvar, sigma, s_hat, var = self._encode(k, xs[k])
             z = mu + rng.randn_like(mu) * sigma if self.training else mu
-            s_hat = torch.exp(0.5 * self.predictors[k](self._estimator_input(xs[k], mu, sigma)).squeeze(-1))  # (B,)
             hs.append(z)
             intensity.append(s_hat)
-            variance.append(sigma.pow(2).flatten(1).mean(dim=1))  # (B,)
+            variance.append(var)
             extras[f"mu/{k}"], extras[f"logvar/{k}"] = mu, logvar
             if self.unimodal is not None:
                 extras[f"unimodal/{k}"] = self.unimodal[k](pool(z))

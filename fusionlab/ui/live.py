@@ -66,7 +66,7 @@ class Metric:
     color: str = "normal"  # or "off": no arrow, grey (ui.widgets.metric_change)
 
 
-Block = object  # go.Figure | List[Metric] | str (markdown: **bold** and `code` only)
+Block = object  # go.Figure | its plotly JSON (a dict) | List[Metric] | str (markdown: **bold** and `code` only)
 
 
 def markdown_html(text: str) -> str:
@@ -78,9 +78,9 @@ def markdown_html(text: str) -> str:
 
 def block_json(block: Block) -> str:
     """One block as the component reads it; a figure without its template (sent once per view)."""
-    if isinstance(block, go.Figure):
-        fig = block.to_plotly_json()
-        fig["layout"].pop("template", None)
+    if isinstance(block, (go.Figure, dict)):  # a dict: a figure's plotly JSON (figures.common.with_shapes)
+        fig = block.to_plotly_json() if isinstance(block, go.Figure) else dict(block)
+        fig["layout"] = {k: v for k, v in fig["layout"].items() if k != "template"}
         out = {"kind": "figure", "figure": fig}
     elif isinstance(block, str):
         out = {"kind": "text", "html": markdown_html(block)}

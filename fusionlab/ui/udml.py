@@ -277,13 +277,16 @@ def noise_frame(run: "UDMLRun", method: str, max_levels: Dict[str, float]) -> Di
     from ..diagnostics.udml import (current_accuracy, per_sample_levels, sample_weights, spearman_table,
                                     study_oracle, study_response)
     from ..figures import udml as fig
+    from ..figures.common import with_shapes
     from ..models.udml_schedule import level_to_intensity
     from .widgets import metric_change
     st_ = run.study
     levels = per_sample_levels(len(st_.data.test), max_levels, st_.eval_seed)
     try:
         acc = current_accuracy(st_, levels)
-        resp = pd.concat([study_response(st_, levels), study_oracle(st_, st_.seeds, levels)], ignore_index=True)
+        sweeps: dict = {}  # the swept inputs, built once per seed for every model and the oracle
+        resp = pd.concat([study_response(st_, levels, sweeps), study_oracle(st_, st_.seeds, levels, sweeps)],
+                         ignore_index=True)
     except ValueError as exc:
         return {"metrics": f"Cannot evaluate: {exc}"}
     means = acc.groupby("method", sort=False)["current"].agg(["mean", "std"])
@@ -298,7 +301,16 @@ def noise_frame(run: "UDMLRun", method: str, max_levels: Dict[str, float]) -> Di
     return {"metrics": metrics,
             "estimator": fig.estimator_figure(resp, spearman_table(resp), marks=marks),
             "weights": fig.weights_figure(w, f"(b) {method}: per-sample weights vs injected noise"),
-            "rob": fig.robustness_methods_figure(run.robustness, marks=max_levels)}
+            "rob": with_shapes(robustness_base(run), fig.robustness_marks(run.robustness, max_levels))}
+
+
+def robustness_base(run: "UDMLRun") -> dict:
+    """The robustness figure without the sliders' marks, built once per run (it took 70 ms a slider position)."""
+    from ..figures import udml as fig
+    memo = run.result.artifacts.memo
+    if "robustness-figure" not in memo:
+        memo["robustness-figure"] = fig.robustness_methods_figure(run.robustness).to_plotly_json()
+    return memo["robustness-figure"]
 
 
 def attribution_section(run: "UDMLRun", method: str) -> None:
