@@ -91,7 +91,7 @@ if len(run.history):
 def hear(run: PlaygroundRun, noise: str, i: int) -> None:
     """av-digits: test sample ``i``'s recording as the sliders' setting corrupts it (the noise added to the sound,
     the features recomputed) or, for a corruption of the features, as recorded."""
-    from fusionlab.data.avdigits import RATE
+    from fusionlab.data.avdigits import RATE, SAMPLES
     from fusionlab.noise import SIGNAL_CORRUPTIONS, acts_on_signal, corrupted_signal, snr_db
     _, levels = current_noise(run.data.modality_names, noise)
     raw = getattr(run.data.test.xs, "raw", {})
@@ -111,7 +111,7 @@ def hear(run: PlaygroundRun, noise: str, i: int) -> None:
                     "act on the recording itself)")
         else:
             said = "as recorded (its slider is at 0)"
-        st.caption(f"Test sample {i}'s {k} recording (its first 0.31 s, what the features are computed from), {said}.")
+        st.caption(f"Test sample {i}'s {k} recording (its first {SAMPLES / RATE:.2f} s, what the features are computed from), {said}.")
 
 
 @st.fragment

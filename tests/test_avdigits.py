@@ -261,3 +261,10 @@ def test_the_image_is_scaled_with_one_mean_and_sd_over_its_pixels(tones):
     assert np.ptp(audio) > 0 and np.allclose(audio, ds.modalities["audio"][ds.split == 0].reshape(-1, av.MELS).std(0),
                                              rtol=1e-4)
     assert np.ptp(prepare(ds.subset(np.arange(len(ds.labels))), SplitConfig()).raw_stats["image"].std.numpy()) == 0
+
+
+def test_every_frame_of_a_steady_tone_has_the_same_energy_none_is_half_padding():
+    t = np.arange(av.SAMPLES) / av.RATE
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+    energy = 10 * np.log10((10 ** (av.log_mel(tone)[0] / 10)).sum(axis=1))  # (FRAMES,) total power per frame, dB
+    assert av.log_mel(tone).shape == (1, av.FRAMES, av.MELS) and np.ptp(energy) < 0.5

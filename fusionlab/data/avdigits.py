@@ -7,8 +7,10 @@ parts that need no download at run time.
   ``.streamlit/secrets.toml`` (a served page copies it into the environment: ``ui.shell``), or the CLI's
   ``--fsdd-dir``. The folder is not part of a run's config (a saved run reopens on a machine whose clone lives
   elsewhere), and neither the recordings nor features derived from them are ever written into the repository.
-  Features **[choice]**: log-mel frames ``(32, 40)``: the clip padded or trimmed to 2,480 samples (0.31 s, from
-  its start: FSDD's clips are trimmed of leading silence), a 25 ms window, a 10 ms hop, 40 mel bands (librosa), in dB.
+  Features **[choice]**: log-mel frames ``(32, 40)``: the clip padded or trimmed to 2,736 samples (0.34 s, from
+  its start: FSDD's clips are trimmed of leading silence), a 25 ms window, a 10 ms hop, 40 mel bands (librosa), in dB;
+  every frame lies inside the clip (librosa's default centres the frames and pads the ends, which made the first and
+  last frames half padding: a band of low energy the gates learned to read).
 - **Image**: ``sklearn.datasets.load_digits`` (1,797 8x8 images inside the package, scaled to [0, 1]), read as a
   sequence of 8 rows of 8 pixels (gaussian noise and occlusion act on the pixels: ``noise.SIGNAL_CORRUPTIONS``); split once (seeded, stratified) into train, validation and test pools, and each recording paired with an
   image of its digit drawn (seeded by ``seed``) from the pool of its own split. The two modalities are therefore
@@ -35,7 +37,7 @@ SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 RATE = 8000
 FRAMES, MELS = 32, 40
 WINDOW, HOP, N_FFT = 200, 80, 256  # 25 ms, 10 ms at 8 kHz
-SAMPLES = (FRAMES - 1) * HOP  # 2,480: centred frames of a clip this long number exactly FRAMES
+SAMPLES = (FRAMES - 1) * HOP + N_FFT  # 2,736: frames that stay inside a clip this long number exactly FRAMES
 ENV = "FUSIONLAB_FSDD_DIR"
 CLONE = "git clone https://github.com/Jakobovski/free-spoken-digit-dataset"
 NAME = re.compile(r"([0-9])_([a-z]+)_([0-9]+)\.wav")
@@ -131,7 +133,7 @@ def log_mel(waves: np.ndarray) -> np.ndarray:
     """``(N, FRAMES, MELS)`` log-mel frames (dB) of ``(N, SAMPLES)`` waveforms, all clips in one call."""
     import librosa
     power = librosa.feature.melspectrogram(y=np.asarray(waves, np.float32), sr=RATE, n_fft=N_FFT, win_length=WINDOW,
-                                           hop_length=HOP, n_mels=MELS, power=2.0)  # (N, MELS, FRAMES)
+                                           hop_length=HOP, n_mels=MELS, power=2.0, center=False)  # (N, MELS, FRAMES)
     return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).transpose(0, 2, 1).astype(np.float32)
 
 
