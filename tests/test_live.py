@@ -93,3 +93,26 @@ def test_with_no_time_to_spare_the_setting_shows_first_and_the_axes_follow_in_fu
         assert len(at.session_state["v-frames"][2]) == 4
     finally:
         live.MIN_PER_RUN, live.BUDGET_S = keep
+
+
+def test_a_run_asked_for_by_the_browser_stops_the_axes_at_once():
+    """The first step of a second slider: the browser's request is served after the current evaluation, not after
+    the rest of the axes (issue 32)."""
+    from fusionlab.ui.live import _evaluate_missing
+    points = [(i,) for i in range(10)]
+    frames, done = {}, []
+
+    def evaluate(q):
+        frames[q] = "f"
+        done.append(q)
+        return True
+    asked = iter([False, True])  # asked for only once a first point is evaluated: every run evaluates one
+    _evaluate_missing(points, frames, evaluate, pending=lambda: next(asked, True))
+    assert done == points[:2]  # the rest waits for the next run, which goes on from (2,)
+    _evaluate_missing(points, frames, evaluate, pending=lambda: False)
+    assert done == points  # no request: every point within the budget
+
+
+def test_rerun_pending_reads_streamlit_s_request_state_and_is_false_outside_a_run():
+    from fusionlab.ui.live import rerun_pending
+    assert rerun_pending() is False  # no script run (the CLI, a test): never stops anything

@@ -219,13 +219,29 @@ def _frames_to_send(ordered: Sequence[Tuple[int, ...]], frames: dict) -> Dict[st
     return out
 
 
-def _evaluate_missing(ordered: Sequence[Tuple[int, ...]], frames: dict, evaluate: Callable[[Tuple[int, ...]], bool]
-                      ) -> None:
-    """Evaluate the axes' missing points in order, for up to ``BUDGET_S`` (and ``MIN_PER_RUN`` frames at least)."""
+def rerun_pending() -> bool:
+    """Whether the browser has asked for another run while this one evaluates (a slider moved to a setting the view
+    lacks): Streamlit serves it only when this run ends, and evaluating the rest of the axes first made the first step
+    of a second slider wait up to ``BUDGET_S``. Reads Streamlit's own request state (1.67); False if it cannot."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+        ctx = get_script_run_ctx(suppress_warning=True)
+        requests = getattr(ctx, "script_requests", None)
+        return requests is not None and requests._state != ScriptRequestType.CONTINUE
+    except (ImportError, AttributeError):
+        return False
+
+
+def _evaluate_missing(ordered: Sequence[Tuple[int, ...]], frames: dict, evaluate: Callable[[Tuple[int, ...]], bool],
+                      pending: Callable[[], bool] = rerun_pending) -> None:
+    """Evaluate the axes' missing points in order, for up to ``BUDGET_S`` (and ``MIN_PER_RUN`` frames at least),
+    stopping after the first when the browser asks for another run (``pending``: the next run goes on from there;
+    the component asks for more positions only ``BUDGET_S`` after a render, so a request sooner is a user's move)."""
     deadline, done = time.perf_counter() + BUDGET_S, 0
     for q in ordered:
         if q not in frames:
-            if done >= MIN_PER_RUN and time.perf_counter() > deadline:
+            if (done and pending()) or (done >= MIN_PER_RUN and time.perf_counter() > deadline):
                 break
             done += evaluate(q)
 
