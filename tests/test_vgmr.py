@@ -79,13 +79,14 @@ def test_refined_follows_the_norm_option_in_eval_mode(norm):
 
 def test_post_gate_layernorm_erases_a_gate_uniform_within_each_timestep():
     """docs/methods.md, VGMR: LN over channels cancels scaling uniform within a timestep; pre-gate keeps it."""
-    x = torch.randn(4, 5, 6)
-    scale = torch.rand(4, 5, 1) + 0.5  # one factor per (sample, timestep)
+    gen = torch.Generator().manual_seed(0)  # drawn, not global: a row of tiny variance met LayerNorm's eps (flaky)
+    x = 3 * torch.randn(4, 5, 6, generator=gen)
+    scale = torch.rand(4, 5, 1, generator=gen) + 0.5  # one factor per (sample, timestep)
     for norm, erased in (("post-gate", True), ("pre-gate", False)):
         ref = _refiner(norm=norm).eval()
         w = ref.blocks[0]
         one = lambda g: ref.refine(g.unsqueeze(0), x.unsqueeze(0), w)  # noqa: E731
-        same = torch.allclose(one(scale.expand_as(x)), one(torch.ones_like(x)), atol=1e-4)
+        same = torch.allclose(one(scale.expand_as(x)), one(torch.ones_like(x)), atol=1e-3)  # up to LN's eps
         assert same == erased, norm
 
 
