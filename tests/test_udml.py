@@ -428,3 +428,21 @@ def test_a_modality_s_estimate_alone_is_what_the_full_forward_gives_it():
         assert torch.allclose(alone["intensity"], full["intensity"][:, m], atol=1e-6)
         assert torch.allclose(alone["variance"], full["variance"][:, m], atol=1e-6)
     assert model.training
+
+
+def test_the_noise_mse_is_averaged_or_summed_over_modalities_as_the_option_says(data):
+    """``mse_reduction``: mean (ours) over samples and modalities; sum (the authors' code) of each modality's mean."""
+    import torch
+
+    from fusionlab.models.udml import UDMLConfig, udml_loss
+    from fusionlab.train import forward
+    t = torch.randint(1, 12, (len(data.train), len(data.modality_names))).float()
+    got = {}
+    for how in ("mean", "sum"):
+        model = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8, mse_reduction=how), seed=0).eval()
+        out = forward(model, data.train.xs)
+        _, parts = udml_loss(model, out, data.train.y, t)
+        got[how] = parts["mse"]
+        direct = (out.extras["intensity"] - t).pow(2).mean(dim=0)  # (M,): each modality's mean over samples
+        assert abs(parts["mse"] - float(direct.sum() if how == "sum" else direct.mean())) < 1e-5
+    assert abs(got["sum"] - len(data.modality_names) * got["mean"]) < 1e-4  # M times the weight

@@ -55,7 +55,8 @@ from .fusion_model import ModelOutput
 ALPHA_MODES = ("logit", "accuracy")
 CHOICES = {"alpha_mode": ALPHA_MODES, "alpha_update": ("step", "running"),
            "alpha_features": ("weighted", "unweighted"), "aux_heads": ("shared", "separate"),
-           "intensity_grad": ("keep", "detach"), "estimator_input": ("sigma", "mu", "x")}
+           "intensity_grad": ("keep", "detach"), "estimator_input": ("sigma", "mu", "x"),
+           "mse_reduction": ("mean", "sum")}
 # the operators UDML can take: alpha_m reads the fusion head with every other modality zeroed, which means "this
 # modality alone" only where a zeroed modality adds nothing sample-dependent (``Fusion.zero_is_absent``)
 FUSIONS_ALLOWED = tuple(n for n in FUSIONS.names() if FUSIONS.get(n).zero_is_absent)
@@ -98,6 +99,9 @@ class UDMLConfig:
     aux_heads: str = "shared"  # shared fusion head, others zeroed (the authors) | separate linear heads
     intensity_grad: str = "keep"  # keep s_m's gradient in the weights (the authors) | detach
     estimator_input: str = "sigma"  # sigma (the paper) | mu | x (the raw input: the ceiling)
+    # the noise MSE over samples and modalities: mean (ours) | sum over modalities of each one's mean over samples
+    # (the authors' code: M times the weight, twice at two modalities)
+    mse_reduction: str = "mean"
     fusion_options: Dict[str, Any] = field(default_factory=dict)  # the fusion operator's declared options
 
     def __post_init__(self) -> None:
@@ -310,7 +314,11 @@ def udml_loss(model: UDMLModel, output, y: torch.Tensor, t: torch.Tensor) -> Tup
     uni = sum(F.cross_entropy(ex[f"unimodal/{k}"], y) for k in model.names)
     prior = t if spec.noise_supervision else torch.ones_like(t)
     kl = sum(kl_to_prior(ex[f"mu/{k}"], ex[f"logvar/{k}"], prior[:, m]).mean() for m, k in enumerate(model.names))
-    mse = F.mse_loss(ex["intensity"], t) if spec.noise_supervision else torch.zeros(())
+    if spec.noise_supervision:
+        per_modality = (ex["intensity"] - t).pow(2).mean(dim=0)  # (M,)
+        mse = per_modality.sum() if cfg.mse_reduction == "sum" else per_modality.mean()
+    else:
+        mse = torch.zeros(())
     if "probe" in ex:  # measured for every method (figure c); only udml uses it
         model.update_alpha(ex["probe"], output.logits, y)
     total = ce + cfg.gamma * uni + cfg.beta * kl + cfg.mse_weight * mse

@@ -84,6 +84,9 @@ AUTHOR_OPTIONS = {  # UDMLConfig field -> (label, {choice: plain words}, one-lin
     "estimator_input": ("the noise estimate reads", {"sigma": "σ of the embedding (paper)", "mu": "μ of the embedding",
                                                      "x": "the raw input (its ceiling)"},
                         "what the noise predictor looks at; the raw input shows what an estimator could learn"),
+    "mse_reduction": ("the noise MSE", {"mean": "averaged over modalities (ours)",
+                                        "sum": "summed over modalities (authors)"},
+                      "the authors' code sums the intensity MSE over modalities: twice the weight at two modalities"),
 }
 
 
@@ -141,7 +144,7 @@ def level_params() -> Dict[str, Param]:
 
 def author_options(d: UDMLStudyConfig) -> Dict[str, object]:
     """The expander of the authors' training details: each option's widget, starting at ``d``'s value."""
-    with st.expander("The authors' training details (each defaults to their public code)"):
+    with st.expander("The authors' training details (each defaults to their public code, but the noise MSE)"):
         cols = st.columns(2)  # two to a row: six columns cut every choice's words at 1024 px
         opts = {}
         for i, (name, (label, words, helptext)) in enumerate(AUTHOR_OPTIONS.items()):
