@@ -33,8 +33,8 @@ class UDMLObjective(Objective):
             raise ValueError(f"the data lack modalities {missing}; the model needs {model.names}")
         self.generator, self.stats, self.names = generator, data.stats, list(model.names)
         s = self.schedule
-        self.fixed = (draw_intensities(len(data.train), len(self.names), generator, s.max_intensity, s.p_clean)
-                      if s.labels == "fixed" else None)
+        self.fixed = (draw_intensities(len(data.train), len(self.names), generator, s.max_intensity, s.p_clean,
+                                       s.clean_draw == "exact") if s.labels == "fixed" else None)
 
     def epoch(self, model: UDMLModel, epoch: int) -> None:
         s = self.schedule
@@ -46,7 +46,7 @@ class UDMLObjective(Objective):
         if epoch <= s.clean_epochs:
             return xs, torch.ones(len(y), m)
         t = (self.fixed[rows] if self.fixed is not None else
-             draw_intensities(len(y), m, self.generator, s.max_intensity, s.p_clean))
+             draw_intensities(len(y), m, self.generator, s.max_intensity, s.p_clean, s.clean_draw == "exact"))
         return add_intensity_noise(xs, t, self.generator, self.stats, s), t
 
     def loss(self, model: UDMLModel, xs, y, context) -> torch.Tensor:

@@ -446,3 +446,18 @@ def test_the_noise_mse_is_averaged_or_summed_over_modalities_as_the_option_says(
         direct = (out.extras["intensity"] - t).pow(2).mean(dim=0)  # (M,): each modality's mean over samples
         assert abs(parts["mse"] - float(direct.sum() if how == "sum" else direct.mean())) < 1e-5
     assert abs(got["sum"] - len(data.modality_names) * got["mean"]) < 1e-4  # M times the weight
+
+
+def test_exactly_half_the_training_samples_stay_clean_when_the_draw_is_exact():
+    """``clean_draw``: ``exact`` (the authors' code) keeps round(p n) rows clean; ``bernoulli`` each with p."""
+    import torch
+
+    from fusionlab.models.udml_schedule import draw_intensities
+    counts = {"exact": set(), "bernoulli": set()}
+    for seed in range(20):
+        for how in counts:
+            t = draw_intensities(101, 3, torch.Generator().manual_seed(seed), 11, 0.5, exact=how == "exact")
+            counts[how].add(int((t == 1).all(dim=1).sum()))
+            assert ((t >= 1) & (t <= 11)).all()
+    # exact: 50 clean rows by choice, plus the few the uniform draw made all-1 by chance (1 in 11^3 per row)
+    assert counts["exact"] <= {50, 51, 52} and len(counts["bernoulli"]) > 3  # the coin varies from draw to draw

@@ -21,7 +21,7 @@ COMMANDS = {"udml": "UDML vs static / PE: estimator response, weights, alpha, ro
 def add_parser(sub) -> None:
     from ..experiments import udml as study
     from ..models.udml import ALPHA_MODES, CHOICES, FUSIONS_ALLOWED, VARIANTS
-    from ..models.udml_schedule import INTENSITY_MAPS, LABELS
+    from ..models.udml_schedule import CLEAN_DRAWS, INTENSITY_MAPS, LABELS
     from ._common import (add_attribution_args, add_data_args, add_executor_args, add_fusion_args, add_signal_args,
                           csv_list)
     d = study.DEFAULT
@@ -60,6 +60,9 @@ def add_parser(sub) -> None:
     p.add_argument("--labels", default=None, choices=LABELS,
                    help="training intensity labels drawn once per sample and kept (fixed, the authors) or redrawn "
                         f"every batch (default {d.schedule.labels})")
+    p.add_argument("--clean-draw", default=None, choices=CLEAN_DRAWS,
+                   help="which training samples stay clean: each with probability 1/2 (bernoulli) or exactly half of "
+                        f"them (exact, the authors' code) (default {d.schedule.clean_draw})")
     for flag, name, helptext in (
             ("--alpha-update", "alpha_update", "alpha overwritten every step (step, the authors) or a running mean"),
             ("--alpha-features", "alpha_features", "alpha measured on the weighted features (the authors) or the "
@@ -117,7 +120,8 @@ def config(args: argparse.Namespace):
                    schedule=replace(base.schedule, **_given(clean_epochs=args.clean_epochs,
                                                             weight_delay=args.weight_delay,
                                                             intensity_map=args.intensity_map,
-                                                            level_scale=args.level_scale, labels=args.labels)),
+                                                            level_scale=args.level_scale, labels=args.labels,
+                                                            clean_draw=args.clean_draw)),
                    **_given(seeds=args.seeds, methods=tuple(args.methods) if args.methods else None,
                             test_noise=args.test_noise, signals=signal_config(args)))
 

@@ -29,6 +29,7 @@ from ..noise import corrupt
 NOISE = "gaussian"
 INTENSITY_MAPS = ("variance", "sd", "linear")
 LABELS = ("fixed", "redrawn")
+CLEAN_DRAWS = ("bernoulli", "exact")
 
 
 def _check_map(mapping: str) -> None:
@@ -53,11 +54,16 @@ class NoiseSchedule:
     p_clean: float = 0.5  # fraction of samples reset to t = 1 in every modality
     intensity_map: str = "variance"  # variance: sd sqrt(t); sd: sd t (t >= 2, t = 1 clean); linear: sd t - 1
     labels: str = "fixed"  # fixed: drawn once per training sample (the authors) | redrawn: every batch
+    # which rows stay clean: each with probability p_clean (bernoulli, ours) | exactly round(p_clean n) of them, a
+    # random subset (exact: the authors' code keeps n // 2 clean)
+    clean_draw: str = "bernoulli"
 
     def __post_init__(self) -> None:
         _check_map(self.intensity_map)
         if self.labels not in LABELS:
             raise ValueError(f"labels must be one of {LABELS}, got '{self.labels}'")
+        if self.clean_draw not in CLEAN_DRAWS:
+            raise ValueError(f"clean_draw must be one of {CLEAN_DRAWS}, got '{self.clean_draw}'")
         if self.clean_epochs < 0 or self.weight_delay < 0:
             raise ValueError(f"clean_epochs and weight_delay must be >= 0, got {self.clean_epochs}, {self.weight_delay}")
         if self.max_intensity < 1:
@@ -97,12 +103,17 @@ def level_to_intensity(level: float, cfg: NoiseSchedule) -> float:
 
 
 def draw_intensities(n: int, m: int, generator: torch.Generator, max_intensity: int = 11,
-                     p_clean: float = 0.5) -> torch.Tensor:
-    """Labels ``t`` ``(n, m)`` uniform on ``{1..max_intensity}``; a fraction ``p_clean`` of rows all 1."""
+                     p_clean: float = 0.5, exact: bool = False) -> torch.Tensor:
+    """Labels ``t`` ``(n, m)`` uniform on ``{1..max_intensity}``; rows all 1 (clean) each with probability
+    ``p_clean``, or with ``exact`` exactly ``round(p_clean n)`` of them, a random subset (the authors' code)."""
     if max_intensity < 1:
         raise ValueError(f"max_intensity must be at least 1, got {max_intensity}")
     t = torch.randint(1, max_intensity + 1, (n, m), generator=generator).float()
-    clean = torch.rand(n, generator=generator) < p_clean  # (n,)
+    if exact:
+        clean = torch.zeros(n, dtype=torch.bool)
+        clean[torch.randperm(n, generator=generator)[:round(p_clean * n)]] = True
+    else:
+        clean = torch.rand(n, generator=generator) < p_clean  # (n,)
     return torch.where(clean[:, None], torch.ones_like(t), t)
 
 

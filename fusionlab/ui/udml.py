@@ -10,7 +10,7 @@ from ..experiments import udml as study
 from ..experiments.base import Result
 from ..experiments.udml import UDMLStudyConfig
 from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, VARIANTS
-from ..models.udml_schedule import INTENSITY_MAPS, LABELS, max_level
+from ..models.udml_schedule import CLEAN_DRAWS, INTENSITY_MAPS, LABELS, max_level
 from ..noise import SAME_AS, distinct_corruptions, level_range
 from .forms import data_controls, data_state, init_state, state_shapes
 from .bundle_box import PageSaving
@@ -62,7 +62,7 @@ def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
             _k("delay"): cfg.schedule.weight_delay, _k("seeds"): cfg.seeds, _k("gamma"): cfg.model.gamma,
             _k("beta"): cfg.model.beta, _k("alpha-mode"): cfg.model.alpha_mode,
             _k("imap"): cfg.schedule.intensity_map, _k("methods"): list(cfg.methods), _k("fusion"): cfg.model.fusion,
-            _k("labels"): cfg.schedule.labels,
+            _k("labels"): cfg.schedule.labels, _k("clean-draw"): cfg.schedule.clean_draw,
             _k("test-noise"): SAME_AS.get(cfg.test_noise, cfg.test_noise),  # additive is gaussian on the page
             **{_k(f"opt-{name}"): getattr(cfg.model, name) for name in AUTHOR_OPTIONS},
             _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup,
@@ -122,6 +122,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
            "beta": Param(_k("beta"), "float", BETAS),
            "alpha": Param(_k("alpha-mode"), "str", ALPHA_MODES), "imap": Param(_k("imap"), "str", INTENSITY_MAPS),
            "fusion": Param(_k("fusion"), "str", FUSIONS_ALLOWED), "labels": Param(_k("labels"), "str", LABELS),
+           "clean_draw": Param(_k("clean-draw"), "str", CLEAN_DRAWS),
            "test_noise": Param(_k("test-noise"), "str", [n for n in study.TEST_NOISES if n in distinct_corruptions()]),
            "methods": Param(_k("methods"), "strs", VARIANTS.names()),
            "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool"), **option_params(KEY, FUSIONS_ALLOWED)}
@@ -196,7 +197,12 @@ def controls() -> Optional[UDMLStudyConfig]:
                                                   "redrawn": "redrawn every batch"}[v],
                            help="whether a training sample keeps its noise intensity for all epochs (the authors' "
                                 "loader) or gets a new one each time")
-    c11, _ = st.columns(2)
+    c11, c12 = st.columns(2)
+    clean_draw = c12.selectbox("clean training samples", CLEAN_DRAWS, key=_init("clean-draw", d.schedule.clean_draw),
+                               format_func=lambda v: {"bernoulli": "each with probability ½",
+                                                      "exact": "exactly half (authors)"}[v],
+                               help="which training samples keep intensity 1 (clean) in every modality: each "
+                                    "independently with probability ½, or exactly half of them as the authors' code")
     test_noise = c11.selectbox("test noise of the estimator sweep",
                                [n for n in study.TEST_NOISES if n in distinct_corruptions()],
                                key=_init("test-noise", d.test_noise),
@@ -214,7 +220,7 @@ def controls() -> Optional[UDMLStudyConfig]:
                                               fusion=fusion, fusion_options=fusion_opts, **opts),
                   train=replace(d.train, epochs=int(epochs)),
                   schedule=replace(d.schedule, clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap,
-                                   labels=labels),
+                                   labels=labels, clean_draw=clean_draw),
                   seeds=int(seeds), methods=tuple(methods), test_noise=test_noise)
     st.session_state[_k("config")] = cfg  # what the widgets describe (tests compare it with the CLI's)
     st.session_state[_k("source")] = source
