@@ -461,3 +461,19 @@ def test_exactly_half_the_training_samples_stay_clean_when_the_draw_is_exact():
             assert ((t >= 1) & (t <= 11)).all()
     # exact: 50 clean rows by choice, plus the few the uniform draw made all-1 by chance (1 in 11^3 per row)
     assert counts["exact"] <= {50, 51, 52} and len(counts["bernoulli"]) > 3  # the coin varies from draw to draw
+
+
+def test_the_authors_linear_head_is_one_layer_whose_all_zero_logits_are_its_bias(data):
+    import torch
+
+    from fusionlab.models.udml import UDMLConfig
+    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8, head="linear"), seed=0).eval()
+    layers = [m for m in model.head if isinstance(m, torch.nn.Module) and list(m.parameters())]
+    assert len(layers) == 1 and isinstance(layers[0], torch.nn.Linear)
+    zeros = [torch.zeros(3, 1, 8) for _ in model.names]
+    assert torch.allclose(model._classify(zeros), layers[0].bias.expand(3, -1))
+    xs = {k: v[:5] for k, v in data.train.xs.items()}
+    hs = [model.encoders[k](xs[k])[0] for k in model.names]  # each modality's mean embedding
+    assert torch.allclose(model._classify(hs), layers[0](model.fusion(hs).fused))  # the logits: that one layer
+    mlp = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8), seed=0)
+    assert sum(isinstance(m, torch.nn.Linear) for m in mlp.head) == 2  # ours: Linear-ReLU-Dropout-Linear

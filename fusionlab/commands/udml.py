@@ -74,7 +74,9 @@ def add_parser(sub) -> None:
             ("--estimator-input", "estimator_input", "what the noise predictor reads: sigma (the paper), mu, or x "
                                                      "(the raw input)"),
             ("--mse-reduction", "mse_reduction", "the intensity MSE averaged over modalities (mean) or summed over "
-                                                 "them (sum, the authors' code)")):
+                                                 "them (sum, the authors' code)"),
+            ("--head", "head", "the fusion head: Linear-ReLU-Dropout-Linear (mlp) or one Linear (linear, the "
+                               "authors' code)")):
         p.add_argument(flag, default=None, choices=CHOICES[name],
                        help=f"{helptext} (default {getattr(d.model, name)})")
     p.add_argument("--alpha-in-warmup", default=None, choices=("on", "off"),
@@ -113,7 +115,7 @@ def config(args: argparse.Namespace):
                        fusion_options=fusion_options_of(args, fusion, FUSIONS_ALLOWED) or None,
                        alpha_update=args.alpha_update, alpha_features=args.alpha_features, aux_heads=args.aux_heads,
                        intensity_grad=args.intensity_grad, estimator_input=args.estimator_input,
-                       mse_reduction=args.mse_reduction,
+                       mse_reduction=args.mse_reduction, head=args.head,
                        alpha_in_warmup=None if args.alpha_in_warmup is None else args.alpha_in_warmup == "on")),
                    train=replace(base.train, **_given(epochs=args.epochs, seed=args.seed)),
                    split=replace(base.split, **_given(seed=args.split_seed)),

@@ -56,7 +56,7 @@ ALPHA_MODES = ("logit", "accuracy")
 CHOICES = {"alpha_mode": ALPHA_MODES, "alpha_update": ("step", "running"),
            "alpha_features": ("weighted", "unweighted"), "aux_heads": ("shared", "separate"),
            "intensity_grad": ("keep", "detach"), "estimator_input": ("sigma", "mu", "x"),
-           "mse_reduction": ("mean", "sum")}
+           "mse_reduction": ("mean", "sum"), "head": ("mlp", "linear")}
 # the operators UDML can take: alpha_m reads the fusion head with every other modality zeroed, which means "this
 # modality alone" only where a zeroed modality adds nothing sample-dependent (``Fusion.zero_is_absent``)
 FUSIONS_ALLOWED = tuple(n for n in FUSIONS.names() if FUSIONS.get(n).zero_is_absent)
@@ -102,6 +102,9 @@ class UDMLConfig:
     # the noise MSE over samples and modalities: mean (ours) | sum over modalities of each one's mean over samples
     # (the authors' code: M times the weight, twice at two modalities)
     mse_reduction: str = "mean"
+    # the fusion head: mlp, Linear-ReLU-Dropout-Linear (ours) | linear, one Linear (the authors' code: the logits of a
+    # modality alone, the others zeroed, keep the bias, and alpha passes through no ReLU or dropout)
+    head: str = "mlp"
     fusion_options: Dict[str, Any] = field(default_factory=dict)  # the fusion operator's declared options
 
     def __post_init__(self) -> None:
@@ -170,8 +173,9 @@ class UDMLModel(nn.Module):
         self.unimodal = (nn.ModuleDict({k: nn.Linear(d, n_classes) for k in self.names})
                          if cfg.aux_heads == "separate" else None)
         self.fusion = create_fusion(cfg.fusion, [d] * len(self.names), self.names, dim=d, **cfg.fusion_options)
-        self.head = nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
-                                  rng.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes))
+        self.head = (nn.Sequential(nn.Linear(self.fusion.out_dim, n_classes)) if cfg.head == "linear" else
+                     nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
+                                   rng.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes)))
         m = len(self.names)
         self.register_buffer("alpha_sum", torch.zeros(m))
         self.register_buffer("alpha_count", torch.zeros((), dtype=torch.long))

@@ -87,6 +87,9 @@ AUTHOR_OPTIONS = {  # UDMLConfig field -> (label, {choice: plain words}, one-lin
     "mse_reduction": ("the noise MSE", {"mean": "averaged over modalities (ours)",
                                         "sum": "summed over modalities (authors)"},
                       "the authors' code sums the intensity MSE over modalities: twice the weight at two modalities"),
+    "head": ("the fusion head", {"mlp": "Linear–ReLU–Dropout–Linear (ours)", "linear": "one Linear (authors)"},
+             "the authors' head is one linear layer: a modality's logits with the others zeroed keep the bias, and α "
+             "passes through no ReLU or dropout"),
 }
 
 
@@ -145,7 +148,7 @@ def level_params() -> Dict[str, Param]:
 
 def author_options(d: UDMLStudyConfig) -> Dict[str, object]:
     """The expander of the authors' training details: each option's widget, starting at ``d``'s value."""
-    with st.expander("The authors' training details (each defaults to their public code, but the noise MSE)"):
+    with st.expander("The authors' training details (each marked 'authors' is their public code)"):
         cols = st.columns(2)  # two to a row: six columns cut every choice's words at 1024 px
         opts = {}
         for i, (name, (label, words, helptext)) in enumerate(AUTHOR_OPTIONS.items()):
