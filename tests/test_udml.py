@@ -477,3 +477,17 @@ def test_the_authors_linear_head_is_one_layer_whose_all_zero_logits_are_its_bias
     assert torch.allclose(model._classify(hs), layers[0](model.fusion(hs).fused))  # the logits: that one layer
     mlp = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8), seed=0)
     assert sum(isinstance(m, torch.nn.Linear) for m in mlp.head) == 2  # ours: Linear-ReLU-Dropout-Linear
+
+
+def test_alpha_starts_at_its_initial_value_until_the_first_measurement(data):
+    import torch
+
+    from fusionlab.models.udml import UDMLConfig
+    model = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8, alpha_init=32.0), seed=0)
+    assert torch.equal(model.alpha, torch.full((len(model.names),), 32.0))
+    step = torch.tensor([0.5, 2.0])[:len(model.names)]
+    model.update_alpha(step[None, :, None].expand(4, -1, data.n_classes) / data.n_classes, torch.zeros(4, 1),
+                       torch.zeros(4, dtype=torch.long))
+    assert torch.allclose(model.alpha, step)  # the first measurement replaces it (alpha_update "step")
+    with pytest.raises(ValueError, match="alpha_init"):
+        UDMLConfig(alpha_init=0.0)

@@ -79,6 +79,9 @@ def add_parser(sub) -> None:
                                "authors' code)")):
         p.add_argument(flag, default=None, choices=CHOICES[name],
                        help=f"{helptext} (default {getattr(d.model, name)})")
+    p.add_argument("--alpha-init", type=float, default=None,
+                   help=f"alpha before its first measurement (default {d.model.alpha_init}; the authors' code: 32 on "
+                        "CREMA-D, 10 on Kinetics-Sounds)")
     p.add_argument("--alpha-in-warmup", default=None, choices=("on", "off"),
                    help="weight by 1/alpha during warm-up too (on, the authors) (default "
                         f"{'on' if d.model.alpha_in_warmup else 'off'})")
@@ -115,7 +118,7 @@ def config(args: argparse.Namespace):
                        fusion_options=fusion_options_of(args, fusion, FUSIONS_ALLOWED) or None,
                        alpha_update=args.alpha_update, alpha_features=args.alpha_features, aux_heads=args.aux_heads,
                        intensity_grad=args.intensity_grad, estimator_input=args.estimator_input,
-                       mse_reduction=args.mse_reduction, head=args.head,
+                       mse_reduction=args.mse_reduction, head=args.head, alpha_init=args.alpha_init,
                        alpha_in_warmup=None if args.alpha_in_warmup is None else args.alpha_in_warmup == "on")),
                    train=replace(base.train, **_given(epochs=args.epochs, seed=args.seed)),
                    split=replace(base.split, **_given(seed=args.split_seed)),

@@ -105,6 +105,7 @@ class UDMLConfig:
     # the fusion head: mlp, Linear-ReLU-Dropout-Linear (ours) | linear, one Linear (the authors' code: the logits of a
     # modality alone, the others zeroed, keep the bias, and alpha passes through no ReLU or dropout)
     head: str = "mlp"
+    alpha_init: float = 1.0  # alpha before its first measurement (ours 1; the authors' code 32 on CREMA-D, 10 on KS)
     fusion_options: Dict[str, Any] = field(default_factory=dict)  # the fusion operator's declared options
 
     def __post_init__(self) -> None:
@@ -125,6 +126,8 @@ class UDMLConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.alpha_floor <= 0:
             raise ValueError(f"alpha_floor must be > 0, got {self.alpha_floor}")
+        if not 0 < self.alpha_init <= 1000:
+            raise ValueError(f"alpha_init must lie in (0, 1000], got {self.alpha_init}")
 
 
 class ProbEncoder(nn.Module):
@@ -184,9 +187,10 @@ class UDMLModel(nn.Module):
     # -- dependency alpha -------------------------------------------------
     @property
     def alpha(self) -> torch.Tensor:
-        """The dependency per modality ``(M,)`` (the last step's, or the running mean); ones before any step."""
+        """The dependency per modality ``(M,)`` (the last step's, or the running mean); ``alpha_init`` before any
+        step."""
         if int(self.alpha_count) == 0:
-            return torch.ones(len(self.names))
+            return torch.full((len(self.names),), float(self.cfg.alpha_init))
         return (self.alpha_sum / self.alpha_count).clamp_min(self.cfg.alpha_floor)
 
     def _classify(self, hs: List[torch.Tensor], replace: Optional[Replace] = None) -> torch.Tensor:

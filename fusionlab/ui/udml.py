@@ -65,7 +65,7 @@ def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
             _k("labels"): cfg.schedule.labels, _k("clean-draw"): cfg.schedule.clean_draw,
             _k("test-noise"): SAME_AS.get(cfg.test_noise, cfg.test_noise),  # additive is gaussian on the page
             **{_k(f"opt-{name}"): getattr(cfg.model, name) for name in AUTHOR_OPTIONS},
-            _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup,
+            _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup, _k("opt-alpha_init"): cfg.model.alpha_init,
             **option_state(KEY, cfg.model.fusion, cfg.model.fusion_options)}
 
 
@@ -128,7 +128,8 @@ def link_params(dataset: str) -> Dict[str, Param]:
            "clean_draw": Param(_k("clean-draw"), "str", CLEAN_DRAWS),
            "test_noise": Param(_k("test-noise"), "str", [n for n in study.TEST_NOISES if n in distinct_corruptions()]),
            "methods": Param(_k("methods"), "strs", VARIANTS.names()),
-           "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool"), **option_params(KEY, FUSIONS_ALLOWED)}
+           "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool"),
+           "alpha_init": Param(_k("opt-alpha_init"), "float", lo=0.01, hi=1000.0), **option_params(KEY, FUSIONS_ALLOWED)}
     out.update({name: Param(_k(f"opt-{name}"), "str", [str(w) for w in words])
                 for name, (_, words, _) in AUTHOR_OPTIONS.items()})
     out.update(level_params())
@@ -158,6 +159,9 @@ def author_options(d: UDMLStudyConfig) -> Dict[str, object]:
                                                   key=_init("opt-alpha_in_warmup", d.model.alpha_in_warmup),
                                                   help="before the estimate joins the weights, UDML already "
                                                        "weighs by 1/α")
+        opts["alpha_init"] = float(cols[(len(AUTHOR_OPTIONS) + 1) % 2].number_input(
+            "α before its first measurement", 0.01, 1000.0, key=_init("opt-alpha_init", d.model.alpha_init),
+            help="ours 1; the authors' code starts at 32 (CREMA-D) or 10 (Kinetics-Sounds)"))
     return opts
 
 
