@@ -294,6 +294,8 @@ def batched_fit(data: PreparedData, model_cfg: ModelConfig, train_cfg: TrainConf
     """
     if train_cfg.keep != "best":
         raise ValueError("batched training keeps each seed's best epoch (keep='best')")
+    if train_cfg.clip_norm is not None:
+        raise ValueError("batched training cannot clip the gradient: the norm would be taken over every seed at once")
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("need at least one seed")

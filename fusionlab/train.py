@@ -32,6 +32,7 @@ from .models import ModelOutput
 
 STREAMS = ("order", "dropout", "objective")  # one run's sub-streams, in SeedSequence.spawn order
 KEEP = ("best", "last")
+OPTIMIZERS = ("adamw", "sgd")
 TIMING = ["seconds", "train_seconds"]  # wall-clock columns of a history: the only ones that differ between runs
 MAX_EPOCHS = 10_000
 MAX_BATCH = 1_000_000
@@ -48,8 +49,24 @@ class TrainConfig:
     patience: Optional[int] = 10  # epochs without validation gain before stopping; None: never
     seed: int = 0
     keep: str = "best"  # best: the best-validation epoch's weights; last: the final epoch's
+    optimizer: str = "adamw"  # adamw (the lab's) | sgd (with momentum; the UDML authors' code)
+    momentum: float = 0.9  # sgd only
+    lr_steps: Tuple[int, ...] = ()  # after each of these many epochs the learning rate is multiplied by lr_decay
+    lr_decay: float = 0.1
+    clip_norm: Optional[float] = None  # the gradient's total norm clipped to this before every step; None: never
 
     def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got '{self.optimizer}'")
+        if not (np.isfinite(self.momentum) and 0 <= self.momentum < 1):
+            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum}")
+        object.__setattr__(self, "lr_steps", tuple(int(m) for m in self.lr_steps))
+        if len(self.lr_steps) > 100 or any(not 1 <= m <= MAX_EPOCHS for m in self.lr_steps):
+            raise ValueError(f"lr_steps must be at most 100 epoch counts in [1, {MAX_EPOCHS}], got {self.lr_steps}")
+        if not (np.isfinite(self.lr_decay) and 0 < self.lr_decay <= 1):
+            raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay}")
+        if self.clip_norm is not None and not (np.isfinite(self.clip_norm) and self.clip_norm > 0):
+            raise ValueError(f"clip_norm must be > 0 or None, got {self.clip_norm}")
         if not 1 <= self.epochs <= MAX_EPOCHS:
             raise ValueError(f"epochs must be in [1, {MAX_EPOCHS}], got {self.epochs}")
         if not 1 <= self.batch_size <= MAX_BATCH:
@@ -143,7 +160,9 @@ def evaluate(model: torch.nn.Module, split: Split, xs: Optional[Mapping[str, tor
 
 def make_optimizer(params: Iterable[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW, as one fused kernel over all parameters where torch has it: a small model's step is
-    otherwise mostly per-tensor optimiser overhead."""
+    otherwise mostly per-tensor optimiser overhead; or SGD with momentum (``cfg.optimizer``)."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True)
     try:
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     except (RuntimeError, TypeError):  # pragma: no cover - older torch without a fused CPU kernel
@@ -206,6 +225,12 @@ class LoopResult:
     stopped_by_user: bool
 
 
+def epoch_lr(cfg: TrainConfig, epoch: int) -> float:
+    """The learning rate of epoch ``epoch`` (1-based): ``lr`` times ``lr_decay`` for each of ``lr_steps`` already
+    passed (``[70]``: epochs 71 on at a tenth, as the UDML authors' MultiStepLR)."""
+    return cfg.lr * cfg.lr_decay ** sum(epoch > m for m in cfg.lr_steps)
+
+
 def train_loop(learner: Learner, cfg: TrainConfig, callback: Optional[Callback] = None,
                stop: Optional[Stop] = None) -> LoopResult:
     """Epochs of shuffled mini-batches, validation, best-epoch bookkeeping, patience and Stop.
@@ -221,12 +246,17 @@ def train_loop(learner: Learner, cfg: TrainConfig, callback: Optional[Callback] 
     active = torch.ones(S, dtype=torch.bool)
     history: List[List[dict]] = [[] for _ in range(S)]
     stopped_early = stopped_by_user = False
+    params = [p for g in learner.optimizer.param_groups for p in g["params"]]
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
+        for group in learner.optimizer.param_groups:  # a step schedule (MultiStepLR's): decayed after each milestone
+            group["lr"] = epoch_lr(cfg, epoch)
         total, count = torch.zeros(S), 0
         for batch in learner.batches(epoch):
             learner.optimizer.zero_grad(set_to_none=True)
             loss, n = learner.gradients(batch)
+            if cfg.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
             learner.optimizer.step()
             total += loss.detach() * n
             count += n

@@ -112,3 +112,18 @@ def test_the_default_shows_the_first_seed_then_decides_with_all_seeds_as_the_cli
     for name in ("accuracy", "alpha", "spearman"):
         pd.testing.assert_frame_equal(run.result.tables[name], cli.tables[name])
     assert [f.line() for f in run.result.findings] == [f.line() for f in cli.findings]
+
+
+def test_every_preset_button_gives_the_config_its_cli_twin_builds():
+    """A preset on the page and ``udml --preset NAME`` are one config, the authors' training included (SGD, its step
+    schedule, clipping, no patience, alpha per modality): the page has a widget for every field a preset sets."""
+    from fusionlab.cli import build_parser
+    from fusionlab.commands import udml as cmd
+    from fusionlab.experiments import udml as study
+    for name in study.PRESETS:
+        at = AppTest.from_file(PAGE, default_timeout=300)
+        at.run()
+        at.button(key=f"udml-preset-{name}").click().run()
+        assert not at.exception, name
+        cli = cmd.config(build_parser("udml").parse_args(["udml", "--preset", name, "--out", "unused"]))
+        assert at.session_state["udml-config"] == cli == study.PRESETS[name][0], name

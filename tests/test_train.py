@@ -86,3 +86,46 @@ def test_zero_epochs_is_refused(synth):
 
 def test_parameter_count_positive(synth):
     assert count_parameters(build_model(synth.shapes(), synth.n_classes, ModelConfig(), seed=0)) > 0
+
+
+def test_sgd_with_a_step_schedule_and_gradient_clipping_as_the_udml_authors_train():
+    """``optimizer="sgd"``, ``lr_steps``, ``lr_decay``, ``clip_norm``: each step's update is lr times the clipped
+    gradient (momentum 0 here), and the rate drops after each milestone (MultiStepLR's)."""
+    import torch
+
+    from fusionlab.train import TrainConfig, epoch_lr, make_optimizer, train_loop
+    cfg = TrainConfig(epochs=4, lr=0.5, weight_decay=0.0, optimizer="sgd", momentum=0.0, lr_steps=(2,), lr_decay=0.1,
+                      clip_norm=1.0, patience=None, keep="last")
+    assert [epoch_lr(cfg, e) for e in (1, 2, 3, 4)] == [0.5, 0.5, 0.5 * 0.1, 0.5 * 0.1]
+    w = torch.zeros(2, requires_grad=True)
+    seen = []
+
+    class Learner:
+        runs = 1
+        optimizer = make_optimizer([w], cfg)
+
+        def batches(self, epoch):
+            return [epoch]
+
+        def gradients(self, batch):
+            seen.append((batch, self.optimizer.param_groups[0]["lr"], w.detach().clone()))
+            w.grad = torch.tensor([30.0, 40.0])  # norm 50: clipped to norm 1, i.e. (0.6, 0.8)
+            return torch.zeros(1), 1
+
+        def validate(self):
+            return torch.zeros(1), torch.zeros(1)
+
+        def keep(self, better):
+            pass
+
+        def restore(self):
+            pass
+    assert isinstance(Learner.optimizer, torch.optim.SGD)
+    train_loop(Learner(), cfg)
+    assert [lr for _, lr, _ in seen] == [0.5, 0.5, pytest.approx(0.05), pytest.approx(0.05)]
+    expected = -sum(epoch_lr(cfg, e) for e in (1, 2, 3, 4)) * torch.tensor([0.6, 0.8])
+    assert torch.allclose(w.detach(), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="clip_norm"):
+        TrainConfig(clip_norm=0.0)

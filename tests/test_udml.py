@@ -484,7 +484,11 @@ def test_alpha_starts_at_its_initial_value_until_the_first_measurement(data):
 
     from fusionlab.models.udml import UDMLConfig
     model = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8, alpha_init=32.0), seed=0)
-    assert torch.equal(model.alpha, torch.full((len(model.names),), 32.0))
+    assert torch.equal(model.alpha, torch.full((len(model.names),), 32.0))  # one value for every modality
+    each = build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8, alpha_init=(32.0, 10.0)), seed=0)
+    assert each.alpha.tolist() == [32.0, 10.0]  # the authors': audio 32, video 10
+    with pytest.raises(ValueError, match="3 values for 2 modalities"):
+        build_udml(data.shapes(), data.n_classes, UDMLConfig(enc_dim=8, alpha_init=(1.0, 2.0, 3.0)), seed=0)
     step = torch.tensor([0.5, 2.0])[:len(model.names)]
     model.update_alpha(step[None, :, None].expand(4, -1, data.n_classes) / data.n_classes, torch.zeros(4, 1),
                        torch.zeros(4, dtype=torch.long))

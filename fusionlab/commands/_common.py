@@ -36,6 +36,13 @@ def csv_list(text: str) -> list[str]:
     return items
 
 
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(t) for t in csv_list(text)]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got '{text}'") from exc
+
+
 def float_list(text: str) -> list[float]:
     try:
         return [float(t) for t in csv_list(text)]
@@ -70,7 +77,8 @@ def _dest(flag: str) -> str:
 def add_data_args(p: argparse.ArgumentParser, datasets: Sequence[str], default: str) -> None:
     """``--dataset`` and every option flag of the given datasets' specs (each flag once)."""
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default=default, help=f"one of {', '.join(datasets)} (default {default})")
+    g.add_argument("--dataset", default=None, help=f"one of {', '.join(datasets)} (default {default}, or the "
+                                                   "preset's)")
     seen: Dict[str, list] = {}
     for name in datasets:
         for f in controls(spec(name).config):
@@ -160,9 +168,12 @@ def fusion_options_of(args: argparse.Namespace, fusion: str, offered: Sequence[s
     return fusion_options_for(args, [fusion], offered).get(fusion, {})
 
 
-def data_config(args: argparse.Namespace, datasets: Sequence[str], defaults: Mapping[str, DataConfig]) -> DataConfig:
-    """The ``DataConfig`` the arguments describe: the study's default for the dataset, with every flag given."""
-    name = args.dataset
+def data_config(args: argparse.Namespace, datasets: Sequence[str], defaults: Mapping[str, DataConfig],
+                default: str) -> DataConfig:
+    """The ``DataConfig`` the arguments describe: the study's default for the dataset, with every flag given;
+    without ``--dataset``, ``default`` (the study's, or its preset's: a preset on another dataset was trained on the
+    default one)."""
+    name = args.dataset if args.dataset is not None else default
     if name not in datasets:
         DATASETS.get(name)  # an unknown name: the registry's message
         raise ValueError(f"this command takes --dataset {', '.join(datasets)}; got '{name}'")

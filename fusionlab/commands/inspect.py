@@ -63,7 +63,7 @@ def your_model(args, train: bool):
     from ..train import fit
     from ..yours import build_yours, load_weights
     from ._common import data_config
-    data_cfg = data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS)
+    data_cfg = data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS, study.DEFAULT.data.name)
     data = prepare(data_cfg.load(), SplitConfig(seed=args.seed), scale=train)
     model = build_yours(args.model, data.shapes(), data.n_classes, seed=args.seed)
     if not train:

@@ -85,7 +85,7 @@ def config(args):
         corruption=RowCorruption(modality=args.corrupt, fraction=args.fraction if args.corrupt else 0.0,
                                  noise=args.corrupt_noise, max_level=args.max_level,
                                  min_level=0.3 * args.max_level) if args.corrupt else RowCorruption())
-    return replace(study.DEFAULT, data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS),
+    return replace(study.DEFAULT, data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS, study.DEFAULT.data.name),
                    diagnostic=diagnostic, seed=args.seed, repeats=args.repeats, folds=args.folds, outputs=outputs)
 
 

@@ -68,7 +68,7 @@ def config(args):
     sizes = None
     if args.sizes is not None:
         sizes = None if args.sizes == "all" else tuple(study.parse_sizes(args.sizes))
-    cfg = replace(base, data=data_config(args, study.DATASET_NAMES, defaults),
+    cfg = replace(base, data=data_config(args, study.DATASET_NAMES, defaults, base.data.name),
                   train=replace(base.train, **_given(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)),
                   split=replace(base.split, **_given(val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                                                      seed=args.split_seed)),

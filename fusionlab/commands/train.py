@@ -73,7 +73,7 @@ def config(args):
     from ._common import data_config, fusion_options_of, signal_config
     d = study.DEFAULT
     return study.PlaygroundConfig(
-        data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS),
+        data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS, study.DEFAULT.data.name),
         model=replace(d.model, fusion=args.fusion, encoder=args.encoder,
                       fusion_options=fusion_options_of(args, args.fusion, FUSIONS.names())),
         train=replace(d.train, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, lr=args.lr),

@@ -23,7 +23,8 @@ def add_parser(sub) -> None:
     from ..models.udml import ALPHA_MODES, CHOICES, FUSIONS_ALLOWED, VARIANTS
     from ..models.udml_schedule import CLEAN_DRAWS, INTENSITY_MAPS, LABELS
     from ._common import (add_attribution_args, add_data_args, add_executor_args, add_fusion_args, add_signal_args,
-                          csv_list)
+                          csv_list, float_list, int_list)
+    from ..train import OPTIMIZERS
     d = study.DEFAULT
     p = sub.add_parser("udml", help=COMMANDS["udml"])
     add_data_args(p, study.DATASET_NAMES, d.data.name)
@@ -79,9 +80,20 @@ def add_parser(sub) -> None:
                                "authors' code)")):
         p.add_argument(flag, default=None, choices=CHOICES[name],
                        help=f"{helptext} (default {getattr(d.model, name)})")
-    p.add_argument("--alpha-init", type=float, default=None,
-                   help=f"alpha before its first measurement (default {d.model.alpha_init}; the authors' code: 32 on "
-                        "CREMA-D, 10 on Kinetics-Sounds)")
+    p.add_argument("--optimizer", default=None, choices=OPTIMIZERS,
+                   help="adamw (default) or sgd with momentum (the authors' code: sgd, lr 1e-3, momentum 0.9)")
+    p.add_argument("--lr", type=float, default=None, help=f"learning rate (default {d.train.lr})")
+    p.add_argument("--momentum", type=float, default=None, help=f"sgd's momentum (default {d.train.momentum})")
+    p.add_argument("--lr-steps", type=int_list, default=None,
+                   help="comma-separated epoch counts after each of which the learning rate is multiplied by "
+                        "--lr-decay (the authors' code: 70)")
+    p.add_argument("--lr-decay", type=float, default=None, help=f"(default {d.train.lr_decay})")
+    p.add_argument("--clip-norm", type=float, default=None,
+                   help="clip the gradient's total norm to this before every step (the authors' code: 40)")
+    p.add_argument("--alpha-init", type=float_list, default=None,
+                   help="alpha before its first measurement: one value, or one per modality (default "
+                        f"{','.join(f'{v:g}' for v in d.model.alpha_init)}; the authors' code: 32 for audio, 10 for "
+                        "video)")
     p.add_argument("--alpha-in-warmup", default=None, choices=("on", "off"),
                    help="weight by 1/alpha during warm-up too (on, the authors) (default "
                         f"{'on' if d.model.alpha_in_warmup else 'off'})")
@@ -109,7 +121,8 @@ def config(args: argparse.Namespace):
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"--hard: {exc}") from None
     try:
-        data = data_config(args, study.DATASET_NAMES, {**study.DATA_DEFAULTS, base.data.name: base.data})
+        data = data_config(args, study.DATASET_NAMES, {**study.DATA_DEFAULTS, base.data.name: base.data},
+                           base.data.name)
     except ValueError as exc:
         raise ValueError(f"--hard {args.hard}: {exc}" if args.hard is not None else str(exc)) from None
     return replace(base, data=data,
@@ -118,9 +131,11 @@ def config(args: argparse.Namespace):
                        fusion_options=fusion_options_of(args, fusion, FUSIONS_ALLOWED) or None,
                        alpha_update=args.alpha_update, alpha_features=args.alpha_features, aux_heads=args.aux_heads,
                        intensity_grad=args.intensity_grad, estimator_input=args.estimator_input,
-                       mse_reduction=args.mse_reduction, head=args.head, alpha_init=args.alpha_init,
+                       mse_reduction=args.mse_reduction, head=args.head, alpha_init=None if args.alpha_init is None else tuple(args.alpha_init),
                        alpha_in_warmup=None if args.alpha_in_warmup is None else args.alpha_in_warmup == "on")),
-                   train=replace(base.train, **_given(epochs=args.epochs, seed=args.seed)),
+                   train=replace(base.train, **_given(epochs=args.epochs, seed=args.seed, optimizer=args.optimizer,
+                                                      lr=args.lr, momentum=args.momentum, lr_steps=args.lr_steps,
+                                                      lr_decay=args.lr_decay, clip_norm=args.clip_norm)),
                    split=replace(base.split, **_given(seed=args.split_seed)),
                    schedule=replace(base.schedule, **_given(clean_epochs=args.clean_epochs,
                                                             weight_delay=args.weight_delay,

@@ -67,7 +67,7 @@ def config(args):
     extra = {k: getattr(args, k) for k in ("ratio", "weight", "seeds") if getattr(args, k, None) is not None}
     if getattr(args, "permute_signals", False):
         extra["signals"] = signal_config(args)
-    return replace(d, data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS), backbone=args.backbone,
+    return replace(d, data=data_config(args, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name), backbone=args.backbone,
                    backbone_options=fusion_options_of(args, args.backbone, study.BACKBONES), vgmr=vgmr, train=replace(d.train, epochs=args.epochs, seed=args.seed), **extra)
 
 

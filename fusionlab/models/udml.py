@@ -105,7 +105,9 @@ class UDMLConfig:
     # the fusion head: mlp, Linear-ReLU-Dropout-Linear (ours) | linear, one Linear (the authors' code: the logits of a
     # modality alone, the others zeroed, keep the bias, and alpha passes through no ReLU or dropout)
     head: str = "mlp"
-    alpha_init: float = 1.0  # alpha before its first measurement (ours 1; the authors' code 32 on CREMA-D, 10 on KS)
+    # alpha before its first measurement: one value for every modality, or one per modality (ours 1; the authors'
+    # code 32 for audio, 10 for video)
+    alpha_init: Tuple[float, ...] = (1.0,)
     fusion_options: Dict[str, Any] = field(default_factory=dict)  # the fusion operator's declared options
 
     def __post_init__(self) -> None:
@@ -126,8 +128,10 @@ class UDMLConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.alpha_floor <= 0:
             raise ValueError(f"alpha_floor must be > 0, got {self.alpha_floor}")
-        if not 0 < self.alpha_init <= 1000:
-            raise ValueError(f"alpha_init must lie in (0, 1000], got {self.alpha_init}")
+        init = self.alpha_init if isinstance(self.alpha_init, (list, tuple)) else (self.alpha_init,)
+        object.__setattr__(self, "alpha_init", tuple(float(v) for v in init))
+        if not 1 <= len(self.alpha_init) <= 256 or not all(0 < v <= 1000 for v in self.alpha_init):
+            raise ValueError(f"alpha_init must be 1 to 256 values in (0, 1000], got {list(self.alpha_init)}")
 
 
 class ProbEncoder(nn.Module):
@@ -180,6 +184,9 @@ class UDMLModel(nn.Module):
                      nn.Sequential(nn.Linear(self.fusion.out_dim, cfg.head_hidden), nn.ReLU(),
                                    rng.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, n_classes)))
         m = len(self.names)
+        if len(cfg.alpha_init) not in (1, m):
+            raise ValueError(f"alpha_init gives {len(cfg.alpha_init)} values for {m} modalities (give one, or one per "
+                             "modality)")
         self.register_buffer("alpha_sum", torch.zeros(m))
         self.register_buffer("alpha_count", torch.zeros((), dtype=torch.long))
         self.register_buffer("weights_on", torch.tensor(True))
@@ -190,7 +197,7 @@ class UDMLModel(nn.Module):
         """The dependency per modality ``(M,)`` (the last step's, or the running mean); ``alpha_init`` before any
         step."""
         if int(self.alpha_count) == 0:
-            return torch.full((len(self.names),), float(self.cfg.alpha_init))
+            return torch.tensor(self.cfg.alpha_init, dtype=torch.float32).expand(len(self.names)).clone()
         return (self.alpha_sum / self.alpha_count).clamp_min(self.cfg.alpha_floor)
 
     def _classify(self, hs: List[torch.Tensor], replace: Optional[Replace] = None) -> torch.Tensor:

@@ -11,10 +11,11 @@ from ..experiments.base import Result
 from ..experiments.udml import UDMLStudyConfig
 from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, VARIANTS
 from ..models.udml_schedule import CLEAN_DRAWS, INTENSITY_MAPS, LABELS, max_level
+from ..train import OPTIMIZERS
 from ..noise import SAME_AS, distinct_corruptions, level_range
 from .forms import data_controls, data_state, init_state, state_shapes
 from .bundle_box import PageSaving
-from .links import Param, data_params
+from .links import Param, data_params, literal
 from .live import LiveSlider, Metric
 from ..figures.udml import METHOD_NAMES
 from .methods import methods_link
@@ -52,6 +53,14 @@ class UDMLRun:
         return self.result.tables["robustness"]
 
 
+MAX_EPOCHS, MAX_E1 = 120, 60  # the authors' code trains 100 epochs, the first 50 clean
+
+
+def numbers(values) -> str:
+    """``(32.0, 10.0)`` as the text field shows it: ``32, 10``."""
+    return ", ".join(f"{v:g}" for v in values)
+
+
 def _k(name: str) -> str:
     return f"{KEY}-{name}"
 
@@ -65,7 +74,11 @@ def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
             _k("labels"): cfg.schedule.labels, _k("clean-draw"): cfg.schedule.clean_draw,
             _k("test-noise"): SAME_AS.get(cfg.test_noise, cfg.test_noise),  # additive is gaussian on the page
             **{_k(f"opt-{name}"): getattr(cfg.model, name) for name in AUTHOR_OPTIONS},
-            _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup, _k("opt-alpha_init"): cfg.model.alpha_init,
+            _k("opt-alpha_in_warmup"): cfg.model.alpha_in_warmup, _k("opt-alpha_init"): numbers(cfg.model.alpha_init),
+            _k("opt-patience"): cfg.train.patience is not None,
+            _k("opt-optimizer"): cfg.train.optimizer, _k("opt-lr"): cfg.train.lr,
+            _k("opt-lr_step"): cfg.train.lr_steps[0] if cfg.train.lr_steps else 0,
+            _k("opt-clip_norm"): cfg.train.clip_norm or 0.0,
             **option_state(KEY, cfg.model.fusion, cfg.model.fusion_options)}
 
 
@@ -119,7 +132,7 @@ def link_params(dataset: str) -> Dict[str, Param]:
     """The page's controls as URL parameters (``ui.links``), and ``preset``."""
     out = {**data_params(KEY, dataset, study.DATASET_NAMES, MAX_SELECT),
            "preset": Param("", "str", list(study.PRESETS), apply=apply_preset),
-           "epochs": Param(_k("epochs"), "int", lo=2, hi=80), "e1": Param(_k("e1"), "int", lo=0, hi=10),
+           "epochs": Param(_k("epochs"), "int", lo=2, hi=MAX_EPOCHS), "e1": Param(_k("e1"), "int", lo=0, hi=MAX_E1),
            "delay": Param(_k("delay"), "int", lo=0, hi=20), "seeds": Param(_k("seeds"), "int", lo=1, hi=3),
            "gamma": Param(_k("gamma"), "float", lo=0.0, hi=5.0, step=0.5),
            "beta": Param(_k("beta"), "float", BETAS),
@@ -129,7 +142,12 @@ def link_params(dataset: str) -> Dict[str, Param]:
            "test_noise": Param(_k("test-noise"), "str", [n for n in study.TEST_NOISES if n in distinct_corruptions()]),
            "methods": Param(_k("methods"), "strs", VARIANTS.names()),
            "alpha_in_warmup": Param(_k("opt-alpha_in_warmup"), "bool"),
-           "alpha_init": Param(_k("opt-alpha_init"), "float", lo=0.01, hi=1000.0), **option_params(KEY, FUSIONS_ALLOWED)}
+           "alpha_init": Param(_k("opt-alpha_init"), "str"),
+           "patience": Param(_k("opt-patience"), "bool"),
+           "optimizer": Param(_k("opt-optimizer"), "str", OPTIMIZERS),
+           "lr": Param(_k("opt-lr"), "float", lo=1e-5, hi=1.0),
+           "lr_step": Param(_k("opt-lr_step"), "int", lo=0, hi=MAX_EPOCHS),
+           "clip_norm": Param(_k("opt-clip_norm"), "float", lo=0.0, hi=1000.0), **option_params(KEY, FUSIONS_ALLOWED)}
     out.update({name: Param(_k(f"opt-{name}"), "str", [str(w) for w in words])
                 for name, (_, words, _) in AUTHOR_OPTIONS.items()})
     out.update(level_params())
@@ -159,9 +177,33 @@ def author_options(d: UDMLStudyConfig) -> Dict[str, object]:
                                                   key=_init("opt-alpha_in_warmup", d.model.alpha_in_warmup),
                                                   help="before the estimate joins the weights, UDML already "
                                                        "weighs by 1/α")
-        opts["alpha_init"] = float(cols[(len(AUTHOR_OPTIONS) + 1) % 2].number_input(
-            "α before its first measurement", 0.01, 1000.0, key=_init("opt-alpha_init", d.model.alpha_init),
-            help="ours 1; the authors' code starts at 32 (CREMA-D) or 10 (Kinetics-Sounds)"))
+        text = cols[(len(AUTHOR_OPTIONS) + 1) % 2].text_input(
+            "α before its first measurement", key=_init("opt-alpha_init", numbers(d.model.alpha_init)),
+            help="one value for every modality, or one per modality, comma-separated (ours 1; the authors' code "
+                 "starts audio at 32, video at 10)")
+        try:
+            opts["alpha_init"] = tuple(float(v) for v in text.split(",") if v.strip()) or (1.0,)
+        except ValueError:
+            st.error(f"α before its first measurement: {literal(text, 40)} is not a list of numbers; using 1.")
+            opts["alpha_init"] = (1.0,)
+        c1, c2 = st.columns(2)
+        train = {"optimizer": c1.selectbox("optimiser", OPTIMIZERS, key=_init("opt-optimizer", d.train.optimizer),
+                                           format_func={"adamw": "AdamW (ours)",
+                                                        "sgd": "SGD, momentum 0.9 (authors)"}.get,
+                                           help="the authors' code trains with SGD (momentum 0.9, weight decay 1e-4)"),
+                 "lr": float(c2.number_input("learning rate", 1e-5, 1.0, key=_init("opt-lr", d.train.lr),
+                                             format="%.4f", help="1e-3 in both"))}
+        step = int(c1.number_input("learning rate ÷ 10 after epoch (0: never)", 0, MAX_EPOCHS,
+                                   key=_init("opt-lr_step", d.train.lr_steps[0] if d.train.lr_steps else 0),
+                                   help="the authors' code: after epoch 70 of 100"))
+        clip = float(c2.number_input("clip the gradient's norm at (0: never)", 0.0, 1000.0,
+                                     key=_init("opt-clip_norm", d.train.clip_norm or 0.0),
+                                     help="the authors' code: 40"))
+        early = c1.toggle("stop after 10 epochs without a validation gain (ours)",
+                          key=_init("opt-patience", d.train.patience is not None),
+                          help="the authors' code trains every epoch")
+        train.update(lr_steps=(step,) if step else (), clip_norm=clip or None, patience=10 if early else None)
+        opts["train"] = train
     return opts
 
 
@@ -170,9 +212,9 @@ def controls() -> Optional[UDMLStudyConfig]:
     d = study.DEFAULT
     data, source = data_controls(KEY, study.DATASET_NAMES, study.DATA_DEFAULTS, d.data.name, MAX_SELECT)
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.slider("epochs", 2, 80, key=_init("epochs", d.train.epochs),
+    epochs = c1.slider("epochs", 2, MAX_EPOCHS, key=_init("epochs", d.train.epochs),
                        help="passes over the training data, for every method and seed")
-    e1 = c2.slider("clean epochs E₁", 0, 10, key=_init("e1", d.schedule.clean_epochs),
+    e1 = c2.slider("clean epochs E₁", 0, MAX_E1, key=_init("e1", d.schedule.clean_epochs),
                    help="the first epochs see clean data only; the training noise starts after them")
     delay = c3.slider("weight delay (epochs)", 0, 20, key=_init("delay", d.schedule.weight_delay),
                       help="after E₁, the noise estimate stays out of the training weights for this many epochs "
@@ -223,9 +265,10 @@ def controls() -> Optional[UDMLStudyConfig]:
                                   "UDML without and with the dependency α")
     if data is None:
         return None
+    train_opts = opts.pop("train")
     cfg = replace(d, data=data, model=replace(d.model, gamma=float(gamma), beta=float(beta), alpha_mode=mode,
                                               fusion=fusion, fusion_options=fusion_opts, **opts),
-                  train=replace(d.train, epochs=int(epochs)),
+                  train=replace(d.train, epochs=int(epochs), **train_opts),
                   schedule=replace(d.schedule, clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap,
                                    labels=labels, clean_draw=clean_draw),
                   seeds=int(seeds), methods=tuple(methods), test_noise=test_noise)
