@@ -255,6 +255,9 @@ def train_loop(learner: Learner, cfg: TrainConfig, callback: Optional[Callback] 
         for batch in learner.batches(epoch):
             learner.optimizer.zero_grad(set_to_none=True)
             loss, n = learner.gradients(batch)
+            if not bool(torch.isfinite(loss).all()):  # else NaN weights end in a library's message far from here
+                raise ValueError(f"training diverged: the loss is not finite at epoch {epoch} (lower the learning "
+                                 "rate" + (", or clip the gradient" if cfg.clip_norm is None else "") + ")")
             if cfg.clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
             learner.optimizer.step()

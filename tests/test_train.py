@@ -129,3 +129,12 @@ def test_sgd_with_a_step_schedule_and_gradient_clipping_as_the_udml_authors_trai
         TrainConfig(optimizer="lbfgs")
     with pytest.raises(ValueError, match="clip_norm"):
         TrainConfig(clip_norm=0.0)
+
+
+def test_a_diverging_training_stops_with_one_line_naming_the_epoch():
+    """A loss that turns NaN (too high a rate) is refused where it happens, not as a library's NaN error later."""
+    from fusionlab.data import SyntheticConfig, make_synthetic, prepare
+    data = prepare(make_synthetic(SyntheticConfig(n_samples=200)))
+    model = build_model(data.shapes(), data.n_classes, ModelConfig())
+    with pytest.raises(ValueError, match=r"training diverged: the loss is not finite at epoch 1 .*clip the gradient"):
+        fit(model, data, TrainConfig(epochs=2, optimizer="sgd", lr=1e30, momentum=0.0))
