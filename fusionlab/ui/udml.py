@@ -97,8 +97,7 @@ AUTHOR_OPTIONS = {  # UDMLConfig field -> (label, {choice: plain words}, one-lin
     "estimator_input": ("the noise estimate reads", {"sigma": "σ of the embedding (paper)", "mu": "μ of the embedding",
                                                      "x": "the raw input (its ceiling)"},
                         "what the noise predictor looks at; the raw input shows what an estimator could learn"),
-    "mse_reduction": ("the noise MSE", {"mean": "averaged over modalities (ours)",
-                                        "sum": "summed over modalities (authors)"},
+    "mse_reduction": ("the noise MSE over modalities", {"mean": "averaged (ours)", "sum": "summed (authors)"},
                       "the authors' code sums the intensity MSE over modalities: twice the weight at two modalities"),
     "head": ("the fusion head", {"mlp": "Linear–ReLU–Dropout–Linear (ours)", "linear": "one Linear (authors)"},
              "the authors' head is one linear layer: a modality's logits with the others zeroed keep the bias, and α "
@@ -199,9 +198,10 @@ def author_options(d: UDMLStudyConfig) -> Dict[str, object]:
         clip = float(c2.number_input("clip the gradient's norm at (0: never)", 0.0, 1000.0,
                                      key=_init("opt-clip_norm", d.train.clip_norm or 0.0),
                                      help="the authors' code: 40"))
-        early = c1.toggle("stop after 10 epochs without a validation gain (ours)",
+        early = c1.toggle("early stop (ours)",
                           key=_init("opt-patience", d.train.patience is not None),
-                          help="the authors' code trains every epoch")
+                          help="ours: stop after 10 epochs without a validation gain; the authors' code trains every "
+                               "epoch")
         train.update(lr_steps=(step,) if step else (), clip_norm=clip or None, patience=10 if early else None)
         opts["train"] = train
     return opts
