@@ -43,15 +43,11 @@ class RawInputs(dict):
 
 
 @dataclass
-class BoundRaw:
+class BoundRaw(RawView):
     """One split's rows of a ``RawView``, with the train statistics that scale its features as the split's are."""
 
-    signal: np.ndarray  # (n, ...)
-    features: Callable[[np.ndarray], np.ndarray]
-    stats: "ModalityStats"
+    stats: Optional["ModalityStats"] = None
     scale: bool = True
-    kind: str = "audio"
-    unit: float = 1.0
 
     def inputs(self, signal: np.ndarray) -> torch.Tensor:
         """The model's inputs ``(n, T, D)`` for ``signal`` (this split's rows, corrupted or not)."""
@@ -404,6 +400,6 @@ def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig(), scale: bool
         splits = [split_of(ds, parts[s], raw) for s in ("train", "val", "test")]
     for sp in splits:  # the modalities with a raw signal: a corruption of the signal recomputes their inputs
         if ds.raw:
-            sp.xs = RawInputs(sp.xs, {k: BoundRaw(v.signal[sp.index], v.features, raw[k], scale, v.kind, v.unit)
+            sp.xs = RawInputs(sp.xs, {k: BoundRaw(**vars(replace(v, signal=v.signal[sp.index])), stats=raw[k], scale=scale)
                                       for k, v in ds.raw.items()})
     return PreparedData(*splits, unit_stats(raw) if scale else raw, raw, list(ds.class_names), ds.name)

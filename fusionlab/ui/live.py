@@ -290,7 +290,7 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
                            "inert_note": s.inert_note} for s in sliders],
                  layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
                  revision=revision, point=list(point), frames=out, template=template_json(), columns=columns,
-                 pending=pending, key=key, default=None)
+                 pending=pending, budget_ms=round(BUDGET_S * 1000), key=key, default=None)
     _evaluate_missing(ordered, frames, evaluate)
     _trim(frames, evaluated, set(ordered))
     return tuple(s.values[i] for s, i in zip(sliders, point))
