@@ -259,3 +259,52 @@ def test_route_ties_split_the_weight_or_go_to_the_first_expert_as_the_authors_ar
     assert split_pred[0] == 1 and first_pred[0] == 0  # shared: 0.35 vs 0.65; the first expert alone: 0.6 vs 0.4
     with pytest.raises(ValueError, match="route_ties"):
         PermutationConfig(route_ties="random")
+
+
+def _authors_adam_router(X, L, y, seed, steps=800, lr=0.01, l2=1e-4):
+    """The authors' router fit written out in numpy: w = softmax(X W + b), BCE of sigmoid(Σ w L), Adam by hand."""
+    W = 0.01 * np.random.RandomState(seed).randn(X.shape[1], L.shape[1])
+    b = np.zeros(L.shape[1])
+    mW, vW, mb, vb = np.zeros_like(W), np.zeros_like(W), np.zeros_like(b), np.zeros_like(b)
+    for t in range(1, steps + 1):
+        w = softmax(X @ W + b, axis=1)
+        f = (w * L).sum(1)
+        g_z = ((1 / (1 + np.exp(-f)) - y)[:, None]) * (w * (L - f[:, None]))
+        gW, gb = X.T @ g_z / len(y) + 2 * l2 * W, g_z.sum(0) / len(y)
+        for p, g, m_, v_ in ((W, gW, mW, vW), (b, gb, mb, vb)):
+            m_[:] = 0.9 * m_ + 0.1 * g
+            v_[:] = 0.999 * v_ + 0.001 * g * g
+            p -= lr * (m_ / (1 - 0.9 ** t)) / (np.sqrt(v_ / (1 - 0.999 ** t)) + 1e-8)
+    return W, b
+
+
+def test_adam_router_is_the_authors_fit_on_fully_observed_rows():
+    rng = np.random.default_rng(3)
+    n, m = 120, 3
+    y = rng.integers(0, 2, n)
+    p1 = np.clip(0.5 + (2 * y[:, None] - 1) * rng.uniform(-0.2, 0.45, (n, m)), 0.02, 0.98)  # P(class 1) per expert
+    q = rng.uniform(0, 1, (n, m))
+    present = np.ones((n, m))
+    present[:10, 1] = 0  # ten rows miss a modality: the authors' router does not train on them
+    logits = np.log(np.stack([1 - p1, p1], -1))
+    router = fit_router(logits, q, y, seed=1102, present=present, method="adam")
+    full = present.min(1) > 0
+    L = np.log(p1[full]) - np.log1p(-p1[full])
+    W, b = _authors_adam_router(np.concatenate([present[full], q[full]], 1), L, y[full], seed=1102)
+    np.testing.assert_allclose(router.W, W.T, atol=1e-9)
+    np.testing.assert_allclose(router.b, b, atol=1e-9)
+    changed = q.copy()
+    changed[:10] = rng.uniform(0, 1, (10, m))  # the partial rows' Q cannot move the fit
+    again = fit_router(logits, changed, y, seed=1102, present=present, method="adam")
+    np.testing.assert_array_equal(again.W, router.W)
+    ours = fit_router(logits, changed, y, seed=1102, present=present)  # L-BFGS reads every train row
+    assert not np.allclose(ours.W, fit_router(logits, q, y, seed=1102, present=present).W)
+
+
+def test_router_penalty_and_fit_are_checked():
+    assert PermutationConfig(router_fit="adam").l2 == 1e-4 and PermutationConfig().l2 == 1e-3
+    assert PermutationConfig(router_l2=0.0).l2 == 0.0
+    with pytest.raises(ValueError, match="router_fit"):
+        PermutationConfig(router_fit="sgd")
+    with pytest.raises(ValueError, match="router_l2"):
+        PermutationConfig(router_l2=-1.0)

@@ -33,6 +33,13 @@ def add_parser(sub) -> None:
     p.add_argument("--route-ties", default=d.permutation.route_ties, choices=ROUTE_TIES,
                    help="route: experts tied at the top Q share the weight (split, default) or the first in the "
                         "modality order takes it (first, the authors' argmax)")
+    from ..diagnostics.permutation import ADAM_STEPS, ROUTER_FITS, ROUTER_L2
+    p.add_argument("--router-fit", default=d.permutation.router_fit, choices=ROUTER_FITS,
+                   help=f"the moe router: lbfgs (ours: L-BFGS from two starts, every train row) or adam (the authors' "
+                        f"script: Adam, {ADAM_STEPS} steps at rate 0.01, the fully observed train rows)")
+    p.add_argument("--router-l2", type=float, default=d.permutation.router_l2, metavar="L2",
+                   help=f"the moe router's penalty l2 * ||W||^2 (default: the fit's own, lbfgs {ROUTER_L2['lbfgs']:g}, "
+                        f"adam {ROUTER_L2['adam']:g})")
     p.add_argument("--outputs", default="", metavar="FILE|DIR",
                    help="your own outputs instead of our experts: a .csv/.parquet/.npz table (label, split|fold, "
                         "p__<m>__<c> or p__<m>, q__<m>, present__<m>; see docs/data.md) or the reliability paper's authors' "
@@ -81,7 +88,8 @@ def config(args):
         scores=tuple(scores), expert=ExpertConfig(kind=args.expert),
         quality=QualityConfig(fidelity=args.fidelity, rate=args.rate),
         permutation=PermutationConfig(permutations=args.permutations, joint=args.joint, tau=args.tau,
-                                      observed_only=args.observed_only, route_ties=args.route_ties),
+                                      observed_only=args.observed_only, route_ties=args.route_ties,
+                                      router_fit=args.router_fit, router_l2=args.router_l2),
         corruption=RowCorruption(modality=args.corrupt, fraction=args.fraction if args.corrupt else 0.0,
                                  noise=args.corrupt_noise, max_level=args.max_level,
                                  min_level=0.3 * args.max_level) if args.corrupt else RowCorruption())

@@ -19,7 +19,9 @@ highest ``Q``; **[choice]** tied experts share the weight equally — quantile-s
 are often clipped to 1 for several experts at once), ``moe`` (a router trained on train rows: fused
 logit ``Σ_m softmax(W [M; Q] + b)_m log p_m``; ``M`` is the availability mask, and the router is
 fitted by L-BFGS on the cross-entropy of the fused train prediction, on the experts' out-of-fold
-train outputs; **[choice]** from two starts, keeping the lower penalised loss, see :func:`fit_router`).
+train outputs; **[choice]** from two starts, keeping the lower penalised loss, see :func:`fit_router`;
+``router_fit="adam"`` fits it as the authors' script does instead: Adam, 800 full-batch steps of rate 0.01 from
+one start of sd 0.01, penalty 1e-4, on the fully observed train rows).
 
 **Availability masks** (docs/methods.md, reliability permutation test): ``Scored.present`` marks, per split, row and modality, whether
 the modality is there (default: everywhere). Rules renormalise over the present modalities, the
@@ -53,6 +55,11 @@ RULES: Registry = Registry("fusion rule")
 
 
 ROUTE_TIES = ("split", "first")  # [choice] split: tied experts share the weight; first: the authors' argmax
+# [choice] how the moe router is fitted: lbfgs (ours: L-BFGS from two starts, every train row) | adam (the
+# authors' script: Adam, ADAM_STEPS full-batch steps at ADAM_RATE from one start, the fully observed train rows)
+ROUTER_FITS = ("lbfgs", "adam")
+ROUTER_L2 = {"lbfgs": 1e-3, "adam": 1e-4}  # the penalty l2 * ||W||^2 when router_l2 is None
+ADAM_STEPS, ADAM_RATE = 800, 0.01
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,13 @@ class PermutationConfig:
     chunk: int = 100  # permutations fused at once (bounds memory)
     observed_only: bool = False  # metrics on the fully observed test rows only (the authors' FULL-only)
     route_ties: str = "split"  # route: experts tied at the top Q share the weight; "first": the first takes it all
+    router_fit: str = "lbfgs"  # the moe router's fit (ROUTER_FITS)
+    router_l2: Optional[float] = None  # its penalty on W; None: ROUTER_L2[router_fit]
+    router_start: Optional[int] = None  # adam: the seed of its start (None: seed; the authors' is seed * 100 + fold)
+
+    @property
+    def l2(self) -> float:
+        return ROUTER_L2[self.router_fit] if self.router_l2 is None else float(self.router_l2)
 
     def __post_init__(self) -> None:
         if not 1 <= self.permutations <= MAX_PERMUTATIONS:
@@ -74,6 +88,10 @@ class PermutationConfig:
             raise ValueError(f"chunk must be >= 1, got {self.chunk}")
         if self.route_ties not in ROUTE_TIES:
             raise ValueError(f"route_ties must be one of {ROUTE_TIES}, got '{self.route_ties}'")
+        if self.router_fit not in ROUTER_FITS:
+            raise ValueError(f"router_fit must be one of {ROUTER_FITS}, got '{self.router_fit}'")
+        if self.router_l2 is not None and not (np.isfinite(self.router_l2) and 0 <= self.router_l2 <= 10):
+            raise ValueError(f"router_l2 must lie in [0, 10], got {self.router_l2}")
 
 
 @dataclass
@@ -149,35 +167,61 @@ def weights(rule: str, q: np.ndarray, router: Optional[Router] = None,
     return out.T
 
 
-def fit_router(logits: np.ndarray, q: np.ndarray, y: np.ndarray, seed: int = 0, l2: float = 1e-3,
-               present: Optional[np.ndarray] = None) -> Router:
+def fit_router(logits: np.ndarray, q: np.ndarray, y: np.ndarray, seed: int = 0, l2: Optional[float] = None,
+               present: Optional[np.ndarray] = None, method: str = "lbfgs") -> Router:
     """Fit the ``moe`` router on train rows: ``logits`` ``(N, M, C)``, ``q`` ``(N, M)``, ``y`` ``(N,)``,
     availability ``present`` ``(N, M)`` (the router's ``M`` input; a missing modality gets weight 0).
+    The loss: the cross-entropy of the fused prediction plus ``l2 * ||W||^2`` (``l2`` None: ``ROUTER_L2``).
 
-    A full-batch problem solved by scipy's L-BFGS-B (as scikit-learn fits its logistic regressions),
-    the gradient from torch's autograd; it is not a training loop. The loss is not convex in
+    ``method="lbfgs"`` (ours): a full-batch problem solved by scipy's L-BFGS-B (as scikit-learn fits its logistic
+    regressions), the gradient from torch's autograd; it is not a training loop. The loss is not convex in
     ``(W, b)``: from a start near zero, L-BFGS can drive an expert that is often wrong off through its
     bias (``b ≈ -8``), where the softmax leaves no gradient for the weights on ``Q`` — on the corruption
     control the router then ignored ``Q`` (Δ 0.000, p 1.0 on a synthetic split) although a router
     that gates on ``Q`` fits the same train rows better. **[choice]** So it starts twice — near zero,
     and at a router that already follows ``Q`` (``W_Q = 10 I``, ``b = -10``: weight ~0 where ``Q = 0``)
     — and keeps the start whose penalised train loss is lower (a criterion on train rows only).
+
+    ``method="adam"`` (the reliability paper's authors' script): torch's Adam, ``ADAM_STEPS`` full-batch steps at
+    rate ``ADAM_RATE`` from one start, ``W`` drawn as ``0.01 * randn(2M, M)`` by numpy's legacy generator seeded
+    ``seed`` (transposed to our ``(M, 2M)``), ``b = 0``, on the train rows where every modality is present. For two
+    classes the loss is theirs: ``Σ_m w_m log p_m`` over the classes is their ``sigmoid(Σ_m w_m logit p_m)``.
     """
     if logits.shape[:2] != q.shape or len(y) != len(q):
         raise ValueError(f"router inputs disagree: logits {logits.shape}, Q {q.shape}, labels {y.shape}")
+    if method not in ROUTER_FITS:
+        raise ValueError(f"router fit must be one of {ROUTER_FITS}, got '{method}'")
+    l2 = ROUTER_L2[method] if l2 is None else float(l2)
     n, m = q.shape
     a = availability(present, q.shape)
+    if method == "adam":
+        rows = a.min(1) > 0
+        if not rows.any():
+            raise ValueError("no train row has every modality present: the authors' router trains on those rows")
+        logits, q, y, a = logits[rows], q[rows], np.asarray(y)[rows], a[rows]
     logp = torch.as_tensor(log_softmax(logits, axis=-1))
     feats = torch.as_tensor(np.concatenate([a, q], axis=1))  # (N, 2M)
     absent = torch.as_tensor(a == 0)
     target = torch.as_tensor(y)
 
-    def loss_and_grad(theta: np.ndarray):
-        t = torch.as_tensor(theta).requires_grad_()
-        W, b = t[:2 * m * m].view(m, 2 * m), t[2 * m * m:]
+    def loss_of(W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         w = torch.softmax((feats @ W.T + b).masked_fill(absent, float("-inf")), dim=1)  # (N, M)
         fused = torch.einsum("nm,nmc->nc", w, logp.masked_fill(absent[..., None], 0.0))
-        loss = torch.nn.functional.cross_entropy(fused, target) + l2 * (W ** 2).sum()
+        return torch.nn.functional.cross_entropy(fused, target) + l2 * (W ** 2).sum()
+
+    if method == "adam":
+        W = torch.as_tensor(0.01 * np.random.RandomState(seed).randn(2 * m, m).T.copy()).requires_grad_()
+        b = torch.zeros(m, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adam([W, b], lr=ADAM_RATE)
+        for _ in range(ADAM_STEPS):
+            opt.zero_grad()
+            loss_of(W, b).backward()
+            opt.step()
+        return Router(W.detach().numpy().copy(), b.detach().numpy().copy())
+
+    def loss_and_grad(theta: np.ndarray):
+        t = torch.as_tensor(theta).requires_grad_()
+        loss = loss_of(t[:2 * m * m].view(m, 2 * m), t[2 * m * m:])
         loss.backward()
         return float(loss.detach()), t.grad.numpy().copy()
 
@@ -329,7 +373,9 @@ def broken_q_test(scored: Scored, y_train: np.ndarray, y_test: np.ndarray, n_cla
         raise ValueError(f"test outputs {probs.shape}, Q {q.shape} and labels {y_test.shape} disagree")
     present = scored.mask("test")
     a = availability(present, q.shape)
-    router = fit_router(scored.logits["train"], scored.q["train"], y_train, cfg.seed, present=scored.mask("train"))
+    start = cfg.seed if cfg.router_start is None else cfg.router_start
+    router = fit_router(scored.logits["train"], scored.q["train"], y_train, start, cfg.l2,
+                        present=scored.mask("train"), method=cfg.router_fit)
     ctx = context(scored, y_test, cfg)
     counted = counted_labels(y_test, a, cfg) >= 0
     rows, nulls = [], []

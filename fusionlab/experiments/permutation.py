@@ -129,6 +129,8 @@ def outputs_runs(out: Outputs, cfg: PermutationStudyConfig, memo: Optional[Mutab
     for i, r in enumerate(out.runs):
         seed = cfg.seed if i == 0 else sub_seed(cfg.seed, i)
         c = cfg.diagnostic.seeded(seed)
+        if c.permutation.router_fit == "adam":  # the authors' script starts each run's router from seed * 100 + fold
+            c = replace(c, permutation=replace(c.permutation, router_start=r.seed * 100 + r.fold))
         bank = _cached(memo, ("outputs", i), lambda r=r: outputs_bank(out, r))
         got = bank_run(bank, c, memo, ("outputs-score", i, seed))
         first = first or got

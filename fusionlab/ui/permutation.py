@@ -16,7 +16,7 @@ from ..data import DataConfig, MultimodalDataset
 from ..experts import EXPERTS, ExpertConfig
 from ..noise import RowCorruption
 from ..diagnostics.outputs import Outputs, outputs_scores
-from ..diagnostics.permutation import ROUTE_TIES, PermutationConfig
+from ..diagnostics.permutation import ADAM_STEPS, ROUTE_TIES, ROUTER_FITS, ROUTER_L2, PermutationConfig
 from ..experiments.permutation_runs import DiagnosticConfig
 from ..diagnostics.quality import CONTROLS, QualityConfig, real_scores
 from ..experiments import permutation as study
@@ -26,6 +26,8 @@ from ..noise import CORRUPTIONS
 from .forms import data_controls, init_state
 from .bundle_box import PageSaving
 from .links import Param, data_params
+
+ROUTER_PENALTIES = ("fit", "0", "1e-05", "0.0001", "0.001", "0.01")  # the moe router penalties the page offers
 
 KEY = "permutation"
 NONE = "none"
@@ -128,7 +130,9 @@ def link_params(dataset: str) -> Dict[str, Param]:
             "corrupt_max": Param(f"{KEY}-corrupt-max", "float", lo=0.1, hi=1.0, step=0.05),
             "k": Param(f"{KEY}-k", "int", KS), "joint": Param(f"{KEY}-joint", "bool"),
             "observed_only": Param(f"{KEY}-observed", "bool"),
-            "route_ties": Param(f"{KEY}-route-ties", "str", list(ROUTE_TIES))}
+            "route_ties": Param(f"{KEY}-route-ties", "str", list(ROUTE_TIES)),
+            "router_fit": Param(f"{KEY}-router-fit", "str", list(ROUTER_FITS)),
+            "router_l2": Param(f"{KEY}-router-l2", "str", list(ROUTER_PENALTIES))}
 
 
 def dataset_controls():
@@ -201,7 +205,29 @@ def permutation_controls() -> PermutationConfig:
                         format_func=lambda v: {"split": "share the weight", "first": "the first takes it (the authors')"}[v],
                         help="Quality scores clipped to 1 often tie. Sharing the weight is the default; the authors' "
                              "code takes the first expert in the modality order (argmax)")
-    return replace(d, permutations=int(k), joint=bool(joint), observed_only=bool(observed), route_ties=ties)
+    fit = c2.selectbox("moe: how the router is fitted", list(ROUTER_FITS),
+                       key=init_state(f"{KEY}-router-fit", d.router_fit),
+                       format_func=lambda v: {"lbfgs": "L-BFGS, two starts (ours)",
+                                              "adam": f"Adam, {ADAM_STEPS} steps (the authors')"}[v],
+                       help="Ours: L-BFGS from a start near zero and from one that follows Q, the better fit kept, on "
+                            "every train row. The authors' script: Adam at rate 0.01 from one start, on the train "
+                            "rows where every modality is present")
+    pen = c1.selectbox("moe: router penalty on W", list(ROUTER_PENALTIES),
+                       key=init_state(f"{KEY}-router-l2", penalty_key(d.router_l2)),
+                       format_func=lambda v: f"the fit's own ({ROUTER_L2[fit]:g})" if v == "fit" else v,
+                       help="l2 × ||W||²: ours 1e-3, the authors' 1e-4")
+    return replace(d, permutations=int(k), joint=bool(joint), observed_only=bool(observed), route_ties=ties,
+                   router_fit=fit, router_l2=None if pen == "fit" else float(pen))
+
+
+def penalty_key(l2: Optional[float]) -> str:
+    """The penalty menu's entry for ``l2`` (None: the fit's own)."""
+    if l2 is None:
+        return "fit"
+    key = f"{l2:g}"
+    if key not in ROUTER_PENALTIES:
+        raise ValueError(f"the page offers router penalties {', '.join(ROUTER_PENALTIES[1:])}; got {l2:g}")
+    return key
 
 
 def study_config(base: Base, control: str, qcfg: QualityConfig, corruption: RowCorruption,
@@ -247,7 +273,8 @@ def widget_state(cfg: PermutationStudyConfig) -> Dict[str, object]:
             f"{KEY}-corrupt-frac": c.fraction if c.modality else 0.5,
             f"{KEY}-corrupt-max": c.max_level if c.modality else 1.0, f"{KEY}-k": d.permutation.permutations,
             f"{KEY}-joint": d.permutation.joint, f"{KEY}-observed": d.permutation.observed_only,
-            f"{KEY}-route-ties": d.permutation.route_ties}
+            f"{KEY}-route-ties": d.permutation.route_ties, f"{KEY}-router-fit": d.permutation.router_fit,
+            f"{KEY}-router-l2": penalty_key(d.permutation.router_l2)}
 
 
 def _restore(done) -> None:
