@@ -115,7 +115,7 @@ def test_the_default_shows_the_first_seed_then_decides_with_all_seeds_as_the_cli
 
 
 def test_every_preset_button_gives_the_config_its_cli_twin_builds():
-    """A preset on the page and ``udml --preset NAME`` are one config, the authors' training included (SGD, its step
+    """A preset on the page and ``udml --preset NAME`` are one config, the authors' code included (SGD, its step
     schedule, clipping, no patience, alpha per modality): the page has a widget for every field a preset sets."""
     from fusionlab.cli import build_parser
     from fusionlab.commands import udml as cmd

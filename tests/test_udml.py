@@ -495,3 +495,40 @@ def test_alpha_starts_at_its_initial_value_until_the_first_measurement(data):
     assert torch.allclose(model.alpha, step)  # the first measurement replaces it (alpha_update "step")
     with pytest.raises(ValueError, match="alpha_init"):
         UDMLConfig(alpha_init=0.0)
+
+
+def test_the_authors_noise_units_are_their_sizes_in_train_sd():
+    """Their code: audio sd t in spectrogram units, video sd t² in pixel units, pure noise from t = 11; in train sd
+    through AUTHORS_UNITS' scales. Each modality's noise is checked against that formula on a large batch."""
+    from fusionlab.data.dataset import ModalityStats
+    from fusionlab.models.udml_schedule import AUTHORS_UNITS, NoiseSchedule, add_intensity_noise, with_units
+    cfg = with_units(NoiseSchedule(), "authors")
+    a, v = AUTHORS_UNITS["scales"]
+    n = 4000
+    stats = {k: ModalityStats(torch.zeros(8), torch.ones(8)) for k in ("audio", "video")}
+    for t, sd_a, sd_v in ((1, 0.0, 0.0), (2, 2 * a, 4 * v), (7, 7 * a, 49 * v), (10, 10 * a, 100 * v)):
+        xs = {"audio": torch.full((n, 1, 8), 3.0), "video": torch.full((n, 1, 8), 3.0)}
+        out = add_intensity_noise(xs, torch.full((n, 2), float(t)), torch.Generator().manual_seed(t), stats, cfg)
+        for k, sd in (("audio", sd_a), ("video", sd_v)):
+            d = out[k] - 3.0  # noise is added to the signal
+            assert abs(float(d.mean())) < 0.05 * max(sd, 0.01) + 1e-6
+            assert float(d.std()) == pytest.approx(sd, rel=0.03, abs=1e-6)
+    xs = {"audio": torch.full((n, 1, 8), 3.0), "video": torch.full((n, 1, 8), 3.0)}
+    out = add_intensity_noise(xs, torch.full((n, 2), 11.0), torch.Generator().manual_seed(0), stats, cfg)
+    for k, sd in (("audio", 11 * a), ("video", 121 * v)):  # from t = 11 the signal is gone: the mean is the train mean
+        assert abs(float(out[k].mean())) < 0.05 * sd and float(out[k].std()) == pytest.approx(sd, rel=0.03)
+    with pytest.raises(ValueError, match="maps give 2 values for 3 modalities"):
+        cfg.check_modalities(3)
+
+
+def test_the_estimator_sweep_replaces_the_input_from_pure_from_on(data):
+    """In the sweep, as in training, t >= pure_from is noise alone: the input no longer carries the sample."""
+    from fusionlab.models.udml_schedule import NoiseSchedule, with_units
+    cfg = with_units(NoiseSchedule(), "authors")
+    name = data.modality_names[1]
+    below = diag.swept_inputs(data, "test", name, 10, cfg, 0, {})[name]
+    pure = diag.swept_inputs(data, "test", name, 11, cfg, 0, {})[name]
+    clean = data.test.xs[name]
+    corr = lambda a, b: float(np.corrcoef(a.flatten().numpy(), b.flatten().numpy())[0, 1])  # noqa: E731
+    assert corr(below, clean) > 0.3 and abs(corr(pure, clean)) < 0.2  # added noise of that size: about 0.43
+    assert torch.equal(diag.swept_inputs(data, "test", name, 11, cfg, 0, {})[name], pure)  # the same draw again

@@ -61,6 +61,11 @@ def add_parser(sub) -> None:
     p.add_argument("--labels", default=None, choices=LABELS,
                    help="training intensity labels drawn once per sample and kept (fixed, the authors) or redrawn "
                         f"every batch (default {d.schedule.labels})")
+    from ..models.udml_schedule import NOISE_UNITS
+    p.add_argument("--noise-units", default=None, choices=NOISE_UNITS,
+                   help="ours: every modality's training noise by --intensity-map, always added; authors: their code's "
+                        "sizes in train sd (the first modality as audio, sd t in its spectrogram's units; the second "
+                        "as video, sd t^2 in pixel units; pure noise from t = 11) (default: the preset's, else ours)")
     p.add_argument("--clean-draw", default=None, choices=CLEAN_DRAWS,
                    help="which training samples stay clean: each with probability 1/2 (bernoulli) or exactly half of "
                         f"them (exact, the authors' code) (default {d.schedule.clean_draw})")
@@ -137,13 +142,19 @@ def config(args: argparse.Namespace):
                                                       lr=args.lr, momentum=args.momentum, lr_steps=args.lr_steps,
                                                       lr_decay=args.lr_decay, clip_norm=args.clip_norm)),
                    split=replace(base.split, **_given(seed=args.split_seed)),
-                   schedule=replace(base.schedule, **_given(clean_epochs=args.clean_epochs,
-                                                            weight_delay=args.weight_delay,
-                                                            intensity_map=args.intensity_map,
-                                                            level_scale=args.level_scale, labels=args.labels,
-                                                            clean_draw=args.clean_draw)),
+                   schedule=units(replace(base.schedule, **_given(clean_epochs=args.clean_epochs,
+                                                                  weight_delay=args.weight_delay,
+                                                                  intensity_map=args.intensity_map,
+                                                                  level_scale=args.level_scale, labels=args.labels,
+                                                                  clean_draw=args.clean_draw)), args.noise_units),
                    **_given(seeds=args.seeds, methods=tuple(args.methods) if args.methods else None,
                             test_noise=args.test_noise, signals=signal_config(args)))
+
+
+def units(schedule, given):
+    """``schedule`` in the units ``--noise-units`` gives (None: as the preset or default has them)."""
+    from ..models.udml_schedule import with_units
+    return schedule if given is None else with_units(schedule, given)
 
 
 def run_udml(args) -> int:

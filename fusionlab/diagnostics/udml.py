@@ -22,7 +22,8 @@ from ..data.dataset import PreparedData
 from ..text import plus_minus
 from ..findings import FAILS, HOLDS, PARTLY, UNKNOWN, Finding, describe, direction
 from ..models.udml import VARIANTS, UDMLConfig, UDMLModel
-from ..models.udml_schedule import NoiseSchedule, add_intensity_noise, draw_intensities, intensity_to_level, max_level
+from ..models.udml_schedule import (NoiseSchedule, add_intensity_noise, draw_intensities, intensity_to_level, is_pure,
+                                     max_level, pure_noise)
 from ..noise import Level, corrupt_modalities, default_levels, level_range
 from .signals import SignalTestConfig, over_conditions, signal_permutation
 from ..train import evaluate, predict
@@ -59,11 +60,11 @@ def estimator_key(method: str) -> Optional[str]:
     return {"intensity": "intensity", "variance": "variance"}.get(VARIANTS.get(method).weighting)
 
 
-def test_level(t: float, schedule: NoiseSchedule, noise: str = NOISE) -> float:
-    """The level of corruption ``noise`` at intensity ``t``: the training map for gaussian noise; for
-    another corruption (never seen in training), its level range spread evenly over t = 1..max."""
+def test_level(t: float, schedule: NoiseSchedule, noise: str = NOISE, m: Optional[int] = None) -> float:
+    """The level of corruption ``noise`` at intensity ``t`` on modality ``m``: the training map for gaussian noise;
+    for another corruption (never seen in training), its level range spread evenly over t = 1..max."""
     if noise == NOISE:
-        return intensity_to_level(float(t), schedule)
+        return intensity_to_level(float(t), schedule, m)
     lo, hi = level_range(noise)
     return lo + (hi - lo) * (float(t) - 1) / max(1, schedule.max_intensity - 1)
 
@@ -72,9 +73,13 @@ def swept_inputs(data: PreparedData, split: str, name: str, t: float, schedule: 
                  levels: Mapping[str, Level], noise: str = NOISE) -> Dict[str, torch.Tensor]:
     """The split with modality ``name`` at intensity ``t`` of ``noise`` and the others at gaussian ``levels``
     (with gaussian test noise, one call: the same draws at every t, scaled by it)."""
-    part = getattr(data, split)
+    part, m = getattr(data, split), data.modality_names.index(name)
     if noise == NOISE:
-        return corrupt_modalities(part.xs, {**levels, name: test_level(t, schedule)}, NOISE, seed, data.stats)
+        out = corrupt_modalities(part.xs, {**levels, name: test_level(t, schedule, noise, m)}, NOISE, seed, data.stats)
+        if is_pure(float(t), schedule):  # the training map's top: the input replaced by noise, as in training
+            gen = rng.streams(seed, (f"pure {name}",))[f"pure {name}"]
+            out[name] = pure_noise(out[name], test_level(t, schedule, noise, m), gen, data.stats[name])
+        return out
     others = corrupt_modalities(part.xs, {k: v for k, v in levels.items() if k != name}, NOISE, seed, data.stats)
     return corrupt_modalities(others, {name: test_level(t, schedule, noise)}, noise, seed, data.stats)
 

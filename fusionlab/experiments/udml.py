@@ -24,7 +24,7 @@ from ..diagnostics.udml import (UDMLStudy, accuracy_table, alpha_table, findings
                                 robustness_table, sample_weights, signal_test, spearman_table, study_oracle,
                                 study_response)
 from ..models.udml import VARIANTS, UDMLConfig, build_udml
-from ..models.udml_schedule import NoiseSchedule, max_level
+from ..models.udml_schedule import NoiseSchedule, max_level, with_units
 from ..noise import CORRUPTIONS
 
 from ..jobs import uploads_uncached, Job, JobCache, Stopped, concat, run_jobs
@@ -74,15 +74,16 @@ DATA_DEFAULTS: Dict[str, DataConfig] = {"synthetic": DEFAULT.data,
 # it more weight, and the effect cannot appear by construction.)
 DUAL = replace(DEFAULT, data=DataConfig("synthetic", replace(DEFAULT.data.options, informativeness=(0.9, 0.9))),
                train=replace(DEFAULT.train, epochs=30), seeds=3)
-# the authors' training (their public code, CREMA-D's settings) on the dual-suppression data: SGD (lr 1e-3, momentum
+# the authors' code (their public code, CREMA-D's settings) on the dual-suppression data: SGD (lr 1e-3, momentum
 # 0.9, weight decay 1e-4) for 100 epochs, a tenth of the rate after 70, the gradient clipped at norm 40, the first 50
 # epochs clean, exactly half the samples clean, gamma 4, beta 1e-5, the noise MSE summed over modalities, one linear
-# head, alpha starting at 32 and 10; every epoch trains (no patience). Not theirs: the noise's size (ours: sd sqrt(t)
-# in train sd), the data, and the kept epoch (the best validation epoch, where theirs is the best test epoch after
-# the warm-up)
+# head, alpha starting at 32 and 10, the noise in their units (the first modality read as the audio: sd t in its
+# spectrogram's units; the second as the video: sd t^2 in pixel units; pure noise at t = 11; models.udml_schedule.
+# AUTHORS_UNITS); every epoch trains (no patience). Not theirs: the data, and the kept epoch (the best validation epoch,
+# where theirs is the best test epoch after the warm-up)
 AUTHORS = replace(DUAL, train=replace(DUAL.train, epochs=100, optimizer="sgd", lr=1e-3, momentum=0.9, weight_decay=1e-4,
                                       lr_steps=(70,), clip_norm=40.0, patience=None),
-                  schedule=replace(DUAL.schedule, clean_epochs=50, clean_draw="exact"),
+                  schedule=with_units(replace(DUAL.schedule, clean_epochs=50, clean_draw="exact"), "authors"),
                   model=replace(DUAL.model, gamma=4.0, beta=1e-5, mse_reduction="sum", head="linear",
                                 alpha_init=(32.0, 10.0)))
 PRESETS: Dict[str, Tuple[UDMLStudyConfig, str]] = {
@@ -91,8 +92,8 @@ PRESETS: Dict[str, Tuple[UDMLStudyConfig, str]] = {
                            train=replace(DEFAULT.train, epochs=30),
                            schedule=replace(DEFAULT.schedule, clean_epochs=3), seeds=3),
                    "two real views (uci-digits pix, fou), 3 seeds x 4 methods, about two minutes"),
-    "authors' training": (AUTHORS, "the dual-suppression data trained as the authors' code trains (SGD, 100 epochs, "
-                                   "half clean): 3 seeds x 4 methods, a few minutes"),
+    "authors' code": (AUTHORS, "the dual-suppression data trained and noised as the authors' code does (SGD, 100 "
+                               "epochs, half clean, noise in their units): 3 seeds x 4 methods, a few minutes"),
 }
 
 
@@ -108,6 +109,7 @@ def train_one(data, cfg: UDMLStudyConfig, method: str, seed: int, progress: Opti
     progress counts ``done`` epochs of ``total`` before it (a study's). The history gains each
     modality's unimodal validation accuracy per epoch (``unimodal/<m>``; the authors log them: an
     under-learned modality shows as a slow curve)."""
+    cfg.schedule.check_modalities(len(data.modality_names))
     model = build_udml(data.shapes(), data.n_classes, replace(cfg.model, method=method), seed=seed)
     report = epoch_progress(progress, done, total or cfg.train.epochs, f"{method}, seed {seed}")
     uni: List[Dict[str, float]] = []

@@ -10,7 +10,7 @@ from ..experiments import udml as study
 from ..experiments.base import Result
 from ..experiments.udml import UDMLStudyConfig
 from ..models.udml import ALPHA_MODES, FUSIONS_ALLOWED, VARIANTS
-from ..models.udml_schedule import CLEAN_DRAWS, INTENSITY_MAPS, LABELS, max_level
+from ..models.udml_schedule import CLEAN_DRAWS, INTENSITY_MAPS, LABELS, max_level, units_of, with_units
 from ..train import OPTIMIZERS
 from ..noise import SAME_AS, distinct_corruptions, level_range
 from .forms import data_controls, data_state, init_state, state_shapes
@@ -78,7 +78,7 @@ def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
             _k("opt-patience"): cfg.train.patience is not None,
             _k("opt-optimizer"): cfg.train.optimizer, _k("opt-lr"): cfg.train.lr,
             _k("opt-lr_step"): cfg.train.lr_steps[0] if cfg.train.lr_steps else 0,
-            _k("opt-clip_norm"): cfg.train.clip_norm or 0.0,
+            _k("opt-clip_norm"): cfg.train.clip_norm or 0.0, _k("opt-noise_units"): units_of(cfg.schedule) == "authors",
             **option_state(KEY, cfg.model.fusion, cfg.model.fusion_options)}
 
 
@@ -146,7 +146,8 @@ def link_params(dataset: str) -> Dict[str, Param]:
            "optimizer": Param(_k("opt-optimizer"), "str", OPTIMIZERS),
            "lr": Param(_k("opt-lr"), "float", lo=1e-5, hi=1.0),
            "lr_step": Param(_k("opt-lr_step"), "int", lo=0, hi=MAX_EPOCHS),
-           "clip_norm": Param(_k("opt-clip_norm"), "float", lo=0.0, hi=1000.0), **option_params(KEY, FUSIONS_ALLOWED)}
+           "clip_norm": Param(_k("opt-clip_norm"), "float", lo=0.0, hi=1000.0),
+           "noise_units": Param(_k("opt-noise_units"), "bool"), **option_params(KEY, FUSIONS_ALLOWED)}
     out.update({name: Param(_k(f"opt-{name}"), "str", [str(w) for w in words])
                 for name, (_, words, _) in AUTHOR_OPTIONS.items()})
     out.update(level_params())
@@ -159,9 +160,11 @@ def level_params() -> Dict[str, Param]:
     run = current_run()
     names = (list(run.study.data.modality_names) if run is not None
              else list(state_shapes(KEY, study.DATA_DEFAULTS, study.DEFAULT.data.name)))
-    values = slider_levels((run.config if run is not None else study.DEFAULT).schedule)
-    return {f"level-{k}": Param(_k(f"lv-{k}"), "float", lo=0.0, hi=values[-1], late=True,
-                                default=default_level(i, values)) for i, k in enumerate(names)}
+    schedule = (run.config if run is not None else study.DEFAULT).schedule
+    values = [slider_levels(schedule, i if len(schedule.maps or schedule.scales) == len(names) else None)
+              for i in range(len(names))]
+    return {f"level-{k}": Param(_k(f"lv-{k}"), "float", lo=0.0, hi=values[i][-1], late=True,
+                                default=default_level(i, values[i])) for i, k in enumerate(names)}
 
 
 def author_options(d: UDMLStudyConfig) -> Dict[str, object]:
@@ -202,8 +205,14 @@ def author_options(d: UDMLStudyConfig) -> Dict[str, object]:
                           key=_init("opt-patience", d.train.patience is not None),
                           help="ours: stop after 10 epochs without a validation gain; the authors' code trains every "
                                "epoch")
+        units = c2.toggle("noise in the authors' units", key=_init("opt-noise_units", units_of(d.schedule) == "authors"),
+                          help="their code: the first modality read as audio gets sd t in its spectrogram's units "
+                               "(0.55 train sd each), the second as video sd t² in pixel units (1/57.6 train sd "
+                               "each), and from t = 11 both are replaced by noise; off: 'training noise of intensity "
+                               "t' for both, always added")
         train.update(lr_steps=(step,) if step else (), clip_norm=clip or None, patience=10 if early else None)
         opts["train"] = train
+        opts["units"] = "authors" if units else "ours"
     return opts
 
 
@@ -235,9 +244,10 @@ def controls() -> Optional[UDMLStudyConfig]:
                              "when this modality is zeroed")
     imap = c8.selectbox("training noise of intensity t", INTENSITY_MAPS, key=_init("imap", d.schedule.intensity_map),
                         format_func=lambda m: {"variance": "variance t: sd √t (t ≥ 2)", "sd": "sd t (t ≥ 2)",
-                                               "linear": "sd 0.3·(t − 1)"}[m],
+                                               "squared": "sd t² (t ≥ 2)", "linear": "sd 0.3·(t − 1)"}[m],
                         help="how an intensity label t (1 = clean … 11) becomes noise: the lab's N(0, t) in "
-                             "train sd, read as a variance (default), as a sd (up to 11 sd), or a gentle ramp")
+                             "train sd, read as a variance (default), as a sd (up to 11 sd), its square, or a gentle "
+                             "ramp; the authors' units (in their training details) replace it")
     c9, c10 = st.columns(2)
     fusion = c9.selectbox("fusion", FUSIONS_ALLOWED, key=_init("fusion", d.model.fusion),
                           help="how the weighted modalities are combined; UDML claims to work with any")
@@ -265,12 +275,12 @@ def controls() -> Optional[UDMLStudyConfig]:
                                   "UDML without and with the dependency α")
     if data is None:
         return None
-    train_opts = opts.pop("train")
+    train_opts, units = opts.pop("train"), opts.pop("units")
     cfg = replace(d, data=data, model=replace(d.model, gamma=float(gamma), beta=float(beta), alpha_mode=mode,
                                               fusion=fusion, fusion_options=fusion_opts, **opts),
                   train=replace(d.train, epochs=int(epochs), **train_opts),
-                  schedule=replace(d.schedule, clean_epochs=int(e1), weight_delay=int(delay), intensity_map=imap,
-                                   labels=labels, clean_draw=clean_draw),
+                  schedule=with_units(replace(d.schedule, clean_epochs=int(e1), weight_delay=int(delay),
+                                              intensity_map=imap, labels=labels, clean_draw=clean_draw), units),
                   seeds=int(seeds), methods=tuple(methods), test_noise=test_noise)
     st.session_state[_k("config")] = cfg  # what the widgets describe (tests compare it with the CLI's)
     st.session_state[_k("source")] = source
@@ -293,15 +303,15 @@ def formula_expander() -> None:
             f"authors' public code as recorded in {methods_link('udml-uncertainty-weighting', 'Methods')}.")
 
 
-def slider_levels(schedule) -> List[float]:
-    """The "max test noise" sliders' positions: the noise levels of the training schedule's intensities
+def slider_levels(schedule, m: Optional[int] = None) -> List[float]:
+    """Modality ``m``'s "max test noise" slider positions: the noise levels of the training schedule's intensities
     t = 1 (clean), 2, ..., its maximum, and on to the top of the gaussian range if that is higher — the paper's
     own scale, and few enough positions to evaluate them all beforehand."""
     from ..models.udml_schedule import intensity_to_level
-    top = max(level_range("gaussian")[1], max_level(schedule))
+    top = max(level_range("gaussian")[1], max_level(schedule, m))
     values, t = [0.0], 2
     while values[-1] < top - 1e-9 and t <= 100:
-        values.append(round(intensity_to_level(float(t), schedule), 6))
+        values.append(round(intensity_to_level(float(t), schedule, m), 6))
         t += 1
     return values
 
@@ -313,13 +323,15 @@ def default_level(i: int, values: List[float]) -> float:
 
 def noise_sliders(names: list[str], schedule) -> List[LiveSlider]:
     """One "max test noise" slider per modality (a live view's), at :func:`slider_levels`."""
-    values = slider_levels(schedule)
-    labels = [f"{v:.2f} (t = {i + 1})" for i, v in enumerate(values)]
+    sliders = []
     for i, k in enumerate(names):
+        values = slider_levels(schedule, i)
         _init(f"lv-{k}", default_level(i, values))
-    return [LiveSlider(f"max test noise on {k} (train sd)", _k(f"lv-{k}"), tuple(values), tuple(labels),
-                       help="each test sample gets gaussian noise of a random level between 0 and this; the "
-                            "positions are the training schedule's intensities t") for k in names]
+        sliders.append(LiveSlider(f"max test noise on {k} (train sd)", _k(f"lv-{k}"), tuple(values),
+                                  tuple(f"{v:.2f} (t = {j + 1})" for j, v in enumerate(values)),
+                                  help="each test sample gets gaussian noise of a random level between 0 and this; "
+                                       "the positions are the training schedule's intensities t"))
+    return sliders
 
 
 NOISE_LAYOUT = [
@@ -355,7 +367,8 @@ def noise_frame(run: "UDMLRun", method: str, max_levels: Dict[str, float]) -> Di
         change = {} if static is None or m == "static" else metric_change(r["mean"], static, "static")
         metrics.append(Metric(f"{METHOD_NAMES.get(m, m)} accuracy", f"{r['mean']:.3f}", change.get("delta", ""),
                               change.get("delta_color", "normal")))
-    marks = {k: level_to_intensity(v, st_.schedule) for k, v in max_levels.items()}
+    names = st_.data.modality_names
+    marks = {k: level_to_intensity(v, st_.schedule, names.index(k)) for k, v in max_levels.items()}
     w = sample_weights(st_, method, st_.seeds[0], levels)
     return {"metrics": metrics,
             "estimator": fig.estimator_figure(resp, spearman_table(resp), marks=marks),
