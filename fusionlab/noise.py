@@ -34,6 +34,7 @@ import torch
 
 from . import rng
 from .data.dataset import ModalityStats, PreparedData, Split
+from .data.lazy import is_mapped, materialise
 from .registry import Registry
 
 CORRUPTIONS: Registry = Registry("corruption")
@@ -285,6 +286,7 @@ def corrupt_modalities(xs: Mapping[str, torch.Tensor], levels: Mapping[str, Leve
         raise ValueError(f"noise levels name unknown modalities {sorted(unknown)}; have {list(xs)}")
     gens = rng.streams(seed, tuple(xs))
     raw = getattr(xs, "raw", {})  # a split's inputs with their raw signals (data.dataset.RawInputs)
+    xs = materialise(xs) if is_mapped(xs) else xs  # a split on disk, read whole (data.lazy)
     out = {}
     for k, x in xs.items():
         lv = levels.get(k, 0.0)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from . import rng
+from .data.lazy import chunk_size
 from .data.dataset import PreparedData, Split
 from .models import ModelOutput
 
@@ -123,10 +124,12 @@ def forward(model, xs) -> ModelOutput:
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, xs: Mapping[str, torch.Tensor], batch_size: int = 1024) -> ModelOutput:
-    """Logits and extras for all rows of ``xs`` (evaluation mode, no gradient)."""
+    """Logits and extras for all rows of ``xs`` (evaluation mode, no gradient); inputs read from disk
+    (``data.lazy``) in chunks of at most ``CHUNK_BYTES``."""
     was_training = model.training
     model.eval()
     n = len(next(iter(xs.values())))
+    batch_size = min(batch_size, chunk_size(xs, batch_size))
     outs = [forward(model, {k: v[i:i + batch_size] for k, v in xs.items()}) for i in range(0, n, batch_size)]
     model.train(was_training)
     logits = torch.cat([o.logits for o in outs])
@@ -151,10 +154,13 @@ def metrics_from_probs(y: np.ndarray, probs: np.ndarray) -> Dict[str, float]:
 
 def evaluate(model: torch.nn.Module, split: Split, xs: Optional[Mapping[str, torch.Tensor]] = None) -> Dict[str, float]:
     """Metrics of ``model`` on ``split`` (optionally on corrupted inputs ``xs``)."""
-    out = predict(model, xs if xs is not None else split.xs)
-    probs = torch.softmax(out.logits, dim=1).numpy()
-    res = metrics_from_probs(split.y.numpy(), probs)
-    res["loss"] = float(F.cross_entropy(out.logits, split.y).item())
+    return scores(predict(model, xs if xs is not None else split.xs).logits, split.y)
+
+
+def scores(logits: torch.Tensor, y: torch.Tensor) -> Dict[str, float]:
+    """``metrics_from_probs`` of ``logits`` against ``y``, and the cross-entropy ``loss``."""
+    res = metrics_from_probs(y.numpy(), torch.softmax(logits, dim=1).numpy())
+    res["loss"] = float(F.cross_entropy(logits, y).item())
     return res
 
 

@@ -4,6 +4,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from fusionlab.data import (DATASETS, MultimodalDataset, SplitConfig, SyntheticConfig, load_dataset, load_file,
                             make_synthetic, prepare, split_indices)
@@ -269,8 +270,68 @@ def test_a_bad_folder_is_one_line(tmp_path, change, needle):
 
 def test_a_folder_too_large_for_the_memory_is_refused_with_the_estimate(tmp_path):
     from fusionlab.data.folder import load_folder
-    with pytest.raises(ValueError, match=r"need about .* GiB in memory .* has 0\.0 GiB available"):
+    with pytest.raises(ValueError, match=r"need about .* GiB in memory .* a chunk at a time; this machine has 0\.0 GiB"):
         load_folder(_folder(tmp_path), available=1000)
+
+
+def test_a_folder_over_the_budget_stays_on_disk_and_gives_what_memory_gives(tmp_path, monkeypatch):
+    """Above the memory budget the folder is read a batch at a time from its memory maps; the scaling, every split's
+    inputs, a training run and the removal table are what the in-memory path gives."""
+    from fusionlab.data import SplitConfig, prepare
+    from fusionlab.data.folder import load_folder
+    from fusionlab.data.lazy import MappedRows
+    from fusionlab.diagnostics import modality_removal
+    from fusionlab.models import ModelConfig, build_model
+    from fusionlab.train import TrainConfig, evaluate, fit
+    d = _folder(tmp_path, n=90, present_audio=np.r_[np.zeros(4), np.ones(86)])
+    held = prepare(load_folder(d), SplitConfig(seed=1))
+    monkeypatch.setenv("FUSIONLAB_MEMORY_BUDGET", "0")
+    ds = load_folder(d)
+    assert ds.lazy and all(isinstance(v, np.memmap) for v in ds.modalities.values())
+    disk = prepare(ds, SplitConfig(seed=1))
+    for s in ("train", "val", "test"):
+        a, b = getattr(held, s), getattr(disk, s)
+        assert all(isinstance(v, MappedRows) for v in b.xs.values()) and a.index.tolist() == b.index.tolist()
+        for k in a.xs:
+            torch.testing.assert_close(b.xs[k][:], a.xs[k], atol=1e-5, rtol=1e-5)
+            rows = torch.tensor([5, 0, 3, 3])  # any order, repeats too
+            torch.testing.assert_close(b.xs[k][rows], a.xs[k][rows], atol=1e-5, rtol=1e-5)
+    for k in held.raw_stats:
+        torch.testing.assert_close(disk.raw_stats[k].mean, held.raw_stats[k].mean, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(disk.raw_stats[k].std, held.raw_stats[k].std, atol=1e-5, rtol=1e-5)
+    runs = []
+    for data in (held, disk):
+        model = build_model(data.shapes(), data.n_classes, ModelConfig(), seed=0)
+        fit(model, data, TrainConfig(epochs=2, seed=0, patience=None))
+        runs.append((evaluate(model, data.test), modality_removal(model, data)))
+    assert runs[0][0]["accuracy"] == runs[1][0]["accuracy"]
+    assert runs[0][1]["accuracy"].tolist() == runs[1][1]["accuracy"].tolist()
+
+
+def test_chunked_moments_equal_numpy_on_any_chunking():
+    from fusionlab.data import lazy
+    rng = np.random.default_rng(4)
+    x = (1e4 + rng.normal(size=(300, 3, 5)) * np.array([1e-3, 1, 10, 1e3, 1])).astype(np.float32)
+    x[7] = np.nan  # a missing row is skipped
+    rows = rng.permutation(300)[:200]
+    flat = x[rows].reshape(-1, 5)
+    flat = flat[~np.isnan(flat).all(1)].astype(np.float64)
+    for budget in (1, 4 * 15 * 7, lazy.CHUNK_BYTES):  # one row, seven rows, everything at once
+        mean, sd = lazy.chunked_moments(x, rows) if budget == lazy.CHUNK_BYTES else _moments_with(lazy, budget, x, rows)
+        np.testing.assert_allclose(mean, flat.mean(0), rtol=1e-12)
+        np.testing.assert_allclose(sd, flat.std(0), rtol=1e-9)
+    mean, sd = lazy.chunked_moments(x, rows, pooled=True)
+    np.testing.assert_allclose(mean, np.full(5, flat.mean()), rtol=1e-12)
+    np.testing.assert_allclose(sd, np.full(5, flat.std()), rtol=1e-9)
+
+
+def _moments_with(lazy, budget, x, rows):
+    old = lazy.CHUNK_BYTES
+    lazy.CHUNK_BYTES = budget
+    try:
+        return lazy.chunked_moments(x, rows)
+    finally:
+        lazy.CHUNK_BYTES = old
 
 
 def test_the_command_line_trains_on_a_folder(tmp_path, capsys):

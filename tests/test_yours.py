@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -251,3 +252,33 @@ def test_inspect_writes_the_signal_test_of_a_model_that_taps_one(tmp_path):
     import pandas as pd
     table = pd.read_csv(out / "signal_permutation.csv")
     assert set(table["signal"]) == {"z"} and table["p_value"].between(0, 1).all()
+
+
+def test_the_playground_reads_a_server_folder_only_when_the_server_allows_it(tmp_path, monkeypatch):
+    """A folder on the server's disk is offered under the same opt-in as a model file; then it trains from it."""
+    from streamlit.testing.v1 import AppTest
+    rng = np.random.default_rng(0)
+    d = tmp_path / "feats"
+    d.mkdir()
+    y = np.arange(90) % 2
+    np.save(d / "text.npy", (rng.normal(size=(90, 4, 3)) + y[:, None, None]).astype(np.float32))
+    np.save(d / "audio.npy", rng.normal(size=(90, 5)).astype(np.float32))
+    np.save(d / "labels.npy", y)
+    monkeypatch.delenv("FUSIONLAB_ALLOW_USER_CODE", raising=False)
+    at = AppTest.from_file(str(ROOT / "pages" / "1_playground.py"), default_timeout=300)
+    at.run()
+    at.selectbox(key="playground-dataset").set_value("file").run()
+    assert not at.exception and not [r for r in at.radio if r.key == "playground-file-from"]
+    monkeypatch.setenv("FUSIONLAB_ALLOW_USER_CODE", "1")
+    at = AppTest.from_file(str(ROOT / "pages" / "1_playground.py"), default_timeout=300)
+    at.run()
+    at.selectbox(key="playground-dataset").set_value("file").run()
+    at.radio(key="playground-file-from").set_value("a folder on this server").run()
+    at.text_input(key="playground-file-folder").set_value(str(tmp_path / "nowhere")).run()
+    assert any("is not a folder on this server" in w.value for w in at.warning)
+    at.text_input(key="playground-file-folder").set_value(str(d)).run()
+    at.slider(key="playground-epochs").set_value(2)
+    at.button(key="playground-train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = at.session_state["playground-run"]
+    assert sorted(run.result.config["views"]) == ["audio", "text"]

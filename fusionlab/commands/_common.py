@@ -89,7 +89,7 @@ def add_data_args(p: argparse.ArgumentParser, datasets: Sequence[str], default: 
         g.add_argument("--views", type=csv_list, default=None, help="modalities to keep, e.g. m1,m2")
     settings = {m.flag: m for name in datasets for m in spec(name).settings}  # what a dataset needs of the machine
     for flag, m in settings.items():
-        g.add_argument(flag, default=None, metavar="DIR", help=m.help.replace("%", "%%"))
+        g.add_argument(flag, default=None, metavar=m.metavar, help=m.help.replace("%", "%%"))
 
 
 def add_option_flag(g, flag: str, owners: Sequence[tuple]) -> None:

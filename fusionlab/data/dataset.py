@@ -15,6 +15,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from ..rng import sub_seed
+from .lazy import MappedRows, as_rows, chunked_moments, scan
 
 MIN_PER_CLASS = 3  # one sample for each of train / validation / test
 
@@ -73,6 +74,9 @@ class MultimodalDataset:
     # modalities whose features share one unit (an image's pixels): standardised with one mean and sd over all their
     # features, not one per feature (a nearly blank edge column would otherwise blow pixel noise up 60-fold)
     pooled_scale: Tuple[str, ...] = ()
+    # modalities left on disk (np.memmap, any numeric dtype): checked in chunks here, and read a batch at a time by
+    # the splits ``prepare`` makes (``data.lazy``); a folder too large for the memory (``folder.load_folder``)
+    lazy: bool = False
 
     def __post_init__(self) -> None:
         labels = np.asarray(self.labels)
@@ -93,7 +97,7 @@ class MultimodalDataset:
                 raise ValueError(f"the raw signal of '{k}' needs one row per sample of a modality of the dataset")
         fixed = {}
         for name, arr in self.modalities.items():
-            arr = np.asarray(arr)
+            arr = arr if self.lazy else np.asarray(arr)
             if not np.issubdtype(arr.dtype, np.number):
                 raise ValueError(f"modality '{name}' is not numeric (dtype {arr.dtype})")
             if arr.ndim == 2:
@@ -108,22 +112,12 @@ class MultimodalDataset:
                 )
             if arr.shape[1] == 0 or arr.shape[2] == 0:
                 raise ValueError(f"modality '{name}' is empty: shape {arr.shape}")
-            absent = np.isnan(arr).all(axis=(1, 2))  # a row of all-NaN: the modality is missing there
-            bad = ~np.isfinite(arr) & ~absent[:, None, None]
-            if bad.any():
-                rows = np.unique(np.nonzero(bad)[0])
-                raise ValueError(
-                    f"modality '{name}' has {int(bad.sum())} NaN/Inf values "
-                    f"(first rows: {rows[:5].tolist()}); a row that is all NaN means 'missing', "
-                    "a partly NaN or Inf row is an error"
-                )
-            if absent.all():
-                raise ValueError(f"modality '{name}' is missing (all NaN) on every row")
+            absent = scan(name, arr)  # a row of all-NaN: the modality is missing there
             if absent.any():
                 given = self.extras.get(f"present_{name}")
                 present = ~absent if given is None else (np.asarray(given, bool) & ~absent)
                 self.extras = {**self.extras, f"present_{name}": present}
-            fixed[name] = arr.astype(np.float32, copy=False)
+            fixed[name] = arr if self.lazy else arr.astype(np.float32, copy=False)
         self.modalities = fixed
         flags = [self.extras[f"present_{k}"] for k in fixed if f"present_{k}" in self.extras]
         if len(flags) == len(fixed):
@@ -166,7 +160,7 @@ class MultimodalDataset:
         return MultimodalDataset(
             {v: self.modalities[v] for v in views}, self.labels, self.class_names,
             self.name, dict(self.extras), self.split, {v: r for v, r in self.raw.items() if v in views},
-            tuple(v for v in self.pooled_scale if v in views),
+            tuple(v for v in self.pooled_scale if v in views), self.lazy,
         )
 
     def subset(self, index: np.ndarray) -> "MultimodalDataset":
@@ -175,7 +169,7 @@ class MultimodalDataset:
             self.class_names, self.name, {k: v[index] for k, v in self.extras.items()},
             None if self.split is None else self.split[index],
             {k: replace(r, signal=r.signal[index]) for k, r in self.raw.items()}, self.pooled_scale,
-        )
+        )  # (a subset of a dataset on disk is read into memory)
 
 
 @dataclass(frozen=True)
@@ -288,7 +282,8 @@ class Split:
 
     def take(self, rows) -> "Split":
         rows = torch.as_tensor(rows, dtype=torch.long)
-        return Split({k: v[rows] for k, v in self.xs.items()}, self.y[rows],
+        return Split({k: v.take(rows.numpy()) if isinstance(v, MappedRows) else v[rows] for k, v in self.xs.items()},
+                     self.y[rows],
                      self.index[rows.numpy()], {k: v[rows.numpy()] for k, v in self.extras.items()})
 
 
@@ -332,6 +327,10 @@ def fit_stats(x: np.ndarray, pooled: bool = False) -> ModalityStats:
     axis = None if pooled else 0
     mean = np.array(np.broadcast_to(flat[here].mean(axis=axis), flat.shape[1:]))
     std = np.array(np.broadcast_to(flat[here].std(axis=axis), flat.shape[1:]))
+    return _stats(mean, std)
+
+
+def _stats(mean: np.ndarray, std: np.ndarray) -> ModalityStats:
     constant = bool((std < 1e-8).all())
     std = np.where(std < 1e-8, 1.0, std)  # constant features: leave their scale alone
     return ModalityStats(torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32),
@@ -339,7 +338,10 @@ def fit_stats(x: np.ndarray, pooled: bool = False) -> ModalityStats:
 
 
 def fit_all(ds: MultimodalDataset, rows: np.ndarray) -> Dict[str, ModalityStats]:
-    """Every modality's train statistics on ``rows`` (pooled where the dataset says its features share a unit)."""
+    """Every modality's train statistics on ``rows`` (pooled where the dataset says its features share a unit); a
+    dataset on disk in chunks of rows."""
+    if ds.lazy:
+        return {k: _stats(*chunked_moments(v, rows, pooled=k in ds.pooled_scale)) for k, v in ds.modalities.items()}
     return {k: fit_stats(v[rows], pooled=k in ds.pooled_scale) for k, v in ds.modalities.items()}
 
 
@@ -392,7 +394,11 @@ def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig(), scale: bool
              else given_split(ds.labels, ds.split, cfg, ds.class_names))
     raw = fit_all(ds, parts["train"])
     check_constant(raw)
-    if not scale:
+    if ds.lazy:
+        splits = [Split({k: MappedRows(as_rows(v), parts[s], raw[k], scaled=scale) for k, v in ds.modalities.items()},
+                        torch.as_tensor(ds.labels[parts[s]]), parts[s], {k: e[parts[s]] for k, e in ds.extras.items()})
+                  for s in ("train", "val", "test")]
+    elif not scale:
         splits = [Split({k: as_stored(v[parts[s]], raw[k]) for k, v in ds.modalities.items()},
                         torch.as_tensor(ds.labels[parts[s]]), parts[s], {k: e[parts[s]] for k, e in ds.extras.items()})
                   for s in ("train", "val", "test")]

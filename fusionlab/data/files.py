@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..limits import MAX_CELLS, MAX_COLUMNS, MAX_DECOMPRESSED_BYTES, MAX_FILE_BYTES, MAX_ROWS
 from .dataset import MultimodalDataset, check_class_counts, split_codes
-from .spec import DatasetInfo, option, register_dataset
+from .spec import DatasetInfo, MachineSetting, option, register_dataset
 
 LABEL_COLUMNS = ("labels", "label")
 SPLIT = "split"  # the data's own train / valid / test assignment, an optional column or array
@@ -267,7 +267,16 @@ def _info(cfg: FileConfig) -> DatasetInfo:
     return DatasetInfo({}, None, cfg.path or "an uploaded file")
 
 
-@register_dataset("file", "Your own features from .npz, .csv or .parquet", FileConfig, _info, upload=True)
+def _budget(value: str) -> float:
+    from .folder import check_budget
+    return check_budget(value)
+
+
+@register_dataset("file", "Your own features from .npz, .csv or .parquet", FileConfig, _info, upload=True,
+                  settings=(MachineSetting("--memory-budget", "FUSIONLAB_MEMORY_BUDGET", "memory_budget",
+                                           "file: GiB a folder of .npy arrays may take in memory as float32 (3 copies); "
+                                           "a larger one is read from disk a batch at a time (default: half the "
+                                           "available memory)", _budget, "GIB"),))
 def _load(cfg: FileConfig, source: Source = None) -> MultimodalDataset:
     if source is None:
         if not cfg.path:

@@ -1,21 +1,26 @@
-"""A folder of ``.npy`` arrays, the layout of feature sets the size of CMU-MOSI (docs/data.md, "A folder").
+"""A folder of ``.npy`` arrays, the layout of feature sets the size of CMU-MOSI and CMU-MOSEI (docs/data.md, "A folder").
 
 ``<modality>.npy`` per modality, ``(N, D)`` or ``(N, T, D)``; ``labels.npy``; optionally ``split.npy`` (``train`` /
 ``valid`` / ``test`` or 0/1/2) and ``present_<m>.npy`` (0/1). Every array is opened memory-mapped
 (``np.load(mmap_mode="r")``, never unpickled) and checked from its header before any number is read: the arrays
-agree on N, hold numbers, and the folder holds nothing else. The lab then keeps the features in memory as float32
-(its training and noise work on tensors), so the folder is refused, with the estimate and what the machine has, when
-that copy would not fit in ``MEMORY_SHARE`` of the available memory. The command line reads folders with no other
-limit; a page never does.
+agree on N, hold numbers, and the folder holds nothing else.
+
+The features are then held in memory as float32 when ``COPIES`` float32 copies fit the memory budget (``--memory-budget
+GIB``, else ``MEMORY_SHARE`` of the available memory): training and noise are fastest on tensors. A larger folder stays
+on disk (``MultimodalDataset.lazy``): checked and scaled in chunks, each batch gathered from the memory maps when it is
+needed (``data.lazy``), so the memory does not grow with the number of rows. The command line reads folders with no
+other limit; a page only under the same opt-in as a user's model file.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
 
 from .dataset import MultimodalDataset, check_class_counts, split_codes
+from .lazy import CHUNK_BYTES
 
 MEMORY_SHARE = 0.5  # of MemAvailable: the features as float32, with room for a standardised copy and noise
 COPIES = 3  # float32 copies the lab may hold at once: the data as read, standardised, and one corrupted
@@ -41,14 +46,44 @@ def _open(path: Path) -> np.ndarray:
         raise ValueError(f"{path.name} is not a readable .npy file ({exc})") from None
 
 
-def check_memory(arrays: Dict[str, np.ndarray], available: Optional[int] = None) -> None:
-    """Refuse, in one line with the estimate, a folder whose float32 copies would not fit."""
-    need = COPIES * sum(int(np.prod(a.shape)) * 4 for a in arrays.values())
+BUDGET_ENV = "FUSIONLAB_MEMORY_BUDGET"  # GiB a folder's float32 copies may take in memory (--memory-budget)
+
+
+def check_budget(value: str) -> float:
+    """``--memory-budget``: a number of GiB, 0 or more."""
+    try:
+        gib = float(value)
+    except ValueError:
+        raise ValueError(f"--memory-budget takes a number of GiB, got '{value}'") from None
+    if not 0 <= gib <= 2**20:
+        raise ValueError(f"--memory-budget must lie in [0, 1048576] GiB, got {value}")
+    return gib
+
+
+def memory_budget(available: Optional[int] = None) -> Optional[int]:
+    """Bytes a folder's copies may take in memory: ``FUSIONLAB_MEMORY_BUDGET`` GiB, else ``MEMORY_SHARE`` of the
+    available memory (None: unknown, no limit)."""
+    given = os.environ.get(BUDGET_ENV)
+    if given:
+        return int(check_budget(given) * 2**30)
     have = available_bytes() if available is None else available
-    if have is not None and need > MEMORY_SHARE * have:
-        raise ValueError(f"the folder's features need about {need / 2**30:.1f} GiB in memory ({COPIES} float32 copies); "
-                         f"this machine has {have / 2**30:.1f} GiB available and the lab uses at most "
-                         f"{MEMORY_SHARE:.0%} of it")
+    return None if have is None else int(MEMORY_SHARE * have)
+
+
+def in_memory(arrays: Dict[str, np.ndarray], available: Optional[int] = None) -> bool:
+    """Whether the folder's features are held in memory (their float32 copies fit the budget), else read from disk;
+    refused, in one line with the estimate, when not even a chunk of rows would fit what the machine has."""
+    need = COPIES * sum(int(np.prod(a.shape)) * 4 for a in arrays.values())
+    budget = memory_budget(available)
+    if budget is None or need <= budget:
+        return True
+    have = available_bytes() if available is None else available
+    chunk = COPIES * CHUNK_BYTES * len(arrays)
+    if have is not None and chunk > MEMORY_SHARE * have:
+        raise ValueError(f"the folder's features need about {need / 2**30:.1f} GiB in memory ({COPIES} float32 copies), "
+                         f"or {chunk / 2**30:.2f} GiB read from disk a chunk at a time; this machine has "
+                         f"{have / 2**30:.1f} GiB available and the lab uses at most {MEMORY_SHARE:.0%} of it")
+    return False
 
 
 def load_folder(path, available: Optional[int] = None) -> MultimodalDataset:
@@ -79,10 +114,10 @@ def load_folder(path, available: Optional[int] = None) -> MultimodalDataset:
     unknown = [k for k in present if k[len("present_"):] not in arrays]
     if unknown:
         raise ValueError(f"{unknown[0]}.npy names no modality of the folder ({sorted(arrays)})")
-    check_memory(arrays, available)
+    held = in_memory(arrays, available)
     from .files import _labels
     labels, class_names = _labels(labels_raw)
     check_class_counts(labels, class_names)
     extras = {k: np.asarray(v).astype(bool) for k, v in present.items()}
-    return MultimodalDataset({k: np.asarray(a, dtype=np.float32) for k, a in arrays.items()}, labels, class_names,
-                             folder.name, extras, split)
+    modalities = {k: np.asarray(a, dtype=np.float32) for k, a in arrays.items()} if held else arrays
+    return MultimodalDataset(modalities, labels, class_names, folder.name, extras, split, lazy=not held)

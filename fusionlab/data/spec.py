@@ -39,6 +39,7 @@ class MachineSetting:
     secret: str
     help: str
     check: Callable[[str], Any]
+    metavar: str = "DIR"
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,27 @@ import pandas as pd
 import torch
 
 from ..data.dataset import PreparedData, Split
+from ..data.lazy import chunk_size, chunks, is_mapped
 from ..noise import corrupt_modalities, default_levels
-from ..train import evaluate, metrics_from_probs, predict
+from ..rng import sub_seed
+from ..train import evaluate, metrics_from_probs, predict, scores
 
 ALL = "all"
 
 
 def noisy_metrics(model: torch.nn.Module, data: PreparedData, levels: Mapping[str, float], noise: str = "mix",
                   seed: int = 0, split: str = "test", **options) -> Dict[str, float]:
-    """Metrics of a frozen model on ``split`` with each modality corrupted at its level."""
+    """Metrics of a frozen model on ``split`` with each modality corrupted at its level. A split read from disk
+    (``data.lazy``) is corrupted and predicted a chunk at a time, chunk ``i`` drawing its noise from
+    ``sub_seed(seed, i)``: the same draws on every call, and memory bounded by the chunk, not the split."""
     part: Split = getattr(data, split)
+    if is_mapped(part.xs):
+        size, logits = chunk_size(part.xs), []
+        for i, rows in enumerate(chunks(len(part), size)):
+            xs = corrupt_modalities({k: v[rows] for k, v in part.xs.items()}, levels, noise, sub_seed(seed, i),
+                                    data.stats, **options)
+            logits.append(predict(model, xs).logits)
+        return scores(torch.cat(logits), part.y)
     xs = corrupt_modalities(part.xs, levels, noise, seed, data.stats, **options)
     return evaluate(model, part, xs)
 

@@ -108,6 +108,12 @@ def data_controls(page: str, names: Sequence[str], defaults: Mapping[str, DataCo
         if kind == "floats":
             values[f.name] = _widget(f, field_key(page, name, f.name), getattr(base.options, f.name), values, max_select)
         elif kind == "path":
+            if server_folder_offered(page, name):
+                folder = server_folder(page, name)
+                if folder is None:
+                    return None, None
+                values[f.name] = folder  # read on the server (lazily when over the memory budget), never uploaded
+                continue
             up = st.file_uploader(f.metadata.get("label") or f.name, type=["npz", "csv", "parquet"],
                                   key=field_key(page, name, f.name), help=f.metadata.get("help"))
             if up is None:
@@ -119,6 +125,37 @@ def data_controls(page: str, names: Sequence[str], defaults: Mapping[str, DataCo
     except ValueError as exc:
         st.warning(f"Cannot use these dataset settings: {exc}")
         return None, None
+
+
+UPLOAD, FOLDER = "an upload", "a folder on this server"
+
+
+def server_folder_offered(page: str, name: str) -> bool:
+    """Whether the features come from a folder on the server: offered only under the server's opt-in (it reads the
+    server's disk), and then chosen with a radio."""
+    from .optin import user_code_allowed
+    if not user_code_allowed():
+        return False
+    how = st.radio("your features from", [UPLOAD, FOLDER], horizontal=True, key=init_state(f"{page}-{name}-from", UPLOAD),
+                   help="a folder of .npy arrays on this server (docs/data.md, 'A folder'): <modality>.npy, labels.npy, "
+                        "optional split.npy and present_<modality>.npy; read from disk a batch at a time when it is "
+                        "larger than the memory budget")
+    return how == FOLDER
+
+
+def server_folder(page: str, name: str) -> Optional[str]:
+    """The folder path the user typed, if it is a folder on this server (else a message and None)."""
+    from pathlib import Path
+    from .links import literal
+    path = st.text_input("folder on this server", key=init_state(f"{page}-{name}-folder", ""),
+                         help="the folder's path on the machine the lab runs on")
+    if not path.strip():
+        st.info("Give the path of a folder of .npy arrays on this server.")
+        return None
+    if not Path(path).expanduser().is_dir():
+        st.warning(f"{literal(path, 80)} is not a folder on this server.")
+        return None
+    return str(Path(path).expanduser())
 
 
 def state_shapes(page: str, defaults: Mapping[str, DataConfig], default_name: str) -> Dict[str, Tuple[int, int]]:

@@ -20,6 +20,7 @@ from .links import Param, data_params
 from .forms import data_controls, data_state, init_state, state_shapes
 from .live import LiveSlider, Metric
 from .operators import option_controls, option_params, option_state
+from .optin import ALLOW_USER_CODE, user_code_allowed
 
 KEY = "playground"
 
@@ -75,7 +76,6 @@ def level_params() -> Dict[str, Param]:
             for m in names}
 
 
-ALLOW_USER_CODE = "FUSIONLAB_ALLOW_USER_CODE"
 LAB, YOURS = "a lab fusion model", "your model file"
 
 
@@ -86,18 +86,6 @@ class YoursChoice:
     path: str
     weights: Optional[bytes] = None
     weights_name: str = ""
-
-
-def user_code_allowed() -> bool:
-    """Whether this server may import a user's model file (it runs their code): off unless the server was started
-    with ``FUSIONLAB_ALLOW_USER_CODE=1`` or ``allow_user_code = true`` in ``.streamlit/secrets.toml``."""
-    import os
-    if os.environ.get(ALLOW_USER_CODE, "").strip().lower() in ("1", "true", "yes"):
-        return True
-    try:
-        return bool(st.secrets.get("allow_user_code", False))
-    except Exception:  # no secrets file at all: Streamlit raises its own error type there
-        return False
 
 
 def yours_controls() -> Optional[YoursChoice]:
