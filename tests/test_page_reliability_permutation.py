@@ -133,3 +133,18 @@ def test_the_missing_preset_masks_a_modality_on_the_page():
     caption = next(c.value for c in at.caption if "test accuracy where present" in c.value)
     assert "(missing: " in caption and "Corrupted (missing): each" in caption and "probability 30%" in caption
     assert (at.session_state[f"{KEY}-result"].tables["permutation_runs"]["missing_share"] > 0).all()
+
+
+def test_the_router_fit_can_change_back_and_forth_with_the_fits_own_penalty():
+    """The penalty's 'the fit's own' entry keeps one label whatever the fit (a label that changed with the fit came
+    back from the browser as the value, and the second change of the fit raised)."""
+    at = _fitted()
+    for fit in ("adam", "lbfgs", "adam"):
+        at.selectbox(key=f"{KEY}-router-fit").set_value(fit)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.selectbox(key=f"{KEY}-router-l2").value == "fit"
+    labels = {at.selectbox(key=f"{KEY}-router-l2").options[0]}
+    at.selectbox(key=f"{KEY}-router-fit").set_value("lbfgs")
+    at.run()
+    assert labels == {at.selectbox(key=f"{KEY}-router-l2").options[0]}

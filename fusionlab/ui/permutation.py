@@ -28,6 +28,8 @@ from .bundle_box import PageSaving
 from .links import Param, data_params
 
 ROUTER_PENALTIES = ("fit", "0", "1e-05", "0.0001", "0.001", "0.01")  # the moe router penalties the page offers
+# one label whatever the fit (a label that changed with the fit made Streamlit return the old label as the value)
+FIT_OWN = f"the fit's own (L-BFGS {ROUTER_L2['lbfgs']:g}, Adam {ROUTER_L2['adam']:g})"
 
 KEY = "permutation"
 NONE = "none"
@@ -214,7 +216,7 @@ def permutation_controls() -> PermutationConfig:
                             "rows where every modality is present")
     pen = c1.selectbox("moe: router penalty on W", list(ROUTER_PENALTIES),
                        key=init_state(f"{KEY}-router-l2", penalty_key(d.router_l2)),
-                       format_func=lambda v: f"the fit's own ({ROUTER_L2[fit]:g})" if v == "fit" else v,
+                       format_func=lambda v: FIT_OWN if v == "fit" else v,
                        help="l2 × ||W||²: ours 1e-3, the authors' 1e-4")
     return replace(d, permutations=int(k), joint=bool(joint), observed_only=bool(observed), route_ties=ties,
                    router_fit=fit, router_l2=None if pen == "fit" else float(pen))

@@ -83,24 +83,25 @@ def state_of(cfg: UDMLStudyConfig) -> Dict[str, object]:
 
 
 AUTHOR_OPTIONS = {  # UDMLConfig field -> (label, {choice: plain words}, one-line help)
-    "alpha_update": ("α is updated", {"step": "every step, replacing the last (authors)", "running": "as a running mean"},
-                     "the dependency α is re-measured at every training step; keep only the latest or average them"),
+    "alpha_update": ("α is updated", {"step": "every step (authors)", "running": "as a running mean"},
+                     "the dependency α is re-measured at every training step; keep only the latest (the authors) or average them"),
     "alpha_features": ("α measured on", {"weighted": "the weighted features (authors)",
                                          "unweighted": "the unweighted features"},
                        "whether α is measured after or before the weights rescale each modality"),
-    "aux_heads": ("unimodal logits from", {"shared": "the shared head, others zeroed (authors)",
+    "aux_heads": ("unimodal logits from", {"shared": "the shared head (authors)",
                                            "separate": "a separate head per modality"},
-                  "each modality's own classifier: the fusion head with the other modalities zeroed, or its own head"),
-    "intensity_grad": ("the weights", {"keep": "pass the task's gradient to the estimate (authors)",
+                  "each modality's own classifier: the shared fusion head with the other modalities zeroed (the authors), or "
+                  "its own head"),
+    "intensity_grad": ("the weights", {"keep": "also train the estimate (authors)",
                                        "detach": "do not train the estimate"},
-                       "whether the classification loss may also train the noise estimate through the weights"),
+                       "whether the classification loss may also train the noise estimate through the weights (the authors: it does)"),
     "estimator_input": ("the noise estimate reads", {"sigma": "σ of the embedding (paper)", "mu": "μ of the embedding",
                                                      "x": "the raw input (its ceiling)"},
                         "what the noise predictor looks at; the raw input shows what an estimator could learn"),
     "mse_reduction": ("the noise MSE over modalities", {"mean": "averaged (ours)", "sum": "summed (authors)"},
                       "the authors' code sums the intensity MSE over modalities: twice the weight at two modalities"),
-    "head": ("the fusion head", {"mlp": "Linear–ReLU–Dropout–Linear (ours)", "linear": "one Linear (authors)"},
-             "the authors' head is one linear layer: a modality's logits with the others zeroed keep the bias, and α "
+    "head": ("the fusion head", {"mlp": "two layers (ours)", "linear": "one Linear (authors)"},
+             "ours: Linear–ReLU–Dropout–Linear; the authors' head is one linear layer: a modality's logits with the others zeroed keep the bias, and α "
              "passes through no ReLU or dropout"),
 }
 
@@ -175,7 +176,7 @@ def author_options(d: UDMLStudyConfig) -> Dict[str, object]:
         for i, (name, (label, words, helptext)) in enumerate(AUTHOR_OPTIONS.items()):
             opts[name] = cols[i % 2].selectbox(label, list(words), key=_init(f"opt-{name}", getattr(d.model, name)),
                                                format_func=words.get, help=helptext)
-        opts["alpha_in_warmup"] = cols[len(AUTHOR_OPTIONS) % 2].toggle("α weights during warm-up (authors)",
+        opts["alpha_in_warmup"] = cols[len(AUTHOR_OPTIONS) % 2].toggle("1/α in warm-up (authors)",
                                                   key=_init("opt-alpha_in_warmup", d.model.alpha_in_warmup),
                                                   help="before the estimate joins the weights, UDML already "
                                                        "weighs by 1/α")
