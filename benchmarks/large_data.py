@@ -6,7 +6,7 @@ Writes a folder of float32 ``.npy`` arrays (MOSI: 2,199 clips x 50 steps x (768,
 for one epoch:
 
 - ``lab``: ``python -m fusionlab train --dataset file --file DIR --epochs 1`` (the folder read memory-mapped; its
-  features held in memory as float32 when three copies fit half the available memory, else read from disk a batch
+  features held in memory as float32 when three copies fit the 2 GiB budget, else read from disk a batch
   at a time);
 - ``lab, on disk``: the same with ``--memory-budget 0``, so the batches are always gathered from the memory maps;
 - ``plain``: the same model built by the lab, trained by a plain loop that gathers each batch from the memory-mapped
