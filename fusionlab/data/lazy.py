@@ -113,13 +113,16 @@ class MappedRows:
         return rows_per_chunk(self.src)
 
     def __getitem__(self, key) -> torch.Tensor:
-        from .dataset import as_stored, standardise
+        from .dataset import as_stored
         if isinstance(key, torch.Tensor):
             key = key.numpy()
         rows = self.rows[key]
         one = np.ndim(rows) == 0
-        x = gather(self.src, np.atleast_1d(rows))
-        out = standardise(x, self.stats) if self.scaled else as_stored(x, self.stats)
+        x = torch.from_numpy(gather(self.src, np.atleast_1d(rows)))
+        if self.scaled:  # dataset.standardise's operations, in place on the freshly gathered rows
+            out = torch.nan_to_num_(x.sub_(self.stats.mean).div_(self.stats.std), nan=0.0)
+        else:
+            out = as_stored(x.numpy(), self.stats)
         return out[0] if one else out
 
     def take(self, rows) -> "MappedRows":
