@@ -48,6 +48,25 @@ def _fusion_is_fixed(model: FusionModel) -> bool:
             and not any(True for _ in model.fusion.parameters()))
 
 
+def _projected(model: FusionModel) -> bool:
+    """True when the only parameters before the head are the fusion's per-modality projections (``product`` or
+    ``tensor`` of unequal sizes, or given ``fusion_dim``): those are written out as batched products too."""
+    proj = getattr(model.fusion, "proj", None)
+    allowed = {f"proj.{i}.{w}" for i in range(len(model.names)) for w in ("weight", "bias")}
+    return (model.refiner is None and model.cfg.encoder == "identity" and model.cfg.temporal == "mean"
+            and proj is not None and hasattr(model.fusion, "combine")
+            and {n for n, _ in model.fusion.named_parameters()} <= allowed)
+
+
+def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, shared: bool) -> torch.Tensor:
+    """Stacked ``nn.Linear`` layers ``w`` ``(S, out, in)``, ``b`` ``(S, out)`` on ``x`` ``(S, B, in)`` or, when
+    ``shared``, one ``(B, in)`` multiplied by all seeds in one ``mm``: ``(S, B, out)``."""
+    if shared:
+        s, o, i = w.shape
+        return (x @ w.permute(2, 0, 1).reshape(i, s * o)).view(-1, s, o).transpose(0, 1) + b.unsqueeze(1)
+    return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+
+
 def _check(models: Sequence[FusionModel]) -> None:
     cfg = models[0].cfg
     if cfg.dropout != 0:
@@ -72,6 +91,8 @@ class SeedStack:
         _check(models)
         self.base = models[0]
         self.fixed = _fusion_is_fixed(self.base)
+        self.projected = not self.fixed and _projected(self.base)
+        self.head_prefix = "" if self.fixed else "head."  # the head's parameter names in ``params``
         parts = [m.head if self.fixed else m for m in models]
         params, buffers = stack_module_state(parts)
         self.params: Dict[str, torch.Tensor] = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
@@ -81,12 +102,18 @@ class SeedStack:
         self.n_seeds = len(models)
 
     def inputs(self, xs: Mapping[str, torch.Tensor]):
-        """What the stacked module eats: fused features ``(N, F)`` or the modality dict."""
-        return fixed_features(self.base, xs) if self.fixed else dict(xs)
+        """What the stacked module eats: fused features ``(N, F)``, the pooled modalities (projected fusions) or the
+        modality dict."""
+        if self.fixed:
+            return fixed_features(self.base, xs)
+        if self.projected:
+            with torch.no_grad():
+                return {k: self.base.encoders[k](xs[k]).mean(dim=1) for k in self.base.names}
+        return dict(xs)
 
     def _layers(self) -> List[Tuple[str, torch.nn.Module]]:
         layers = []
-        for name, layer in self.module.named_children():
+        for name, layer in self.base.head.named_children():
             if isinstance(layer, (torch.nn.Linear, torch.nn.ReLU)):
                 layers.append((name, layer))
             elif not (isinstance(layer, torch.nn.Dropout) and layer.p == 0):
@@ -103,14 +130,9 @@ class SeedStack:
         """
         for name, layer in self._layers():
             if isinstance(layer, torch.nn.Linear):
-                w, b = params[f"{name}.weight"], params[f"{name}.bias"]  # (S, out, in), (S, out)
-                if shared:
-                    s, o, i = w.shape
-                    flat = w.permute(2, 0, 1).reshape(i, s * o)  # (in, S*out)
-                    x = (x @ flat).view(-1, s, o).transpose(0, 1) + b.unsqueeze(1)  # (S, B, out)
-                    shared = False
-                else:
-                    x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))  # (S, B, out)
+                key = self.head_prefix + name
+                x = _linear(x, params[f"{key}.weight"], params[f"{key}.bias"], shared)  # (S, B, out)
+                shared = False
             else:
                 x = torch.relu(x)
             if acts is not None:
@@ -151,10 +173,24 @@ class SeedStack:
         out = functional_call(self.module, (params, buffers), (x,))
         return out if isinstance(out, torch.Tensor) else out.logits
 
+    def _projected_logits(self, params: Mapping[str, torch.Tensor], x: Mapping[str, torch.Tensor],
+                          shared: bool) -> torch.Tensor:
+        """Projections, the fusion's ``combine`` and the head, as batched products (autograd differentiates them):
+        no ``vmap`` dispatch per step. ``x``: pooled modalities ``(S, B, D)`` / ``(B, D)``, or unpooled ``(..., T, D)``."""
+        vs = []
+        for i, k in enumerate(self.base.names):
+            xk = x[k]
+            if xk.ndim == (3 if shared else 4):  # not yet pooled: the identity encoder's temporal mean
+                xk = xk.mean(dim=-2)
+            vs.append(_linear(xk, params[f"fusion.proj.{i}.weight"], params[f"fusion.proj.{i}.bias"], shared))
+        return self._head_logits(params, self.base.fusion.combine(vs), False)
+
     def logits(self, params: Mapping[str, torch.Tensor], x, shared: bool) -> torch.Tensor:
         """``(S, B, C)`` logits; ``x`` is per seed ``(S, B, ...)`` or, when ``shared``, one ``(B, ...)``."""
         if self.fixed:
             return self._head_logits(params, x, shared)
+        if self.projected:
+            return self._projected_logits(params, x, shared)
         return vmap(self._one, in_dims=(0, 0, None if shared else 0))(dict(params), self.buffers, x)
 
     def state_dict_of(self, params: Mapping[str, torch.Tensor], i: int) -> Dict[str, torch.Tensor]:

@@ -94,3 +94,23 @@ def test_hand_written_head_gradients_equal_autograd(dot_data):
     for (name, p), e in zip(params.items(), expected):
         torch.testing.assert_close(p.grad, e, msg=name)
         assert p.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("fusion, options", [("product", {"project": True}), ("tensor", {})])
+def test_projected_fusions_are_written_out_and_equal_sequential_fit(dot_data, fusion, options):
+    """Projections before the fusion are batched products (no vmap); each seed still equals its own fit()."""
+    from fusionlab.batched import SeedStack
+    mcfg, tcfg = _cfgs(fusion)
+    mcfg = replace(mcfg, fusion_options=options)
+    res = batched_fit(dot_data, mcfg, tcfg, SEEDS)
+    assert res.stack.projected and not res.stack.fixed
+    for i, seed in enumerate(SEEDS):
+        ref = _sequential(dot_data, mcfg, tcfg, seed)
+        mine, theirs = res.model(i).state_dict(), ref.model.state_dict()
+        for k in theirs:
+            torch.testing.assert_close(mine[k], theirs[k], rtol=1e-4, atol=1e-5, msg=f"{fusion} seed {seed}: {k}")
+    one = SeedStack([build_model(dot_data.shapes(), dot_data.n_classes, mcfg, seed=s) for s in SEEDS])
+    xs = dot_data.test.xs
+    per_seed = {k: torch.stack([v, v]) for k, v in xs.items()}  # unpooled per-seed inputs (predict_each's)
+    torch.testing.assert_close(one.logits(one.params, one.inputs(xs), shared=True),
+                               one.logits(one.params, per_seed, shared=False))

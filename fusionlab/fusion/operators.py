@@ -96,7 +96,12 @@ class ProductFusion(Fusion):
         vs = [pool(h) for h in hs]
         if self.proj is not None:
             vs = [p(v) for p, v in zip(self.proj, vs)]
-        return FusionOutput(torch.cat([product_pair(vs[i], vs[j]) for i, j in self.pairs], dim=-1), {})
+        return FusionOutput(self.combine(vs), {})
+
+    def combine(self, vs):
+        """The fused vector of the pooled (and projected) modalities ``vs``, ``(..., n)`` each (any leading axes:
+        the batched engine passes ``(S, B, n)``)."""
+        return torch.cat([product_pair(vs[i], vs[j]) for i, j in self.pairs], dim=-1)
 
 
 MAX_TENSOR_OUT = 2**20  # the outer product's values per sample (the head's first layer multiplies them)
@@ -132,12 +137,17 @@ class TensorFusion(Fusion):
         vs = [pool(h) for h in hs]
         if self.proj is not None:
             vs = [p(v) for p, v in zip(self.proj, vs)]
+        return FusionOutput(self.combine(vs), {})
+
+    def combine(self, vs):
+        """The outer product of the pooled (and projected) modalities ``vs``, ``(..., n_m)`` each (any leading axes:
+        the batched engine passes ``(S, B, n_m)``)."""
         if self.append_one:
-            vs = [torch.cat([v, torch.ones_like(v[:, :1])], dim=-1) for v in vs]
+            vs = [torch.cat([v, torch.ones_like(v[..., :1])], dim=-1) for v in vs]
         out = vs[0]
         for v in vs[1:]:
-            out = (out.unsqueeze(-1) * v.unsqueeze(1)).flatten(1)  # (B, a) x (B, b) -> (B, a*b)
-        return FusionOutput(out, {})
+            out = (out.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)  # (..., a) x (..., b) -> (..., a*b)
+        return out
 
 
 @register_fusion("gated", "sum_m z_m * tanh(W_m h_m), z = sigmoid(W_z [h_1..h_M]) (GMU)")
