@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from .data.dataset import PreparedData
+from .data.lazy import materialise
 from .models import FusionModel, ModelConfig, build_model
 from . import rng
 from .train import STREAMS, EpochInfo, FitResult, LoopResult, Stop, TrainConfig, batch_order, history_frame, make_optimizer, train_loop
@@ -104,6 +105,7 @@ class SeedStack:
     def inputs(self, xs: Mapping[str, torch.Tensor]):
         """What the stacked module eats: fused features ``(N, F)``, the pooled modalities (projected fusions) or the
         modality dict."""
+        xs = materialise(xs)  # a split read from disk (data.lazy), read whole
         if self.fixed:
             return fixed_features(self.base, xs)
         if self.projected:

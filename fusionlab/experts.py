@@ -30,6 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 
 from .data.dataset import ModalityStats, MultimodalDataset, PreparedData, Split, fit_all, split_of, unit_stats
+from .data.lazy import materialise
 from .registry import Registry
 
 EXPERTS: Registry = Registry("expert")
@@ -147,7 +148,7 @@ def _oof_logits(proto, x: np.ndarray, y: np.ndarray, cfg: ExpertConfig, n_classe
 
 def _inputs(data: PreparedData):
     names = data.modality_names
-    xs = {s: {k: flatten(getattr(data, s).xs[k]) for k in names} for s in SPLITS}
+    xs = {s: {k: flatten(v) for k, v in materialise(getattr(data, s).xs).items()} for s in SPLITS}  # read whole
     ys = {s: getattr(data, s).y.numpy() for s in SPLITS}
     present = {s: present_of(getattr(data, s), names) for s in SPLITS}
     return xs, ys, present

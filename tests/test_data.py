@@ -329,6 +329,7 @@ def _moments_with(lazy, budget, x, rows):
     old = lazy.CHUNK_BYTES
     lazy.CHUNK_BYTES = budget
     try:
+        assert lazy.rows_per_chunk(x) == max(1, budget // (4 * 15))  # the chunking the test asks for is used
         return lazy.chunked_moments(x, rows)
     finally:
         lazy.CHUNK_BYTES = old

@@ -282,3 +282,24 @@ def test_the_playground_reads_a_server_folder_only_when_the_server_allows_it(tmp
     assert not at.exception, [e.value for e in at.exception]
     run = at.session_state["playground-run"]
     assert sorted(run.result.config["views"]) == ["audio", "text"]
+
+
+def test_inspect_and_the_signal_test_read_a_folder_left_on_disk(tmp_path, monkeypatch):
+    """A folder over the memory budget (here 0) is inspected like one in memory: the tests that permute the whole
+    test split read it whole."""
+    from fusionlab.cli import main
+    monkeypatch.delenv("FUSIONLAB_MEMORY_BUDGET", raising=False)  # --memory-budget sets it for the process: undone after
+    rng = np.random.default_rng(1)
+    d = tmp_path / "feats"
+    d.mkdir()
+    y = np.arange(120) % 2
+    np.save(d / "m1.npy", (rng.normal(size=(120, 3, 4)) + y[:, None, None]).astype(np.float32))
+    np.save(d / "m2.npy", rng.normal(size=(120, 6)))
+    np.save(d / "labels.npy", y)
+    model = _write(tmp_path, GOOD)
+    for budget, out in (("0", "disk"), ("2", "held")):
+        assert main(["inspect", "--model", f"{model}:build", "--train", "--epochs", "2", "--dataset", "file", "--file",
+                     str(d), "--memory-budget", budget, "--out", str(tmp_path / out)]) == 0
+    disk, held = (json.loads((tmp_path / o / "metrics.json").read_text()) for o in ("disk", "held"))
+    assert disk["accuracy"] == held["accuracy"]
+    assert (tmp_path / "disk" / "perceptual.csv").exists()

@@ -48,9 +48,9 @@ def add_parser(sub) -> None:
     p.add_argument("--alpha-mode", default=None, choices=ALPHA_MODES)
     p.add_argument("--intensity-map", default=None, choices=INTENSITY_MAPS,
                    help="training noise of intensity t >= 2 (t = 1 clean): 'variance' sd sqrt(t), 'sd' sd t, "
-                        "'linear' sd scale*(t-1)")
+                        "'squared' sd t^2, 'linear' sd scale*(t-1); --noise-units authors replaces it")
     p.add_argument("--level-scale", type=float, default=None,
-                   help="multiplies every noise sd (default 1; 0.3 for 'linear')")
+                   help="multiplies every noise sd (default 1; 0.3 for 'linear'); --noise-units authors replaces it")
     p.add_argument("--methods", type=csv_list, default=None, help=f"subset of {','.join(VARIANTS.names())}")
     p.add_argument("--fusion", default=None, choices=FUSIONS_ALLOWED,
                    help=f"how the weighted modalities are fused (default {d.model.fusion}); UDML claims to work "

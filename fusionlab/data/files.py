@@ -275,8 +275,8 @@ def _budget(value: str) -> float:
 @register_dataset("file", "Your own features from .npz, .csv or .parquet", FileConfig, _info, upload=True,
                   settings=(MachineSetting("--memory-budget", "FUSIONLAB_MEMORY_BUDGET", "memory_budget",
                                            "file: GiB a folder of .npy arrays may take in memory as float32 (3 copies); "
-                                           "a larger one is read from disk a batch at a time (default 2, or half the "
-                                           "available memory if less)", _budget, "GIB"),))
+                                           "a larger one is read from disk a batch at a time (default 2; at most half "
+                                           "the available memory)", _budget, "GIB"),))
 def _load(cfg: FileConfig, source: Source = None) -> MultimodalDataset:
     if source is None:
         if not cfg.path:

@@ -67,13 +67,12 @@ def check_budget(value: str) -> float:
 
 
 def memory_budget(available: Optional[int] = None) -> int:
-    """Bytes a folder's copies may take in memory: ``FUSIONLAB_MEMORY_BUDGET`` GiB, else ``DEFAULT_BUDGET`` or
-    ``MEMORY_SHARE`` of the available memory, whichever is smaller."""
+    """Bytes a folder's copies may take in memory: ``FUSIONLAB_MEMORY_BUDGET`` GiB (else ``DEFAULT_BUDGET``), at most
+    ``MEMORY_SHARE`` of the available memory."""
     given = os.environ.get(BUDGET_ENV)
-    if given:
-        return int(check_budget(given) * 2**30)
+    budget = int(check_budget(given) * 2**30) if given else DEFAULT_BUDGET
     have = available_bytes() if available is None else available
-    return DEFAULT_BUDGET if have is None else int(min(DEFAULT_BUDGET, MEMORY_SHARE * have))
+    return budget if have is None else int(min(budget, MEMORY_SHARE * have))  # a stated budget, within the machine
 
 
 def in_memory(arrays: Dict[str, np.ndarray], available: Optional[int] = None) -> bool:

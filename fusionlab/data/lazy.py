@@ -22,9 +22,9 @@ def as_rows(a: np.ndarray) -> np.ndarray:
     return a[:, None, :] if a.ndim == 2 else a
 
 
-def rows_per_chunk(a, budget: int = CHUNK_BYTES) -> int:
-    """How many rows of ``a`` make ``budget`` bytes of float32."""
-    return max(1, budget // max(1, 4 * int(np.prod(a.shape[1:]))))
+def rows_per_chunk(a, budget: Optional[int] = None) -> int:
+    """How many rows of ``a`` make ``budget`` bytes (default ``CHUNK_BYTES``) of float32."""
+    return max(1, (budget or CHUNK_BYTES) // max(1, 4 * int(np.prod(a.shape[1:]))))
 
 
 def chunks(n: int, size: int) -> Iterator[slice]:
@@ -93,7 +93,8 @@ def chunked_moments(src: np.ndarray, rows: np.ndarray, pooled: bool = False) -> 
 
 class MappedRows:
     """Rows ``rows`` of a memory-mapped modality ``src`` ``(N, T, D)``: indexing gathers them from disk as a float32
-    tensor, standardised with ``stats`` (``scaled``), or as stored with a missing row at the train mean."""
+    tensor, standardised with ``stats`` (``scaled``), or as stored with a missing row at the train mean. It takes what
+    indexes rows (an int, a slice, an index array or tensor); a tuple reaching into timesteps or features does not."""
 
     ndim = 3
     dtype = torch.float32

@@ -31,6 +31,7 @@ import torch
 from ..findings import FAILS, HOLDS, PARTLY, Finding
 from ..limits import MAX_PERMUTATIONS
 from ..signals import Signal, repeat_rows
+from ..data.lazy import materialise
 from .permutation import PermutationConfig, PermutationResult, confusion_counts, metrics_from_counts, \
     p_value, permutation_indices
 
@@ -76,6 +77,7 @@ def _permutations(n: int, names: Sequence[str], cfg: SignalTestConfig) -> Dict[s
 
 def _run(model: torch.nn.Module, xs: Mapping[str, torch.Tensor], y: torch.Tensor, n_classes: int,
          targets: Sequence[Target], cfg: SignalTestConfig) -> PermutationResult:
+    xs = materialise(xs)  # a split read from disk (data.lazy) is permuted whole
     names = list(xs)
     y_np = np.asarray(y, dtype=np.int64)
     n = len(y_np)

@@ -157,9 +157,9 @@ def train_study(data, cfg: UDMLStudyConfig, progress: Optional[Progress] = None,
 
 
 def weights_at_training_noise(study: UDMLStudy) -> pd.DataFrame:
-    """Per-sample weights with every modality's test noise ~ U(0, the top training level)."""
-    top = max_level(study.schedule)
-    levels = per_sample_levels(len(study.data.test), {k: top for k in study.data.modality_names}, study.eval_seed)
+    """Per-sample weights with every modality's test noise ~ U(0, its top training level)."""
+    tops = {k: max_level(study.schedule, m) for m, k in enumerate(study.data.modality_names)}
+    levels = per_sample_levels(len(study.data.test), tops, study.eval_seed)
     return pd.concat([sample_weights(study, m, s, levels) for m, s in study.models], ignore_index=True)
 
 
@@ -198,9 +198,8 @@ def udml_job(cfg: UDMLStudyConfig, method: str, seed: int, source: Optional[byte
 
 
 def study_noises(study: UDMLStudy) -> List[Dict[str, float]]:
-    """The study's signal-test conditions: clean, then each modality noised up to the top training level."""
-    top = max_level(study.schedule)
-    return [{}] + [{k: top} for k in study.data.modality_names]
+    """The study's signal-test conditions: clean, then each modality noised up to its top training level."""
+    return [{}] + [{k: max_level(study.schedule, m)} for m, k in enumerate(study.data.modality_names)]
 
 
 def jobs_of(cfg: UDMLStudyConfig, source: Optional[bytes] = None) -> List[Job]:

@@ -12,8 +12,7 @@ readings are options: ``"sd"`` (noise sd ``level_scale * t``, up to 11 train sd)
 **The authors' units** (their public code): a modality may take its own map and scale (``maps``, ``scales``, one
 per modality), and from intensity ``pure_from`` on the input is replaced by noise (the signal is gone) instead of
 noise being added. Their code adds sd ``t`` to the audio's log-magnitude spectrogram and sd ``t²`` to the frames'
-0–255 pixels, and at ``t = 11`` replaces both by noise; ``experiments.udml.AUTHORS_NOISE`` converts those units to
-train sd.
+0–255 pixels, and at ``t = 11`` replaces both by noise; ``AUTHORS_UNITS`` (below) converts those units to train sd.
 
 ``labels="fixed"`` (the authors' loader): each training sample's labels are drawn once and kept for
 every epoch (the noise itself is drawn afresh each time); ``"redrawn"``: new labels every batch.
@@ -76,6 +75,8 @@ class NoiseSchedule:
         if len(self.maps) > 256 or len(self.scales) > 256:
             raise ValueError(f"maps and scales take at most 256 values (one per modality), got {len(self.maps)} and "
                              f"{len(self.scales)}")
+        if self.maps and self.scales and len(self.maps) != len(self.scales):
+            raise ValueError(f"maps and scales give one value per modality each: {len(self.maps)} and {len(self.scales)}")
         if not all(0 < v <= 1000 for v in self.scales):
             raise ValueError(f"scales must lie in (0, 1000], got {list(self.scales)}")
         if self.pure_from is not None and not 2 <= self.pure_from <= self.max_intensity:

@@ -214,7 +214,8 @@ def permutation_controls() -> PermutationConfig:
                        help="Ours: L-BFGS from a start near zero and from one that follows Q, the better fit kept, on "
                             "every train row. The authors' script: Adam at rate 0.01 from one start, on the train "
                             "rows where every modality is present")
-    pen = c1.selectbox("moe: router penalty on W", list(ROUTER_PENALTIES),
+    current = str(st.session_state.get(f"{KEY}-router-l2", penalty_key(d.router_l2)))
+    pen = c1.selectbox("moe: router penalty on W", penalty_options(current),
                        key=init_state(f"{KEY}-router-l2", penalty_key(d.router_l2)),
                        format_func=lambda v: FIT_OWN if v == "fit" else v,
                        help="l2 × ||W||²: ours 1e-3, the authors' 1e-4")
@@ -222,14 +223,17 @@ def permutation_controls() -> PermutationConfig:
                    router_fit=fit, router_l2=None if pen == "fit" else float(pen))
 
 
-def penalty_key(l2: Optional[float]) -> str:
+def penalty_key(l2) -> str:
     """The penalty menu's entry for ``l2`` (None: the fit's own)."""
-    if l2 is None:
+    if l2 is None or l2 == "fit":
         return "fit"
-    key = f"{l2:g}"
-    if key not in ROUTER_PENALTIES:
-        raise ValueError(f"the page offers router penalties {', '.join(ROUTER_PENALTIES[1:])}; got {l2:g}")
-    return key
+    return f"{float(l2):g}"
+
+
+def penalty_options(current: str) -> List[str]:
+    """The menu's penalties, and the current one where a run from the command line (any value in [0, 10]) set
+    another."""
+    return list(ROUTER_PENALTIES) + ([] if current in ROUTER_PENALTIES else [current])
 
 
 def study_config(base: Base, control: str, qcfg: QualityConfig, corruption: RowCorruption,

@@ -324,9 +324,9 @@ def default_level(i: int, values: List[float]) -> float:
 
 def noise_sliders(names: list[str], schedule) -> List[LiveSlider]:
     """One "max test noise" slider per modality (a live view's), at :func:`slider_levels`."""
-    sliders = []
+    sliders, own = [], len(schedule.maps or schedule.scales) == len(names)  # a map per modality, or one for all
     for i, k in enumerate(names):
-        values = slider_levels(schedule, i)
+        values = slider_levels(schedule, i if own else None)
         _init(f"lv-{k}", default_level(i, values))
         sliders.append(LiveSlider(f"max test noise on {k} (train sd)", _k(f"lv-{k}"), tuple(values),
                                   tuple(f"{v:.2f} (t = {j + 1})" for j, v in enumerate(values)),
