@@ -46,6 +46,7 @@ from .. import rng
 from ..limits import MAX_PERMUTATIONS
 from ..registry import Registry
 from ..threads import thread_budget
+from ..train import TrainConfig, make_optimizer, train_loop
 from . import refuse
 from ..experts import ExpertBank
 from .quality import Scored
@@ -212,11 +213,7 @@ def fit_router(logits: np.ndarray, q: np.ndarray, y: np.ndarray, seed: int = 0, 
     if method == "adam":
         W = torch.as_tensor(0.01 * np.random.RandomState(seed).randn(2 * m, m).T.copy()).requires_grad_()
         b = torch.zeros(m, dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.Adam([W, b], lr=ADAM_RATE)
-        for _ in range(ADAM_STEPS):
-            opt.zero_grad()
-            loss_of(W, b).backward()
-            opt.step()
+        train_loop(_RouterLearner(W, b, loss_of), ADAM_TRAINING)  # the lab's one engine: 800 full-batch steps
         return Router(W.detach().numpy().copy(), b.detach().numpy().copy())
 
     def loss_and_grad(theta: np.ndarray):
@@ -233,6 +230,41 @@ def fit_router(logits: np.ndarray, q: np.ndarray, y: np.ndarray, seed: int = 0, 
             for start in (near_zero, gated)]
     theta = min(fits, key=lambda r: r.fun).x  # the first on a tie
     return Router(theta[:2 * m * m].reshape(m, 2 * m), theta[2 * m * m:])
+
+
+# the authors' router training as the engine's config: Adam is AdamW without weight decay (the penalty is in the
+# loss, on W only, as theirs); one full-batch step per "epoch", every step kept
+ADAM_TRAINING = TrainConfig(epochs=ADAM_STEPS, lr=ADAM_RATE, weight_decay=0.0, optimizer="adamw", patience=None,
+                            keep="last")
+
+
+class _RouterLearner:
+    """The router fit as a learner of ``train.train_loop``: one run, one full-batch step per epoch."""
+
+    runs = 1
+
+    def __init__(self, W: torch.Tensor, b: torch.Tensor, loss_of) -> None:
+        self.W, self.b, self.loss_of = W, b, loss_of
+        self.optimizer = make_optimizer([W, b], ADAM_TRAINING)
+        self.last = torch.zeros(1)
+
+    def batches(self, epoch: int):
+        return [None]
+
+    def gradients(self, batch):
+        loss = self.loss_of(self.W, self.b)
+        loss.backward()
+        self.last = loss.detach().reshape(1)
+        return self.last, 1
+
+    def validate(self):
+        return self.last, torch.zeros(1)  # nothing held out: the fit is on train rows only
+
+    def keep(self, better) -> None:
+        """The last step is kept (``keep="last"``)."""
+
+    def restore(self) -> None:
+        """Nothing to restore."""
 
 
 def decide(rule: str, probs: np.ndarray, q: np.ndarray, router: Optional[Router],
