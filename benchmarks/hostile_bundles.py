@@ -80,6 +80,32 @@ def understated(m: dict) -> bytes:
     return bytes(blob)
 
 
+def patched(m: dict, name: str, local_at: int, central_at: int, value: int, size: int = 2) -> bytes:
+    """The honest bundle, stored, with one header field of member ``name`` set to ``value`` in both its local header
+    (offset ``local_at``) and its central-directory entry (``central_at``): the general-purpose flags (an encrypted
+    member) or the compression method."""
+    blob = bytearray(rezip(m, zipfile.ZIP_STORED))
+    with zipfile.ZipFile(io.BytesIO(bytes(blob))) as z:
+        local = z.getinfo(name).header_offset
+    raw = value.to_bytes(size, "little")
+    blob[local + local_at:local + local_at + size] = raw
+    start = blob.index(b"PK\x01\x02")
+    while blob[start + 46:start + 46 + len(name)] != name.encode():
+        start = blob.index(b"PK\x01\x02", start + 4)
+    blob[start + central_at:start + central_at + size] = raw
+    return bytes(blob)
+
+
+def bad_crc(m: dict, name: str) -> bytes:
+    """The honest bundle, stored, with one byte of member ``name``'s data changed (its CRC no longer matches)."""
+    blob = bytearray(rezip(m, zipfile.ZIP_STORED))
+    with zipfile.ZipFile(io.BytesIO(bytes(blob))) as z:
+        info = z.getinfo(name)
+    data_at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    blob[data_at] ^= 0xFF
+    return bytes(blob)
+
+
 def main() -> int:
     m = members(honest())
     wide = ",".join(f"c{i}" for i in range(2_000_000)).encode() + b"\n"
@@ -94,6 +120,11 @@ def main() -> int:
         "table of 30,000,000 rows": rezip({**m, "tables/metrics.csv": b"a\n" + b"1\n" * 30_000_000}),
         "duplicate config.json": rezip(m, extra=[("config.json", m["config.json"])]),
         "JSON nested 100,000 deep": rezip({**m, "config.json": b"[" * 100_000 + b"]" * 100_000}),
+        "table of 100,000 columns (the page's)": rezip({**m, "tables/metrics.csv": wide[:wide.index(b",c100000")] + b"\n"}),
+        "one cell of 200 MB": rezip({**m, "tables/metrics.csv": b"a\n" + b"x" * (200 * 2**20) + b"\n"}),
+        "an encrypted member": patched(m, "config.json", 6, 8, 0x1),
+        "compression method 9": patched(m, "config.json", 8, 10, 9),
+        "a bad CRC": bad_crc(m, "config.json"),
     }
     with tempfile.TemporaryDirectory() as d:
         for name, blob in cases.items():
