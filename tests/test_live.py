@@ -8,11 +8,18 @@ from fusionlab.ui.live import LiveSlider, axes, markdown_html, reported_point
 SLIDERS = [LiveSlider("a", "a", (0.0, 0.5, 1.0)), LiveSlider("b", "b", (0.0, 1.0), ("off", "on"))]
 
 
-def test_axes_are_every_point_one_slider_away_and_the_point_first():
+def test_axes_are_the_point_its_axes_then_what_a_second_slider_reaches():
     got = axes((1, 0), SLIDERS)
     assert got[0] == (1, 0)
-    assert sorted(got) == [(0, 0), (1, 0), (1, 1), (2, 0)]  # not the product's (0, 1) or (2, 1)
-    assert len(axes((0, 0, 0), [SLIDERS[0]] * 3)) == 1 + 3 * 2
+    assert sorted(got[:4]) == [(0, 0), (1, 0), (1, 1), (2, 0)]  # every point one slider away first
+    assert sorted(got[4:]) == [(0, 1), (2, 1)]  # then a step of one slider and any position of the other
+    five = [LiveSlider("c", "c", tuple(float(v) for v in range(5)))] * 3
+    got, at = axes((2, 2, 2), five), (2, 2, 2)
+    away = [sum(a != b for a, b in zip(q, at)) for q in got]
+    assert len(set(got)) == len(got) and away[:1 + 3 * 4] == [0] + [1] * 12 and set(away[13:]) == {2}
+    reach = {q for q in got if sorted(abs(a - b) for a, b in zip(q, at))[:2] == [0, 0]
+             or (sum(a != b for a, b in zip(q, at)) == 2 and 1 in [abs(a - b) for a, b in zip(q, at)])}
+    assert reach == set(got)  # nothing beyond one step of one slider and any move of another
 
 
 def test_a_report_counts_only_for_this_revision_and_these_sliders():
@@ -55,14 +62,15 @@ def _text(at) -> str:
 def test_the_browsers_report_moves_the_page_and_the_page_can_move_the_sliders():
     at = AppTest.from_function(_script).run()
     assert not at.exception
-    assert _text(at) == "a=0.0 b=0.0" and len(at.session_state["calls"]) == 4  # (0,0) (1,0) (2,0) (0,1)
+    # (0,0), its axes (1,0) (2,0) (0,1), then what b reaches after a step of a, (1,1), and of b, (2,1)
+    assert _text(at) == "a=0.0 b=0.0" and len(at.session_state["calls"]) == 6
     structure, revision, point, _ = at.session_state["v-live"]
     at.session_state["v"] = {"point": [2, 1], "revision": revision, "moved": 1}  # what the component sends after a move
     at.run()
     assert at.session_state["v-live"][3] == 1  # the slider moved last (not the first that differs): its axes first
     assert (at.session_state["a"], at.session_state["b"]) == (1.0, 1.0)  # the keys links and bundles read
     assert _text(at) == "a=1.0 b=1.0" and at.session_state["v-live"][1] == revision
-    assert len(at.session_state["calls"]) == 4 + 2  # only the points it lacked: (2,1) and (1,1)
+    assert len(at.session_state["calls"]) == 6  # nothing it lacked: the move was ready
     at.session_state["a"] = 0.5  # the page moves a slider (a link, a reopened run): a new revision
     at.run()
     assert at.session_state["v-live"][1] == revision + 1 and _text(at) == "a=0.5 b=1.0"
@@ -72,7 +80,7 @@ def test_the_browsers_report_moves_the_page_and_the_page_can_move_the_sliders():
     n = len(at.session_state["calls"])
     at.session_state["ctx"] = 1  # another sample: the frames are evaluated again
     at.run()
-    assert len(at.session_state["calls"]) == n + 4
+    assert len(at.session_state["calls"]) == n + 6
 
 
 def test_with_no_time_to_spare_the_setting_shows_first_and_the_axes_follow_in_further_runs():
@@ -85,12 +93,12 @@ def test_with_no_time_to_spare_the_setting_shows_first_and_the_axes_follow_in_fu
         calls = at.session_state["calls"]
         assert calls == [(0.0, 0.0), (0.5, 0.0)]  # the setting, then one more: the component asks for the rest
         revision = at.session_state["v-live"][1]
-        for more in range(1, 4):
+        for more in range(1, 6):
             at.session_state["v"] = {"point": [0, 0], "revision": revision, "more": more}  # as the component does
             at.run()
         assert not at.exception
-        assert sorted(calls) == sorted(set(calls)) and len(calls) == 4  # each evaluated once
-        assert len(at.session_state["v-frames"][2]) == 4
+        assert sorted(calls) == sorted(set(calls)) and len(calls) == 6  # each evaluated once: the 4 points of the
+        assert len(at.session_state["v-frames"][2]) == 6  # axes, then the 2 a second slider reaches after one step
     finally:
         live.MIN_PER_RUN, live.BUDGET_S = keep
 

@@ -101,15 +101,30 @@ def template_json() -> str:
 
 
 def axes(point: Sequence[int], sliders: Sequence[LiveSlider], first: int = 0) -> List[Tuple[int, ...]]:
-    """Every point that differs from ``point`` in one slider at most: ``point`` itself, then the positions of
-    slider ``first`` and of the sliders next to it before those further away (the order they are evaluated in)."""
+    """The points evaluated for a view at ``point``, in order: ``point`` itself; every point that differs from it in
+    one slider (the positions of slider ``first``, then of the sliders next to it before those further away); then
+    the settings a second slider reaches after one step of another (slider ``j`` one step either way, any position of
+    slider ``k``), so that the first step of a second slider finds its frame ready."""
+    order = sorted(range(len(sliders)), key=lambda j: (abs(j - first), j))
     out, seen = [tuple(point)], {tuple(point)}
-    for j in sorted(range(len(sliders)), key=lambda j: (abs(j - first), j)):
+
+    def add(q):
+        if q not in seen:
+            seen.add(q)
+            out.append(q)
+
+    for j in order:
         for p in range(len(sliders[j].values)):
-            q = tuple(point[:j]) + (p,) + tuple(point[j + 1:])
-            if q not in seen:
-                seen.add(q)
-                out.append(q)
+            add(tuple(point[:j]) + (p,) + tuple(point[j + 1:]))
+    for j in order:
+        for step in (1, -1):
+            if 0 <= point[j] + step < len(sliders[j].values):
+                moved = list(point)
+                moved[j] += step
+                for k in order:
+                    if k != j:
+                        for p in range(len(sliders[k].values)):
+                            add(tuple(moved[:k]) + (p,) + tuple(moved[k + 1:]))
     return out
 
 
@@ -280,6 +295,8 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
         evaluate(point)
     out = _frames_to_send(ordered, frames)
     pending = len(out) < len(ordered)
+    on_axes = 1 + sum(len(s.values) - 1 for s in sliders)  # ``axes`` lists the point's own axes first
+    preparing = any(q not in frames for q in ordered[:on_axes])  # what the view says it is preparing
     state[f"{key}-shown"] = frames[point]  # what the view shows now (tests read it; AppTest draws no component)
     state[f"{key}-pending"] = pending
     # drawn before the rest of the axes are evaluated: the view is re-sent at the start of each run, so Streamlit
@@ -290,7 +307,7 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
                            "inert_note": s.inert_note} for s in sliders],
                  layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
                  revision=revision, point=list(point), frames=out, template=template_json(), columns=columns,
-                 pending=pending, budget_ms=round(BUDGET_S * 1000), key=key, default=None)
+                 pending=pending, preparing=preparing, budget_ms=round(BUDGET_S * 1000), key=key, default=None)
     _evaluate_missing(ordered, frames, evaluate)
     _trim(frames, evaluated, set(ordered))
     return tuple(s.values[i] for s, i in zip(sliders, point))
