@@ -34,7 +34,7 @@ import torch
 
 from . import rng
 from .data.dataset import ModalityStats, PreparedData, Split
-from .data.lazy import is_mapped, materialise
+from .data.lazy import is_mapped, materialise, whole
 from .registry import Registry
 
 CORRUPTIONS: Registry = Registry("corruption")
@@ -406,7 +406,7 @@ def corrupt_rows(data: PreparedData, cfg: RowCorruption) -> PreparedData:
             lv = (lv > 0).to(lv.dtype)
             before = np.asarray(extras.get(f"present_{cfg.modality}", np.ones(len(part), bool)), bool)
             extras[f"present_{cfg.modality}"] = before & (lv.numpy() == 0)
-        xs[cfg.modality] = corrupt(cfg.noise, materialise(part.xs)[cfg.modality], lv, gen, data.stats[cfg.modality])
+        xs[cfg.modality] = corrupt(cfg.noise, whole(part.xs[cfg.modality]), lv, gen, data.stats[cfg.modality])
         before = part.extras.get(f"severity_{cfg.modality}")  # e.g. the synthetic generator's own corruption
         sev = lv.numpy() if before is None else np.maximum(before, lv.numpy())
         extras[f"severity_{cfg.modality}"] = sev

@@ -369,7 +369,11 @@ def standardise(x: np.ndarray, stats: ModalityStats) -> torch.Tensor:
 
 def split_of(ds: MultimodalDataset, rows: np.ndarray, raw: Dict[str, ModalityStats]) -> Split:
     """The standardised rows ``rows`` of ``ds`` with their labels and extras."""
-    xs = {k: standardise(v[rows], raw[k]) for k, v in ds.modalities.items()}
+    return rows_split(ds, rows, {k: standardise(v[rows], raw[k]) for k, v in ds.modalities.items()})
+
+
+def rows_split(ds: MultimodalDataset, rows: np.ndarray, xs) -> Split:
+    """The split of ``ds``'s rows ``rows`` whose inputs are ``xs``: their labels and extras."""
     return Split(xs, torch.as_tensor(ds.labels[rows]), rows, {k: e[rows] for k, e in ds.extras.items()})
 
 
@@ -395,12 +399,10 @@ def prepare(ds: MultimodalDataset, cfg: SplitConfig = SplitConfig(), scale: bool
     raw = fit_all(ds, parts["train"])
     check_constant(raw)
     if ds.lazy:
-        splits = [Split({k: MappedRows(as_rows(v), parts[s], raw[k], scaled=scale) for k, v in ds.modalities.items()},
-                        torch.as_tensor(ds.labels[parts[s]]), parts[s], {k: e[parts[s]] for k, e in ds.extras.items()})
-                  for s in ("train", "val", "test")]
+        splits = [rows_split(ds, parts[s], {k: MappedRows(as_rows(v), parts[s], raw[k], scaled=scale)
+                                            for k, v in ds.modalities.items()}) for s in ("train", "val", "test")]
     elif not scale:
-        splits = [Split({k: as_stored(v[parts[s]], raw[k]) for k, v in ds.modalities.items()},
-                        torch.as_tensor(ds.labels[parts[s]]), parts[s], {k: e[parts[s]] for k, e in ds.extras.items()})
+        splits = [rows_split(ds, parts[s], {k: as_stored(v[parts[s]], raw[k]) for k, v in ds.modalities.items()})
                   for s in ("train", "val", "test")]
     else:
         splits = [split_of(ds, parts[s], raw) for s in ("train", "val", "test")]

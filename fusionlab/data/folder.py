@@ -79,9 +79,9 @@ def in_memory(arrays: Dict[str, np.ndarray], available: Optional[int] = None) ->
     """Whether the folder's features are held in memory (their float32 copies fit the budget), else read from disk;
     refused, in one line with the estimate, when not even a chunk of rows would fit what the machine has."""
     need = COPIES * sum(int(np.prod(a.shape)) * 4 for a in arrays.values())
-    if need <= memory_budget(available):
-        return True
     have = available_bytes() if available is None else available
+    if need <= memory_budget(have):
+        return True
     chunk = COPIES * CHUNK_BYTES * len(arrays)
     if have is not None and chunk > MEMORY_SHARE * have:
         raise ValueError(f"the folder's features need about {need / 2**30:.1f} GiB in memory ({COPIES} float32 copies), "

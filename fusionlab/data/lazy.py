@@ -136,9 +136,14 @@ def is_mapped(xs: Mapping[str, object]) -> bool:
     return any(isinstance(v, MappedRows) for v in xs.values())
 
 
+def whole(v):
+    """One modality's inputs as a tensor (a :class:`MappedRows` read whole)."""
+    return v[:] if isinstance(v, MappedRows) else v
+
+
 def materialise(xs: Mapping[str, object]) -> dict:
     """Every modality of ``xs`` as a tensor (a :class:`MappedRows` read whole)."""
-    return {k: v[:] if isinstance(v, MappedRows) else v for k, v in xs.items()}
+    return {k: whole(v) for k, v in xs.items()}
 
 
 def chunk_size(xs: Mapping[str, object], default: Optional[int] = None) -> int:

@@ -75,10 +75,11 @@ def swept_inputs(data: PreparedData, split: str, name: str, t: float, schedule: 
     (with gaussian test noise, one call: the same draws at every t, scaled by it)."""
     part, m = getattr(data, split), data.modality_names.index(name)
     if noise == NOISE:
-        out = corrupt_modalities(part.xs, {**levels, name: test_level(t, schedule, noise, m)}, NOISE, seed, data.stats)
+        level = test_level(t, schedule, noise, m)
+        out = corrupt_modalities(part.xs, {**levels, name: level}, NOISE, seed, data.stats)
         if is_pure(float(t), schedule):  # the training map's top: the input replaced by noise, as in training
             gen = rng.streams(seed, (f"pure {name}",))[f"pure {name}"]
-            out[name] = pure_noise(out[name], test_level(t, schedule, noise, m), gen, data.stats[name])
+            out[name] = pure_noise(out[name], level, gen, data.stats[name])
         return out
     others = corrupt_modalities(part.xs, {k: v for k, v in levels.items() if k != name}, NOISE, seed, data.stats)
     return corrupt_modalities(others, {name: test_level(t, schedule, noise)}, noise, seed, data.stats)
