@@ -14,6 +14,7 @@ from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.operators import formula_expander
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
+from fusionlab.ui.sharing import name_of, share_name
 from fusionlab.ui.playground import (KEY, URL_PATH, YOURS, PlaygroundRun, attribution_section, bundle_controls, current_noise, current_run,
                                      link_params, noise_frame, noise_layout, noise_sliders,
                                      noise_type, sample_index, study_controls)
@@ -55,7 +56,8 @@ if start and cfg is not None:
             result = live_run(KEY, lambda progress: study.run_yours(cfg, yours.path, yours.weights, progress=progress,
                                                                     source=source), "your model")
         else:
-            result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source))
+            result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source),
+                              share=share_name(KEY, cfg, source=source))  # a class's identical runs: once
     except ValueError as exc:
         st.error(f"Cannot train: {exc}" + (" The model below is the one trained before, with its own settings."
                                             if st.session_state.get(f"{KEY}-run") is not None else ""))
@@ -125,7 +127,7 @@ def noise_view(run: PlaygroundRun) -> None:
     names = run.data.modality_names
     live_view(f"{KEY}-live", noise_sliders(names, noise),
               lambda values: noise_frame(run, noise, dict(zip(names, values)), i),
-              noise_layout(run), owner=run, context=(noise, i))
+              noise_layout(run), owner=run, context=(noise, i), shared=name_of(run.result))
     st.caption("Every slider position was evaluated when the model or the sample changed, so a step redraws at "
                "once; after a second slider moves, the page evaluates the new setting's positions (a second or so).")
     hear(run, noise, i)

@@ -13,6 +13,7 @@ from fusionlab.ui.widgets import look_for
 from fusionlab.ui.glossary import term
 from fusionlab.ui.scaling import KEY, URL_PATH, bundle_controls, controls, link_params, preset_buttons
 from fusionlab.ui.executor import page_executor
+from fusionlab.ui.sharing import share_name
 from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, train_buttons
 from fusionlab.ui.restart import lost_notice, mark
 from fusionlab.ui.shell import ensure_app
@@ -60,7 +61,8 @@ with st.container(border=True):
 
 if start and cfg is not None:
     try:
-        result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source, executor=executor), "study")
+        result = live_run(KEY, lambda progress: study.run(cfg, progress=progress, source=source, executor=executor), "study",
+                          share=share_name(KEY, cfg, source=source))
     except ValueError as exc:
         st.error(f"Cannot run this study: {exc}")
     else:

@@ -18,6 +18,7 @@ from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.forms import load_or_error
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.live import live_view
+from fusionlab.ui.sharing import share_name
 from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, show_error, train_buttons
 from fusionlab.ui.widgets import describe_dataset, look_for
 from fusionlab.ui.restart import lost_notice, mark
@@ -59,7 +60,8 @@ with st.container(border=True):
 if start and cfg is not None:
     try:
         data = study.prepared(cfg, source)
-        result = live_run(KEY, lambda progress: study.train_vgmr(cfg, data, progress), "training VGMR")
+        result = live_run(KEY, lambda progress: study.train_vgmr(cfg, data, progress), "training VGMR",
+                          share=share_name(KEY, cfg, source=source))
     except ValueError as exc:
         show_error(exc, "Training")
     else:

@@ -14,7 +14,9 @@ from fusionlab.ui.lessons import lesson_panel
 from fusionlab.ui.executor import page_executor
 from fusionlab.ui.links import link_box, open_link, write_link
 from fusionlab.ui.glossary import term
-from fusionlab.ui.training import ask_scroll, live_run, scroll_to_result, train_buttons
+from fusionlab.ui.sharing import share_name
+from fusionlab.ui.training import (ask_scroll, follow_background, live_run, running_in_background, scroll_to_result,
+                                   start_background, stop_background, train_buttons)
 from fusionlab.ui.signals import signal_header, signal_section
 from fusionlab.ui.live import live_view
 from fusionlab.ui.udml import (KEY, NOISE_LAYOUT, URL_PATH, UDMLRun, attribution_section, bundle_controls, controls,
@@ -61,7 +63,9 @@ with st.container(border=True):
 
 if stop:  # Stop also stops the seeds that decide the findings (the first seed's result is kept)
     st.session_state[f"{KEY}-deciding"] = None
+    stop_background(KEY)
 if start and cfg is not None:
+    st.session_state.pop(f"{KEY}-deciding-error", None)
     try:
         source = st.session_state.get(f"{KEY}-source")
         # the first seed first, shown at once; the others (which decide the findings) train after the page is drawn
@@ -69,7 +73,8 @@ if start and cfg is not None:
         part = live_run(KEY, lambda progress: study_mod.run_part(cfg, first.seed_list(), progress=progress,
                                                                  source=source, executor=executor),
                         label=f"{len(cfg.methods)} methods, seed {cfg.train.seed}"
-                              + (f" (then {cfg.seeds - 1} more seeds)" if cfg.seeds > 1 else ""))
+                              + (f" (then {cfg.seeds - 1} more seeds)" if cfg.seeds > 1 else ""),
+                        share=share_name(KEY, cfg, first.seed_list(), source=source))
     except ValueError as exc:
         st.error(f"Cannot train: {exc}" + (" The model below is the one trained before, with its own settings."
                                             if st.session_state.get(f"{KEY}-run") is not None else ""))
@@ -137,6 +142,8 @@ st.subheader("Does the paper's finding hold here?")
 st.caption("Judged once, on the trained study with clean test inputs and training-like random noise (the CLI's "
            "summary.json says the same); paired over seeds: an interval that contains 0 cannot tell.")
 deciding = st.session_state.get(f"{KEY}-deciding")
+if st.session_state.get(f"{KEY}-deciding-error"):
+    st.error(st.session_state[f"{KEY}-deciding-error"])
 if deciding is not None:
     seconds = sum(deciding[1].seconds) * (deciding[0].seeds - 1)
     st.info(f"These findings are seed {study.seeds[0]}'s alone, so the comparisons cannot tell yet: seeds "
@@ -179,15 +186,20 @@ attribution_fragment(run)
 
 if deciding is not None:  # after the page is drawn: the remaining seeds, then the whole study's findings
     full, first_part, source = deciding
-    try:
-        rest = live_run(KEY, lambda progress: study_mod.run_part(full, full.seed_list()[1:], progress=progress,
-                                                                 source=source, executor=page_executor()[0]),
-                        label=f"seeds {', '.join(map(str, full.seed_list()[1:]))} (deciding the findings)")
-    except ValueError as exc:
-        st.session_state[f"{KEY}-deciding"] = None
-        st.error(f"The other seeds cannot train: {exc}. The figures above are seed {full.train.seed}'s.")
-    else:
+    if not running_in_background(KEY):  # trained in the background: the page (its sliders too) stays usable
+        executor = page_executor()[0]  # here, not in the runner's thread (it reads the server's secrets)
+        start_background(KEY, lambda progress: study_mod.run_part(full, full.seed_list()[1:], progress=progress,
+                                                                  source=source, executor=executor),
+                         share=share_name(KEY, full, full.seed_list()[1:], source=source))
+
+    def landed(rest) -> None:
         st.session_state[f"{KEY}-deciding"] = None
         if not rest.stopped:
             store_run(UDMLRun(study_mod.from_parts(full, [first_part, rest], source), full))
-            st.rerun()
+
+    def failed(exc: Exception) -> None:
+        st.session_state[f"{KEY}-deciding"] = None
+        st.session_state[f"{KEY}-deciding-error"] = (f"The other seeds cannot train: {exc}. The figures above are "
+                                                     f"seed {full.train.seed}'s.")
+    follow_background(KEY, f"seeds {', '.join(map(str, full.seed_list()[1:]))} (deciding the findings)", landed,
+                      failed)

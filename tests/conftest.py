@@ -18,6 +18,18 @@ def _real_main():
     sys.modules["__main__"] = MAIN
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sharing():
+    """Each test starts with no shared results (a page test that patches a study must see it run)."""
+    from fusionlab.ui import live, sharing
+    sharing._singletons.clear()
+    yield
+    live.stop_preparations()  # a page's view prepared in the background stops with its test
+    for made in list(sharing._singletons.values()):
+        if isinstance(made, sharing.Runner):
+            made.shutdown()
+
+
 @pytest.fixture(scope="session")
 def uci_small():
     """uci-digits pix+mor, standardised (the real default dataset)."""

@@ -1,5 +1,7 @@
 """The live view (ui.live): which frames it sends, and how it and the page agree on the sliders' setting."""
 import json
+import threading
+import time
 
 from streamlit.testing.v1 import AppTest
 
@@ -39,20 +41,30 @@ def test_text_blocks_are_escaped_with_bold_and_code_kept():
     assert markdown_html("**<b>** and `x<1`") == "<b>&lt;b&gt;</b> and <code>x&lt;1</code>"
 
 
-def _script(budget=None):
+GATE = threading.Event()
+
+
+def _script(block=False):
     import streamlit as st
-    from fusionlab.ui import live
     from fusionlab.ui.live import LiveSlider, live_view
-    if budget is not None:
-        live.BUDGET_S = budget
     calls = st.session_state.setdefault("calls", [])
     sliders = [LiveSlider("a", "a", (0.0, 0.5, 1.0)), LiveSlider("b", "b", (0.0, 1.0), ("off", "on"))]
+    gate = st.session_state.get("gate")  # the test's event (a function run by AppTest sees no test globals)
 
     def frame(values):
         calls.append(values)
+        if block and values != (0.0, 0.0):
+            gate.wait(10)
         return {"text": f"a={values[0]} b={values[1]}"}
     owner = st.session_state.setdefault("owner", object())
     live_view("v", sliders, frame, [[("text", "")]], owner=owner, context=(st.session_state.get("ctx", 0),))
+
+
+def _settle(at):
+    """Wait for the view's background preparation (what the component's polling runs would pick up)."""
+    prep = at.session_state["v-prep"] if "v-prep" in at.session_state else None
+    if prep is not None:
+        prep.join(10)
 
 
 def _text(at) -> str:
@@ -61,12 +73,14 @@ def _text(at) -> str:
 
 def test_the_browsers_report_moves_the_page_and_the_page_can_move_the_sliders():
     at = AppTest.from_function(_script).run()
+    _settle(at)
     assert not at.exception
     # (0,0), its axes (1,0) (2,0) (0,1), then what b reaches after a step of a, (1,1), and of b, (2,1)
     assert _text(at) == "a=0.0 b=0.0" and len(at.session_state["calls"]) == 6
     structure, revision, point, _ = at.session_state["v-live"]
     at.session_state["v"] = {"point": [2, 1], "revision": revision, "moved": 1}  # what the component sends after a move
     at.run()
+    _settle(at)
     assert at.session_state["v-live"][3] == 1  # the slider moved last (not the first that differs): its axes first
     assert (at.session_state["a"], at.session_state["b"]) == (1.0, 1.0)  # the keys links and bundles read
     assert _text(at) == "a=1.0 b=1.0" and at.session_state["v-live"][1] == revision
@@ -77,50 +91,45 @@ def test_the_browsers_report_moves_the_page_and_the_page_can_move_the_sliders():
     at.session_state["v"] = {"point": [0, 0], "revision": revision}  # a stale report, sent before that
     at.run()
     assert at.session_state["a"] == 0.5
+    _settle(at)
     n = len(at.session_state["calls"])
     at.session_state["ctx"] = 1  # another sample: the frames are evaluated again
     at.run()
+    _settle(at)
     assert len(at.session_state["calls"]) == n + 6
 
 
-def test_with_no_time_to_spare_the_setting_shows_first_and_the_axes_follow_in_further_runs():
-    from fusionlab.ui import live
-    keep = live.MIN_PER_RUN, live.BUDGET_S
-    try:
-        at = AppTest.from_function(_script, kwargs={"budget": 0.0})
-        live.MIN_PER_RUN = 1
-        at.run()
-        calls = at.session_state["calls"]
-        assert calls == [(0.0, 0.0), (0.5, 0.0)]  # the setting, then one more: the component asks for the rest
-        revision = at.session_state["v-live"][1]
-        for more in range(1, 6):
-            at.session_state["v"] = {"point": [0, 0], "revision": revision, "more": more}  # as the component does
-            at.run()
-        assert not at.exception
-        assert sorted(calls) == sorted(set(calls)) and len(calls) == 6  # each evaluated once: the 4 points of the
-        assert len(at.session_state["v-frames"][2]) == 6  # axes, then the 2 a second slider reaches after one step
-    finally:
-        live.MIN_PER_RUN, live.BUDGET_S = keep
+def test_the_setting_shows_at_once_and_the_other_positions_follow_from_the_background():
+    """The run that draws the view evaluates only the setting on screen; the rest is evaluated in a thread after
+    the run has ended (no running icon while the page prepares), and sent with the runs the component asks for."""
+    GATE.clear()
+    at = AppTest.from_function(_script, kwargs={"block": True})
+    at.session_state["gate"] = GATE
+    at.run()  # returns while the preparation waits on GATE: the run did not wait for it
+    assert not at.exception and _text(at) == "a=0.0 b=0.0"
+    assert at.session_state["v-pending"] and len(at.session_state["v-frames"][2]) == 1
+    GATE.set()
+    _settle(at)
+    _, revision, point, _ = at.session_state["v-live"]
+    at.session_state["v"] = {"point": list(point), "revision": revision, "more": 1}  # as the component polls
+    at.run()
+    calls = at.session_state["calls"]
+    assert not at.session_state["v-pending"]
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 6  # each evaluated once: the 4 points of the
+    assert len(at.session_state["v-frames"][2]) == 6  # axes, then the 2 a second slider reaches after one step
 
 
-def test_a_run_asked_for_by_the_browser_stops_the_axes_at_once():
-    """The first step of a second slider: the browser's request is served after the current evaluation, not after
-    the rest of the axes (issue 32)."""
-    from fusionlab.ui.live import _evaluate_missing
-    points = [(i,) for i in range(10)]
+def test_a_new_setting_cancels_the_preparation_of_the_old_one():
+    from fusionlab.ui.live import Preparation
     frames, done = {}, []
 
-    def evaluate(q):
+    def evaluate(q, claim=False):
+        time.sleep(0.02)
         frames[q] = "f"
         done.append(q)
         return True
-    asked = iter([False, True])  # asked for only once a first point is evaluated: every run evaluates one
-    _evaluate_missing(points, frames, evaluate, pending=lambda: next(asked, True))
-    assert done == points[:2]  # the rest waits for the next run, which goes on from (2,)
-    _evaluate_missing(points, frames, evaluate, pending=lambda: False)
-    assert done == points  # no request: every point within the budget
-
-
-def test_rerun_pending_reads_streamlit_s_request_state_and_is_false_outside_a_run():
-    from fusionlab.ui.live import rerun_pending
-    assert rerun_pending() is False  # no script run (the CLI, a test): never stops anything
+    prep = Preparation([(i,) for i in range(200)], frames, evaluate, tag=())
+    time.sleep(0.1)
+    prep.cancelled = True  # what the next run does when the user moved a slider elsewhere
+    prep.join(5)
+    assert not prep.alive() and 0 < len(done) < 200 and len(done) == len(set(done))

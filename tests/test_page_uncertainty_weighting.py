@@ -105,6 +105,11 @@ def test_the_default_shows_the_first_seed_then_decides_with_all_seeds_as_the_cli
     at.slider(key="udml-epochs").set_value(4)
     at.number_input(key="udml-synthetic-n_samples").set_value(300)
     at.button(key="udml-train").click().run()
+    assert not at.exception and at.session_state["udml-deciding"] is not None  # the others train in the background
+    assert list(at.session_state["udml-run"].study.seeds) == [small.train.seed]  # meanwhile: the first seed's
+    task, _ = at.session_state["udml-background"]
+    assert task.done.wait(300)
+    at.run()  # what the page's follower does every second: it finds them done, hands them over, and reruns
     assert not at.exception and at.session_state["udml-deciding"] is None
     run = at.session_state["udml-run"]
     assert run.config == small and list(run.study.seeds) == list(small.seed_list())

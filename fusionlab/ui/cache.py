@@ -32,18 +32,30 @@ class ByteLRU:
         self._lock = threading.Lock()
 
     def get(self, key, make):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key][0]
+        hit = self.peek(key)
+        if hit is not None:
+            return hit
         value = make()  # outside the lock: loading may take a while
+        self.put(key, value)
+        return value
+
+    def peek(self, key):
+        """The value held under ``key`` (marked recently used), or None."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key][0]
+
+    def put(self, key, value) -> None:
+        """Hold ``value`` under ``key`` if it fits, dropping the least recently used beyond the limit."""
         n = self.size(value)
         with self._lock:
             if n <= self.limit:
                 self._items[key] = (value, n)
+                self._items.move_to_end(key)
                 while sum(s for _, s in self._items.values()) > self.limit:
                     self._items.popitem(last=False)
-        return value
 
     @property
     def used(self) -> int:

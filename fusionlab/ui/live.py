@@ -14,6 +14,7 @@ change between two positions are not redrawn.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import html
@@ -22,7 +23,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
@@ -32,8 +35,8 @@ import plotly.graph_objects as go
 from plotly.utils import PlotlyJSONEncoder
 
 MAX_FRAMES = 600  # per view and session: about 15 kB each; the oldest go first
-MIN_PER_RUN = 4
-BUDGET_S = 1.0  # seconds of evaluation per run before the rest of the axes are left to the next run
+POLL_MS = 400  # while the page prepares the sliders' own positions, the component asks for those ready this often
+QUIET_POLL_MS = 1500  # and this often for the rest (what a second slider reaches): each run redraws the fragment
 
 
 @dataclass(frozen=True)
@@ -208,106 +211,193 @@ def _frame_cache(state, key: str, owner: object, structure: str, context: tuple)
 
 def _evaluator(sliders: Sequence[LiveSlider], frame: Callable[[Tuple[float, ...]], Mapping[str, Block]],
                same: Optional[Callable[[Tuple[float, ...]], Hashable]], frames: dict,
-               evaluated: dict) -> Callable[[Tuple[int, ...]], bool]:
-    """``evaluate(q)``: put point ``q``'s frame in ``frames``, computed once per ``same`` name."""
+               evaluated: dict, shared: Optional[Hashable] = None) -> Callable[..., Optional[bool]]:
+    """``evaluate(q)``: put point ``q``'s frame in ``frames``, computed once per ``same`` name; with ``shared`` (the
+    view of a result several sessions share), once for all of them (``sharing.frame_store``)."""
+    from . import sharing
+    store = sharing.frame_store() if shared is not None else None
 
-    def evaluate(q: Tuple[int, ...]) -> bool:
-        """Put ``q``'s frame in the cache; True if it had to be computed (not shared with a ``same`` setting)."""
+    def compute(name, values, claim: bool) -> Optional[bool]:
+        if store is None:
+            evaluated[name] = frame_json(frame(values))
+            return True
+        k = (shared, name)
+        hit = store.frames.peek(k)
+        if hit is not None:
+            evaluated[name] = hit
+            return False
+        if claim and not store.claim(k):  # another session computes it now: it comes with a later run
+            return None
+        try:
+            evaluated[name] = frame_json(frame(values))
+            store.frames.put(k, evaluated[name])
+        finally:
+            if claim:
+                store.release(k)
+        return True
+
+    def evaluate(q: Tuple[int, ...], claim: bool = False) -> Optional[bool]:
+        """Put ``q``'s frame in the cache; True if it had to be computed (not shared with a ``same`` setting or
+        another session), None if another session is computing it now (only asked with ``claim``)."""
         values = tuple(s.values[i] for s, i in zip(sliders, q))
         name = same(values) if same else q
-        fresh = name not in evaluated
-        if fresh:
-            evaluated[name] = frame_json(frame(values))
+        fresh = False
+        if name not in evaluated:
+            fresh = compute(name, values, claim)
+            if fresh is None:
+                return None
         frames[q] = evaluated[name]
         return fresh
 
     return evaluate
 
 
-def _frames_to_send(ordered: Sequence[Tuple[int, ...]], frames: dict) -> Dict[str, Dict[str, str]]:
-    """The evaluated frames of the axes by ``"i,j,..."``, each marked recently used."""
+def _frames_to_send(ordered: Sequence[Tuple[int, ...]], frames: dict, sent: set) -> Dict[str, Dict[str, str]]:
+    """The evaluated frames of the axes not in ``sent`` yet, by ``"i,j,..."`` (added to ``sent``); every evaluated
+    one is marked recently used."""
     out = {}
     for q in ordered:
-        if q in frames:
-            frames[q] = frames.pop(q)  # recently used last: the oldest are dropped first
-            out[",".join(map(str, q))] = frames[q]
+        f = frames.pop(q, None)
+        if f is not None:
+            frames[q] = f  # recently used last: the oldest are dropped first
+            if q not in sent:
+                sent.add(q)
+                out[",".join(map(str, q))] = f
     return out
 
 
-def rerun_pending() -> bool:
-    """Whether the browser has asked for another run while this one evaluates (a slider moved to a setting the view
-    lacks): Streamlit serves it only when this run ends, and evaluating the rest of the axes first made the first step
-    of a second slider wait up to ``BUDGET_S``. Reads Streamlit's own request state (1.67); False if it cannot."""
-    try:
-        from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
-        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-        ctx = get_script_run_ctx(suppress_warning=True)
-        requests = getattr(ctx, "script_requests", None)
-        return requests is not None and requests._state != ScriptRequestType.CONTINUE
-    except (ImportError, AttributeError):
-        return False
+def _sent(state, key: str, generation: int) -> Tuple[Optional[str], set]:
+    """The epoch the component last said it holds and the points sent to it since. The component keeps every
+    frame it was sent until it starts afresh (a new frame, another sample, too many), and then names a new
+    epoch: the page sends it everything again. Sending only new frames matters while the page prepares: a view
+    of six sliders has ~500 positions (7 MB), and sending them all with every poll kept the browser parsing."""
+    value = state.get(key)
+    heard = value.get("epoch") if isinstance(value, dict) and isinstance(value.get("epoch"), str) else None
+    sent = state.get(f"{key}-sent")  # (epoch, generation, points sent)
+    if sent is None or sent[0] != heard or sent[1] != generation:
+        sent = (heard, generation, set())
+        state[f"{key}-sent"] = sent
+    return heard, sent[2]
 
 
-def _evaluate_missing(ordered: Sequence[Tuple[int, ...]], frames: dict, evaluate: Callable[[Tuple[int, ...]], bool],
-                      pending: Callable[[], bool] = rerun_pending) -> None:
-    """Evaluate the axes' missing points in order, for up to ``BUDGET_S`` (and ``MIN_PER_RUN`` frames at least),
-    stopping after the first when the browser asks for another run (``pending``: the next run goes on from there;
-    the component asks for more positions only ``BUDGET_S`` after a render, so a request sooner is a user's move)."""
-    deadline, done = time.perf_counter() + BUDGET_S, 0
-    for q in ordered:
-        if q not in frames:
-            if (done and pending()) or (done >= MIN_PER_RUN and time.perf_counter() > deadline):
-                break
-            done += evaluate(q)
+class Preparation:
+    """The positions a view lacks, evaluated in a thread of its own once the run that drew the view has sent it.
+
+    Evaluating them inside the page's run kept Streamlit's running icon and Stop on screen while the page was only
+    getting ready (Streamlit shows them 500 ms into a run); here a run only sends the frames ready so far and ends
+    at once, and the component asks for another run (every ``POLL_MS``) while the page has more to send. A new
+    setting (a move, another sample) cancels the preparation for the old one: its thread stops after the frame it
+    is evaluating."""
+
+    def __init__(self, todo: Sequence[Tuple[int, ...]], frames: dict, evaluate: Callable[..., Optional[bool]],
+                 tag: tuple) -> None:
+        self.todo, self.frames, self.evaluate, self.tag = list(todo), frames, evaluate, tag
+        self.cancelled, self.error = False, None
+        self.thread = threading.Thread(target=self._run, name="fusionlab-live-prepare", daemon=True)
+        _RUNNING.add(self)
+        self.thread.start()
+
+    def _run(self) -> None:
+        todo = self.todo
+        try:
+            while todo and not self.cancelled:
+                for q in todo:
+                    if self.cancelled:
+                        return
+                    if q not in self.frames:
+                        self.evaluate(q, claim=True)
+                todo = [q for q in todo if q not in self.frames]  # those another session was computing
+                if todo:
+                    time.sleep(0.05)
+        except Exception as exc:  # noqa: BLE001 -- a frame that raises: the page says so at its next run
+            self.error = exc
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        self.thread.join(timeout)
+
+
+_RUNNING: "weakref.WeakSet[Preparation]" = weakref.WeakSet()
+
+
+@atexit.register
+def stop_preparations(timeout: float = 5.0) -> None:
+    """Cancel every preparation and wait for its thread (at exit: a thread killed inside torch aborts the process)."""
+    running = list(_RUNNING)
+    for prep in running:
+        prep.cancelled = True
+    for prep in running:
+        prep.join(timeout)
+
+
+def _prepare(state, key: str, missing: Sequence[Tuple[int, ...]], frames: dict,
+             evaluate: Callable[..., Optional[bool]], tag: tuple) -> None:
+    """Start evaluating ``missing`` in the background, unless the running preparation is already doing so."""
+    prep: Optional[Preparation] = state.get(f"{key}-prep")
+    if prep is not None and prep.alive() and prep.tag == tag and prep.frames is frames:
+        return
+    if prep is not None:
+        prep.cancelled = True
+        if prep.error is not None and prep.tag == tag:
+            raise prep.error
+    state[f"{key}-prep"] = Preparation(missing, frames, evaluate, tag) if missing else None
 
 
 def _trim(frames: dict, evaluated: dict, keep: set) -> None:
-    """Drop the oldest frames beyond ``MAX_FRAMES`` (of the points, those off the current axes)."""
+    """Drop the oldest frames beyond ``MAX_FRAMES`` (of the points, those off the current axes). A preparation
+    thread may be adding to them: every read here is one dict operation (atomic), never an iteration."""
     for store in (frames, evaluated):
-        for old in [k for k in store][:max(0, len(store) - MAX_FRAMES)]:
+        for old in list(store)[:max(0, len(store) - MAX_FRAMES)]:
             if store is evaluated or old not in keep:
-                store.pop(old)
+                store.pop(old, None)
 
 
 def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[float, ...]], Mapping[str, Block]],
               layout: Sequence[Sequence[Tuple[str, str]]], owner: object, context: tuple = (),
-              same: Optional[Callable[[Tuple[float, ...]], Hashable]] = None, columns: int = 3) -> Tuple[float, ...]:
+              same: Optional[Callable[[Tuple[float, ...]], Hashable]] = None, columns: int = 3,
+              shared: Optional[str] = None) -> Tuple[float, ...]:
     """Draw the live view and return the sliders' current values. Call it inside an ``st.fragment``.
 
     ``frame(values)`` gives the blocks for one setting; ``layout`` is rows of ``(block name, what to look for)``;
     the frames depend on nothing but the values, ``owner`` (the trained run, by identity) and ``context`` (the
     sample, the noise type): another owner or context drops them. ``same(values)``, if given, names settings
-    that draw alike (a noise weight with nothing noised), evaluated once. The sliders' values live in
+    that draw alike (a noise weight with nothing noised), evaluated once. ``shared``, if given, names ``owner``'s
+    result as several sessions share it (``sharing.name_of``): its frames are computed once for all of them, a
+    session leaving to another the frames that one is computing. The sliders' values live in
     ``st.session_state[s.key]``; set them there to move the sliders.
 
-    The current setting is evaluated at once and drawn; then its axes, for up to ``BUDGET_S`` per run (and
-    ``MIN_PER_RUN`` frames at least), sent with the further runs of the fragment that the component asks for, so
-    a view with many positions shows without waiting for all of them.
+    The current setting is evaluated at once and drawn; then its axes, in a background thread (:class:`Preparation`),
+    sent with the further runs of the fragment that the component asks for while some are missing, so a view with
+    many positions shows without waiting for all of them, and no run of the page lasts long enough for Streamlit
+    to show its running icon and Stop while the page only prepares.
     """
     import streamlit as st
     state = st.session_state
     structure = _structure(sliders, layout)
     revision, point, moved = _agree_point(state, key, sliders, structure)
     frames, evaluated, generation = _frame_cache(state, key, owner, structure, context)
-    evaluate = _evaluator(sliders, frame, same, frames, evaluated)
+    evaluate = _evaluator(sliders, frame, same, frames, evaluated,
+                          None if shared is None else (shared, key, structure, context))
     ordered = axes(point, sliders, moved)
     if point not in frames:
         evaluate(point)
-    out = _frames_to_send(ordered, frames)
-    pending = len(out) < len(ordered)
+    epoch, sent = _sent(state, key, generation)
+    out = _frames_to_send(ordered, frames, sent)
+    pending = any(q not in frames for q in ordered)
     on_axes = 1 + sum(len(s.values) - 1 for s in sliders)  # ``axes`` lists the point's own axes first
     preparing = any(q not in frames for q in ordered[:on_axes])  # what the view says it is preparing
     state[f"{key}-shown"] = frames[point]  # what the view shows now (tests read it; AppTest draws no component)
     state[f"{key}-pending"] = pending
-    # drawn before the rest of the axes are evaluated: the view is re-sent at the start of each run, so Streamlit
-    # never fades it as stale (it does so to what a run has not re-sent 0.5 s in), and its figures stay clear
-    # while the page evaluates the positions it lacks, for up to BUDGET_S, sent with the next run the
-    # component asks for (pending)
+    # the positions it lacks are evaluated after this, in the background, and sent with the next run the component
+    # asks for (pending)
     _component()(sliders=[{"name": s.name, "labels": s.label_list(), "help": s.help, "inert_unless": s.inert_unless,
                            "inert_note": s.inert_note} for s in sliders],
                  layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
                  revision=revision, point=list(point), frames=out, template=template_json(), columns=columns,
-                 pending=pending, preparing=preparing, budget_ms=round(BUDGET_S * 1000), key=key, default=None)
-    _evaluate_missing(ordered, frames, evaluate)
+                 pending=pending, preparing=preparing, budget_ms=POLL_MS if preparing else QUIET_POLL_MS, epoch=epoch,
+                 key=key, default=None)
     _trim(frames, evaluated, set(ordered))
+    _prepare(state, key, [q for q in ordered if q not in frames], frames, evaluate, (generation, point, moved))
     return tuple(s.values[i] for s, i in zip(sliders, point))
