@@ -133,3 +133,40 @@ def test_a_new_setting_cancels_the_preparation_of_the_old_one():
     prep.cancelled = True  # what the next run does when the user moved a slider elsewhere
     prep.join(5)
     assert not prep.alive() and 0 < len(done) < 200 and len(done) == len(set(done))
+
+
+def test_a_preparation_nobody_asks_about_stops():
+    """A closed tab stops asking for the positions ready: its preparation stops instead of computing for no one."""
+    from fusionlab.ui import live
+    frames, done = {}, []
+
+    def evaluate(q, claim=False):
+        time.sleep(0.01)
+        frames[q] = "f"
+        done.append(q)
+        return True
+    prep = live.Preparation([(i,) for i in range(100_000)], frames, evaluate, tag=())
+    prep.seen -= live.ABANDON_S + 1  # as if the view's last run came that long ago
+    prep.join(5)
+    assert not prep.alive() and len(done) <= 1
+
+
+def test_a_render_the_browser_skips_loses_no_frame():
+    """Each render carries every frame the component has not acknowledged; a render Streamlit skips (two runs
+    close together are drawn once) loses nothing, and a component that starts afresh gets everything again."""
+    from fusionlab.ui.live import _delivery, _frames_to_send
+    state, frames, ordered = {}, {(0,): "a"}, [(0,), (1,), (2,)]
+    d = _delivery(state, "v", 0)
+    first = _frames_to_send(ordered, frames, d.held)
+    assert set(first) == {"0"} and d.send(first) == 1
+    frames[(1,)] = "b"
+    d = _delivery(state, "v", 0)  # no report yet: (0,) is not acknowledged, so it goes again
+    second = _frames_to_send(ordered, frames, d.held)
+    assert set(second) == {"0", "1"} and d.send(second) == 2
+    state["v"] = {"epoch": None, "got": 2}  # the component read render 2 (render 1 was skipped: no matter)
+    frames[(2,)] = "c"
+    d = _delivery(state, "v", 0)
+    assert d.held == {(0,), (1,)} and set(_frames_to_send(ordered, frames, d.held)) == {"2"}
+    state["v"] = {"epoch": "fresh", "got": 2}  # it started afresh (another epoch): everything again
+    d = _delivery(state, "v", 0)
+    assert set(_frames_to_send(ordered, frames, d.held)) == {"0", "1", "2"}

@@ -36,6 +36,7 @@ from plotly.utils import PlotlyJSONEncoder
 
 MAX_FRAMES = 600  # per view and session: about 15 kB each; the oldest go first
 POLL_MS = 400  # while the page prepares the sliders' own positions, the component asks for those ready this often
+ABANDON_S = 6.0  # a preparation no run of its view has asked about for this long stops (the tab is gone)
 QUIET_POLL_MS = 1500  # and this often for the rest (what a second slider reaches): each run redraws the fragment
 
 
@@ -252,32 +253,54 @@ def _evaluator(sliders: Sequence[LiveSlider], frame: Callable[[Tuple[float, ...]
     return evaluate
 
 
-def _frames_to_send(ordered: Sequence[Tuple[int, ...]], frames: dict, sent: set) -> Dict[str, Dict[str, str]]:
-    """The evaluated frames of the axes not in ``sent`` yet, by ``"i,j,..."`` (added to ``sent``); every evaluated
-    one is marked recently used."""
+def _frames_to_send(ordered: Sequence[Tuple[int, ...]], frames: dict, held: set) -> Dict[str, Dict[str, str]]:
+    """The evaluated frames of the axes the component does not hold, by ``"i,j,..."``; every evaluated one is
+    marked recently used."""
     out = {}
     for q in ordered:
         f = frames.pop(q, None)
         if f is not None:
             frames[q] = f  # recently used last: the oldest are dropped first
-            if q not in sent:
-                sent.add(q)
+            if q not in held:
                 out[",".join(map(str, q))] = f
     return out
 
 
-def _sent(state, key: str, generation: int) -> Tuple[Optional[str], set]:
-    """The epoch the component last said it holds and the points sent to it since. The component keeps every
-    frame it was sent until it starts afresh (a new frame, another sample, too many), and then names a new
-    epoch: the page sends it everything again. Sending only new frames matters while the page prepares: a view
-    of six sliders has ~500 positions (7 MB), and sending them all with every poll kept the browser parsing."""
-    value = state.get(key)
-    heard = value.get("epoch") if isinstance(value, dict) and isinstance(value.get("epoch"), str) else None
-    sent = state.get(f"{key}-sent")  # (epoch, generation, points sent)
-    if sent is None or sent[0] != heard or sent[1] != generation:
-        sent = (heard, generation, set())
-        state[f"{key}-sent"] = sent
-    return heard, sent[2]
+@dataclass
+class _Delivery:
+    """What the page knows the component holds. The component keeps every frame it was sent until it starts
+    afresh (a new frame, another sample, too many), and then names a new ``epoch``: the page sends it everything
+    again. Each render carries a number (``seq``) and every frame the component has not acknowledged; the
+    component reports the last number it read (``got``), so a render Streamlit skips (two runs close together
+    are drawn once) loses nothing. Sending only what it lacks matters while the page prepares: a view of six
+    sliders has ~500 positions (7 MB), and sending them all with every poll kept the browser parsing."""
+
+    epoch: Optional[str]
+    generation: int
+    held: set  # acknowledged
+    sent: Dict[int, set]  # render number -> points it carried, not acknowledged yet
+    seq: int = 0
+
+    def send(self, out: Mapping[str, object]) -> int:
+        self.seq += 1
+        self.sent[self.seq] = {tuple(int(i) for i in k.split(",")) for k in out}
+        for old in list(self.sent)[:-100]:  # never acknowledged (no report came): their frames go again anyway
+            del self.sent[old]
+        return self.seq
+
+
+def _delivery(state, key: str, generation: int) -> _Delivery:
+    value = state.get(key) if isinstance(state.get(key), dict) else {}
+    heard = value.get("epoch") if isinstance(value.get("epoch"), str) else None
+    d: Optional[_Delivery] = state.get(f"{key}-sent")
+    if d is None or d.epoch != heard or d.generation != generation:
+        d = _Delivery(heard, generation, set(), {})
+        state[f"{key}-sent"] = d
+    got = value.get("got")
+    if isinstance(got, int):
+        for n in [n for n in d.sent if n <= got]:
+            d.held |= d.sent.pop(n)
+    return d
 
 
 class Preparation:
@@ -287,12 +310,14 @@ class Preparation:
     getting ready (Streamlit shows them 500 ms into a run); here a run only sends the frames ready so far and ends
     at once, and the component asks for another run (every ``POLL_MS``) while the page has more to send. A new
     setting (a move, another sample) cancels the preparation for the old one: its thread stops after the frame it
-    is evaluating."""
+    is evaluating. So does a view nobody asks any more (a closed tab, another page): the thread stops once no run
+    of the view has come for ``ABANDON_S``, and the view's next run goes on from there."""
 
     def __init__(self, todo: Sequence[Tuple[int, ...]], frames: dict, evaluate: Callable[..., Optional[bool]],
                  tag: tuple) -> None:
         self.todo, self.frames, self.evaluate, self.tag = list(todo), frames, evaluate, tag
         self.cancelled, self.error = False, None
+        self.seen = time.monotonic()  # the last run of the view (it asks for what is ready while some is missing)
         self.thread = threading.Thread(target=self._run, name="fusionlab-live-prepare", daemon=True)
         _RUNNING.add(self)
         self.thread.start()
@@ -302,7 +327,7 @@ class Preparation:
         try:
             while todo and not self.cancelled:
                 for q in todo:
-                    if self.cancelled:
+                    if self.cancelled or time.monotonic() - self.seen > ABANDON_S:
                         return
                     if q not in self.frames:
                         self.evaluate(q, claim=True)
@@ -337,6 +362,7 @@ def _prepare(state, key: str, missing: Sequence[Tuple[int, ...]], frames: dict,
     """Start evaluating ``missing`` in the background, unless the running preparation is already doing so."""
     prep: Optional[Preparation] = state.get(f"{key}-prep")
     if prep is not None and prep.alive() and prep.tag == tag and prep.frames is frames:
+        prep.seen = time.monotonic()
         return
     if prep is not None:
         prep.cancelled = True
@@ -383,8 +409,9 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
     ordered = axes(point, sliders, moved)
     if point not in frames:
         evaluate(point)
-    epoch, sent = _sent(state, key, generation)
-    out = _frames_to_send(ordered, frames, sent)
+    delivery = _delivery(state, key, generation)
+    out = _frames_to_send(ordered, frames, delivery.held)
+    seq = delivery.send(out)
     pending = any(q not in frames for q in ordered)
     on_axes = 1 + sum(len(s.values) - 1 for s in sliders)  # ``axes`` lists the point's own axes first
     preparing = any(q not in frames for q in ordered[:on_axes])  # what the view says it is preparing
@@ -396,7 +423,7 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
                            "inert_note": s.inert_note} for s in sliders],
                  layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
                  revision=revision, point=list(point), frames=out, template=template_json(), columns=columns,
-                 pending=pending, preparing=preparing, budget_ms=POLL_MS if preparing else QUIET_POLL_MS, epoch=epoch,
+                 pending=pending, preparing=preparing, budget_ms=POLL_MS if preparing else QUIET_POLL_MS, epoch=delivery.epoch, seq=seq,
                  key=key, default=None)
     _trim(frames, evaluated, set(ordered))
     _prepare(state, key, [q for q in ordered if q not in frames], frames, evaluate, (generation, point, moved))
