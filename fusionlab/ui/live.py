@@ -424,7 +424,8 @@ def live_view(key: str, sliders: Sequence[LiveSlider], frame: Callable[[Tuple[fl
                            "inert_note": s.inert_note} for s in sliders],
                  layout=[[list(c) for c in row] for row in layout], structure=structure, context=generation,
                  revision=revision, point=list(point), frames=out, template=template_json(), columns=columns,
-                 pending=pending, preparing=preparing, budget_ms=POLL_MS if preparing else QUIET_POLL_MS, epoch=delivery.epoch, seq=seq,
+                 pending=pending, preparing=preparing, budget_ms=POLL_MS if preparing else QUIET_POLL_MS,
+                 epoch=delivery.epoch, seq=seq,
                  key=key, default=None)
     _trim(frames, evaluated, set(ordered))
     _prepare(state, key, [q for q in ordered if q not in frames], frames, evaluate, (generation, point, moved))
