@@ -119,25 +119,9 @@ def test_the_setting_shows_at_once_and_the_other_positions_follow_from_the_backg
     assert len(at.session_state["v-frames"][2]) == 6  # axes, then the 2 a second slider reaches after one step
 
 
-def test_a_new_setting_cancels_the_preparation_of_the_old_one():
+def _slow_preparation(n: int):
+    """A preparation of ``n`` points whose evaluation takes 10 ms each, and the points it evaluated, in order."""
     from fusionlab.ui.live import Preparation
-    frames, done = {}, []
-
-    def evaluate(q, claim=False):
-        time.sleep(0.02)
-        frames[q] = "f"
-        done.append(q)
-        return True
-    prep = Preparation([(i,) for i in range(200)], frames, evaluate, tag=())
-    time.sleep(0.1)
-    prep.cancelled = True  # what the next run does when the user moved a slider elsewhere
-    prep.join(5)
-    assert not prep.alive() and 0 < len(done) < 200 and len(done) == len(set(done))
-
-
-def test_a_preparation_nobody_asks_about_stops():
-    """A closed tab stops asking for the positions ready: its preparation stops instead of computing for no one."""
-    from fusionlab.ui import live
     frames, done = {}, []
 
     def evaluate(q, claim=False):
@@ -145,7 +129,21 @@ def test_a_preparation_nobody_asks_about_stops():
         frames[q] = "f"
         done.append(q)
         return True
-    prep = live.Preparation([(i,) for i in range(100_000)], frames, evaluate, tag=())
+    return Preparation([(i,) for i in range(n)], frames, evaluate, tag=()), done
+
+
+def test_a_new_setting_cancels_the_preparation_of_the_old_one():
+    prep, done = _slow_preparation(500)
+    time.sleep(0.1)
+    prep.cancelled = True  # what the next run does when the user moved a slider elsewhere
+    prep.join(5)
+    assert not prep.alive() and 0 < len(done) < 500 and len(done) == len(set(done))
+
+
+def test_a_preparation_nobody_asks_about_stops():
+    """A closed tab stops asking for the positions ready: its preparation stops instead of computing for no one."""
+    from fusionlab.ui import live
+    prep, done = _slow_preparation(100_000)
     prep.seen -= live.ABANDON_S + 1  # as if the view's last run came that long ago
     prep.join(5)
     assert not prep.alive() and len(done) <= 1
