@@ -18,6 +18,7 @@ import atexit
 import functools
 import hashlib
 import html
+import itertools
 import json
 import os
 import re
@@ -206,7 +207,7 @@ def _frame_cache(state, key: str, owner: object, structure: str, context: tuple)
     """This view's frames by point and by ``same()`` and their generation, dropped for another owner or context."""
     cache = state.get(f"{key}-frames")  # (owner, (structure, context), frames by point, by same(), generation)
     if cache is None or cache[0] is not owner or cache[1] != (structure, context):
-        cache = (owner, (structure, context), {}, {}, (cache[4] + 1) if cache else 0)
+        cache = (owner, (structure, context), {}, {}, next(_NUMBERS))
         state[f"{key}-frames"] = cache
     return cache[2], cache[3], cache[4]
 
@@ -267,6 +268,14 @@ def _frames_to_send(ordered: Sequence[Tuple[int, ...]], frames: dict, held: set)
     return out
 
 
+# Render numbers and frame generations, never reused in this process nor by the one before it (they start from the
+# clock, in microseconds: still exact in a JavaScript number). A component outlives them: a report it made before
+# reading the first render of a new delivery names a render of the old one, a tab that reconnects to a restarted
+# server holds the old server's frames, and neither may be taken for the new one's (render numbers restarted at 1
+# with each delivery, and a slider step then waited forever for a frame the page believed the component held).
+_NUMBERS = itertools.count(time.time_ns() // 1000)
+
+
 @dataclass
 class _Delivery:
     """What the page knows the component holds. The component keeps every frame it was sent until it starts
@@ -283,7 +292,7 @@ class _Delivery:
     seq: int = 0
 
     def send(self, out: Mapping[str, object]) -> int:
-        self.seq += 1
+        self.seq = next(_NUMBERS)
         self.sent[self.seq] = {tuple(int(i) for i in k.split(",")) for k in out}
         for old in list(self.sent)[:-100]:  # never acknowledged (no report came): their frames go again anyway
             del self.sent[old]
