@@ -162,3 +162,25 @@ def test_a_shared_result_keeps_its_name_while_it_lives():
     import gc
     gc.collect()
     assert key not in sharing._names
+
+
+def test_a_waiting_page_sends_its_bar_again_only_when_what_it_says_changes(monkeypatch):
+    """Each message is a redraw in the browser: a page that waits 0.5 s at one fraction, polling every 10 ms, sends
+    its bar a few times (its start, the change, its end), not fifty."""
+    from fusionlab.ui import training
+    sent, gate = [], threading.Event()
+
+    class Bar:
+        def progress(self, value, text=""):
+            sent.append((value, text))
+    monkeypatch.setattr(training.st, "progress", lambda *a, **k: (sent.append(a), Bar())[1])
+    monkeypatch.setattr(training, "POLL_S", 0.01)
+
+    def run(progress):
+        progress(0.5, "half way")
+        gate.wait(5)
+        return result(None)
+    threading.Timer(0.5, gate.set).start()
+    assert training.live_run("k", run, "training").tables == {"metrics": None}
+    assert 3 <= len(sent) <= 5, sent
+    assert any("half way" in str(s) for s in sent) and "done" in sent[-1][1]

@@ -48,10 +48,17 @@ def live_run(key: str, run: Callable[[Callable], T], label: str = "training", sh
     st.session_state[f"{key}-progress-epoch"] = None
     runner = sharing.runner()
     task = runner.submit(run, share)
-    drawn, rows_drawn = 0.0, None
+    drawn, rows_drawn, said = 0.0, None, None
     try:
         while not task.done.wait(POLL_S):
-            bar.progress(min(max(task.fraction, 0.0), 1.0), text=f"{label}: {_status(runner, task)}")
+            # the bar is sent again only when what it shows changes: each message is a redraw in the browser, and
+            # a class of browsers on the server's machine was spending its cores redrawing bars that said the same
+            now_says = (round(min(max(task.fraction, 0.0), 1.0), 2), f"{label}: {_status(runner, task)}")
+            if now_says != said:
+                said = now_says
+                bar.progress(*now_says[:1], text=now_says[1])
+            else:  # reading the session state is where Streamlit handles a Stop or a rerun, as sending does
+                _ = f"{key}-progress-epoch" in st.session_state
             rows, epoch = task.rows, task.epoch
             if epoch is not None:
                 st.session_state[f"{key}-progress-epoch"] = f"epoch {epoch.epoch}/{epoch.epochs}" + (
