@@ -4,7 +4,10 @@ Starts ``streamlit run app.py``, opens each page with a link that trains quickly
 depend on how well the model learned), presses Train, focuses the page's first noise slider and presses the
 arrow key ``--steps`` times. One step's time runs from the key press until Streamlit's script is no longer
 running and the page has stopped changing: the last DOM mutation before ``QUIET_MS`` of silence, observed by a
-MutationObserver in the page (so the quiet wait itself is not counted). Prints the median and max per page.
+MutationObserver in the page (so the quiet wait itself is not counted). In a live view it also times the step's
+answer: from the key press until the view finished redrawing the new setting (it marks each finished redraw), what
+the user sees; the page may change later for other reasons (a run that ships prepared positions redraws the view's
+fragment). Prints the median and max per page.
 
     python benchmarks/slider_latency.py                 # Playground, Gates & values, Uncertainty weighting
     python benchmarks/slider_latency.py --pages playground --steps 20
@@ -48,8 +51,16 @@ OBSERVER = """() => {
   watch(document);
   for (const f of document.querySelectorAll("iframe")) {  // the live views draw inside a (same-origin) iframe
     try { watch(f.contentDocument); } catch (e) {}
+    try {  // a live view marks each redraw it finished (data-draw-ms): the first after a step is its answer
+      if (f.src.includes("fusionlab_live")) new MutationObserver(() => {
+        if (window.__armed) { window.__answered = performance.now(); window.__armed = false; }
+      }).observe(f.contentDocument.body, {attributes: true, attributeFilter: ["data-draw-ms"]});
+    } catch (e) {}
   }
 }"""
+ARM = "() => { window.__answered = null; window.__armed = true; return performance.now(); }"  # before a step
+# ms from the step to the live view's redraw of the new setting (its figures swapped), or None (not a live view)
+ANSWERED = "t0 => window.__answered === null || window.__answered === undefined ? null : window.__answered - t0"
 SETTLED = """([t0, quiet]) => {
   const running = document.querySelector('[data-testid="stStatusWidget"]');
   const now = performance.now();
@@ -86,27 +97,28 @@ def measure(page, url: str, name: str, steps: int) -> list[float]:
     live = page.frame_locator('iframe[src*="fusionlab_live"]')
     live.locator('body[data-pending="no"]').wait_for(timeout=600_000)  # until every position is evaluated
     evaluated = time.perf_counter() - t_first
-    page.wait_for_function(SETTLED, arg=[0, QUIET_MS], timeout=600_000)  # the page after training, settled
+    page.wait_for_function(SETTLED, arg=[0, QUIET_MS], timeout=600_000, polling=100)  # after training, settled
     page.evaluate(OBSERVER)  # again: a live view's iframe may have appeared since
     target = find_slider(page, slider)
-    out, sync = [], []
+    out, sync, answered = [], [], []
     key = "ArrowRight"
     for _ in range(steps):
         target.focus()
         value, lo, hi = target.evaluate(POSITION)
         if value >= hi or value <= lo:  # at an end a key press changes nothing: turn back
             key = "ArrowLeft" if value >= hi else "ArrowRight"
-        t0 = page.evaluate("() => performance.now()")
+        t0 = page.evaluate(ARM)
         page.keyboard.press(key)
         page.wait_for_function(SETTLED, arg=[t0, QUIET_MS], timeout=120_000, polling=20)
         out.append(page.evaluate("() => window.__lastMutation") - t0)
+        answered.append(page.evaluate(ANSWERED, t0))
     # a live view tells the page its setting a second after the last move (a rerun that changes nothing on
     # screen); time it too, from the last key press
     t1 = page.evaluate("() => performance.now()")
     page.wait_for_timeout(1200)
     page.wait_for_function(SYNCED, timeout=120_000, polling=20)
     sync.append(page.evaluate("() => performance.now()") - t1)
-    return out, sync, evaluated
+    return out, sync, evaluated, [a for a in answered if a is not None]
 
 
 def server_idle(pid: int, below: float = 0.05, timeout_s: float = 60.0) -> None:
@@ -163,10 +175,13 @@ def main() -> None:
                           "(target <= 5 s)")
                     page.close()
                     continue
-                ms, sync, evaluated = measure(page, url, name, args.steps)
+                ms, sync, evaluated, answered = measure(page, url, name, args.steps)
                 print(f"{name:24s} slider step: median {statistics.median(ms):6.0f} ms, max {max(ms):6.0f} ms "
-                      f"({len(ms)} steps; target <= 150 ms median); every position evaluated {evaluated:.1f} s "
-                      f"after the first draw; the page idle again {sync[0]:.0f} ms after the last step")
+                      f"until the page stopped changing ({len(ms)} steps; target <= 150 ms median)" + (
+                          f"; the figures swapped: median {statistics.median(answered):.0f} ms, max "
+                          f"{max(answered):.0f} ms" if answered else ""))
+                print(f"{'':24s} every position evaluated {evaluated:.1f} s after the first draw; the page idle "
+                      f"again {sync[0]:.0f} ms after the last step")
                 print(f"{'':24s} steps in order (ms): {' '.join(f'{m:.0f}' for m in ms)}")
                 page.close()
             browser.close()

@@ -23,11 +23,13 @@ def free_port() -> int:
 
 def start_app(root: Path = ROOT, timeout_s: float = 120.0) -> Tuple[subprocess.Popen, str]:
     """``streamlit run app.py`` in ``root``, headless on 127.0.0.1; ``(process, url)`` once its health check
-    says ok. Its output goes to a temporary file (a pipe nobody reads could fill and stall it); if it does
+    says ok. Its output goes to a temporary file (a pipe nobody reads could fill and stall it), or to the file
+    ``FUSIONLAB_SERVER_LOG`` names (a benchmark's server log, to read an error a page only names); if it does
     not come up, ``RuntimeError`` carries the output's tail."""
     port = free_port()
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    log = tempfile.TemporaryFile()
+    named = os.environ.get("FUSIONLAB_SERVER_LOG")
+    log = open(named, "w+b") if named else tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1"],
                             cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
