@@ -3,7 +3,6 @@
 Pages are discovered from ``pages/*.py`` in file-name order; each page's title is
 the first line of its module docstring, so adding a page touches no shared file.
 """
-import ast
 from pathlib import Path
 
 import streamlit as st
@@ -11,6 +10,7 @@ import torch
 
 from fusionlab.threads import one_blas_thread
 from fusionlab.ui.memory import start_trimmer
+from fusionlab.ui.shell import page_title
 
 # one intra-op thread per training: on a 2-core machine shared with sessions, a browser or a worker, two OpenMP
 # threads wait on a busy core. benchmarks/torch_threads.py, next to one busy process: UDML's default study 5.7 s
@@ -24,12 +24,6 @@ start_trimmer()  # freed sessions' memory goes back to the system
 
 PAGES_DIR = Path(__file__).parent / "pages"
 
-
-def _title(path: Path) -> str:
-    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or path.stem
-    return doc.strip().splitlines()[0].rstrip(".")
-
-
-pages = [st.Page(str(p), title=_title(p), default=(i == 0), url_path=p.stem.split("_", 1)[-1])
+pages = [st.Page(str(p), title=page_title(p), default=(i == 0), url_path=p.stem.split("_", 1)[-1])
          for i, p in enumerate(sorted(PAGES_DIR.glob("*.py")))]
 st.navigation(pages).run()

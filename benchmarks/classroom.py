@@ -32,6 +32,7 @@ import os
 import re
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -188,6 +189,11 @@ async def session(browser, url: str, args, delay: float, res: dict, warm: bool =
     return ctx
 
 
+def observers(n: int, k: int) -> set:
+    """``k`` of the ``n`` sessions, spread evenly over the class's starts."""
+    return {min(n - 1, int((j + 0.5) * n / k)) for j in range(k)} if k > 0 else set()
+
+
 def target(label: str, ok: bool) -> str:
     return f"  {label}: {'met' if ok else 'NOT MET'}"
 
@@ -212,7 +218,16 @@ async def run(args) -> None:
             kinds = {kind: (lambda k: lambda pid, cmd: chromium_kind(cmd) == k)(kind) for kind in KINDS}
             cpu0 = cpu_s(server), cpu_s(browsers), {k: cpu_s(m) for k, m in kinds.items()}
             t0 = time.perf_counter()
-            contexts = await asyncio.gather(*(session(browser, url, args, args.spread * i / max(n - 1, 1), r)
+            watchers = observers(n, args.observers)
+            others = browser
+            if watchers:  # the rest of the class in a chromium at the lowest priority
+                wrapper = Path(tempfile.mkdtemp(prefix="classroom-")) / "chromium-nice"
+                wrapper.write_text(f'#!/bin/sh\nexec nice -n 19 {CHROMIUM} "$@"\n')
+                wrapper.chmod(0o755)
+                others = await p.chromium.launch(executable_path=str(wrapper), args=["--no-sandbox", "--disable-gpu",
+                                                                                     "--disable-dev-shm-usage"])
+            contexts = await asyncio.gather(*(session(browser if i in watchers else others, url, args,
+                                                      args.spread * i / max(n - 1, 1), r)
                                               for i, r in enumerate(res)))
             wall = time.perf_counter() - t0
             cpu = cpu_s(server) - cpu0[0], cpu_s(browsers) - cpu0[1], {k: cpu_s(m) - cpu0[2][k] for k, m in
@@ -220,6 +235,8 @@ async def run(args) -> None:
             for ctx in contexts:
                 await ctx.close()
             await browser.close()
+            if others is not browser:
+                await others.close()
         await asyncio.sleep(args.after)
         after, peak = mem.now(), max(mem.samples)
     finally:
@@ -257,6 +274,16 @@ async def run(args) -> None:
                                           f"({len(answered)} steps)" if answered else "not seen"))
     print(target("slider step median <= 150 ms", bool(steps) and statistics.median(steps) <= 150))
     print(target("the view redrawn within 150 ms, median", bool(answered) and statistics.median(answered) <= 150))
+    if watchers:
+        seen = [res[i] for i in sorted(watchers)]
+        firsts = [r["first"] for r in seen if "first" in r]
+        answers = [a for r in seen for a in r.get("answered", []) if a is not None]
+        print(f"observers (sessions {', '.join(str(i + 1) for i in sorted(watchers))}: their chromium at normal "
+              f"priority, the other {n - len(watchers)} at nice 19, as if each student's browser had its own "
+              f"machine while the server carries the whole class): first result (s) "
+              f"{' '.join(f'{f:.1f}' for f in firsts) or 'none'}; view redrawn after a step (ms): "
+              + (f"median {statistics.median(answers):.0f}, max {max(answers):.0f} ({len(answers)} steps)"
+                 if answers else "not seen"))
     print(f"errors: {len(errors)}" + "".join(f"\n    {e}" for e in errors[:5]))
     print(target("no errors", not errors))
     print(f"test accuracy shown: {', '.join(accs) or 'none'} ({sum('acc' in r for r in res)} sessions read)")
@@ -275,6 +302,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5, help="slider steps per session")
     ap.add_argument("--after", type=float, default=90.0, help="seconds of memory sampling after the sessions close")
     ap.add_argument("--link", default=LINK, help="the lesson link every session opens")
+    ap.add_argument("--observers", type=int, default=0,
+                    help="this many sessions, spread over the class, in a chromium of their own at normal priority "
+                         "and the rest in one at nice 19: what a student whose browser has its own machine sees "
+                         "(here every browser shares the server's cores), reported apart")
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=900)
     asyncio.run(run(ap.parse_args()))

@@ -165,10 +165,13 @@ def test_expired_sessions_are_dropped_from_streamlits_session_storage(monkeypatc
     monkeypatch.setattr(Runtime, "exists", classmethod(lambda cls: True))
     monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: fake))
     assert "gone" in storage._cache._data  # hidden from list() yet still referenced
+    fake._session_mgr._active_session_info_by_id = {"open": None}
+    assert memory.sessions_held() == 3
     memory.expire_sessions()
     loop.run_until_complete(asyncio.sleep(0))
     loop.close()
     assert set(storage._cache._data) == {"live"}
+    assert memory.sessions_held() == 2  # one fewer: the trimmer collects now, and not while sessions only arrive
 
 
 def test_playground_signal_and_perceptual_tests_are_the_librarys_with_the_sliders_noise():

@@ -10,7 +10,24 @@ calls ``st.navigation`` and opens the page the URL names).
 """
 from __future__ import annotations
 
+import ast
+import functools
+from pathlib import Path
+
 import streamlit as st
+
+
+@functools.lru_cache(maxsize=64)
+def _title_of(path: str, mtime_ns: int) -> str:
+    doc = ast.get_docstring(ast.parse(Path(path).read_text(encoding="utf-8"))) or Path(path).stem
+    return doc.strip().splitlines()[0].rstrip(".")
+
+
+def page_title(path: Path) -> str:
+    """A page's title: the first line of its module docstring. Parsed once per file version, not at every run
+    of every session (``app.py`` builds the navigation at each run: parsing the nine pages each time was 1.5 s
+    of a 40 s sample of a server with 24 sessions starting, py-spy)."""
+    return _title_of(str(path), path.stat().st_mtime_ns)
 
 
 def machine_settings_from_secrets() -> None:
