@@ -123,3 +123,26 @@ def test_a_bundle_config_field_of_the_wrong_kind_is_a_one_line_error():
     bad["fusion_options"] = ["tensor"]
     with pytest.raises(ValueError, match="config.fusion_options must be an object"):
         config_from_record(ScalingConfig, bad)
+
+
+def _grown_run_page():
+    import streamlit as st
+
+    from fusionlab.ui.bundle_box import bundle_box
+    run = st.session_state.setdefault("run", object())
+    bundle_box("t", run, lambda: b"zip bytes", "run.zip", lambda data: None,
+               version=st.session_state.setdefault("version", 1))
+
+
+def test_a_download_prepared_before_the_run_grew_is_withdrawn_with_the_reason():
+    """A run that grows in place (Uncertainty weighting's other seeds landing): the download prepared for the
+    older version is not offered, and the box says why instead of the button silently vanishing."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_function(_grown_run_page).run()
+    assert not any("has changed since" in c.value for c in at.caption)
+    at.button(key="t-bundle-make").click().run()
+    assert at.get("download_button")
+    at.session_state["version"] = 2
+    at.run()
+    assert not at.get("download_button")
+    assert any("has changed since its download was prepared" in c.value for c in at.caption)

@@ -55,6 +55,9 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                 made = st.session_state.get(f"{key}-bundle")  # (run, version, bytes)
                 current = made is not None and made[0] is run and made[1] == version
                 if not current:
+                    if made is not None and made[0] is run:  # the download offered before is gone: say why
+                        st.caption("The run has changed since its download was prepared (more seeds or tables "
+                                   "landed): prepare it again to save what is on screen now.")
                     if st.button("Prepare the download", key=f"{key}-bundle-make",
                                  help="one .zip: config.json (with this page's link), the weights (safetensors), "
                                       "every table as CSV and every figure as HTML"):
