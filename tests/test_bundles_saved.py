@@ -135,8 +135,8 @@ def _grown_run_page():
 
 
 def test_a_download_prepared_before_the_run_grew_is_withdrawn_with_the_reason():
-    """A run that grows in place (Uncertainty weighting's other seeds landing): the download prepared for the
-    older version is not offered, and the box says why instead of the button silently vanishing."""
+    """A run that grows (Uncertainty weighting's other seeds landing) or is replaced: the download prepared for the
+    older one is not offered, and the box says why instead of the button silently vanishing."""
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_function(_grown_run_page).run()
     assert not any("has changed since" in c.value for c in at.caption)
@@ -145,4 +145,9 @@ def test_a_download_prepared_before_the_run_grew_is_withdrawn_with_the_reason():
     at.session_state["version"] = 2
     at.run()
     assert not at.get("download_button")
-    assert any("has changed since its download was prepared" in c.value for c in at.caption)
+    assert any("has changed since the download was prepared" in c.value for c in at.caption)
+    at.button(key="t-bundle-make").click().run()
+    assert at.get("download_button") and not any("has changed since" in c.value for c in at.caption)
+    at.session_state["run"] = object()  # trained again, or a page that stores a new run when its seeds land
+    at.run()
+    assert not at.get("download_button") and any("has changed since" in c.value for c in at.caption)

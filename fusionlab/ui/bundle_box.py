@@ -55,9 +55,7 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                 made = st.session_state.get(f"{key}-bundle")  # (run, version, bytes)
                 current = made is not None and made[0] is run and made[1] == version
                 if not current:
-                    if made is not None and made[0] is run:  # the download offered before is gone: say why
-                        st.caption("The run has changed since its download was prepared (more seeds or tables "
-                                   "landed): prepare it again to save what is on screen now.")
+                    note = st.empty() if made is not None else None  # the download offered before is gone
                     if st.button("Prepare the download", key=f"{key}-bundle-make",
                                  help="one .zip: config.json (with this page's link), the weights (safetensors), "
                                       "every table as CSV and every figure as HTML"):
@@ -68,6 +66,9 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                         else:
                             st.session_state[f"{key}-bundle"] = made
                             current = True
+                    if note is not None and not current:  # say why, unless it was prepared again just now
+                        note.caption("The run on screen has changed since the download was prepared (trained "
+                                     "again, or more seeds or tables landed): prepare it again to save this one.")
                 if current:
                     st.download_button("Download run (.zip)", made[2], key=f"{key}-bundle-download",
                                        file_name=file_name, mime="application/zip", on_click="ignore", type="primary")
