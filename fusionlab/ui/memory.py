@@ -9,8 +9,8 @@ pages in its per-thread arenas, so resident memory stays at its peak.
 
 One daemon thread per server, every ``EVERY`` seconds: drops the expired sessions on the
 runtime's event loop (the cache is not thread-safe); when the runtime holds fewer sessions than at
-the last look (or a minute has passed), it collects garbage and calls ``malloc_trim(0)``. ``mallopt(M_ARENA_MAX, 2)`` caps the number of arenas session threads spread
-their allocations over. The glibc calls are no-ops where glibc is absent.
+the last look (or a minute has passed), it collects garbage and calls ``malloc_trim(0)``.
+``mallopt(M_ARENA_MAX, 2)`` caps the number of arenas session threads spread their allocations over. The glibc calls are no-ops where glibc is absent.
 """
 from __future__ import annotations
 

@@ -56,7 +56,8 @@ def live_run(key: str, run: Callable[[Callable], T], label: str = "training", sh
             now_says = (round(min(max(task.fraction, 0.0), 1.0), 2), f"{label}: {_status(runner, task)}")
             if now_says != said:
                 said = now_says
-                bar.progress(*now_says[:1], text=now_says[1])
+                fraction, text = now_says
+                bar.progress(fraction, text=text)
             else:  # reading the session state is where Streamlit handles a Stop or a rerun, as sending does
                 _ = f"{key}-progress-epoch" in st.session_state
             rows, epoch = task.rows, task.epoch
