@@ -229,6 +229,7 @@ def test_a_downloaded_run_reopens_in_another_browser_context(server, fresh_serve
                           && b.dataset.agreed.split(",")[0] !== "0"; }""")
     noisy = _accuracy(page)
     assert noisy != clean
+    page.get_by_role("button", name="Prepare the download").click()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download run (.zip)").click()
     path = tmp_path / "run.zip"
@@ -260,6 +261,7 @@ def test_a_gates_run_reopens_in_another_browser_context(server, fresh_server, pa
     page.keyboard.press("ArrowRight")
     page.wait_for_function("""() => { const f = document.querySelector('iframe[src*="fusionlab_live"]');
         const w = f && f.contentDocument.getElementById('slider-1'); return w && !w.disabled; }""")
+    page.get_by_role("button", name="Prepare the download").click()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download run (.zip)").click()
     path = tmp_path / "gates.zip"
@@ -297,10 +299,11 @@ def test_every_other_page_reopens_its_run_in_another_browser_context(server, fre
     page.get_by_text(shown).first.wait_for()
     if name == "uncertainty_weighting":  # its other seeds train in the background: wait until they have landed
         # (their note is drawn in the run that starts them, and goes in a later one; waiting only for it to be gone
-        # passed before it was drawn, and the download would then hold seed 1's run alone)
+        # passed before it was drawn, and the download prepared then was dropped when the seeds landed)
         page.get_by_text("are training (about").wait_for(state="attached")
         page.get_by_text("are training (about").wait_for(state="detached")
     before = page.get_by_text(numbers).first.inner_text()
+    page.get_by_role("button", name="Prepare the download").click()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download run (.zip)").click()
     path = tmp_path / "run.zip"  # a short name: the uploader shows a long one cut

@@ -71,7 +71,8 @@ def test_a_playground_bundle_keeps_the_sliders_and_sample_and_reopens_with_the_s
     at.run()
     noisy = _accuracy(at)
     assert noisy != clean
-    blob = at.session_state["playground-bundle-make"]()  # what the Download button builds when pressed
+    at.button(key="playground-bundle-make").click().run()
+    blob = at.session_state["playground-bundle"][2]
     with zipfile.ZipFile(io.BytesIO(blob)) as z:
         meta = json.loads(z.read("config.json"))
     assert meta["view"] == {"level-pix": "1", "sample": "3"}  # a level left at 0 is the default, not stored
@@ -90,11 +91,11 @@ def test_a_playground_bundle_keeps_the_sliders_and_sample_and_reopens_with_the_s
     at.session_state["playground-lv-gaussian-pix"] = level
     at.run()
     gauss = _accuracy(at)
-    blob = at.session_state["playground-bundle-make"]()
-    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+    at.button(key="playground-bundle-make").click().run()
+    with zipfile.ZipFile(io.BytesIO(at.session_state["playground-bundle"][2])) as z:
         assert json.loads(z.read("config.json"))["view"] == {"noise": "gaussian", "level-pix": f"{level:g}",
                                                              "sample": "3"}
-    (tmp_path / "run.zip").write_bytes(blob)
+    (tmp_path / "run.zip").write_bytes(at.session_state["playground-bundle"][2])
     third = AppTest.from_function(_reopened_page, args=(str(tmp_path / "run.zip"),
                                                         str(ROOT / "pages" / "1_playground.py")),
                                   default_timeout=120).run()
@@ -124,15 +125,29 @@ def test_a_bundle_config_field_of_the_wrong_kind_is_a_one_line_error():
         config_from_record(ScalingConfig, bad)
 
 
-def test_the_download_holds_the_sliders_on_screen_when_it_is_pressed_not_when_the_box_was_drawn():
-    """A slider moves in the live view's fragment, which does not redraw the box: the zip is built when Download is
-    pressed, with the setting on screen then (a zip made when the box was drawn would hold the old one)."""
-    from test_pages import _train_playground
-    at = _train_playground()
-    make = at.session_state["playground-bundle-make"]
-    with zipfile.ZipFile(io.BytesIO(make())) as z:
-        assert "level-pix" not in json.loads(z.read("config.json"))["view"]
-    at.session_state["playground-lv-mix-pix"] = 1.0  # the slider's step, stored by the view (no full run)
-    with zipfile.ZipFile(io.BytesIO(make())) as z:
-        meta = json.loads(z.read("config.json"))
-    assert meta["view"].get("level-pix") == "1" and "level-pix=1" in meta["url"]
+def _grown_run_page():
+    import streamlit as st
+
+    from fusionlab.ui.bundle_box import bundle_box
+    run = st.session_state.setdefault("run", object())
+    bundle_box("t", run, lambda: b"zip bytes", "run.zip", lambda data: None,
+               version=st.session_state.setdefault("version", 1))
+
+
+def test_a_download_prepared_before_the_run_grew_is_withdrawn_with_the_reason():
+    """A run that grows (Uncertainty weighting's other seeds landing) or is replaced: the download prepared for the
+    older one is not offered, and the box says why instead of the button silently vanishing."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_function(_grown_run_page).run()
+    assert not any("has changed since" in c.value for c in at.caption)
+    at.button(key="t-bundle-make").click().run()
+    assert at.get("download_button")
+    at.session_state["version"] = 2
+    at.run()
+    assert not at.get("download_button")
+    assert any("has changed since the download was prepared" in c.value for c in at.caption)
+    at.button(key="t-bundle-make").click().run()
+    assert at.get("download_button") and not any("has changed since" in c.value for c in at.caption)
+    at.session_state["run"] = object()  # trained again, or a page that stores a new run when its seeds land
+    at.run()
+    assert not at.get("download_button") and any("has changed since" in c.value for c in at.caption)

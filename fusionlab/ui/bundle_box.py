@@ -1,7 +1,7 @@
 """The "Save this run, or reopen a saved one" box every page with a trained model shows (issue 17 item 4).
 
 A page gives ``bundle_box`` its key, whether its run can be saved, how to make the bundle's bytes (called when
-the user presses Download, not on every rerun: a bundle holds every table and figure) and how to reopen one (a callback
+the user asks, not on every rerun: a bundle holds every table and figure) and how to reopen one (a callback
 that gets the uploaded bytes and sets the page's run and controls, raising ``ValueError`` with a one-line
 reason). The upload is reopened in the button's callback, before the page runs, so the controls it sets are
 drawn with the bundle's values.
@@ -9,7 +9,7 @@ drawn with the bundle's values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Hashable, Mapping, Optional
 
 import streamlit as st
 
@@ -37,11 +37,10 @@ def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
 
 
 def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_name: str,
-               reopen: Callable[[bytes], None], why: str = "") -> None:
+               reopen: Callable[[bytes], None], version: Hashable = None, why: str = "") -> None:
     """'Download run' of ``run`` (``make`` is None: it cannot be saved, for the reason ``why``) and 'Reopen' of an
-    uploaded bundle. ``make`` runs when the button is pressed, in Streamlit's download thread (deferred data), so
-    the zip is never held in the session and always holds what is on screen then: no "prepare" step whose zip a run
-    that grew, or a slider moved since, would make stale."""
+    uploaded bundle. ``version`` names what the run holds now, for a run that grows in place or changes with the
+    controls (more seeds, more tables, another setting): a prepared download of an older version is not offered."""
     # a bordered box, not an expander: the training run's progress bar shifts the elements, so an expander would
     # come back closed on the next run (and hide the download button that run made)
     with st.container(border=True, key=f"{key}-bundle-box"):
@@ -53,12 +52,26 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
             elif make is None:
                 st.caption(f"This run cannot be saved{': ' + why if why else '.'}")
             else:
-                st.session_state[f"{key}-bundle-make"] = make  # what the button builds (a test presses it here)
-                st.download_button("Download run (.zip)", make, key=f"{key}-bundle-download", file_name=file_name,
-                                   mime="application/zip", on_click="ignore", type="primary",
-                                   help="one .zip, built when you press it: config.json (with this page's link and "
-                                        "the sliders and sample on screen), the weights (safetensors), every table "
-                                        "as CSV and every figure as HTML")
+                made = st.session_state.get(f"{key}-bundle")  # (run, version, bytes)
+                current = made is not None and made[0] is run and made[1] == version
+                if not current:
+                    note = st.empty() if made is not None else None  # the download offered before is gone
+                    if st.button("Prepare the download", key=f"{key}-bundle-make",
+                                 help="one .zip: config.json (with this page's link), the weights (safetensors), "
+                                      "every table as CSV and every figure as HTML"):
+                        try:
+                            made = (run, version, make())
+                        except ValueError as exc:
+                            st.error(f"Cannot save this run: {exc}")
+                        else:
+                            st.session_state[f"{key}-bundle"] = made
+                            current = True
+                    if note is not None and not current:  # say why, unless it was prepared again just now
+                        note.caption("The run on screen has changed since the download was prepared (trained "
+                                     "again, or more seeds or tables landed): prepare it again to save this one.")
+                if current:
+                    st.download_button("Download run (.zip)", made[2], key=f"{key}-bundle-download",
+                                       file_name=file_name, mime="application/zip", on_click="ignore", type="primary")
         with right:
             st.file_uploader("reopen a run (.zip from 'Download run')", type=["zip"], key=f"{key}-bundle-up")
             st.button("Reopen", key=f"{key}-reopen", on_click=_reopen, args=(key, reopen))
@@ -68,18 +81,6 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
             st.success(st.session_state.pop(f"{key}-bundle-note"))
             if st.session_state.get(f"{key}-bundle-warning"):
                 st.warning(st.session_state.pop(f"{key}-bundle-warning"))
-
-
-def _session_values() -> Callable[[], Mapping[str, Any]]:
-    """Reads this session's state (widget values by key) from any thread: the download thread has no script
-    context, so ``st.session_state`` is not there; ``filtered_state`` takes the state's lock and, unlike item
-    access, never calls back into the script runner (which may raise a rerun in the wrong thread)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-    ctx = get_script_run_ctx()
-    if ctx is None:  # bare mode (no session): nothing on screen beyond the config
-        return dict
-    state = ctx.session_state
-    return lambda: state.filtered_state  # (a property)
 
 
 @dataclass(frozen=True)
@@ -97,17 +98,13 @@ class PageSaving:
     config_state: Callable[[Any], Dict[str, Any]]
     restore: Callable[[bundles.Reopened], None]
 
-    def maker(self, cfg: Any, result: Any, figures: Callable[[], Mapping[str, Any]]) -> Callable[[], bytes]:
-        """The bundle of ``result``, built when called: the link's parameters and the page's address are read now
-        (in the script), the sliders and sample on screen when the download is pressed."""
-        params, state, origin = self.params(cfg.data.name), self.config_state(cfg), st.context.url
-        values = _session_values()
+    def view(self, cfg: Any) -> Dict[str, str]:
+        return view_query(self.params(cfg.data.name), self.config_state(cfg))
 
-        def make() -> bytes:
-            view = view_query(params, state, values())
-            url = run_url(self.url_path, params, state, view, origin=origin)
-            return bundles.save(self.saving, cfg, result, view, url, figures())
-        return make
+    def make(self, cfg: Any, result: Any, figures: Callable[[], Mapping[str, Any]]) -> bytes:
+        params, state = self.params(cfg.data.name), self.config_state(cfg)
+        view = view_query(params, state)
+        return bundles.save(self.saving, cfg, result, view, run_url(self.url_path, params, state, view), figures())
 
     def reopen(self, data: bytes) -> None:
         """Reopen's callback (it runs before the page, so it may set the controls): the run, its controls, then
@@ -123,7 +120,8 @@ class PageSaving:
                                                               + "; ".join(problems))
 
     def box(self, run: object, cfg: Any, result: Any, figures: Callable[[], Mapping[str, Any]], file_name: str,
-            savable: bool = True, why: str = "") -> None:
-        """``bundle_box`` for this page."""
-        bundle_box(self.key, run, self.maker(cfg, result, figures) if run is not None and savable else None,
-                   file_name, self.reopen, why=why)
+            savable: bool = True, version: Hashable = None, why: str = "") -> None:
+        """``bundle_box`` for this page: a prepared download belongs to the run, its ``version`` and its view."""
+        view = tuple(sorted(self.view(cfg).items())) if run is not None else ()
+        bundle_box(self.key, run, (lambda: self.make(cfg, result, figures)) if run is not None and savable else None,
+                   file_name, self.reopen, version=(version, view), why=why)

@@ -199,10 +199,9 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def page_url(url_path: str, query: Mapping[str, str], origin: Optional[str] = None) -> str:
-    """The page's address with ``query``: the browser's origin (``origin``, by default ``st.context.url``: read it
-    in the script, a thread of its own has no context) and the page's path."""
-    parts = urlsplit(origin or st.context.url or "http://localhost:8501")
+def page_url(url_path: str, query: Mapping[str, str]) -> str:
+    """The page's address with ``query``: the browser's origin (``st.context.url``) and the page's path."""
+    parts = urlsplit(st.context.url or "http://localhost:8501")
     base = f"{parts.scheme}://{parts.netloc}/{url_path}"
     return base + (f"?{urlencode(query, safe=',')}" if query else "")
 
@@ -251,12 +250,11 @@ def address_box(url: str) -> None:
     st.iframe(ADDRESS_HTML % json.dumps(url).replace("<", "\\u003c"), height=84)  # no '</script>' can close it
 
 
-def view_query(params: Mapping[str, Param], config_state: Mapping[str, Any],
-               values: Optional[Mapping[str, Any]] = None) -> Dict[str, str]:
+def view_query(params: Mapping[str, Param], config_state: Mapping[str, Any]) -> Dict[str, str]:
     """What the page shows beyond a config (the noise sliders, the selected sample) as link text: the current
-    link's parameters (from the widgets' ``values``, the session's by default) whose widgets ``config_state`` (the
-    config's widget values) does not set. A bundle saves it as its ``view``; ``apply_view`` brings it back."""
-    return {n: v for n, v in current_query(params, values).items() if params[n].key not in config_state}
+    link's parameters whose widgets ``config_state`` (the config's widget values) does not set. A bundle saves it
+    as its ``view``; ``apply_view`` brings it back."""
+    return {n: v for n, v in current_query(params).items() if params[n].key not in config_state}
 
 
 def apply_view(params: Callable[[], Mapping[str, Param]], view: Mapping[str, str]) -> list:
@@ -298,9 +296,9 @@ def plain(text: str, most: int = 80) -> str:
 
 
 def run_url(url_path: str, params: Mapping[str, Param], config_state: Mapping[str, Any],
-            view: Mapping[str, str], origin: Optional[str] = None) -> str:
+            view: Mapping[str, str]) -> str:
     """The link that opens the page as a run was: the controls of its config, then what was on screen."""
-    return page_url(url_path, {**current_query(params, config_state), **view}, origin)
+    return page_url(url_path, {**current_query(params, config_state), **view})
 
 
 def checked_state(params: Mapping[str, Param], state: Dict[str, Any]) -> Dict[str, Any]:

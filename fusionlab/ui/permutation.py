@@ -311,5 +311,5 @@ def bundle_controls(out: Optional[Result], cfg: Optional[PermutationStudyConfig]
         return {"histograms": figs.permutation_histograms(out.tables["null"], table, pick),
                 "q_vs_correct": figs.q_vs_correct(qc[qc["score"] == pick]), "rho_delta": figs.rho_delta_summary(table)}
     SAVING.box(out, cfg, out, figures, f"fusionlab-permutation-seed{cfg.seed}.zip" if cfg else "",
-               savable=base is not None and base.outputs is None,
+               savable=base is not None and base.outputs is None, version=cfg,
                why="these are your own model's outputs; the file you loaded is the run")

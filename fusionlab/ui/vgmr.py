@@ -388,4 +388,5 @@ def bundle_controls(run: Optional[GatesRun]) -> None:
             run.samples = sample_table(run.model, run.data)
         result = run.result(samples=run.samples)
     SAVING.box(run, run.config if run else None, result, figs,
-               f"fusionlab-gates-{run.backbone}-seed{run.config.train.seed}.zip" if run else "")
+               f"fusionlab-gates-{run.backbone}-seed{run.config.train.seed}.zip" if run else "",
+               version=(tuple(sorted(run.models)), tuple(sorted(run.tables))) if run else None)
