@@ -61,6 +61,33 @@ def _open_playground(pg, server) -> None:
     pg.get_by_role("button", name="Train").wait_for()
 
 
+def _download(pg, path) -> None:
+    """Prepare the run's download and save it to ``path``. A prepared download the page withdraws before it is
+    pressed (the box says what changed: another seed landed, a slider moved) is prepared again, once; a box that
+    shows no download fails the test with what the box and any error box say."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    box = pg.locator('[class*="-bundle-box"]').first
+    ready = pg.get_by_role("button", name="Download run (.zip)")
+    said = []
+    for _ in range(2):
+        pg.get_by_role("button", name="Prepare the download").click()
+        withdrawn = pg.get_by_text("since the download was prepared")
+        try:
+            ready.or_(withdrawn).first.wait_for(timeout=120_000)
+            if withdrawn.count():
+                said.append(withdrawn.first.inner_text())
+                continue
+            with pg.expect_download() as info:
+                ready.click(timeout=30_000)
+        except PlaywrightTimeout:
+            errors = pg.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').all_inner_texts()
+            raise AssertionError(f"no download after Prepare; the box shows {box.inner_text()!r}; errors {errors}; "
+                                 f"withdrawn before: {said}") from None
+        info.value.save_as(path)
+        return
+    raise AssertionError(f"the prepared download was withdrawn twice: {said}")
+
+
 def _reopen(pg, path) -> None:
     """Upload the bundle and press Reopen once it has reached the page: the file's name shows at once, its size
     once it is sent; a click before the upload's own rerun carries no file (the page says so) and is pressed
@@ -229,11 +256,8 @@ def test_a_downloaded_run_reopens_in_another_browser_context(server, fresh_serve
                           && b.dataset.agreed.split(",")[0] !== "0"; }""")
     noisy = _accuracy(page)
     assert noisy != clean
-    page.get_by_role("button", name="Prepare the download").click()
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Download run (.zip)").click()
     path = tmp_path / "run.zip"
-    info.value.save_as(path)
+    _download(page, path)
     other = page.context.browser.new_context().new_page()  # another user on another server: no model, no session
     other.set_default_timeout(240_000)
     other.goto(f"{fresh_server}/playground")
@@ -261,11 +285,8 @@ def test_a_gates_run_reopens_in_another_browser_context(server, fresh_server, pa
     page.keyboard.press("ArrowRight")
     page.wait_for_function("""() => { const f = document.querySelector('iframe[src*="fusionlab_live"]');
         const w = f && f.contentDocument.getElementById('slider-1'); return w && !w.disabled; }""")
-    page.get_by_role("button", name="Prepare the download").click()
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Download run (.zip)").click()
     path = tmp_path / "gates.zip"
-    info.value.save_as(path)
+    _download(page, path)
     other = page.context.browser.new_context().new_page()
     other.set_default_timeout(240_000)
     other.goto(f"{fresh_server}/gates_values")
@@ -303,11 +324,8 @@ def test_every_other_page_reopens_its_run_in_another_browser_context(server, fre
         page.get_by_text("are training (about").wait_for(state="attached")
         page.get_by_text("are training (about").wait_for(state="detached")
     before = page.get_by_text(numbers).first.inner_text()
-    page.get_by_role("button", name="Prepare the download").click()
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Download run (.zip)").click()
     path = tmp_path / "run.zip"  # a short name: the uploader shows a long one cut
-    info.value.save_as(path)
+    _download(page, path)
     other = page.context.browser.new_context().new_page()
     other.set_default_timeout(240_000)
     other.goto(f"{fresh_server}/{name}")

@@ -130,24 +130,26 @@ def _grown_run_page():
 
     from fusionlab.ui.bundle_box import bundle_box
     run = st.session_state.setdefault("run", object())
-    bundle_box("t", run, lambda: b"zip bytes", "run.zip", lambda data: None,
-               version=st.session_state.setdefault("version", 1))
+    bundle_box("t", run, lambda: b"zip bytes", "run.zip", lambda data: None,  # PageSaving's (holds, on screen)
+               version=(st.session_state.setdefault("version", 1), st.session_state.setdefault("view", "a")))
 
 
-def test_a_download_prepared_before_the_run_grew_is_withdrawn_with_the_reason():
-    """A run that grows (Uncertainty weighting's other seeds landing) or is replaced: the download prepared for the
-    older one is not offered, and the box says why instead of the button silently vanishing."""
+def test_a_download_prepared_before_the_run_changed_is_withdrawn_with_what_changed():
+    """A run that grows (Gates & values' stages), is replaced (Uncertainty weighting's other seeds landing) or
+    whose sliders moved: the download prepared before is not offered, and the box says which of these happened
+    instead of the button silently vanishing."""
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_function(_grown_run_page).run()
-    assert not any("has changed since" in c.value for c in at.caption)
-    at.button(key="t-bundle-make").click().run()
-    assert at.get("download_button")
-    at.session_state["version"] = 2
-    at.run()
-    assert not at.get("download_button")
-    assert any("has changed since the download was prepared" in c.value for c in at.caption)
-    at.button(key="t-bundle-make").click().run()
-    assert at.get("download_button") and not any("has changed since" in c.value for c in at.caption)
-    at.session_state["run"] = object()  # trained again, or a page that stores a new run when its seeds land
-    at.run()
-    assert not at.get("download_button") and any("has changed since" in c.value for c in at.caption)
+
+    def withdrawn() -> str:
+        said = [c.value for c in at.caption if "since the download was prepared" in c.value]
+        assert not at.get("download_button") and len(said) == 1
+        return said[0]
+    assert not any("since the download was prepared" in c.value for c in at.caption)
+    for change, words in (("version", "has grown"), ("view", "sliders or sample on screen have changed"),
+                          ("run", "run on screen has changed")):
+        at.button(key="t-bundle-make").click().run()
+        assert at.get("download_button") and not any("since the download" in c.value for c in at.caption)
+        at.session_state[change] = object() if change == "run" else 2
+        at.run()
+        assert words in withdrawn(), change

@@ -67,8 +67,8 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                             st.session_state[f"{key}-bundle"] = made
                             current = True
                     if note is not None and not current:  # say why, unless it was prepared again just now
-                        note.caption("The run on screen has changed since the download was prepared (trained "
-                                     "again, or more seeds or tables landed): prepare it again to save this one.")
+                        note.caption(f"The {_what_changed(made, run, version)} since the download was prepared: "
+                                     "prepare it again to save this one.")
                 if current:
                     st.download_button("Download run (.zip)", made[2], key=f"{key}-bundle-download",
                                        file_name=file_name, mime="application/zip", on_click="ignore", type="primary")
@@ -81,6 +81,16 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
             st.success(st.session_state.pop(f"{key}-bundle-note"))
             if st.session_state.get(f"{key}-bundle-warning"):
                 st.warning(st.session_state.pop(f"{key}-bundle-warning"))
+
+
+def _what_changed(made: tuple, run: object, version: Hashable) -> str:
+    """Which part of a prepared download (``(run, version, bytes)``) no longer matches the page, in words."""
+    if made[0] is not run:
+        return "run on screen has changed (trained again, reopened, or its other seeds landed)"
+    if isinstance(version, tuple) and isinstance(made[1], tuple) and len(version) == len(made[1]) == 2:
+        if made[1][0] == version[0]:  # PageSaving's version: (what the run holds, what is on screen)
+            return "sliders or sample on screen have changed"
+    return "run on screen has grown (more models or tables landed)"
 
 
 @dataclass(frozen=True)
