@@ -10,7 +10,7 @@ import torch
 
 from fusionlab.threads import one_blas_thread
 from fusionlab.ui.memory import start_trimmer
-from fusionlab.ui.shell import page_title
+from fusionlab.ui.shell import page_title, warm_up
 
 # one intra-op thread per training: on a 2-core machine shared with sessions, a browser or a worker, two OpenMP
 # threads wait on a busy core. benchmarks/torch_threads.py, next to one busy process: UDML's default study 5.7 s
@@ -21,6 +21,7 @@ torch.set_num_threads(1)
 one_blas_thread()  # numpy's and scipy's BLAS too: the reliability test's solvers ran 14-16x slower on two
 st.set_page_config(page_title="fusionlab", page_icon=":material/hub:", layout="wide")
 start_trimmer()  # freed sessions' memory goes back to the system
+warm_up()  # torch's lazy imports, before the first Train
 
 PAGES_DIR = Path(__file__).parent / "pages"
 

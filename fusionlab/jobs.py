@@ -64,6 +64,7 @@ class Job:
     label: str  # what a progress bar says, e.g. "concat, n = 64"
     func: Callable[..., Tables]  # a module-level function (picklable)
     args: Tuple[Any, ...]
+    cost: float = 0.0  # a rough relative cost (not part of the digest): an executor starts the costliest first
 
     def digest(self) -> str:
         """A hash of what the job computes: the function, its arguments, fusionlab's version."""
@@ -196,7 +197,9 @@ def _run_here(run: _Run, stop: Optional[Callable[[], bool]]) -> bool:
 def _run_on(executor: Executor, run: _Run, stop: Optional[Callable[[], bool]]) -> bool:
     """Run the jobs left on ``executor``, cancelling those not started when stopped; True if any is missing."""
     jobs, stopped = run.jobs, False
-    futures: Dict[Future, int] = {executor.submit(jobs[i].func, *jobs[i].args): i for i in run.todo}
+    # the costliest first: on a few workers, the longest job started last is the study's tail
+    order = sorted(run.todo, key=lambda i: -jobs[i].cost)
+    futures: Dict[Future, int] = {executor.submit(jobs[i].func, *jobs[i].args): i for i in order}
     submitted = {f: time.perf_counter() for f in futures}
     try:
         for fut in as_completed(futures):

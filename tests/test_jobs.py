@@ -98,3 +98,29 @@ def test_progress_per_job_and_stop_cancels_the_pending_ones():
         remote = run_jobs(jobs, executor=pool, stop=lambda: True)
     assert remote.stopped and sum(r is not None for r in remote.results) < 6
     assert [r["t"]["x"].item() for r in out.results] == [i * i for i in range(6)]
+
+
+def test_an_executor_gets_the_costliest_jobs_first_and_the_results_stay_in_the_listed_order():
+    """On a few workers the longest job started last is the study's tail: jobs go out by ``cost``, descending
+    (ties in the listed order), and come back where they were listed."""
+    submitted = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, fn, *args, **kwargs):
+            submitted.append(args[0])
+            return super().submit(fn, *args, **kwargs)
+    costs = [1.0, 5.0, 0.0, 5.0, 3.0]
+    jobs = [Job(f"job {i}", _square, (i,), cost=c) for i, c in enumerate(costs)]
+    with Recording(1) as pool:
+        out = run_jobs(jobs, executor=pool)
+    assert submitted == [1, 3, 4, 0, 2]
+    assert [r["t"]["x"].item() for r in out.results] == [i * i for i in range(5)]
+    assert jobs[0].digest() == Job("job 0", _square, (0,)).digest()  # a cost hint does not change what is cached
+
+
+def test_scaling_jobs_cost_more_with_more_rows_and_a_larger_fusion():
+    data = scaling.prepared(SCALING.data, SCALING.split)
+    cost = {(j.args[1], j.args[2]): j.cost for j in scaling.jobs_of(replace(SCALING, fusions=("concat", "tensor")),
+                                                                     data)}
+    assert cost["concat", 32] < cost["concat", 64] and cost["tensor", 32] < cost["tensor", 64]
+    assert cost["concat", 64] < cost["tensor", 64]

@@ -206,3 +206,17 @@ def test_the_playgrounds_figures_say_what_to_look_for():
     captions = {name: text for row in noise_layout(at.session_state["playground-run"]) for name, text in row}
     figures = [name for name, b in _live(at).items() if b["kind"] == "figure"]  # the live view's
     assert lines and len(figures) >= 4 and all(captions[f] for f in figures), (figures, captions)
+
+
+def test_the_server_warm_up_imports_what_the_first_training_would():
+    """``shell.warm_up`` (app.py, once per server) builds an optimizer in a thread, so torch's lazily imported
+    compiler stack is in before the first Train; in a fresh process, where nothing else has imported it."""
+    import subprocess
+    import sys
+    code = ("import sys, torch\n"
+            "assert 'torch._dynamo' not in sys.modules\n"
+            "from fusionlab.ui.shell import warm_up\n"
+            "warm_up().join(120)\n"
+            "assert 'torch._dynamo' in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
