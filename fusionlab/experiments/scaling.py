@@ -119,7 +119,7 @@ DATA_DEFAULTS = {"clip-like": DEFAULT.data, "uci-digits": DataConfig("uci-digits
                  "synthetic": DataConfig("synthetic", SyntheticConfig(n_modalities=2, rule="dot"))}  # the dot task
 _PAPER = replace(DEFAULT, sizes=_sizes_to(4096), n_seeds=20, train=replace(DEFAULT.train, epochs=100))
 PRESETS: Dict[str, Tuple[ScalingConfig, str]] = {
-    "quick look (default)": (DEFAULT, "about 10-15 s"),  # 10.6-11.5 s in the browser (slider_latency.py --first-result)
+    "quick look (default)": (DEFAULT, "about 5 s"),  # 4.8-5.0 s in the browser (slider_latency.py --first-result)
     "paper: dot-product task": (replace(_PAPER, data=DataConfig("clip-like", ClipLikeConfig(label="dot", n_samples=6000))),
                                 "about 15-25 minutes on 2 cores"),
     "paper: real labels": (replace(_PAPER, data=DataConfig("clip-like", ClipLikeConfig(label="real", n_samples=6000))),

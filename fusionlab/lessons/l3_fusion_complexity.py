@@ -67,7 +67,7 @@ LESSON = Lesson(
            "fusion must learn the product from data; product fusion multiplies the views by construction; tensor "
            "fusion holds every pairwise product and much more. The study trains each at doubling training sizes, "
            "with several seeds, then adds noise. " + paper_said("fusion-complexity") + ". The default is a quick "
-           "look (about 10-15 s); the paper's own setting is the preset *paper: dot-product task* (15-25 minutes)."),
+           "look (about 5 s); the paper's own setting is the preset *paper: dot-product task* (15-25 minutes)."),
     steps=(
         Step("From less data?",
              "Which fusion reaches a middling accuracy (half-way from chance to the best) with less training data?",
