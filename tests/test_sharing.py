@@ -184,3 +184,30 @@ def test_a_waiting_page_sends_its_bar_again_only_when_what_it_says_changes(monke
     assert training.live_run("k", run, "training").tables == {"metrics": None}
     assert 3 <= len(sent) <= 5, sent
     assert any("half way" in str(s) for s in sent) and "done" in sent[-1][1]
+
+
+def test_a_shared_result_nobody_asks_for_is_dropped_after_the_idle_time_and_an_asked_one_is_kept():
+    """A class that has left gives its cached results and frames back; one still asked for stays."""
+    from fusionlab.ui.cache import ByteLRU
+    now = [0.0]
+    lru = ByteLRU(1000, size=len, max_idle_s=60.0, clock=lambda: now[0])
+    lru.put("left", b"x" * 10)
+    lru.put("used", b"y" * 10)
+    now[0] = 50.0
+    assert lru.peek("used") == b"y" * 10  # asked for: its idle time starts again
+    now[0] = 61.0
+    assert lru.expire() == 1 and lru.peek("left") is None and lru.peek("used") is not None and lru.used == 10
+    now[0] = 200.0
+    assert lru.peek("used") is None and lru.used == 0  # dropped at the next call, without expire()
+    assert ByteLRU(1000, size=len).expire() == 0  # no idle time: only the byte bound
+
+
+def test_the_trimmer_expires_idle_shared_results_without_making_the_stores(monkeypatch):
+    monkeypatch.setattr(sharing, "_singletons", {})  # a server where no page has run yet
+    assert sharing.expire_idle() == 0 and sharing._singletons == {}
+    runner = sharing.runner()
+    runner.finished.clock = lambda: 0.0
+    runner.finished.put("k", result(torch.nn.Linear(2, 2)))
+    runner.finished.clock = lambda: sharing.SHARED_IDLE_S + 1
+    assert sharing.expire_idle() == 1 and runner.finished.peek("k") is None
+    runner.shutdown()

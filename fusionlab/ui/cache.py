@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Optional
 
@@ -24,11 +25,12 @@ def nbytes(ds: MultimodalDataset) -> int:
 
 
 class ByteLRU:
-    """A thread-safe least-recently-used map whose values' sizes (``size(value)``) sum to at most ``limit``."""
+    """A thread-safe least-recently-used map whose values' sizes (``size(value)``) sum to at most ``limit``; with
+    ``max_idle_s``, a value nobody has asked for in that long is dropped too (at the next call, or ``expire``)."""
 
-    def __init__(self, limit: int, size=nbytes) -> None:
-        self.limit, self.size = limit, size
-        self._items: "OrderedDict[Any, tuple[Any, int]]" = OrderedDict()
+    def __init__(self, limit: int, size=nbytes, max_idle_s: Optional[float] = None, clock=time.monotonic) -> None:
+        self.limit, self.size, self.max_idle_s, self.clock = limit, size, max_idle_s, clock
+        self._items: "OrderedDict[Any, list]" = OrderedDict()  # key -> [value, bytes, last use], least recent first
         self._lock = threading.Lock()
 
     def get(self, key, make):
@@ -42,25 +44,43 @@ class ByteLRU:
     def peek(self, key):
         """The value held under ``key`` (marked recently used), or None."""
         with self._lock:
+            self._expire()
             if key not in self._items:
                 return None
             self._items.move_to_end(key)
-            return self._items[key][0]
+            item = self._items[key]
+            item[2] = self.clock()
+            return item[0]
 
     def put(self, key, value) -> None:
         """Hold ``value`` under ``key`` if it fits, dropping the least recently used beyond the limit."""
         n = self.size(value)
         with self._lock:
+            self._expire()
             if n <= self.limit:
-                self._items[key] = (value, n)
+                self._items[key] = [value, n, self.clock()]
                 self._items.move_to_end(key)
-                while sum(s for _, s in self._items.values()) > self.limit:
+                while sum(s for _, s, _ in self._items.values()) > self.limit:
                     self._items.popitem(last=False)
+
+    def expire(self) -> int:
+        """Drop the values idle for longer than ``max_idle_s``; how many were dropped."""
+        with self._lock:
+            return self._expire()
+
+    def _expire(self) -> int:
+        if self.max_idle_s is None:
+            return 0
+        cut, dropped = self.clock() - self.max_idle_s, 0
+        while self._items and next(iter(self._items.values()))[2] < cut:  # least recently used first
+            self._items.popitem(last=False)
+            dropped += 1
+        return dropped
 
     @property
     def used(self) -> int:
         with self._lock:
-            return sum(s for _, s in self._items.values())
+            return sum(s for _, s, _ in self._items.values())
 
 
 @st.cache_resource(show_spinner=False)

@@ -8,8 +8,9 @@ listed as gone still held their 8 models through their fragment storage). Then g
 pages in its per-thread arenas, so resident memory stays at its peak.
 
 One daemon thread per server, every ``EVERY`` seconds: drops the expired sessions on the
-runtime's event loop (the cache is not thread-safe); when the runtime holds fewer sessions than at
-the last look (or a minute has passed), it collects garbage and calls ``malloc_trim(0)``.
+runtime's event loop (the cache is not thread-safe) and the shared results no session has asked for
+lately (``sharing.expire_idle``); when the runtime holds fewer sessions than at the last look, a shared
+result went, or a minute has passed, it collects garbage and calls ``malloc_trim(0)``.
 ``mallopt(M_ARENA_MAX, 2)`` caps the number of arenas session threads spread their allocations over. The glibc calls are no-ops where glibc is absent.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ import time
 from typing import Optional
 
 import streamlit as st
+
+from .sharing import expire_idle
 
 EVERY = 10.0
 QUIET_EVERY = 60.0
@@ -89,10 +92,11 @@ def start_trimmer() -> threading.Thread:
             expire_sessions()
             time.sleep(0.5)  # let the loop run the expiry before collecting
             now = sessions_held()
+            dropped = expire_idle()  # shared results and frames a class has stopped asking for
             # a full collection holds the GIL for most of a second with a class's sessions in memory: py-spy showed
-            # it as a tenth of the server's time while 24 sessions started. Collect when a session has gone (its
-            # memory is what comes back), else once every ``QUIET_EVERY`` seconds
-            if now is None or held is None or now < held or time.monotonic() - last >= QUIET_EVERY:
+            # it as a tenth of the server's time while 24 sessions started. Collect when a session or a shared
+            # result has gone (its memory is what comes back), else once every ``QUIET_EVERY`` seconds
+            if now is None or held is None or now < held or dropped or time.monotonic() - last >= QUIET_EVERY:
                 trim()
                 last = time.monotonic()
             held = now

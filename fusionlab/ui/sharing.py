@@ -11,7 +11,7 @@ first result after minutes. Here every page's main run (``ui.training.live_run``
   deterministic per config and seed): the lab's own model on built-in data, never an upload, a folder read from
   the machine, or a user's model (:func:`share_name` gives None for those). It joins the same computation when one
   is queued or running, and a finished one comes from a cache bounded in bytes (``MAX_SHARED_BYTES``, least
-  recently used out first);
+  recently used out first) and in time (``SHARED_IDLE_S`` since it was last asked for);
 - a session that stops waiting (Stop, another run of its page, a closed tab) leaves; a computation nobody waits
   for any more is abandoned at its next progress report and never cached (what Stop did before).
 
@@ -41,6 +41,9 @@ from .cache import ByteLRU
 
 MAX_SHARED_BYTES = 256 * 2**20  # finished shared results held at most
 MAX_FRAME_BYTES = 64 * 2**20  # live-view frames of shared results held at most
+# a shared result or frame nobody has asked for in this long is dropped: a class that has left gives its memory
+# back within 90 s (its sessions go 30 s after their tabs close), and a class pressing Train within seconds shares
+SHARED_IDLE_S = 60.0
 IDLE_S = 30.0  # a worker thread with nothing to do ends after this long
 CLAIM_S = 30.0  # a frame another session is computing is left to it for this long at most
 
@@ -155,7 +158,7 @@ class Runner:
         self._workers = 0
         self._running: set = set()  # tasks being computed now
         self._threads: list = []
-        self.finished = ByteLRU(limit, size=deep_nbytes)
+        self.finished = ByteLRU(limit, size=deep_nbytes, max_idle_s=SHARED_IDLE_S)
 
     def submit(self, compute: Callable[[Callable], Any], share: Optional[str] = None) -> Task:
         """Queue ``compute(progress)``, or join the same shared computation, or take its finished result."""
@@ -250,7 +253,7 @@ class FrameStore:
     session is computing now, so that two sessions do not compute the same one side by side."""
 
     def __init__(self, limit: int = MAX_FRAME_BYTES) -> None:
-        self.frames = ByteLRU(limit, size=lambda frame: sum(len(v) for v in frame.values()))
+        self.frames = ByteLRU(limit, size=lambda frame: sum(len(v) for v in frame.values()), max_idle_s=SHARED_IDLE_S)
         self._claims: Dict[Hashable, float] = {}
         self._lock = threading.Lock()
 
@@ -322,3 +325,11 @@ def runner() -> Runner:
 
 def frame_store() -> FrameStore:
     return _one("frames", FrameStore)
+
+
+def expire_idle() -> int:
+    """Drop the shared results and frames idle longer than ``SHARED_IDLE_S`` (without making either store); how
+    many were dropped. The memory trimmer calls it, so a server nobody visits gives them back too."""
+    with _lock:
+        made = list(_singletons.values())
+    return sum(one.finished.expire() if isinstance(one, Runner) else one.frames.expire() for one in made)
