@@ -131,7 +131,8 @@ def _grown_run_page():
     from fusionlab.ui.bundle_box import bundle_box
     run = st.session_state.setdefault("run", object())
     bundle_box("t", run, lambda: b"zip bytes", "run.zip", lambda data: None,  # PageSaving's (holds, on screen)
-               version=(st.session_state.setdefault("version", 1), st.session_state.setdefault("view", "a")))
+               version=(st.session_state.setdefault("version", 1),
+                        st.session_state.setdefault("view", (("level-pix", "0.5"), ("sample", "3")))))
 
 
 def test_a_download_prepared_before_the_run_changed_is_withdrawn_with_what_changed():
@@ -150,6 +151,10 @@ def test_a_download_prepared_before_the_run_changed_is_withdrawn_with_what_chang
                           ("run", "run on screen has changed")):
         at.button(key="t-bundle-make").click().run()
         assert at.get("download_button") and not any("since the download" in c.value for c in at.caption)
-        at.session_state[change] = object() if change == "run" else 2
+        holds = [c.value for c in at.caption if "what was on screen when prepared" in c.value]
+        view = at.session_state["view"]
+        assert len(holds) == 1 and (all(f"`{k}` = `{v}`" in holds[0] for k, v in view) if view else
+                                    "at their start" in holds[0])  # what the zip holds, as the box says
+        at.session_state[change] = object() if change == "run" else 2 if change == "version" else ()
         at.run()
         assert words in withdrawn(), change

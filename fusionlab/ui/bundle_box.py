@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Hashable, Mapping, Optional
 import streamlit as st
 
 from .. import bundles
-from .links import Param, apply_view, checked_state, run_url, view_query
+from .links import Param, apply_view, checked_state, literal, run_url, view_query
 
 
 def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
@@ -24,7 +24,7 @@ def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
         st.session_state[f"{key}-bundle-error"] = ("No run bundle has reached the page yet: choose a .zip, wait until "
                                                    "its size shows, then press Reopen.")
         return
-    from .links import literal, plain
+    from .links import plain
     try:
         reopen(up.getvalue())
     except Exception as exc:  # noqa: BLE001 - a crafted bundle must end in this one line, never in a traceback box
@@ -56,9 +56,10 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                 current = made is not None and made[0] is run and made[1] == version
                 if not current:
                     note = st.empty() if made is not None else None  # the download offered before is gone
-                    if st.button("Prepare the download", key=f"{key}-bundle-make",
-                                 help="one .zip: config.json (with this page's link), the weights (safetensors), "
-                                      "every table as CSV and every figure as HTML"):
+                    slot = st.empty()  # the button goes once its download is there (no later run may redraw the box)
+                    if slot.button("Prepare the download", key=f"{key}-bundle-make",
+                                   help="one .zip: config.json (with this page's link), the weights (safetensors), "
+                                        "every table as CSV and every figure as HTML"):
                         try:
                             made = (run, version, make())
                         except ValueError as exc:
@@ -66,12 +67,18 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                         else:
                             st.session_state[f"{key}-bundle"] = made
                             current = True
+                            slot.empty()
                     if note is not None and not current:  # say why, unless it was prepared again just now
                         note.caption(f"The {_what_changed(made, run, version)} since the download was prepared: "
                                      "prepare it again to save this one.")
                 if current:
                     st.download_button("Download run (.zip)", made[2], key=f"{key}-bundle-download",
                                        file_name=file_name, mime="application/zip", on_click="ignore", type="primary")
+                    held = _view_of(made[1])
+                    if held is not None:  # a slider moved since (the live view's own run) does not redraw this box
+                        st.caption("It holds what was on screen when prepared: "
+                                   + (", ".join(f"{literal(k)} = {literal(v)}" for k, v in held) if held else
+                                      "every slider and the sample at their start") + ".")
         with right:
             st.file_uploader("reopen a run (.zip from 'Download run')", type=["zip"], key=f"{key}-bundle-up")
             st.button("Reopen", key=f"{key}-reopen", on_click=_reopen, args=(key, reopen))
@@ -83,13 +90,20 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                 st.warning(st.session_state.pop(f"{key}-bundle-warning"))
 
 
+def _view_of(version: Hashable) -> Optional[tuple]:
+    """The sliders and sample a prepared download holds (PageSaving's version: (what the run holds, the view's
+    sorted link parameters)), or None for a box whose version says nothing of them."""
+    if isinstance(version, tuple) and len(version) == 2 and isinstance(version[1], tuple):
+        return version[1]
+    return None
+
+
 def _what_changed(made: tuple, run: object, version: Hashable) -> str:
     """Which part of a prepared download (``(run, version, bytes)``) no longer matches the page, in words."""
     if made[0] is not run:
         return "run on screen has changed (trained again, reopened, or its other seeds landed)"
-    if isinstance(version, tuple) and isinstance(made[1], tuple) and len(version) == len(made[1]) == 2:
-        if made[1][0] == version[0]:  # PageSaving's version: (what the run holds, what is on screen)
-            return "sliders or sample on screen have changed"
+    if _view_of(version) is not None and _view_of(made[1]) is not None and made[1][0] == version[0]:
+        return "sliders or sample on screen have changed"  # the run holds the same: its view moved
     return "run on screen has grown (more models or tables landed)"
 
 
