@@ -72,7 +72,7 @@ def test_a_playground_bundle_keeps_the_sliders_and_sample_and_reopens_with_the_s
     noisy = _accuracy(at)
     assert noisy != clean
     at.button(key="playground-bundle-make").click().run()
-    blob = at.session_state["playground-bundle"][2]
+    blob = at.session_state["playground-bundle"][-1]
     with zipfile.ZipFile(io.BytesIO(blob)) as z:
         meta = json.loads(z.read("config.json"))
     assert meta["view"] == {"level-pix": "1", "sample": "3"}  # a level left at 0 is the default, not stored
@@ -92,10 +92,10 @@ def test_a_playground_bundle_keeps_the_sliders_and_sample_and_reopens_with_the_s
     at.run()
     gauss = _accuracy(at)
     at.button(key="playground-bundle-make").click().run()
-    with zipfile.ZipFile(io.BytesIO(at.session_state["playground-bundle"][2])) as z:
+    with zipfile.ZipFile(io.BytesIO(at.session_state["playground-bundle"][-1])) as z:
         assert json.loads(z.read("config.json"))["view"] == {"noise": "gaussian", "level-pix": f"{level:g}",
                                                              "sample": "3"}
-    (tmp_path / "run.zip").write_bytes(at.session_state["playground-bundle"][2])
+    (tmp_path / "run.zip").write_bytes(at.session_state["playground-bundle"][-1])
     third = AppTest.from_function(_reopened_page, args=(str(tmp_path / "run.zip"),
                                                         str(ROOT / "pages" / "1_playground.py")),
                                   default_timeout=120).run()
@@ -130,9 +130,9 @@ def _grown_run_page():
 
     from fusionlab.ui.bundle_box import bundle_box
     run = st.session_state.setdefault("run", object())
-    bundle_box("t", run, lambda: b"zip bytes", "run.zip", lambda data: None,  # PageSaving's (holds, on screen)
-               version=(st.session_state.setdefault("version", 1),
-                        st.session_state.setdefault("view", (("level-pix", "0.5"), ("sample", "3")))))
+    bundle_box("t", run, lambda: b"zip bytes", "run.zip", lambda data: None,  # what the run holds, what is on screen
+               version=st.session_state.setdefault("version", 1),
+               view=st.session_state.setdefault("view", (("level-pix", "0.5"), ("sample", "3"))))
 
 
 def test_a_download_prepared_before_the_run_changed_is_withdrawn_with_what_changed():

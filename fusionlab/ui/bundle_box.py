@@ -9,7 +9,7 @@ drawn with the bundle's values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Hashable, Mapping, Optional
+from typing import Any, Callable, Dict, Hashable, Mapping, Optional, Tuple
 
 import streamlit as st
 
@@ -37,10 +37,13 @@ def _reopen(key: str, reopen: Callable[[bytes], None]) -> None:
 
 
 def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_name: str,
-               reopen: Callable[[bytes], None], version: Hashable = None, why: str = "") -> None:
+               reopen: Callable[[bytes], None], version: Hashable = None, why: str = "",
+               view: Optional[Tuple[Tuple[str, str], ...]] = None) -> None:
     """'Download run' of ``run`` (``make`` is None: it cannot be saved, for the reason ``why``) and 'Reopen' of an
     uploaded bundle. ``version`` names what the run holds now, for a run that grows in place or changes with the
-    controls (more seeds, more tables, another setting): a prepared download of an older version is not offered."""
+    controls (more seeds, more tables, another setting); ``view``, the sliders and sample on screen (link
+    parameters, sorted), when the bundle keeps them. A prepared download of another version or view is not
+    offered, and the box says which of the two changed."""
     # a bordered box, not an expander: the training run's progress bar shifts the elements, so an expander would
     # come back closed on the next run (and hide the download button that run made)
     with st.container(border=True, key=f"{key}-bundle-box"):
@@ -52,8 +55,8 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
             elif make is None:
                 st.caption(f"This run cannot be saved{': ' + why if why else '.'}")
             else:
-                made = st.session_state.get(f"{key}-bundle")  # (run, version, bytes)
-                current = made is not None and made[0] is run and made[1] == version
+                made = st.session_state.get(f"{key}-bundle")  # (run, version, view, bytes)
+                current = made is not None and made[0] is run and made[1:3] == (version, view)
                 if not current:
                     note = st.empty() if made is not None else None  # the download offered before is gone
                     slot = st.empty()  # the button goes once its download is there (no later run may redraw the box)
@@ -61,7 +64,7 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                                    help="one .zip: config.json (with this page's link), the weights (safetensors), "
                                         "every table as CSV and every figure as HTML"):
                         try:
-                            made = (run, version, make())
+                            made = (run, version, view, make())
                         except ValueError as exc:
                             st.error(f"Cannot save this run: {exc}")
                         else:
@@ -72,12 +75,11 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                         note.caption(f"The {_what_changed(made, run, version)} since the download was prepared: "
                                      "prepare it again to save this one.")
                 if current:
-                    st.download_button("Download run (.zip)", made[2], key=f"{key}-bundle-download",
+                    st.download_button("Download run (.zip)", made[3], key=f"{key}-bundle-download",
                                        file_name=file_name, mime="application/zip", on_click="ignore", type="primary")
-                    held = _view_of(made[1])
-                    if held is not None:  # a slider moved since (the live view's own run) does not redraw this box
+                    if view is not None:  # a slider moved since (the live view's own run) does not redraw this box
                         st.caption("It holds what was on screen when prepared: "
-                                   + (", ".join(f"{literal(k)} = {literal(v)}" for k, v in held) if held else
+                                   + (", ".join(f"{literal(k)} = {literal(v)}" for k, v in view) if view else
                                       "every slider and the sample at their start") + ".")
         with right:
             st.file_uploader("reopen a run (.zip from 'Download run')", type=["zip"], key=f"{key}-bundle-up")
@@ -90,21 +92,13 @@ def bundle_box(key: str, run: object, make: Optional[Callable[[], bytes]], file_
                 st.warning(st.session_state.pop(f"{key}-bundle-warning"))
 
 
-def _view_of(version: Hashable) -> Optional[tuple]:
-    """The sliders and sample a prepared download holds (PageSaving's version: (what the run holds, the view's
-    sorted link parameters)), or None for a box whose version says nothing of them."""
-    if isinstance(version, tuple) and len(version) == 2 and isinstance(version[1], tuple):
-        return version[1]
-    return None
-
-
 def _what_changed(made: tuple, run: object, version: Hashable) -> str:
-    """Which part of a prepared download (``(run, version, bytes)``) no longer matches the page, in words."""
+    """Which part of a prepared download (``(run, version, view, bytes)``) no longer matches the page, in words."""
     if made[0] is not run:
         return "run on screen has changed (trained again, reopened, or its other seeds landed)"
-    if _view_of(version) is not None and _view_of(made[1]) is not None and made[1][0] == version[0]:
-        return "sliders or sample on screen have changed"  # the run holds the same: its view moved
-    return "run on screen has grown (more models or tables landed)"
+    if made[1] != version:
+        return "run on screen has grown (more models or tables landed)"
+    return "sliders or sample on screen have changed"
 
 
 @dataclass(frozen=True)
@@ -148,4 +142,4 @@ class PageSaving:
         """``bundle_box`` for this page: a prepared download belongs to the run, its ``version`` and its view."""
         view = tuple(sorted(self.view(cfg).items())) if run is not None else ()
         bundle_box(self.key, run, (lambda: self.make(cfg, result, figures)) if run is not None and savable else None,
-                   file_name, self.reopen, version=(version, view), why=why)
+                   file_name, self.reopen, version=version, why=why, view=view)
